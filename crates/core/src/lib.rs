@@ -1,0 +1,18 @@
+//! Sesame's domain, pure: no I/O, no clock reads, no randomness.
+//!
+//! **Invariant:** nothing in this crate performs I/O. Time arrives as a
+//! [`Timestamp`] parameter; identifiers arrive from the caller.
+
+pub mod audit;
+pub mod backoff;
+pub mod flow;
+pub mod model;
+pub mod resource_id;
+pub mod status;
+pub mod time;
+pub mod username;
+
+pub use flow::{decide, may_approve, AccessFlow, Decision, FlowKind, Principals, RequestDraft};
+pub use model::{Directory, User};
+pub use status::{RequestEvent, RequestStatus, TransitionError};
+pub use time::Timestamp;
