@@ -1,0 +1,10 @@
+//! Wire types shared by the server, the CLI and (later) the connector: API
+//! requests and responses, stable error codes, integration event payloads.
+
+pub mod api;
+pub mod error;
+pub mod event;
+
+pub use api::*;
+pub use error::{ErrorBody, ErrorCode};
+pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo};

@@ -1,0 +1,33 @@
+//! Persistence: SQLite (embedded default, WAL) or PostgreSQL, chosen by URL,
+//! through one set of portable SQL statements and versioned migrations per
+//! engine. The durable job queue lives here too.
+//!
+//! **Invariant:** the same test suite (`tests/store_suite.rs`) runs on both
+//! engines.
+
+mod audit;
+mod inventory;
+mod jobs;
+mod pool;
+mod requests;
+mod tokens;
+
+pub use audit::{AuditDraft, AuditRow};
+pub use inventory::{IntegrationState, StoredResource};
+pub use jobs::{Job, JobKind, NewJob};
+pub use pool::{Engine, Store};
+pub use requests::{Change, NewRequest, RequestFilter, RequestRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported store url `{0}`: use sqlite://PATH or postgres://...")]
+    BadUrl(String),
+    #[error("corrupt row in `{table}`: {message}")]
+    Corrupt { table: &'static str, message: String },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,105 @@
+//! REST API bodies.
+
+use crate::event::{PermissionInfo, ResourceInfo};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub integration: String,
+    pub resource_type: String,
+    pub resources: Vec<String>,
+    pub permission: String,
+    /// Humane duration: `30m`, `2h`, `1h 30m`.
+    pub duration: String,
+    pub justification: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub reason: Option<String>,
+}
+
+/// A request and the grant it leads to (one grant per request).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub requester: String,
+    pub integration: String,
+    pub resource_type: String,
+    pub resources: Vec<String>,
+    pub permission: String,
+    pub duration_secs: i64,
+    pub justification: Option<String>,
+    /// Pending, PendingMFA, Granting, Active, Revoking, Revoked, Rejected, Failed, Expired.
+    pub status: String,
+    pub flow: String,
+    pub approvers: Vec<String>,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    /// Login name on the target, fixed when the request is made.
+    pub username: String,
+    pub created_at: String,
+    /// When access ends; set when granting starts, before any side effect.
+    pub deadline: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The last error of the grant or revoke job, while it is being retried.
+    pub last_error: Option<String>,
+    /// How many times the current job has failed.
+    pub job_failures: i64,
+    pub credentials_shown: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IntegrationView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub status_message: Option<String>,
+    pub resource_types: Vec<String>,
+    pub resources: i64,
+    pub last_sync: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PermissionsView {
+    pub resource_type: String,
+    pub permissions: Vec<PermissionInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResourcesView {
+    pub integration: String,
+    pub resources: Vec<ResourceInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub request_id: Option<String>,
+    pub outcome: String,
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CredentialsView {
+    pub request_id: String,
+    #[serde(flatten)]
+    pub credentials: crate::event::Credentials,
+    /// The integration's custom access details, if any.
+    pub access_details: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    pub email: String,
+    pub admin: bool,
+}

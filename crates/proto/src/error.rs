@@ -1,0 +1,63 @@
+//! Stable, greppable error codes. The HTTP mapping lives in the server.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every refusal the API can give. The `snake_case` names are the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    BadRequest,
+    UnknownIntegration,
+    UnknownResourceType,
+    UnknownResource,
+    UnknownPermission,
+    DurationTooLong,
+    InvalidDuration,
+    JustificationRequired,
+    NoMatchingFlow,
+    NoApprover,
+    SelfApproval,
+    NotAnApprover,
+    InvalidState,
+    CredentialsAlreadyShown,
+    IntegrationError,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownIntegration => "unknown_integration",
+            ErrorCode::UnknownResourceType => "unknown_resource_type",
+            ErrorCode::UnknownResource => "unknown_resource",
+            ErrorCode::UnknownPermission => "unknown_permission",
+            ErrorCode::DurationTooLong => "duration_too_long",
+            ErrorCode::InvalidDuration => "invalid_duration",
+            ErrorCode::JustificationRequired => "justification_required",
+            ErrorCode::NoMatchingFlow => "no_matching_flow",
+            ErrorCode::NoApprover => "no_approver",
+            ErrorCode::SelfApproval => "self_approval",
+            ErrorCode::NotAnApprover => "not_an_approver",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::CredentialsAlreadyShown => "credentials_already_shown",
+            ErrorCode::IntegrationError => "integration_error",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// What went wrong and what to do next.
+    pub message: String,
+}

@@ -1,0 +1,69 @@
+//! The integration contract of the seed's custom integrations: event names and
+//! payloads, unchanged, so the same handlers work here.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventType {
+    GetStatus,
+    ListResources,
+    ListResourcesTags,
+    GrantAccess,
+    RevokeAccess,
+    CreateCredentials,
+    ResetCredentials,
+    DeleteCredentials,
+}
+
+/// `{ "event_type": ..., "params": {...} }` as a custom integration receives it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationEvent {
+    pub event_type: EventType,
+    pub params: ActionParams,
+}
+
+/// The params of every event. For get-status and list-resources only
+/// `resource_type` and `custom_parameters` are meaningful.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionParams {
+    pub grant_id: String,
+    pub username: String,
+    pub resource_type: String,
+    pub resources: Vec<String>,
+    pub permission: String,
+    #[serde(default)]
+    pub custom_parameters: BTreeMap<String, String>,
+}
+
+/// One resource of `list-resources`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceInfo {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// One permission of `list-resources`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PermissionInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// Credentials made for a grantee: shown once, never stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Credentials {
+    pub username: String,
+    pub secret: String,
+    /// Everything else the grantee needs: host, port, database...
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+    /// A ready command line that connects, when the integration has one.
+    pub connect_command: Option<String>,
+}

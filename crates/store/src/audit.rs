@@ -1,0 +1,114 @@
+//! The append-only, hash-chained audit log.
+
+use crate::pool::Engine;
+use crate::{Result, Store};
+use sesame_core::audit::{chain_hash, AuditFields, GENESIS};
+use sesame_core::Timestamp;
+use sqlx::{Any, Row, Transaction};
+
+/// An entry to append; seq, time and hashes are filled in by the store.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub actor: String,
+    pub action: String,
+    pub request_id: Option<String>,
+    pub outcome: String,
+    pub detail: serde_json::Value,
+}
+
+impl AuditDraft {
+    pub fn new(actor: &str, action: &str, request_id: Option<&str>, outcome: &str, detail: serde_json::Value) -> Self {
+        AuditDraft {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            request_id: request_id.map(str::to_owned),
+            outcome: outcome.to_owned(),
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub fields: AuditFields,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Append inside an open transaction. The chain needs one appender at a time:
+/// SQLite has one connection; PostgreSQL takes a transaction-scoped lock.
+pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: &AuditDraft, now: Timestamp) -> Result<()> {
+    if engine == Engine::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(73570001)").execute(&mut **tx).await?;
+    }
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+    let (seq, prev) = match last {
+        Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
+        None => (1, GENESIS.to_owned()),
+    };
+    let fields = AuditFields {
+        seq,
+        at_ms: now.0,
+        actor: d.actor.clone(),
+        action: d.action.clone(),
+        request_id: d.request_id.clone(),
+        outcome: d.outcome.clone(),
+        detail: d.detail.to_string(),
+    };
+    let hash = chain_hash(&prev, &fields);
+    sqlx::query(
+        "INSERT INTO audit (seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(fields.seq)
+    .bind(fields.at_ms)
+    .bind(&fields.actor)
+    .bind(&fields.action)
+    .bind(&fields.request_id)
+    .bind(&fields.outcome)
+    .bind(&fields.detail)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn append_audit(&self, d: AuditDraft, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        append_in(&mut tx, self.engine, &d, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Entries with seq > `after`, oldest first, optionally for one request.
+    pub async fn list_audit(&self, after: i64, request_id: Option<&str>, limit: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash FROM audit \
+             WHERE seq > $1 AND ($2 IS NULL OR request_id = $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(request_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    fields: AuditFields {
+                        seq: r.try_get("seq")?,
+                        at_ms: r.try_get("at_ms")?,
+                        actor: r.try_get("actor")?,
+                        action: r.try_get("action")?,
+                        request_id: r.try_get("request_id")?,
+                        outcome: r.try_get("outcome")?,
+                        detail: r.try_get("detail")?,
+                    },
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+}

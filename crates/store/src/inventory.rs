@@ -1,0 +1,131 @@
+//! Discovered resources of each integration and its last known status.
+
+use crate::{Result, Store, StoreError};
+use sesame_core::Timestamp;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResource {
+    pub resource_type: String,
+    pub id: String,
+    pub name: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IntegrationState {
+    pub name: String,
+    pub status: String,
+    pub message: Option<String>,
+    pub last_sync: Option<Timestamp>,
+}
+
+impl Store {
+    /// Replace the inventory of one integration with a fresh discovery.
+    pub async fn replace_inventory(&self, integration: &str, resources: &[StoredResource], now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM resources WHERE integration = $1").bind(integration).execute(&mut *tx).await?;
+        for r in resources {
+            sqlx::query(
+                "INSERT INTO resources (integration, resource_type, id, name, metadata) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (integration, resource_type, id) DO NOTHING",
+            )
+            .bind(integration)
+            .bind(&r.resource_type)
+            .bind(&r.id)
+            .bind(&r.name)
+            .bind(serde_json::to_string(&r.metadata).unwrap_or_else(|_| "{}".into()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        upsert_state(&mut tx, integration, "Active", None, Some(now)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_integration_status(&self, integration: &str, status: &str, message: Option<&str>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        upsert_state(&mut tx, integration, status, message, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn integration_state(&self, integration: &str) -> Result<Option<IntegrationState>> {
+        let row = sqlx::query("SELECT name, status, message, last_sync FROM integration_state WHERE name = $1")
+            .bind(integration)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(IntegrationState {
+                name: r.try_get("name")?,
+                status: r.try_get("status")?,
+                message: r.try_get("message")?,
+                last_sync: r.try_get::<Option<i64>, _>("last_sync")?.map(Timestamp),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn list_inventory(&self, integration: &str, resource_type: Option<&str>) -> Result<Vec<StoredResource>> {
+        let rows = sqlx::query(
+            "SELECT resource_type, id, name, metadata FROM resources WHERE integration = $1 \
+             AND ($2 IS NULL OR resource_type = $2) ORDER BY resource_type, id",
+        )
+        .bind(integration)
+        .bind(resource_type)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let meta: String = r.try_get("metadata")?;
+                Ok(StoredResource {
+                    resource_type: r.try_get("resource_type")?,
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    metadata: serde_json::from_str(&meta)
+                        .map_err(|e| StoreError::Corrupt { table: "resources", message: e.to_string() })?,
+                })
+            })
+            .collect()
+    }
+
+    /// Which of `ids` are not in the inventory of `integration` as `resource_type`.
+    pub async fn missing_resources(&self, integration: &str, resource_type: &str, ids: &[String]) -> Result<Vec<String>> {
+        let mut missing = Vec::new();
+        for id in ids {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM resources WHERE integration = $1 AND resource_type = $2 AND id = $3",
+            )
+            .bind(integration)
+            .bind(resource_type)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+            if n == 0 {
+                missing.push(id.clone());
+            }
+        }
+        Ok(missing)
+    }
+}
+
+async fn upsert_state(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    status: &str,
+    message: Option<&str>,
+    last_sync: Option<Timestamp>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO integration_state (name, status, message, last_sync) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET status = $2, message = $3, last_sync = COALESCE($4, integration_state.last_sync)",
+    )
+    .bind(name)
+    .bind(status)
+    .bind(message)
+    .bind(last_sync.map(|t| t.0))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! The durable job queue: claim with a lease, finish, or fail and retry later.
+
+use crate::pool::Engine;
+use crate::{Result, Store, StoreError};
+use sesame_core::Timestamp;
+use sqlx::{Any, Row, Transaction};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Grant,
+    Revoke,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Grant => "grant",
+            JobKind::Revoke => "revoke",
+        }
+    }
+
+    /// The job id for a request: one job of each kind per request, so
+    /// inserting twice is harmless.
+    pub fn id_for(self, request_id: &str) -> String {
+        format!("{}:{request_id}", self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub request_id: String,
+    pub run_at: Timestamp,
+}
+
+impl NewJob {
+    pub fn id(&self) -> String {
+        self.kind.id_for(&self.request_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub request_id: String,
+    pub run_at: Timestamp,
+    /// How many times it was claimed, this claim included.
+    pub attempts: i64,
+    pub failures: i64,
+}
+
+pub(crate) async fn insert_job_in(tx: &mut Transaction<'_, Any>, j: &NewJob) -> Result<()> {
+    sqlx::query("INSERT INTO jobs (id, kind, request_id, run_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
+        .bind(j.id())
+        .bind(j.kind.as_str())
+        .bind(&j.request_id)
+        .bind(j.run_at.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Claim up to `limit` due jobs for `owner` until `now + lease_ms`. A job
+    /// whose lease ran out (its worker died) is due again.
+    pub async fn claim_jobs(&self, owner: &str, now: Timestamp, lease_ms: i64, limit: i64) -> Result<Vec<Job>> {
+        let lock = match self.engine {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $3 \
+             AND (lease_until IS NULL OR lease_until < $3) ORDER BY run_at LIMIT $4 {lock}) \
+             RETURNING id, kind, request_id, run_at, attempts, failures"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now.0 + lease_ms)
+            .bind(now.0)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(Job {
+                    id: r.try_get("id")?,
+                    kind: match kind.as_str() {
+                        "grant" => JobKind::Grant,
+                        "revoke" => JobKind::Revoke,
+                        other => {
+                            return Err(StoreError::Corrupt { table: "jobs", message: format!("unknown kind `{other}`") })
+                        }
+                    },
+                    request_id: r.try_get("request_id")?,
+                    run_at: Timestamp(r.try_get("run_at")?),
+                    attempts: r.try_get("attempts")?,
+                    failures: r.try_get("failures")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The job failed: record why, release the lease and run it again at
+    /// `retry_at`, with an audit entry in the same transaction.
+    pub async fn fail_job(&self, id: &str, error: &str, retry_at: Timestamp, audit: crate::AuditDraft, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET failures = failures + 1, last_error = $1, run_at = $2, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $3 AND done_at IS NULL",
+        )
+        .bind(error)
+        .bind(retry_at.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        crate::audit::append_in(&mut tx, self.engine, &audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Give a claimed job back without counting a failure (e.g. it must wait
+    /// for another job of the same request).
+    pub async fn defer_job(&self, id: &str, run_at: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE jobs SET run_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
+            .bind(run_at.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Is the job unfinished and held by a live lease?
+    pub async fn job_in_flight(&self, id: &str, now: Timestamp) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE id = $1 AND done_at IS NULL AND lease_until IS NOT NULL AND lease_until >= $2",
+        )
+        .bind(id)
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Earliest run time of any unfinished job, to know how long to sleep.
+    pub async fn next_job_at(&self) -> Result<Option<Timestamp>> {
+        let t: Option<i64> = sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE done_at IS NULL").fetch_one(&self.pool).await?;
+        Ok(t.map(Timestamp))
+    }
+
+    /// Revoke jobs failing right now: (request id, failures, last error).
+    pub async fn failing_revocations(&self) -> Result<Vec<(String, i64, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT request_id, failures, last_error FROM jobs WHERE kind = 'revoke' AND done_at IS NULL AND failures > 0",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("request_id")?, r.try_get("failures")?, r.try_get("last_error")?))).collect()
+    }
+}

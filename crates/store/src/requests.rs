@@ -1,0 +1,259 @@
+//! Requests (one grant each) and their status changes. Every change happens in
+//! one transaction together with the jobs it schedules and its audit entry.
+
+use crate::audit::{append_in, AuditDraft};
+use crate::jobs::{insert_job_in, NewJob};
+use crate::{Result, Store, StoreError};
+use sesame_core::{RequestStatus, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub id: String,
+    pub requester: String,
+    pub integration: String,
+    pub resource_type: String,
+    pub resources: Vec<String>,
+    pub permission: String,
+    pub duration_ms: i64,
+    pub justification: Option<String>,
+    pub status: RequestStatus,
+    pub flow: String,
+    pub approvers: Vec<String>,
+    pub username: String,
+    /// Set when the request is granted at once (automatic flow).
+    pub deadline: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    pub id: String,
+    pub requester: String,
+    pub integration: String,
+    pub resource_type: String,
+    pub resources: Vec<String>,
+    pub permission: String,
+    pub duration_ms: i64,
+    pub justification: Option<String>,
+    pub status: RequestStatus,
+    pub flow: String,
+    pub approvers: Vec<String>,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    pub username: String,
+    pub created_at: Timestamp,
+    pub deadline: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub credentials_shown_at: Option<Timestamp>,
+    /// Failures and last error of the newest unfinished job, if any.
+    pub job_failures: i64,
+    pub last_error: Option<String>,
+}
+
+/// One status change: compare-and-set from one of `from` to `to`, plus what
+/// goes with it, atomically.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub request_id: String,
+    pub from: Vec<RequestStatus>,
+    pub to: RequestStatus,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    pub deadline: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub insert_jobs: Vec<NewJob>,
+    /// Jobs finished by this change.
+    pub finish_jobs: Vec<String>,
+    /// Jobs to run now instead of later (e.g. the revoke job on manual revoke).
+    pub run_jobs_now: Vec<String>,
+    pub audit: AuditDraft,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub requester: Option<String>,
+    pub status: Option<RequestStatus>,
+    pub integration: Option<String>,
+    pub limit: Option<i64>,
+}
+
+const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
+    r.justification, r.status, r.flow, r.approvers, r.decided_by, r.decision_reason, r.username, r.created_at, \
+    r.deadline, r.revoked_at, r.credentials_shown_at, \
+    (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
+    (SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
+     ORDER BY j.failures DESC LIMIT 1) AS last_error";
+
+fn list_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
+    let corrupt = |m: String| StoreError::Corrupt { table: "requests", message: m };
+    let list = |col: &str| -> Result<Vec<String>> {
+        let raw: String = row.try_get(col)?;
+        serde_json::from_str(&raw).map_err(|e| corrupt(format!("{col}: {e}")))
+    };
+    let ts = |col: &str| -> Result<Option<Timestamp>> { Ok(row.try_get::<Option<i64>, _>(col)?.map(Timestamp)) };
+    let status: String = row.try_get("status")?;
+    Ok(RequestRow {
+        id: row.try_get("id")?,
+        requester: row.try_get("requester")?,
+        integration: row.try_get("integration")?,
+        resource_type: row.try_get("resource_type")?,
+        resources: list("resources")?,
+        permission: row.try_get("permission")?,
+        duration_ms: row.try_get("duration_ms")?,
+        justification: row.try_get("justification")?,
+        status: status.parse().map_err(|e| corrupt(format!("{e}")))?,
+        flow: row.try_get("flow")?,
+        approvers: list("approvers")?,
+        decided_by: row.try_get("decided_by")?,
+        decision_reason: row.try_get("decision_reason")?,
+        username: row.try_get("username")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        deadline: ts("deadline")?,
+        revoked_at: ts("revoked_at")?,
+        credentials_shown_at: ts("credentials_shown_at")?,
+        job_failures: row.try_get("job_failures")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+impl Store {
+    /// Record a new request, the jobs it starts with and its audit entry.
+    pub async fn insert_request(&self, r: &NewRequest, jobs: &[NewJob], audit: AuditDraft, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
+             justification, status, flow, approvers, username, created_at, deadline, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13)",
+        )
+        .bind(&r.id)
+        .bind(&r.requester)
+        .bind(&r.integration)
+        .bind(&r.resource_type)
+        .bind(list_json(&r.resources))
+        .bind(&r.permission)
+        .bind(r.duration_ms)
+        .bind(&r.justification)
+        .bind(r.status.as_str())
+        .bind(&r.flow)
+        .bind(list_json(&r.approvers))
+        .bind(&r.username)
+        .bind(now.0)
+        .bind(r.deadline.map(|d| d.0))
+        .execute(&mut *tx)
+        .await?;
+        for j in jobs {
+            insert_job_in(&mut tx, j).await?;
+        }
+        append_in(&mut tx, self.engine, &audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Apply a status change if the request is still in one of `c.from`.
+    /// Returns the status found when it was not (nothing is written then).
+    pub async fn apply(&self, c: &Change, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
+        let mut tx = self.pool.begin().await?;
+        let placeholders: Vec<String> = (0..c.from.len()).map(|i| format!("${}", i + 8)).collect();
+        let sql = format!(
+            "UPDATE requests SET status = $1, updated_at = $2, \
+             decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
+             deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at) \
+             WHERE id = $7 AND status IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(c.to.as_str())
+            .bind(now.0)
+            .bind(&c.decided_by)
+            .bind(&c.decision_reason)
+            .bind(c.deadline.map(|d| d.0))
+            .bind(c.revoked_at.map(|d| d.0))
+            .bind(&c.request_id);
+        for f in &c.from {
+            q = q.bind(f.as_str());
+        }
+        if q.execute(&mut *tx).await?.rows_affected() == 0 {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT status FROM requests WHERE id = $1").bind(&c.request_id).fetch_optional(&mut *tx).await?;
+            tx.rollback().await?;
+            return Ok(Err(found.and_then(|s| s.parse().ok())));
+        }
+        for j in &c.insert_jobs {
+            insert_job_in(&mut tx, j).await?;
+        }
+        for id in &c.finish_jobs {
+            sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
+                .bind(now.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for id in &c.run_jobs_now {
+            sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1")
+                .bind(now.0)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_in(&mut tx, self.engine, &c.audit, now).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    pub async fn get_request(&self, id: &str) -> Result<Option<RequestRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM requests r WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_request).transpose()
+    }
+
+    pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests r WHERE ($1 IS NULL OR r.requester = $1) AND ($2 IS NULL OR r.status = $2) \
+             AND ($3 IS NULL OR r.integration = $3) ORDER BY r.created_at DESC, r.id LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&f.requester)
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(&f.integration)
+            .bind(f.limit.unwrap_or(1000))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_request).collect()
+    }
+
+    /// Login names that some grant on `integration` explains right now.
+    pub async fn usernames_holding_access(&self, integration: &str) -> Result<Vec<String>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT username FROM requests WHERE integration = $1 AND status IN ('Granting', 'Active', 'Revoking')",
+        )
+        .bind(integration)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Mark the credentials of a request as shown; false when they already were.
+    pub async fn mark_credentials_shown(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE requests SET credentials_shown_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        append_in(&mut tx, self.engine, &audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,223 @@
+//! The store suite: every test runs on SQLite and on PostgreSQL.
+
+use sesame_core::{RequestStatus, Timestamp};
+use sesame_store::{AuditDraft, Change, JobKind, NewJob, NewRequest, RequestFilter, Store, StoredResource};
+
+fn pg_admin_url() -> String {
+    std::env::var("SESAME_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+async fn sqlite() -> Store {
+    let dir = std::env::temp_dir().join(format!("sesame-store-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Store::connect(&format!("sqlite://{}", dir.join("s.db").display())).await.unwrap()
+}
+
+async fn postgres() -> Store {
+    let db = format!("sesame_store_{}", uuid::Uuid::new_v4().simple());
+    let admin = Store::connect_raw_admin(&format!("{}/postgres", pg_admin_url())).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable at {}: {e}; start it with `scripts/services-up postgres`", pg_admin_url())
+    });
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
+    Store::connect(&format!("{}/{db}", pg_admin_url())).await.unwrap()
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::sqlite().await).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::postgres().await).await
+            }
+        }
+    };
+}
+
+fn req(id: &str, status: RequestStatus) -> NewRequest {
+    NewRequest {
+        id: id.into(),
+        requester: "o'brien+ops@x.io".into(),
+        integration: "pg".into(),
+        resource_type: "table".into(),
+        resources: vec!["app/public/t\"; DROP".into()],
+        permission: "read_only".into(),
+        duration_ms: 60_000,
+        justification: Some("ticket 1".into()),
+        status,
+        flow: "auto".into(),
+        approvers: vec!["boss@x.io".into()],
+        username: format!("sesame_{id}"),
+        deadline: None,
+    }
+}
+
+fn audit(action: &str, id: &str) -> AuditDraft {
+    AuditDraft::new("ann@x.io", action, Some(id), "ok", serde_json::json!({"k": "v"}))
+}
+
+async fn request_round_trip(s: Store) {
+    let r = req("r1", RequestStatus::Pending);
+    s.insert_request(&r, &[], audit("request.create", "r1"), Timestamp(10)).await.unwrap();
+    let got = s.get_request("r1").await.unwrap().unwrap();
+    assert_eq!(got.requester, r.requester);
+    assert_eq!(got.resources, r.resources);
+    assert_eq!(got.status, RequestStatus::Pending);
+    assert_eq!(got.created_at, Timestamp(10));
+    assert!(s.get_request("nope").await.unwrap().is_none());
+    let mine = s
+        .list_requests(&RequestFilter { requester: Some(r.requester.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    let none = s.list_requests(&RequestFilter { status: Some(RequestStatus::Active), ..Default::default() }).await.unwrap();
+    assert!(none.is_empty());
+}
+both!(request_round_trip);
+
+async fn status_change_is_compare_and_set(s: Store) {
+    s.insert_request(&req("r2", RequestStatus::Pending), &[], audit("request.create", "r2"), Timestamp(1)).await.unwrap();
+    let grant = NewJob { kind: JobKind::Grant, request_id: "r2".into(), run_at: Timestamp(5) };
+    let revoke = NewJob { kind: JobKind::Revoke, request_id: "r2".into(), run_at: Timestamp(1_000_000) };
+    let approve = Change {
+        request_id: "r2".into(),
+        from: vec![RequestStatus::Pending],
+        to: RequestStatus::Granting,
+        decided_by: Some("boss@x.io".into()),
+        decision_reason: Some("ok".into()),
+        deadline: Some(Timestamp(1_000_000)),
+        revoked_at: None,
+        insert_jobs: vec![grant, revoke],
+        finish_jobs: vec![],
+        run_jobs_now: vec![],
+        audit: audit("request.approve", "r2"),
+    };
+    assert!(s.apply(&approve, Timestamp(5)).await.unwrap().is_ok());
+    // Applying the same change again finds the request already Granting.
+    assert_eq!(s.apply(&approve, Timestamp(6)).await.unwrap(), Err(Some(RequestStatus::Granting)));
+    let got = s.get_request("r2").await.unwrap().unwrap();
+    assert_eq!(got.deadline, Some(Timestamp(1_000_000)));
+    assert_eq!(got.decided_by.as_deref(), Some("boss@x.io"));
+    assert_eq!(s.usernames_holding_access("pg").await.unwrap(), vec!["sesame_r2".to_string()]);
+    // Only the grant job is due now.
+    let jobs = s.claim_jobs("w1", Timestamp(10), 30_000, 10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, JobKind::Grant);
+    // Leased: nobody else gets it until the lease runs out.
+    assert!(s.claim_jobs("w2", Timestamp(11), 30_000, 10).await.unwrap().is_empty());
+    assert!(s.job_in_flight(&jobs[0].id, Timestamp(11)).await.unwrap());
+    let again = s.claim_jobs("w2", Timestamp(30_011), 30_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    // Failure: retried later, error visible on the request.
+    s.fail_job(&again[0].id, "connection refused", Timestamp(40_000), audit("grant.retry", "r2"), Timestamp(30_012))
+        .await
+        .unwrap();
+    let got = s.get_request("r2").await.unwrap().unwrap();
+    assert_eq!(got.job_failures, 1);
+    assert_eq!(got.last_error.as_deref(), Some("connection refused"));
+    assert!(s.claim_jobs("w1", Timestamp(39_999), 30_000, 10).await.unwrap().is_empty());
+    assert_eq!(s.next_job_at().await.unwrap(), Some(Timestamp(40_000)));
+    let done = Change {
+        request_id: "r2".into(),
+        from: vec![RequestStatus::Granting],
+        to: RequestStatus::Active,
+        decided_by: None,
+        decision_reason: None,
+        deadline: None,
+        revoked_at: None,
+        insert_jobs: vec![],
+        finish_jobs: vec![JobKind::Grant.id_for("r2")],
+        run_jobs_now: vec![JobKind::Revoke.id_for("r2")],
+        audit: audit("grant.done", "r2"),
+    };
+    assert!(s.apply(&done, Timestamp(40_001)).await.unwrap().is_ok());
+    let due = s.claim_jobs("w1", Timestamp(40_002), 30_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "the revoke job was brought forward");
+    assert_eq!(due[0].kind, JobKind::Revoke);
+    let got = s.get_request("r2").await.unwrap().unwrap();
+    assert_eq!(got.decided_by.as_deref(), Some("boss@x.io"), "COALESCE keeps earlier fields");
+    assert_eq!(got.job_failures, 0);
+}
+both!(status_change_is_compare_and_set);
+
+async fn audit_chain_verifies_and_is_append_only(s: Store) {
+    for i in 0..5 {
+        s.append_audit(audit(&format!("a{i}"), "x"), Timestamp(i)).await.unwrap();
+    }
+    let rows = s.list_audit(0, None, 100).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0].prev_hash, sesame_core::audit::GENESIS);
+    sesame_core::audit::verify_chain(rows.iter().map(|r| (&r.fields, r.prev_hash.as_str(), r.hash.as_str()))).unwrap();
+    assert!(s.raw_execute("UPDATE audit SET actor = 'eve' WHERE seq = 2").await.is_err());
+    assert!(s.raw_execute("DELETE FROM audit WHERE seq = 2").await.is_err());
+    assert_eq!(s.list_audit(3, None, 100).await.unwrap().len(), 2);
+}
+both!(audit_chain_verifies_and_is_append_only);
+
+async fn concurrent_audit_appends_keep_one_chain(s: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move { s.append_audit(audit(&format!("c{i}"), "y"), Timestamp(i)).await.unwrap() }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rows = s.list_audit(0, None, 100).await.unwrap();
+    assert_eq!(rows.len(), 20);
+    sesame_core::audit::verify_chain(rows.iter().map(|r| (&r.fields, r.prev_hash.as_str(), r.hash.as_str()))).unwrap();
+}
+both!(concurrent_audit_appends_keep_one_chain);
+
+async fn tokens_and_inventory(s: Store) {
+    s.insert_token("h1", "ann@x.io", Some("laptop"), Timestamp(1)).await.unwrap();
+    assert_eq!(s.user_for_token("h1").await.unwrap().as_deref(), Some("ann@x.io"));
+    assert_eq!(s.user_for_token("h2").await.unwrap(), None);
+    let res = vec![
+        StoredResource { resource_type: "database".into(), id: "app".into(), name: "app".into(), metadata: Default::default() },
+        StoredResource { resource_type: "table".into(), id: "app/s/t".into(), name: "t".into(), metadata: Default::default() },
+    ];
+    s.replace_inventory("pg", &res, Timestamp(7)).await.unwrap();
+    assert_eq!(s.list_inventory("pg", None).await.unwrap(), res);
+    assert_eq!(s.list_inventory("pg", Some("table")).await.unwrap().len(), 1);
+    let missing = s.missing_resources("pg", "table", &["app/s/t".into(), "app/s/u".into()]).await.unwrap();
+    assert_eq!(missing, vec!["app/s/u".to_string()]);
+    assert_eq!(s.integration_state("pg").await.unwrap().unwrap().last_sync, Some(Timestamp(7)));
+    s.set_integration_status("pg", "Error", Some("down")).await.unwrap();
+    let st = s.integration_state("pg").await.unwrap().unwrap();
+    assert_eq!((st.status.as_str(), st.message.as_deref(), st.last_sync), ("Error", Some("down"), Some(Timestamp(7))));
+}
+both!(tokens_and_inventory);
+
+async fn concurrent_claims_never_hand_out_a_job_twice(s: Store) {
+    for i in 0..30 {
+        let id = format!("c{i}");
+        let j = NewJob { kind: JobKind::Revoke, request_id: id.clone(), run_at: Timestamp(0) };
+        s.insert_request(&req(&id, RequestStatus::Active), &[j], audit("x", &id), Timestamp(0)).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..10 {
+                got.extend(s.claim_jobs(&format!("w{w}"), Timestamp(1), 60_000, 3).await.unwrap().into_iter().map(|j| j.id));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(n, 30);
+    assert_eq!(all.len(), 30);
+}
+both!(concurrent_claims_never_hand_out_a_job_twice);
