@@ -1,0 +1,90 @@
+//! The integration contract and the built-in integrations.
+//!
+//! One trait, shaped like the seed's custom-integration events
+//! (get-status, list-resources, list-resources-tags, grant-access,
+//! revoke-access, create-credentials, reset-credentials, delete-credentials).
+//!
+//! **Invariant:** grant and revoke are idempotent: repeating a grant is a
+//! no-op and revoking what is already gone succeeds, so any action can be
+//! retried after a crash.
+
+pub mod postgres;
+pub mod secret;
+pub mod sql;
+
+use async_trait::async_trait;
+use sesame_core::Timestamp;
+use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    /// The target could not be reached or failed; worth retrying.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request can never succeed as it is (bad resource id, bad name...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The integration's own account lacks what it needs.
+    #[error("{0}")]
+    Misconfigured(String),
+}
+
+impl IntegrationError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, IntegrationError::Unavailable(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    pub healthy: bool,
+    pub message: String,
+}
+
+/// What `list-resources` returns: resources of every type, and the
+/// permissions each resource type offers.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub resources: Vec<ResourceInfo>,
+    pub permissions: BTreeMap<String, Vec<PermissionInfo>>,
+}
+
+#[async_trait]
+pub trait Integration: Send + Sync {
+    /// The integration type, e.g. `postgresql`.
+    fn kind(&self) -> &'static str;
+    /// Resource types this integration offers.
+    fn resource_types(&self) -> Vec<String>;
+    /// Permissions offered on `resource_type`.
+    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo>;
+    /// Longest login name the target accepts.
+    fn max_username_len(&self) -> usize;
+    /// Prefix of every login this integration creates; the reconciler only
+    /// ever touches logins with this prefix.
+    fn user_prefix(&self) -> &str;
+    /// Custom access details shown with the credentials.
+    fn access_details(&self) -> Option<String> {
+        None
+    }
+
+    async fn get_status(&self) -> Result<StatusReport, IntegrationError>;
+    async fn list_resources(&self) -> Result<Discovery, IntegrationError>;
+    async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError>;
+    /// Give `params.username` exactly `params.permission` on `params.resources`
+    /// until `valid_until` (a backstop where the target supports one).
+    async fn grant_access(&self, params: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError>;
+    async fn revoke_access(&self, params: &ActionParams) -> Result<(), IntegrationError>;
+    async fn create_credentials(&self, params: &ActionParams) -> Result<Credentials, IntegrationError>;
+    async fn reset_credentials(&self, params: &ActionParams) -> Result<Credentials, IntegrationError>;
+    async fn delete_credentials(&self, params: &ActionParams) -> Result<(), IntegrationError>;
+    /// Logins on the target that carry [`Integration::user_prefix`], for the reconciler.
+    async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError>;
+}
+
+/// A strong random password: 32 characters from `[A-Za-z0-9]` (190 bits).
+pub fn random_password() -> String {
+    use rand::distributions::Alphanumeric;
+    use rand::Rng;
+    rand::rngs::OsRng.sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+}

@@ -1,0 +1,98 @@
+//! Configuration of a PostgreSQL integration.
+
+use crate::secret::SecretRef;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn to_sqlx(self) -> sqlx::postgres::PgSslMode {
+        use sqlx::postgres::PgSslMode as M;
+        match self {
+            SslMode::Disable => M::Disable,
+            SslMode::Allow => M::Allow,
+            SslMode::Prefer => M::Prefer,
+            SslMode::Require => M::Require,
+            SslMode::VerifyCa => M::VerifyCa,
+            SslMode::VerifyFull => M::VerifyFull,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+fn default_port() -> u16 {
+    5432
+}
+fn default_database() -> String {
+    "postgres".into()
+}
+fn default_prefix() -> String {
+    "sesame_".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Unique name used in access flows and requests.
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The database the connector logs into to manage roles.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// The connector's account: needs CREATEROLE (rds_superuser on RDS) and
+    /// the right to grant on the objects it hands out.
+    pub username: String,
+    /// Where the connector's password is; omit for trust/peer auth.
+    pub password: Option<SecretRef>,
+    /// Databases to discover; empty means every database that allows connections.
+    #[serde(default)]
+    pub databases: Vec<String>,
+    /// Prefix of the logins Sesame creates (`[a-z][a-z0-9_]*`, at most 20 bytes).
+    #[serde(default = "default_prefix")]
+    pub user_prefix: String,
+    #[serde(default)]
+    pub ssl_mode: SslMode,
+    /// CA certificate file for verify-ca / verify-full.
+    pub ssl_root_cert: Option<String>,
+    /// Host name given to grantees, when it differs from `host`.
+    pub public_host: Option<String>,
+    /// Shown to grantees with their credentials (at most 400 characters).
+    pub custom_access_details: Option<String>,
+}
+
+impl PostgresConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if !sesame_core::username::valid_prefix(&self.user_prefix) {
+            return Err(format!(
+                "`user_prefix` `{}` must match [a-z][a-z0-9_]* and be at most 20 bytes",
+                self.user_prefix
+            ));
+        }
+        if self.custom_access_details.as_ref().is_some_and(|d| d.chars().count() > 400) {
+            return Err("`custom_access_details` may hold at most 400 characters".into());
+        }
+        Ok(())
+    }
+}

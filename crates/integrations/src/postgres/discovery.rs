@@ -1,0 +1,69 @@
+//! list-resources: databases, schemas, tables and roles of the server.
+
+use super::{unavailable, Postgres, RESOURCE_TYPES};
+use crate::{Discovery, Integration, IntegrationError};
+use sesame_core::resource_id;
+use sesame_proto::ResourceInfo;
+use std::collections::BTreeMap;
+
+fn res(kind: &str, id: String, name: &str, meta: &[(&str, &str)]) -> ResourceInfo {
+    ResourceInfo {
+        id,
+        name: name.to_owned(),
+        resource_type: kind.to_owned(),
+        metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationError> {
+    let admin = pg.pool(None)?;
+    let mut dbs: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1")
+            .fetch_all(&admin)
+            .await
+            .map_err(unavailable)?;
+    if !pg.cfg.databases.is_empty() {
+        dbs.retain(|d| pg.cfg.databases.contains(d));
+    }
+    let mut resources = Vec::new();
+    for db in &dbs {
+        resources.push(res("database", resource_id::join(&[db]), db, &[]));
+        let pool = pg.pool(Some(db))?;
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname <> 'information_schema' \
+             AND left(nspname, 3) <> 'pg_' ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(unavailable)?;
+        for s in &schemas {
+            resources.push(res("schema", resource_id::join(&[db, s]), s, &[("database", db)]));
+        }
+        let tables: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' \
+             AND left(n.nspname, 3) <> 'pg_' ORDER BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(unavailable)?;
+        for (s, t, kind) in &tables {
+            let kind = if kind == "v" || kind == "m" { "view" } else { "table" };
+            resources.push(res("table", resource_id::join(&[db, s, t]), t, &[("database", db), ("schema", s), ("kind", kind)]));
+        }
+    }
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT rolname::text FROM pg_roles WHERE NOT rolsuper AND left(rolname, 3) <> 'pg_' \
+         AND left(rolname, length($1)) <> $1 AND rolname <> current_user ORDER BY 1",
+    )
+    .bind(&pg.cfg.user_prefix)
+    .fetch_all(&admin)
+    .await
+    .map_err(unavailable)?;
+    for r in &roles {
+        resources.push(res("role", r.clone(), r, &[]));
+    }
+    let permissions: BTreeMap<_, _> = RESOURCE_TYPES.iter().map(|t| (t.to_string(), pg.permissions(t))).collect();
+    Ok(Discovery { resources, permissions })
+}

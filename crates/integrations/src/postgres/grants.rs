@@ -1,0 +1,181 @@
+//! grant-access: the login and exactly the privileges of the permission.
+
+use super::{unavailable, Postgres};
+use crate::sql::quote;
+use crate::IntegrationError;
+use sesame_core::{resource_id, Timestamp};
+use sesame_proto::ActionParams;
+use std::collections::BTreeMap;
+
+/// Table privileges of a permission.
+fn table_privileges(permission: &str) -> Result<&'static str, IntegrationError> {
+    match permission {
+        "read_only" => Ok("SELECT"),
+        "read_write" => Ok("SELECT, INSERT, UPDATE, DELETE"),
+        "admin" => Ok("ALL PRIVILEGES"),
+        other => Err(IntegrationError::Invalid(format!("unknown permission `{other}`: use read_only, read_write or admin"))),
+    }
+}
+
+/// The database a grant's credentials should connect to.
+pub(super) fn database_of(p: &ActionParams) -> Option<String> {
+    match p.resource_type.as_str() {
+        "database" | "schema" | "table" => p.resources.first().and_then(|r| resource_id::split(r).into_iter().next()),
+        _ => None,
+    }
+}
+
+/// Statements to run in each database, for a database/schema/table grant.
+/// Pure: every name goes through [`quote`].
+pub fn statements(p: &ActionParams, schemas_of: &BTreeMap<String, Vec<String>>) -> Result<BTreeMap<String, Vec<String>>, IntegrationError> {
+    let user = quote::ident(&p.username)?;
+    let privs = table_privileges(&p.permission)?;
+    let admin = p.permission == "admin";
+    let rw = p.permission != "read_only";
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for id in &p.resources {
+        let parts = resource_id::split(id);
+        let bad = || IntegrationError::Invalid(format!("resource `{id}` is not a valid {} id", p.resource_type));
+        let db = parts.first().ok_or_else(bad)?.clone();
+        let qdb = quote::ident(&db)?;
+        let stmts = out.entry(db.clone()).or_default();
+        let db_priv = if admin { "ALL PRIVILEGES" } else { "CONNECT" };
+        stmts.push(format!("GRANT {db_priv} ON DATABASE {qdb} TO {user}"));
+        let schema_block = |stmts: &mut Vec<String>, s: &str| -> Result<(), IntegrationError> {
+            let qs = quote::ident(s)?;
+            let schema_priv = if admin { "ALL PRIVILEGES" } else { "USAGE" };
+            stmts.push(format!("GRANT {schema_priv} ON SCHEMA {qs} TO {user}"));
+            stmts.push(format!("GRANT {privs} ON ALL TABLES IN SCHEMA {qs} TO {user}"));
+            if rw {
+                stmts.push(format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {qs} TO {user}"));
+            }
+            Ok(())
+        };
+        match (p.resource_type.as_str(), parts.len()) {
+            ("database", 1) => {
+                for s in schemas_of.get(&db).map(Vec::as_slice).unwrap_or_default() {
+                    schema_block(stmts, s)?;
+                }
+            }
+            ("schema", 2) => schema_block(stmts, &parts[1])?,
+            ("table", 3) => {
+                let qs = quote::ident(&parts[1])?;
+                stmts.push(format!("GRANT USAGE ON SCHEMA {qs} TO {user}"));
+                stmts.push(format!("GRANT {privs} ON TABLE {qs}.{} TO {user}", quote::ident(&parts[2])?));
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn valid_until_literal(t: Timestamp) -> Result<String, IntegrationError> {
+    let dt = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(t.0)
+        .ok_or_else(|| IntegrationError::Invalid(format!("deadline {} is out of range", t.0)))?;
+    quote::literal(&dt.format("%Y-%m-%d %H:%M:%S%.3f+00").to_string())
+}
+
+pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+    let user = quote::ident(&p.username)?;
+    let until = valid_until_literal(valid_until)?;
+    let admin = pg.pool(None)?;
+    // The login: created once; a repeat only refreshes the backstop.
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(&p.username)
+        .fetch_one(&admin)
+        .await
+        .map_err(unavailable)?;
+    let create = if exists {
+        format!("ALTER ROLE {user} WITH LOGIN VALID UNTIL {until}")
+    } else {
+        let pw = quote::literal(&crate::random_password())?;
+        format!("CREATE ROLE {user} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {pw} VALID UNTIL {until}")
+    };
+    match sqlx::raw_sql(&create).execute(&admin).await {
+        Ok(_) => {}
+        // Another attempt created it meanwhile (42710 duplicate_object): carry on.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42710") => {}
+        Err(e) => return Err(unavailable(e)),
+    }
+    if p.resource_type == "role" {
+        let mut sql = String::new();
+        for r in &p.resources {
+            sql.push_str(&format!("GRANT {} TO {user};", quote::ident(r)?));
+        }
+        // Membership needs INHERIT to be useful.
+        sql.push_str(&format!("ALTER ROLE {user} INHERIT;"));
+        return sqlx::raw_sql(&sql).execute(&admin).await.map(|_| ()).map_err(unavailable);
+    }
+    let mut schemas_of = BTreeMap::new();
+    if p.resource_type == "database" {
+        for id in &p.resources {
+            let db = resource_id::split(id).into_iter().next().unwrap_or_default();
+            let schemas: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname <> 'information_schema' AND left(nspname, 3) <> 'pg_'",
+            )
+            .fetch_all(&pg.pool(Some(&db))?)
+            .await
+            .map_err(unavailable)?;
+            schemas_of.insert(db, schemas);
+        }
+    }
+    for (db, stmts) in statements(p, &schemas_of)? {
+        let mut sql = String::from("BEGIN;");
+        for s in stmts {
+            sql.push_str(&s);
+            sql.push(';');
+        }
+        sql.push_str("COMMIT;");
+        sqlx::raw_sql(&sql).execute(&pg.pool(Some(&db))?).await.map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(kind: &str, ids: &[&str], perm: &str) -> ActionParams {
+        ActionParams {
+            grant_id: "g".into(),
+            username: "sesame_ann_g".into(),
+            resource_type: kind.into(),
+            resources: ids.iter().map(|s| s.to_string()).collect(),
+            permission: perm.into(),
+            custom_parameters: Default::default(),
+        }
+    }
+
+    #[test]
+    fn read_only_table_grant_is_exactly_select() {
+        let id = resource_id::join(&["app", "we\"ird;", "t/1"]);
+        let out = statements(&params("table", &[&id], "read_only"), &BTreeMap::new()).unwrap();
+        assert_eq!(
+            out["app"],
+            vec![
+                "GRANT CONNECT ON DATABASE \"app\" TO \"sesame_ann_g\"",
+                "GRANT USAGE ON SCHEMA \"we\"\"ird;\" TO \"sesame_ann_g\"",
+                "GRANT SELECT ON TABLE \"we\"\"ird;\".\"t/1\" TO \"sesame_ann_g\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn database_grant_covers_every_schema() {
+        let schemas = BTreeMap::from([("app".to_string(), vec!["public".to_string(), "s2".to_string()])]);
+        let out = statements(&params("database", &["app"], "read_write"), &schemas).unwrap();
+        assert_eq!(out["app"].len(), 1 + 2 * 3);
+        assert!(out["app"].iter().any(|s| s.contains("SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA \"s2\"")));
+    }
+
+    #[test]
+    fn bad_ids_and_permissions_are_refused() {
+        assert!(statements(&params("table", &["app/x"], "read_only"), &BTreeMap::new()).is_err());
+        assert!(statements(&params("table", &["app/s/t"], "superuser"), &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn valid_until_is_utc() {
+        assert_eq!(valid_until_literal(Timestamp(0)).unwrap(), "'1970-01-01 00:00:00.000+00'");
+    }
+}

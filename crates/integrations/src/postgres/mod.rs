@@ -1,0 +1,231 @@
+//! PostgreSQL and RDS PostgreSQL: databases, schemas, tables and roles.
+//!
+//! Resource ids: `db` (database), `db/schema`, `db/schema/table` (each name
+//! escaped by `sesame_core::resource_id`), and `role` for role membership.
+
+mod config;
+mod discovery;
+mod grants;
+mod revoke;
+
+pub use config::{PostgresConfig, SslMode};
+
+use crate::sql::quote;
+use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use async_trait::async_trait;
+use sesame_core::Timestamp;
+use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub const RESOURCE_TYPES: [&str; 4] = ["database", "schema", "table", "role"];
+
+pub struct Postgres {
+    cfg: PostgresConfig,
+    password: Option<String>,
+    pools: Mutex<HashMap<String, PgPool>>,
+}
+
+fn unavailable(e: sqlx::Error) -> IntegrationError {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // 42501 insufficient_privilege: the connector account lacks rights.
+            if code == "42501" {
+                IntegrationError::Misconfigured(format!("the connector account lacks a privilege: {}", db.message()))
+            } else {
+                IntegrationError::Unavailable(format!("postgres error {code}: {}", db.message()))
+            }
+        }
+        other => IntegrationError::Unavailable(format!("cannot reach postgres: {other}")),
+    }
+}
+
+impl Postgres {
+    /// Build from configuration; the password reference is resolved here,
+    /// where the connector runs.
+    pub fn new(cfg: PostgresConfig) -> Result<Postgres, IntegrationError> {
+        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
+        Ok(Postgres { cfg, password, pools: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn config(&self) -> &PostgresConfig {
+        &self.cfg
+    }
+
+    /// A pool on `database` (the maintenance database when `None`).
+    fn pool(&self, database: Option<&str>) -> Result<PgPool, IntegrationError> {
+        let db = database.unwrap_or(&self.cfg.database).to_owned();
+        let mut pools = self.pools.lock().map_err(|_| IntegrationError::Unavailable("pool lock poisoned".into()))?;
+        if let Some(p) = pools.get(&db) {
+            return Ok(p.clone());
+        }
+        let mut opts = PgConnectOptions::new()
+            .host(&self.cfg.host)
+            .port(self.cfg.port)
+            .username(&self.cfg.username)
+            .database(&db)
+            .application_name("sesame")
+            .ssl_mode(self.cfg.ssl_mode.to_sqlx());
+        if let Some(pw) = &self.password {
+            opts = opts.password(pw);
+        }
+        if let Some(ca) = &self.cfg.ssl_root_cert {
+            opts = opts.ssl_root_cert(ca);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Duration::from_secs(60))
+            .test_before_acquire(true)
+            .connect_lazy_with(opts);
+        pools.insert(db, pool.clone());
+        Ok(pool)
+    }
+
+    async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        let password = crate::random_password();
+        let sql = format!("ALTER ROLE {} WITH PASSWORD {}", quote::ident(&p.username)?, quote::literal(&password)?);
+        let pool = self.pool(None)?;
+        let res = sqlx::raw_sql(&sql).execute(&pool).await;
+        match res {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42704") => {
+                return Err(IntegrationError::Invalid(format!("login `{}` does not exist on the target", p.username)))
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
+        let database = grants::database_of(p).unwrap_or_else(|| self.cfg.database.clone());
+        let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
+        let port = self.cfg.port.to_string();
+        let command = format!(
+            "PGPASSWORD={} psql -h {} -p {} -U {} -d {}",
+            shell_quote(&password),
+            shell_quote(&host),
+            port,
+            shell_quote(&p.username),
+            shell_quote(&database)
+        );
+        let details = BTreeMap::from([
+            ("host".to_owned(), host),
+            ("port".to_owned(), port),
+            ("database".to_owned(), database),
+            ("sslmode".to_owned(), self.cfg.ssl_mode.as_str().to_owned()),
+        ]);
+        Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
+    }
+}
+
+/// Single-quote for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[async_trait]
+impl Integration for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn resource_types(&self) -> Vec<String> {
+        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
+        let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
+        match resource_type {
+            "database" | "schema" | "table" => {
+                vec![p("read_only", "Read only"), p("read_write", "Read/write"), p("admin", "Admin")]
+            }
+            "role" => vec![p("member", "Member of the role")],
+            _ => vec![],
+        }
+    }
+
+    fn max_username_len(&self) -> usize {
+        63
+    }
+
+    fn user_prefix(&self) -> &str {
+        &self.cfg.user_prefix
+    }
+
+    fn access_details(&self) -> Option<String> {
+        self.cfg.custom_access_details.clone()
+    }
+
+    async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
+        let pool = self.pool(None)?;
+        let row: (String, bool, bool) =
+            sqlx::query_as("SELECT current_user::text, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&pool)
+                .await
+                .map_err(unavailable)?;
+        let (user, sup, createrole) = row;
+        if !sup && !createrole {
+            return Ok(StatusReport {
+                healthy: false,
+                message: format!("the connector role `{user}` lacks CREATEROLE: run `ALTER USER {user} WITH CREATEROLE`"),
+            });
+        }
+        Ok(StatusReport { healthy: true, message: format!("connected as `{user}`") })
+    }
+
+    async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
+        discovery::discover(self).await
+    }
+
+    async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
+        Ok(BTreeMap::new())
+    }
+
+    async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+        grants::grant(self, p, valid_until).await
+    }
+
+    async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        revoke::revoke(self, &p.username).await
+    }
+
+    async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.set_password(p).await
+    }
+
+    async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.set_password(p).await
+    }
+
+    async fn delete_credentials(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        let sql = format!("ALTER ROLE {} WITH PASSWORD NULL", quote::ident(&p.username)?);
+        match sqlx::raw_sql(&sql).execute(&self.pool(None)?).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42704") => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
+        // left() rather than LIKE: `_` in the prefix is a LIKE wildcard.
+        sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE left(rolname, length($1)) = $1 ORDER BY 1")
+            .bind(&self.cfg.user_prefix)
+            .fetch_all(&self.pool(None)?)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(super::shell_quote("abc"), "abc");
+        assert_eq!(super::shell_quote("a b'c"), r"'a b'\''c'");
+    }
+}

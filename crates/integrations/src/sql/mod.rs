@@ -1,0 +1,3 @@
+//! SQL text helpers shared by the database integrations.
+
+pub mod quote;
