@@ -121,6 +121,16 @@ impl Store {
         Ok(())
     }
 
+    /// Finish a job that turned out to have nothing to do.
+    pub async fn finish_job(&self, id: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
+            .bind(now.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Give a claimed job back without counting a failure (e.g. it must wait
     /// for another job of the same request).
     pub async fn defer_job(&self, id: &str, run_at: Timestamp) -> Result<()> {

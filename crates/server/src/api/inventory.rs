@@ -1,0 +1,85 @@
+use crate::auth::Caller;
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use sesame_proto::{ErrorCode, IntegrationView, PermissionsView, ResourceInfo, ResourcesView};
+use serde::Deserialize;
+
+fn unknown(st: &AppState, name: &str) -> ApiError {
+    let known: Vec<&str> = st.integrations.keys().map(String::as_str).collect();
+    ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{name}` does not exist: known integrations are `{}`", known.join("`, `")))
+}
+
+async fn view(st: &AppState, name: &str) -> Result<IntegrationView, ApiError> {
+    let integ = st.integration(name).ok_or_else(|| unknown(st, name))?;
+    let state = st.store.integration_state(name).await?;
+    let resources = st.store.list_inventory(name, None).await?.len() as i64;
+    Ok(IntegrationView {
+        name: name.to_owned(),
+        kind: integ.kind().to_owned(),
+        status: state.as_ref().map(|s| s.status.clone()).unwrap_or_else(|| "Initializing".into()),
+        status_message: state.as_ref().and_then(|s| s.message.clone()),
+        resource_types: integ.resource_types(),
+        resources,
+        last_sync: state.and_then(|s| s.last_sync).map(rfc3339),
+    })
+}
+
+/// Integrations and their status.
+#[utoipa::path(get, path = "/api/v1/integrations", responses((status = 200, body = Vec<IntegrationView>)))]
+pub async fn integrations(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<IntegrationView>>, ApiError> {
+    let mut out = Vec::new();
+    for name in st.integrations.keys() {
+        out.push(view(&st, name).await?);
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TypeQuery {
+    pub resource_type: Option<String>,
+}
+
+/// Discovered resources of an integration.
+#[utoipa::path(get, path = "/api/v1/integrations/{name}/resources", params(("name" = String, Path), TypeQuery), responses((status = 200, body = ResourcesView)))]
+pub async fn resources(State(st): State<AppState>, _c: Caller, Path(name): Path<String>, Query(q): Query<TypeQuery>) -> Result<Json<ResourcesView>, ApiError> {
+    st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
+    let rows = st.store.list_inventory(&name, q.resource_type.as_deref()).await?;
+    let resources = rows
+        .into_iter()
+        .map(|r| ResourceInfo { id: r.id, name: r.name, resource_type: r.resource_type, metadata: r.metadata })
+        .collect();
+    Ok(Json(ResourcesView { integration: name, resources }))
+}
+
+/// Permissions per resource type.
+#[utoipa::path(get, path = "/api/v1/integrations/{name}/permissions", params(("name" = String, Path), TypeQuery), responses((status = 200, body = Vec<PermissionsView>)))]
+pub async fn permissions(State(st): State<AppState>, _c: Caller, Path(name): Path<String>, Query(q): Query<TypeQuery>) -> Result<Json<Vec<PermissionsView>>, ApiError> {
+    let integ = st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
+    let types = integ.resource_types();
+    if let Some(t) = &q.resource_type {
+        if !types.contains(t) {
+            return Err(ApiError::new(ErrorCode::UnknownResourceType, format!("`{name}` has no resource type `{t}`: use one of `{}`", types.join("`, `"))));
+        }
+    }
+    Ok(Json(
+        types
+            .into_iter()
+            .filter(|t| q.resource_type.as_ref().is_none_or(|w| w == t))
+            .map(|t| PermissionsView { permissions: integ.permissions(&t), resource_type: t })
+            .collect(),
+    ))
+}
+
+/// Discover the integration's resources now (admins).
+#[utoipa::path(post, path = "/api/v1/integrations/{name}/sync", params(("name" = String, Path)), responses((status = 200, body = IntegrationView)))]
+pub async fn sync(State(st): State<AppState>, c: Caller, Path(name): Path<String>) -> Result<Json<IntegrationView>, ApiError> {
+    c.require_admin()?;
+    st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
+    crate::sync::sync_one(&st, &name)
+        .await
+        .map_err(|m| ApiError::new(ErrorCode::IntegrationError, format!("discovery of `{name}` failed: {m}")))?;
+    Ok(Json(view(&st, &name).await?))
+}

@@ -1,0 +1,73 @@
+//! The REST API. Every route but `/health` and `/openapi.json` needs a token.
+
+mod access;
+mod audit;
+mod inventory;
+mod requests;
+pub mod views;
+
+use crate::state::AppState;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sesame", description = "Just-in-time access for AWS and databases"),
+    paths(
+        requests::create, requests::list, requests::show, requests::approve, requests::reject, requests::revoke,
+        access::list, access::use_credentials, access::reset_credentials,
+        inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
+        audit::list, whoami,
+    ),
+    components(schemas(
+        sesame_proto::CreateRequest, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ErrorBody,
+        sesame_proto::ErrorCode, sesame_proto::IntegrationView, sesame_proto::ResourcesView, sesame_proto::PermissionsView,
+        sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
+        sesame_proto::Credentials, sesame_proto::WhoAmI,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/metrics", get(crate::metrics::handler))
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/requests", post(requests::create).get(requests::list))
+        .route("/api/v1/requests/{id}", get(requests::show))
+        .route("/api/v1/requests/{id}/approve", post(requests::approve))
+        .route("/api/v1/requests/{id}/reject", post(requests::reject))
+        .route("/api/v1/requests/{id}/revoke", post(requests::revoke))
+        .route("/api/v1/access", get(access::list))
+        .route("/api/v1/access/{id}/credentials", post(access::use_credentials))
+        .route("/api/v1/access/{id}/reset-credentials", post(access::reset_credentials))
+        .route("/api/v1/integrations", get(inventory::integrations))
+        .route("/api/v1/integrations/{name}/resources", get(inventory::resources))
+        .route("/api/v1/integrations/{name}/permissions", get(inventory::permissions))
+        .route("/api/v1/integrations/{name}/sync", post(inventory::sync))
+        .route("/api/v1/audit", get(audit::list))
+        .fallback(|| async {
+            crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, "no such endpoint: see /openapi.json")
+        })
+        .with_state(state)
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = sesame_proto::WhoAmI)))]
+async fn whoami(crate::auth::Caller(u): crate::auth::Caller) -> Json<sesame_proto::WhoAmI> {
+    Json(sesame_proto::WhoAmI { email: u.email, admin: u.admin })
+}

@@ -1,0 +1,116 @@
+use super::views;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiJson};
+use crate::requests as svc;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use sesame_proto::{CreateRequest, ErrorCode, Reason, RequestView};
+use sesame_store::RequestFilter;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct WaitQuery {
+    /// Wait this long (e.g. `30s`) for a granted request to become Active.
+    pub wait: Option<String>,
+}
+
+fn wait_of(q: &WaitQuery) -> Result<Option<Duration>, ApiError> {
+    q.wait.as_deref().map(svc::parse_duration).transpose().map(|d| d.map(|d| d.min(Duration::from_secs(300))))
+}
+
+/// Ask for access.
+#[utoipa::path(post, path = "/api/v1/requests", request_body = CreateRequest, params(WaitQuery),
+    responses((status = 201, body = RequestView), (status = 422, body = sesame_proto::ErrorBody)))]
+pub async fn create(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    Query(q): Query<WaitQuery>,
+    ApiJson(body): ApiJson<CreateRequest>,
+) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    let wait = wait_of(&q)?;
+    let mut r = svc::create(&st, &who, &body).await?;
+    if let Some(w) = wait {
+        r = svc::wait_settled(&st, &r.id, w).await?;
+    }
+    Ok((StatusCode::CREATED, Json(views::request(&r))))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// `mine` (default), `to-approve`, or `all` (admins).
+    pub scope: Option<String>,
+    pub status: Option<String>,
+}
+
+/// List requests.
+#[utoipa::path(get, path = "/api/v1/requests", params(ListQuery), responses((status = 200, body = Vec<RequestView>)))]
+pub async fn list(State(st): State<AppState>, Caller(who): Caller, Query(q): Query<ListQuery>) -> Result<Json<Vec<RequestView>>, ApiError> {
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| s.parse().map_err(|e: sesame_core::status::UnknownStatus| ApiError::new(ErrorCode::BadRequest, e.to_string())))
+        .transpose()?;
+    let scope = q.scope.as_deref().unwrap_or("mine");
+    let mut filter = RequestFilter { status, ..Default::default() };
+    match scope {
+        "mine" => filter.requester = Some(who.email.clone()),
+        "all" => {
+            if !who.admin {
+                return Err(ApiError::new(ErrorCode::Forbidden, "only admins can list all requests: use scope=mine or scope=to-approve"));
+            }
+        }
+        "to-approve" => filter.status = Some(sesame_core::RequestStatus::Pending),
+        other => return Err(ApiError::new(ErrorCode::BadRequest, format!("unknown scope `{other}`: use mine, to-approve or all"))),
+    }
+    let rows = st.store.list_requests(&filter).await?;
+    let rows = rows.iter().filter(|r| scope != "to-approve" || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email)));
+    Ok(Json(rows.map(views::request).collect()))
+}
+
+/// One request.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = RequestView)))]
+pub async fn show(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, Query(q): Query<WaitQuery>) -> Result<Json<RequestView>, ApiError> {
+    let mut r = svc::visible(&st, &who, &id).await?;
+    if let Some(w) = wait_of(&q)? {
+        r = svc::wait_settled(&st, &r.id, w).await?;
+    }
+    Ok(Json(views::request(&r)))
+}
+
+/// Approve a pending request (never your own).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve", params(("id" = String, Path)), request_body = Reason, responses((status = 200, body = RequestView)))]
+pub async fn approve(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
+    let reason = reason_of(&body)?;
+    Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, true, reason).await?)))
+}
+
+/// Reject a pending request.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/reject", params(("id" = String, Path)), request_body = Reason, responses((status = 200, body = RequestView)))]
+pub async fn reject(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
+    let reason = reason_of(&body)?;
+    Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, false, reason).await?)))
+}
+
+/// Revoke access now (or withdraw a pending request).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/revoke", params(("id" = String, Path), WaitQuery), request_body = Reason, responses((status = 200, body = RequestView)))]
+pub async fn revoke(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, Query(q): Query<WaitQuery>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
+    let reason = reason_of(&body)?;
+    let mut r = svc::revoke(&st, &who, &id, reason).await?;
+    if let Some(w) = wait_of(&q)? {
+        r = svc::wait_settled(&st, &r.id, w).await?;
+    }
+    Ok(Json(views::request(&r)))
+}
+
+/// An optional `{"reason": ...}` body.
+fn reason_of(body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let r: Reason = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON body: {e}: send {{\"reason\": \"...\"}} or nothing")))?;
+    Ok(r.reason)
+}

@@ -1,0 +1,333 @@
+//! Configuration: a versioned TOML file (`deny_unknown_fields`), then the
+//! `SESAME_*` environment, then command-line flags, validated into one
+//! [`Settings`]. Errors name the file, the key and what to do.
+
+use sesame_core::{AccessFlow, Directory, FlowKind, Principals, User};
+use sesame_integrations::postgres::PostgresConfig;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const CONFIG_VERSION: u32 = 1;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub version: u32,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub worker: WorkerSection,
+    #[serde(default)]
+    pub users: Vec<UserDecl>,
+    #[serde(default)]
+    pub integrations: Vec<IntegrationDecl>,
+    #[serde(default)]
+    pub access_flows: Vec<FlowDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_store")]
+    pub store: String,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection { listen: default_listen(), store: default_store() }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_store() -> String {
+    "sqlite://sesame.db".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSection {
+    #[serde(default = "d_poll", with = "humantime_serde_compat")]
+    pub poll_interval: Duration,
+    #[serde(default = "d_retry_base", with = "humantime_serde_compat")]
+    pub retry_base: Duration,
+    #[serde(default = "d_retry_max", with = "humantime_serde_compat")]
+    pub retry_max: Duration,
+    #[serde(default = "d_reconcile", with = "humantime_serde_compat")]
+    pub reconcile_interval: Duration,
+    #[serde(default = "d_sync", with = "humantime_serde_compat")]
+    pub sync_interval: Duration,
+    #[serde(default = "d_concurrency")]
+    pub concurrency: u32,
+    #[serde(default = "d_lease", with = "humantime_serde_compat")]
+    pub lease: Duration,
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        WorkerSection {
+            poll_interval: d_poll(),
+            retry_base: d_retry_base(),
+            retry_max: d_retry_max(),
+            reconcile_interval: d_reconcile(),
+            sync_interval: d_sync(),
+            concurrency: d_concurrency(),
+            lease: d_lease(),
+        }
+    }
+}
+
+fn d_poll() -> Duration {
+    Duration::from_millis(100)
+}
+fn d_retry_base() -> Duration {
+    Duration::from_millis(500)
+}
+fn d_retry_max() -> Duration {
+    Duration::from_secs(60)
+}
+fn d_reconcile() -> Duration {
+    Duration::from_secs(60)
+}
+fn d_sync() -> Duration {
+    Duration::from_secs(300)
+}
+fn d_concurrency() -> u32 {
+    32
+}
+fn d_lease() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Durations written the humane way: `100ms`, `2h`, `1h 30m`.
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}` is not a duration ({e}); write e.g. `500ms`, `2h`")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDecl {
+    pub email: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IntegrationDecl {
+    Postgresql(PostgresConfig),
+}
+
+impl IntegrationDecl {
+    pub fn name(&self) -> &str {
+        match self {
+            IntegrationDecl::Postgresql(c) => &c.name,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalsDecl {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKindDecl {
+    Automatic,
+    SelfServe,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDecl {
+    pub name: String,
+    pub kind: FlowKindDecl,
+    pub integration: String,
+    pub requesters: PrincipalsDecl,
+    pub approvers: Option<PrincipalsDecl>,
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(with = "humantime_serde_compat")]
+    pub max_duration: Duration,
+    #[serde(default)]
+    pub require_justification: bool,
+}
+
+/// Overrides from the environment and the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub store: Option<String>,
+}
+
+impl Overrides {
+    /// `SESAME_LISTEN`, `SESAME_STORE`.
+    pub fn from_env() -> Overrides {
+        Overrides { listen: std::env::var("SESAME_LISTEN").ok(), store: std::env::var("SESAME_STORE").ok() }
+    }
+
+    /// `other` wins where it says something.
+    pub fn then(self, other: Overrides) -> Overrides {
+        Overrides { listen: other.listen.or(self.listen), store: other.store.or(self.store) }
+    }
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug)]
+pub struct Settings {
+    pub path: PathBuf,
+    pub listen: String,
+    pub store: String,
+    pub worker: WorkerSection,
+    pub directory: Directory,
+    pub integrations: Vec<IntegrationDecl>,
+    pub flows: Vec<AccessFlow>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("config `{path}`: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+pub fn load(path: &Path, overrides: Overrides) -> Result<Settings, ConfigError> {
+    let err = |m: String| ConfigError { path: path.display().to_string(), message: m };
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the file: {e}")))?;
+    parse(&text, path, overrides)
+}
+
+pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, ConfigError> {
+    let err = |m: String| ConfigError { path: path.display().to_string(), message: m };
+    let file: FileConfig = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+    if file.version != CONFIG_VERSION {
+        return Err(err(format!("`version` is {} but this Sesame reads version {CONFIG_VERSION}: set `version = 1`", file.version)));
+    }
+    let mut users = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, u) in file.users.iter().enumerate() {
+        if !u.email.contains('@') {
+            return Err(err(format!("`users[{i}].email` `{}` is not an e-mail address", u.email)));
+        }
+        if !seen.insert(u.email.to_lowercase()) {
+            return Err(err(format!("`users[{i}].email` `{}` is declared twice: remove one", u.email)));
+        }
+        users.push(User { email: u.email.clone(), groups: u.groups.iter().cloned().collect(), admin: u.admin });
+    }
+    let mut names = BTreeSet::new();
+    for (i, integ) in file.integrations.iter().enumerate() {
+        if !names.insert(integ.name().to_owned()) {
+            return Err(err(format!("`integrations[{i}].name` `{}` is used twice: integration names are unique", integ.name())));
+        }
+        match integ {
+            IntegrationDecl::Postgresql(c) => c.validate().map_err(|m| err(format!("`integrations[{i}]`: {m}")))?,
+        }
+    }
+    let mut flows = Vec::new();
+    for (i, f) in file.access_flows.iter().enumerate() {
+        if !names.contains(&f.integration) {
+            return Err(err(format!(
+                "`access_flows[{i}].integration` `{}` is not declared: add it under [[integrations]] or fix the name",
+                f.integration
+            )));
+        }
+        let kind = match f.kind {
+            FlowKindDecl::Automatic => FlowKind::Automatic,
+            FlowKindDecl::SelfServe => FlowKind::SelfServe,
+        };
+        let approvers = f.approvers.as_ref().map(|a| Principals { users: a.users.clone(), groups: a.groups.clone() });
+        if kind == FlowKind::SelfServe && approvers.as_ref().is_none_or(|a| a.users.is_empty() && a.groups.is_empty()) {
+            return Err(err(format!("`access_flows[{i}]` is self_serve but names no `approvers`: add approvers.users or approvers.groups")));
+        }
+        flows.push(AccessFlow {
+            name: f.name.clone(),
+            kind,
+            requesters: Principals { users: f.requesters.users.clone(), groups: f.requesters.groups.clone() },
+            approvers: approvers.unwrap_or_default(),
+            integration: f.integration.clone(),
+            resource_types: f.resource_types.clone(),
+            permissions: f.permissions.clone(),
+            max_duration: f.max_duration,
+            require_justification: f.require_justification,
+        });
+    }
+    let o = Overrides { listen: Some(file.server.listen), store: Some(file.server.store) }.then(overrides);
+    Ok(Settings {
+        path: path.to_owned(),
+        listen: o.listen.unwrap_or_else(default_listen),
+        store: resolve_store_url(o.store.unwrap_or_else(default_store), path),
+        worker: file.worker,
+        directory: Directory { users },
+        integrations: file.integrations,
+        flows,
+    })
+}
+
+/// A relative SQLite path is relative to the config file, not to the
+/// directory the command happens to run in.
+fn resolve_store_url(url: String, config: &Path) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let p = Path::new(rest);
+        if p.is_relative() {
+            if let Some(dir) = config.parent().filter(|d| !d.as_os_str().is_empty()) {
+                return format!("sqlite://{}", dir.join(p).display());
+            }
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Settings, ConfigError> {
+        parse(text, Path::new("/etc/sesame/sesame.toml"), Overrides::default())
+    }
+
+    #[test]
+    fn errors_name_file_key_and_fix() {
+        let e = p("version = 2").unwrap_err().to_string();
+        assert!(e.starts_with("config `/etc/sesame/sesame.toml`: `version` is 2"), "{e}");
+        let e = p("version = 1\nbogus = 1").unwrap_err().to_string();
+        assert!(e.contains("unknown field `bogus`"), "{e}");
+        let e = p("version = 1\n[[access_flows]]\nname='f'\nkind='automatic'\nintegration='nope'\nrequesters={}\nmax_duration='1h'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`access_flows[0].integration` `nope` is not declared"), "{e}");
+        let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
+        assert!(e.contains("`soon` is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn overrides_win_and_sqlite_paths_follow_the_file() {
+        let s = parse(
+            "version = 1\n[server]\nlisten = '0.0.0.0:1'\nstore = 'sqlite://data/s.db'",
+            Path::new("/etc/sesame/sesame.toml"),
+            Overrides { listen: Some("127.0.0.1:9".into()), store: None },
+        )
+        .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9");
+        assert_eq!(s.store, "sqlite:///etc/sesame/data/s.db");
+    }
+}

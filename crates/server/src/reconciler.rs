@@ -1,0 +1,53 @@
+//! The reconciler: anything on a target that no grant explains is revoked.
+
+use crate::clock;
+use crate::state::AppState;
+use sesame_store::AuditDraft;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// One pass over every integration. Returns the logins it removed.
+pub async fn reconcile_once(st: &AppState) -> Vec<String> {
+    let mut removed = Vec::new();
+    for (name, integ) in st.integrations.iter() {
+        // Target first, store second: a login created after the store read
+        // belongs to a grant that was recorded (Granting) before it existed.
+        let on_target = match integ.list_managed_users().await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(integration = %name, error = %e, "reconciler cannot list logins");
+                continue;
+            }
+        };
+        let explained: BTreeSet<String> = match st.store.usernames_holding_access(name).await {
+            Ok(u) => u.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler cannot read the store");
+                continue;
+            }
+        };
+        for user in on_target.into_iter().filter(|u| !explained.contains(u)) {
+            let params = sesame_proto::ActionParams { username: user.clone(), ..Default::default() };
+            let res = integ.revoke_access(&params).await;
+            let (outcome, detail) = match &res {
+                Ok(()) => ("ok", json!({"integration": name, "username": user})),
+                Err(e) => ("error", json!({"integration": name, "username": user, "error": e.to_string()})),
+            };
+            tracing::warn!(integration = %name, username = %user, outcome, "reconciler found a login no grant explains");
+            if let Err(e) = st.store.append_audit(AuditDraft::new("sesame", "reconcile.revoke", None, outcome, detail), clock::now()).await {
+                tracing::error!(error = %e, "cannot audit a reconciler action");
+            }
+            if res.is_ok() {
+                removed.push(user);
+            }
+        }
+    }
+    removed
+}
+
+pub async fn run(st: AppState) {
+    loop {
+        reconcile_once(&st).await;
+        tokio::time::sleep(st.settings.worker.reconcile_interval).await;
+    }
+}

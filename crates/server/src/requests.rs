@@ -1,0 +1,287 @@
+//! Request handling: validate, decide (pure core), record, schedule.
+//! Deadlines and revoke jobs are written before any side effect.
+
+use crate::clock;
+use crate::error::ApiError;
+use crate::state::AppState;
+use sesame_core::flow::{ApprovalRefusal, Refusal};
+use sesame_core::{decide, may_approve, Decision, RequestDraft, RequestStatus, Timestamp, User};
+use sesame_proto::{CreateRequest, ErrorCode};
+use sesame_store::{AuditDraft, Change, JobKind, NewJob, NewRequest, RequestRow};
+use serde_json::json;
+use std::time::Duration;
+
+fn new_request_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    let body: String = (0..12).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("req_{body}")
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, ApiError> {
+    let d = humantime::parse_duration(s.trim()).map_err(|_| {
+        ApiError::new(ErrorCode::InvalidDuration, format!("`{s}` is not a duration: write e.g. `30m`, `2h` or `1h 30m`"))
+    })?;
+    if d < Duration::from_secs(1) {
+        return Err(ApiError::new(ErrorCode::InvalidDuration, format!("`{s}` is too short: ask for at least `1s`")));
+    }
+    Ok(d)
+}
+
+fn grant_jobs(id: &str, now: Timestamp, deadline: Timestamp) -> Vec<NewJob> {
+    vec![
+        NewJob { kind: JobKind::Grant, request_id: id.to_owned(), run_at: now },
+        NewJob { kind: JobKind::Revoke, request_id: id.to_owned(), run_at: deadline },
+    ]
+}
+
+pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
+    let now = clock::now();
+    let integ = st.integration(&body.integration).ok_or_else(|| {
+        let known: Vec<&str> = st.integrations.keys().map(String::as_str).collect();
+        ApiError::new(
+            ErrorCode::UnknownIntegration,
+            format!("integration `{}` does not exist: known integrations are `{}`", body.integration, known.join("`, `")),
+        )
+    })?;
+    let types = integ.resource_types();
+    if !types.contains(&body.resource_type) {
+        return Err(ApiError::new(
+            ErrorCode::UnknownResourceType,
+            format!("`{}` has no resource type `{}`: use one of `{}`", body.integration, body.resource_type, types.join("`, `")),
+        ));
+    }
+    let perms: Vec<String> = integ.permissions(&body.resource_type).into_iter().map(|p| p.id).collect();
+    if !perms.contains(&body.permission) {
+        return Err(ApiError::new(
+            ErrorCode::UnknownPermission,
+            format!("`{}` is not a permission of `{}`: use one of `{}`", body.permission, body.resource_type, perms.join("`, `")),
+        ));
+    }
+    if body.resources.is_empty() {
+        return Err(ApiError::new(ErrorCode::UnknownResource, "no resources given: name at least one resource id"));
+    }
+    let missing = st.store.missing_resources(&body.integration, &body.resource_type, &body.resources).await?;
+    if let Some(first) = missing.first() {
+        return Err(ApiError::new(
+            ErrorCode::UnknownResource,
+            format!(
+                "`{first}` is not a known {} of `{}`: list them with `sesame inventory resources {}` (an admin can refresh with `sesame inventory sync {}`)",
+                body.resource_type, body.integration, body.integration, body.integration
+            ),
+        ));
+    }
+    let duration = parse_duration(&body.duration)?;
+    let draft = RequestDraft {
+        requester: who,
+        integration: &body.integration,
+        resource_type: &body.resource_type,
+        permission: &body.permission,
+        duration,
+        justification: body.justification.as_deref(),
+    };
+    let decision = decide(&draft, &st.settings.flows, &st.settings.directory, now);
+    let (status, flow, approvers) = match &decision {
+        Decision::Grant { flow } => (RequestStatus::Granting, flow.clone(), vec![]),
+        Decision::Pending { flow, approvers } => (RequestStatus::Pending, flow.clone(), approvers.clone()),
+        Decision::Refuse(r) => return Err(refusal(r, who, body)),
+    };
+    let id = new_request_id();
+    let username = sesame_core::username::derive_username(integ.user_prefix(), &who.email, &id, integ.max_username_len());
+    let deadline = (status == RequestStatus::Granting).then(|| now.plus(duration));
+    let jobs = deadline.map(|d| grant_jobs(&id, now, d)).unwrap_or_default();
+    let new = NewRequest {
+        id: id.clone(),
+        requester: who.email.clone(),
+        integration: body.integration.clone(),
+        resource_type: body.resource_type.clone(),
+        resources: body.resources.clone(),
+        permission: body.permission.clone(),
+        duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+        justification: body.justification.clone(),
+        status,
+        flow: flow.clone(),
+        approvers: approvers.clone(),
+        username,
+        deadline,
+    };
+    let outcome = if status == RequestStatus::Granting { "auto-approved" } else { "pending-approval" };
+    let audit = AuditDraft::new(
+        &who.email,
+        "request.create",
+        Some(&id),
+        outcome,
+        json!({
+            "integration": body.integration, "resource_type": body.resource_type, "resources": body.resources,
+            "permission": body.permission, "duration": body.duration, "justification": body.justification,
+            "flow": flow, "approvers": approvers,
+        }),
+    );
+    st.store.insert_request(&new, &jobs, audit, now).await?;
+    if !jobs.is_empty() {
+        st.wake_worker.notify_one();
+    }
+    get(st, &id).await
+}
+
+fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
+    match r {
+        Refusal::NoMatchingFlow => ApiError::new(
+            ErrorCode::NoMatchingFlow,
+            format!(
+                "no access flow lets `{}` request `{}` on {} of `{}`: ask an admin to add one",
+                who.email, body.permission, body.resource_type, body.integration
+            ),
+        ),
+        Refusal::DurationTooLong { flow, max } => ApiError::new(
+            ErrorCode::DurationTooLong,
+            format!("`{}` is longer than access flow `{flow}` allows: ask for `{}` or less", body.duration, humantime::format_duration(*max)),
+        ),
+        Refusal::JustificationRequired { flow } => ApiError::new(
+            ErrorCode::JustificationRequired,
+            format!("access flow `{flow}` requires a justification: say why with --justification"),
+        ),
+        Refusal::NoApprover { flow } => ApiError::new(
+            ErrorCode::NoApprover,
+            format!("access flow `{flow}` has no approver other than you: ask an admin to add approvers"),
+        ),
+    }
+}
+
+pub async fn get(st: &AppState, id: &str) -> Result<RequestRow, ApiError> {
+    st.store
+        .get_request(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("request `{id}` does not exist: list yours with `sesame requests list`")))
+}
+
+/// May `who` see request `r`? The requester, its approvers and admins.
+pub fn may_see(who: &User, r: &RequestRow) -> bool {
+    who.admin || r.requester.eq_ignore_ascii_case(&who.email) || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))
+}
+
+pub async fn visible(st: &AppState, who: &User, id: &str) -> Result<RequestRow, ApiError> {
+    let r = get(st, id).await?;
+    if !may_see(who, &r) {
+        return Err(ApiError::new(ErrorCode::NotFound, format!("request `{id}` does not exist: list yours with `sesame requests list`")));
+    }
+    Ok(r)
+}
+
+fn conflict(id: &str, found: Option<RequestStatus>, what: &str) -> ApiError {
+    let status = found.map(|s| s.to_string()).unwrap_or_else(|| "gone".into());
+    ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is {status} and cannot be {what}"))
+}
+
+pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, reason: Option<String>) -> Result<RequestRow, ApiError> {
+    let now = clock::now();
+    let r = visible(st, who, id).await?;
+    match may_approve(&who.email, &r.requester, &r.approvers) {
+        Ok(()) => {}
+        Err(ApprovalRefusal::OwnRequest) => {
+            return Err(ApiError::new(ErrorCode::SelfApproval, "you cannot approve or reject your own request: another approver must"))
+        }
+        Err(ApprovalRefusal::NotAnApprover) => {
+            return Err(ApiError::new(
+                ErrorCode::NotAnApprover,
+                format!("you are not an approver of `{id}`: its approvers are `{}`", r.approvers.join("`, `")),
+            ))
+        }
+    }
+    let duration = Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0));
+    let (to, deadline, jobs, action) = if approve {
+        let deadline = now.plus(duration);
+        (RequestStatus::Granting, Some(deadline), grant_jobs(id, now, deadline), "request.approve")
+    } else {
+        (RequestStatus::Rejected, None, vec![], "request.reject")
+    };
+    let change = Change {
+        request_id: id.to_owned(),
+        from: vec![RequestStatus::Pending],
+        to,
+        decided_by: Some(who.email.clone()),
+        decision_reason: reason.clone(),
+        deadline,
+        revoked_at: None,
+        insert_jobs: jobs,
+        finish_jobs: vec![],
+        run_jobs_now: vec![],
+        audit: AuditDraft::new(&who.email, action, Some(id), "ok", json!({ "reason": reason })),
+    };
+    st.store.apply(&change, now).await?.map_err(|found| conflict(id, found, if approve { "approved" } else { "rejected" }))?;
+    st.changed(id);
+    if approve {
+        st.wake_worker.notify_one();
+    }
+    get(st, id).await
+}
+
+/// Revoke now (Active), or withdraw (Pending). Revoking what is already
+/// revoking or revoked succeeds.
+pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>) -> Result<RequestRow, ApiError> {
+    let now = clock::now();
+    let r = visible(st, who, id).await?;
+    let is_requester = r.requester.eq_ignore_ascii_case(&who.email);
+    if !(is_requester || who.admin) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "only the requester or an admin can revoke a request"));
+    }
+    let audit = |action: &str| AuditDraft::new(&who.email, action, Some(id), "ok", json!({ "reason": reason }));
+    let change = match r.status {
+        RequestStatus::Revoking | RequestStatus::Revoked => return Ok(r),
+        RequestStatus::Active => Change {
+            request_id: id.to_owned(),
+            from: vec![RequestStatus::Active],
+            to: RequestStatus::Revoking,
+            decided_by: None,
+            decision_reason: None,
+            deadline: None,
+            revoked_at: None,
+            insert_jobs: vec![],
+            finish_jobs: vec![],
+            run_jobs_now: vec![JobKind::Revoke.id_for(id)],
+            audit: audit("request.revoke"),
+        },
+        RequestStatus::Pending => Change {
+            request_id: id.to_owned(),
+            from: vec![RequestStatus::Pending],
+            to: RequestStatus::Revoked,
+            decided_by: None,
+            decision_reason: None,
+            deadline: None,
+            revoked_at: Some(now),
+            insert_jobs: vec![],
+            finish_jobs: vec![],
+            run_jobs_now: vec![],
+            audit: audit("request.cancel"),
+        },
+        RequestStatus::Granting => {
+            return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is still being granted: revoke it again in a few seconds")))
+        }
+        other => return Err(conflict(id, Some(other), "revoked")),
+    };
+    st.store.apply(&change, now).await?.map_err(|found| conflict(id, found, "revoked"))?;
+    st.changed(id);
+    st.wake_worker.notify_one();
+    get(st, id).await
+}
+
+/// Wait until the request leaves Granting/Revoking (or `timeout` passes).
+pub async fn wait_settled(st: &AppState, id: &str, timeout: Duration) -> Result<RequestRow, ApiError> {
+    let mut rx = st.changes.subscribe();
+    let until = tokio::time::Instant::now() + timeout;
+    loop {
+        let r = get(st, id).await?;
+        if !matches!(r.status, RequestStatus::Granting | RequestStatus::Revoking) {
+            return Ok(r);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => return get(st, id).await,
+            msg = rx.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = msg {
+                    return get(st, id).await;
+                }
+            }
+        }
+    }
+}
