@@ -1,0 +1,214 @@
+//! The command line: a thin client of the public API (through `sesame-proto`).
+
+mod client;
+mod print;
+
+pub use client::{ApiClient, ApiFailure};
+
+use clap::{Args, Subcommand};
+use sesame_proto::{CreateRequest, Reason};
+
+#[derive(Debug, Args, Clone)]
+pub struct ClientOpts {
+    /// Sesame server URL.
+    #[arg(long, env = "SESAME_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub url: String,
+    /// API token (see `sesame token issue`).
+    #[arg(long, env = "SESAME_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCmd {
+    /// Ask for access.
+    Create {
+        #[arg(long)]
+        integration: String,
+        #[arg(long)]
+        resource_type: String,
+        /// Resource ids, comma-separated (ids never contain a raw comma).
+        #[arg(long, value_delimiter = ',', required = true)]
+        resources: Vec<String>,
+        #[arg(long)]
+        permission: String,
+        /// e.g. `30m`, `2h`.
+        #[arg(long)]
+        duration: String,
+        #[arg(long)]
+        justification: Option<String>,
+        /// Wait until the request is granted (or refused).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List requests.
+    List {
+        /// mine, to-approve or all.
+        #[arg(long, default_value = "mine")]
+        scope: String,
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke access now, or withdraw a pending request.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCmd {
+    /// Active access.
+    List,
+    /// Credentials of an active grant, shown once, with a ready command line.
+    Use { id: String },
+    /// New credentials; the old ones stop working.
+    ResetCredentials { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCmd {
+    Integrations,
+    Resources {
+        integration: String,
+        #[arg(long = "type")]
+        resource_type: Option<String>,
+    },
+    Permissions {
+        integration: String,
+        #[arg(long = "type")]
+        resource_type: Option<String>,
+    },
+    /// Discover now (admins).
+    Sync { integration: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub request: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
+    #[arg(long, default_value_t = 1000)]
+    pub limit: i64,
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+type Out = Result<(), ApiFailure>;
+
+pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
+    let c = ApiClient::new(o)?;
+    match cmd {
+        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait } => {
+            let body = CreateRequest { integration, resource_type, resources, permission, duration, justification };
+            let path = if wait { "/api/v1/requests?wait=60s" } else { "/api/v1/requests" };
+            let mut r: sesame_proto::RequestView = c.post(path, &body).await?;
+            if wait {
+                if r.status == "Pending" && !o.json {
+                    eprintln!("request {} waits for approval by {}", r.id, r.approvers.join(", "));
+                }
+                while matches!(r.status.as_str(), "Pending" | "PendingMFA" | "Granting") {
+                    r = c.get(&format!("/api/v1/requests/{}?wait=30s", enc(&r.id))).await?;
+                    if r.status == "Pending" {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            print::request(o, &r)
+        }
+        RequestsCmd::List { scope, status } => {
+            let mut path = format!("/api/v1/requests?scope={}", enc(&scope));
+            if let Some(s) = status {
+                path.push_str(&format!("&status={}", enc(&s)));
+            }
+            let rs: Vec<sesame_proto::RequestView> = c.get(&path).await?;
+            print::requests(o, &rs)
+        }
+        RequestsCmd::Show { id } => print::request(o, &c.get(&format!("/api/v1/requests/{}", enc(&id))).await?),
+        RequestsCmd::Approve { id, reason } => {
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/approve", enc(&id)), &Reason { reason }).await?)
+        }
+        RequestsCmd::Reject { id, reason } => {
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/reject", enc(&id)), &Reason { reason }).await?)
+        }
+        RequestsCmd::Revoke { id, reason, wait } => {
+            let q = if wait { "?wait=60s" } else { "" };
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/revoke{q}", enc(&id)), &Reason { reason }).await?)
+        }
+    }
+}
+
+pub async fn access(o: &ClientOpts, cmd: AccessCmd) -> Out {
+    let c = ApiClient::new(o)?;
+    match cmd {
+        AccessCmd::List => print::requests(o, &c.get::<Vec<_>>("/api/v1/access").await?),
+        AccessCmd::Use { id } => print::credentials(o, &c.post(&format!("/api/v1/access/{}/credentials", enc(&id)), &()).await?),
+        AccessCmd::ResetCredentials { id } => {
+            print::credentials(o, &c.post(&format!("/api/v1/access/{}/reset-credentials", enc(&id)), &()).await?)
+        }
+    }
+}
+
+pub async fn inventory(o: &ClientOpts, cmd: InventoryCmd) -> Out {
+    let c = ApiClient::new(o)?;
+    let typed = |base: String, t: &Option<String>| match t {
+        Some(t) => format!("{base}?resource_type={}", enc(t)),
+        None => base,
+    };
+    match cmd {
+        InventoryCmd::Integrations => print::integrations(o, &c.get::<Vec<_>>("/api/v1/integrations").await?),
+        InventoryCmd::Resources { integration, resource_type } => {
+            print::resources(o, &c.get(&typed(format!("/api/v1/integrations/{}/resources", enc(&integration)), &resource_type)).await?)
+        }
+        InventoryCmd::Permissions { integration, resource_type } => {
+            print::permissions(o, &c.get::<Vec<_>>(&typed(format!("/api/v1/integrations/{}/permissions", enc(&integration)), &resource_type)).await?)
+        }
+        InventoryCmd::Sync { integration } => {
+            print::integrations(o, &[c.post(&format!("/api/v1/integrations/{}/sync", enc(&integration)), &()).await?])
+        }
+    }
+}
+
+pub async fn audit(o: &ClientOpts, a: AuditArgs) -> Out {
+    let c = ApiClient::new(o)?;
+    let mut path = format!("/api/v1/audit?after={}&limit={}", a.after, a.limit);
+    if let Some(r) = a.request {
+        path.push_str(&format!("&request_id={}", enc(&r)));
+    }
+    print::audit(o, &c.get::<Vec<_>>(&path).await?)
+}
+
+pub async fn whoami(o: &ClientOpts) -> Out {
+    let c = ApiClient::new(o)?;
+    let w: sesame_proto::WhoAmI = c.get("/api/v1/whoami").await?;
+    print::json_or(o, &w, || format!("{}{}", w.email, if w.admin { " (admin)" } else { "" }))
+}

@@ -1,0 +1,63 @@
+//! HTTP client of the API.
+
+use crate::ClientOpts;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sesame_proto::ErrorBody;
+
+/// A failed call: the API's own error, or a transport problem.
+#[derive(Debug)]
+pub enum ApiFailure {
+    Api(ErrorBody),
+    Transport(String),
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiFailure::Api(e) => write!(f, "error[{}]: {}", e.code.as_str(), e.message),
+            ApiFailure::Transport(m) => write!(f, "error: {m}"),
+        }
+    }
+}
+
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl ApiClient {
+    pub fn new(o: &ClientOpts) -> Result<ApiClient, ApiFailure> {
+        let token = o
+            .token
+            .clone()
+            .ok_or_else(|| ApiFailure::Transport("no token: set SESAME_TOKEN or pass --token (get one with `sesame token issue`)".into()))?;
+        Ok(ApiClient { http: reqwest::Client::new(), base: o.url.trim_end_matches('/').to_owned(), token })
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ApiFailure> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ApiFailure::Transport(format!("cannot reach {}: {e}; is `sesame serve` running?", self.base)))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| ApiFailure::Transport(e.to_string()))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => ApiFailure::Api(b),
+                Err(_) => ApiFailure::Transport(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes))),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::Transport(format!("unexpected response: {e}")))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn post<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T, ApiFailure> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+}

@@ -1,0 +1,119 @@
+//! Text and JSON output.
+
+use crate::{ApiFailure, ClientOpts};
+use serde::Serialize;
+use sesame_proto::{AuditView, CredentialsView, IntegrationView, PermissionsView, RequestView, ResourcesView};
+
+pub fn json_or<T: Serialize>(o: &ClientOpts, v: &T, text: impl FnOnce() -> String) -> Result<(), ApiFailure> {
+    if o.json {
+        let s = serde_json::to_string_pretty(v).map_err(|e| ApiFailure::Transport(e.to_string()))?;
+        println!("{s}");
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+fn request_line(r: &RequestView) -> String {
+    format!(
+        "{}  {:<9} {} {} {} on {} [{}]  by {}  until {}",
+        r.id,
+        r.status,
+        r.integration,
+        r.permission,
+        r.resource_type,
+        r.resources.join(","),
+        r.flow,
+        r.requester,
+        r.deadline.as_deref().unwrap_or("-")
+    )
+}
+
+pub fn request(o: &ClientOpts, r: &RequestView) -> Result<(), ApiFailure> {
+    json_or(o, r, || {
+        let mut s = request_line(r);
+        if !r.approvers.is_empty() && r.status == "Pending" {
+            s.push_str(&format!("\n  waiting for: {}", r.approvers.join(", ")));
+        }
+        if let Some(e) = &r.last_error {
+            s.push_str(&format!("\n  retrying after {} failure(s): {e}", r.job_failures));
+        }
+        if r.status == "Active" && !r.credentials_shown {
+            s.push_str(&format!("\n  get credentials: sesame access use {}", r.id));
+        }
+        s
+    })
+}
+
+pub fn requests(o: &ClientOpts, rs: &[RequestView]) -> Result<(), ApiFailure> {
+    json_or(o, &rs, || if rs.is_empty() { "no requests".into() } else { rs.iter().map(request_line).collect::<Vec<_>>().join("\n") })
+}
+
+pub fn credentials(o: &ClientOpts, c: &CredentialsView) -> Result<(), ApiFailure> {
+    json_or(o, c, || {
+        let mut s = format!("username: {}\npassword: {}\n", c.credentials.username, c.credentials.secret);
+        for (k, v) in &c.credentials.details {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+        if let Some(cmd) = &c.credentials.connect_command {
+            s.push_str(&format!("\n{cmd}\n"));
+        }
+        if let Some(d) = &c.access_details {
+            s.push_str(&format!("\n{d}\n"));
+        }
+        s.push_str("\nThese credentials are shown once; Sesame does not keep them.");
+        s
+    })
+}
+
+pub fn integrations(o: &ClientOpts, is: &[IntegrationView]) -> Result<(), ApiFailure> {
+    json_or(o, &is, || {
+        is.iter()
+            .map(|i| {
+                format!(
+                    "{}  {}  {}  {} resources  last sync {}{}",
+                    i.name,
+                    i.kind,
+                    i.status,
+                    i.resources,
+                    i.last_sync.as_deref().unwrap_or("never"),
+                    i.status_message.as_ref().map(|m| format!("\n  {m}")).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+pub fn resources(o: &ClientOpts, r: &ResourcesView) -> Result<(), ApiFailure> {
+    json_or(o, r, || r.resources.iter().map(|x| format!("{:<9} {}", x.resource_type, x.id)).collect::<Vec<_>>().join("\n"))
+}
+
+pub fn permissions(o: &ClientOpts, p: &[PermissionsView]) -> Result<(), ApiFailure> {
+    json_or(o, &p, || {
+        p.iter()
+            .map(|v| format!("{:<9} {}", v.resource_type, v.permissions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+pub fn audit(o: &ClientOpts, a: &[AuditView]) -> Result<(), ApiFailure> {
+    json_or(o, &a, || {
+        a.iter()
+            .map(|e| {
+                format!(
+                    "{:>5} {} {:<22} {:<8} {} {} {}",
+                    e.seq,
+                    e.at,
+                    e.action,
+                    e.outcome,
+                    e.actor,
+                    e.request_id.as_deref().unwrap_or("-"),
+                    e.detail
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
