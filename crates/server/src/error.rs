@@ -25,8 +25,8 @@ impl ApiError {
             C::InvalidState | C::CredentialsAlreadyShown => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            C::BadRequest
-            | C::UnknownIntegration
+            C::BadRequest => StatusCode::BAD_REQUEST,
+            C::UnknownIntegration
             | C::UnknownResourceType
             | C::UnknownResource
             | C::UnknownPermission

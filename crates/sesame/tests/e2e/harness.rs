@@ -1,0 +1,276 @@
+//! One harness for every end-to-end test: a throwaway database on the real
+//! PostgreSQL, a real `sesame serve` process on a free port, and the real
+//! CLI binary as the client.
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, PgConnection};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sesame");
+
+pub fn pg_host() -> String {
+    std::env::var("SESAME_TEST_PG_HOST").unwrap_or_else(|_| "127.0.0.1".into())
+}
+pub fn pg_port() -> u16 {
+    std::env::var("SESAME_TEST_PG_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5432)
+}
+
+pub fn rand_suffix(n: usize) -> String {
+    use rand::Rng;
+    const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut r = rand::thread_rng();
+    (0..n).map(|_| A[r.gen_range(0..A.len())] as char).collect()
+}
+
+/// A pool as the PostgreSQL superuser on `db`. Fails with what to start.
+pub async fn admin(db: &str) -> PgPool {
+    let opts = PgConnectOptions::new().host(&pg_host()).port(pg_port()).username("postgres").database(db);
+    PgPoolOptions::new().max_connections(3).connect_with(opts).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable at {}:{}: {e}; start it with `scripts/services-up postgres`", pg_host(), pg_port())
+    })
+}
+
+pub struct Harness {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub db: String,
+    pub prefix: String,
+    pub url: String,
+    pub server: Option<Child>,
+    pub pg: PgPool,
+}
+
+pub struct Opts {
+    /// Port the integration connects to (a proxy, in the target-down test).
+    pub target_port: u16,
+    pub extra_flows: String,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts { target_port: pg_port(), extra_flows: String::new() }
+    }
+}
+
+impl Harness {
+    /// A fresh database with `setup_sql` run in it, and a server on it.
+    pub async fn start(setup_sql: &str, opts: Opts) -> Harness {
+        let db = format!("sesame_e2e_{}", rand_suffix(10));
+        let root = admin("postgres").await;
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\"")).execute(&root).await.unwrap();
+        let pg = admin(&db).await;
+        if !setup_sql.is_empty() {
+            sqlx::raw_sql(setup_sql).execute(&pg).await.unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("sesame-e2e-{}", rand_suffix(10)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prefix = format!("t{}_", rand_suffix(6));
+        let config = dir.join("sesame.toml");
+        std::fs::write(&config, config_text(&db, &prefix, opts.target_port, &opts.extra_flows)).unwrap();
+        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg };
+        h.spawn_server();
+        h
+    }
+
+    pub fn spawn_server(&mut self) {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("SESAME_LOG", "info,sqlx=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(self.dir.join("server.log")).unwrap()))
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().expect("server printed nothing; see server.log").unwrap();
+        let addr = first.strip_prefix("Sesame is listening on ").unwrap_or_else(|| panic!("unexpected first line `{first}`"));
+        self.url = addr.trim().to_owned();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        self.server = Some(child);
+    }
+
+    /// SIGKILL: no shutdown, no cleanup.
+    pub fn kill_server(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        let out = Command::new(BIN).args(["token", "issue", "--config"]).arg(&self.config).args(["--user", user]).output().unwrap();
+        assert!(out.status.success(), "token issue failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Run the CLI as the holder of `token`; returns (exit code, stdout, stderr).
+    pub fn cli_raw(&self, token: &str, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(BIN).args(args).arg("--json").env("SESAME_URL", &self.url).env("SESAME_TOKEN", token).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    /// Run the CLI and parse its JSON; panics on failure.
+    pub fn cli(&self, token: &str, args: &[&str]) -> Value {
+        let (code, out, err) = self.cli_raw(token, args);
+        assert_eq!(code, 0, "`sesame {}` failed: {err}", args.join(" "));
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    }
+
+    /// Run the CLI expecting a refusal with `code`.
+    pub fn cli_err(&self, token: &str, args: &[&str], code: &str) -> String {
+        let (status, _out, err) = self.cli_raw(token, args);
+        assert_ne!(status, 0, "`sesame {}` should have failed", args.join(" "));
+        assert!(err.contains(&format!("error[{code}]")), "expected error[{code}], got: {err}");
+        err
+    }
+
+    pub fn sync(&self, admin_token: &str) {
+        self.cli(admin_token, &["inventory", "sync", "local-pg"]);
+    }
+
+    /// Create a request; `extra` e.g. `["--wait"]`.
+    pub fn request(&self, token: &str, rtype: &str, resources: &str, perm: &str, duration: &str, extra: &[&str]) -> Value {
+        let mut args = vec![
+            "requests", "create", "--integration", "local-pg", "--resource-type", rtype, "--resources", resources, "--permission", perm,
+            "--duration", duration, "--justification", "e2e test",
+        ];
+        args.extend_from_slice(extra);
+        self.cli(token, &args)
+    }
+
+    pub async fn role_exists(&self, name: &str) -> bool {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(name).fetch_one(&self.pg).await.unwrap()
+    }
+
+    /// Log in as a granted user with a real client connection.
+    pub async fn login(&self, user: &str, password: &str) -> Result<PgConnection, sqlx::Error> {
+        PgConnectOptions::new()
+            .host(&pg_host())
+            .port(pg_port())
+            .username(user)
+            .password(password)
+            .database(&self.db)
+            .disable_statement_logging()
+            .connect()
+            .await
+    }
+
+    pub async fn wait_until<F, Fut>(&self, what: &str, timeout: Duration, mut f: F) -> Duration
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if f().await {
+                return start.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out after {timeout:?} waiting for {what}; server log: {}", self.dir.join("server.log").display());
+    }
+
+    pub async fn finish(mut self) {
+        self.kill_server();
+        // Remove every login this test's prefix made, then the database.
+        let root = admin("postgres").await;
+        let roles: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE left(rolname, length($1)) = $1")
+            .bind(&self.prefix)
+            .fetch_all(&root)
+            .await
+            .unwrap();
+        self.pg.close().await;
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.db)).execute(&root).await;
+        for r in roles {
+            let _ = sqlx::raw_sql(&format!("DROP OWNED BY \"{r}\"; DROP ROLE IF EXISTS \"{r}\"")).execute(&root).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn config_text(db: &str, prefix: &str, port: u16, extra_flows: &str) -> String {
+    format!(
+        r#"version = 1
+
+[server]
+store = "sqlite://sesame.db"
+
+[worker]
+poll_interval = "50ms"
+retry_base = "200ms"
+retry_max = "1s"
+reconcile_interval = "1s"
+sync_interval = "1h"
+
+[[users]]
+email = "admin@example.com"
+admin = true
+
+[[users]]
+email = "dev@example.com"
+groups = ["developers"]
+
+[[users]]
+email = "o'brien+ops@example.com"
+groups = ["developers"]
+
+[[users]]
+email = "lead@example.com"
+groups = ["leads", "developers"]
+
+[[users]]
+email = "outsider@example.com"
+
+[[integrations]]
+type = "postgresql"
+name = "local-pg"
+host = "{host}"
+port = {port}
+username = "postgres"
+databases = ["{db}"]
+user_prefix = "{prefix}"
+ssl_mode = "disable"
+
+[[access_flows]]
+name = "auto-read"
+kind = "automatic"
+integration = "local-pg"
+requesters = {{ groups = ["developers"] }}
+permissions = ["read_only"]
+max_duration = "1h"
+require_justification = true
+
+[[access_flows]]
+name = "approved-write"
+kind = "self_serve"
+integration = "local-pg"
+requesters = {{ groups = ["developers"] }}
+approvers = {{ groups = ["leads"] }}
+permissions = ["read_write", "admin", "member"]
+max_duration = "2h"
+require_justification = true
+{extra_flows}
+"#,
+        host = pg_host()
+    )
+}
+
+pub fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_else(|| panic!("no string `{k}` in {v}")).to_owned()
+}

@@ -1,0 +1,195 @@
+//! The core access loop through the CLI: request, approve, log in, revoke.
+
+use crate::harness::{s, Harness, Opts};
+use sesame_core::resource_id::join;
+use std::time::Duration;
+
+const SETUP: &str = "CREATE TABLE public.orders (id int PRIMARY KEY, item text); INSERT INTO public.orders VALUES (1, 'apple');
+CREATE TABLE public.payroll (id int, salary int); INSERT INTO public.payroll VALUES (1, 100);";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn automatic_flow_grants_exactly_select_and_revoke_ends_it() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let tables = h.cli(&dev, &["inventory", "resources", "local-pg", "--type", "table"]);
+    let ids: Vec<&str> = tables["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let orders = join(&[&h.db, "public", "orders"]);
+    assert!(ids.contains(&orders.as_str()), "{ids:?}");
+
+    let r = h.request(&dev, "table", &orders, "read_only", "1h", &["--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    assert_eq!(s(&r, "flow"), "auto-read");
+    let id = s(&r, "id");
+    let user = s(&r, "username");
+    assert!(user.starts_with(&h.prefix) && user.len() <= 63, "{user}");
+
+    // The backstop: VALID UNTIL is the deadline.
+    let valid_until: String =
+        sqlx::query_scalar("SELECT to_char(rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM pg_roles WHERE rolname = $1")
+            .bind(&user)
+            .fetch_one(&h.pg)
+            .await
+            .unwrap();
+    assert!(s(&r, "deadline").starts_with(&valid_until), "{valid_until} vs {}", s(&r, "deadline"));
+
+    let creds = h.cli(&dev, &["access", "use", &id]);
+    let password = s(&creds, "secret");
+    assert_eq!(password.len(), 32);
+    let cmd = s(&creds, "connect_command");
+    assert!(cmd.contains("psql") && cmd.contains(&user) && cmd.contains(&h.db), "{cmd}");
+    // Shown once.
+    h.cli_err(&dev, &["access", "use", &id], "credentials_already_shown");
+
+    let mut conn = h.login(&user, &password).await.expect("the granted user can log in");
+    let item: String = sqlx::query_scalar("SELECT item FROM public.orders WHERE id = 1").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(item, "apple");
+    let insert = sqlx::query("INSERT INTO public.orders VALUES (2, 'pear')").execute(&mut conn).await;
+    assert!(insert.unwrap_err().to_string().contains("permission denied"), "read_only must not INSERT");
+    let other = sqlx::query("SELECT * FROM public.payroll").execute(&mut conn).await;
+    assert!(other.unwrap_err().to_string().contains("permission denied"), "other tables are denied");
+
+    // Revoke: the live session is terminated and the login is gone.
+    let r = h.cli(&dev, &["requests", "revoke", &id, "--reason", "done", "--wait"]);
+    assert_eq!(s(&r, "status"), "Revoked", "{r}");
+    assert!(sqlx::query("SELECT 1").execute(&mut conn).await.is_err(), "the live session survived revocation");
+    assert!(!h.role_exists(&user).await);
+    assert!(h.login(&user, &password).await.is_err(), "login after revoke must fail");
+    // Revoking again is fine.
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &id]), "status"), "Revoked");
+
+    // Every step is audited, and the chain verifies.
+    let audit = h.cli(&admin, &["audit"]);
+    let entries = audit.as_array().unwrap();
+    let actions: Vec<&str> =
+        entries.iter().filter(|e| e["request_id"].as_str() == Some(&id)).map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["request.create", "grant.done", "credentials.create", "request.revoke", "revoke.done"]);
+    let mut prev = sesame_core::audit::GENESIS.to_string();
+    for e in entries {
+        assert_eq!(s(e, "prev_hash"), prev, "broken chain at {e}");
+        prev = s(e, "hash");
+    }
+    // Passwords never reach the audit log or the store file.
+    assert!(!audit.to_string().contains(&password));
+    let db_bytes = std::fs::read(h.dir.join("sesame.db")).unwrap();
+    let wal = std::fs::read(h.dir.join("sesame.db-wal")).unwrap_or_default();
+    let hay = [db_bytes, wal].concat();
+    assert!(!hay.windows(password.len()).any(|w| w == password.as_bytes()), "the password reached the store");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_serve_flow_needs_another_approver() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let lead = h.token("lead@example.com");
+    let outsider = h.token("outsider@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+
+    // The lead is also a developer: their own request goes to other leads,
+    // and there are none, so it is refused at once.
+    h.cli_err(
+        &lead,
+        &["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", &orders,
+          "--permission", "read_write", "--duration", "30m", "--justification", "x"],
+        "no_approver",
+    );
+
+    let r = h.request(&dev, "table", &orders, "read_write", "30m", &[]);
+    assert_eq!(s(&r, "status"), "Pending");
+    let id = s(&r, "id");
+    let user = s(&r, "username");
+    assert!(!h.role_exists(&user).await, "nothing is granted before approval");
+    h.cli_err(&dev, &["requests", "approve", &id], "self_approval");
+    h.cli_err(&outsider, &["requests", "approve", &id], "not_found");
+    h.cli_err(&admin, &["requests", "approve", &id], "not_an_approver");
+    let to_approve = h.cli(&lead, &["requests", "list", "--scope", "to-approve"]);
+    assert!(to_approve.as_array().unwrap().iter().any(|r| r["id"] == id.as_str()));
+    let r = h.cli(&lead, &["requests", "approve", &id, "--reason", "ok for the incident"]);
+    assert_eq!(s(&r, "decided_by"), "lead@example.com");
+    h.wait_until("the grant to become Active", Duration::from_secs(10), || async {
+        s(&h.cli(&dev, &["requests", "show", &id]), "status") == "Active"
+    })
+    .await;
+    h.cli_err(&lead, &["requests", "approve", &id], "invalid_state");
+
+    let creds = h.cli(&dev, &["access", "use", &id]);
+    let mut conn = h.login(&user, &s(&creds, "secret")).await.unwrap();
+    sqlx::query("INSERT INTO public.orders VALUES (3, 'plum')").execute(&mut conn).await.expect("read_write may INSERT");
+    assert!(sqlx::query("DROP TABLE public.orders").execute(&mut conn).await.is_err(), "read_write may not DROP");
+    // Reset: the old password stops being the password.
+    let old = s(&creds, "secret");
+    let new = h.cli(&dev, &["access", "reset-credentials", &id]);
+    assert_ne!(s(&new, "secret"), old);
+    drop(conn);
+
+    // A rejected request never touches the target.
+    let r2 = h.request(&dev, "table", &orders, "admin", "30m", &[]);
+    let r2 = h.cli(&lead, &["requests", "reject", &s(&r2, "id"), "--reason", "no"]);
+    assert_eq!(s(&r2, "status"), "Rejected");
+    assert!(!h.role_exists(&s(&r2, "username")).await);
+    // A pending request can be withdrawn.
+    let r3 = h.request(&dev, "table", &orders, "admin", "30m", &[]);
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r3, "id")]), "status"), "Revoked");
+
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    assert!(!h.role_exists(&user).await);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_revokes_on_time() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let r = h.request(&dev, "table", &orders, "read_only", "3s", &["--wait"]);
+    assert_eq!(s(&r, "status"), "Active");
+    let user = s(&r, "username");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    let mut conn = h.login(&user, &s(&creds, "secret")).await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut conn).await.unwrap();
+    h.wait_until("the login to disappear after its deadline", Duration::from_secs(8), || async { !h.role_exists(&user).await }).await;
+    assert!(sqlx::query("SELECT 1").execute(&mut conn).await.is_err(), "the session outlived the deadline");
+    let r = h.cli(&dev, &["requests", "show", &s(&r, "id")]);
+    assert_eq!(s(&r, "status"), "Revoked");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_names_are_quoted_everywhere() {
+    let schema = "we\"ird; DROP TABLE public.keep; -- ünï🚀";
+    // 62 bytes: long, but within PostgreSQL's 63-byte identifiers.
+    let table = format!("t\"; DELETE FROM public.keep; {}", "x".repeat(33));
+    assert!(table.len() >= 60 && table.len() <= 63);
+    let q = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+    let setup = format!(
+        "CREATE TABLE public.keep (id int); INSERT INTO public.keep VALUES (1);
+         CREATE SCHEMA {s}; CREATE TABLE {s}.{t} (v text); INSERT INTO {s}.{t} VALUES ('hi');",
+        s = q(schema),
+        t = q(&table)
+    );
+    let h = Harness::start(&setup, Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let obrien = h.token("o'brien+ops@example.com");
+    h.sync(&admin);
+    for (rtype, id) in [("table", join(&[&h.db, schema, &table])), ("schema", join(&[&h.db, schema]))] {
+        let r = h.request(&obrien, rtype, &id, "read_only", "10m", &["--wait"]);
+        assert_eq!(s(&r, "status"), "Active", "{r}");
+        let user = s(&r, "username");
+        assert!(user.starts_with(&format!("{}o_brien_ops_", h.prefix)), "{user}");
+        let creds = h.cli(&obrien, &["access", "use", &s(&r, "id")]);
+        let mut conn = h.login(&user, &s(&creds, "secret")).await.unwrap();
+        let v: String = sqlx::query_scalar(&format!("SELECT v FROM {}.{}", q(schema), q(&table))).fetch_one(&mut conn).await.unwrap();
+        assert_eq!(v, "hi");
+        assert_eq!(s(&h.cli(&obrien, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+        assert!(!h.role_exists(&user).await);
+    }
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM public.keep").fetch_one(&h.pg).await.unwrap();
+    assert_eq!(kept, 1, "nothing escaped its quotes");
+    h.finish().await;
+}
