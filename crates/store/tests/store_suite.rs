@@ -13,13 +13,19 @@ async fn sqlite() -> Store {
     Store::connect(&format!("sqlite://{}", dir.join("s.db").display())).await.unwrap()
 }
 
-async fn postgres() -> Store {
+async fn postgres() -> (Store, String) {
     let db = format!("sesame_store_{}", uuid::Uuid::new_v4().simple());
     let admin = Store::connect_raw_admin(&format!("{}/postgres", pg_admin_url())).await.unwrap_or_else(|e| {
         panic!("PostgreSQL is not reachable at {}: {e}; start it with `scripts/services-up postgres`", pg_admin_url())
     });
     sqlx::query(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
-    Store::connect(&format!("{}/{db}", pg_admin_url())).await.unwrap()
+    (Store::connect(&format!("{}/{db}", pg_admin_url())).await.unwrap(), db)
+}
+
+async fn drop_db(store: Store, db: String) {
+    store.close().await;
+    let admin = Store::connect_raw_admin(&format!("{}/postgres", pg_admin_url())).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await.unwrap();
 }
 
 macro_rules! both {
@@ -31,7 +37,9 @@ macro_rules! both {
             }
             #[tokio::test]
             async fn postgres() {
-                super::$name(super::postgres().await).await
+                let (store, db) = super::postgres().await;
+                super::$name(store.clone()).await;
+                super::drop_db(store, db).await;
             }
         }
     };

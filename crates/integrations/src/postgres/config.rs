@@ -46,6 +46,9 @@ fn default_port() -> u16 {
 fn default_database() -> String {
     "postgres".into()
 }
+fn default_iterations() -> u32 {
+    256
+}
 fn default_prefix() -> String {
     "sesame_".into()
 }
@@ -80,6 +83,10 @@ pub struct PostgresConfig {
     pub public_host: Option<String>,
     /// Shown to grantees with their credentials (at most 400 characters).
     pub custom_access_details: Option<String>,
+    /// PBKDF2 iterations of the SCRAM-SHA-256 verifiers Sesame computes for
+    /// the random passwords it creates (16..=100000).
+    #[serde(default = "default_iterations")]
+    pub password_hash_iterations: u32,
 }
 
 impl PostgresConfig {
@@ -89,6 +96,9 @@ impl PostgresConfig {
                 "`user_prefix` `{}` must match [a-z][a-z0-9_]* and be at most 20 bytes",
                 self.user_prefix
             ));
+        }
+        if !(16..=100_000).contains(&self.password_hash_iterations) {
+            return Err(format!("`password_hash_iterations` {} must be between 16 and 100000", self.password_hash_iterations));
         }
         if self.custom_access_details.as_ref().is_some_and(|d| d.chars().count() > 400) {
             return Err("`custom_access_details` may hold at most 400 characters".into());

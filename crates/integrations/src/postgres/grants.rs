@@ -75,58 +75,66 @@ pub(super) fn valid_until_literal(t: Timestamp) -> Result<String, IntegrationErr
     quote::literal(&dt.format("%Y-%m-%d %H:%M:%S%.3f+00").to_string())
 }
 
+/// `CREATE ROLE` unless it exists, else refresh the backstop: one statement,
+/// so it can share a transaction with the grants.
+pub fn ensure_login(username: &str, valid_until: Timestamp) -> Result<String, IntegrationError> {
+    if username.contains('$') {
+        return Err(IntegrationError::Invalid(format!("login name `{username}` may not contain `$`")));
+    }
+    let user = quote::ident(username)?;
+    let until = valid_until_literal(valid_until)?;
+    // No password yet: nobody can log in until create-credentials.
+    Ok(format!(
+        "DO $sesame$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {lit}) \
+         THEN ALTER ROLE {user} WITH LOGIN VALID UNTIL {until}; \
+         ELSE CREATE ROLE {user} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT VALID UNTIL {until}; \
+         END IF; END $sesame$",
+        lit = quote::literal(username)?
+    ))
+}
+
 pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
     let user = quote::ident(&p.username)?;
-    let until = valid_until_literal(valid_until)?;
-    let admin = pg.pool(None)?;
-    // The login: created once; a repeat only refreshes the backstop.
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(&p.username)
-        .fetch_one(&admin)
-        .await
-        .map_err(unavailable)?;
-    let create = if exists {
-        format!("ALTER ROLE {user} WITH LOGIN VALID UNTIL {until}")
-    } else {
-        let pw = quote::literal(&crate::random_password())?;
-        format!("CREATE ROLE {user} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {pw} VALID UNTIL {until}")
-    };
-    match sqlx::raw_sql(&create).execute(&admin).await {
-        Ok(_) => {}
-        // Another attempt created it meanwhile (42710 duplicate_object): carry on.
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42710") => {}
-        Err(e) => return Err(unavailable(e)),
-    }
+    let mut login = Some(ensure_login(&p.username, valid_until)?);
+    let mut batches: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     if p.resource_type == "role" {
-        let mut sql = String::new();
+        let stmts = batches.entry(None).or_default();
         for r in &p.resources {
-            sql.push_str(&format!("GRANT {} TO {user};", quote::ident(r)?));
+            stmts.push(format!("GRANT {} TO {user}", quote::ident(r)?));
         }
         // Membership needs INHERIT to be useful.
-        sql.push_str(&format!("ALTER ROLE {user} INHERIT;"));
-        return sqlx::raw_sql(&sql).execute(&admin).await.map(|_| ()).map_err(unavailable);
-    }
-    let mut schemas_of = BTreeMap::new();
-    if p.resource_type == "database" {
-        for id in &p.resources {
-            let db = resource_id::split(id).into_iter().next().unwrap_or_default();
-            let schemas: Vec<String> = sqlx::query_scalar(
-                "SELECT nspname::text FROM pg_namespace WHERE nspname <> 'information_schema' AND left(nspname, 3) <> 'pg_'",
-            )
-            .fetch_all(&pg.pool(Some(&db))?)
-            .await
-            .map_err(unavailable)?;
-            schemas_of.insert(db, schemas);
+        stmts.push(format!("ALTER ROLE {user} INHERIT"));
+    } else {
+        let mut schemas_of = BTreeMap::new();
+        if p.resource_type == "database" {
+            for id in &p.resources {
+                let db = resource_id::split(id).into_iter().next().unwrap_or_default();
+                let schemas: Vec<String> = sqlx::query_scalar(
+                    "SELECT nspname::text FROM pg_namespace WHERE nspname <> 'information_schema' AND left(nspname, 3) <> 'pg_'",
+                )
+                .fetch_all(&pg.pool(Some(&db))?)
+                .await
+                .map_err(unavailable)?;
+                schemas_of.insert(db, schemas);
+            }
+        }
+        for (db, stmts) in statements(p, &schemas_of)? {
+            batches.insert(Some(db), stmts);
         }
     }
-    for (db, stmts) in statements(p, &schemas_of)? {
-        let mut sql = String::from("BEGIN;");
+    // One implicit transaction (one round trip) per database; the login is
+    // created in the first one (roles are cluster-wide).
+    for (db, stmts) in batches {
+        let mut sql = String::from("SELECT pg_advisory_xact_lock(73570002);");
+        if let Some(l) = login.take() {
+            sql.push_str(&l);
+            sql.push(';');
+        }
         for s in stmts {
             sql.push_str(&s);
             sql.push(';');
         }
-        sql.push_str("COMMIT;");
-        sqlx::raw_sql(&sql).execute(&pg.pool(Some(&db))?).await.map_err(unavailable)?;
+        super::exec_retrying(&pg.pool(db.as_deref())?, &sql).await?;
     }
     Ok(())
 }

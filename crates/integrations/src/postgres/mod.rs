@@ -43,6 +43,29 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
     }
 }
 
+/// Run a multi-statement batch (one implicit transaction, one round trip),
+/// retrying catalog write conflicts between concurrent grants and revokes.
+pub(super) async fn exec_retrying(pool: &PgPool, sql: &str) -> Result<(), IntegrationError> {
+    use rand::Rng;
+    let mut attempt = 0u64;
+    loop {
+        match sqlx::raw_sql(sql).execute(pool).await {
+            Ok(_) => return Ok(()),
+            Err(sqlx::Error::Database(db)) if attempt < 8 && is_conflict(db.code().as_deref(), db.message()) => {
+                attempt += 1;
+                let ms = rand::thread_rng().gen_range(2..20) * attempt;
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
+    }
+}
+
+/// Errors that another session's concurrent catalog change causes.
+fn is_conflict(code: Option<&str>, message: &str) -> bool {
+    matches!(code, Some("40001" | "40P01" | "42710" | "23505")) || message.contains("concurrently updated")
+}
+
 impl Postgres {
     /// Build from configuration; the password reference is resolved here,
     /// where the connector runs.
@@ -81,7 +104,8 @@ impl Postgres {
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(60))
-            .test_before_acquire(true)
+            // A broken connection fails the action, which is retried.
+            .test_before_acquire(false)
             .connect_lazy_with(opts);
         pools.insert(db, pool.clone());
         Ok(pool)
@@ -89,7 +113,9 @@ impl Postgres {
 
     async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
         let password = crate::random_password();
-        let sql = format!("ALTER ROLE {} WITH PASSWORD {}", quote::ident(&p.username)?, quote::literal(&password)?);
+        // Hashed here: the plaintext never reaches the server or its logs.
+        let verifier = crate::sql::scram::new_verifier(&password, self.cfg.password_hash_iterations);
+        let sql = format!("ALTER ROLE {} WITH PASSWORD {}", quote::ident(&p.username)?, quote::literal(&verifier)?);
         let pool = self.pool(None)?;
         let res = sqlx::raw_sql(&sql).execute(&pool).await;
         match res {

@@ -17,15 +17,15 @@ pub(super) async fn revoke(pg: &Postgres, username: &str) -> Result<(), Integrat
         return Ok(());
     }
     // No new sessions, then end the live ones.
-    sqlx::raw_sql(&format!("ALTER ROLE {user} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity'"))
-        .execute(&admin)
-        .await
-        .map_err(unavailable)?;
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
-        .bind(username)
-        .execute(&admin)
-        .await
-        .map_err(unavailable)?;
+    let lit = quote::literal(username)?;
+    super::exec_retrying(
+        &admin,
+        &format!(
+            "ALTER ROLE {user} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity';\
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {lit};"
+        ),
+    )
+    .await?;
     // Where does the role have privileges (a) or own objects (o)?
     let deps: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT d.datname::text, s.deptype::text FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid \
@@ -58,14 +58,12 @@ pub(super) async fn revoke(pg: &Postgres, username: &str) -> Result<(), Integrat
     }
     // DROP OWNED revokes privileges in that database and on shared objects
     // (databases), so run it in each database the role touches, and in the
-    // maintenance database for the database-level grants.
-    for db in dbs.iter().copied().chain(std::iter::once(pg.cfg.database.as_str())) {
-        sqlx::raw_sql(&format!("DROP OWNED BY {user}")).execute(&pg.pool(Some(db))?).await.map_err(unavailable)?;
+    // maintenance database (with the DROP ROLE) for the database-level grants.
+    let lock = "SELECT pg_advisory_xact_lock(73570002);";
+    for db in dbs.iter().copied().filter(|d| *d != pg.cfg.database) {
+        super::exec_retrying(&pg.pool(Some(db))?, &format!("{lock}DROP OWNED BY {user}")).await?;
     }
-    match sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {user}")).execute(&admin).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(unavailable(e)),
-    }
+    super::exec_retrying(&admin, &format!("{lock}DROP OWNED BY {user};DROP ROLE IF EXISTS {user}")).await
 }
 
 /// Revoke everything the role was granted in `db`, keeping its own objects.
@@ -77,7 +75,7 @@ async fn strip_privileges(pg: &Postgres, db: &str, user: &str) -> Result<(), Int
     .fetch_all(&pool)
     .await
     .map_err(unavailable)?;
-    let mut sql = format!("REVOKE ALL PRIVILEGES ON DATABASE {} FROM {user};", quote::ident(db)?);
+    let mut sql = format!("SELECT pg_advisory_xact_lock(73570002);REVOKE ALL PRIVILEGES ON DATABASE {} FROM {user};", quote::ident(db)?);
     for s in schemas {
         let qs = quote::ident(&s)?;
         sql.push_str(&format!(
@@ -86,5 +84,5 @@ async fn strip_privileges(pg: &Postgres, db: &str, user: &str) -> Result<(), Int
              REVOKE ALL PRIVILEGES ON SCHEMA {qs} FROM {user};"
         ));
     }
-    sqlx::raw_sql(&sql).execute(&pool).await.map(|_| ()).map_err(unavailable)
+    super::exec_retrying(&pool, &sql).await
 }

@@ -1,3 +1,4 @@
 //! SQL text helpers shared by the database integrations.
 
 pub mod quote;
+pub mod scram;

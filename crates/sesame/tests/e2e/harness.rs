@@ -48,11 +48,13 @@ pub struct Opts {
     /// Port the integration connects to (a proxy, in the target-down test).
     pub target_port: u16,
     pub extra_flows: String,
+    /// Store URL; SQLite in the test's directory when `None`.
+    pub store: Option<String>,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { target_port: pg_port(), extra_flows: String::new() }
+        Opts { target_port: pg_port(), extra_flows: String::new(), store: None }
     }
 }
 
@@ -70,7 +72,7 @@ impl Harness {
         std::fs::create_dir_all(&dir).unwrap();
         let prefix = format!("t{}_", rand_suffix(6));
         let config = dir.join("sesame.toml");
-        std::fs::write(&config, config_text(&db, &prefix, opts.target_port, &opts.extra_flows)).unwrap();
+        std::fs::write(&config, config_text(&db, &prefix, opts.target_port, &opts.extra_flows, opts.store.as_deref().unwrap_or("sqlite://sesame.db"))).unwrap();
         let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg };
         h.spawn_server();
         h
@@ -149,6 +151,18 @@ impl Harness {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(name).fetch_one(&self.pg).await.unwrap()
     }
 
+    /// Does `password` match the SCRAM verifier stored for `user`? The local
+    /// server trusts loopback logins, so this is how tests prove a shown
+    /// password is the real one.
+    pub async fn password_matches(&self, user: &str, password: &str) -> bool {
+        let stored: Option<String> = sqlx::query_scalar("SELECT rolpassword FROM pg_authid WHERE rolname = $1")
+            .bind(user)
+            .fetch_one(&self.pg)
+            .await
+            .unwrap();
+        stored.is_some_and(|v| sesame_integrations::sql::scram::matches(password, &v))
+    }
+
     /// Log in as a granted user with a real client connection.
     pub async fn login(&self, user: &str, password: &str) -> Result<PgConnection, sqlx::Error> {
         PgConnectOptions::new()
@@ -204,12 +218,12 @@ impl Drop for Harness {
     }
 }
 
-fn config_text(db: &str, prefix: &str, port: u16, extra_flows: &str) -> String {
+fn config_text(db: &str, prefix: &str, port: u16, extra_flows: &str, store: &str) -> String {
     format!(
         r#"version = 1
 
 [server]
-store = "sqlite://sesame.db"
+store = "{store}"
 
 [worker]
 poll_interval = "50ms"

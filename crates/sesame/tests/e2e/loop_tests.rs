@@ -37,6 +37,7 @@ async fn automatic_flow_grants_exactly_select_and_revoke_ends_it() {
     let creds = h.cli(&dev, &["access", "use", &id]);
     let password = s(&creds, "secret");
     assert_eq!(password.len(), 32);
+    assert!(h.password_matches(&user, &password).await, "the shown password is the login's password");
     let cmd = s(&creds, "connect_command");
     assert!(cmd.contains("psql") && cmd.contains(&user) && cmd.contains(&h.db), "{cmd}");
     // Shown once.
@@ -124,6 +125,8 @@ async fn self_serve_flow_needs_another_approver() {
     let old = s(&creds, "secret");
     let new = h.cli(&dev, &["access", "reset-credentials", &id]);
     assert_ne!(s(&new, "secret"), old);
+    assert!(h.password_matches(&user, &s(&new, "secret")).await);
+    assert!(!h.password_matches(&user, &old).await, "the old password no longer works");
     drop(conn);
 
     // A rejected request never touches the target.
@@ -192,4 +195,89 @@ async fn hostile_names_are_quoted_everywhere() {
     let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM public.keep").fetch_one(&h.pg).await.unwrap();
     assert_eq!(kept, 1, "nothing escaped its quotes");
     h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_that_owns_objects_is_stripped_and_disabled_not_dropped() {
+    let h = Harness::start("CREATE SCHEMA app; CREATE TABLE app.base (id int);", Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let lead = h.token("lead@example.com");
+    h.sync(&admin);
+    let r = h.request(&dev, "schema", &join(&[&h.db, "app"]), "admin", "30m", &[]);
+    let id = s(&r, "id");
+    let user = s(&r, "username");
+    h.cli(&lead, &["requests", "approve", &id]);
+    h.wait_until("Active", Duration::from_secs(10), || async { s(&h.cli(&dev, &["requests", "show", &id]), "status") == "Active" }).await;
+    let creds = h.cli(&dev, &["access", "use", &id]);
+    let mut conn = h.login(&user, &s(&creds, "secret")).await.unwrap();
+    sqlx::query("CREATE TABLE app.mine (v int)").execute(&mut conn).await.expect("schema admin may create tables");
+    drop(conn);
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    // The login stays (it owns app.mine) but cannot log in and holds nothing.
+    let (can_login, create_ok, select_ok): (bool, bool, bool) = sqlx::query_as(
+        "SELECT rolcanlogin, has_schema_privilege($1, 'app', 'CREATE'), has_table_privilege($1, 'app.base', 'SELECT') FROM pg_roles WHERE rolname = $1",
+    )
+    .bind(&user)
+    .fetch_one(&h.pg)
+    .await
+    .unwrap();
+    assert!(!can_login && !create_ok && !select_ok);
+    let kept: bool = sqlx::query_scalar("SELECT to_regclass('app.mine') IS NOT NULL").fetch_one(&h.pg).await.unwrap();
+    assert!(kept, "the user's own table survives revocation");
+    assert!(h.login(&user, &s(&creds, "secret")).await.is_err());
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn role_membership_is_granted_and_revoked() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let role = format!("{}reporting", &h.db[..12]);
+    sqlx::raw_sql(&format!("CREATE ROLE \"{role}\" NOLOGIN; GRANT CONNECT ON DATABASE \"{}\" TO \"{role}\"; GRANT SELECT ON public.payroll TO \"{role}\"", h.db))
+        .execute(&h.pg)
+        .await
+        .unwrap();
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let lead = h.token("lead@example.com");
+    h.sync(&admin);
+    let r = h.request(&dev, "role", &role, "member", "30m", &[]);
+    let id = s(&r, "id");
+    h.cli(&lead, &["requests", "approve", &id]);
+    h.wait_until("Active", Duration::from_secs(10), || async { s(&h.cli(&dev, &["requests", "show", &id]), "status") == "Active" }).await;
+    let creds = h.cli(&dev, &["access", "use", &id]);
+    let mut conn = h.login(&s(&r, "username"), &s(&creds, "secret")).await.unwrap();
+    sqlx::query("SELECT * FROM public.payroll").execute(&mut conn).await.expect("the role's privileges apply");
+    assert!(sqlx::query("SELECT * FROM public.orders").execute(&mut conn).await.is_err());
+    drop(conn);
+    h.cli(&dev, &["requests", "revoke", &id, "--wait"]);
+    assert!(!h.role_exists(&s(&r, "username")).await);
+    assert!(h.role_exists(&role).await, "the granted role itself is untouched");
+    sqlx::raw_sql(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\"")).execute(&h.pg).await.unwrap();
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_loop_runs_on_a_postgresql_store() {
+    let store_db = format!("sesame_e2e_store_{}", crate::harness::rand_suffix(8));
+    let root = crate::harness::admin("postgres").await;
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{store_db}\"")).execute(&root).await.unwrap();
+    let url = format!("postgres://postgres@{}:{}/{store_db}", crate::harness::pg_host(), crate::harness::pg_port());
+    let h = Harness::start(SETUP, Opts { store: Some(url), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let r = h.request(&dev, "table", &join(&[&h.db, "public", "orders"]), "read_only", "1h", &["--wait"]);
+    assert_eq!(s(&r, "status"), "Active");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    assert!(h.login(&s(&r, "username"), &s(&creds, "secret")).await.is_ok());
+    h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]);
+    assert!(h.login(&s(&r, "username"), &s(&creds, "secret")).await.is_err());
+    let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM audit WHERE request_id = '{}'", s(&r, "id")))
+        .fetch_one(&crate::harness::admin(&store_db).await)
+        .await
+        .unwrap();
+    assert_eq!(n, 5, "create, grant, credentials, revoke, revoked: in the PostgreSQL store");
+    h.finish().await;
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{store_db}\" WITH (FORCE)")).execute(&root).await.unwrap();
 }
