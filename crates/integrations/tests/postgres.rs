@@ -1,6 +1,9 @@
 //! The PostgreSQL integration against the real server: every action is
 //! idempotent, and what it grants is exactly what it says.
 
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use sesame_core::resource_id::join;
 use sesame_core::Timestamp;
 use sesame_integrations::postgres::{Postgres, PostgresConfig};

@@ -1,5 +1,8 @@
 //! The store suite: every test runs on SQLite and on PostgreSQL.
 
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use sesame_core::{RequestStatus, Timestamp};
 use sesame_store::{AuditDraft, Change, JobKind, NewJob, NewRequest, RequestFilter, Store, StoredResource};
 

@@ -1,5 +1,8 @@
 //! End-to-end tests: the real binary, the real PostgreSQL. One test binary.
 
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod harness;
 mod loop_tests;
 mod robustness;
