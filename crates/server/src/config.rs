@@ -315,6 +315,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`access_flows[0].integration` `nope` is not declared"), "{e}");
+        let e = p("version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\npasword = 'typo'")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `pasword`"), "{e}");
+        let e = p("version = 1\n[[integrations]]\ntype = 'oracle'\nname = 'o'").unwrap_err().to_string();
+        assert!(e.contains("unknown variant `oracle`"), "{e}");
         let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
         assert!(e.contains("`soon` is not a duration"), "{e}");
     }

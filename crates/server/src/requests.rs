@@ -197,17 +197,11 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
         (RequestStatus::Rejected, None, vec![], "request.reject")
     };
     let change = Change {
-        request_id: id.to_owned(),
-        from: vec![RequestStatus::Pending],
-        to,
         decided_by: Some(who.email.clone()),
         decision_reason: reason.clone(),
         deadline,
-        revoked_at: None,
         insert_jobs: jobs,
-        finish_jobs: vec![],
-        run_jobs_now: vec![],
-        audit: AuditDraft::new(&who.email, action, Some(id), "ok", json!({ "reason": reason })),
+        ..Change::new(id, RequestStatus::Pending, to, AuditDraft::new(&who.email, action, Some(id), "ok", json!({ "reason": reason })))
     };
     st.store.apply(&change, now).await?.map_err(|found| conflict(id, found, if approve { "approved" } else { "rejected" }))?;
     st.changed(id);
@@ -230,30 +224,12 @@ pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>)
     let change = match r.status {
         RequestStatus::Revoking | RequestStatus::Revoked => return Ok(r),
         RequestStatus::Active => Change {
-            request_id: id.to_owned(),
-            from: vec![RequestStatus::Active],
-            to: RequestStatus::Revoking,
-            decided_by: None,
-            decision_reason: None,
-            deadline: None,
-            revoked_at: None,
-            insert_jobs: vec![],
-            finish_jobs: vec![],
             run_jobs_now: vec![JobKind::Revoke.id_for(id)],
-            audit: audit("request.revoke"),
+            ..Change::new(id, RequestStatus::Active, RequestStatus::Revoking, audit("request.revoke"))
         },
         RequestStatus::Pending => Change {
-            request_id: id.to_owned(),
-            from: vec![RequestStatus::Pending],
-            to: RequestStatus::Revoked,
-            decided_by: None,
-            decision_reason: None,
-            deadline: None,
             revoked_at: Some(now),
-            insert_jobs: vec![],
-            finish_jobs: vec![],
-            run_jobs_now: vec![],
-            audit: audit("request.cancel"),
+            ..Change::new(id, RequestStatus::Pending, RequestStatus::Revoked, audit("request.cancel"))
         },
         RequestStatus::Granting => {
             return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is still being granted: revoke it again in a few seconds")))

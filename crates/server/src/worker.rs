@@ -83,19 +83,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
 }
 
 fn change(r: &RequestRow, from: RequestStatus, to: RequestStatus, audit: AuditDraft) -> Change {
-    Change {
-        request_id: r.id.clone(),
-        from: vec![from],
-        to,
-        decided_by: None,
-        decision_reason: None,
-        deadline: None,
-        revoked_at: None,
-        insert_jobs: vec![],
-        finish_jobs: vec![],
-        run_jobs_now: vec![],
-        audit,
-    }
+    Change::new(&r.id, from, to, audit)
 }
 
 async fn grant(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integration>, now: Timestamp) -> Result<(), sesame_store::StoreError> {

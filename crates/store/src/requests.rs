@@ -70,6 +70,25 @@ pub struct Change {
     pub audit: AuditDraft,
 }
 
+impl Change {
+    /// A bare status change; set the other fields with struct update syntax.
+    pub fn new(request_id: &str, from: RequestStatus, to: RequestStatus, audit: AuditDraft) -> Change {
+        Change {
+            request_id: request_id.to_owned(),
+            from: vec![from],
+            to,
+            decided_by: None,
+            decision_reason: None,
+            deadline: None,
+            revoked_at: None,
+            insert_jobs: vec![],
+            finish_jobs: vec![],
+            run_jobs_now: vec![],
+            audit,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
     pub requester: Option<String>,
