@@ -213,6 +213,9 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         let rel = (deadline.timestamp_millis() - epoch_at_t0) as f64 / 1000.0;
         deadlines.insert(user, rel);
     }
+    // Watch Sesame's logins go before OpenBao starts, so the two never
+    // contend for the same catalog rows.
+    let ses_late = watch_drops(&root, &deadlines, t0, a.ttl).await?;
     let mut bao_deadlines: HashMap<String, f64> = HashMap::new();
     for _ in 0..a.expiring {
         let c: Value = bao_call(reqwest::Method::GET, "database/creds/short", None).await?.json().await?;
@@ -220,7 +223,6 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         let ttl = c["lease_duration"].as_f64().unwrap_or(a.ttl as f64);
         bao_deadlines.insert(user, t0.elapsed().as_secs_f64() + ttl);
     }
-    let ses_late = watch_drops(&root, &deadlines, t0, a.ttl).await?;
     let bao_late = watch_drops(&root, &bao_deadlines, t0, a.ttl).await?;
 
     let (s, b) = (sorted(ses), sorted(bao_lat));
