@@ -69,6 +69,14 @@ pub struct RequestDraft<'a> {
     pub justification: Option<&'a str>,
 }
 
+/// Who else may approve, from the integration's settings: the owners of the
+/// requested resources (by tag), and the integration owners as a fallback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owners {
+    pub resource_owners: Vec<String>,
+    pub integration_owners: Principals,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Grant { flow: String },
@@ -87,12 +95,12 @@ pub enum Refusal {
 /// Decide what happens to a request. Among the flows that cover it, the first
 /// automatic flow whose limits it meets wins, then the first self-serve flow.
 /// When every covering flow refuses, the first refusal explains why.
-pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, _now: Timestamp) -> Decision {
+pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, owners: &Owners, _now: Timestamp) -> Decision {
     let mut refusal = None;
     let covering = || flows.iter().filter(|f| f.covers(r));
     for kind in [FlowKind::Automatic, FlowKind::SelfServe] {
         for f in covering().filter(|f| f.kind == kind) {
-            match check_limits(f, r, dir) {
+            match check_limits(f, r, dir, owners) {
                 Ok(d) => return d,
                 Err(why) => {
                     refusal.get_or_insert(why);
@@ -103,7 +111,7 @@ pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, _now:
     Decision::Refuse(refusal.unwrap_or(Refusal::NoMatchingFlow))
 }
 
-fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory) -> Result<Decision, Refusal> {
+fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners) -> Result<Decision, Refusal> {
     if r.duration > f.max_duration {
         return Err(Refusal::DurationTooLong { flow: f.name.clone(), max: f.max_duration });
     }
@@ -114,12 +122,18 @@ fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory) -> Result
     match f.kind {
         FlowKind::Automatic => Ok(Decision::Grant { flow: f.name.clone() }),
         FlowKind::SelfServe => {
-            let approvers: Vec<String> = f
-                .approvers
-                .resolve(dir)
-                .into_iter()
-                .filter(|a| !a.eq_ignore_ascii_case(&r.requester.email))
-                .collect();
+            let not_requester = |a: &String| !a.eq_ignore_ascii_case(&r.requester.email);
+            // Flow approvers and resource owners; the integration owners
+            // only when neither names anybody else.
+            let mut approvers: Vec<String> = f.approvers.resolve(dir);
+            approvers.extend(owners.resource_owners.iter().filter(|o| dir.user(o).is_some()).cloned());
+            approvers.retain(not_requester);
+            if approvers.is_empty() {
+                approvers = owners.integration_owners.resolve(dir);
+                approvers.retain(not_requester);
+            }
+            approvers.sort();
+            approvers.dedup();
             if approvers.is_empty() {
                 return Err(Refusal::NoApprover { flow: f.name.clone() });
             }
@@ -189,7 +203,7 @@ mod tests {
         let d = dir();
         let ann = d.user("ann@x.io").unwrap().clone();
         let flows = [flow("ss", FlowKind::SelfServe), flow("auto", FlowKind::Automatic)];
-        assert_eq!(decide(&draft(&ann, "read_only", 60, Some("x")), &flows, &d, Timestamp(0)), Decision::Grant {
+        assert_eq!(decide(&draft(&ann, "read_only", 60, Some("x")), &flows, &d, &Owners::default(), Timestamp(0)), Decision::Grant {
             flow: "auto".into()
         });
     }
@@ -199,7 +213,7 @@ mod tests {
         let d = dir();
         let ann = d.user("ann@x.io").unwrap().clone();
         let flows = [flow("ss", FlowKind::SelfServe)];
-        assert_eq!(decide(&draft(&ann, "read_only", 60, Some("x")), &flows, &d, Timestamp(0)), Decision::Pending {
+        assert_eq!(decide(&draft(&ann, "read_only", 60, Some("x")), &flows, &d, &Owners::default(), Timestamp(0)), Decision::Pending {
             flow: "ss".into(),
             approvers: vec!["boss@x.io".into()]
         });
@@ -212,15 +226,43 @@ mod tests {
         let eve = d.user("eve@x.io").unwrap().clone();
         let flows = [flow("auto", FlowKind::Automatic)];
         let at = Timestamp(0);
-        assert_eq!(decide(&draft(&eve, "read_only", 60, Some("x")), &flows, &d, at), Decision::Refuse(Refusal::NoMatchingFlow));
-        assert_eq!(decide(&draft(&ann, "admin", 60, Some("x")), &flows, &d, at), Decision::Refuse(Refusal::NoMatchingFlow));
+        assert_eq!(decide(&draft(&eve, "read_only", 60, Some("x")), &flows, &d, &Owners::default(), at), Decision::Refuse(Refusal::NoMatchingFlow));
+        assert_eq!(decide(&draft(&ann, "admin", 60, Some("x")), &flows, &d, &Owners::default(), at), Decision::Refuse(Refusal::NoMatchingFlow));
         assert_eq!(
-            decide(&draft(&ann, "read_only", 7200, Some("x")), &flows, &d, at),
+            decide(&draft(&ann, "read_only", 7200, Some("x")), &flows, &d, &Owners::default(), at),
             Decision::Refuse(Refusal::DurationTooLong { flow: "auto".into(), max: Duration::from_secs(3600) })
         );
         assert_eq!(
-            decide(&draft(&ann, "read_only", 60, Some("  ")), &flows, &d, at),
+            decide(&draft(&ann, "read_only", 60, Some("  ")), &flows, &d, &Owners::default(), at),
             Decision::Refuse(Refusal::JustificationRequired { flow: "auto".into() })
+        );
+    }
+
+    #[test]
+    fn resource_owners_join_and_integration_owners_fall_back() {
+        let d = Directory {
+            users: vec![user("ann@x.io", &["dev"]), user("owner@x.io", &[]), user("io@x.io", &[])],
+        };
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let mut f = flow("ss", FlowKind::SelfServe);
+        f.approvers = Principals { users: vec!["ann@x.io".into()], groups: vec![] };
+        let owners = Owners {
+            resource_owners: vec!["owner@x.io".into(), "ghost@x.io".into()],
+            integration_owners: Principals { users: vec!["io@x.io".into()], groups: vec![] },
+        };
+        let dr = draft(&ann, "read_only", 60, Some("x"));
+        assert_eq!(decide(&dr, &[f.clone()], &d, &owners, Timestamp(0)), Decision::Pending {
+            flow: "ss".into(),
+            approvers: vec!["owner@x.io".into()]
+        });
+        let fallback = Owners { resource_owners: vec![], ..owners.clone() };
+        assert_eq!(decide(&dr, &[f.clone()], &d, &fallback, Timestamp(0)), Decision::Pending {
+            flow: "ss".into(),
+            approvers: vec!["io@x.io".into()]
+        });
+        assert_eq!(
+            decide(&dr, &[f], &d, &Owners::default(), Timestamp(0)),
+            Decision::Refuse(Refusal::NoApprover { flow: "ss".into() })
         );
     }
 

@@ -12,7 +12,7 @@ pub mod status;
 pub mod time;
 pub mod username;
 
-pub use flow::{decide, may_approve, AccessFlow, Decision, FlowKind, Principals, RequestDraft};
+pub use flow::{decide, may_approve, AccessFlow, Decision, FlowKind, Owners, Principals, RequestDraft};
 pub use model::{Directory, User};
 pub use status::{RequestEvent, RequestStatus, TransitionError};
 pub use time::Timestamp;

@@ -8,8 +8,11 @@
 //! no-op and revoking what is already gone succeeds, so any action can be
 //! retried after a crash.
 
+pub mod mysql;
 pub mod postgres;
+pub mod redshift;
 pub mod secret;
+pub mod settings;
 pub mod sql;
 
 use async_trait::async_trait;
@@ -63,10 +66,8 @@ pub trait Integration: Send + Sync {
     /// Prefix of every login this integration creates; the reconciler only
     /// ever touches logins with this prefix.
     fn user_prefix(&self) -> &str;
-    /// Custom access details shown with the credentials.
-    fn access_details(&self) -> Option<String> {
-        None
-    }
+    /// The settings every integration has.
+    fn settings(&self) -> &settings::IntegrationSettings;
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError>;
     async fn list_resources(&self) -> Result<Discovery, IntegrationError>;
@@ -78,6 +79,11 @@ pub trait Integration: Send + Sync {
     async fn create_credentials(&self, params: &ActionParams) -> Result<Credentials, IntegrationError>;
     async fn reset_credentials(&self, params: &ActionParams) -> Result<Credentials, IntegrationError>;
     async fn delete_credentials(&self, params: &ActionParams) -> Result<(), IntegrationError>;
+    /// Revocation when `user_cleanup_days` is set: the login stays, disabled
+    /// and stripped of every privilege, until [`Integration::delete_user`].
+    async fn disable_user(&self, params: &ActionParams) -> Result<(), IntegrationError>;
+    /// Delete a (disabled) login; deleting what is gone succeeds.
+    async fn delete_user(&self, username: &str) -> Result<(), IntegrationError>;
     /// Logins on the target that carry [`Integration::user_prefix`], for the reconciler.
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError>;
 }

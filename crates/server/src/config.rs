@@ -3,7 +3,10 @@
 //! [`Settings`]. Errors name the file, the key and what to do.
 
 use sesame_core::{AccessFlow, Directory, FlowKind, Principals, User};
+use sesame_integrations::mysql::MysqlConfig;
 use sesame_integrations::postgres::PostgresConfig;
+use sesame_integrations::redshift::RedshiftConfig;
+use sesame_integrations::settings::IntegrationSettings;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -129,12 +132,38 @@ pub struct UserDecl {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum IntegrationDecl {
     Postgresql(PostgresConfig),
+    Mysql(MysqlConfig),
+    Redshift(RedshiftConfig),
 }
 
 impl IntegrationDecl {
     pub fn name(&self) -> &str {
         match self {
             IntegrationDecl::Postgresql(c) => &c.name,
+            IntegrationDecl::Mysql(c) => &c.name,
+            IntegrationDecl::Redshift(c) => &c.name,
+        }
+    }
+
+    pub fn settings(&self) -> &IntegrationSettings {
+        match self {
+            IntegrationDecl::Postgresql(c) => &c.settings,
+            IntegrationDecl::Mysql(c) => &c.settings,
+            IntegrationDecl::Redshift(c) => &c.settings,
+        }
+    }
+
+    /// Checks made when the integration is created or updated.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            IntegrationDecl::Postgresql(c) => c.validate(),
+            IntegrationDecl::Mysql(c) => c.validate(),
+            IntegrationDecl::Redshift(c) => {
+                if !sesame_core::username::valid_prefix(&c.user_prefix) {
+                    return Err(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", c.user_prefix));
+                }
+                c.settings.validate()
+            }
         }
     }
 }
@@ -239,9 +268,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if !names.insert(integ.name().to_owned()) {
             return Err(err(format!("`integrations[{i}].name` `{}` is used twice: integration names are unique", integ.name())));
         }
-        match integ {
-            IntegrationDecl::Postgresql(c) => c.validate().map_err(|m| err(format!("`integrations[{i}]`: {m}")))?,
-        }
+        integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
     }
     let mut flows = Vec::new();
     for (i, f) in file.access_flows.iter().enumerate() {
@@ -321,6 +348,14 @@ mod tests {
         assert!(e.contains("unknown field `pasword`"), "{e}");
         let e = p("version = 1\n[[integrations]]\ntype = 'oracle'\nname = 'o'").unwrap_err().to_string();
         assert!(e.contains("unknown variant `oracle`"), "{e}");
+        let e = p("version = 1\n[[integrations]]\ntype = 'mysql'\nname = 'm'\nhost = 'h'\nusername = 'u'\n[integrations.settings]\nresource_owner = { tag_key = 'owner', attribute = 'email' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`integrations[0]` (`m`): `settings.resource_owner` needs an integration owner"), "{e}");
+        let e = p(&format!("version = 1\n[[integrations]]\ntype = 'redshift'\nname = 'r'\nhost = 'h'\ndatabase = 'd'\nusername = 'u'\n[integrations.settings]\ncustom_access_details = '{}'", "x".repeat(401)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("401 characters"), "{e}");
         let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
         assert!(e.contains("`soon` is not a duration"), "{e}");
     }

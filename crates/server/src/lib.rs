@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod owners;
 pub mod reconciler;
 pub mod requests;
 pub mod state;
@@ -14,7 +15,9 @@ pub mod worker;
 
 use anyhow::Context;
 use config::{IntegrationDecl, Settings};
+use sesame_integrations::mysql::Mysql;
 use sesame_integrations::postgres::Postgres;
+use sesame_integrations::redshift::Redshift;
 use sesame_integrations::Integration;
 use sesame_store::Store;
 use state::AppState;
@@ -26,10 +29,11 @@ use tokio::sync::{broadcast, Notify};
 pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String, Arc<dyn Integration>>> {
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for decl in &settings.integrations {
+        let ctx = || format!("integration `{}` in {}", decl.name(), settings.path.display());
         let integ: Arc<dyn Integration> = match decl {
-            IntegrationDecl::Postgresql(c) => Arc::new(
-                Postgres::new(c.clone()).with_context(|| format!("integration `{}` in {}", c.name, settings.path.display()))?,
-            ),
+            IntegrationDecl::Postgresql(c) => Arc::new(Postgres::new(c.clone()).with_context(ctx)?),
+            IntegrationDecl::Mysql(c) => Arc::new(Mysql::new(c.clone()).with_context(ctx)?),
+            IntegrationDecl::Redshift(c) => Arc::new(Redshift::new(c.clone()).with_context(ctx)?),
         };
         out.insert(decl.name().to_owned(), integ);
     }

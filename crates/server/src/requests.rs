@@ -62,8 +62,8 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     if body.resources.is_empty() {
         return Err(ApiError::new(ErrorCode::UnknownResource, "no resources given: name at least one resource id"));
     }
-    let missing = st.store.missing_resources(&body.integration, &body.resource_type, &body.resources).await?;
-    if let Some(first) = missing.first() {
+    let found = st.store.find_resources(&body.integration, &body.resource_type, &body.resources).await?;
+    if let Some(first) = body.resources.iter().find(|id| !found.iter().any(|f| &f.id == *id)) {
         return Err(ApiError::new(
             ErrorCode::UnknownResource,
             format!(
@@ -81,7 +81,8 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         duration,
         justification: body.justification.as_deref(),
     };
-    let decision = decide(&draft, &st.settings.flows, &st.settings.directory, now);
+    let owners = crate::owners::owners_for(integ.settings(), &found, &st.settings.directory);
+    let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
     let (status, flow, approvers) = match &decision {
         Decision::Grant { flow } => (RequestStatus::Granting, flow.clone(), vec![]),
         Decision::Pending { flow, approvers } => (RequestStatus::Pending, flow.clone(), approvers.clone()),

@@ -12,10 +12,17 @@ pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
             return Err(status.message);
         }
         let d = integ.list_resources().await.map_err(|e| e.to_string())?;
+        let tags = integ.list_resources_tags().await.map_err(|e| e.to_string())?;
         let rows: Vec<StoredResource> = d
             .resources
             .into_iter()
-            .map(|r| StoredResource { resource_type: r.resource_type, id: r.id, name: r.name, metadata: r.metadata })
+            .map(|r| {
+                let mut metadata = r.metadata;
+                for (k, v) in tags.get(&r.id).into_iter().flatten() {
+                    metadata.insert(crate::owners::tag_key(k), v.clone());
+                }
+                StoredResource { resource_type: r.resource_type, id: r.id, name: r.name, metadata }
+            })
             .collect();
         st.store.replace_inventory(name, &rows, clock::now()).await.map_err(|e| e.to_string())?;
         Ok(rows.len())

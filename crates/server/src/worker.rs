@@ -9,7 +9,7 @@ use sesame_core::backoff::retry_delay;
 use sesame_core::{RequestStatus, Timestamp};
 use sesame_integrations::{Integration, IntegrationError};
 use sesame_proto::ActionParams;
-use sesame_store::{AuditDraft, Change, Job, JobKind, RequestRow};
+use sesame_store::{AuditDraft, Change, Job, JobKind, NewJob, RequestRow};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +79,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     match job.kind {
         JobKind::Grant => grant(st, &job, &r, integ, now).await,
         JobKind::Revoke => revoke(st, &job, &r, integ, now).await,
+        JobKind::Cleanup => cleanup(st, &job, &r, integ).await,
     }
 }
 
@@ -153,22 +154,51 @@ async fn revoke(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integra
         }
         _ => return st.store.finish_job(&job.id, now).await,
     }
-    let res = tokio::time::timeout(ACTION_TIMEOUT, integ.revoke_access(&params_for(r)))
+    // With user cleanup configured, revocation disables; deletion is a
+    // durable job of its own, due `user_cleanup_days` later.
+    let cleanup_after = integ.settings().cleanup_delay_ms();
+    let action = async {
+        match cleanup_after {
+            Some(_) => integ.disable_user(&params_for(r)).await,
+            None => integ.revoke_access(&params_for(r)).await,
+        }
+    };
+    let res = tokio::time::timeout(ACTION_TIMEOUT, action)
         .await
         .unwrap_or_else(|_| Err(IntegrationError::Unavailable("revoke-access timed out".into())));
     let now = clock::now();
     match res {
         Ok(()) => {
             let late_ms = r.deadline.map(|d| now.0 - d.0);
-            let mut c = change(r, RequestStatus::Revoking, RequestStatus::Revoked, AuditDraft::new(SYSTEM, "revoke.done", Some(&r.id), "ok", json!({"username": r.username, "after_deadline_ms": late_ms})));
+            let detail = json!({"username": r.username, "after_deadline_ms": late_ms, "disabled_until_cleanup": cleanup_after.is_some()});
+            let mut c = change(r, RequestStatus::Revoking, RequestStatus::Revoked, AuditDraft::new(SYSTEM, "revoke.done", Some(&r.id), "ok", detail));
             c.revoked_at = Some(now);
             c.finish_jobs = vec![job.id.clone()];
+            if let Some(ms) = cleanup_after {
+                c.insert_jobs = vec![NewJob { kind: JobKind::Cleanup, request_id: r.id.clone(), run_at: Timestamp(now.0.saturating_add(ms)) }];
+            }
             let _ = st.store.apply(&c, now).await?;
             st.changed(&r.id);
             tracing::info!(request = %r.id, username = %r.username, "revoked");
             Ok(())
         }
         // Revocation never gives up: every error is retried.
+        Err(e) => retry(st, job, r, &e.to_string(), now).await,
+    }
+}
+
+async fn cleanup(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integration>) -> Result<(), sesame_store::StoreError> {
+    let res = tokio::time::timeout(ACTION_TIMEOUT, integ.delete_user(&r.username))
+        .await
+        .unwrap_or_else(|_| Err(IntegrationError::Unavailable("delete-user timed out".into())));
+    let now = clock::now();
+    match res {
+        Ok(()) => {
+            let audit = AuditDraft::new(SYSTEM, "cleanup.done", Some(&r.id), "ok", json!({"username": r.username}));
+            st.store.finish_job_audited(&job.id, audit, now).await?;
+            tracing::info!(request = %r.id, username = %r.username, "deleted after the cleanup period");
+            Ok(())
+        }
         Err(e) => retry(st, job, r, &e.to_string(), now).await,
     }
 }

@@ -90,23 +90,28 @@ impl Store {
             .collect()
     }
 
-    /// Which of `ids` are not in the inventory of `integration` as `resource_type`.
-    pub async fn missing_resources(&self, integration: &str, resource_type: &str, ids: &[String]) -> Result<Vec<String>> {
-        let mut missing = Vec::new();
+    /// The inventory entries of `ids` (as `resource_type`) that exist.
+    pub async fn find_resources(&self, integration: &str, resource_type: &str, ids: &[String]) -> Result<Vec<StoredResource>> {
+        let mut found = Vec::new();
         for id in ids {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM resources WHERE integration = $1 AND resource_type = $2 AND id = $3",
-            )
-            .bind(integration)
-            .bind(resource_type)
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-            if n == 0 {
-                missing.push(id.clone());
+            let row = sqlx::query("SELECT resource_type, id, name, metadata FROM resources WHERE integration = $1 AND resource_type = $2 AND id = $3")
+                .bind(integration)
+                .bind(resource_type)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = row {
+                let meta: String = r.try_get("metadata")?;
+                found.push(StoredResource {
+                    resource_type: r.try_get("resource_type")?,
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    metadata: serde_json::from_str(&meta)
+                        .map_err(|e| StoreError::Corrupt { table: "resources", message: e.to_string() })?,
+                });
             }
         }
-        Ok(missing)
+        Ok(found)
     }
 }
 

@@ -9,6 +9,8 @@ use sqlx::{Any, Row, Transaction};
 pub enum JobKind {
     Grant,
     Revoke,
+    /// Delete a login that revocation disabled (user cleanup setting).
+    Cleanup,
 }
 
 impl JobKind {
@@ -16,6 +18,7 @@ impl JobKind {
         match self {
             JobKind::Grant => "grant",
             JobKind::Revoke => "revoke",
+            JobKind::Cleanup => "cleanup",
         }
     }
 
@@ -90,6 +93,7 @@ impl Store {
                     kind: match kind.as_str() {
                         "grant" => JobKind::Grant,
                         "revoke" => JobKind::Revoke,
+                        "cleanup" => JobKind::Cleanup,
                         other => {
                             return Err(StoreError::Corrupt { table: "jobs", message: format!("unknown kind `{other}`") })
                         }
@@ -128,6 +132,19 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Finish a job and record what it did, atomically.
+    pub async fn finish_job_audited(&self, id: &str, audit: crate::AuditDraft, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        crate::audit::append_in(&mut tx, self.engine, &audit, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -46,6 +46,8 @@ pub struct RequestRow {
     pub deadline: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
     pub credentials_shown_at: Option<Timestamp>,
+    /// When the current credentials were made (for rotation).
+    pub credentials_created_at: Option<Timestamp>,
     /// Failures and last error of the newest unfinished job, if any.
     pub job_failures: i64,
     pub last_error: Option<String>,
@@ -99,7 +101,7 @@ pub struct RequestFilter {
 
 const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
     r.justification, r.status, r.flow, r.approvers, r.decided_by, r.decision_reason, r.username, r.created_at, \
-    r.deadline, r.revoked_at, r.credentials_shown_at, \
+    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     (SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
      ORDER BY j.failures DESC LIMIT 1) AS last_error";
@@ -135,6 +137,7 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
         deadline: ts("deadline")?,
         revoked_at: ts("revoked_at")?,
         credentials_shown_at: ts("credentials_shown_at")?,
+        credentials_created_at: ts("credentials_created_at")?,
         job_failures: row.try_get("job_failures")?,
         last_error: row.try_get("last_error")?,
     })
@@ -247,15 +250,59 @@ impl Store {
         rows.iter().map(row_to_request).collect()
     }
 
-    /// Login names that some grant on `integration` explains right now.
+    /// Login names that some request on `integration` explains right now:
+    /// granting, active, revoking, or disabled and waiting for cleanup.
     pub async fn usernames_holding_access(&self, integration: &str) -> Result<Vec<String>> {
         let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT username FROM requests WHERE integration = $1 AND status IN ('Granting', 'Active', 'Revoking')",
+            "SELECT r.username FROM requests r WHERE r.integration = $1 AND (r.status IN ('Granting', 'Active', 'Revoking') \
+             OR EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND j.kind = 'cleanup' AND j.done_at IS NULL))",
         )
         .bind(integration)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows)
+    }
+
+    /// Active requests on `integration` whose credentials were made before `older_than`.
+    pub async fn credentials_due_for_rotation(&self, integration: &str, older_than: Timestamp) -> Result<Vec<RequestRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM requests r WHERE r.integration = $1 AND r.status = 'Active' \
+             AND r.credentials_created_at IS NOT NULL AND r.credentials_created_at <= $2 ORDER BY r.credentials_created_at"
+        ))
+        .bind(integration)
+        .bind(older_than.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_request).collect()
+    }
+
+    /// New credentials were made: record when; `shown` false lets the grantee
+    /// fetch them once more (after a rotation).
+    pub async fn credentials_made(&self, id: &str, shown: bool, audit: AuditDraft, now: Timestamp) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE requests SET credentials_created_at = $1, \
+             credentials_shown_at = CASE WHEN $2 = 1 THEN COALESCE(credentials_shown_at, $1) ELSE NULL END WHERE id = $3",
+        )
+        .bind(now.0)
+        .bind(i64::from(shown))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        append_in(&mut tx, self.engine, &audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_credentials_created(&self, id: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE requests SET credentials_created_at = $1 WHERE id = $2").bind(now.0).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Undo [`Store::mark_credentials_shown`] when making them failed.
+    pub async fn clear_credentials_shown(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE requests SET credentials_shown_at = NULL WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Mark the credentials of a request as shown; false when they already were.

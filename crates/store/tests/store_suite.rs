@@ -195,8 +195,8 @@ async fn tokens_and_inventory(s: Store) {
     s.replace_inventory("pg", &res, Timestamp(7)).await.unwrap();
     assert_eq!(s.list_inventory("pg", None).await.unwrap(), res);
     assert_eq!(s.list_inventory("pg", Some("table")).await.unwrap().len(), 1);
-    let missing = s.missing_resources("pg", "table", &["app/s/t".into(), "app/s/u".into()]).await.unwrap();
-    assert_eq!(missing, vec!["app/s/u".to_string()]);
+    let found = s.find_resources("pg", "table", &["app/s/t".into(), "app/s/u".into()]).await.unwrap();
+    assert_eq!(found, vec![res[1].clone()]);
     assert_eq!(s.integration_state("pg").await.unwrap().unwrap().last_sync, Some(Timestamp(7)));
     s.set_integration_status("pg", "Error", Some("down")).await.unwrap();
     let st = s.integration_state("pg").await.unwrap().unwrap();

@@ -81,8 +81,8 @@ pub struct PostgresConfig {
     pub ssl_root_cert: Option<String>,
     /// Host name given to grantees, when it differs from `host`.
     pub public_host: Option<String>,
-    /// Shown to grantees with their credentials (at most 400 characters).
-    pub custom_access_details: Option<String>,
+    #[serde(default)]
+    pub settings: crate::settings::IntegrationSettings,
     /// PBKDF2 iterations of the SCRAM-SHA-256 verifiers Sesame computes for
     /// the random passwords it creates (16..=100000).
     #[serde(default = "default_iterations")]
@@ -100,9 +100,6 @@ impl PostgresConfig {
         if !(16..=100_000).contains(&self.password_hash_iterations) {
             return Err(format!("`password_hash_iterations` {} must be between 16 and 100000", self.password_hash_iterations));
         }
-        if self.custom_access_details.as_ref().is_some_and(|d| d.chars().count() > 400) {
-            return Err("`custom_access_details` may hold at most 400 characters".into());
-        }
-        Ok(())
+        self.settings.validate()
     }
 }

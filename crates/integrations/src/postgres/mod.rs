@@ -183,8 +183,8 @@ impl Integration for Postgres {
         &self.cfg.user_prefix
     }
 
-    fn access_details(&self) -> Option<String> {
-        self.cfg.custom_access_details.clone()
+    fn settings(&self) -> &crate::settings::IntegrationSettings {
+        &self.cfg.settings
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
@@ -201,7 +201,12 @@ impl Integration for Postgres {
                 message: format!("the connector role `{user}` lacks CREATEROLE: run `ALTER USER {user} WITH CREATEROLE`"),
             });
         }
-        Ok(StatusReport { healthy: true, message: format!("connected as `{user}`") })
+        let tls: Option<bool> = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_optional(&pool)
+            .await
+            .map_err(unavailable)?;
+        let tls = if tls == Some(true) { "over TLS" } else { "without TLS" };
+        Ok(StatusReport { healthy: true, message: format!("connected as `{user}` {tls} (ssl_mode {})", self.cfg.ssl_mode.as_str()) })
     }
 
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
@@ -235,6 +240,14 @@ impl Integration for Postgres {
             Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42704") => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        revoke::disable(self, &p.username).await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
+        revoke::delete(self, username).await
     }
 
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {

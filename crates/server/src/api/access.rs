@@ -31,7 +31,7 @@ async fn own_active(st: &AppState, who: &sesame_core::User, id: &str) -> Result<
 }
 
 fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> CredentialsView {
-    let access_details = st.integration(&r.integration).and_then(|i| i.access_details());
+    let access_details = st.integration(&r.integration).and_then(|i| i.settings().custom_access_details.clone());
     CredentialsView { request_id: r.id.clone(), credentials: c, access_details }
 }
 
@@ -48,9 +48,14 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Pa
             format!("the credentials of `{id}` were already shown once: run `sesame access reset-credentials {id}` for new ones"),
         ));
     }
-    let creds = integ.create_credentials(&params_for(&r)).await.map_err(|e| {
-        ApiError::new(ErrorCode::IntegrationError, format!("creating credentials failed: {e}; run `sesame access reset-credentials {id}` to try again"))
-    })?;
+    let creds = match integ.create_credentials(&params_for(&r)).await {
+        Ok(c) => c,
+        Err(e) => {
+            st.store.clear_credentials_shown(&id).await?;
+            return Err(ApiError::new(ErrorCode::IntegrationError, format!("creating credentials failed: {e}; try `sesame access use {id}` again")));
+        }
+    };
+    st.store.set_credentials_created(&id, clock::now()).await?;
     Ok(Json(view(&st, &r, creds)))
 }
 
@@ -60,8 +65,7 @@ pub async fn reset_credentials(State(st): State<AppState>, Caller(who): Caller, 
     let r = own_active(&st, &who, &id).await?;
     let integ = st.integration(&r.integration).cloned().ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
     let creds = integ.reset_credentials(&params_for(&r)).await?;
-    let now = clock::now();
-    st.store.append_audit(AuditDraft::new(&who.email, "credentials.reset", Some(&id), "ok", json!({"username": r.username})), now).await?;
-    let _ = st.store.mark_credentials_shown(&id, AuditDraft::new(&who.email, "credentials.shown", Some(&id), "ok", json!({})), now).await?;
+    let audit = AuditDraft::new(&who.email, "credentials.reset", Some(&id), "ok", json!({"username": r.username}));
+    st.store.credentials_made(&id, true, audit, clock::now()).await?;
     Ok(Json(view(&st, &r, creds)))
 }

@@ -50,11 +50,13 @@ pub struct Opts {
     pub extra_flows: String,
     /// Store URL; SQLite in the test's directory when `None`.
     pub store: Option<String>,
+    /// Extra lines for the integration's `[integrations.settings]`.
+    pub settings: String,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { target_port: pg_port(), extra_flows: String::new(), store: None }
+        Opts { target_port: pg_port(), extra_flows: String::new(), store: None, settings: String::new() }
     }
 }
 
@@ -72,7 +74,7 @@ impl Harness {
         std::fs::create_dir_all(&dir).unwrap();
         let prefix = format!("t{}_", rand_suffix(6));
         let config = dir.join("sesame.toml");
-        std::fs::write(&config, config_text(&db, &prefix, opts.target_port, &opts.extra_flows, opts.store.as_deref().unwrap_or("sqlite://sesame.db"))).unwrap();
+        std::fs::write(&config, config_text(&db, &prefix, &opts)).unwrap();
         let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg };
         h.spawn_server();
         h
@@ -218,7 +220,9 @@ impl Drop for Harness {
     }
 }
 
-fn config_text(db: &str, prefix: &str, port: u16, extra_flows: &str, store: &str) -> String {
+fn config_text(db: &str, prefix: &str, opts: &Opts) -> String {
+    let store = opts.store.as_deref().unwrap_or("sqlite://sesame.db");
+    let (port, extra_flows, settings) = (opts.target_port, &opts.extra_flows, &opts.settings);
     format!(
         r#"version = 1
 
@@ -260,6 +264,10 @@ username = "postgres"
 databases = ["{db}"]
 user_prefix = "{prefix}"
 ssl_mode = "disable"
+
+[integrations.settings]
+custom_access_details = "Ask #db-help if the login fails."
+{settings}
 
 [[access_flows]]
 name = "auto-read"

@@ -281,3 +281,56 @@ async fn the_loop_runs_on_a_postgresql_store() {
     h.finish().await;
     sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{store_db}\" WITH (FORCE)")).execute(&root).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_cleanup_disables_at_revoke_and_deletes_later() {
+    // 0.00005 days = 4.32 s.
+    let opts = Opts { settings: "user_cleanup_days = 0.00005".into(), ..Default::default() };
+    let h = Harness::start(SETUP, opts).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let r = h.request(&dev, "table", &join(&[&h.db, "public", "orders"]), "read_only", "1h", &["--wait"]);
+    let (id, user) = (s(&r, "id"), s(&r, "username"));
+    let creds = h.cli(&dev, &["access", "use", &id]);
+    assert_eq!(s(&creds, "access_details"), "Ask #db-help if the login fails.");
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    // Disabled, not deleted: the login exists, cannot log in, holds nothing;
+    // and the reconciler (every second here) leaves it alone.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (can_login, select_ok): (bool, bool) =
+        sqlx::query_as("SELECT rolcanlogin, has_table_privilege($1, 'public.orders', 'SELECT') FROM pg_roles WHERE rolname = $1")
+            .bind(&user)
+            .fetch_one(&h.pg)
+            .await
+            .expect("the disabled login is still there");
+    assert!(!can_login && !select_ok);
+    assert!(h.login(&user, &s(&creds, "secret")).await.is_err());
+    h.wait_until("the cleanup job to delete the login", Duration::from_secs(15), || async { !h.role_exists(&user).await }).await;
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("cleanup.done"), "{audit}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_are_rotated_and_shown_once_more() {
+    // 0.00003 days = 2.6 s.
+    let opts = Opts { settings: "credential_rotation_days = 0.00003".into(), ..Default::default() };
+    let h = Harness::start(SETUP, opts).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let r = h.request(&dev, "table", &join(&[&h.db, "public", "orders"]), "read_only", "1h", &["--wait"]);
+    let (id, user) = (s(&r, "id"), s(&r, "username"));
+    let first = s(&h.cli(&dev, &["access", "use", &id]), "secret");
+    assert!(h.password_matches(&user, &first).await);
+    h.wait_until("a rotation", Duration::from_secs(15), || async { !h.password_matches(&user, &first).await }).await;
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("credentials.rotate"), "{audit}");
+    // The grantee sees the new credentials, once.
+    let second = s(&h.cli(&dev, &["access", "use", &id]), "secret");
+    assert_ne!(first, second);
+    assert!(h.password_matches(&user, &second).await, "the shown password is the current one");
+    h.cli_err(&dev, &["access", "use", &id], "credentials_already_shown");
+    h.finish().await;
+}

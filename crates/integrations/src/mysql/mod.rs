@@ -1,0 +1,333 @@
+//! MySQL, MariaDB and RDS MySQL: databases, tables and roles.
+//!
+//! Resource ids: `db` (database), `db/table`, and the role name for `role`.
+
+mod config;
+pub mod grants;
+pub mod privileges;
+
+pub use config::{AuthType, MysqlConfig};
+
+use crate::sql::quote;
+use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use async_trait::async_trait;
+use sesame_core::{resource_id, Timestamp};
+use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const RESOURCE_TYPES: [&str; 3] = ["database", "table", "role"];
+const SYSTEM_SCHEMAS: [&str; 4] = ["information_schema", "mysql", "performance_schema", "sys"];
+
+pub struct Mysql {
+    cfg: MysqlConfig,
+    pool: MySqlPool,
+}
+
+fn unavailable(e: sqlx::Error) -> IntegrationError {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // 1044/1045/1142/1227: access denied / missing privilege.
+            if matches!(code.as_str(), "1044" | "1045" | "1142" | "1227" | "42000") && db.message().contains("denied") {
+                IntegrationError::Misconfigured(format!("the connector account lacks a privilege: {}", db.message()))
+            } else {
+                IntegrationError::Unavailable(format!("mysql error {code}: {}", db.message()))
+            }
+        }
+        other => IntegrationError::Unavailable(format!("cannot reach mysql: {other}")),
+    }
+}
+
+impl Mysql {
+    pub fn new(cfg: MysqlConfig) -> Result<Mysql, IntegrationError> {
+        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
+        let mut opts = MySqlConnectOptions::new().host(&cfg.host).port(cfg.port).username(&cfg.username);
+        if let Some(pw) = &password {
+            opts = opts.password(pw);
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Duration::from_secs(60))
+            .test_before_acquire(false)
+            .connect_lazy_with(opts);
+        Ok(Mysql { cfg, pool })
+    }
+
+    fn account(&self, username: &str) -> Result<String, IntegrationError> {
+        quote::mysql_account(username, &self.cfg.user_host)
+    }
+
+    async fn exec(&self, sql: &str) -> Result<(), IntegrationError> {
+        sqlx::raw_sql(sql).execute(&self.pool).await.map(|_| ()).map_err(unavailable)
+    }
+
+    async fn user_exists(&self, username: &str) -> Result<bool, IntegrationError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?")
+            .bind(username)
+            .bind(&self.cfg.user_host)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    /// Lock the account and end its sessions. False when it does not exist.
+    async fn lock_out(&self, username: &str) -> Result<bool, IntegrationError> {
+        if !self.user_exists(username).await? {
+            return Ok(false);
+        }
+        self.exec(&format!("ALTER USER {} ACCOUNT LOCK", self.account(username)?)).await?;
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE USER = ?")
+            .bind(username)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        for id in ids {
+            // The session may end by itself meanwhile (1094 unknown thread).
+            match sqlx::raw_sql(&format!("KILL CONNECTION {id}")).execute(&self.pool).await {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("1094") => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    async fn granted_roles(&self, username: &str) -> Result<Vec<String>, IntegrationError> {
+        // MariaDB keeps role grants in mysql.roles_mapping, MySQL 8 in mysql.role_edges.
+        let mariadb = sqlx::query_scalar::<_, String>("SELECT CONVERT(Role USING utf8mb4) FROM mysql.roles_mapping WHERE User = ? AND Host = ?")
+            .bind(username)
+            .bind(&self.cfg.user_host)
+            .fetch_all(&self.pool)
+            .await;
+        match mariadb {
+            Ok(r) => Ok(r),
+            Err(_) => sqlx::query_scalar("SELECT CONVERT(FROM_USER USING utf8mb4) FROM mysql.role_edges WHERE TO_USER = ? AND TO_HOST = ?")
+                .bind(username)
+                .bind(&self.cfg.user_host)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable),
+        }
+    }
+
+    async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        if !self.user_exists(&p.username).await? {
+            return Err(IntegrationError::Invalid(format!("login `{}` does not exist on the target", p.username)));
+        }
+        let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
+        let port = self.cfg.port.to_string();
+        let database = match p.resource_type.as_str() {
+            "database" | "table" => p.resources.first().and_then(|r| resource_id::split(r).into_iter().next()),
+            _ => None,
+        };
+        let mut details = BTreeMap::from([("host".to_owned(), host.clone()), ("port".to_owned(), port.clone())]);
+        if let Some(db) = &database {
+            details.insert("database".into(), db.clone());
+        }
+        let db_arg = database.as_deref().map(|d| format!(" {}", shell_quote(d))).unwrap_or_default();
+        match self.cfg.auth_type {
+            AuthType::Password => {
+                let password = crate::random_password();
+                self.exec(&format!(
+                    "ALTER USER {} IDENTIFIED BY {} ACCOUNT UNLOCK",
+                    self.account(&p.username)?,
+                    quote::mysql_literal(&password)?
+                ))
+                .await?;
+                let command = format!(
+                    "MYSQL_PWD={} mysql -h {} -P {port} -u {}{db_arg}",
+                    shell_quote(&password),
+                    shell_quote(&host),
+                    shell_quote(&p.username)
+                );
+                Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
+            }
+            AuthType::Iam => {
+                self.exec(&format!("ALTER USER {} ACCOUNT UNLOCK", self.account(&p.username)?)).await?;
+                let region = self.cfg.region.clone().unwrap_or_default();
+                let command = format!(
+                    "mysql -h {h} -P {port} -u {u} --enable-cleartext-plugin --ssl-mode=REQUIRED \
+                     --password=\"$(aws rds generate-db-auth-token --hostname {h} --port {port} --region {r} --username {u})\"{db_arg}",
+                    h = shell_quote(&host),
+                    u = shell_quote(&p.username),
+                    r = shell_quote(&region)
+                );
+                Ok(Credentials {
+                    username: p.username.clone(),
+                    secret: String::new(),
+                    details,
+                    connect_command: Some(command),
+                })
+            }
+        }
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[async_trait]
+impl Integration for Mysql {
+    fn kind(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn resource_types(&self) -> Vec<String> {
+        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
+        let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
+        match resource_type {
+            "database" | "table" => vec![p("read_only", "Read only"), p("read_write", "Read/write"), p("admin", "Admin")],
+            "role" => vec![p("member", "Member of the role")],
+            _ => vec![],
+        }
+    }
+
+    fn max_username_len(&self) -> usize {
+        // MySQL 5.7+/8: 32 characters; MariaDB allows 80. 32 fits both.
+        32
+    }
+
+    fn user_prefix(&self) -> &str {
+        &self.cfg.user_prefix
+    }
+
+    fn settings(&self) -> &crate::settings::IntegrationSettings {
+        &self.cfg.settings
+    }
+
+    async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
+        let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&self.pool).await.map_err(unavailable)?;
+        let lines: Vec<String> = sqlx::query_scalar("SHOW GRANTS FOR CURRENT_USER()").fetch_all(&self.pool).await.map_err(unavailable)?;
+        let mysql8 = !version.contains("MariaDB") && version.split('.').next().and_then(|m| m.parse::<u32>().ok()).is_some_and(|m| m >= 8);
+        let missing = privileges::missing(&lines, mysql8);
+        if missing.is_empty() {
+            return Ok(StatusReport { healthy: true, message: format!("connected as `{}` to {version}", self.cfg.username) });
+        }
+        Ok(StatusReport {
+            healthy: false,
+            message: format!(
+                "the connector account `{}` lacks {}: grant them, e.g. `GRANT {} ON *.* TO '{}'@'%'`",
+                self.cfg.username,
+                missing.join(", "),
+                missing.iter().filter(|m| !m.contains(" ON ")).copied().collect::<Vec<_>>().join(", "),
+                self.cfg.username
+            ),
+        })
+    }
+
+    async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
+        let mut dbs: Vec<String> = sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        dbs.retain(|d| !SYSTEM_SCHEMAS.contains(&d.as_str()) && (self.cfg.databases.is_empty() || self.cfg.databases.contains(d)));
+        let mut resources = Vec::new();
+        let res = |kind: &str, id: String, name: &str, meta: &[(&str, &str)]| ResourceInfo {
+            id,
+            name: name.to_owned(),
+            resource_type: kind.to_owned(),
+            metadata: meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        for db in &dbs {
+            resources.push(res("database", resource_id::join(&[db]), db, &[]));
+            let tables: Vec<String> =
+                sqlx::query_scalar("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1")
+                    .bind(db)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+            for t in &tables {
+                resources.push(res("table", resource_id::join(&[db, t]), t, &[("database", db)]));
+            }
+        }
+        let roles = match sqlx::query_scalar::<_, String>("SELECT CONVERT(User USING utf8mb4) FROM mysql.user WHERE BINARY is_role = 'Y' ORDER BY 1").fetch_all(&self.pool).await {
+            Ok(r) => r,
+            // MySQL 8: roles are locked accounts with an expired password.
+            Err(_) => sqlx::query_scalar("SELECT CONVERT(User USING utf8mb4) FROM mysql.user WHERE BINARY account_locked = 'Y' AND BINARY password_expired = 'Y' ORDER BY 1")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?,
+        };
+        for r in roles.iter().filter(|r| !r.starts_with(&self.cfg.user_prefix)) {
+            resources.push(res("role", r.clone(), r, &[]));
+        }
+        let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
+        Ok(Discovery { resources, permissions })
+    }
+
+    async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
+        Ok(BTreeMap::new())
+    }
+
+    async fn grant_access(&self, p: &ActionParams, _valid_until: Timestamp) -> Result<(), IntegrationError> {
+        // MySQL has no account expiry to use as a backstop; the revoke job
+        // and the reconciler are the guarantee.
+        let account = self.account(&p.username)?;
+        let stmts = grants::grant_statements(p, &account)?;
+        self.exec(&grants::create_user(&account, self.cfg.auth_type)?).await?;
+        for s in stmts {
+            self.exec(&s).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        self.delete_user(&p.username).await
+    }
+
+    async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.set_password(p).await
+    }
+
+    async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.set_password(p).await
+    }
+
+    async fn delete_credentials(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        if !self.user_exists(&p.username).await? {
+            return Ok(());
+        }
+        self.exec(&format!("ALTER USER {} ACCOUNT LOCK", self.account(&p.username)?)).await
+    }
+
+    async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        if !self.lock_out(&p.username).await? {
+            return Ok(());
+        }
+        let account = self.account(&p.username)?;
+        for r in self.granted_roles(&p.username).await? {
+            self.exec(&format!("REVOKE {} FROM {account}", quote::mysql_ident(&r)?)).await?;
+        }
+        self.exec(&format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")).await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
+        if !self.lock_out(username).await? {
+            return Ok(());
+        }
+        self.exec(&format!("DROP USER IF EXISTS {}", self.account(username)?)).await
+    }
+
+    async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
+        sqlx::query_scalar("SELECT CONVERT(User USING utf8mb4) FROM mysql.user WHERE LEFT(User, CHAR_LENGTH(?)) = ? AND Host = ? ORDER BY 1")
+            .bind(&self.cfg.user_prefix)
+            .bind(&self.cfg.user_prefix)
+            .bind(&self.cfg.user_host)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,61 @@
+//! Who owns what: the integration settings' owners, resolved for a request.
+
+use sesame_core::{Owners, Principals};
+use sesame_integrations::settings::{IntegrationSettings, OwnerAttribute};
+use sesame_store::StoredResource;
+
+/// Metadata key under which discovery stores a resource's tag `key`.
+pub fn tag_key(key: &str) -> String {
+    format!("tag:{key}")
+}
+
+/// Resource owners named by the configured tag on the requested resources,
+/// and the integration owners. Pure.
+pub fn owners_for(settings: &IntegrationSettings, resources: &[StoredResource], dir: &sesame_core::Directory) -> Owners {
+    let mut resource_owners = Vec::new();
+    if let Some(map) = &settings.resource_owner {
+        for r in resources {
+            let Some(value) = r.metadata.get(&tag_key(&map.tag_key)) else { continue };
+            match map.attribute {
+                OwnerAttribute::Email => resource_owners.push(value.clone()),
+                OwnerAttribute::Group => resource_owners.extend(dir.members_of(value).map(|u| u.email.clone())),
+            }
+        }
+    }
+    let io = &settings.integration_owners;
+    Owners { resource_owners, integration_owners: Principals { users: io.users.clone(), groups: io.groups.clone() } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesame_core::{Directory, User};
+    use sesame_integrations::settings::{Owners as CfgOwners, ResourceOwner};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn tags_name_owners_by_email_or_group() {
+        let dir = Directory {
+            users: vec![
+                User { email: "a@x.io".into(), groups: ["dba".to_string()].into(), admin: false },
+                User { email: "b@x.io".into(), groups: Default::default(), admin: false },
+            ],
+        };
+        let res = |owner: &str| StoredResource {
+            resource_type: "table".into(),
+            id: "db/s/t".into(),
+            name: "t".into(),
+            metadata: BTreeMap::from([(tag_key("owner"), owner.to_string())]),
+        };
+        let mut s = IntegrationSettings {
+            integration_owners: CfgOwners { users: vec!["b@x.io".into()], groups: vec![] },
+            resource_owner: Some(ResourceOwner { tag_key: "owner".into(), attribute: OwnerAttribute::Group }),
+            ..Default::default()
+        };
+        let o = owners_for(&s, &[res("dba")], &dir);
+        assert_eq!(o.resource_owners, vec!["a@x.io".to_string()]);
+        assert_eq!(o.integration_owners.users, vec!["b@x.io".to_string()]);
+        s.resource_owner = Some(ResourceOwner { tag_key: "owner".into(), attribute: OwnerAttribute::Email });
+        assert_eq!(owners_for(&s, &[res("b@x.io")], &dir).resource_owners, vec!["b@x.io".to_string()]);
+    }
+}

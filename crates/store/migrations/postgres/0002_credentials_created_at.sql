@@ -1,0 +1,1 @@
+ALTER TABLE requests ADD COLUMN credentials_created_at BIGINT;
