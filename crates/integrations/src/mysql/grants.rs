@@ -54,20 +54,6 @@ pub fn grant_statements(p: &ActionParams, account: &str) -> Result<Vec<String>, 
     Ok(out)
 }
 
-/// IAM policy letting a user connect as `db_user` to one RDS instance with
-/// IAM authentication (`rds-db:connect`), valid until `deadline` (RFC 3339).
-pub fn rds_connect_policy(region: &str, account_id: &str, dbi_resource_id: &str, db_user: &str, deadline: &str) -> serde_json::Value {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Action": "rds-db:connect",
-            "Resource": format!("arn:aws:rds-db:{region}:{account_id}:dbuser:{dbi_resource_id}/{db_user}"),
-            "Condition": { "DateLessThan": { "aws:CurrentTime": deadline } }
-        }]
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,8 +90,5 @@ mod tests {
             create_user(&acct, AuthType::Iam).unwrap(),
             "CREATE USER IF NOT EXISTS 'sesame_a_1'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"
         );
-        let pol = rds_connect_policy("eu-west-1", "123456789012", "db-ABCDEFG", "sesame_a_1", "2026-11-26T10:00:00Z");
-        assert_eq!(pol["Statement"][0]["Resource"], "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFG/sesame_a_1");
-        assert_eq!(pol["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z");
     }
 }

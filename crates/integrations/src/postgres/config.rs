@@ -40,6 +40,17 @@ impl SslMode {
     }
 }
 
+/// How grantees authenticate (the seed's Auth Type).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// A random password, shown once.
+    #[default]
+    Password,
+    /// RDS IAM database authentication: logins get `GRANT rds_iam`, no password.
+    Iam,
+}
+
 fn default_port() -> u16 {
     5432
 }
@@ -76,6 +87,10 @@ pub struct PostgresConfig {
     #[serde(default = "default_prefix")]
     pub user_prefix: String,
     #[serde(default)]
+    pub auth_type: AuthType,
+    /// AWS region of the RDS instance (IAM auth).
+    pub region: Option<String>,
+    #[serde(default)]
     pub ssl_mode: SslMode,
     /// CA certificate file for verify-ca / verify-full.
     pub ssl_root_cert: Option<String>,
@@ -99,6 +114,9 @@ impl PostgresConfig {
         }
         if !(16..=100_000).contains(&self.password_hash_iterations) {
             return Err(format!("`password_hash_iterations` {} must be between 16 and 100000", self.password_hash_iterations));
+        }
+        if self.auth_type == AuthType::Iam && self.region.is_none() {
+            return Err("`auth_type = \"iam\"` needs `region` (where the RDS instance runs)".into());
         }
         self.settings.validate()
     }

@@ -93,9 +93,18 @@ pub fn ensure_login(username: &str, valid_until: Timestamp) -> Result<String, In
     ))
 }
 
+/// With IAM auth the login authenticates through `rds_iam` instead of a password.
+pub fn iam_membership(username: &str) -> Result<String, IntegrationError> {
+    Ok(format!("GRANT rds_iam TO {}", quote::ident(username)?))
+}
+
 pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
     let user = quote::ident(&p.username)?;
     let mut login = Some(ensure_login(&p.username, valid_until)?);
+    if pg.cfg.auth_type == super::AuthType::Iam {
+        let membership = iam_membership(&p.username)?;
+        login = login.map(|l| format!("{l};{membership}"));
+    }
     let mut batches: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     if p.resource_type == "role" {
         let stmts = batches.entry(None).or_default();
@@ -180,6 +189,14 @@ mod tests {
     fn bad_ids_and_permissions_are_refused() {
         assert!(statements(&params("table", &["app/x"], "read_only"), &BTreeMap::new()).is_err());
         assert!(statements(&params("table", &["app/s/t"], "superuser"), &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn iam_logins_join_rds_iam_and_get_no_password() {
+        assert_eq!(iam_membership("sesame_a_1").unwrap(), "GRANT rds_iam TO \"sesame_a_1\"");
+        let l = ensure_login("sesame_a_1", Timestamp(0)).unwrap();
+        assert!(!l.contains("PASSWORD"), "{l}");
+        assert!(ensure_login("a$sesame$b", Timestamp(0)).is_err());
     }
 
     #[test]

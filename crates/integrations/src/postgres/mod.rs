@@ -8,7 +8,7 @@ mod discovery;
 mod grants;
 mod revoke;
 
-pub use config::{PostgresConfig, SslMode};
+pub use config::{AuthType, PostgresConfig, SslMode};
 
 use crate::sql::quote;
 use crate::{Discovery, Integration, IntegrationError, StatusReport};
@@ -112,6 +112,9 @@ impl Postgres {
     }
 
     async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        if self.cfg.auth_type == AuthType::Iam {
+            return self.iam_credentials(p).await;
+        }
         let password = crate::random_password();
         // Hashed here: the plaintext never reaches the server or its logs.
         let verifier = crate::sql::scram::new_verifier(&password, self.cfg.password_hash_iterations);
@@ -143,6 +146,34 @@ impl Postgres {
             ("sslmode".to_owned(), self.cfg.ssl_mode.as_str().to_owned()),
         ]);
         Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
+    }
+}
+
+impl Postgres {
+    /// IAM auth: no password; the grantee connects with a token from AWS.
+    async fn iam_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&p.username)
+            .fetch_one(&self.pool(None)?)
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Err(IntegrationError::Invalid(format!("login `{}` does not exist on the target", p.username)));
+        }
+        let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
+        let database = grants::database_of(p).unwrap_or_else(|| self.cfg.database.clone());
+        let token = crate::sql::rds_iam::token_command(&host, self.cfg.port, self.cfg.region.as_deref().unwrap_or_default(), &p.username);
+        let command = format!(
+            "PGPASSWORD=\"$({token})\" psql \"host={host} port={} dbname={database} user={} sslmode=require\"",
+            self.cfg.port, p.username
+        );
+        let details = BTreeMap::from([
+            ("host".to_owned(), host),
+            ("port".to_owned(), self.cfg.port.to_string()),
+            ("database".to_owned(), database),
+            ("auth".to_owned(), "iam".to_owned()),
+        ]);
+        Ok(Credentials { username: p.username.clone(), secret: String::new(), details, connect_command: Some(command) })
     }
 }
 
@@ -200,6 +231,33 @@ impl Integration for Postgres {
                 healthy: false,
                 message: format!("the connector role `{user}` lacks CREATEROLE: run `ALTER USER {user} WITH CREATEROLE`"),
             });
+        }
+        // On RDS the connector also needs rds_superuser to grant on others' objects.
+        let (on_rds, rds_super): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_superuser'), \
+             COALESCE((SELECT pg_has_role(current_user, 'rds_superuser', 'MEMBER') WHERE EXISTS \
+             (SELECT 1 FROM pg_roles WHERE rolname = 'rds_superuser')), false)",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(unavailable)?;
+        if on_rds && !sup && !rds_super {
+            return Ok(StatusReport {
+                healthy: false,
+                message: format!("the connector role `{user}` is not a member of rds_superuser: run `GRANT rds_superuser TO {user}`"),
+            });
+        }
+        if self.cfg.auth_type == AuthType::Iam {
+            let has_rds_iam: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam')")
+                .fetch_one(&pool)
+                .await
+                .map_err(unavailable)?;
+            if !has_rds_iam {
+                return Ok(StatusReport {
+                    healthy: false,
+                    message: "`auth_type = \"iam\"` but this server has no `rds_iam` role: enable IAM database authentication on the RDS instance".into(),
+                });
+            }
         }
         let tls: Option<bool> = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
             .fetch_optional(&pool)
