@@ -13,6 +13,7 @@ use crate::{Discovery, Integration, IntegrationError, StatusReport};
 use async_trait::async_trait;
 use sesame_core::{resource_id, Timestamp};
 use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sqlx::ConnectOptions;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,7 +45,8 @@ impl Mysql {
     pub fn new(cfg: MysqlConfig) -> Result<Mysql, IntegrationError> {
         cfg.validate().map_err(IntegrationError::Misconfigured)?;
         let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
-        let mut opts = MySqlConnectOptions::new().host(&cfg.host).port(cfg.port).username(&cfg.username);
+        // Statements may carry secrets (IDENTIFIED BY): never log them.
+        let mut opts = MySqlConnectOptions::new().host(&cfg.host).port(cfg.port).username(&cfg.username).log_statements(log::LevelFilter::Off);
         if let Some(pw) = &password {
             opts = opts.password(pw);
         }

@@ -15,6 +15,7 @@ use crate::{Discovery, Integration, IntegrationError, StatusReport};
 use async_trait::async_trait;
 use sesame_core::Timestamp;
 use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -92,6 +93,8 @@ impl Postgres {
             .username(&self.cfg.username)
             .database(&db)
             .application_name("sesame")
+            // Statements may carry secrets: never log them.
+            .log_statements(log::LevelFilter::Off)
             .ssl_mode(self.cfg.ssl_mode.to_sqlx());
         if let Some(pw) = &self.password {
             opts = opts.password(pw);

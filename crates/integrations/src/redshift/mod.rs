@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use sesame_core::{resource_id, Timestamp};
 use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -74,7 +75,8 @@ impl Redshift {
             .port(cfg.port)
             .username(&cfg.username)
             .database(&cfg.database)
-            .ssl_mode(cfg.ssl_mode.to_sqlx());
+            .ssl_mode(cfg.ssl_mode.to_sqlx())
+            .log_statements(log::LevelFilter::Off);
         if let Some(pw) = &password {
             opts = opts.password(pw);
         }

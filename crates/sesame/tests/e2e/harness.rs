@@ -34,6 +34,10 @@ pub async fn admin(db: &str) -> PgPool {
     })
 }
 
+/// The integration's own password (PostgreSQL trusts loopback and ignores
+/// it, but Sesame resolves it): tests prove it never reaches store or logs.
+pub const INTEGRATION_SECRET: &str = "integration-secret-7f3a9c1e";
+
 pub struct Harness {
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -85,7 +89,8 @@ impl Harness {
             .args(["serve", "--config"])
             .arg(&self.config)
             .args(["--listen", "127.0.0.1:0"])
-            .env("SESAME_LOG", "info,sqlx=warn")
+            .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info")
+            .env("SESAME_E2E_PG_SECRET", INTEGRATION_SECRET)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(self.dir.join("server.log")).unwrap()))
             .spawn()
@@ -261,6 +266,7 @@ name = "local-pg"
 host = "{host}"
 port = {port}
 username = "postgres"
+password = {{ env = "SESAME_E2E_PG_SECRET" }}
 databases = ["{db}"]
 user_prefix = "{prefix}"
 ssl_mode = "disable"

@@ -75,8 +75,12 @@ async fn automatic_flow_grants_exactly_select_and_revoke_ends_it() {
     assert!(!audit.to_string().contains(&password));
     let db_bytes = std::fs::read(h.dir.join("sesame.db")).unwrap();
     let wal = std::fs::read(h.dir.join("sesame.db-wal")).unwrap_or_default();
-    let hay = [db_bytes, wal].concat();
-    assert!(!hay.windows(password.len()).any(|w| w == password.as_bytes()), "the password reached the store");
+    let log = std::fs::read(h.dir.join("server.log")).unwrap();
+    let hay = [db_bytes, wal, log].concat();
+    for secret in [password.as_str(), crate::harness::INTEGRATION_SECRET] {
+        assert!(!hay.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret reached the store or the log");
+    }
+    assert!(std::fs::read_to_string(&h.config).unwrap().contains("SESAME_E2E_PG_SECRET"), "the config holds only the reference");
     h.finish().await;
 }
 
