@@ -8,6 +8,7 @@
 //! no-op and revoking what is already gone succeeds, so any action can be
 //! retried after a crash.
 
+pub mod custom;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;
@@ -66,6 +67,11 @@ pub trait Integration: Send + Sync {
     /// Prefix of every login this integration creates; the reconciler only
     /// ever touches logins with this prefix.
     fn user_prefix(&self) -> &str;
+    /// True when `params.username` is the requester's identity (custom
+    /// integrations), false when Sesame makes a login per grant.
+    fn uses_requester_identity(&self) -> bool {
+        false
+    }
     /// The settings every integration has.
     fn settings(&self) -> &settings::IntegrationSettings;
 

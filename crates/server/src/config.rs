@@ -3,6 +3,7 @@
 //! [`Settings`]. Errors name the file, the key and what to do.
 
 use sesame_core::{AccessFlow, Directory, FlowKind, Principals, User};
+use sesame_integrations::custom::CustomConfig;
 use sesame_integrations::mysql::MysqlConfig;
 use sesame_integrations::postgres::PostgresConfig;
 use sesame_integrations::redshift::RedshiftConfig;
@@ -134,6 +135,8 @@ pub enum IntegrationDecl {
     Postgresql(PostgresConfig),
     Mysql(MysqlConfig),
     Redshift(RedshiftConfig),
+    /// The seed's custom-integration contract over exec, webhook or Lambda.
+    Custom(CustomConfig),
 }
 
 impl IntegrationDecl {
@@ -142,6 +145,7 @@ impl IntegrationDecl {
             IntegrationDecl::Postgresql(c) => &c.name,
             IntegrationDecl::Mysql(c) => &c.name,
             IntegrationDecl::Redshift(c) => &c.name,
+            IntegrationDecl::Custom(c) => &c.name,
         }
     }
 
@@ -150,6 +154,7 @@ impl IntegrationDecl {
             IntegrationDecl::Postgresql(c) => &c.settings,
             IntegrationDecl::Mysql(c) => &c.settings,
             IntegrationDecl::Redshift(c) => &c.settings,
+            IntegrationDecl::Custom(c) => &c.settings,
         }
     }
 
@@ -164,6 +169,7 @@ impl IntegrationDecl {
                 }
                 c.settings.validate()
             }
+            IntegrationDecl::Custom(c) => c.validate(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod worker;
 
 use anyhow::Context;
 use config::{IntegrationDecl, Settings};
+use sesame_integrations::custom::Custom;
 use sesame_integrations::mysql::Mysql;
 use sesame_integrations::postgres::Postgres;
 use sesame_integrations::redshift::Redshift;
@@ -34,6 +35,7 @@ pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String
             IntegrationDecl::Postgresql(c) => Arc::new(Postgres::new(c.clone()).with_context(ctx)?),
             IntegrationDecl::Mysql(c) => Arc::new(Mysql::new(c.clone()).with_context(ctx)?),
             IntegrationDecl::Redshift(c) => Arc::new(Redshift::new(c.clone()).with_context(ctx)?),
+            IntegrationDecl::Custom(c) => Arc::new(Custom::with_builtin_transport(c.clone()).with_context(ctx)?),
         };
         out.insert(decl.name().to_owned(), integ);
     }

@@ -89,7 +89,11 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         Decision::Refuse(r) => return Err(refusal(r, who, body)),
     };
     let id = new_request_id();
-    let username = sesame_core::username::derive_username(integ.user_prefix(), &who.email, &id, integ.max_username_len());
+    let username = if integ.uses_requester_identity() {
+        who.email.clone()
+    } else {
+        sesame_core::username::derive_username(integ.user_prefix(), &who.email, &id, integ.max_username_len())
+    };
     let deadline = (status == RequestStatus::Granting).then(|| now.plus(duration));
     let jobs = deadline.map(|d| grant_jobs(&id, now, d)).unwrap_or_default();
     let new = NewRequest {

@@ -139,18 +139,22 @@ async fn revoke(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integra
             st.changed(&r.id);
         }
         RequestStatus::Granting => {
-            // The deadline came while granting: wait for a running grant,
-            // otherwise cancel it and revoke whatever it may have done.
+            // The deadline came while granting: wait for a running grant;
+            // otherwise the grant never succeeded, so it fails and nothing is
+            // revoked (the custom contract forbids revoking what was never
+            // granted; for built-in targets the reconciler removes leftovers).
             let grant_job = JobKind::Grant.id_for(&r.id);
             if st.store.job_in_flight(&grant_job, now).await? {
                 return st.store.defer_job(&job.id, now.plus(Duration::from_millis(500))).await;
             }
-            let mut c = change(r, RequestStatus::Granting, RequestStatus::Revoking, AuditDraft::new(SYSTEM, "request.expire", Some(&r.id), "ok", json!({"note": "deadline passed while granting"})));
-            c.finish_jobs = vec![grant_job];
+            let audit = AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": "the deadline passed before the grant succeeded"}));
+            let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, audit);
+            c.finish_jobs = vec![grant_job, job.id.clone()];
             if st.store.apply(&c, now).await?.is_err() {
                 return st.store.defer_job(&job.id, now).await;
             }
             st.changed(&r.id);
+            return Ok(());
         }
         _ => return st.store.finish_job(&job.id, now).await,
     }

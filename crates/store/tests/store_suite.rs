@@ -86,6 +86,12 @@ async fn request_round_trip(s: Store) {
     assert_eq!(mine.len(), 1);
     let none = s.list_requests(&RequestFilter { status: Some(RequestStatus::Active), ..Default::default() }).await.unwrap();
     assert!(none.is_empty());
+    // Jobs must belong to a request (foreign keys survive the migrations).
+    assert!(s.raw_execute("INSERT INTO jobs (id, kind, request_id, run_at) VALUES ('x', 'grant', 'nope', 0)").await.is_err());
+    // Custom integrations share one username (the requester's) across grants.
+    let mut again = req("r1b", RequestStatus::Pending);
+    again.username = r.username.clone();
+    s.insert_request(&again, &[], audit("request.create", "r1b"), Timestamp(11)).await.unwrap();
 }
 both!(request_round_trip);
 

@@ -5,7 +5,9 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod custom;
 mod targets;
+mod webhook;
 
 use sesame_core::Timestamp;
 use sesame_integrations::Integration;

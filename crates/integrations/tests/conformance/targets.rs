@@ -35,7 +35,7 @@ pub struct Target {
     my: Option<MySqlPool>,
 }
 
-fn tag() -> String {
+pub fn tag() -> String {
     use rand::Rng;
     let mut r = rand::thread_rng();
     (0..6).map(|_| (b'a' + r.gen_range(0..26)) as char).collect()

@@ -1,0 +1,97 @@
+//! Reading handler replies. A reply that does not fit the contract is a
+//! clear error naming the event and what was wrong — never a silent success.
+
+use crate::{IntegrationError, StatusReport};
+use serde_json::Value;
+use sesame_proto::{Credentials, EventType, PermissionInfo, ResourceInfo};
+use std::collections::BTreeMap;
+
+fn name(e: EventType) -> String {
+    serde_json::to_value(e).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 300 {
+        format!("{}…", &s[..s.char_indices().nth(300).map(|(i, _)| i).unwrap_or(s.len())])
+    } else {
+        s
+    }
+}
+
+/// `{"status": "ok"}`; `{"status": "error", "message": ...}` is the handler
+/// saying no (retried: the handler may succeed later); anything else is malformed.
+pub fn expect_ok(e: EventType, v: &Value) -> Result<(), IntegrationError> {
+    match v.get("status").and_then(Value::as_str) {
+        Some("ok") => Ok(()),
+        Some(other) => {
+            let msg = v.get("message").and_then(Value::as_str).unwrap_or("no message");
+            Err(IntegrationError::Unavailable(format!("the handler answered {} with status `{other}`: {msg}", name(e))))
+        }
+        None => Err(IntegrationError::Invalid(format!(
+            "malformed reply to {}: expected {{\"status\": \"ok\"}}, got {}",
+            name(e),
+            short(v)
+        ))),
+    }
+}
+
+pub fn status(v: &Value) -> Result<StatusReport, IntegrationError> {
+    match v.get("status").and_then(Value::as_str) {
+        Some(s @ ("active" | "ok")) => Ok(StatusReport { healthy: true, message: format!("the handler reports `{s}`") }),
+        Some(other) => Ok(StatusReport {
+            healthy: false,
+            message: format!("the handler reports `{other}`: {}", v.get("message").and_then(Value::as_str).unwrap_or("no message")),
+        }),
+        None => Err(IntegrationError::Invalid(format!("malformed reply to get-status: {}", short(v)))),
+    }
+}
+
+pub fn resources(v: &Value, resource_type: &str) -> Result<(Vec<ResourceInfo>, Vec<PermissionInfo>), IntegrationError> {
+    let bad = |what: &str| IntegrationError::Invalid(format!("malformed reply to list-resources: {what}: {}", short(v)));
+    let list = v.get("resources").and_then(Value::as_array).ok_or_else(|| bad("no `resources` array"))?;
+    let mut out = Vec::new();
+    for r in list {
+        let mut info: ResourceInfo = serde_json::from_value(r.clone()).map_err(|e| bad(&format!("a resource does not fit {{id, name, type, metadata}} ({e})")))?;
+        if info.resource_type.is_empty() {
+            info.resource_type = resource_type.to_owned();
+        }
+        out.push(info);
+    }
+    let perms = v.get("permissions").and_then(Value::as_array).ok_or_else(|| bad("no `permissions` array"))?;
+    let perms = perms
+        .iter()
+        .map(|p| serde_json::from_value::<PermissionInfo>(p.clone()).map_err(|e| bad(&format!("a permission does not fit {{id, name}} ({e})"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((out, perms))
+}
+
+/// `{"tags": {"resource id": {"key": "value"}}}`; other replies mean no tags.
+pub fn tags(v: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
+    v.get("tags").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default()
+}
+
+pub fn credentials(v: &Value, username: &str) -> Credentials {
+    let secret = v.get("secret").and_then(Value::as_str).unwrap_or_default().to_owned();
+    Credentials { username: username.to_owned(), secret, details: BTreeMap::new(), connect_command: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn contract_replies() {
+        assert!(expect_ok(EventType::GrantAccess, &json!({"status": "ok"})).is_ok());
+        let e = expect_ok(EventType::GrantAccess, &json!({"status": "error", "message": "quota"})).unwrap_err();
+        assert!(e.is_retryable() && e.to_string().contains("grant-access") && e.to_string().contains("quota"));
+        let e = expect_ok(EventType::RevokeAccess, &json!([1, 2])).unwrap_err();
+        assert!(!e.is_retryable() && e.to_string().contains("malformed reply to revoke-access"));
+        assert!(status(&json!({"status": "active"})).unwrap().healthy);
+        let (r, p) = resources(&json!({"resources": [{"id": "a", "name": "A", "type": "app", "metadata": {"k": "v"}}], "permissions": [{"id": "reader", "name": "Reader"}]}), "app").unwrap();
+        assert_eq!((r[0].id.as_str(), p[0].id.as_str()), ("a", "reader"));
+        assert!(resources(&json!({"resources": "nope"}), "app").is_err());
+        assert_eq!(credentials(&json!({"status": "ok"}), "u").secret, "");
+    }
+}

@@ -1,0 +1,131 @@
+//! Custom integrations: the seed's contract over exec and webhook, with a
+//! handler that really keeps state, so effects are checked, not just calls.
+
+use sesame_core::Timestamp;
+use sesame_integrations::custom::{Custom, CustomConfig};
+use sesame_integrations::Integration;
+use sesame_proto::ActionParams;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+pub fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/custom")
+}
+
+fn exec_config(handler: &str, state: &std::path::Path, timeout: u64) -> CustomConfig {
+    serde_json::from_value(json!({
+        "name": "app",
+        "transport": {"kind": "exec", "command": ["node", examples().join("lambda-exec.mjs").display().to_string(), examples().join(handler).display().to_string()]},
+        "resource_types": ["app"],
+        "custom_parameters": {"state_file": state.display().to_string(), "param1": "one", "param2": "two"},
+        "timeout_secs": timeout,
+    }))
+    .unwrap()
+}
+
+fn state(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|_| "{}".into())).unwrap()
+}
+
+pub fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("sesame-{name}-{}-{}", std::process::id(), crate::targets::tag()))
+}
+
+fn params(grant: &str, resource: &str, perm: &str) -> ActionParams {
+    ActionParams {
+        grant_id: grant.into(),
+        username: "o'brien+ops@example.com".into(),
+        resource_type: "app".into(),
+        resources: vec![resource.into()],
+        permission: perm.into(),
+        custom_parameters: Default::default(),
+    }
+}
+
+/// The conformance sequence for a custom integration whose handler keeps
+/// its grants in `state_file`.
+pub async fn suite(i: &dyn Integration, state_file: &std::path::Path) {
+    let until = Timestamp(4_102_444_800_000);
+    assert!(i.get_status().await.unwrap().healthy);
+    let d = i.list_resources().await.unwrap();
+    assert_eq!(d.resources.len(), 3);
+    assert!(d.resources.iter().any(|r| r.id == "we\"ird; DROP ünï" && r.resource_type == "app"));
+    assert_eq!(i.permissions("app").iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["reader", "admin"]);
+    let tags = i.list_resources_tags().await.unwrap();
+    assert_eq!(tags["alpha"]["owner"], "owner@example.com");
+
+    let p = params("g1", "alpha", "reader");
+    i.grant_access(&p, until).await.unwrap();
+    i.grant_access(&p, until).await.expect("grant again is a no-op");
+    let s = state(state_file);
+    assert_eq!(s["grants"]["g1"]["resources"], json!(["alpha"]));
+    assert_eq!(s["grants"]["g1"]["username"], "o'brien+ops@example.com");
+    let c1 = i.create_credentials(&p).await.unwrap();
+    assert_eq!(state(state_file)["grants"]["g1"]["secret"], c1.secret.as_str(), "the shown secret is the handler's");
+    let c2 = i.reset_credentials(&p).await.unwrap();
+    assert_ne!(c1.secret, c2.secret);
+    assert_eq!(state(state_file)["grants"]["g1"]["secret"], c2.secret.as_str(), "the old secret is gone");
+    // Hostile resource names travel as data, untouched.
+    let hostile = params("g2", "we\"ird; DROP ünï", "admin");
+    i.grant_access(&hostile, until).await.unwrap();
+    assert_eq!(state(state_file)["grants"]["g2"]["resources"], json!(["we\"ird; DROP ünï"]));
+    i.revoke_access(&hostile).await.unwrap();
+    i.revoke_access(&p).await.unwrap();
+    i.revoke_access(&p).await.expect("revoke again succeeds");
+    assert_eq!(state(state_file)["grants"], json!({}));
+    assert!(i.create_credentials(&p).await.is_err(), "no credentials once revoked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn custom_over_exec() {
+    let file = temp("state");
+    let i = Custom::with_builtin_transport(exec_config("stateful-handler.mjs", &file, 30)).unwrap();
+    suite(&i, &file).await;
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seeds_sample_handler_works_unmodified() {
+    let file = temp("sample");
+    let i = Custom::with_builtin_transport(exec_config("sample-handler.mjs", &file, 30)).unwrap();
+    assert!(i.get_status().await.unwrap().healthy, "default branch answers status active");
+    let d = i.list_resources().await.unwrap();
+    assert_eq!(d.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["resource1", "resource2", "resource3"]);
+    let p = params("g1", "resource1", "reader");
+    i.grant_access(&p, Timestamp(0)).await.unwrap();
+    // The sample's create-credentials answers {status: 'ok'} (its first case wins).
+    assert_eq!(i.create_credentials(&p).await.unwrap().secret, "");
+    assert_eq!(i.reset_credentials(&p).await.unwrap().secret, "reset-credentials-secret");
+    i.revoke_access(&p).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_handlers_that_hang_or_babble_fail_clearly() {
+    let dir = temp("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hang = dir.join("hang.mjs");
+    std::fs::write(&hang, "export const handler = async () => { await new Promise(r => setTimeout(r, 60000)); return {status: 'ok'}; };").unwrap();
+    let babble = dir.join("babble.mjs");
+    std::fs::write(&babble, "export const handler = async () => { process.stdout.write('hello, not json'); return undefined; };").unwrap();
+    let wrong = dir.join("wrong.mjs");
+    std::fs::write(&wrong, "export const handler = async () => ({ granted: true });").unwrap();
+    let mk = |h: &std::path::Path, timeout: u64| {
+        let mut c = exec_config("sample-handler.mjs", &dir.join("s"), timeout);
+        c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["node", examples().join("lambda-exec.mjs").display().to_string(), h.display().to_string()]})).unwrap();
+        Custom::with_builtin_transport(c).unwrap()
+    };
+    let p = params("g", "alpha", "reader");
+    let started = std::time::Instant::now();
+    let e = mk(&hang, 2).grant_access(&p, Timestamp(0)).await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the timeout was not enforced");
+    assert!(e.is_retryable() && e.to_string().contains("did not answer within"), "{e}");
+    let e = mk(&babble, 10).grant_access(&p, Timestamp(0)).await.unwrap_err();
+    assert!(!e.is_retryable() && e.to_string().contains("not JSON"), "{e}");
+    let e = mk(&wrong, 10).revoke_access(&p).await.unwrap_err();
+    assert!(e.to_string().contains("malformed reply to revoke-access"), "{e}");
+    let mut c = exec_config("sample-handler.mjs", &dir.join("s"), 5);
+    c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["/nonexistent/handler"]})).unwrap();
+    let e = Custom::with_builtin_transport(c).unwrap().get_status().await.unwrap_err();
+    assert!(e.to_string().contains("cannot run `/nonexistent/handler`"), "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
