@@ -7,3 +7,4 @@ mod harness;
 mod loop_tests;
 mod robustness;
 mod bad_input;
+mod custom_tests;
