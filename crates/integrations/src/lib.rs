@@ -12,6 +12,7 @@ pub mod custom;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;
+pub mod registry;
 pub mod secret;
 pub mod settings;
 pub mod sql;
@@ -66,14 +67,14 @@ pub trait Integration: Send + Sync {
     fn max_username_len(&self) -> usize;
     /// Prefix of every login this integration creates; the reconciler only
     /// ever touches logins with this prefix.
-    fn user_prefix(&self) -> &str;
+    fn user_prefix(&self) -> String;
     /// True when `params.username` is the requester's identity (custom
     /// integrations), false when Sesame makes a login per grant.
     fn uses_requester_identity(&self) -> bool {
         false
     }
     /// The settings every integration has.
-    fn settings(&self) -> &settings::IntegrationSettings;
+    fn settings(&self) -> settings::IntegrationSettings;
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError>;
     async fn list_resources(&self) -> Result<Discovery, IntegrationError>;

@@ -2,9 +2,9 @@
 //! block): credential rotation, user cleanup, custom access details,
 //! integration owner, resource owner mapping.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationSettings {
     /// Credentials older than this many days are rotated; the grantee can
@@ -22,7 +22,7 @@ pub struct IntegrationSettings {
     pub resource_owner: Option<ResourceOwner>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Owners {
     #[serde(default)]
@@ -37,7 +37,7 @@ impl Owners {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerAttribute {
     /// The tag value is a person's e-mail.
@@ -46,7 +46,7 @@ pub enum OwnerAttribute {
     Group,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceOwner {
     pub tag_key: String,

@@ -2,6 +2,7 @@
 //! requests and responses, stable error codes, integration event payloads.
 
 pub mod api;
+pub mod connector;
 pub mod error;
 pub mod event;
 

@@ -3,11 +3,7 @@
 //! [`Settings`]. Errors name the file, the key and what to do.
 
 use sesame_core::{AccessFlow, Directory, FlowKind, Principals, User};
-use sesame_integrations::custom::CustomConfig;
-use sesame_integrations::mysql::MysqlConfig;
-use sesame_integrations::postgres::PostgresConfig;
-use sesame_integrations::redshift::RedshiftConfig;
-use sesame_integrations::settings::IntegrationSettings;
+pub use sesame_integrations::registry::IntegrationDecl;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -29,6 +25,15 @@ pub struct FileConfig {
     pub integrations: Vec<IntegrationDecl>,
     #[serde(default)]
     pub access_flows: Vec<FlowDecl>,
+    /// Connectors that may dial in (`sesame connector`).
+    #[serde(default)]
+    pub connectors: Vec<ConnectorDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorDecl {
+    pub id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +75,9 @@ pub struct WorkerSection {
     pub concurrency: u32,
     #[serde(default = "d_lease", with = "humantime_serde_compat")]
     pub lease: Duration,
+    /// A connector instance that has not polled for this long is disconnected.
+    #[serde(default = "d_connector_timeout", with = "humantime_serde_compat")]
+    pub connector_timeout: Duration,
 }
 
 impl Default for WorkerSection {
@@ -82,6 +90,7 @@ impl Default for WorkerSection {
             sync_interval: d_sync(),
             concurrency: d_concurrency(),
             lease: d_lease(),
+            connector_timeout: d_connector_timeout(),
         }
     }
 }
@@ -103,6 +112,9 @@ fn d_sync() -> Duration {
 }
 fn d_concurrency() -> u32 {
     32
+}
+fn d_connector_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 fn d_lease() -> Duration {
     Duration::from_secs(60)
@@ -127,51 +139,6 @@ pub struct UserDecl {
     pub groups: Vec<String>,
     #[serde(default)]
     pub admin: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum IntegrationDecl {
-    Postgresql(PostgresConfig),
-    Mysql(MysqlConfig),
-    Redshift(RedshiftConfig),
-    /// The seed's custom-integration contract over exec, webhook or Lambda.
-    Custom(CustomConfig),
-}
-
-impl IntegrationDecl {
-    pub fn name(&self) -> &str {
-        match self {
-            IntegrationDecl::Postgresql(c) => &c.name,
-            IntegrationDecl::Mysql(c) => &c.name,
-            IntegrationDecl::Redshift(c) => &c.name,
-            IntegrationDecl::Custom(c) => &c.name,
-        }
-    }
-
-    pub fn settings(&self) -> &IntegrationSettings {
-        match self {
-            IntegrationDecl::Postgresql(c) => &c.settings,
-            IntegrationDecl::Mysql(c) => &c.settings,
-            IntegrationDecl::Redshift(c) => &c.settings,
-            IntegrationDecl::Custom(c) => &c.settings,
-        }
-    }
-
-    /// Checks made when the integration is created or updated.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            IntegrationDecl::Postgresql(c) => c.validate(),
-            IntegrationDecl::Mysql(c) => c.validate(),
-            IntegrationDecl::Redshift(c) => {
-                if !sesame_core::username::valid_prefix(&c.user_prefix) {
-                    return Err(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", c.user_prefix));
-                }
-                c.settings.validate()
-            }
-            IntegrationDecl::Custom(c) => c.validate(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +204,7 @@ pub struct Settings {
     pub directory: Directory,
     pub integrations: Vec<IntegrationDecl>,
     pub flows: Vec<AccessFlow>,
+    pub connectors: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +244,17 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         }
         integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
     }
+    let connectors: BTreeSet<String> = file.connectors.iter().map(|c| c.id.clone()).collect();
+    for (i, integ) in file.integrations.iter().enumerate() {
+        if let IntegrationDecl::Remote(r) = integ {
+            if !connectors.contains(&r.connector) {
+                return Err(err(format!(
+                    "`integrations[{i}].connector` `{}` is not declared: add [[connectors]] id = \"{}\"",
+                    r.connector, r.connector
+                )));
+            }
+        }
+    }
     let mut flows = Vec::new();
     for (i, f) in file.access_flows.iter().enumerate() {
         if !names.contains(&f.integration) {
@@ -313,6 +292,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         directory: Directory { users },
         integrations: file.integrations,
         flows,
+        connectors,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod connectors;
 pub mod error;
 pub mod metrics;
 pub mod owners;
@@ -15,10 +16,6 @@ pub mod worker;
 
 use anyhow::Context;
 use config::{IntegrationDecl, Settings};
-use sesame_integrations::custom::Custom;
-use sesame_integrations::mysql::Mysql;
-use sesame_integrations::postgres::Postgres;
-use sesame_integrations::redshift::Redshift;
 use sesame_integrations::Integration;
 use sesame_store::Store;
 use state::AppState;
@@ -26,17 +23,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, Notify};
 
-/// Build the integrations (the in-process connector): secrets are resolved here.
+/// Build the integrations this process serves (the in-process connector;
+/// secrets are resolved here). Remote integrations are left to the hub.
 pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String, Arc<dyn Integration>>> {
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
-    for decl in &settings.integrations {
-        let ctx = || format!("integration `{}` in {}", decl.name(), settings.path.display());
-        let integ: Arc<dyn Integration> = match decl {
-            IntegrationDecl::Postgresql(c) => Arc::new(Postgres::new(c.clone()).with_context(ctx)?),
-            IntegrationDecl::Mysql(c) => Arc::new(Mysql::new(c.clone()).with_context(ctx)?),
-            IntegrationDecl::Redshift(c) => Arc::new(Redshift::new(c.clone()).with_context(ctx)?),
-            IntegrationDecl::Custom(c) => Arc::new(Custom::with_builtin_transport(c.clone()).with_context(ctx)?),
-        };
+    for decl in settings.integrations.iter().filter(|d| !matches!(d, IntegrationDecl::Remote(_))) {
+        let integ = decl.build().with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
         out.insert(decl.name().to_owned(), integ);
     }
     Ok(out)
@@ -44,13 +36,26 @@ pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String
 
 pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
     let store = Store::connect(&settings.store).await.with_context(|| format!("opening the store `{}`", settings.store))?;
-    let integrations = build_integrations(&settings)?;
+    let mut integrations = build_integrations(&settings)?;
+    let hub = Arc::new(connectors::Hub::new(settings.connectors.clone(), settings.worker.connector_timeout));
+    for decl in &settings.integrations {
+        if let IntegrationDecl::Remote(r) = decl {
+            let remote = connectors::remote::Remote {
+                name: r.name.clone(),
+                connector: r.connector.clone(),
+                hub: hub.clone(),
+                timeout: std::time::Duration::from_secs(60),
+            };
+            integrations.insert(r.name.clone(), Arc::new(remote));
+        }
+    }
     Ok(AppState {
         store,
         settings: Arc::new(settings),
         integrations: Arc::new(integrations),
         wake_worker: Arc::new(Notify::new()),
         changes: broadcast::channel(1024).0,
+        hub,
     })
 }
 
@@ -64,6 +69,13 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
     tokio::spawn(worker::run(st.clone(), owner));
     tokio::spawn(reconciler::run(st.clone()));
     tokio::spawn(sync::run(st.clone()));
+    let hub = st.hub.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            hub.reap();
+        }
+    });
     on_ready(addr);
     axum::serve(listener, api::router(st)).await?;
     Ok(())

@@ -81,7 +81,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         duration,
         justification: body.justification.as_deref(),
     };
-    let owners = crate::owners::owners_for(integ.settings(), &found, &st.settings.directory);
+    let owners = crate::owners::owners_for(&integ.settings(), &found, &st.settings.directory);
     let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
     let (status, flow, approvers) = match &decision {
         Decision::Grant { flow } => (RequestStatus::Granting, flow.clone(), vec![]),
@@ -92,7 +92,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     let username = if integ.uses_requester_identity() {
         who.email.clone()
     } else {
-        sesame_core::username::derive_username(integ.user_prefix(), &who.email, &id, integ.max_username_len())
+        sesame_core::username::derive_username(&integ.user_prefix(), &who.email, &id, integ.max_username_len())
     };
     let deadline = (status == RequestStatus::Granting).then(|| now.plus(duration));
     let jobs = deadline.map(|d| grant_jobs(&id, now, d)).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! What every handler and loop shares.
 
 use crate::config::Settings;
+use crate::connectors::Hub;
 use sesame_integrations::Integration;
 use sesame_store::Store;
 use std::collections::BTreeMap;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub wake_worker: Arc<Notify>,
     /// Ids of requests whose status changed, for `wait`.
     pub changes: broadcast::Sender<String>,
+    /// The connector gateway.
+    pub hub: Arc<Hub>,
 }
 
 impl AppState {

@@ -43,6 +43,22 @@ enum Cmd {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Run a connector: dial out to the control plane and serve the
+    /// integrations of its own configuration (secrets stay here).
+    Connector {
+        /// The connector's configuration file.
+        #[arg(long, env = "SESAME_CONNECTOR_CONFIG", default_value = "connector.toml")]
+        config: PathBuf,
+        /// The control plane's URL.
+        #[arg(long, env = "SESAME_SERVER")]
+        server: String,
+        /// The connector's token (`sesame token issue --connector ID`).
+        #[arg(long, env = "SESAME_CONNECTOR_TOKEN", hide_env_values = true)]
+        token: String,
+        /// How long each poll may wait for work.
+        #[arg(long, default_value = "20s")]
+        poll_wait: humantime::Duration,
+    },
     /// Check a configuration file and say what is wrong.
     CheckConfig {
         #[command(flatten)]
@@ -68,12 +84,16 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum TokenCmd {
-    /// Issue a token for a user declared in the configuration; printed once.
+    /// Issue a token for a user (or a connector) declared in the
+    /// configuration; printed once.
     Issue {
         #[command(flatten)]
         config: ConfigArg,
+        #[arg(long, required_unless_present = "connector", conflicts_with = "connector")]
+        user: Option<String>,
+        /// Issue a connector's token instead of a user's.
         #[arg(long)]
-        user: String,
+        connector: Option<String>,
         #[arg(long)]
         label: Option<String>,
         #[arg(long)]
@@ -103,18 +123,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Token(TokenCmd::Issue { config, user, label, store }) => {
+        Cmd::Token(TokenCmd::Issue { config, user, connector, label, store }) => {
             let settings = load(&config, Overrides { listen: None, store })?;
-            let u = settings.directory.user(&user).with_context(|| {
-                format!("user `{user}` is not declared in {}: add it under [[users]]", settings.path.display())
-            })?;
+            let principal = match (user, connector) {
+                (Some(user), _) => settings
+                    .directory
+                    .user(&user)
+                    .with_context(|| format!("user `{user}` is not declared in {}: add it under [[users]]", settings.path.display()))?
+                    .email
+                    .clone(),
+                (None, Some(c)) => {
+                    if !settings.connectors.contains(&c) {
+                        anyhow::bail!("connector `{c}` is not declared in {}: add [[connectors]] id = \"{c}\"", settings.path.display());
+                    }
+                    format!("{}{c}", sesame_server::connectors::api::TOKEN_PREFIX)
+                }
+                (None, None) => anyhow::bail!("say whose token: --user EMAIL or --connector ID"),
+            };
             let store = sesame_store::Store::connect(&settings.store).await?;
             let token = sesame_server::auth::new_token();
             store
-                .insert_token(&sesame_server::auth::token_hash(&token), &u.email, label.as_deref(), sesame_server::clock::now())
+                .insert_token(&sesame_server::auth::token_hash(&token), &principal, label.as_deref(), sesame_server::clock::now())
                 .await?;
             println!("{token}");
-            eprintln!("token for {} (shown once; Sesame keeps only its hash)", u.email);
+            eprintln!("token for {principal} (shown once; Sesame keeps only its hash)");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Connector { config, server, token, poll_wait } => {
+            let cfg = sesame_connector::config::load(&config)?;
+            sesame_connector::run(cfg, server, token, poll_wait.into()).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::CheckConfig { config } => {

@@ -179,16 +179,16 @@ impl Integration for Custom {
         128
     }
 
-    fn user_prefix(&self) -> &str {
-        "sesame_"
+    fn user_prefix(&self) -> String {
+        "sesame_".into()
     }
 
     fn uses_requester_identity(&self) -> bool {
         self.cfg.username == UsernameMode::Email
     }
 
-    fn settings(&self) -> &IntegrationSettings {
-        &self.cfg.settings
+    fn settings(&self) -> IntegrationSettings {
+        self.cfg.settings.clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {

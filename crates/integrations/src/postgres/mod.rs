@@ -213,12 +213,12 @@ impl Integration for Postgres {
         63
     }
 
-    fn user_prefix(&self) -> &str {
-        &self.cfg.user_prefix
+    fn user_prefix(&self) -> String {
+        self.cfg.user_prefix.clone()
     }
 
-    fn settings(&self) -> &crate::settings::IntegrationSettings {
-        &self.cfg.settings
+    fn settings(&self) -> crate::settings::IntegrationSettings {
+        self.cfg.settings.clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {

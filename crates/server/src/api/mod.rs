@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/integrations/{name}/permissions", get(inventory::permissions))
         .route("/api/v1/integrations/{name}/sync", post(inventory::sync))
         .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/connectors", get(crate::connectors::api::list))
+        .route("/api/v1/connector/register", post(crate::connectors::api::register))
+        .route("/api/v1/connector/poll", post(crate::connectors::api::poll))
+        .route("/api/v1/connector/result", post(crate::connectors::api::result))
         .fallback(|| async {
             crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, "no such endpoint: see /openapi.json")
         })

@@ -46,6 +46,7 @@ pub struct Harness {
     pub url: String,
     pub server: Option<Child>,
     pub pg: PgPool,
+    pub remote: bool,
 }
 
 pub struct Opts {
@@ -56,11 +57,14 @@ pub struct Opts {
     pub store: Option<String>,
     /// Extra lines for the integration's `[integrations.settings]`.
     pub settings: String,
+    /// Serve the PostgreSQL integration through `sesame connector` (id `dc-1`)
+    /// instead of in-process.
+    pub remote: bool,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { target_port: pg_port(), extra_flows: String::new(), store: None, settings: String::new() }
+        Opts { target_port: pg_port(), extra_flows: String::new(), store: None, settings: String::new(), remote: false }
     }
 }
 
@@ -78,8 +82,10 @@ impl Harness {
         std::fs::create_dir_all(&dir).unwrap();
         let prefix = format!("t{}_", rand_suffix(6));
         let config = dir.join("sesame.toml");
-        std::fs::write(&config, config_text(&db, &prefix, &opts)).unwrap();
-        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg };
+        let (server_cfg, connector_cfg) = config_text(&db, &prefix, &opts);
+        std::fs::write(&config, server_cfg).unwrap();
+        std::fs::write(dir.join("connector.toml"), connector_cfg).unwrap();
+        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg, remote: opts.remote };
         h.spawn_server();
         h
     }
@@ -90,7 +96,7 @@ impl Harness {
             .arg(&self.config)
             .args(["--listen", "127.0.0.1:0"])
             .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info")
-            .env("SESAME_E2E_PG_SECRET", INTEGRATION_SECRET)
+            .env("SESAME_E2E_PG_SECRET", if self.remote { "" } else { INTEGRATION_SECRET })
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(self.dir.join("server.log")).unwrap()))
             .spawn()
@@ -103,6 +109,29 @@ impl Harness {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         self.server = Some(child);
+    }
+
+    /// Start `sesame connector` for `dc-1` with `connector.toml` (its log in
+    /// `connector-{n}.log`). The integration secret lives only here.
+    pub fn spawn_connector(&self, n: usize) -> Child {
+        let out = Command::new(BIN).args(["token", "issue", "--config"]).arg(&self.config).args(["--connector", "dc-1"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        Command::new(BIN)
+            .args(["connector", "--config"])
+            .arg(self.dir.join("connector.toml"))
+            .args(["--server", &self.url, "--token", &token, "--poll-wait", "1s"])
+            .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info,reqwest=info")
+            .env("SESAME_E2E_PG_SECRET", INTEGRATION_SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(self.dir.join(format!("connector-{n}.log"))).unwrap()))
+            .spawn()
+            .unwrap()
+    }
+
+    /// GET /api/v1/connectors as `token`.
+    pub async fn connectors(&self, token: &str) -> Value {
+        reqwest::Client::new().get(format!("{}/api/v1/connectors", self.url)).bearer_auth(token).send().await.unwrap().json().await.unwrap()
     }
 
     /// SIGKILL: no shutdown, no cleanup.
@@ -225,16 +254,42 @@ impl Drop for Harness {
     }
 }
 
-fn config_text(db: &str, prefix: &str, opts: &Opts) -> String {
+/// The server's configuration, and a connector's (used when `opts.remote`).
+fn config_text(db: &str, prefix: &str, opts: &Opts) -> (String, String) {
     let store = opts.store.as_deref().unwrap_or("sqlite://sesame.db");
     let (port, extra_flows, settings) = (opts.target_port, &opts.extra_flows, &opts.settings);
-    format!(
+    let pg = format!(
+        r#"[[integrations]]
+type = "postgresql"
+name = "local-pg"
+host = "{host}"
+port = {port}
+username = "postgres"
+password = {{ env = "SESAME_E2E_PG_SECRET" }}
+databases = ["{db}"]
+user_prefix = "{prefix}"
+ssl_mode = "disable"
+
+[integrations.settings]
+custom_access_details = "Ask #db-help if the login fails."
+{settings}
+"#,
+        host = pg_host()
+    );
+    let connector = format!("version = 1\nid = \"dc-1\"\n\n{pg}");
+    let integration = if opts.remote {
+        "[[connectors]]\nid = \"dc-1\"\n\n[[integrations]]\ntype = \"remote\"\nname = \"local-pg\"\nconnector = \"dc-1\"\n".to_string()
+    } else {
+        pg
+    };
+    let server = format!(
         r#"version = 1
 
 [server]
 store = "{store}"
 
 [worker]
+connector_timeout = "2s"
 poll_interval = "50ms"
 retry_base = "200ms"
 retry_max = "1s"
@@ -260,21 +315,7 @@ groups = ["leads", "developers"]
 [[users]]
 email = "outsider@example.com"
 
-[[integrations]]
-type = "postgresql"
-name = "local-pg"
-host = "{host}"
-port = {port}
-username = "postgres"
-password = {{ env = "SESAME_E2E_PG_SECRET" }}
-databases = ["{db}"]
-user_prefix = "{prefix}"
-ssl_mode = "disable"
-
-[integrations.settings]
-custom_access_details = "Ask #db-help if the login fails."
-{settings}
-
+{integration}
 [[access_flows]]
 name = "auto-read"
 kind = "automatic"
@@ -294,9 +335,9 @@ permissions = ["read_write", "admin", "member"]
 max_duration = "2h"
 require_justification = true
 {extra_flows}
-"#,
-        host = pg_host()
-    )
+"#
+    );
+    (server, connector)
 }
 
 pub fn s(v: &Value, k: &str) -> String {

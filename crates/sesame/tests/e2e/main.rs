@@ -7,4 +7,5 @@ mod harness;
 mod loop_tests;
 mod robustness;
 mod bad_input;
+mod connector_tests;
 mod custom_tests;

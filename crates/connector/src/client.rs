@@ -1,0 +1,136 @@
+//! The connector loop: register, long-poll, execute, report. Reconnects by
+//! itself, forever.
+
+use crate::codec;
+use crate::config::ConnectorConfig;
+use sesame_integrations::Integration;
+use sesame_proto::connector::{IntegrationInfo, Poll, Register, RegisterReply, TaskOutcome, TaskResult, Tasks};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct Conn {
+    http: reqwest::Client,
+    server: String,
+    token: String,
+    id: String,
+    instance: String,
+}
+
+impl Conn {
+    async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, path: &str, body: &B, timeout: Duration) -> anyhow::Result<R> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.server))
+            .bearer_auth(&self.token)
+            .timeout(timeout)
+            .json(body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            anyhow::bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
+    // Permissions of custom integrations are learnt from list-resources.
+    if integ.kind() == "custom" {
+        let _ = integ.list_resources().await;
+    }
+    let types = integ.resource_types();
+    IntegrationInfo {
+        name: name.to_owned(),
+        kind: integ.kind().to_owned(),
+        permissions: types.iter().map(|t| (t.clone(), integ.permissions(t))).collect(),
+        resource_types: types,
+        max_username_len: integ.max_username_len(),
+        user_prefix: integ.user_prefix(),
+        uses_requester_identity: integ.uses_requester_identity(),
+        settings: serde_json::to_value(integ.settings()).unwrap_or_default(),
+    }
+}
+
+/// Run until the process is stopped.
+pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait: Duration) -> anyhow::Result<()> {
+    let mut integrations: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
+    for d in &cfg.integrations {
+        integrations.insert(d.name().to_owned(), d.build().map_err(|e| anyhow::anyhow!("integration `{}`: {e}", d.name()))?);
+    }
+    let integrations = Arc::new(integrations);
+    let conn = Arc::new(Conn {
+        http: reqwest::Client::new(),
+        server: server.trim_end_matches('/').to_owned(),
+        token,
+        id: cfg.id.clone(),
+        instance: uuid::Uuid::new_v4().simple().to_string(),
+    });
+    tracing::info!(connector = %conn.id, instance = %conn.instance, version = VERSION, "connector starting");
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let mut infos = Vec::new();
+        for (name, i) in integrations.iter() {
+            infos.push(info(name, i.as_ref()).await);
+        }
+        let reg = Register { connector_id: conn.id.clone(), instance_id: conn.instance.clone(), version: VERSION.into(), integrations: infos };
+        match conn.post::<_, RegisterReply>("/api/v1/connector/register", &reg, Duration::from_secs(30)).await {
+            Ok(reply) => {
+                backoff = Duration::from_millis(200);
+                for r in &reply.refused {
+                    tracing::error!(integration = %r.integration, reason = %r.reason, "the control plane refuses this integration");
+                }
+                tracing::info!(accepted = ?reply.accepted, "registered with {}", conn.server);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot register; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
+        // Long-poll until something goes wrong, then register again.
+        loop {
+            let poll = Poll { connector_id: conn.id.clone(), instance_id: conn.instance.clone(), wait_ms: poll_wait.as_millis() as u64 };
+            let tasks = match conn.post::<_, Tasks>("/api/v1/connector/poll", &poll, poll_wait + Duration::from_secs(10)).await {
+                Ok(t) => t.tasks,
+                Err(e) => {
+                    tracing::warn!(error = %e, "poll failed; registering again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    break;
+                }
+            };
+            for task in tasks {
+                let (conn, integrations) = (conn.clone(), integrations.clone());
+                tokio::spawn(async move {
+                    let outcome = match integrations.get(&task.integration) {
+                        Some(i) => codec::execute(i.as_ref(), &task).await,
+                        None => codec::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(
+                            "connector `{}` does not serve `{}`",
+                            conn.id, task.integration
+                        ))),
+                    };
+                    report(&conn, &task.task_id, outcome).await;
+                });
+            }
+        }
+    }
+}
+
+async fn report(conn: &Conn, task_id: &str, outcome: TaskOutcome) {
+    let r = TaskResult { connector_id: conn.id.clone(), instance_id: conn.instance.clone(), task_id: task_id.to_owned(), outcome };
+    for attempt in 0..5u32 {
+        match conn.post::<_, serde_json::Value>("/api/v1/connector/result", &r, Duration::from_secs(10)).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(task = task_id, error = %e, attempt, "cannot report a result; retrying");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+            }
+        }
+    }
+    tracing::error!(task = task_id, "gave up reporting a result; the control plane will retry the job");
+}

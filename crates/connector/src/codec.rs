@@ -1,0 +1,82 @@
+//! Tasks to integration calls and back: `execute` on the connector side,
+//! `decode_*` on the control plane side. One module, so both agree.
+
+use sesame_core::Timestamp;
+use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
+use sesame_proto::connector::{FailureKind, Op, Task, TaskOutcome};
+use sesame_proto::{Credentials, PermissionInfo, ResourceInfo};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn ok(v: Value) -> TaskOutcome {
+    TaskOutcome::Ok { value: v }
+}
+
+pub fn failure(e: &IntegrationError) -> TaskOutcome {
+    let kind = match e {
+        IntegrationError::Unavailable(_) => FailureKind::Unavailable,
+        IntegrationError::Invalid(_) => FailureKind::Invalid,
+        IntegrationError::Misconfigured(_) => FailureKind::Misconfigured,
+    };
+    TaskOutcome::Failed { kind, message: e.to_string() }
+}
+
+pub fn error_of(kind: FailureKind, message: String) -> IntegrationError {
+    match kind {
+        FailureKind::Unavailable => IntegrationError::Unavailable(message),
+        FailureKind::Invalid => IntegrationError::Invalid(message),
+        FailureKind::Misconfigured => IntegrationError::Misconfigured(message),
+    }
+}
+
+/// Run one task against the integration it names.
+pub async fn execute(integ: &dyn Integration, t: &Task) -> TaskOutcome {
+    let p = &t.params;
+    let res: Result<Value, IntegrationError> = match t.op {
+        Op::GetStatus => integ.get_status().await.map(|s| json!({"healthy": s.healthy, "message": s.message})),
+        Op::ListResources => integ.list_resources().await.map(|d| json!({"resources": d.resources, "permissions": d.permissions})),
+        Op::ListResourcesTags => integ.list_resources_tags().await.map(|t| json!(t)),
+        Op::GrantAccess => integ.grant_access(p, Timestamp(t.valid_until_ms.unwrap_or(i64::MAX))).await.map(|_| Value::Null),
+        Op::RevokeAccess => integ.revoke_access(p).await.map(|_| Value::Null),
+        Op::CreateCredentials => integ.create_credentials(p).await.map(|c| json!(c)),
+        Op::ResetCredentials => integ.reset_credentials(p).await.map(|c| json!(c)),
+        Op::DeleteCredentials => integ.delete_credentials(p).await.map(|_| Value::Null),
+        Op::DisableUser => integ.disable_user(p).await.map(|_| Value::Null),
+        Op::DeleteUser => integ.delete_user(&p.username).await.map(|_| Value::Null),
+        Op::ListManagedUsers => integ.list_managed_users().await.map(|u| json!(u)),
+    };
+    match res {
+        Ok(v) => ok(v),
+        Err(e) => failure(&e),
+    }
+}
+
+fn bad(what: &str, e: impl std::fmt::Display) -> IntegrationError {
+    IntegrationError::Invalid(format!("the connector answered {what} with something unexpected: {e}"))
+}
+
+pub fn decode_status(v: Value) -> Result<StatusReport, IntegrationError> {
+    Ok(StatusReport {
+        healthy: v["healthy"].as_bool().ok_or_else(|| bad("get-status", &v))?,
+        message: v["message"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+pub fn decode_discovery(v: Value) -> Result<Discovery, IntegrationError> {
+    let resources: Vec<ResourceInfo> = serde_json::from_value(v["resources"].clone()).map_err(|e| bad("list-resources", e))?;
+    let permissions: BTreeMap<String, Vec<PermissionInfo>> =
+        serde_json::from_value(v["permissions"].clone()).map_err(|e| bad("list-resources", e))?;
+    Ok(Discovery { resources, permissions })
+}
+
+pub fn decode_tags(v: Value) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
+    serde_json::from_value(v).map_err(|e| bad("list-resources-tags", e))
+}
+
+pub fn decode_credentials(v: Value) -> Result<Credentials, IntegrationError> {
+    serde_json::from_value(v).map_err(|e| bad("create-credentials", e))
+}
+
+pub fn decode_users(v: Value) -> Result<Vec<String>, IntegrationError> {
+    serde_json::from_value(v).map_err(|e| bad("list-managed-users", e))
+}

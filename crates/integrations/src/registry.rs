@@ -1,0 +1,140 @@
+//! Integration declarations as configuration holds them, and building them.
+//! Shared by `serve` (in-process connector) and `sesame connector`.
+
+use crate::custom::{Custom, CustomConfig};
+use crate::mysql::{Mysql, MysqlConfig};
+use crate::postgres::{Postgres, PostgresConfig};
+use crate::redshift::{Redshift, RedshiftConfig};
+use crate::settings::IntegrationSettings;
+use crate::{Integration, IntegrationError};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// An integration served by a connector process elsewhere: the control plane
+/// knows its name and its connector, never its configuration or secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteDecl {
+    pub name: String,
+    pub connector: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum IntegrationDecl {
+    Postgresql(PostgresConfig),
+    Mysql(MysqlConfig),
+    Redshift(RedshiftConfig),
+    /// The seed's custom-integration contract over exec, webhook or Lambda.
+    Custom(CustomConfig),
+    /// Served by `sesame connector` with this connector id.
+    Remote(RemoteDecl),
+}
+
+impl IntegrationDecl {
+    pub fn name(&self) -> &str {
+        match self {
+            IntegrationDecl::Postgresql(c) => &c.name,
+            IntegrationDecl::Mysql(c) => &c.name,
+            IntegrationDecl::Redshift(c) => &c.name,
+            IntegrationDecl::Custom(c) => &c.name,
+            IntegrationDecl::Remote(c) => &c.name,
+        }
+    }
+
+    /// The integration type, as connectors report it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IntegrationDecl::Postgresql(_) => "postgresql",
+            IntegrationDecl::Mysql(_) => "mysql",
+            IntegrationDecl::Redshift(_) => "redshift",
+            IntegrationDecl::Custom(_) => "custom",
+            IntegrationDecl::Remote(_) => "remote",
+        }
+    }
+
+    pub fn settings(&self) -> Option<&IntegrationSettings> {
+        match self {
+            IntegrationDecl::Postgresql(c) => Some(&c.settings),
+            IntegrationDecl::Mysql(c) => Some(&c.settings),
+            IntegrationDecl::Redshift(c) => Some(&c.settings),
+            IntegrationDecl::Custom(c) => Some(&c.settings),
+            IntegrationDecl::Remote(_) => None,
+        }
+    }
+
+    /// Checks made when the integration is created or updated.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            IntegrationDecl::Postgresql(c) => c.validate(),
+            IntegrationDecl::Mysql(c) => c.validate(),
+            IntegrationDecl::Redshift(c) => {
+                if !sesame_core::username::valid_prefix(&c.user_prefix) {
+                    return Err(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", c.user_prefix));
+                }
+                c.settings.validate()
+            }
+            IntegrationDecl::Custom(c) => c.validate(),
+            IntegrationDecl::Remote(c) => {
+                if c.connector.trim().is_empty() {
+                    return Err("`connector` is empty: name the connector that serves it".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Build it, resolving its secrets here (where the connector runs).
+    pub fn build(&self) -> Result<Arc<dyn Integration>, IntegrationError> {
+        Ok(match self {
+            IntegrationDecl::Postgresql(c) => Arc::new(Postgres::new(c.clone())?),
+            IntegrationDecl::Mysql(c) => Arc::new(Mysql::new(c.clone())?),
+            IntegrationDecl::Redshift(c) => Arc::new(Redshift::new(c.clone())?),
+            IntegrationDecl::Custom(c) => Arc::new(Custom::with_builtin_transport(c.clone())?),
+            IntegrationDecl::Remote(c) => {
+                return Err(IntegrationError::Misconfigured(format!(
+                    "`{}` is served by connector `{}`, not here",
+                    c.name, c.connector
+                )))
+            }
+        })
+    }
+}
+
+/// The lowest connector version that may serve an integration type, as the
+/// seed states them (RDS PostgreSQL/MySQL 1.5.3, Redshift 1.3.2, Lambda
+/// custom integrations 1.4.1, AWS 1.7.0).
+pub fn min_connector_version(kind: &str) -> Option<&'static str> {
+    match kind {
+        "postgresql" | "mysql" => Some("1.5.3"),
+        "redshift" => Some("1.3.2"),
+        "custom" => Some("1.4.1"),
+        "aws-account" | "aws-organization" => Some("1.7.0"),
+        _ => None,
+    }
+}
+
+/// `a >= b` for dotted numeric versions.
+pub fn version_at_least(a: &str, b: &str) -> bool {
+    let parse = |v: &str| v.split('.').map(|p| p.trim().parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    let (mut x, mut y) = (parse(a), parse(b));
+    let n = x.len().max(y.len());
+    x.resize(n, 0);
+    y.resize(n, 0);
+    x >= y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(version_at_least("1.8.0", "1.7.0"));
+        assert!(version_at_least("1.5.3", "1.5.3"));
+        assert!(!version_at_least("1.4.9", "1.5.3"));
+        assert!(version_at_least("2", "1.9.9"));
+        assert!(!version_at_least("1.10", "1.11.0"));
+        assert_eq!(min_connector_version("postgresql"), Some("1.5.3"));
+    }
+}

@@ -1,0 +1,139 @@
+//! The connector protocol: a connector dials OUT to the control plane over
+//! HTTP — it registers, long-polls for tasks, and posts results. No inbound
+//! port on the connector.
+
+use crate::event::{ActionParams, PermissionInfo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// What a connector serves, as the control plane needs to know it (no
+/// configuration, no secrets).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IntegrationInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub resource_types: Vec<String>,
+    pub permissions: BTreeMap<String, Vec<PermissionInfo>>,
+    pub max_username_len: usize,
+    pub user_prefix: String,
+    pub uses_requester_identity: bool,
+    /// The integration's settings block (rotation, cleanup, owners...).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Register {
+    pub connector_id: String,
+    /// One per running process; replicas share `connector_id`.
+    pub instance_id: String,
+    pub version: String,
+    pub integrations: Vec<IntegrationInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Refusal {
+    pub integration: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisterReply {
+    pub accepted: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Poll {
+    pub connector_id: String,
+    pub instance_id: String,
+    /// How long the control plane may hold the poll open.
+    pub wait_ms: u64,
+}
+
+/// One action on one integration, the seed's events plus what the control
+/// plane's own loops need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    GetStatus,
+    ListResources,
+    ListResourcesTags,
+    GrantAccess,
+    RevokeAccess,
+    CreateCredentials,
+    ResetCredentials,
+    DeleteCredentials,
+    DisableUser,
+    DeleteUser,
+    ListManagedUsers,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub task_id: String,
+    pub integration: String,
+    pub op: Op,
+    #[schema(value_type = Object)]
+    pub params: ActionParams,
+    pub valid_until_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Tasks {
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Unavailable,
+    Invalid,
+    Misconfigured,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum TaskOutcome {
+    Ok {
+        #[schema(value_type = Object)]
+        value: serde_json::Value,
+    },
+    Failed {
+        kind: FailureKind,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskResult {
+    pub connector_id: String,
+    pub instance_id: String,
+    pub task_id: String,
+    #[serde(flatten)]
+    pub outcome: TaskOutcome,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InstanceView {
+    pub instance_id: String,
+    pub version: String,
+    pub last_seen: String,
+    pub connected: bool,
+    /// Tasks handed to this instance and not answered yet.
+    pub in_flight: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConnectorView {
+    pub id: String,
+    /// CONNECTED when at least one instance polled recently, else DISCONNECTED.
+    pub status: String,
+    pub last_seen: Option<String>,
+    pub version: Option<String>,
+    pub instances: Vec<InstanceView>,
+    pub integrations: Vec<String>,
+    pub refused: Vec<Refusal>,
+}

@@ -1,0 +1,264 @@
+//! Tasks queued per connector; whichever replica polls first takes them.
+//! A replica that stops polling loses its tasks (they fail as retryable and
+//! the durable job that asked runs them again, on another replica).
+
+use crate::clock;
+use sesame_core::Timestamp;
+use sesame_integrations::registry::{min_connector_version, version_at_least};
+use sesame_integrations::IntegrationError;
+use sesame_proto::connector::{ConnectorView, InstanceView, IntegrationInfo, Op, Refusal, Register, RegisterReply, Task, TaskOutcome};
+use sesame_proto::ActionParams;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{oneshot, Notify};
+
+struct Instance {
+    version: String,
+    last_seen: Timestamp,
+}
+
+#[derive(Default)]
+struct Conn {
+    instances: BTreeMap<String, Instance>,
+    infos: BTreeMap<String, IntegrationInfo>,
+    refused: Vec<Refusal>,
+    queue: VecDeque<Task>,
+}
+
+struct Pending {
+    connector: String,
+    instance: Option<String>,
+    tx: oneshot::Sender<TaskOutcome>,
+}
+
+#[derive(Default)]
+struct State {
+    conns: BTreeMap<String, Conn>,
+    pending: HashMap<String, Pending>,
+}
+
+pub struct Hub {
+    declared: BTreeSet<String>,
+    /// An instance that has not polled for this long is gone.
+    liveness: Duration,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("connector `{0}` is not declared: add it under [[connectors]] in the server's configuration")]
+    Undeclared(String),
+    #[error("instance `{0}` is not registered: register first")]
+    NotRegistered(String),
+}
+
+impl Hub {
+    pub fn new(declared: BTreeSet<String>, liveness: Duration) -> Hub {
+        Hub { declared, liveness, state: Mutex::new(State::default()), wake: Notify::new() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_declared(&self, id: &str) -> bool {
+        self.declared.contains(id)
+    }
+
+    fn alive(&self, i: &Instance, now: Timestamp) -> bool {
+        now.since(i.last_seen) <= self.liveness
+    }
+
+    pub fn register(&self, r: Register) -> Result<RegisterReply, HubError> {
+        if !self.declared.contains(&r.connector_id) {
+            return Err(HubError::Undeclared(r.connector_id));
+        }
+        let mut st = self.lock();
+        let conn = st.conns.entry(r.connector_id.clone()).or_default();
+        let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+        for info in r.integrations {
+            match min_connector_version(&info.kind) {
+                Some(min) if !version_at_least(&r.version, min) => refused.push(Refusal {
+                    integration: info.name.clone(),
+                    reason: format!(
+                        "connector `{}` runs version {} but `{}` integrations need at least {min}: upgrade the connector",
+                        r.connector_id, r.version, info.kind
+                    ),
+                }),
+                _ => {
+                    accepted.push(info.name.clone());
+                    conn.infos.insert(info.name.clone(), info);
+                }
+            }
+        }
+        for f in &refused {
+            conn.infos.remove(&f.integration);
+        }
+        conn.refused = refused.clone();
+        conn.instances.insert(r.instance_id, Instance { version: r.version, last_seen: clock::now() });
+        Ok(RegisterReply { accepted, refused })
+    }
+
+    /// Hand out queued tasks to `instance`, waiting up to `wait` for some.
+    pub async fn poll(&self, connector: &str, instance: &str, wait: Duration) -> Result<Vec<Task>, HubError> {
+        let wait = wait.min(self.liveness / 2);
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut st = self.lock();
+                let conn = st.conns.get_mut(connector).ok_or_else(|| HubError::NotRegistered(instance.to_owned()))?;
+                let inst = conn.instances.get_mut(instance).ok_or_else(|| HubError::NotRegistered(instance.to_owned()))?;
+                inst.last_seen = clock::now();
+                let n = conn.queue.len().min(32);
+                let tasks: Vec<Task> = conn.queue.drain(..n).collect();
+                for t in &tasks {
+                    if let Some(p) = st.pending.get_mut(&t.task_id) {
+                        p.instance = Some(instance.to_owned());
+                    }
+                }
+                if !tasks.is_empty() {
+                    return Ok(tasks);
+                }
+            }
+            if tokio::time::timeout_at(until, notified).await.is_err() {
+                let mut st = self.lock();
+                if let Some(i) = st.conns.get_mut(connector).and_then(|c| c.instances.get_mut(instance)) {
+                    i.last_seen = clock::now();
+                }
+                return Ok(vec![]);
+            }
+        }
+    }
+
+    pub fn complete(&self, task_id: &str, outcome: TaskOutcome) {
+        let p = self.lock().pending.remove(task_id);
+        if let Some(p) = p {
+            let _ = p.tx.send(outcome);
+        }
+    }
+
+    /// Fail the tasks of instances that stopped polling, so their jobs retry elsewhere.
+    pub fn reap(&self) {
+        let now = clock::now();
+        let mut st = self.lock();
+        let mut dead: Vec<(String, String)> = Vec::new();
+        for (cid, c) in &st.conns {
+            for (iid, i) in &c.instances {
+                if !self.alive(i, now) {
+                    dead.push((cid.clone(), iid.clone()));
+                }
+            }
+        }
+        let lost: Vec<String> = st
+            .pending
+            .iter()
+            .filter(|(_, p)| p.instance.as_ref().is_some_and(|i| dead.iter().any(|(c, d)| c == &p.connector && d == i)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            if let Some(p) = st.pending.remove(&id) {
+                let message = format!(
+                    "connector `{}` instance `{}` stopped answering while running the task; it will be retried",
+                    p.connector,
+                    p.instance.unwrap_or_default()
+                );
+                let _ = p.tx.send(TaskOutcome::Failed { kind: sesame_proto::connector::FailureKind::Unavailable, message });
+            }
+        }
+    }
+
+    pub fn info(&self, integration: &str, connector: &str) -> Option<IntegrationInfo> {
+        self.lock().conns.get(connector).and_then(|c| c.infos.get(integration).cloned())
+    }
+
+    /// Send a task to `connector` and wait for its outcome.
+    pub async fn dispatch(
+        &self,
+        connector: &str,
+        integration: &str,
+        op: Op,
+        params: ActionParams,
+        valid_until: Option<Timestamp>,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, IntegrationError> {
+        let task_id = uuid::Uuid::new_v4().simple().to_string();
+        let rx = {
+            let now = clock::now();
+            let mut st = self.lock();
+            let conn = st.conns.get(connector);
+            let connected = conn.is_some_and(|c| c.instances.values().any(|i| self.alive(i, now)));
+            if !connected {
+                return Err(IntegrationError::Unavailable(format!(
+                    "connector `{connector}` is not connected: start `sesame connector` for it (it serves `{integration}`)"
+                )));
+            }
+            if let Some(r) = conn.and_then(|c| c.refused.iter().find(|r| r.integration == integration)) {
+                return Err(IntegrationError::Misconfigured(r.reason.clone()));
+            }
+            if conn.is_some_and(|c| !c.infos.contains_key(integration)) {
+                return Err(IntegrationError::Misconfigured(format!("connector `{connector}` does not serve `{integration}`: add it to the connector's configuration")));
+            }
+            let (tx, rx) = oneshot::channel();
+            st.pending.insert(task_id.clone(), Pending { connector: connector.to_owned(), instance: None, tx });
+            let task = Task { task_id: task_id.clone(), integration: integration.to_owned(), op, params, valid_until_ms: valid_until.map(|t| t.0) };
+            if let Some(c) = st.conns.get_mut(connector) {
+                c.queue.push_back(task);
+            }
+            rx
+        };
+        self.wake.notify_waiters();
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(TaskOutcome::Ok { value })) => Ok(value),
+            Ok(Ok(TaskOutcome::Failed { kind, message })) => Err(sesame_connector::codec::error_of(kind, message)),
+            Ok(Err(_)) => Err(IntegrationError::Unavailable("the connector gateway dropped the task".into())),
+            Err(_) => {
+                let mut st = self.lock();
+                st.pending.remove(&task_id);
+                if let Some(c) = st.conns.get_mut(connector) {
+                    c.queue.retain(|t| t.task_id != task_id);
+                }
+                Err(IntegrationError::Unavailable(format!("connector `{connector}` did not answer within {timeout:?}")))
+            }
+        }
+    }
+
+    pub fn views(&self) -> Vec<ConnectorView> {
+        let now = clock::now();
+        let st = self.lock();
+        self.declared
+            .iter()
+            .map(|id| {
+                let conn = st.conns.get(id);
+                let instances: Vec<InstanceView> = conn
+                    .map(|c| {
+                        c.instances
+                            .iter()
+                            .map(|(iid, i)| InstanceView {
+                                instance_id: iid.clone(),
+                                version: i.version.clone(),
+                                last_seen: clock::rfc3339(i.last_seen),
+                                connected: self.alive(i, now),
+                                in_flight: st.pending.values().filter(|p| p.instance.as_deref() == Some(iid)).count(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let newest = conn.and_then(|c| c.instances.values().max_by_key(|i| i.last_seen));
+                ConnectorView {
+                    id: id.clone(),
+                    status: if instances.iter().any(|i| i.connected) { "CONNECTED" } else { "DISCONNECTED" }.into(),
+                    last_seen: newest.map(|i| clock::rfc3339(i.last_seen)),
+                    version: newest.map(|i| i.version.clone()),
+                    instances,
+                    integrations: conn.map(|c| c.infos.keys().cloned().collect()).unwrap_or_default(),
+                    refused: conn.map(|c| c.refused.clone()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}
