@@ -2,6 +2,7 @@
 //! is configuration; the value is never stored or logged by Sesame.
 
 use serde::Deserialize;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -11,6 +12,28 @@ pub enum SecretRef {
     /// Read from this file (trailing newline removed), e.g. a Kubernetes
     /// secret mounted as a file.
     File(String),
+    /// Read from AWS Secrets Manager (needs `sesame_aws::install`).
+    AwsSecretsManager(AwsSecretRef),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSecretRef {
+    /// Name or ARN of the secret.
+    pub secret_id: String,
+    pub region: String,
+    /// For a JSON secret, the key whose value to use (e.g. `password`).
+    pub key: Option<String>,
+    /// Endpoint override (tests: moto).
+    pub endpoint_url: Option<String>,
+}
+
+type AwsResolver = fn(&AwsSecretRef) -> Result<String, String>;
+static AWS_RESOLVER: OnceLock<AwsResolver> = OnceLock::new();
+
+/// Installed by `sesame-aws` at startup.
+pub fn set_aws_resolver(f: AwsResolver) {
+    let _ = AWS_RESOLVER.set(f);
 }
 
 impl SecretRef {
@@ -20,6 +43,10 @@ impl SecretRef {
             SecretRef::File(path) => std::fs::read_to_string(path)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
                 .map_err(|e| format!("cannot read secret file `{path}`: {e}")),
+            SecretRef::AwsSecretsManager(r) => {
+                let f = AWS_RESOLVER.get().ok_or("this build cannot read AWS Secrets Manager (sesame_aws::install was not called)")?;
+                f(r)
+            }
         }
     }
 }

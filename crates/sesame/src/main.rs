@@ -191,6 +191,7 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    sesame_aws::install();
     match run(Cli::parse()).await {
         Ok(c) => c,
         Err(e) => {

@@ -27,6 +27,14 @@ pub trait Transport: Send + Sync {
     }
 }
 
+/// Builds the Lambda transport; installed by `sesame-aws` at startup.
+pub type LambdaFactory = fn(&TransportConfig, Duration) -> Result<Box<dyn Transport>, IntegrationError>;
+static LAMBDA_FACTORY: std::sync::OnceLock<LambdaFactory> = std::sync::OnceLock::new();
+
+pub fn set_lambda_factory(f: LambdaFactory) {
+    let _ = LAMBDA_FACTORY.set(f);
+}
+
 fn default_timeout_secs() -> u64 {
     30
 }
@@ -123,7 +131,7 @@ impl Custom {
         Ok(Custom { cfg, transport, permissions: RwLock::new(BTreeMap::new()) })
     }
 
-    /// Build with the exec or webhook transport (Lambda lives in `sesame-aws`).
+    /// Build with the configured transport (Lambda comes from `sesame-aws`).
     pub fn with_builtin_transport(cfg: CustomConfig) -> Result<Custom, IntegrationError> {
         let timeout = cfg.timeout();
         let transport: Box<dyn Transport> = match &cfg.transport {
@@ -133,7 +141,10 @@ impl Custom {
                 Box::new(webhook::Webhook::new(url.clone(), key.into_bytes(), timeout, *retries)?)
             }
             TransportConfig::Lambda { .. } => {
-                return Err(IntegrationError::Misconfigured("the lambda transport is built by sesame-aws".into()))
+                let f = LAMBDA_FACTORY.get().ok_or_else(|| {
+                    IntegrationError::Misconfigured("this build has no Lambda transport (sesame_aws::install was not called)".into())
+                })?;
+                f(&cfg.transport, timeout)?
             }
         };
         Custom::new(cfg, transport)

@@ -1,0 +1,140 @@
+//! The Lambda transport: `Invoke` (RequestResponse) with the seed's event as
+//! the payload. The function must carry the tag `apono-connector-access:
+//! "true"`, or Sesame refuses to invoke it and says why.
+
+use async_trait::async_trait;
+use aws_sdk_lambda::operation::invoke::InvokeOutput;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use sesame_integrations::custom::{Transport, TransportConfig};
+use sesame_integrations::IntegrationError;
+use sesame_proto::IntegrationEvent;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const ACCESS_TAG: &str = "apono-connector-access";
+const TAG_RECHECK: Duration = Duration::from_secs(300);
+
+pub struct Lambda {
+    client: aws_sdk_lambda::Client,
+    function: String,
+    checked_at: Mutex<Option<Instant>>,
+}
+
+/// The factory registered by [`crate::install`].
+pub fn factory(cfg: &TransportConfig, _timeout: Duration) -> Result<Box<dyn Transport>, IntegrationError> {
+    let TransportConfig::Lambda { region, function_name, endpoint_url } = cfg else {
+        return Err(IntegrationError::Misconfigured("not a lambda transport".into()));
+    };
+    let sdk = block_on(crate::sdk_config(region, endpoint_url.as_deref(), None))?;
+    Ok(Box::new(Lambda::new(aws_sdk_lambda::Client::new(&sdk), function_name.clone())))
+}
+
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, IntegrationError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => Ok(tokio::task::block_in_place(|| h.block_on(f))),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .map_err(|e| IntegrationError::Misconfigured(format!("cannot start a runtime: {e}"))),
+    }
+}
+
+impl Lambda {
+    pub fn new(client: aws_sdk_lambda::Client, function: String) -> Lambda {
+        Lambda { client, function, checked_at: Mutex::new(None) }
+    }
+
+    async fn check_tag(&self) -> Result<(), IntegrationError> {
+        let f = self.client.get_function().function_name(&self.function).send().await.map_err(|e| {
+            IntegrationError::Misconfigured(format!(
+                "cannot read the Lambda function `{}`: {}: check its name, region and the connector's IAM permissions",
+                self.function,
+                aws_sdk_lambda::error::DisplayErrorContext(&e)
+            ))
+        })?;
+        let arn = f.configuration().and_then(|c| c.function_arn()).unwrap_or(&self.function).to_owned();
+        let tags = self
+            .client
+            .list_tags()
+            .resource(&arn)
+            .send()
+            .await
+            .map_err(|e| IntegrationError::Unavailable(format!("cannot read the tags of `{arn}`: {}", aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
+        match tags.tags().and_then(|t| t.get(ACCESS_TAG)) {
+            Some(v) if v == "true" => Ok(()),
+            other => Err(IntegrationError::Misconfigured(format!(
+                "the Lambda function `{}` does not carry the tag {ACCESS_TAG}: \"true\" (found {}): tag it to let Sesame invoke it",
+                self.function,
+                other.map(|v| format!("\"{v}\"")).unwrap_or_else(|| "no such tag".into())
+            ))),
+        }
+    }
+
+    async fn ensure_checked(&self) -> Result<(), IntegrationError> {
+        let fresh = self.checked_at.lock().map(|c| c.is_some_and(|t| t.elapsed() < TAG_RECHECK)).unwrap_or(false);
+        if fresh {
+            return Ok(());
+        }
+        self.check_tag().await?;
+        if let Ok(mut c) = self.checked_at.lock() {
+            *c = Some(Instant::now());
+        }
+        Ok(())
+    }
+}
+
+/// Turn an `Invoke` answer into the handler's reply, or a clear error.
+pub fn interpret(function: &str, out: &InvokeOutput) -> Result<serde_json::Value, IntegrationError> {
+    let payload = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&payload).chars().take(300).collect::<String>();
+    if let Some(kind) = out.function_error() {
+        return Err(IntegrationError::Unavailable(format!("the Lambda function `{function}` failed ({kind}): {text}")));
+    }
+    serde_json::from_slice(&payload).map_err(|e| {
+        IntegrationError::Invalid(format!("the Lambda function `{function}` answered with something that is not JSON ({e}): `{text}`"))
+    })
+}
+
+#[async_trait]
+impl Transport for Lambda {
+    async fn check(&self) -> Result<(), IntegrationError> {
+        self.check_tag().await?;
+        if let Ok(mut c) = self.checked_at.lock() {
+            *c = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    async fn call(&self, event: &IntegrationEvent) -> Result<serde_json::Value, IntegrationError> {
+        self.ensure_checked().await?;
+        let payload = serde_json::to_vec(event).map_err(|e| IntegrationError::Invalid(e.to_string()))?;
+        let out = self
+            .client
+            .invoke()
+            .function_name(&self.function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| IntegrationError::Unavailable(format!("invoking `{}` failed: {}", self.function, aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
+        interpret(&self.function, &out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_errors_and_garbage_are_clear_failures() {
+        let out = InvokeOutput::builder().function_error("Unhandled").payload(Blob::new(br#"{"errorMessage":"boom"}"#.to_vec())).build();
+        let e = interpret("f", &out).unwrap_err();
+        assert!(e.is_retryable() && e.to_string().contains("failed (Unhandled)") && e.to_string().contains("boom"), "{e}");
+        let out = InvokeOutput::builder().payload(Blob::new(b"<html>".to_vec())).build();
+        assert!(!interpret("f", &out).unwrap_err().is_retryable());
+        let out = InvokeOutput::builder().payload(Blob::new(br#"{"status":"ok"}"#.to_vec())).build();
+        assert_eq!(interpret("f", &out).unwrap()["status"], "ok");
+    }
+}

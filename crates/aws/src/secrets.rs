@@ -1,0 +1,31 @@
+//! Secrets from AWS Secrets Manager, read by the connector (never the
+//! control plane). A JSON secret (`{"username": ..., "password": ...}`, as
+//! the seed stores database credentials) can name the key to use.
+
+use sesame_integrations::secret::AwsSecretRef;
+
+pub async fn resolve(r: &AwsSecretRef) -> Result<String, String> {
+    let sdk = crate::sdk_config(&r.region, r.endpoint_url.as_deref(), None).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let out = client
+        .get_secret_value()
+        .secret_id(&r.secret_id)
+        .send()
+        .await
+        .map_err(|e| format!("cannot read secret `{}`: {}", r.secret_id, aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
+    let value = out.secret_string().ok_or_else(|| format!("secret `{}` has no string value", r.secret_id))?;
+    match &r.key {
+        None => Ok(value.to_owned()),
+        Some(k) => {
+            let v: serde_json::Value =
+                serde_json::from_str(value).map_err(|_| format!("secret `{}` is not JSON, so it has no key `{k}`", r.secret_id))?;
+            v.get(k).and_then(|x| x.as_str()).map(str::to_owned).ok_or_else(|| format!("secret `{}` has no string key `{k}`", r.secret_id))
+        }
+    }
+}
+
+/// The resolver registered by [`crate::install`] (secret references are
+/// resolved while integrations are built).
+pub fn resolve_blocking(r: &AwsSecretRef) -> Result<String, String> {
+    crate::lambda::block_on(resolve(r)).map_err(|e| e.to_string())?
+}
