@@ -28,8 +28,9 @@ use tokio::sync::{broadcast, Notify};
 pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String, Arc<dyn Integration>>> {
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for decl in settings.integrations.iter().filter(|d| !matches!(d, IntegrationDecl::Remote(_))) {
-        let integ = decl.build().with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
-        out.insert(decl.name().to_owned(), integ);
+        let inner = decl.build().with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
+        let local = connectors::local::Local { name: decl.name().to_owned(), inner };
+        out.insert(decl.name().to_owned(), Arc::new(local));
     }
     Ok(out)
 }

@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 pub enum BenchCmd {
     /// Grant latency and expiry lateness, Sesame and OpenBao side by side.
     Grant(GrantArgs),
+    /// Resident memory of an idle `sesame connector` serving one PostgreSQL integration.
+    Connector {
+        /// How long to let it idle before measuring.
+        #[arg(long, default_value = "10s")]
+        idle: humantime::Duration,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,6 +65,7 @@ const BAO_ADMIN_PW: &str = "BaoAdminPw1";
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Grant(a) => grant(a).await,
+        BenchCmd::Connector { idle } => connector_rss(idle.into()).await,
     }
 }
 
@@ -420,6 +427,80 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&sesame.dir);
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn connector_rss(idle: Duration) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("sesame-bench-rss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let cfg = dir.join("sesame.toml");
+    std::fs::write(
+        &cfg,
+        "version = 1\n[server]\nstore = \"sqlite://sesame.db\"\n[[users]]\nemail = \"bench@example.com\"\nadmin = true\n\
+         [[connectors]]\nid = \"rss\"\n[[integrations]]\ntype = \"remote\"\nname = \"pg\"\nconnector = \"rss\"\n",
+    )?;
+    std::fs::write(
+        dir.join("connector.toml"),
+        "version = 1\nid = \"rss\"\n[[integrations]]\ntype = \"postgresql\"\nname = \"pg\"\nhost = \"127.0.0.1\"\n\
+         username = \"postgres\"\ndatabases = [\"postgres\"]\nssl_mode = \"disable\"\n",
+    )?;
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(&exe)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("SESAME_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+    let first = lines.next().context("sesame serve printed nothing")??;
+    std::thread::spawn(move || for _ in lines {});
+    let server = Killer(child);
+    let url = first.trim_start_matches("Sesame is listening on ").trim().to_owned();
+    let issue = |who: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(&exe).args(["token", "issue", "--config"]).arg(&cfg).args(who).output()?;
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    let (admin, token) = (issue(&["--user", "bench@example.com"])?, issue(&["--connector", "rss"])?);
+    let connector = Killer(
+        Command::new(&exe)
+            .args(["connector", "--config"])
+            .arg(dir.join("connector.toml"))
+            .args(["--server", &url, "--token", &token])
+            .env("SESAME_LOG", "warn")
+            .spawn()?,
+    );
+    let http = reqwest::Client::new();
+    let t0 = Instant::now();
+    loop {
+        let v: Value = http.get(format!("{url}/api/v1/connectors")).bearer_auth(&admin).send().await?.json().await?;
+        if v[0]["status"] == "CONNECTED" {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            bail!("the connector did not connect");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("connected; idling {idle:?} ...");
+    tokio::time::sleep(idle).await;
+    let (c_rss, c_hwm) = rss_kib(connector.0.id());
+    let (s_rss, s_hwm) = rss_kib(server.0.id());
+    println!("\nIdle resident memory after {idle:?} (one PostgreSQL integration, connected)");
+    println!("{:<18} {:>10} {:>10}", "", "RSS MiB", "peak MiB");
+    println!("{:<18} {:>10.1} {:>10.1}", "sesame connector", c_rss as f64 / 1024.0, c_hwm as f64 / 1024.0);
+    println!("{:<18} {:>10.1} {:>10.1}", "sesame serve", s_rss as f64 / 1024.0, s_hwm as f64 / 1024.0);
+    drop(connector);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 

@@ -38,7 +38,12 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> bool {
 async fn receiver(flaky: u32) -> (String, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
-    let app = Router::new().route(
+    let app = Router::new()
+        .route("/slow", post(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "{}".to_string()
+        }))
+        .route(
         "/hook",
         post(move |headers: HeaderMap, body: Bytes| {
             let counter = counter.clone();
@@ -105,6 +110,16 @@ async fn custom_over_webhook_is_signed_and_retried() {
     let gone = Custom::with_builtin_transport(config("http://127.0.0.1:9/hook", &key, &state)).unwrap();
     let e = gone.revoke_access(&Default::default()).await.unwrap_err();
     assert!(e.is_retryable() && e.to_string().contains("after 4 attempts"), "{e}");
+    // A receiver slower than the timeout: each attempt is cut off.
+    let mut slow = config(&url.replace("/hook", "/slow"), &key, &state);
+    slow.timeout_secs = 1;
+    if let sesame_integrations::custom::TransportConfig::Webhook { retries, .. } = &mut slow.transport {
+        *retries = 1;
+    }
+    let started = std::time::Instant::now();
+    let e = Custom::with_builtin_transport(slow).unwrap().get_status().await.unwrap_err();
+    assert!(e.is_retryable() && e.to_string().contains("after 2 attempts"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "the timeout was not enforced");
     for f in [key, bad_key, state] {
         let _ = std::fs::remove_file(f);
     }

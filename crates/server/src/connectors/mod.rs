@@ -4,6 +4,7 @@
 
 pub mod api;
 mod hub;
+pub mod local;
 pub mod remote;
 
 pub use hub::Hub;

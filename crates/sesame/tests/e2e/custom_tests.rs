@@ -72,3 +72,42 @@ async fn custom_integration_grants_and_revokes_through_the_server() {
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoke_is_retried_until_the_handler_says_ok() {
+    let dir = std::env::temp_dir().join(format!("sesame-flaky-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let flaky = dir.join("flaky.mjs");
+    std::fs::write(
+        &flaky,
+        format!(
+            "import fs from 'node:fs';\nimport {{ handler as inner }} from '{}';\n\
+             export const handler = async (e) => {{\n  if (e.event_type === 'revoke-access') {{\n    const f = '{}';\n\
+             const n = fs.existsSync(f) ? Number(fs.readFileSync(f, 'utf8')) : 0;\n    fs.writeFileSync(f, String(n + 1));\n\
+             if (n < 2) return {{ status: 'error', message: 'backend busy' }};\n  }}\n  return inner(e);\n}};\n",
+            examples().join("stateful-handler.mjs").display(),
+            dir.join("revokes").display()
+        ),
+    )
+    .unwrap();
+    let h = Harness::start("", Opts { extra_flows: integration("flaky", &flaky.display().to_string(), &state), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "flaky"]);
+    let r = h.cli(&dev, &["requests", "create", "--integration", "flaky", "--resource-type", "app", "--resources", "beta", "--permission", "reader", "--duration", "2s", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let id = s(&r, "id");
+    h.wait_until("the revocation to succeed after the handler's refusals", Duration::from_secs(20), || async {
+        s(&h.cli(&dev, &["requests", "show", &id]), "status") == "Revoked"
+    })
+    .await;
+    assert_eq!(std::fs::read_to_string(dir.join("revokes")).unwrap(), "3", "two refusals, then ok");
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert_eq!(audit.matches("\"revoke.retry\"").count(), 2, "{audit}");
+    assert!(audit.contains("backend busy"));
+    let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(st["grants"].get(&id).is_none());
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
