@@ -127,23 +127,24 @@ impl Store {
 
     /// Finish a job that turned out to have nothing to do.
     pub async fn finish_job(&self, id: &str, now: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
-            .bind(now.0)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.finish_job_with(id, None, now).await
     }
 
     /// Finish a job and record what it did, atomically.
     pub async fn finish_job_audited(&self, id: &str, audit: crate::AuditDraft, now: Timestamp) -> Result<()> {
+        self.finish_job_with(id, Some(audit), now).await
+    }
+
+    async fn finish_job_with(&self, id: &str, audit: Option<crate::AuditDraft>, now: Timestamp) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
             .bind(now.0)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        crate::audit::append_in(&mut tx, self.engine, &audit, now).await?;
+        if let Some(audit) = audit {
+            crate::audit::append_in(&mut tx, self.engine, &audit, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

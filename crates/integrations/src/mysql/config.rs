@@ -4,15 +4,7 @@ use crate::secret::SecretRef;
 use crate::settings::IntegrationSettings;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthType {
-    /// Logins get a random password (shown once).
-    #[default]
-    Password,
-    /// RDS IAM database authentication: `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`.
-    Iam,
-}
+pub use crate::sql::AuthType;
 
 fn default_port() -> u16 {
     3306

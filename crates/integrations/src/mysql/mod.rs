@@ -189,12 +189,7 @@ impl Integration for Mysql {
     }
 
     fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
-        match resource_type {
-            "database" | "table" => vec![p("read_only", "Read only"), p("read_write", "Read/write"), p("admin", "Admin")],
-            "role" => vec![p("member", "Member of the role")],
-            _ => vec![],
-        }
+        crate::sql::permissions(resource_type, &["database", "table"])
     }
 
     fn max_username_len(&self) -> usize {

@@ -40,16 +40,7 @@ impl SslMode {
     }
 }
 
-/// How grantees authenticate (the seed's Auth Type).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthType {
-    /// A random password, shown once.
-    #[default]
-    Password,
-    /// RDS IAM database authentication: logins get `GRANT rds_iam`, no password.
-    Iam,
-}
+pub use crate::sql::AuthType;
 
 fn default_port() -> u16 {
     5432

@@ -159,11 +159,7 @@ impl Integration for Redshift {
     }
 
     fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
-        match resource_type {
-            "database" | "schema" | "table" => vec![p("read_only", "Read only"), p("read_write", "Read/write"), p("admin", "Admin")],
-            _ => vec![],
-        }
+        crate::sql::permissions(resource_type, &["database", "schema", "table"])
     }
 
     fn max_username_len(&self) -> usize {

@@ -3,3 +3,29 @@
 pub mod quote;
 pub mod rds_iam;
 pub mod scram;
+
+use sesame_proto::PermissionInfo;
+
+/// How grantees of a database integration authenticate (the seed's Auth Type).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// A random password, shown once.
+    #[default]
+    Password,
+    /// RDS IAM database authentication: no password, a token from AWS.
+    Iam,
+}
+
+/// The permissions of the database integrations: data access levels on
+/// data resources (`data_types`), membership on roles.
+pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionInfo> {
+    let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
+    if data_types.contains(&resource_type) {
+        vec![p("read_only", "Read only"), p("read_write", "Read/write"), p("admin", "Admin")]
+    } else if resource_type == "role" {
+        vec![p("member", "Member of the role")]
+    } else {
+        vec![]
+    }
+}
