@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backoff;
 pub mod flow;
+pub mod policy;
 pub mod model;
 pub mod resource_id;
 pub mod status;

@@ -1,0 +1,197 @@
+//! Documents sized as AWS sizes them (white space excluded) and placed
+//! within the quotas of the principal that will carry them.
+
+use super::compile::Statement;
+use crate::time::{rfc3339, Timestamp};
+use serde_json::{json, Map, Value};
+
+/// Where the policies go, with its quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A per-grant IAM role: inline up to 10,240; managed policies 6,144 each.
+    Role,
+    /// A per-grant IAM user: inline (aggregate) 2,048; managed 6,144 each.
+    User,
+    /// An Identity Center permission set: inline 10,240; customer-managed policies.
+    PermissionSet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub inline_max: usize,
+    pub managed_max: usize,
+    /// Managed policies per principal: 10 by default, 20 with a raised quota
+    /// (read from GetAccountSummary when available); 20 for permission sets.
+    pub managed_count: usize,
+}
+
+impl Quotas {
+    pub fn for_target(t: Target, managed_per_principal: usize) -> Quotas {
+        match t {
+            Target::Role => Quotas { inline_max: 10_240, managed_max: 6_144, managed_count: managed_per_principal },
+            Target::User => Quotas { inline_max: 2_048, managed_max: 6_144, managed_count: managed_per_principal },
+            Target::PermissionSet => Quotas { inline_max: 10_240, managed_max: 6_144, managed_count: 20 },
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.inline_max + self.managed_max * self.managed_count
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub inline: Option<Value>,
+    pub managed: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooBig {
+    pub needed: usize,
+    pub capacity: usize,
+    pub documents: usize,
+    pub allowed_documents: usize,
+}
+
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the grant needs about {} policy characters in {} documents, but AWS allows {} characters in {} documents for this principal: \
+             select fewer resources, or use tags, an access scope, or \"any resource\" of the integration",
+            self.needed, self.documents, self.capacity, self.allowed_documents
+        )
+    }
+}
+
+/// The size AWS counts: characters, white space excluded.
+pub fn policy_size(doc: &Value) -> usize {
+    doc.to_string().chars().filter(|c| !c.is_whitespace()).count()
+}
+
+fn statement_json(s: &Statement, sid: usize, deadline: &str) -> Value {
+    let mut condition = Map::new();
+    condition.insert("DateLessThan".into(), json!({ "aws:CurrentTime": deadline }));
+    for (op, kv) in &s.condition {
+        condition.insert(op.clone(), json!(kv));
+    }
+    json!({
+        "Sid": format!("Sesame{sid}"),
+        "Effect": "Allow",
+        "Action": s.actions,
+        "Resource": s.resources,
+        "Condition": Value::Object(condition),
+    })
+}
+
+/// One policy document of `statements`, every Allow ending at `deadline`.
+pub fn document(statements: &[Statement], deadline: Timestamp) -> Value {
+    let d = rfc3339(deadline);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": statements.iter().enumerate().map(|(i, s)| statement_json(s, i, &d)).collect::<Vec<_>>(),
+    })
+}
+
+/// Split `statements` into documents that each fit their limit: the first
+/// (inline) up to `inline_max`, the rest (managed) up to `managed_max`.
+pub fn pack(statements: &[Statement], deadline: Timestamp, q: Quotas) -> Result<Placement, TooBig> {
+    let mut docs: Vec<Vec<Statement>> = vec![vec![]];
+    let limit = |i: usize| if i == 0 { q.inline_max } else { q.managed_max };
+    let fits = |doc: &[Statement], i: usize| policy_size(&document(doc, deadline)) <= limit(i);
+    for s in statements {
+        for r in &s.resources {
+            loop {
+                let i = docs.len() - 1;
+                let cur = &mut docs[i];
+                let pos = cur.iter().position(|x| x.actions == s.actions && x.condition == s.condition);
+                match pos {
+                    Some(p) => cur[p].resources.push(r.clone()),
+                    None => cur.push(Statement { actions: s.actions.clone(), resources: vec![r.clone()], condition: s.condition.clone() }),
+                }
+                if fits(cur, i) {
+                    break;
+                }
+                // Undo, and continue in a new document.
+                match pos {
+                    Some(p) => {
+                        cur[p].resources.pop();
+                    }
+                    None => {
+                        cur.pop();
+                    }
+                }
+                if cur.is_empty() {
+                    // A single resource does not fit an empty document.
+                    return Err(TooBig { needed: usize::MAX, capacity: q.capacity(), documents: docs.len(), allowed_documents: 1 + q.managed_count });
+                }
+                docs.push(vec![]);
+            }
+        }
+    }
+    let allowed = 1 + q.managed_count;
+    if docs.len() > allowed {
+        let needed = docs.iter().map(|d| policy_size(&document(d, deadline))).sum();
+        return Err(TooBig { needed, capacity: q.capacity(), documents: docs.len(), allowed_documents: allowed });
+    }
+    let mut docs = docs.into_iter().map(|d| document(&d, deadline));
+    Ok(Placement { inline: docs.next(), managed: docs.collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::compile::{compile, AccessUnit};
+    use super::*;
+
+    const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
+
+    fn buckets(n: usize) -> Vec<AccessUnit> {
+        (0..n).map(|i| AccessUnit::S3Bucket { bucket: format!("team-data-bucket-{i:05}"), write: false, kms_key_arn: None }).collect()
+    }
+
+    #[test]
+    fn size_excludes_white_space() {
+        let doc: Value = serde_json::from_str("{ \"Version\" : \"2012-10-17\" ,\n \"Statement\" : [] }").unwrap();
+        assert_eq!(policy_size(&doc), r#"{"Version":"2012-10-17","Statement":[]}"#.len());
+    }
+
+    #[test]
+    fn every_allow_ends_at_the_deadline() {
+        let doc = document(&compile(&buckets(2), DEADLINE), DEADLINE);
+        for s in doc["Statement"].as_array().unwrap() {
+            assert_eq!(s["Effect"], "Allow");
+            assert_eq!(s["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z");
+        }
+    }
+
+    #[test]
+    fn a_thousand_buckets_fit_a_role_with_a_raised_quota() {
+        let st = compile(&buckets(1000), DEADLINE);
+        let p = pack(&st, DEADLINE, Quotas::for_target(Target::Role, 20)).unwrap();
+        let inline = p.inline.as_ref().unwrap();
+        assert!(policy_size(inline) <= 10_240);
+        for m in &p.managed {
+            assert!(policy_size(m) <= 6_144, "{}", policy_size(m));
+        }
+        assert!(p.managed.len() <= 20);
+        // Every bucket is there, by its exact ARN; no wildcard but the object suffix.
+        let all: String = std::iter::once(inline).chain(&p.managed).map(|d| d.to_string()).collect();
+        for i in 0..1000 {
+            assert!(all.contains(&format!("\"arn:aws:s3:::team-data-bucket-{i:05}\"")));
+            assert!(all.contains(&format!("\"arn:aws:s3:::team-data-bucket-{i:05}/*\"")));
+        }
+        assert!(!all.contains("arn:aws:s3:::*") && !all.contains("bucket-*"));
+        // And a permission set (inline + 20 customer-managed) holds them too.
+        assert!(pack(&st, DEADLINE, Quotas::for_target(Target::PermissionSet, 20)).is_ok());
+    }
+
+    #[test]
+    fn too_big_says_the_numbers_and_what_to_do() {
+        let st = compile(&buckets(3000), DEADLINE);
+        let e = pack(&st, DEADLINE, Quotas::for_target(Target::User, 10)).unwrap_err();
+        assert_eq!(e.allowed_documents, 11);
+        assert_eq!(e.capacity, 2_048 + 10 * 6_144);
+        let msg = e.to_string();
+        assert!(msg.contains("AWS allows 63488 characters in 11 documents") && msg.contains("use tags, an access scope"), "{msg}");
+    }
+}
