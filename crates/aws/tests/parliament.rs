@@ -1,0 +1,76 @@
+//! Every policy document the compiler makes passes parliament (PyPI) with no
+//! findings (one documented exception in fixtures/parliament_check.py).
+
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use sesame_core::policy::{compile, pack, AccessUnit, Quotas, Target};
+use sesame_core::Timestamp;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn generated_policies_pass_parliament() {
+    let venv = std::env::var("SESAME_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/sesame-moto-venv"));
+    let python = venv.join("bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/test (it installs moto and parliament)", python.display());
+    let deadline = Timestamp(1_795_687_200_000);
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".to_string();
+    let cases: Vec<(&str, Vec<AccessUnit>, Target, usize)> = vec![
+        (
+            "thousand-buckets",
+            (0..1000).map(|i| AccessUnit::S3Bucket { bucket: format!("team-data-bucket-{i:05}"), write: false, kms_key_arn: None }).collect(),
+            Target::Role,
+            20,
+        ),
+        (
+            "buckets-with-keys",
+            vec![
+                AccessUnit::S3Bucket { bucket: "reports".into(), write: false, kms_key_arn: Some(key.clone()) },
+                AccessUnit::S3Bucket { bucket: "uploads".into(), write: true, kms_key_arn: Some(key) },
+            ],
+            Target::User,
+            10,
+        ),
+        (
+            "ssm-session",
+            vec![AccessUnit::Ec2Session { region: "eu-west-1".into(), account: "123456789012".into(), instance_id: "i-0123456789abcdef0".into() }],
+            Target::PermissionSet,
+            20,
+        ),
+        (
+            "explicit",
+            vec![
+                AccessUnit::Actions { actions: vec!["sqs:SendMessage".into(), "sqs:ReceiveMessage".into()], arns: vec!["arn:aws:sqs:eu-west-1:123456789012:orders".into()] },
+                AccessUnit::Actions { actions: vec!["secretsmanager:GetSecretValue".into()], arns: vec!["arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf".into()] },
+            ],
+            Target::Role,
+            10,
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("sesame-parliament-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (name, units, target, managed) in cases {
+        let placement = pack(&compile(&units, deadline), deadline, Quotas::for_target(target, managed)).unwrap();
+        for (i, doc) in placement.inline.iter().chain(&placement.managed).enumerate() {
+            let f = dir.join(format!("{name}-{i}.json"));
+            std::fs::write(&f, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+            files.push(f);
+        }
+    }
+    let out = Command::new(&python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parliament_check.py"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "parliament failed to run: {}", String::from_utf8_lossy(&out.stderr));
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings.as_object().unwrap().len(), files.len());
+    for (file, f) in findings.as_object().unwrap() {
+        assert_eq!(f, &serde_json::json!([]), "parliament findings in {file}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
