@@ -3,6 +3,7 @@
 //! once at startup (serve and connector) to make both available to the
 //! integration builders.
 
+pub mod account;
 pub mod lambda;
 pub mod secrets;
 
@@ -25,4 +26,5 @@ pub async fn sdk_config(region: &str, endpoint_url: Option<&str>, profile: Optio
 pub fn install() {
     sesame_integrations::custom::set_lambda_factory(lambda::factory);
     sesame_integrations::secret::set_aws_resolver(secrets::resolve_blocking);
+    sesame_integrations::registry::set_aws_account_factory(account::build);
 }

@@ -29,6 +29,16 @@ pub enum IntegrationDecl {
     Custom(CustomConfig),
     /// Served by `sesame connector` with this connector id.
     Remote(RemoteDecl),
+    /// An AWS account (built by `sesame-aws`; its keys are checked there).
+    AwsAccount(serde_json::Map<String, serde_json::Value>),
+}
+
+/// Builds `aws-account` integrations; installed by `sesame-aws` at startup.
+pub type AwsAccountFactory = fn(&serde_json::Value) -> Result<Arc<dyn Integration>, IntegrationError>;
+static AWS_ACCOUNT: std::sync::OnceLock<AwsAccountFactory> = std::sync::OnceLock::new();
+
+pub fn set_aws_account_factory(f: AwsAccountFactory) {
+    let _ = AWS_ACCOUNT.set(f);
 }
 
 impl IntegrationDecl {
@@ -39,6 +49,7 @@ impl IntegrationDecl {
             IntegrationDecl::Redshift(c) => &c.name,
             IntegrationDecl::Custom(c) => &c.name,
             IntegrationDecl::Remote(c) => &c.name,
+            IntegrationDecl::AwsAccount(m) => m.get("name").and_then(|v| v.as_str()).unwrap_or_default(),
         }
     }
 
@@ -50,6 +61,7 @@ impl IntegrationDecl {
             IntegrationDecl::Redshift(_) => "redshift",
             IntegrationDecl::Custom(_) => "custom",
             IntegrationDecl::Remote(_) => "remote",
+            IntegrationDecl::AwsAccount(_) => "aws-account",
         }
     }
 
@@ -59,7 +71,7 @@ impl IntegrationDecl {
             IntegrationDecl::Mysql(c) => Some(&c.settings),
             IntegrationDecl::Redshift(c) => Some(&c.settings),
             IntegrationDecl::Custom(c) => Some(&c.settings),
-            IntegrationDecl::Remote(_) => None,
+            IntegrationDecl::Remote(_) | IntegrationDecl::AwsAccount(_) => None,
         }
     }
 
@@ -81,6 +93,12 @@ impl IntegrationDecl {
                 }
                 Ok(())
             }
+            IntegrationDecl::AwsAccount(m) => {
+                if m.get("name").and_then(|v| v.as_str()).is_none_or(str::is_empty) {
+                    return Err("`name` is missing".into());
+                }
+                Ok(())
+            }
         }
     }
 
@@ -96,6 +114,12 @@ impl IntegrationDecl {
                     "`{}` is served by connector `{}`, not here",
                     c.name, c.connector
                 )))
+            }
+            IntegrationDecl::AwsAccount(m) => {
+                let f = AWS_ACCOUNT.get().ok_or_else(|| {
+                    IntegrationError::Misconfigured("this build has no AWS integrations (sesame_aws::install was not called)".into())
+                })?;
+                f(&serde_json::Value::Object(m.clone()))?
             }
         })
     }
