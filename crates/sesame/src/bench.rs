@@ -212,6 +212,22 @@ impl Target {
     }
 }
 
+/// `sesame serve` on a free port; returns it and its URL.
+fn spawn_serve(exe: &std::path::Path, cfg: &std::path::Path) -> anyhow::Result<(Killer, String)> {
+    let mut child = Command::new(exe)
+        .args(["serve", "--config"])
+        .arg(cfg)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("SESAME_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+    let first = lines.next().context("sesame serve printed nothing")??;
+    std::thread::spawn(move || for _ in lines {});
+    let url = first.trim_start_matches("Sesame is listening on ").trim().to_owned();
+    Ok((Killer(child), url))
+}
+
 struct Sesame {
     url: String,
     token: String,
@@ -256,18 +272,7 @@ async fn start_sesame(a: &GrantArgs, http: &reqwest::Client) -> anyhow::Result<S
     }
     std::fs::write(&cfg, text)?;
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(&exe)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("SESAME_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
-    let first = lines.next().context("sesame serve printed nothing")??;
-    std::thread::spawn(move || for _ in lines {});
-    let server = Killer(child);
-    let url = first.trim_start_matches("Sesame is listening on ").trim().to_owned();
+    let (server, url) = spawn_serve(&exe, &cfg)?;
     let out = Command::new(&exe).args(["token", "issue", "--config"]).arg(&cfg).args(["--user", "bench@example.com"]).output()?;
     let token = String::from_utf8(out.stdout)?.trim().to_owned();
     for name in ["pg", "my"] {
@@ -453,18 +458,7 @@ async fn connector_rss(idle: Duration) -> anyhow::Result<()> {
          username = \"postgres\"\ndatabases = [\"postgres\"]\nssl_mode = \"disable\"\n",
     )?;
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(&exe)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("SESAME_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
-    let first = lines.next().context("sesame serve printed nothing")??;
-    std::thread::spawn(move || for _ in lines {});
-    let server = Killer(child);
-    let url = first.trim_start_matches("Sesame is listening on ").trim().to_owned();
+    let (server, url) = spawn_serve(&exe, &cfg)?;
     let issue = |who: &[&str]| -> anyhow::Result<String> {
         let out = Command::new(&exe).args(["token", "issue", "--config"]).arg(&cfg).args(who).output()?;
         Ok(String::from_utf8(out.stdout)?.trim().to_owned())

@@ -132,7 +132,7 @@ impl Mysql {
         if let Some(db) = &database {
             details.insert("database".into(), db.clone());
         }
-        let db_arg = database.as_deref().map(|d| format!(" {}", shell_quote(d))).unwrap_or_default();
+        let db_arg = database.as_deref().map(|d| format!(" {}", crate::sql::shell_quote(d))).unwrap_or_default();
         match self.cfg.auth_type {
             AuthType::Password => {
                 let password = crate::random_password();
@@ -144,9 +144,9 @@ impl Mysql {
                 .await?;
                 let command = format!(
                     "MYSQL_PWD={} mysql -h {} -P {port} -u {}{db_arg}",
-                    shell_quote(&password),
-                    shell_quote(&host),
-                    shell_quote(&p.username)
+                    crate::sql::shell_quote(&password),
+                    crate::sql::shell_quote(&host),
+                    crate::sql::shell_quote(&p.username)
                 );
                 Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
             }
@@ -156,9 +156,9 @@ impl Mysql {
                 let command = format!(
                     "mysql -h {h} -P {port} -u {u} --enable-cleartext-plugin --ssl-mode=REQUIRED \
                      --password=\"$(aws rds generate-db-auth-token --hostname {h} --port {port} --region {r} --username {u})\"{db_arg}",
-                    h = shell_quote(&host),
-                    u = shell_quote(&p.username),
-                    r = shell_quote(&region)
+                    h = crate::sql::shell_quote(&host),
+                    u = crate::sql::shell_quote(&p.username),
+                    r = crate::sql::shell_quote(&region)
                 );
                 Ok(Credentials {
                     username: p.username.clone(),
@@ -169,13 +169,6 @@ impl Mysql {
             }
         }
     }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {
-        return s.to_owned();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[async_trait]

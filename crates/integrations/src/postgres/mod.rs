@@ -136,11 +136,11 @@ impl Postgres {
         let port = self.cfg.port.to_string();
         let command = format!(
             "PGPASSWORD={} psql -h {} -p {} -U {} -d {}",
-            shell_quote(&password),
-            shell_quote(&host),
+            crate::sql::shell_quote(&password),
+            crate::sql::shell_quote(&host),
             port,
-            shell_quote(&p.username),
-            shell_quote(&database)
+            crate::sql::shell_quote(&p.username),
+            crate::sql::shell_quote(&database)
         );
         let details = BTreeMap::from([
             ("host".to_owned(), host),
@@ -178,14 +178,6 @@ impl Postgres {
         ]);
         Ok(Credentials { username: p.username.clone(), secret: String::new(), details, connect_command: Some(command) })
     }
-}
-
-/// Single-quote for a POSIX shell.
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {
-        return s.to_owned();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[async_trait]
@@ -318,7 +310,7 @@ impl Integration for Postgres {
 mod tests {
     #[test]
     fn shell_quoting() {
-        assert_eq!(super::shell_quote("abc"), "abc");
-        assert_eq!(super::shell_quote("a b'c"), r"'a b'\''c'");
+        assert_eq!(crate::sql::shell_quote("abc"), "abc");
+        assert_eq!(crate::sql::shell_quote("a b'c"), r"'a b'\''c'");
     }
 }

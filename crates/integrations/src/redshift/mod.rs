@@ -133,7 +133,8 @@ impl Redshift {
         self.run(&[dialect::set_password(&p.username, &password)?]).await?;
         let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
         let command = format!(
-            "PGPASSWORD='{password}' psql \"host={host} port={} dbname={} user={} sslmode={}\"",
+            "PGPASSWORD={} psql \"host={host} port={} dbname={} user={} sslmode={}\"",
+            crate::sql::shell_quote(&password),
             self.cfg.port,
             self.cfg.database,
             p.username,

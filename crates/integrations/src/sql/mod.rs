@@ -29,3 +29,11 @@ pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionIn
         vec![]
     }
 }
+
+/// `s` quoted for a POSIX shell, for the ready command lines shown to grantees.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
