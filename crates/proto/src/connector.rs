@@ -124,6 +124,8 @@ pub struct InstanceView {
     pub connected: bool,
     /// Tasks handed to this instance and not answered yet.
     pub in_flight: usize,
+    /// What they are: `integration:op`, e.g. `app:grant-access`.
+    pub in_flight_tasks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

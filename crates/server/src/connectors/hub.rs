@@ -28,6 +28,8 @@ struct Conn {
 
 struct Pending {
     connector: String,
+    /// `integration:op`, for the views.
+    what: String,
     instance: Option<String>,
     tx: oneshot::Sender<TaskOutcome>,
 }
@@ -204,7 +206,8 @@ impl Hub {
                 return Err(IntegrationError::Misconfigured(format!("connector `{connector}` does not serve `{integration}`: add it to the connector's configuration")));
             }
             let (tx, rx) = oneshot::channel();
-            st.pending.insert(task_id.clone(), Pending { connector: connector.to_owned(), instance: None, tx });
+            let what = format!("{integration}:{}", serde_json::to_value(op).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default());
+            st.pending.insert(task_id.clone(), Pending { connector: connector.to_owned(), what, instance: None, tx });
             let task = Task { task_id: task_id.clone(), integration: integration.to_owned(), op, params, valid_until_ms: valid_until.map(|t| t.0) };
             if let Some(c) = st.conns.get_mut(connector) {
                 c.queue.push_back(task);
@@ -244,6 +247,12 @@ impl Hub {
                                 last_seen: clock::rfc3339(i.last_seen),
                                 connected: self.alive(i, now),
                                 in_flight: st.pending.values().filter(|p| p.instance.as_deref() == Some(iid)).count(),
+                                in_flight_tasks: st
+                                    .pending
+                                    .values()
+                                    .filter(|p| p.instance.as_deref() == Some(iid))
+                                    .map(|p| p.what.clone())
+                                    .collect(),
                             })
                             .collect()
                     })

@@ -132,7 +132,9 @@ async fn two_replicas_and_one_killed_mid_grant() {
     while busy.is_empty() {
         assert!(started.elapsed() < Duration::from_secs(10), "no replica took the grant");
         let v: Value = h.connectors(&admin).await;
-        if let Some(i) = v[0]["instances"].as_array().unwrap().iter().find(|i| i["in_flight"].as_u64().unwrap_or(0) > 0) {
+        // The replica running this grant (not a discovery or reconciler task).
+        let running_grant = |i: &&Value| i["in_flight_tasks"].as_array().is_some_and(|t| t.iter().any(|x| x == "app:grant-access"));
+        if let Some(i) = v[0]["instances"].as_array().unwrap().iter().find(running_grant) {
             busy = s(i, "instance_id");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
