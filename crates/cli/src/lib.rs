@@ -42,6 +42,9 @@ pub enum RequestsCmd {
         /// Wait until the request is granted (or refused).
         #[arg(long)]
         wait: bool,
+        /// Check it (validation, guardrails, which flow decides) without submitting.
+        #[arg(long, conflicts_with = "wait")]
+        dry_run: bool,
     },
     /// List requests.
     List {
@@ -128,8 +131,14 @@ type Out = Result<(), ApiFailure>;
 pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
     let c = ApiClient::new(o)?;
     match cmd {
-        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait } => {
+        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run } => {
             let body = CreateRequest { integration, resource_type, resources, permission, duration, justification };
+            if dry_run {
+                let v: sesame_proto::DryRunView = c.post("/api/v1/requests/dry-run", &body).await?;
+                return print::json_or(o, &v, || {
+                    format!("would be {} by flow `{}`{}", v.status, v.flow, if v.approvers.is_empty() { String::new() } else { format!(", approvers: {}", v.approvers.join(", ")) })
+                });
+            }
             let path = if wait { "/api/v1/requests?wait=60s" } else { "/api/v1/requests" };
             let mut r: sesame_proto::RequestView = c.post(path, &body).await?;
             if wait {

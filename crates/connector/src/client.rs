@@ -52,6 +52,7 @@ async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
         max_username_len: integ.max_username_len(),
         user_prefix: integ.user_prefix(),
         uses_requester_identity: integ.uses_requester_identity(),
+        named_resource_limit: integ.named_resource_limit(),
         settings: serde_json::to_value(integ.settings()).unwrap_or_default(),
     }
 }

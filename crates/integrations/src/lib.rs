@@ -73,6 +73,11 @@ pub trait Integration: Send + Sync {
     fn uses_requester_identity(&self) -> bool {
         false
     }
+    /// The seed's guardrail: at most this many resources selected by name in
+    /// one request (AWS integrations); `None` for no limit.
+    fn named_resource_limit(&self) -> Option<usize> {
+        None
+    }
     /// The settings every integration has.
     fn settings(&self) -> settings::IntegrationSettings;
 

@@ -52,6 +52,16 @@ pub struct RequestView {
     pub credentials_shown: bool,
 }
 
+/// What a request would become (`POST /api/v1/requests/dry-run`): nothing is written.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DryRunView {
+    /// `Granting` (automatic) or `Pending` (needs approval).
+    pub status: String,
+    pub flow: String,
+    pub approvers: Vec<String>,
+    pub duration_secs: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IntegrationView {
     pub name: String,

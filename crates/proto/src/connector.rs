@@ -19,6 +19,8 @@ pub struct IntegrationInfo {
     pub max_username_len: usize,
     pub user_prefix: String,
     pub uses_requester_identity: bool,
+    #[serde(default)]
+    pub named_resource_limit: Option<usize>,
     /// The integration's settings block (rotation, cleanup, owners...).
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,

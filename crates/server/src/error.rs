@@ -32,6 +32,7 @@ impl ApiError {
             | C::UnknownPermission
             | C::DurationTooLong
             | C::InvalidDuration
+            | C::TooManyResources
             | C::JustificationRequired
             | C::NoMatchingFlow
             | C::NoApprover => StatusCode::UNPROCESSABLE_ENTITY,

@@ -36,8 +36,17 @@ fn grant_jobs(id: &str, now: Timestamp, deadline: Timestamp) -> Vec<NewJob> {
     ]
 }
 
-pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
-    let now = clock::now();
+/// What a request would become, decided without writing anything.
+pub struct Plan {
+    pub status: RequestStatus,
+    pub flow: String,
+    pub approvers: Vec<String>,
+    pub duration: Duration,
+}
+
+/// Validate and decide: everything `create` does before it writes. The
+/// dry-run endpoint answers with this, so warnings come before submission.
+pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestamp) -> Result<Plan, ApiError> {
     let integ = st.integration(&body.integration).ok_or_else(|| {
         let known: Vec<&str> = st.integrations.keys().map(String::as_str).collect();
         ApiError::new(
@@ -72,6 +81,10 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
             ),
         ));
     }
+    if let Some(limit) = integ.named_resource_limit() {
+        sesame_core::policy::check_selection(body.resources.len(), limit)
+            .map_err(|g| ApiError::new(ErrorCode::TooManyResources, g.to_string()))?;
+    }
     let duration = parse_duration(&body.duration)?;
     let draft = RequestDraft {
         requester: who,
@@ -83,11 +96,19 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     };
     let owners = crate::owners::owners_for(&integ.settings(), &found, &st.settings.directory);
     let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
-    let (status, flow, approvers) = match &decision {
-        Decision::Grant { flow } => (RequestStatus::Granting, flow.clone(), vec![]),
-        Decision::Pending { flow, approvers } => (RequestStatus::Pending, flow.clone(), approvers.clone()),
-        Decision::Refuse(r) => return Err(refusal(r, who, body)),
-    };
+    match decision {
+        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], duration }),
+        Decision::Pending { flow, approvers } => Ok(Plan { status: RequestStatus::Pending, flow, approvers, duration }),
+        Decision::Refuse(r) => Err(refusal(&r, who, body)),
+    }
+}
+
+pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
+    let now = clock::now();
+    let Plan { status, flow, approvers, duration } = plan(st, who, body, now).await?;
+    let integ = st
+        .integration(&body.integration)
+        .ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{}` is gone", body.integration)))?;
     let id = new_request_id();
     let username = if integ.uses_requester_identity() {
         who.email.clone()

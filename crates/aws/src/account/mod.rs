@@ -141,6 +141,10 @@ impl Integration for AwsAccount {
         self.cfg.settings.clone()
     }
 
+    fn named_resource_limit(&self) -> Option<usize> {
+        Some(self.cfg.named_resource_limit)
+    }
+
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         self.iam.list_users().max_items(1).send().await.map_err(|e| sdk_err("cannot list IAM users", e))?;
         self.s3.list_buckets().send().await.map_err(|e| sdk_err("cannot list S3 buckets", e))?;

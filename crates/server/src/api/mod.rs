@@ -15,13 +15,13 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "Sesame", description = "Just-in-time access for AWS and databases"),
     paths(
-        requests::create, requests::list, requests::show, requests::approve, requests::reject, requests::revoke,
+        requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         audit::list, whoami,
     ),
     components(schemas(
-        sesame_proto::CreateRequest, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ErrorBody,
+        sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ErrorBody,
         sesame_proto::ErrorCode, sesame_proto::IntegrationView, sesame_proto::ResourcesView, sesame_proto::PermissionsView,
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI,
@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::handler))
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/requests", post(requests::create).get(requests::list))
+        .route("/api/v1/requests/dry-run", post(requests::dry_run))
         .route("/api/v1/requests/{id}", get(requests::show))
         .route("/api/v1/requests/{id}/approve", post(requests::approve))
         .route("/api/v1/requests/{id}/reject", post(requests::reject))

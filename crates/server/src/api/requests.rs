@@ -38,6 +38,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(views::request(&r))))
 }
 
+/// Check a request without submitting it: the same validation, guardrails and
+/// decision, nothing written.
+#[utoipa::path(post, path = "/api/v1/requests/dry-run", request_body = CreateRequest,
+    responses((status = 200, body = sesame_proto::DryRunView), (status = 422, body = sesame_proto::ErrorBody)))]
+pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiJson(body): ApiJson<CreateRequest>) -> Result<Json<sesame_proto::DryRunView>, ApiError> {
+    let p = svc::plan(&st, &who, &body, crate::clock::now()).await?;
+    Ok(Json(sesame_proto::DryRunView { status: p.status.to_string(), flow: p.flow, approvers: p.approvers, duration_secs: p.duration.as_secs() }))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// `mine` (default), `to-approve`, or `all` (admins).

@@ -50,6 +50,9 @@ impl Integration for Local {
     fn settings(&self) -> IntegrationSettings {
         self.inner.settings()
     }
+    fn named_resource_limit(&self) -> Option<usize> {
+        self.inner.named_resource_limit()
+    }
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         codec::decode_status(self.call(Op::GetStatus, ActionParams::default(), None).await?)
     }

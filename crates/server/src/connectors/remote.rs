@@ -59,6 +59,10 @@ impl Integration for Remote {
         self.info().is_some_and(|i| i.uses_requester_identity)
     }
 
+    fn named_resource_limit(&self) -> Option<usize> {
+        self.info().and_then(|i| i.named_resource_limit)
+    }
+
     fn settings(&self) -> IntegrationSettings {
         self.info().and_then(|i| serde_json::from_value(i.settings).ok()).unwrap_or_default()
     }

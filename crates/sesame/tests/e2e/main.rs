@@ -6,6 +6,7 @@
 mod harness;
 mod loop_tests;
 mod robustness;
+mod aws_tests;
 mod bad_input;
 mod connector_tests;
 mod custom_tests;

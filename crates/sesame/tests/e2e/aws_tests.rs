@@ -1,0 +1,106 @@
+//! The aws-account integration through the server, against moto: the
+//! guardrail warns before submission (dry run), a grant makes a per-grant
+//! IAM user, revoke removes it.
+
+use crate::harness::{s, Harness, Opts};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn venv() -> PathBuf {
+    std::env::var("SESAME_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/sesame-moto-venv"))
+}
+
+fn fixture(url: &str, args: &[&str]) -> String {
+    let out = Command::new(venv().join("bin/python"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../aws/tests/fixtures/moto_setup.py"))
+        .arg(url)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Moto(Child);
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
+    let bin = venv().join("bin/moto_server");
+    assert!(bin.exists(), "{} is missing: run scripts/test (it installs moto)", bin.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _moto = Moto(Command::new(bin).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fixture(&url, &["buckets", "data", "101"]);
+    let dir = std::env::temp_dir().join(format!("sesame-aws-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key-id"), "testing").unwrap();
+    std::fs::write(dir.join("secret"), "testing").unwrap();
+    let extra = format!(
+        r#"
+[[integrations]]
+type = "aws_account"
+name = "acct"
+region = "us-east-1"
+endpoint_url = "{url}"
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
+
+[[access_flows]]
+name = "acct-read"
+kind = "automatic"
+integration = "acct"
+requesters = {{ groups = ["developers"] }}
+permissions = ["read_only"]
+max_duration = "1h"
+"#,
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display()
+    );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let v = h.cli(&admin, &["inventory", "sync", "acct"]);
+    assert_eq!(v[0]["resources"], 101, "{v}");
+    let all: Vec<String> = (0..101).map(|i| format!("data-{i:03}")).collect();
+    let create = |resources: &str, extra: &[&str]| {
+        let mut a = vec!["requests", "create", "--integration", "acct", "--resource-type", "s3_bucket", "--resources", resources, "--permission", "read_only", "--duration", "30m"];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let args = create(&all.join(","), &["--dry-run"]);
+    let err = h.cli_err(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>(), "too_many_resources");
+    assert!(err.contains("101 AWS resources are selected by name; the limit is 100"), "{err}");
+    let args = create(&all[..100].join(","), &["--dry-run"]);
+    let v = h.cli(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!((s(&v, "status").as_str(), s(&v, "flow").as_str()), ("Granting", "acct-read"));
+    assert!(h.cli(&admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().is_empty(), "a dry run writes nothing");
+
+    let args = create("data-001,data-002", &["--wait"]);
+    let r = h.cli(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+    assert_eq!(users, vec![s(&r, "username")]);
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    assert!(s(&creds, "username").starts_with("AKIA") || !s(&creds, "username").is_empty());
+    assert!(s(&creds, "connect_command").contains("aws s3 ls s3://data-001/"));
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+    assert!(users.is_empty(), "revoke leaves no IAM user: {users:?}");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
