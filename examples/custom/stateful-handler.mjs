@@ -8,8 +8,10 @@ function load(file) {
   try { return JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return { grants: {} }; }
 }
 function save(file, state) {
-  fs.writeFileSync(file + '.tmp', JSON.stringify(state, null, 1));
-  fs.renameSync(file + '.tmp', file);
+  // One temporary file per process: several handlers may run at once.
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 1));
+  fs.renameSync(tmp, file);
 }
 
 export const handler = async (event) => {

@@ -41,7 +41,15 @@ impl Conn {
 async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
     // Permissions of custom integrations are learnt from list-resources.
     if integ.kind() == "custom" {
-        let _ = integ.list_resources().await;
+        for attempt in 0..3u64 {
+            match integ.list_resources().await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(integration = name, error = %e, attempt, "cannot learn the permissions yet");
+                    tokio::time::sleep(Duration::from_millis(300 * (attempt + 1))).await;
+                }
+            }
+        }
     }
     let types = integ.resource_types();
     IntegrationInfo {

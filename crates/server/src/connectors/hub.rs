@@ -91,6 +91,17 @@ impl Hub {
                 }),
                 _ => {
                     accepted.push(info.name.clone());
+                    let mut info = info;
+                    // A replica that could not learn the permissions yet does
+                    // not erase what another replica reported.
+                    if let Some(old) = conn.infos.get(&info.name) {
+                        for (t, perms) in &old.permissions {
+                            let slot = info.permissions.entry(t.clone()).or_default();
+                            if slot.is_empty() {
+                                *slot = perms.clone();
+                            }
+                        }
+                    }
                     conn.infos.insert(info.name.clone(), info);
                 }
             }
