@@ -4,7 +4,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sesame_core::policy::{compile, pack, AccessUnit, Quotas, Target};
+use sesame_core::policy::{compile, deny_after, pack, statements_of, trust_policy, AccessUnit, Federation, Quotas, Target};
 use sesame_core::Timestamp;
 use std::path::PathBuf;
 use std::process::Command;
@@ -50,6 +50,21 @@ fn generated_policies_pass_parliament() {
             10,
         ),
     ];
+    // A copied customer policy (its condition and Deny kept) and the deadline Deny of permission sets.
+    let copied = statements_of(&serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage"], "Resource": "arn:aws:sqs:us-east-1:123456789012:orders",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-east-1"]}}},
+        {"Effect": "Deny", "Action": "sqs:DeleteQueue", "Resource": "arn:aws:sqs:us-east-1:123456789012:orders"}]}))
+    .unwrap();
+    let mut extra: Vec<(String, serde_json::Value)> = Vec::new();
+    let mut with_deny = compile(&[AccessUnit::Copied { statements: copied }], deadline);
+    with_deny.push(deny_after(deadline));
+    extra.push(("copied-with-deadline-deny".into(), pack(&with_deny, deadline, Quotas::for_target(Target::PermissionSet, 0)).unwrap().inline.unwrap()));
+    extra.push(("trust-identity-center".into(), trust_policy(&Federation::IdentityCenter, "123456789012", "alice@example.com", deadline)));
+    extra.push((
+        "trust-saml".into(),
+        trust_policy(&Federation::Saml { provider_arn: "arn:aws:iam::123456789012:saml-provider/okta".into() }, "123456789012", "alice@example.com", deadline),
+    ));
     let dir = std::env::temp_dir().join(format!("sesame-parliament-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
@@ -60,6 +75,11 @@ fn generated_policies_pass_parliament() {
             std::fs::write(&f, serde_json::to_string_pretty(doc).unwrap()).unwrap();
             files.push(f);
         }
+    }
+    for (name, doc) in extra {
+        let f = dir.join(format!("{name}.json"));
+        std::fs::write(&f, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        files.push(f);
     }
     let out = Command::new(&python)
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parliament_check.py"))

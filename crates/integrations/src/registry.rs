@@ -31,14 +31,17 @@ pub enum IntegrationDecl {
     Remote(RemoteDecl),
     /// An AWS account (built by `sesame-aws`; its keys are checked there).
     AwsAccount(serde_json::Map<String, serde_json::Value>),
+    /// An AWS organization through IAM Identity Center (built by `sesame-aws`).
+    AwsOrganization(serde_json::Map<String, serde_json::Value>),
 }
 
-/// Builds `aws-account` integrations; installed by `sesame-aws` at startup.
-pub type AwsAccountFactory = fn(&serde_json::Value) -> Result<Arc<dyn Integration>, IntegrationError>;
-static AWS_ACCOUNT: std::sync::OnceLock<AwsAccountFactory> = std::sync::OnceLock::new();
+/// Builds AWS integrations (`aws-account`, `aws-organization`) from their
+/// kind and configuration; installed by `sesame-aws` at startup.
+pub type AwsFactory = fn(&str, &serde_json::Value) -> Result<Arc<dyn Integration>, IntegrationError>;
+static AWS: std::sync::OnceLock<AwsFactory> = std::sync::OnceLock::new();
 
-pub fn set_aws_account_factory(f: AwsAccountFactory) {
-    let _ = AWS_ACCOUNT.set(f);
+pub fn set_aws_factory(f: AwsFactory) {
+    let _ = AWS.set(f);
 }
 
 impl IntegrationDecl {
@@ -49,7 +52,7 @@ impl IntegrationDecl {
             IntegrationDecl::Redshift(c) => &c.name,
             IntegrationDecl::Custom(c) => &c.name,
             IntegrationDecl::Remote(c) => &c.name,
-            IntegrationDecl::AwsAccount(m) => m.get("name").and_then(|v| v.as_str()).unwrap_or_default(),
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => m.get("name").and_then(|v| v.as_str()).unwrap_or_default(),
         }
     }
 
@@ -62,6 +65,7 @@ impl IntegrationDecl {
             IntegrationDecl::Custom(_) => "custom",
             IntegrationDecl::Remote(_) => "remote",
             IntegrationDecl::AwsAccount(_) => "aws-account",
+            IntegrationDecl::AwsOrganization(_) => "aws-organization",
         }
     }
 
@@ -71,7 +75,7 @@ impl IntegrationDecl {
             IntegrationDecl::Mysql(c) => Some(&c.settings),
             IntegrationDecl::Redshift(c) => Some(&c.settings),
             IntegrationDecl::Custom(c) => Some(&c.settings),
-            IntegrationDecl::Remote(_) | IntegrationDecl::AwsAccount(_) => None,
+            IntegrationDecl::Remote(_) | IntegrationDecl::AwsAccount(_) | IntegrationDecl::AwsOrganization(_) => None,
         }
     }
 
@@ -93,7 +97,7 @@ impl IntegrationDecl {
                 }
                 Ok(())
             }
-            IntegrationDecl::AwsAccount(m) => {
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
                 if m.get("name").and_then(|v| v.as_str()).is_none_or(str::is_empty) {
                     return Err("`name` is missing".into());
                 }
@@ -115,11 +119,11 @@ impl IntegrationDecl {
                     c.name, c.connector
                 )))
             }
-            IntegrationDecl::AwsAccount(m) => {
-                let f = AWS_ACCOUNT.get().ok_or_else(|| {
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
+                let f = AWS.get().ok_or_else(|| {
                     IntegrationError::Misconfigured("this build has no AWS integrations (sesame_aws::install was not called)".into())
                 })?;
-                f(&serde_json::Value::Object(m.clone()))?
+                f(self.kind(), &serde_json::Value::Object(m.clone()))?
             }
         })
     }

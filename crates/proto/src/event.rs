@@ -25,6 +25,12 @@ pub struct IntegrationEvent {
     pub params: ActionParams,
 }
 
+/// The `custom_parameters` key under which the control plane passes the
+/// requester's identity (e-mail) to built-in integrations that deliver access
+/// to the person (federated roles, Identity Center). Custom integrations
+/// replace `custom_parameters` with their own, so it never reaches them.
+pub const REQUESTER_PARAM: &str = "sesame:requester";
+
 /// The params of every event. For get-status and list-resources only
 /// `resource_type` and `custom_parameters` are meaningful.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +42,13 @@ pub struct ActionParams {
     pub permission: String,
     #[serde(default)]
     pub custom_parameters: BTreeMap<String, String>,
+}
+
+impl ActionParams {
+    /// The requester, as the control plane passed it ([`REQUESTER_PARAM`]).
+    pub fn requester(&self) -> Option<&str> {
+        self.custom_parameters.get(REQUESTER_PARAM).map(String::as_str).filter(|s| !s.is_empty())
+    }
 }
 
 /// One resource of `list-resources`.

@@ -8,4 +8,4 @@ pub mod event;
 
 pub use api::*;
 pub use error::{ErrorBody, ErrorCode};
-pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo};
+pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo, REQUESTER_PARAM};

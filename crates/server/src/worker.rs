@@ -24,7 +24,7 @@ pub fn params_for(r: &RequestRow) -> ActionParams {
         resource_type: r.resource_type.clone(),
         resources: r.resources.clone(),
         permission: r.permission.clone(),
-        custom_parameters: Default::default(),
+        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), r.requester.clone())].into(),
     }
 }
 

@@ -1,23 +1,32 @@
-//! The `aws-account` integration (first slice): S3 buckets (with their KMS
-//! keys) granted to a per-grant IAM user whose access keys are shown once.
-//! Policies come from the pure compiler in `sesame_core::policy`: exact ARNs,
-//! sized and placed within IAM's quotas, every Allow ending at the deadline.
+//! The `aws-account` integration: discovers what the account holds (IAM
+//! roles, groups and policies, S3 buckets and their KMS keys, EC2 instances,
+//! RDS instances, Redshift clusters, secrets, SNS topics, SQS queues, with
+//! their tags) and grants exactly a permission on exactly some resources,
+//! delivered either to a per-grant IAM user whose access key is shown once,
+//! or — when the account federates people — to a per-grant role only the
+//! grantee's federated principal may assume. Policies come from the pure
+//! compiler in `sesame_core::policy`: exact ARNs, sized and placed within
+//! IAM's quotas, every Allow ending at the deadline.
 
-mod iam_user;
+mod discover;
+mod principal;
+mod units;
 
-use crate::lambda::block_on;
 use async_trait::async_trait;
-use aws_credential_types::Credentials as AwsCredentials;
+use aws_config::SdkConfig;
+use principal::Principal;
 use serde::Deserialize;
-use sesame_core::policy::{check_selection, compile, pack, AccessUnit, Quotas, Target};
+use sesame_core::policy::{check_selection, compile, pack, trust_policy, Federation, Quotas, Target};
 use sesame_core::Timestamp;
 use sesame_integrations::secret::SecretRef;
 use sesame_integrations::settings::IntegrationSettings;
 use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sesame_proto::{ActionParams, Credentials, PermissionInfo};
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
-pub const RESOURCE_TYPES: [&str; 1] = ["s3_bucket"];
+pub use discover::Found;
+pub use units::RESOURCE_TYPES;
 
 fn default_profile() -> String {
     "apono".into()
@@ -28,8 +37,18 @@ fn default_prefix() -> String {
 fn default_limit() -> usize {
     sesame_core::policy::DEFAULT_NAMED_RESOURCE_LIMIT
 }
-fn default_managed() -> usize {
-    10
+
+/// Where a grant's access goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// A per-grant IAM user; its access key is shown once.
+    #[default]
+    IamUser,
+    /// A per-grant role only the grantee's Identity Center session may assume.
+    IdentityCenterRole,
+    /// A per-grant role only the grantee's SAML session may assume.
+    SamlRole,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +56,11 @@ fn default_managed() -> usize {
 pub struct AwsAccountConfig {
     pub name: String,
     pub region: String,
+    /// Regions to discover regional resources in (default: `region` only).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Resource types to sync (default: all of [`RESOURCE_TYPES`]).
+    pub resource_types: Option<Vec<String>>,
     /// The AWS profile the connector uses (the seed's default: `apono`).
     #[serde(default = "default_profile")]
     pub profile: String,
@@ -47,12 +71,16 @@ pub struct AwsAccountConfig {
     pub endpoint_url: Option<String>,
     #[serde(default = "default_prefix")]
     pub user_prefix: String,
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// The SAML provider people sign in through (`delivery = "saml_role"`).
+    pub saml_provider_arn: Option<String>,
     /// The seed's guardrail: resources selected by name in one request.
     #[serde(default = "default_limit")]
     pub named_resource_limit: usize,
-    /// Managed policies per IAM user: 10, or 20 with a raised quota.
-    #[serde(default = "default_managed")]
-    pub managed_policies_per_user: usize,
+    /// Managed policies per principal: by default read from
+    /// GetAccountSummary (10, or 20 with a raised quota).
+    pub managed_policies_per_principal: Option<usize>,
     #[serde(default)]
     pub settings: IntegrationSettings,
 }
@@ -63,10 +91,23 @@ pub fn build(v: &serde_json::Value) -> Result<std::sync::Arc<dyn Integration>, I
     Ok(std::sync::Arc::new(AwsAccount::new(cfg)?))
 }
 
+/// Clients of the regional services.
+pub(crate) struct Regional {
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub redshift: aws_sdk_redshift::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
 pub struct AwsAccount {
     cfg: AwsAccountConfig,
+    sdk: SdkConfig,
     iam: aws_sdk_iam::Client,
     s3: aws_sdk_s3::Client,
+    sts: aws_sdk_sts::Client,
+    account: Mutex<Option<String>>,
 }
 
 pub(crate) fn sdk_err<E: std::error::Error + 'static>(what: &str, e: E) -> IntegrationError {
@@ -78,26 +119,55 @@ impl AwsAccount {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));
         }
-        cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
-        let creds = match (&cfg.access_key_id, &cfg.secret_access_key) {
-            (Some(id), Some(secret)) => Some(AwsCredentials::new(
-                id.resolve().map_err(IntegrationError::Misconfigured)?,
-                secret.resolve().map_err(IntegrationError::Misconfigured)?,
-                None,
-                None,
-                "sesame-config",
-            )),
-            (None, None) => None,
-            _ => return Err(IntegrationError::Misconfigured("give both `access_key_id` and `secret_access_key`, or neither".into())),
-        };
-        let profile = creds.is_none().then_some(cfg.profile.as_str());
-        let mut sdk = block_on(crate::sdk_config(&cfg.region, cfg.endpoint_url.as_deref(), profile))?.into_builder();
-        if let Some(c) = creds {
-            sdk = sdk.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(c));
+        if cfg.delivery == Delivery::SamlRole && cfg.saml_provider_arn.as_deref().is_none_or(|a| !a.starts_with("arn:")) {
+            return Err(IntegrationError::Misconfigured("`delivery = \"saml_role\"` needs `saml_provider_arn` (arn:aws:iam::ACCOUNT:saml-provider/NAME)".into()));
         }
-        let sdk = sdk.build();
+        if let Some(ts) = &cfg.resource_types {
+            if let Some(bad) = ts.iter().find(|t| !RESOURCE_TYPES.contains(&t.as_str())) {
+                return Err(IntegrationError::Misconfigured(format!("unknown resource type `{bad}`: use {}", RESOURCE_TYPES.join(", "))));
+            }
+        }
+        cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
+        let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref())?;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(cfg.endpoint_url.is_some()).build();
-        Ok(AwsAccount { iam: aws_sdk_iam::Client::new(&sdk), s3: aws_sdk_s3::Client::from_conf(s3), cfg })
+        Ok(AwsAccount {
+            iam: aws_sdk_iam::Client::new(&sdk),
+            sts: aws_sdk_sts::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            sdk,
+            cfg,
+            account: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn regions(&self) -> Vec<String> {
+        if self.cfg.regions.is_empty() {
+            vec![self.cfg.region.clone()]
+        } else {
+            self.cfg.regions.clone()
+        }
+    }
+
+    pub(crate) fn regional(&self, region: &str) -> Regional {
+        let c = self.sdk.to_builder().region(aws_config::Region::new(region.to_owned())).build();
+        Regional {
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&c),
+            rds: aws_sdk_rds::Client::new(&c),
+            redshift: aws_sdk_redshift::Client::new(&c),
+            secrets: aws_sdk_secretsmanager::Client::new(&c),
+            sns: aws_sdk_sns::Client::new(&c),
+            sqs: aws_sdk_sqs::Client::new(&c),
+        }
+    }
+
+    pub(crate) async fn account_id(&self) -> Result<String, IntegrationError> {
+        if let Some(a) = self.account.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(a);
+        }
+        let me = self.sts.get_caller_identity().send().await.map_err(|e| sdk_err("cannot read the caller identity (STS)", e))?;
+        let a = me.account().unwrap_or_default().to_owned();
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
+        Ok(a)
     }
 
     /// The customer-managed KMS key encrypting `bucket`, if any.
@@ -109,6 +179,56 @@ impl AwsAccount {
             .filter_map(|r| r.apply_server_side_encryption_by_default())
             .find_map(|d| d.kms_master_key_id().map(str::to_owned))
     }
+
+    /// Managed policies a principal may carry: configured, else the
+    /// account's quota from GetAccountSummary, else IAM's default of 10.
+    async fn managed_per_principal(&self, key: &str) -> usize {
+        if let Some(n) = self.cfg.managed_policies_per_principal {
+            return n;
+        }
+        match self.iam.get_account_summary().send().await {
+            Ok(s) => s
+                .summary_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| *v))
+                .and_then(|v| usize::try_from(v).ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(10),
+            Err(_) => 10,
+        }
+    }
+
+    fn federation(&self) -> Option<Federation> {
+        match self.cfg.delivery {
+            Delivery::IamUser => None,
+            Delivery::IdentityCenterRole => Some(Federation::IdentityCenter),
+            Delivery::SamlRole => Some(Federation::Saml { provider_arn: self.cfg.saml_provider_arn.clone().unwrap_or_default() }),
+        }
+    }
+
+    fn first_use_hint(&self, p: &ActionParams) -> Option<String> {
+        let r = p.resources.first()?;
+        Some(match p.resource_type.as_str() {
+            "s3_bucket" => format!("aws s3 ls s3://{r}/"),
+            "ec2_instance" => format!("aws ssm start-session --target {}", r.rsplit('/').next().unwrap_or(r)),
+            "iam_role" => format!("aws sts assume-role --role-arn {r} --role-session-name {}", p.username),
+            "secret" => format!("aws secretsmanager get-secret-value --secret-id {r}"),
+            _ => "aws sts get-caller-identity".to_owned(),
+        })
+    }
+
+    fn role_credentials(&self, p: &ActionParams, role_arn: String) -> Credentials {
+        let who = p.requester().unwrap_or_default().to_owned();
+        let mut details = BTreeMap::from([("role_arn".to_owned(), role_arn.clone()), ("source_identity".to_owned(), who.clone()), ("region".to_owned(), self.cfg.region.clone())]);
+        let command = match self.cfg.delivery {
+            Delivery::SamlRole => {
+                details.insert("how".into(), "sign in through your identity provider and choose this role".into());
+                None
+            }
+            _ => Some(format!("aws sts assume-role --role-arn {role_arn} --role-session-name {who} --source-identity {who}")),
+        };
+        // Nothing secret: only the grantee's own federated session can assume it.
+        Credentials { username: role_arn, secret: String::new(), details, connect_command: command }
+    }
 }
 
 #[async_trait]
@@ -118,15 +238,14 @@ impl Integration for AwsAccount {
     }
 
     fn resource_types(&self) -> Vec<String> {
-        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
+        match &self.cfg.resource_types {
+            Some(ts) => ts.clone(),
+            None => RESOURCE_TYPES.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
-        match resource_type {
-            "s3_bucket" => vec![p("read_only", "Read objects"), p("read_write", "Read and write objects")],
-            _ => vec![],
-        }
+        units::permissions(resource_type)
     }
 
     fn max_username_len(&self) -> usize {
@@ -146,60 +265,55 @@ impl Integration for AwsAccount {
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
+        let account = self.account_id().await?;
         self.iam.list_users().max_items(1).send().await.map_err(|e| sdk_err("cannot list IAM users", e))?;
-        self.s3.list_buckets().send().await.map_err(|e| sdk_err("cannot list S3 buckets", e))?;
-        Ok(StatusReport { healthy: true, message: format!("IAM and S3 reachable in {}", self.cfg.region) })
+        Ok(StatusReport { healthy: true, message: format!("account {account} reachable in {}", self.regions().join(", ")) })
     }
 
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
-        let out = self.s3.list_buckets().send().await.map_err(|e| sdk_err("cannot list S3 buckets", e))?;
-        let mut resources = Vec::new();
-        for b in out.buckets() {
-            let Some(name) = b.name() else { continue };
-            let mut metadata = BTreeMap::new();
-            if let Some(k) = self.bucket_key(name).await {
-                metadata.insert("kms_key".to_owned(), k);
-            }
-            resources.push(ResourceInfo { id: name.to_owned(), name: name.to_owned(), resource_type: "s3_bucket".into(), metadata });
-        }
-        let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
-        Ok(Discovery { resources, permissions })
+        let found = self.discover().await?;
+        let permissions = self.resource_types().iter().map(|t| (t.clone(), self.permissions(t))).collect();
+        Ok(Discovery { resources: found.into_iter().map(|f| f.info).collect(), permissions })
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
-        let out = self.s3.list_buckets().send().await.map_err(|e| sdk_err("cannot list S3 buckets", e))?;
-        let mut tags = BTreeMap::new();
-        for name in out.buckets().iter().filter_map(|b| b.name()) {
-            if let Ok(t) = self.s3.get_bucket_tagging().bucket(name).send().await {
-                tags.insert(name.to_owned(), t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect());
-            }
-        }
-        Ok(tags)
+        Ok(self.discover().await?.into_iter().filter(|f| !f.tags.is_empty()).map(|f| (f.info.id, f.tags)).collect())
     }
 
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
         check_selection(p.resources.len(), self.cfg.named_resource_limit).map_err(|g| IntegrationError::Invalid(g.to_string()))?;
-        let write = match p.permission.as_str() {
-            "read_only" => false,
-            "read_write" => true,
-            other => return Err(IntegrationError::Invalid(format!("unknown permission `{other}`: use read_only or read_write"))),
-        };
-        let mut units = Vec::new();
-        for bucket in &p.resources {
-            units.push(AccessUnit::S3Bucket { bucket: bucket.clone(), write, kms_key_arn: self.bucket_key(bucket).await });
+        let units = self.units(&p.resource_type, &p.permission, &p.resources).await?;
+        let statements = compile(&units, valid_until);
+        match self.federation() {
+            None => {
+                let q = Quotas::for_target(Target::User, self.managed_per_principal("AttachedPoliciesPerUserQuota").await);
+                let placement = pack(&statements, valid_until, q).map_err(|e| IntegrationError::Invalid(e.to_string()))?;
+                principal::ensure_user(&self.iam, &p.username, &p.grant_id).await?;
+                principal::put_policies(&self.iam, Principal::User(&p.username), &placement).await
+            }
+            Some(f) => {
+                let who = p.requester().ok_or_else(|| IntegrationError::Invalid("a federated role needs the requester's identity; none was passed".into()))?;
+                let q = Quotas::for_target(Target::Role, self.managed_per_principal("AttachedPoliciesPerRoleQuota").await);
+                let placement = pack(&statements, valid_until, q).map_err(|e| IntegrationError::Invalid(e.to_string()))?;
+                let trust = trust_policy(&f, &self.account_id().await?, who, valid_until);
+                principal::ensure_role(&self.iam, &p.username, &p.grant_id, &trust, 3600).await?;
+                principal::put_policies(&self.iam, Principal::Role(&p.username), &placement).await
+            }
         }
-        let placement = pack(&compile(&units, valid_until), valid_until, Quotas::for_target(Target::User, self.cfg.managed_policies_per_user))
-            .map_err(|e| IntegrationError::Invalid(e.to_string()))?;
-        iam_user::ensure(&self.iam, &p.username, &p.grant_id).await?;
-        iam_user::put_policies(&self.iam, &p.username, &placement).await
     }
 
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        iam_user::delete(&self.iam, &p.username).await
+        // Whatever the delivery was when it was granted: both are idempotent.
+        principal::delete(&self.iam, Principal::User(&p.username)).await?;
+        principal::delete(&self.iam, Principal::Role(&p.username)).await
     }
 
     async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
-        iam_user::new_access_key(&self.iam, &p.username, &self.cfg.region, p.resources.first().map(String::as_str)).await
+        if self.federation().is_some() {
+            let arn = format!("arn:aws:iam::{}:role{}{}", self.account_id().await?, principal::PATH, p.username);
+            return Ok(self.role_credentials(p, arn));
+        }
+        principal::new_access_key(&self.iam, &p.username, &self.cfg.region, self.first_use_hint(p)).await
     }
 
     async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
@@ -207,19 +321,23 @@ impl Integration for AwsAccount {
     }
 
     async fn delete_credentials(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        iam_user::delete_keys(&self.iam, &p.username).await
+        principal::delete_keys(&self.iam, &p.username).await
     }
 
     async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        iam_user::delete_keys(&self.iam, &p.username).await?;
-        iam_user::delete_policies(&self.iam, &p.username).await
+        if principal::is_role(&self.iam, &p.username).await? {
+            return principal::delete_policies(&self.iam, Principal::Role(&p.username)).await;
+        }
+        principal::delete_keys(&self.iam, &p.username).await?;
+        principal::delete_policies(&self.iam, Principal::User(&p.username)).await
     }
 
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
-        iam_user::delete(&self.iam, username).await
+        principal::delete(&self.iam, Principal::User(username)).await?;
+        principal::delete(&self.iam, Principal::Role(username)).await
     }
 
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
-        iam_user::list(&self.iam, &self.cfg.user_prefix).await
+        principal::list(&self.iam, &self.cfg.user_prefix).await
     }
 }

@@ -1,10 +1,11 @@
 //! Access units to IAM statements.
 
 use crate::time::Timestamp;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// One thing a grant gives, on one resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AccessUnit {
     /// An S3 bucket, read or read/write, with the customer-managed KMS key
     /// that encrypts it (found by GetBucketEncryption), if any.
@@ -13,28 +14,108 @@ pub enum AccessUnit {
     Ec2Session { region: String, account: String, instance_id: String },
     /// Explicit actions on explicit ARNs (roles, queues, topics, secrets...).
     Actions { actions: Vec<String>, arns: Vec<String> },
+    /// The statements of an existing policy (an IAM policy or a group's
+    /// policies), copied so that each Allow also ends at the deadline.
+    Copied { statements: Vec<Statement> },
 }
 
-/// One Allow statement: these actions on these resources, maybe with an
-/// extra condition, always until the deadline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// One statement. Allow statements always end at the deadline: the
+/// condition is added when statements become documents ([`super::document`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
+    pub effect: Effect,
     pub actions: Vec<String>,
+    /// `NotAction` instead of `Action`.
+    pub not_actions: bool,
     pub resources: Vec<String>,
+    /// `NotResource` instead of `Resource`: such a statement is never split.
+    pub not_resources: bool,
     /// Extra condition (operator → key → value), besides the deadline.
-    pub condition: BTreeMap<String, BTreeMap<String, String>>,
+    pub condition: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
-fn add(out: &mut Vec<Statement>, actions: &[&str], resource: String, condition: BTreeMap<String, BTreeMap<String, String>>) {
-    let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+impl Statement {
+    pub fn allow(actions: Vec<String>, resources: Vec<String>) -> Statement {
+        Statement { effect: Effect::Allow, actions, not_actions: false, resources, not_resources: false, condition: BTreeMap::new() }
+    }
+
+    /// Same effect, actions and condition: resources can be merged.
+    pub fn same_shape(&self, o: &Statement) -> bool {
+        !self.not_resources
+            && !o.not_resources
+            && self.effect == o.effect
+            && self.actions == o.actions
+            && self.not_actions == o.not_actions
+            && self.condition == o.condition
+    }
+}
+
+/// Statements of an existing identity-based policy document, for copying.
+/// Statements with a principal (resource policies) are refused.
+pub fn statements_of(doc: &Value) -> Result<Vec<Statement>, String> {
+    let list = match &doc["Statement"] {
+        Value::Array(a) => a.clone(),
+        o @ Value::Object(_) => vec![o.clone()],
+        _ => return Err("the policy has no Statement".into()),
+    };
+    let strings = |v: &Value, what: &str| -> Result<Vec<String>, String> {
+        match v {
+            Value::String(s) => Ok(vec![s.clone()]),
+            Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned).ok_or_else(|| format!("`{what}` holds a non-string"))).collect(),
+            _ => Err(format!("`{what}` must be a string or a list")),
+        }
+    };
+    list.iter()
+        .map(|s| {
+            if s.get("Principal").is_some() || s.get("NotPrincipal").is_some() {
+                return Err("a statement names a principal: only identity-based policies can be granted".into());
+            }
+            let effect = match s["Effect"].as_str() {
+                Some("Allow") => Effect::Allow,
+                Some("Deny") => Effect::Deny,
+                _ => return Err("a statement's Effect is neither Allow nor Deny".into()),
+            };
+            let (actions, not_actions) = match (s.get("Action"), s.get("NotAction")) {
+                (Some(a), None) => (strings(a, "Action")?, false),
+                (None, Some(a)) => (strings(a, "NotAction")?, true),
+                _ => return Err("a statement needs exactly one of Action and NotAction".into()),
+            };
+            let (resources, not_resources) = match (s.get("Resource"), s.get("NotResource")) {
+                (Some(r), None) => (strings(r, "Resource")?, false),
+                (None, Some(r)) => (strings(r, "NotResource")?, true),
+                _ => return Err("a statement needs exactly one of Resource and NotResource".into()),
+            };
+            let mut condition = BTreeMap::new();
+            if let Some(c) = s.get("Condition") {
+                let ops = c.as_object().ok_or("`Condition` must be an object")?;
+                for (op, kv) in ops {
+                    let kv = kv.as_object().ok_or("a condition operator must hold an object")?;
+                    condition.insert(op.clone(), kv.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                }
+            }
+            Ok(Statement { effect, actions, not_actions, resources, not_resources, condition })
+        })
+        .collect()
+}
+
+fn add(out: &mut Vec<Statement>, actions: &[&str], resource: String, condition: BTreeMap<String, BTreeMap<String, Value>>) {
+    let mut s = Statement::allow(actions.iter().map(|a| a.to_string()).collect(), vec![]);
+    s.condition = condition;
     // Resources that share actions and condition share one statement.
-    if let Some(s) = out.iter_mut().find(|s| s.actions == actions && s.condition == condition) {
-        if !s.resources.contains(&resource) {
-            s.resources.push(resource);
+    if let Some(x) = out.iter_mut().find(|x| x.same_shape(&s)) {
+        if !x.resources.contains(&resource) {
+            x.resources.push(resource);
         }
         return;
     }
-    out.push(Statement { actions, resources: vec![resource], condition });
+    s.resources.push(resource);
+    out.push(s);
 }
 
 /// Statements for `units`, merged by action set. The deadline condition is
@@ -62,7 +143,7 @@ pub fn compile(units: &[AccessUnit], _deadline: Timestamp) -> Vec<Statement> {
                 add(&mut out, &["ssm:StartSession"], format!("arn:aws:ec2:{region}:{account}:instance/{instance_id}"), none());
                 let check = BTreeMap::from([(
                     "BoolIfExists".to_owned(),
-                    BTreeMap::from([("ssm:SessionDocumentAccessCheck".to_owned(), "true".to_owned())]),
+                    BTreeMap::from([("ssm:SessionDocumentAccessCheck".to_owned(), Value::String("true".to_owned()))]),
                 )]);
                 add(&mut out, &["ssm:StartSession"], format!("arn:aws:ssm:{region}::document/SSM-SessionManagerRunShell"), check);
                 // `${aws:userid}`, not `${aws:username}`: federated users have no user name.
@@ -76,6 +157,20 @@ pub fn compile(units: &[AccessUnit], _deadline: Timestamp) -> Vec<Statement> {
                     add(&mut out, &acts, a.clone(), none());
                 }
             }
+            AccessUnit::Copied { statements } => {
+                for s in statements {
+                    match out.iter_mut().find(|x| x.same_shape(s)) {
+                        Some(x) => {
+                            for r in &s.resources {
+                                if !x.resources.contains(r) {
+                                    x.resources.push(r.clone());
+                                }
+                            }
+                        }
+                        None => out.push(s.clone()),
+                    }
+                }
+            }
         }
     }
     out
@@ -84,6 +179,7 @@ pub fn compile(units: &[AccessUnit], _deadline: Timestamp) -> Vec<Statement> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn buckets_share_statements_and_bring_their_keys() {
@@ -109,5 +205,22 @@ mod tests {
         assert_eq!(s[1].condition["BoolIfExists"]["ssm:SessionDocumentAccessCheck"], "true");
         assert_eq!(s[2].resources, ["arn:aws:ssm:eu-west-1:123456789012:session/${aws:userid}-*"]);
         assert!(!format!("{s:?}").contains("aws:username"));
+    }
+
+    #[test]
+    fn existing_policies_are_copied_statement_by_statement() {
+        let doc = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": ["arn:aws:sqs:us-east-1:1:q"],
+             "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}},
+            {"Effect": "Deny", "NotAction": ["iam:*"], "NotResource": "arn:aws:iam::1:role/x"}
+        ]});
+        let s = statements_of(&doc).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].condition["StringEquals"]["aws:RequestedRegion"], json!(["us-east-1", "eu-west-1"]));
+        assert!(s[1].not_actions && s[1].not_resources && s[1].effect == Effect::Deny);
+        assert!(!s[1].same_shape(&s[1].clone()), "NotResource statements are never merged");
+        let bad = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]});
+        assert!(statements_of(&bad).unwrap_err().contains("principal"));
+        assert!(statements_of(&json!({"Statement": [{"Effect": "Allow", "Resource": "*"}]})).is_err());
     }
 }

@@ -7,7 +7,9 @@
 mod compile;
 mod guardrail;
 mod pack;
+mod trust;
 
-pub use compile::{compile, AccessUnit, Statement};
+pub use compile::{compile, statements_of, AccessUnit, Effect, Statement};
 pub use guardrail::{check_selection, Guardrail, DEFAULT_NAMED_RESOURCE_LIMIT};
-pub use pack::{document, pack, policy_size, Placement, Quotas, Target, TooBig};
+pub use pack::{deny_after, document, pack, policy_size, Placement, Quotas, Target, TooBig};
+pub use trust::{trust_policy, Federation};

@@ -1,7 +1,8 @@
 //! Documents sized as AWS sizes them (white space excluded) and placed
 //! within the quotas of the principal that will carry them.
 
-use super::compile::Statement;
+use super::compile::{Effect, Statement};
+use std::collections::BTreeMap;
 use crate::time::{rfc3339, Timestamp};
 use serde_json::{json, Map, Value};
 
@@ -71,17 +72,26 @@ pub fn policy_size(doc: &Value) -> usize {
 
 fn statement_json(s: &Statement, sid: usize, deadline: &str) -> Value {
     let mut condition = Map::new();
-    condition.insert("DateLessThan".into(), json!({ "aws:CurrentTime": deadline }));
-    for (op, kv) in &s.condition {
-        condition.insert(op.clone(), json!(kv));
+    if s.effect == Effect::Allow {
+        condition.insert("DateLessThan".into(), json!({ "aws:CurrentTime": deadline }));
     }
-    json!({
-        "Sid": format!("Sesame{sid}"),
-        "Effect": "Allow",
-        "Action": s.actions,
-        "Resource": s.resources,
-        "Condition": Value::Object(condition),
-    })
+    for (op, kv) in &s.condition {
+        match condition.get_mut(op).and_then(Value::as_object_mut) {
+            Some(existing) => existing.extend(kv.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            None => {
+                condition.insert(op.clone(), json!(kv));
+            }
+        }
+    }
+    let mut out = Map::new();
+    out.insert("Sid".into(), json!(format!("Sesame{sid}")));
+    out.insert("Effect".into(), json!(if s.effect == Effect::Allow { "Allow" } else { "Deny" }));
+    out.insert(if s.not_actions { "NotAction" } else { "Action" }.into(), json!(s.actions));
+    out.insert(if s.not_resources { "NotResource" } else { "Resource" }.into(), json!(s.resources));
+    if !condition.is_empty() {
+        out.insert("Condition".into(), Value::Object(condition));
+    }
+    Value::Object(out)
 }
 
 /// One policy document of `statements`, every Allow ending at `deadline`.
@@ -93,40 +103,48 @@ pub fn document(statements: &[Statement], deadline: Timestamp) -> Value {
     })
 }
 
+/// The smallest pieces a statement may be split into: one per resource, or
+/// the whole statement when it uses `NotResource` (splitting would widen it).
+fn pieces(s: &Statement) -> Vec<Statement> {
+    if s.not_resources {
+        return vec![s.clone()];
+    }
+    s.resources.iter().map(|r| Statement { resources: vec![r.clone()], ..s.clone() }).collect()
+}
+
 /// Split `statements` into documents that each fit their limit: the first
 /// (inline) up to `inline_max`, the rest (managed) up to `managed_max`.
 pub fn pack(statements: &[Statement], deadline: Timestamp, q: Quotas) -> Result<Placement, TooBig> {
     let mut docs: Vec<Vec<Statement>> = vec![vec![]];
     let limit = |i: usize| if i == 0 { q.inline_max } else { q.managed_max };
     let fits = |doc: &[Statement], i: usize| policy_size(&document(doc, deadline)) <= limit(i);
-    for s in statements {
-        for r in &s.resources {
-            loop {
-                let i = docs.len() - 1;
-                let cur = &mut docs[i];
-                let pos = cur.iter().position(|x| x.actions == s.actions && x.condition == s.condition);
-                match pos {
-                    Some(p) => cur[p].resources.push(r.clone()),
-                    None => cur.push(Statement { actions: s.actions.clone(), resources: vec![r.clone()], condition: s.condition.clone() }),
-                }
-                if fits(cur, i) {
-                    break;
-                }
-                // Undo, and continue in a new document.
-                match pos {
-                    Some(p) => {
-                        cur[p].resources.pop();
-                    }
-                    None => {
-                        cur.pop();
-                    }
-                }
-                if cur.is_empty() {
-                    // A single resource does not fit an empty document.
-                    return Err(TooBig { needed: usize::MAX, capacity: q.capacity(), documents: docs.len(), allowed_documents: 1 + q.managed_count });
-                }
-                docs.push(vec![]);
+    for piece in statements.iter().flat_map(pieces) {
+        loop {
+            let i = docs.len() - 1;
+            let cur = &mut docs[i];
+            let pos = cur.iter().position(|x| x.same_shape(&piece));
+            match pos {
+                Some(p) => cur[p].resources.extend(piece.resources.iter().cloned()),
+                None => cur.push(piece.clone()),
             }
+            if fits(cur, i) {
+                break;
+            }
+            // Undo, and continue in a new document.
+            match pos {
+                Some(p) => {
+                    let n = cur[p].resources.len() - piece.resources.len();
+                    cur[p].resources.truncate(n);
+                }
+                None => {
+                    cur.pop();
+                }
+            }
+            if cur.is_empty() {
+                // A single piece does not fit an empty document.
+                return Err(TooBig { needed: usize::MAX, capacity: q.capacity(), documents: docs.len(), allowed_documents: 1 + q.managed_count });
+            }
+            docs.push(vec![]);
         }
     }
     let allowed = 1 + q.managed_count;
@@ -134,8 +152,18 @@ pub fn pack(statements: &[Statement], deadline: Timestamp, q: Quotas) -> Result<
         let needed = docs.iter().map(|d| policy_size(&document(d, deadline))).sum();
         return Err(TooBig { needed, capacity: q.capacity(), documents: docs.len(), allowed_documents: allowed });
     }
-    let mut docs = docs.into_iter().map(|d| document(&d, deadline));
+    let mut docs = docs.into_iter().filter(|d| !d.is_empty()).map(|d| document(&d, deadline));
     Ok(Placement { inline: docs.next(), managed: docs.collect() })
+}
+
+/// A Deny of everything from `deadline` on: added to a permission set or
+/// role that also carries AWS-managed policies (which cannot carry the
+/// deadline themselves), so nothing outlives the grant even if Sesame is down.
+pub fn deny_after(deadline: Timestamp) -> Statement {
+    let mut s = Statement::allow(vec!["*".into()], vec!["*".into()]);
+    s.effect = Effect::Deny;
+    s.condition.insert("DateGreaterThan".into(), BTreeMap::from([("aws:CurrentTime".to_owned(), json!(rfc3339(deadline)))]));
+    s
 }
 
 #[cfg(test)]
@@ -183,6 +211,21 @@ mod tests {
         assert!(!all.contains("arn:aws:s3:::*") && !all.contains("bucket-*"));
         // And a permission set (inline + 20 customer-managed) holds them too.
         assert!(pack(&st, DEADLINE, Quotas::for_target(Target::PermissionSet, 20)).is_ok());
+    }
+
+    #[test]
+    fn not_resource_statements_stay_whole_and_denies_have_no_deadline() {
+        let mut s = Statement::allow(vec!["s3:*".into()], (0..400).map(|i| format!("arn:aws:s3:::excluded-{i:04}")).collect());
+        s.not_resources = true;
+        // Too big for one document, and it must not be split: refused.
+        assert!(pack(&[s.clone()], DEADLINE, Quotas::for_target(Target::Role, 10)).is_err());
+        s.resources.truncate(10);
+        let p = pack(&[s, deny_after(DEADLINE)], DEADLINE, Quotas::for_target(Target::Role, 10)).unwrap();
+        let st = &p.inline.unwrap()["Statement"];
+        assert_eq!(st[0]["NotResource"].as_array().unwrap().len(), 10);
+        assert_eq!(st[0]["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z");
+        assert_eq!(st[1]["Effect"], "Deny");
+        assert_eq!(st[1]["Condition"], json!({"DateGreaterThan": {"aws:CurrentTime": "2026-11-26T10:00:00Z"}}));
     }
 
     #[test]

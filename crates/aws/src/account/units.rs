@@ -1,0 +1,149 @@
+//! What each resource type offers, and the access units a grant compiles
+//! to. Existing IAM policies (and a group's policies) are copied statement
+//! by statement so that each Allow also ends at the deadline.
+
+use super::discover::arn_parts;
+use super::{sdk_err, AwsAccount};
+use sesame_core::policy::{statements_of, AccessUnit};
+use sesame_integrations::IntegrationError;
+use sesame_proto::PermissionInfo;
+
+pub const RESOURCE_TYPES: [&str; 10] =
+    ["iam_role", "iam_group", "iam_policy", "s3_bucket", "ec2_instance", "rds_instance", "redshift_cluster", "secret", "sns_topic", "sqs_queue"];
+
+/// (permission id, display name, actions) per resource type. S3, EC2,
+/// IAM policies and groups are compiled specially (see [`AwsAccount::units`]).
+fn table(resource_type: &str) -> &'static [(&'static str, &'static str, &'static [&'static str])] {
+    match resource_type {
+        "iam_role" => &[("assume", "Assume the role", &["sts:AssumeRole"])],
+        "iam_group" => &[("member", "The group's permissions", &[])],
+        "iam_policy" => &[("attach", "The policy's permissions", &[])],
+        "s3_bucket" => &[("read_only", "Read objects", &[]), ("read_write", "Read and write objects", &[])],
+        "ec2_instance" => &[("session", "Shell through Session Manager", &[])],
+        "rds_instance" => &[
+            ("describe", "Describe the instance", &["rds:DescribeDBInstances", "rds:ListTagsForResource"]),
+            ("operate", "Describe, start, stop and reboot", &["rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:RebootDBInstance", "rds:StartDBInstance", "rds:StopDBInstance"]),
+        ],
+        "redshift_cluster" => &[
+            ("describe", "Describe the cluster", &["redshift:DescribeClusters"]),
+            ("operate", "Describe, pause, resume and reboot", &["redshift:DescribeClusters", "redshift:PauseCluster", "redshift:RebootCluster", "redshift:ResumeCluster"]),
+        ],
+        "secret" => &[("read", "Read the secret value", &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"])],
+        "sns_topic" => &[
+            ("publish", "Publish messages", &["sns:GetTopicAttributes", "sns:Publish"]),
+            ("subscribe", "Subscribe", &["sns:GetTopicAttributes", "sns:Subscribe"]),
+        ],
+        "sqs_queue" => &[
+            ("consume", "Receive and delete messages", &["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]),
+            ("send", "Send messages", &["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]),
+        ],
+        _ => &[],
+    }
+}
+
+pub fn permissions(resource_type: &str) -> Vec<PermissionInfo> {
+    table(resource_type).iter().map(|(id, name, _)| PermissionInfo { id: (*id).into(), name: (*name).into() }).collect()
+}
+
+fn unknown_permission(resource_type: &str, permission: &str) -> IntegrationError {
+    let offered: Vec<&str> = table(resource_type).iter().map(|(id, _, _)| *id).collect();
+    if offered.is_empty() {
+        return IntegrationError::Invalid(format!("unknown resource type `{resource_type}`: use one of {}", RESOURCE_TYPES.join(", ")));
+    }
+    IntegrationError::Invalid(format!("unknown permission `{permission}` on {resource_type}: use {}", offered.join(" or ")))
+}
+
+fn decode_document(raw: &str) -> Result<serde_json::Value, IntegrationError> {
+    // IAM returns documents percent-encoded.
+    let text = percent_decode(raw);
+    serde_json::from_str(&text).map_err(|e| IntegrationError::Invalid(format!("an IAM policy document is not JSON: {e}")))
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+impl AwsAccount {
+    /// The units of a grant of `permission` on `resources` of `resource_type`.
+    pub(super) async fn units(&self, resource_type: &str, permission: &str, resources: &[String]) -> Result<Vec<AccessUnit>, IntegrationError> {
+        let actions = table(resource_type)
+            .iter()
+            .find(|(id, _, _)| *id == permission)
+            .map(|(_, _, a)| *a)
+            .ok_or_else(|| unknown_permission(resource_type, permission))?;
+        let mut units = Vec::new();
+        for r in resources {
+            match resource_type {
+                "s3_bucket" => units.push(AccessUnit::S3Bucket { bucket: r.clone(), write: permission == "read_write", kms_key_arn: self.bucket_key(r).await }),
+                "ec2_instance" => {
+                    let (region, account) = arn_parts(r);
+                    let instance_id = r.rsplit('/').next().unwrap_or_default().to_owned();
+                    if region.is_empty() || account.is_empty() || !instance_id.starts_with("i-") {
+                        return Err(IntegrationError::Invalid(format!("`{r}` is not an EC2 instance ARN")));
+                    }
+                    units.push(AccessUnit::Ec2Session { region, account, instance_id });
+                }
+                "iam_policy" => units.push(AccessUnit::Copied { statements: self.policy_statements(r).await? }),
+                "iam_group" => units.extend(self.group_units(r).await?),
+                _ => {
+                    if !r.starts_with("arn:") {
+                        return Err(IntegrationError::Invalid(format!("`{r}` is not an ARN: {resource_type} resources are named by ARN")));
+                    }
+                    units.push(AccessUnit::Actions { actions: actions.iter().map(|a| a.to_string()).collect(), arns: vec![r.clone()] });
+                }
+            }
+        }
+        Ok(units)
+    }
+
+    async fn policy_statements(&self, arn: &str) -> Result<Vec<sesame_core::policy::Statement>, IntegrationError> {
+        let p = self.iam.get_policy().policy_arn(arn).send().await.map_err(|e| sdk_err(&format!("cannot read policy `{arn}`"), e))?;
+        let version = p.policy().and_then(|p| p.default_version_id()).ok_or_else(|| IntegrationError::Invalid(format!("policy `{arn}` has no default version")))?;
+        let v = self.iam.get_policy_version().policy_arn(arn).version_id(version).send().await.map_err(|e| sdk_err("cannot read a policy version", e))?;
+        let raw = v.policy_version().and_then(|v| v.document()).ok_or_else(|| IntegrationError::Invalid(format!("policy `{arn}` has no document")))?;
+        statements_of(&decode_document(raw)?).map_err(|e| IntegrationError::Invalid(format!("policy `{arn}`: {e}")))
+    }
+
+    async fn group_units(&self, arn: &str) -> Result<Vec<AccessUnit>, IntegrationError> {
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        let mut units = Vec::new();
+        let inline = self.iam.list_group_policies().group_name(name).send().await.map_err(|e| sdk_err(&format!("cannot list the policies of group `{name}`"), e))?;
+        for p in inline.policy_names() {
+            let doc = self.iam.get_group_policy().group_name(name).policy_name(p).send().await.map_err(|e| sdk_err("cannot read a group policy", e))?;
+            let statements = statements_of(&decode_document(doc.policy_document())?).map_err(|e| IntegrationError::Invalid(format!("group `{name}` policy `{p}`: {e}")))?;
+            units.push(AccessUnit::Copied { statements });
+        }
+        let attached = self.iam.list_attached_group_policies().group_name(name).send().await.map_err(|e| sdk_err("cannot list attached group policies", e))?;
+        for p in attached.attached_policies() {
+            if let Some(a) = p.policy_arn() {
+                units.push(AccessUnit::Copied { statements: self.policy_statements(a).await? });
+            }
+        }
+        if units.is_empty() {
+            return Err(IntegrationError::Invalid(format!("group `{name}` has no policies: there is nothing to grant")));
+        }
+        Ok(units)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("{\"a\": 1}"), "{\"a\": 1}");
+    }
+
+    #[test]
+    fn every_type_offers_permissions_and_bad_ones_are_named() {
+        for t in RESOURCE_TYPES {
+            assert!(!permissions(t).is_empty(), "{t}");
+        }
+        let e = unknown_permission("sqs_queue", "admin").to_string();
+        assert_eq!(e, "unknown permission `admin` on sqs_queue: use consume or send");
+        assert!(unknown_permission("dynamo", "x").to_string().starts_with("unknown resource type"));
+    }
+}

@@ -1,0 +1,194 @@
+//! aws-account against moto: discovery of every resource type with tags,
+//! grants of each kind (checked with the AWS CLI: exactly what the grant
+//! left, and nothing after revoke), and the federated-role delivery.
+
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{aws_cli, fixture_json, moto, TESTING};
+use sesame_aws::account::{AwsAccount, AwsAccountConfig};
+use sesame_core::Timestamp;
+use sesame_integrations::Integration;
+use sesame_proto::{ActionParams, REQUESTER_PARAM};
+use serde_json::{json, Value};
+
+const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
+
+fn account(url: &str, extra: Value) -> AwsAccount {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let mut cfg = json!({"name": "acct", "region": "us-east-1", "endpoint_url": url,
+        "access_key_id": {"env": "AWS_ACCESS_KEY_ID"}, "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"}});
+    cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    AwsAccount::new(serde_json::from_value::<AwsAccountConfig>(cfg).unwrap()).unwrap()
+}
+
+fn params(user: &str, rtype: &str, resources: &[&str], perm: &str) -> ActionParams {
+    ActionParams {
+        grant_id: format!("req_{user}"),
+        username: user.into(),
+        resource_type: rtype.into(),
+        resources: resources.iter().map(|s| s.to_string()).collect(),
+        permission: perm.into(),
+        custom_parameters: [(REQUESTER_PARAM.to_owned(), "alice@example.com".to_owned())].into(),
+    }
+}
+
+fn statements(doc: &Value) -> Vec<Value> {
+    doc["Statement"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovers_every_type_with_tags_and_bucket_keys() {
+    let m = moto(None).await;
+    let w = fixture_json(&m.url, &["world"]);
+    let a = account(&m.url, json!({}));
+    assert!(a.get_status().await.unwrap().message.contains("123456789012"));
+    let d = a.list_resources().await.unwrap();
+    let by_type = |t: &str| d.resources.iter().filter(|r| r.resource_type == t).collect::<Vec<_>>();
+    assert_eq!(by_type("iam_role")[0].id, w["role"].as_str().unwrap());
+    assert_eq!(by_type("iam_group")[0].name, "auditors");
+    assert_eq!(by_type("iam_policy")[0].id, w["policy"].as_str().unwrap());
+    let bucket = by_type("s3_bucket").into_iter().find(|r| r.id == "encrypted-reports").unwrap();
+    assert_eq!(bucket.metadata["kms_key"], w["key"].as_str().unwrap());
+    let inst = &by_type("ec2_instance")[0];
+    assert_eq!(inst.name, "bastion");
+    assert_eq!(inst.metadata["instance_id"], w["instance"].as_str().unwrap());
+    let db = &by_type("rds_instance")[0];
+    assert_eq!((db.name.as_str(), db.metadata["engine"].as_str()), ("orders-db", "postgres"));
+    assert_eq!(by_type("redshift_cluster")[0].name, "warehouse");
+    assert_eq!(by_type("secret")[0].id, w["secret"].as_str().unwrap());
+    assert_eq!(by_type("sns_topic")[0].id, w["topic"].as_str().unwrap());
+    assert_eq!(by_type("sqs_queue")[0].id, w["queue"].as_str().unwrap());
+    for t in sesame_aws::account::RESOURCE_TYPES {
+        assert!(!d.permissions[t].is_empty(), "{t} offers no permission");
+    }
+    let tags = a.list_resources_tags().await.unwrap();
+    assert_eq!(tags[w["role"].as_str().unwrap()]["owner"], "data@example.com");
+    assert_eq!(tags["encrypted-reports"]["owner"], "data@example.com");
+    assert_eq!(tags[w["policy"].as_str().unwrap()]["team"], "orders");
+    for id in [&inst.id, &db.id, &w["secret"].as_str().unwrap().to_owned(), &w["topic"].as_str().unwrap().to_owned(), &w["queue"].as_str().unwrap().to_owned()] {
+        assert_eq!(tags[id.as_str()]["env"], "prod", "{id}");
+    }
+    assert_eq!(tags[&inst.id]["Name"], "bastion");
+
+    // Only the configured types are synced.
+    let only = account(&m.url, json!({"resource_types": ["sqs_queue"]}));
+    let d = only.list_resources().await.unwrap();
+    assert!(d.resources.iter().all(|r| r.resource_type == "sqs_queue") && d.resources.len() == 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_kind_of_grant_leaves_exactly_its_policy_and_revoke_leaves_nothing() {
+    let m = moto(None).await;
+    let w = fixture_json(&m.url, &["world"]);
+    let a = account(&m.url, json!({}));
+    let s = |k: &str| w[k].as_str().unwrap().to_owned();
+    let cases: Vec<(ActionParams, Vec<(&str, Value)>)> = vec![
+        (params("sesame_bucket", "s3_bucket", &["encrypted-reports"], "read_only"), vec![
+            ("s3:GetObject", json!("arn:aws:s3:::encrypted-reports/*")),
+            ("kms:Decrypt", json!(s("key"))),
+        ]),
+        (params("sesame_ssm", "ec2_instance", &[&format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance"))], "session"), vec![
+            ("ssm:StartSession", json!(format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance")))),
+            ("ssm:TerminateSession", json!("arn:aws:ssm:us-east-1:123456789012:session/${aws:userid}-*")),
+        ]),
+        (params("sesame_role", "iam_role", &[&s("role")], "assume"), vec![("sts:AssumeRole", json!(s("role")))]),
+        (params("sesame_secret", "secret", &[&s("secret")], "read"), vec![("secretsmanager:GetSecretValue", json!(s("secret")))]),
+        (params("sesame_queue", "sqs_queue", &[&s("queue")], "send"), vec![("sqs:SendMessage", json!(s("queue")))]),
+        (params("sesame_topic", "sns_topic", &[&s("topic")], "publish"), vec![("sns:Publish", json!(s("topic")))]),
+        (params("sesame_db", "rds_instance", &[&s("db")], "describe"), vec![("rds:DescribeDBInstances", json!(s("db")))]),
+        // A copied policy keeps its own condition and Deny, and each Allow gains the deadline.
+        (params("sesame_policy", "iam_policy", &[&s("policy")], "attach"), vec![
+            ("sqs:ReceiveMessage", json!("arn:aws:sqs:us-east-1:123456789012:orders")),
+        ]),
+        (params("sesame_group", "iam_group", &[&s("group")], "member"), vec![
+            ("s3:GetObject", json!("arn:aws:s3:::audit-logs/*")),
+            ("sqs:ReceiveMessage", json!("arn:aws:sqs:us-east-1:123456789012:orders")),
+        ]),
+    ];
+    for (p, expected) in &cases {
+        a.grant_access(p, DEADLINE).await.unwrap();
+        a.grant_access(p, DEADLINE).await.unwrap(); // idempotent
+        let user = aws_cli(&m.url, TESTING, &["iam", "get-user", "--user-name", &p.username]);
+        assert_eq!(user["User"]["Path"], "/sesame/");
+        let doc = aws_cli(&m.url, TESTING, &["iam", "get-user-policy", "--user-name", &p.username, "--policy-name", "sesame-grant"]);
+        let st = statements(&doc["PolicyDocument"]);
+        for (action, resource) in expected {
+            let hit = st.iter().find(|x| x["Action"].as_array().unwrap().iter().any(|a| a == action)).unwrap_or_else(|| panic!("{action} missing for {}: {st:?}", p.username));
+            assert!(hit["Resource"].as_array().unwrap().contains(resource), "{action}: {hit}");
+        }
+        for x in &st {
+            match x["Effect"].as_str().unwrap() {
+                "Allow" => assert_eq!(x["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z", "{x}"),
+                _ => assert!(x["Condition"]["DateLessThan"].is_null()),
+            }
+            assert!(!x.to_string().contains("\"*\"") || x["Effect"] == "Deny", "no wildcard resource in an Allow: {x}");
+        }
+        if p.resource_type == "iam_policy" {
+            let allow = st.iter().find(|x| x["Effect"] == "Allow").unwrap();
+            assert_eq!(allow["Condition"]["StringEquals"]["aws:RequestedRegion"], json!(["us-east-1"]));
+            assert!(st.iter().any(|x| x["Effect"] == "Deny" && x["Action"] == json!(["sqs:DeleteQueue"])));
+        }
+        let creds = a.create_credentials(p).await.unwrap();
+        assert!(creds.username.starts_with("AKIA") && creds.secret.len() >= 20);
+        a.revoke_access(p).await.unwrap();
+        a.revoke_access(p).await.unwrap(); // idempotent
+    }
+    // Nothing left: no user, no policy under /sesame/.
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"], json!([]));
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-policies", "--scope", "Local", "--path-prefix", "/sesame/"])["Policies"], json!([]));
+    assert!(a.list_managed_users().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_are_refused_with_what_to_do_and_nothing_is_created() {
+    let m = moto(None).await;
+    let a = account(&m.url, json!({}));
+    let e = a.grant_access(&params("sesame_x", "sqs_queue", &["orders"], "send"), DEADLINE).await.unwrap_err();
+    assert_eq!(e.to_string(), "`orders` is not an ARN: sqs_queue resources are named by ARN");
+    let e = a.grant_access(&params("sesame_x", "sqs_queue", &["arn:aws:sqs:us-east-1:123456789012:q"], "admin"), DEADLINE).await.unwrap_err();
+    assert_eq!(e.to_string(), "unknown permission `admin` on sqs_queue: use consume or send");
+    let e = a.grant_access(&params("sesame_x", "ec2_instance", &["arn:aws:s3:::nope"], "session"), DEADLINE).await.unwrap_err();
+    assert!(e.to_string().contains("is not an EC2 instance ARN"), "{e}");
+    let many: Vec<String> = (0..101).map(|i| format!("arn:aws:sqs:us-east-1:123456789012:q{i}")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let e = a.grant_access(&params("sesame_x", "sqs_queue", &refs, "send"), DEADLINE).await.unwrap_err();
+    assert!(e.to_string().starts_with("101 AWS resources are selected by name; the limit is 100"), "{e}");
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"], json!([]));
+    let e = AwsAccount::new(serde_json::from_value(json!({"name": "x", "region": "us-east-1", "delivery": "saml_role"})).unwrap()).err().unwrap();
+    assert!(e.to_string().contains("needs `saml_provider_arn`"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn federated_people_get_a_per_grant_role_only_they_may_assume() {
+    let m = moto(None).await;
+    let w = fixture_json(&m.url, &["world"]);
+    let a = account(&m.url, json!({"delivery": "identity_center_role"}));
+    let p = params("sesame_fed", "secret", &[w["secret"].as_str().unwrap()], "read");
+    a.grant_access(&p, DEADLINE).await.unwrap();
+    let role = aws_cli(&m.url, TESTING, &["iam", "get-role", "--role-name", "sesame_fed"]);
+    assert_eq!(role["Role"]["Path"], "/sesame/");
+    let trust = &role["Role"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Condition"]["StringEquals"]["sts:SourceIdentity"], "alice@example.com");
+    assert_eq!(trust["Condition"]["StringLike"]["aws:userid"], "*:alice@example.com");
+    assert_eq!(trust["Condition"]["ArnLike"]["aws:PrincipalArn"], "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*");
+    assert_eq!(trust["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z");
+    let inline = aws_cli(&m.url, TESTING, &["iam", "get-role-policy", "--role-name", "sesame_fed", "--policy-name", "sesame-grant"]);
+    assert!(inline["PolicyDocument"].to_string().contains("secretsmanager:GetSecretValue"));
+    // No IAM user and no secret: the grantee assumes the role from their own session.
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"], json!([]));
+    let c = a.create_credentials(&p).await.unwrap();
+    assert_eq!(c.secret, "");
+    assert_eq!(c.username, "arn:aws:iam::123456789012:role/sesame/sesame_fed");
+    assert!(c.connect_command.unwrap().contains("--source-identity alice@example.com"));
+    assert_eq!(a.list_managed_users().await.unwrap(), ["sesame_fed"]);
+    a.revoke_access(&p).await.unwrap();
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-roles", "--path-prefix", "/sesame/"])["Roles"], json!([]));
+    // Without the requester there is nobody to bind the role to.
+    let mut anon = p.clone();
+    anon.custom_parameters.clear();
+    assert!(a.grant_access(&anon, DEADLINE).await.unwrap_err().to_string().contains("requester's identity"));
+}

@@ -1,0 +1,190 @@
+//! aws-organization against moto: the tree with nested OUs and exclusions,
+//! grants through Identity Center (permission set + assignments, checked
+//! in moto), revoke leaving nothing, and Identity Center's limits kept with
+//! a throttling proxy in front of moto.
+
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{fixture_json, moto};
+use sesame_aws::organization::{AwsOrganization, AwsOrganizationConfig};
+use sesame_core::Timestamp;
+use sesame_integrations::Integration;
+use sesame_proto::{ActionParams, REQUESTER_PARAM};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
+
+fn org(url: &str, extra: Value) -> AwsOrganization {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let mut cfg = json!({"name": "org", "sso_region": "us-east-1", "sso_portal_url": "https://example.awsapps.com/start", "endpoint_url": url,
+        "access_key_id": {"env": "AWS_ACCESS_KEY_ID"}, "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"}});
+    cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    AwsOrganization::new(serde_json::from_value::<AwsOrganizationConfig>(cfg).unwrap()).unwrap()
+}
+
+fn params(ps: &str, who: &str, resources: &[&str], perm: &str) -> ActionParams {
+    ActionParams {
+        grant_id: format!("req_{ps}"),
+        username: ps.into(),
+        resource_type: if resources[0].starts_with("ou-") { "aws_ou" } else { "aws_account" }.into(),
+        resources: resources.iter().map(|s| s.to_string()).collect(),
+        permission: perm.into(),
+        custom_parameters: [(REQUESTER_PARAM.to_owned(), who.to_owned())].into(),
+    }
+}
+
+fn assignments(url: &str) -> (Vec<(String, String, String)>, Vec<String>) {
+    let v = fixture_json(url, &["assignments"]);
+    let a = v["assignments"].as_array().unwrap().iter().map(|x| (x[0].as_str().unwrap().into(), x[1].as_str().unwrap().into(), x[2].as_str().unwrap().into())).collect();
+    (a, serde_json::from_value(v["permission_sets"].clone()).unwrap())
+}
+
+fn strs(v: &Value) -> Vec<String> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
+    let m = moto(None).await;
+    let w = fixture_json(&m.url, &["org", "2"]);
+    let o = org(&m.url, json!({
+        "exclude_ou_ids": w["sandbox"].as_str().unwrap(),
+        "exclude_account_ids": format!("{}, 000000000000", w["loose_account"].as_str().unwrap()),
+    }));
+    assert!(o.get_status().await.unwrap().healthy);
+    let d = o.list_resources().await.unwrap();
+    let ous: Vec<(&str, &str)> = d.resources.iter().filter(|r| r.resource_type == "aws_ou").map(|r| (r.id.as_str(), r.name.as_str())).collect();
+    assert_eq!(ous, [(w["prod"].as_str().unwrap(), "Root/Prod"), (w["payments"].as_str().unwrap(), "Root/Prod/Payments")]);
+    let accounts: Vec<String> = d.resources.iter().filter(|r| r.resource_type == "aws_account").map(|r| r.id.clone()).collect();
+    let mut expected: Vec<String> = strs(&w["prod_accounts"]).into_iter().chain(strs(&w["payments_accounts"])).collect();
+    expected.sort();
+    let mut got: Vec<String> = accounts.into_iter().filter(|a| a != "123456789012").collect();
+    got.sort();
+    assert_eq!(got, expected, "sandbox and loose accounts are excluded");
+    let pay0 = &strs(&w["payments_accounts"])[0];
+    assert_eq!(d.resources.iter().find(|r| &r.id == pay0).unwrap().metadata["path"], "Root/Prod/Payments/pay-0");
+    assert_eq!(o.list_resources_tags().await.unwrap()[pay0]["owner"], "payments@example.com");
+
+    // A grant on the Prod OU reaches Prod and its nested Payments accounts.
+    let p = params("sesame_alice_1", "alice@example.com", &[w["prod"].as_str().unwrap()], "read_only");
+    o.grant_access(&p, DEADLINE).await.unwrap();
+    o.grant_access(&p, DEADLINE).await.unwrap(); // idempotent: no second assignment
+    let (a, sets) = assignments(&m.url);
+    let mut reached: Vec<String> = a.iter().map(|x| x.0.clone()).collect();
+    reached.sort();
+    assert_eq!(reached, expected);
+    assert!(a.iter().all(|x| x.1 == "sesame_alice_1" && x.2 == w["alice"].as_str().unwrap()));
+    assert_eq!(sets, ["sesame_alice_1"]);
+    let ps = fixture_json(&m.url, &["permission-set", "sesame_alice_1"]);
+    assert_eq!(strs(&ps["managed"]), ["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+    let deny = &ps["inline"]["Statement"][0];
+    assert_eq!((deny["Effect"].as_str(), &deny["Condition"]["DateGreaterThan"]["aws:CurrentTime"]), (Some("Deny"), &json!("2026-11-26T10:00:00Z")));
+    let c = o.create_credentials(&p).await.unwrap();
+    assert!(c.details["sign_in_link"].starts_with("https://example.awsapps.com/start/#/console?account_id="), "{:?}", c.details);
+    assert_eq!(o.list_managed_users().await.unwrap(), ["sesame_alice_1"]);
+
+    // Bob is found by e-mail (his user name is `bob`); a custom permission with inline + customer-managed.
+    let o2 = org(&m.url, json!({"permissions": [{"id": "data", "customer_managed": ["/team/DataReader"],
+        "inline": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}]}}]}));
+    let pb = params("sesame_bob_1", "bob@example.com", &[pay0], "data");
+    o2.grant_access(&pb, DEADLINE).await.unwrap();
+    let ps = fixture_json(&m.url, &["permission-set", "sesame_bob_1"]);
+    assert_eq!(strs(&ps["customer"]), ["DataReader"]);
+    let allow = ps["inline"]["Statement"].as_array().unwrap().iter().find(|s| s["Effect"] == "Allow").unwrap().clone();
+    assert_eq!(allow["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z");
+    let (a, _) = assignments(&m.url);
+    assert!(a.contains(&(pay0.clone(), "sesame_bob_1".into(), w["bob"].as_str().unwrap().into())));
+
+    // Refusals name what is wrong, and create nothing.
+    let e = o.grant_access(&params("sesame_carol_1", "carol@example.com", &[pay0], "read_only"), DEADLINE).await.unwrap_err();
+    assert!(e.to_string().contains("`carol@example.com` is not a user of the Identity Center identity store"), "{e}");
+    let e = o.grant_access(&params("sesame_alice_2", "alice@example.com", &[w["sandbox_account"].as_str().unwrap()], "read_only"), DEADLINE).await.unwrap_err();
+    assert!(e.to_string().contains("is not an account or OU of this organization (or it is excluded)"), "{e}");
+    let e = o.grant_access(&params("sesame_alice_3", "alice@example.com", &[pay0], "root"), DEADLINE).await.unwrap_err();
+    assert_eq!(e.to_string(), "unknown permission `root`: use one of read_only, view_only, power_user, admin");
+    assert_eq!(assignments(&m.url).1.len(), 2);
+
+    // Revoke: assignments deleted, then the permission sets; twice is fine.
+    o.revoke_access(&p).await.unwrap();
+    o.revoke_access(&p).await.unwrap();
+    o2.revoke_access(&pb).await.unwrap();
+    let (a, sets) = assignments(&m.url);
+    assert!(a.is_empty() && sets.is_empty(), "{a:?} {sets:?}");
+}
+
+/// A proxy in front of moto that answers every third Identity Center
+/// request with ThrottlingException, and notes when each arrived.
+async fn throttling_proxy(moto_url: String) -> (String, Arc<Mutex<Vec<Instant>>>, Arc<AtomicUsize>) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let count = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::new();
+    let (s, t) = (seen.clone(), throttled.clone());
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (seen, throttled, count, http, moto_url) = (s.clone(), t.clone(), count.clone(), http.clone(), moto_url.clone());
+        async move {
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            if target.starts_with("SWBExternalService.") || target.starts_with("AWSIdentityStore.") {
+                seen.lock().unwrap().push(Instant::now());
+                if count.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+                    throttled.fetch_add(1, Ordering::SeqCst);
+                    let body = json!({"__type": "ThrottlingException", "message": "Rate exceeded"}).to_string();
+                    return (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], body).into_response();
+                }
+            }
+            let mut req = http.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), format!("{moto_url}{uri}"));
+            for (k, v) in &headers {
+                if k != "host" && k != "content-length" {
+                    req = req.header(k.as_str(), v.as_bytes());
+                }
+            }
+            let r = req.body(body.to_vec()).send().await.unwrap();
+            let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or_default().to_owned()).unwrap_or_default();
+            let bytes = r.bytes().await.unwrap();
+            (status, [("content-type", ct)], bytes.to_vec()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen, throttled)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
+    let m = moto(None).await;
+    let w = fixture_json(&m.url, &["org", "15"]);
+    let (proxy, seen, throttled) = throttling_proxy(m.url.clone()).await;
+    let o = org(&proxy, json!({}));
+    let p = params("sesame_alice_9", "alice@example.com", &[w["payments"].as_str().unwrap()], "admin");
+    o.grant_access(&p, DEADLINE).await.unwrap();
+    // Every one of the 15 accounts got its assignment despite the throttling.
+    let (a, _) = assignments(&m.url);
+    let mut reached: Vec<String> = a.iter().map(|x| x.0.clone()).collect();
+    reached.sort();
+    let mut expected = strs(&w["payments_accounts"]);
+    expected.sort();
+    assert_eq!(reached, expected);
+    let t = throttled.load(Ordering::SeqCst);
+    assert!(t >= 10, "the proxy throttled {t} requests");
+    assert_eq!(o.limiter.throttled.load(Ordering::SeqCst), t, "each throttling answer was waited out and retried");
+    assert!(o.limiter.max_outstanding.load(Ordering::SeqCst) <= 10);
+    // No one-second window saw more than 20 Identity Center requests (+1 for the edges).
+    let times = seen.lock().unwrap().clone();
+    let worst = times.iter().map(|t0| times.iter().filter(|t| **t >= *t0 && t.duration_since(*t0).as_millis() < 1000).count()).max().unwrap();
+    assert!(worst <= 21, "{worst} requests within one second");
+    o.revoke_access(&p).await.unwrap();
+    let (a, sets) = assignments(&m.url);
+    assert!(a.is_empty() && sets.is_empty());
+}
