@@ -60,6 +60,7 @@ pub fn install() {
     sesame_integrations::custom::set_lambda_factory(lambda::factory);
     sesame_integrations::secret::set_aws_resolver(secrets::resolve_blocking);
     sesame_integrations::registry::set_aws_factory(build);
+    sesame_integrations::secret::set_rds_token_resolver(account::rds::iam_token_blocking);
 }
 
 fn build(kind: &str, v: &serde_json::Value) -> Result<std::sync::Arc<dyn sesame_integrations::Integration>, sesame_integrations::IntegrationError> {

@@ -51,18 +51,17 @@ async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
             }
         }
     }
-    let types = integ.resource_types();
-    IntegrationInfo {
-        name: name.to_owned(),
-        kind: integ.kind().to_owned(),
-        permissions: types.iter().map(|t| (t.clone(), integ.permissions(t))).collect(),
-        resource_types: types,
-        max_username_len: integ.max_username_len(),
-        user_prefix: integ.user_prefix(),
-        uses_requester_identity: integ.uses_requester_identity(),
-        named_resource_limit: integ.named_resource_limit(),
-        settings: serde_json::to_value(integ.settings()).unwrap_or_default(),
+    sesame_integrations::info_of(name, integ)
+}
+
+/// The integration a task names: one of ours, or a sub-integration
+/// (`parent/child`) that its parent's discovery built.
+pub fn lookup(integrations: &BTreeMap<String, Arc<dyn Integration>>, name: &str) -> Option<Arc<dyn Integration>> {
+    if let Some(i) = integrations.get(name) {
+        return Some(i.clone());
     }
+    let (parent, child) = name.split_once('/')?;
+    integrations.get(parent)?.child(child)
 }
 
 /// Run until the process is stopped.
@@ -116,7 +115,7 @@ pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait:
             for task in tasks {
                 let (conn, integrations) = (conn.clone(), integrations.clone());
                 tokio::spawn(async move {
-                    let outcome = match integrations.get(&task.integration) {
+                    let outcome = match lookup(&integrations, &task.integration) {
                         Some(i) => codec::execute(i.as_ref(), &task).await,
                         None => codec::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(
                             "connector `{}` does not serve `{}`",

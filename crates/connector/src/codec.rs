@@ -34,7 +34,7 @@ pub async fn execute(integ: &dyn Integration, t: &Task) -> TaskOutcome {
     let p = &t.params;
     let res: Result<Value, IntegrationError> = match t.op {
         Op::GetStatus => integ.get_status().await.map(|s| json!({"healthy": s.healthy, "message": s.message})),
-        Op::ListResources => integ.list_resources().await.map(|d| json!({"resources": d.resources, "permissions": d.permissions})),
+        Op::ListResources => integ.list_resources().await.map(|d| json!({"resources": d.resources, "permissions": d.permissions, "children": d.children})),
         Op::ListResourcesTags => integ.list_resources_tags().await.map(|t| json!(t)),
         Op::GrantAccess => integ.grant_access(p, Timestamp(t.valid_until_ms.unwrap_or(i64::MAX))).await.map(|_| Value::Null),
         Op::RevokeAccess => integ.revoke_access(p).await.map(|_| Value::Null),
@@ -66,7 +66,11 @@ pub fn decode_discovery(v: Value) -> Result<Discovery, IntegrationError> {
     let resources: Vec<ResourceInfo> = serde_json::from_value(v["resources"].clone()).map_err(|e| bad("list-resources", e))?;
     let permissions: BTreeMap<String, Vec<PermissionInfo>> =
         serde_json::from_value(v["permissions"].clone()).map_err(|e| bad("list-resources", e))?;
-    Ok(Discovery { resources, permissions })
+    let children = match v.get("children") {
+        Some(c) if !c.is_null() => serde_json::from_value(c.clone()).map_err(|e| bad("list-resources", e))?,
+        _ => vec![],
+    };
+    Ok(Discovery { resources, permissions, children })
 }
 
 pub fn decode_tags(v: Value) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

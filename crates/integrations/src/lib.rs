@@ -53,6 +53,36 @@ pub struct StatusReport {
 pub struct Discovery {
     pub resources: Vec<ResourceInfo>,
     pub permissions: BTreeMap<String, Vec<PermissionInfo>>,
+    /// Sub-integrations found while discovering (RDS instances tagged for
+    /// auto-discovery), each served by [`Integration::child`].
+    pub children: Vec<Child>,
+}
+
+/// A sub-integration: named `<parent>/<id>`, described by `info` when it
+/// could be built, else by `error` (which says what to fix).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Child {
+    pub name: String,
+    /// The resource it comes from (e.g. the RDS instance ARN).
+    pub source: String,
+    pub info: Option<sesame_proto::connector::IntegrationInfo>,
+    pub error: Option<String>,
+}
+
+/// What a control plane needs to know of an integration it does not run.
+pub fn info_of(name: &str, integ: &dyn Integration) -> sesame_proto::connector::IntegrationInfo {
+    let types = integ.resource_types();
+    sesame_proto::connector::IntegrationInfo {
+        name: name.to_owned(),
+        kind: integ.kind().to_owned(),
+        permissions: types.iter().map(|t| (t.clone(), integ.permissions(t))).collect(),
+        resource_types: types,
+        max_username_len: integ.max_username_len(),
+        user_prefix: integ.user_prefix(),
+        uses_requester_identity: integ.uses_requester_identity(),
+        named_resource_limit: integ.named_resource_limit(),
+        settings: serde_json::to_value(integ.settings()).unwrap_or_default(),
+    }
 }
 
 #[async_trait]
@@ -80,6 +110,11 @@ pub trait Integration: Send + Sync {
     }
     /// The settings every integration has.
     fn settings(&self) -> settings::IntegrationSettings;
+    /// A sub-integration found by discovery (`name` without the parent's
+    /// prefix), e.g. an RDS instance of an AWS account.
+    fn child(&self, _name: &str) -> Option<std::sync::Arc<dyn Integration>> {
+        None
+    }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError>;
     async fn list_resources(&self) -> Result<Discovery, IntegrationError>;

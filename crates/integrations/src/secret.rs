@@ -14,6 +14,18 @@ pub enum SecretRef {
     File(String),
     /// Read from AWS Secrets Manager (needs `sesame_aws::install`).
     AwsSecretsManager(AwsSecretRef),
+    /// A fresh RDS IAM authentication token (valid 15 minutes) for the
+    /// connector's own login (needs `sesame_aws::install`).
+    RdsIamToken(RdsTokenRef),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RdsTokenRef {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub region: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -30,6 +42,13 @@ pub struct AwsSecretRef {
 
 type AwsResolver = fn(&AwsSecretRef) -> Result<String, String>;
 static AWS_RESOLVER: OnceLock<AwsResolver> = OnceLock::new();
+type TokenResolver = fn(&RdsTokenRef) -> Result<String, String>;
+static TOKEN_RESOLVER: OnceLock<TokenResolver> = OnceLock::new();
+
+/// Installed by `sesame-aws` at startup.
+pub fn set_rds_token_resolver(f: TokenResolver) {
+    let _ = TOKEN_RESOLVER.set(f);
+}
 
 /// Installed by `sesame-aws` at startup.
 pub fn set_aws_resolver(f: AwsResolver) {
@@ -45,6 +64,10 @@ impl SecretRef {
                 .map_err(|e| format!("cannot read secret file `{path}`: {e}")),
             SecretRef::AwsSecretsManager(r) => {
                 let f = AWS_RESOLVER.get().ok_or("this build cannot read AWS Secrets Manager (sesame_aws::install was not called)")?;
+                f(r)
+            }
+            SecretRef::RdsIamToken(r) => {
+                let f = TOKEN_RESOLVER.get().ok_or("this build cannot make RDS IAM tokens (sesame_aws::install was not called)")?;
                 f(r)
             }
         }

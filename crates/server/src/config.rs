@@ -242,6 +242,9 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if !names.insert(integ.name().to_owned()) {
             return Err(err(format!("`integrations[{i}].name` `{}` is used twice: integration names are unique", integ.name())));
         }
+        if integ.name().contains('/') {
+            return Err(err(format!("`integrations[{i}].name` `{}` contains `/`, which names sub-integrations (`parent/rds-instance`): rename it", integ.name())));
+        }
         integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
     }
     let connectors: BTreeSet<String> = file.connectors.iter().map(|c| c.id.clone()).collect();
@@ -257,7 +260,12 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
     }
     let mut flows = Vec::new();
     for (i, f) in file.access_flows.iter().enumerate() {
-        if !names.contains(&f.integration) {
+        // `parent/instance`: a sub-integration the parent's discovery finds (RDS auto-discovery).
+        let parent_may_have_children = |p: &str| {
+            file.integrations.iter().any(|d| d.name() == p && matches!(d, IntegrationDecl::AwsAccount(_) | IntegrationDecl::Remote(_)))
+        };
+        let declared = names.contains(&f.integration) || f.integration.split_once('/').is_some_and(|(p, c)| !c.is_empty() && parent_may_have_children(p));
+        if !declared {
             return Err(err(format!(
                 "`access_flows[{i}].integration` `{}` is not declared: add it under [[integrations]] or fix the name",
                 f.integration

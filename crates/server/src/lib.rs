@@ -54,6 +54,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
         store,
         settings: Arc::new(settings),
         integrations: Arc::new(integrations),
+        children: Default::default(),
         wake_worker: Arc::new(Notify::new()),
         changes: broadcast::channel(1024).0,
         hub,

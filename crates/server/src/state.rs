@@ -5,7 +5,7 @@ use crate::connectors::Hub;
 use sesame_integrations::Integration;
 use sesame_store::Store;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Notify};
 
 #[derive(Clone)]
@@ -13,6 +13,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub integrations: Arc<BTreeMap<String, Arc<dyn Integration>>>,
+    /// Sub-integrations discovery found (`parent/child`), e.g. tagged RDS instances.
+    pub children: Arc<RwLock<BTreeMap<String, Arc<dyn Integration>>>>,
     /// Wakes the worker when a job is due now.
     pub wake_worker: Arc<Notify>,
     /// Ids of requests whose status changed, for `wait`.
@@ -22,8 +24,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn integration(&self, name: &str) -> Option<&Arc<dyn Integration>> {
-        self.integrations.get(name)
+    pub fn integration(&self, name: &str) -> Option<Arc<dyn Integration>> {
+        if let Some(i) = self.integrations.get(name) {
+            return Some(i.clone());
+        }
+        self.children.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    /// Configured integrations, then discovered sub-integrations.
+    pub fn integration_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.integrations.keys().cloned().collect();
+        names.extend(self.children.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
+        names
     }
 
     pub fn changed(&self, request_id: &str) {

@@ -12,6 +12,7 @@ pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
             return Err(status.message);
         }
         let d = integ.list_resources().await.map_err(|e| e.to_string())?;
+        let child_errors = adopt_children(st, name, integ.as_ref(), &d.children).await;
         let tags = integ.list_resources_tags().await.map_err(|e| e.to_string())?;
         let rows: Vec<StoredResource> = d
             .resources
@@ -25,6 +26,10 @@ pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
             })
             .collect();
         st.store.replace_inventory(name, &rows, clock::now()).await.map_err(|e| e.to_string())?;
+        if !child_errors.is_empty() {
+            let msg = format!("{} sub-integration(s) not served: {}", child_errors.len(), child_errors.join("; "));
+            st.store.set_integration_status(name, "Active", Some(&msg)).await.map_err(|e| e.to_string())?;
+        }
         Ok(rows.len())
     }
     .await;
@@ -35,9 +40,46 @@ pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
     outcome
 }
 
+/// Serve the sub-integrations a discovery found; one that cannot be built
+/// is shown with its error (which names the tag to fix), and one that is
+/// no longer found is no longer served.
+async fn adopt_children(st: &AppState, parent: &str, integ: &dyn sesame_integrations::Integration, children: &[sesame_integrations::Child]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let prefix = format!("{parent}/");
+    let mut found = Vec::new();
+    for c in children {
+        let short = c.name.strip_prefix(&prefix).unwrap_or(&c.name);
+        match (&c.error, integ.child(short)) {
+            (None, Some(child)) => {
+                st.children.write().unwrap_or_else(|p| p.into_inner()).insert(c.name.clone(), child);
+                found.push(c.name.clone());
+            }
+            (error, _) => {
+                let msg = error.clone().unwrap_or_else(|| "the sub-integration could not be built".into());
+                tracing::warn!(integration = %c.name, error = %msg, "sub-integration not served");
+                st.children.write().unwrap_or_else(|p| p.into_inner()).remove(&c.name);
+                let _ = st.store.set_integration_status(&c.name, "Error", Some(&msg)).await;
+                errors.push(msg);
+            }
+        }
+    }
+    let gone: Vec<String> = {
+        let mut map = st.children.write().unwrap_or_else(|p| p.into_inner());
+        let gone = map.keys().filter(|k| k.starts_with(&prefix) && !found.contains(k)).cloned().collect::<Vec<_>>();
+        for g in &gone {
+            map.remove(g);
+        }
+        gone
+    };
+    for g in gone {
+        let _ = st.store.set_integration_status(&g, "Error", Some("the RDS instance is gone or no longer tagged for auto-discovery")).await;
+    }
+    errors
+}
+
 pub async fn run(st: AppState) {
     loop {
-        let names: Vec<String> = st.integrations.keys().cloned().collect();
+        let names: Vec<String> = st.integration_names();
         for n in names {
             let _ = sync_one(&st, &n).await;
         }

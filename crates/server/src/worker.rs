@@ -72,7 +72,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     let Some(r) = st.store.get_request(&job.request_id).await? else {
         return st.store.finish_job(&job.id, now).await;
     };
-    let Some(integ) = st.integration(&r.integration).cloned() else {
+    let Some(integ) = st.integration(&r.integration) else {
         let err = format!("integration `{}` is no longer configured", r.integration);
         return retry(st, &job, &r, &err, now).await;
     };

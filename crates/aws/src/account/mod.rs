@@ -10,6 +10,7 @@
 
 mod discover;
 mod principal;
+pub mod rds;
 mod units;
 
 use async_trait::async_trait;
@@ -33,6 +34,9 @@ fn default_profile() -> String {
 }
 fn default_prefix() -> String {
     "sesame_".into()
+}
+fn default_iam_user() -> String {
+    "sesame".into()
 }
 fn default_limit() -> usize {
     sesame_core::policy::DEFAULT_NAMED_RESOURCE_LIMIT
@@ -78,6 +82,15 @@ pub struct AwsAccountConfig {
     /// The seed's guardrail: resources selected by name in one request.
     #[serde(default = "default_limit")]
     pub named_resource_limit: usize,
+    /// The connector this integration runs on: RDS instances whose
+    /// `apono-connector-id` names another connector are left to it.
+    pub connector_id: Option<String>,
+    /// RDS instance id → `host:port` to reach it by (a tunnel or proxy).
+    #[serde(default)]
+    pub rds_host_overrides: BTreeMap<String, String>,
+    /// The database login the connector uses on `iam-auth` instances.
+    #[serde(default = "default_iam_user")]
+    pub rds_iam_username: String,
     /// Managed policies per principal: by default read from
     /// GetAccountSummary (10, or 20 with a raised quota).
     pub managed_policies_per_principal: Option<usize>,
@@ -108,6 +121,8 @@ pub struct AwsAccount {
     s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
     account: Mutex<Option<String>>,
+    /// RDS sub-integrations built by discovery, by instance id.
+    children: Mutex<BTreeMap<String, rds::Built>>,
 }
 
 pub(crate) fn sdk_err<E: std::error::Error + 'static>(what: &str, e: E) -> IntegrationError {
@@ -137,6 +152,7 @@ impl AwsAccount {
             sdk,
             cfg,
             account: Mutex::new(None),
+            children: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -264,6 +280,10 @@ impl Integration for AwsAccount {
         Some(self.cfg.named_resource_limit)
     }
 
+    fn child(&self, name: &str) -> Option<std::sync::Arc<dyn Integration>> {
+        self.rds_lookup(name)
+    }
+
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         let account = self.account_id().await?;
         self.iam.list_users().max_items(1).send().await.map_err(|e| sdk_err("cannot list IAM users", e))?;
@@ -273,7 +293,25 @@ impl Integration for AwsAccount {
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
         let found = self.discover().await?;
         let permissions = self.resource_types().iter().map(|t| (t.clone(), self.permissions(t))).collect();
-        Ok(Discovery { resources: found.into_iter().map(|f| f.info).collect(), permissions })
+        let mut children = Vec::new();
+        for f in found.iter().filter(|f| f.info.resource_type == "rds_instance") {
+            let m = &f.info.metadata;
+            let get = |k: &str| m.get(k).map(String::as_str).unwrap_or_default();
+            let i = rds::Instance {
+                id: &f.info.name,
+                arn: &f.info.id,
+                engine: get("engine"),
+                host: get("host"),
+                port: get("port").parse().unwrap_or(5432),
+                region: get("region"),
+                tags: &f.tags,
+            };
+            children.extend(self.rds_child(&i).await);
+        }
+        // Instances no longer tagged (or gone) are no longer served.
+        let names: Vec<String> = children.iter().filter(|c| c.info.is_some()).map(|c| c.name.rsplit('/').next().unwrap_or_default().to_owned()).collect();
+        self.children.lock().unwrap_or_else(|p| p.into_inner()).retain(|k, _| names.contains(k));
+        Ok(Discovery { resources: found.into_iter().map(|f| f.info).collect(), permissions, children })
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

@@ -269,7 +269,7 @@ impl Integration for AwsOrganization {
             resources.push(ResourceInfo { id: a.id.clone(), name: a.name.clone(), resource_type: "aws_account".into(), metadata });
         }
         let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
-        Ok(Discovery { resources, permissions })
+        Ok(Discovery { resources, permissions, children: vec![] })
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

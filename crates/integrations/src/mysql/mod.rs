@@ -47,7 +47,8 @@ impl Mysql {
         let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
         // Statements may carry secrets (IDENTIFIED BY): never log them.
         let mut opts = MySqlConnectOptions::new().host(&cfg.host).port(cfg.port).username(&cfg.username).log_statements(log::LevelFilter::Off);
-        if let Some(pw) = &password {
+        // An empty password (e.g. from a secret) means none: sqlx would send a scramble of "".
+        if let Some(pw) = password.as_ref().filter(|p| !p.is_empty()) {
             opts = opts.password(pw);
         }
         let pool = MySqlPoolOptions::new()
@@ -255,7 +256,7 @@ impl Integration for Mysql {
             resources.push(res("role", r.clone(), r, &[]));
         }
         let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
-        Ok(Discovery { resources, permissions })
+        Ok(Discovery { resources, permissions, children: vec![] })
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

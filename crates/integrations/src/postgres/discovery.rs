@@ -15,6 +15,34 @@ fn res(kind: &str, id: String, name: &str, meta: &[(&str, &str)]) -> ResourceInf
     }
 }
 
+/// Schemas and tables of one database.
+async fn objects_of(pg: &Postgres, db: &str) -> Result<Vec<ResourceInfo>, sqlx::Error> {
+    let mut resources = Vec::new();
+    let pool = pg.pool(Some(db)).map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname <> 'information_schema' \
+         AND left(nspname, 3) <> 'pg_' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await?;
+    for s in &schemas {
+        resources.push(res("schema", resource_id::join(&[db, s]), s, &[("database", db)]));
+    }
+    let tables: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' \
+         AND left(n.nspname, 3) <> 'pg_' ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await?;
+    for (s, t, kind) in &tables {
+        let kind = if kind == "v" || kind == "m" { "view" } else { "table" };
+        resources.push(res("table", resource_id::join(&[db, s, t]), t, &[("database", db), ("schema", s), ("kind", kind)]));
+    }
+    Ok(resources)
+}
+
 pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationError> {
     let admin = pg.pool(None)?;
     let mut dbs: Vec<String> =
@@ -27,30 +55,16 @@ pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationErro
     }
     let mut resources = Vec::new();
     for db in &dbs {
-        resources.push(res("database", resource_id::join(&[db]), db, &[]));
-        let pool = pg.pool(Some(db))?;
-        let schemas: Vec<String> = sqlx::query_scalar(
-            "SELECT nspname::text FROM pg_namespace WHERE nspname <> 'information_schema' \
-             AND left(nspname, 3) <> 'pg_' ORDER BY 1",
-        )
-        .fetch_all(&pool)
-        .await
-        .map_err(unavailable)?;
-        for s in &schemas {
-            resources.push(res("schema", resource_id::join(&[db, s]), s, &[("database", db)]));
-        }
-        let tables: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname <> 'information_schema' \
-             AND left(n.nspname, 3) <> 'pg_' ORDER BY 1, 2",
-        )
-        .fetch_all(&pool)
-        .await
-        .map_err(unavailable)?;
-        for (s, t, kind) in &tables {
-            let kind = if kind == "v" || kind == "m" { "view" } else { "table" };
-            resources.push(res("table", resource_id::join(&[db, s, t]), t, &[("database", db), ("schema", s), ("kind", kind)]));
+        match objects_of(pg, db).await {
+            Ok(mut objs) => {
+                resources.push(res("database", resource_id::join(&[db]), db, &[]));
+                resources.append(&mut objs);
+            }
+            // Dropped between the listing and now: it is simply gone.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+                tracing::debug!(database = %db, "database vanished during discovery");
+            }
+            Err(e) => return Err(unavailable(e)),
         }
     }
     let roles: Vec<String> = sqlx::query_scalar(
@@ -65,5 +79,5 @@ pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationErro
         resources.push(res("role", r.clone(), r, &[]));
     }
     let permissions: BTreeMap<_, _> = RESOURCE_TYPES.iter().map(|t| (t.to_string(), pg.permissions(t))).collect();
-    Ok(Discovery { resources, permissions })
+    Ok(Discovery { resources, permissions, children: vec![] })
 }

@@ -204,7 +204,7 @@ impl Integration for Redshift {
             resources.push(res("table", resource_id::join(&[db, &s, &t]), &t));
         }
         let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
-        Ok(Discovery { resources, permissions })
+        Ok(Discovery { resources, permissions, children: vec![] })
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

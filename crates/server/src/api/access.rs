@@ -40,7 +40,7 @@ fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> Credenti
     responses((status = 200, body = CredentialsView), (status = 409, body = sesame_proto::ErrorBody)))]
 pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<CredentialsView>, ApiError> {
     let r = own_active(&st, &who, &id).await?;
-    let integ = st.integration(&r.integration).cloned().ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
+    let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
     let audit = AuditDraft::new(&who.email, "credentials.create", Some(&id), "ok", json!({"username": r.username}));
     if !st.store.mark_credentials_shown(&id, audit, clock::now()).await? {
         return Err(ApiError::new(
@@ -63,7 +63,7 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Pa
 #[utoipa::path(post, path = "/api/v1/access/{id}/reset-credentials", params(("id" = String, Path)), responses((status = 200, body = CredentialsView)))]
 pub async fn reset_credentials(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<CredentialsView>, ApiError> {
     let r = own_active(&st, &who, &id).await?;
-    let integ = st.integration(&r.integration).cloned().ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
+    let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
     let creds = integ.reset_credentials(&params_for(&r)).await?;
     let audit = AuditDraft::new(&who.email, "credentials.reset", Some(&id), "ok", json!({"username": r.username}));
     st.store.credentials_made(&id, true, audit, clock::now()).await?;

@@ -8,7 +8,7 @@ use sesame_proto::{ErrorCode, IntegrationView, PermissionsView, ResourceInfo, Re
 use serde::Deserialize;
 
 fn unknown(st: &AppState, name: &str) -> ApiError {
-    let known: Vec<&str> = st.integrations.keys().map(String::as_str).collect();
+    let known = st.integration_names();
     ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{name}` does not exist: known integrations are `{}`", known.join("`, `")))
 }
 
@@ -31,8 +31,8 @@ async fn view(st: &AppState, name: &str) -> Result<IntegrationView, ApiError> {
 #[utoipa::path(get, path = "/api/v1/integrations", responses((status = 200, body = Vec<IntegrationView>)))]
 pub async fn integrations(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<IntegrationView>>, ApiError> {
     let mut out = Vec::new();
-    for name in st.integrations.keys() {
-        out.push(view(&st, name).await?);
+    for name in st.integration_names() {
+        out.push(view(&st, &name).await?);
     }
     Ok(Json(out))
 }

@@ -185,6 +185,16 @@ impl Hub {
         }
     }
 
+    /// Sub-integrations a connector's discovery reported (`parent/child`).
+    pub fn learn(&self, connector: &str, infos: Vec<IntegrationInfo>) {
+        let mut st = self.lock();
+        if let Some(conn) = st.conns.get_mut(connector) {
+            for i in infos {
+                conn.infos.insert(i.name.clone(), i);
+            }
+        }
+    }
+
     pub fn info(&self, integration: &str, connector: &str) -> Option<IntegrationInfo> {
         self.lock().conns.get(connector).and_then(|c| c.infos.get(integration).cloned())
     }

@@ -53,6 +53,11 @@ impl Integration for Local {
     fn named_resource_limit(&self) -> Option<usize> {
         self.inner.named_resource_limit()
     }
+    fn child(&self, name: &str) -> Option<Arc<dyn Integration>> {
+        let inner = self.inner.child(name)?;
+        Some(Arc::new(Local { name: format!("{}/{name}", self.name), inner }))
+    }
+
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         codec::decode_status(self.call(Op::GetStatus, ActionParams::default(), None).await?)
     }

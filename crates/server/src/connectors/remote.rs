@@ -67,12 +67,20 @@ impl Integration for Remote {
         self.info().and_then(|i| serde_json::from_value(i.settings).ok()).unwrap_or_default()
     }
 
+    fn child(&self, name: &str) -> Option<Arc<dyn Integration>> {
+        let full = format!("{}/{name}", self.name);
+        self.hub.info(&full, &self.connector)?;
+        Some(Arc::new(Remote { name: full, connector: self.connector.clone(), hub: self.hub.clone(), timeout: self.timeout }))
+    }
+
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         codec::decode_status(self.call(Op::GetStatus, ActionParams::default(), None).await?)
     }
 
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
-        codec::decode_discovery(self.call(Op::ListResources, ActionParams::default(), None).await?)
+        let d = codec::decode_discovery(self.call(Op::ListResources, ActionParams::default(), None).await?)?;
+        self.hub.learn(&self.connector, d.children.iter().filter_map(|c| c.info.clone()).collect());
+        Ok(d)
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

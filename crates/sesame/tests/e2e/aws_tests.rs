@@ -104,3 +104,88 @@ max_duration = "1h"
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn start_moto() -> (Moto, String) {
+    let bin = venv().join("bin/moto_server");
+    assert!(bin.exists(), "{} is missing: run scripts/test (it installs moto)", bin.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let m = Moto(Command::new(bin).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    (m, format!("http://127.0.0.1:{port}"))
+}
+
+async fn mariadb_login(user: &str, password: &str) -> Result<sqlx::MySqlConnection, sqlx::Error> {
+    use sqlx::ConnectOptions;
+    sqlx::mysql::MySqlConnectOptions::new().host("127.0.0.1").port(3306).username(user).password(password).database("test").connect().await
+}
+
+/// RDS auto-discovery: tagged instances become sub-integrations served by
+/// the database integrations; a wrongly tagged one says which tag is wrong;
+/// a grant on the MariaDB one makes a login that works until revoke.
+#[tokio::test(flavor = "multi_thread")]
+async fn rds_instances_tagged_as_the_seed_says_become_database_integrations() {
+    let (_moto, url) = start_moto();
+    fixture(&url, &["rds-tagged"]);
+    // The connector's own AWS identity (the default chain reads these; moto accepts any).
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    let extra = format!(
+        r#"
+[[integrations]]
+type = "aws_account"
+name = "aws"
+region = "us-east-1"
+endpoint_url = "{url}"
+resource_types = ["rds_instance"]
+connector_id = "local"
+rds_host_overrides = {{ "orders-db" = "127.0.0.1:5432", "shop-db" = "127.0.0.1:3306" }}
+
+[[access_flows]]
+name = "shop"
+kind = "automatic"
+integration = "aws/shop-db"
+requesters = {{ groups = ["developers"] }}
+max_duration = "1h"
+"#
+    );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let v = h.cli(&admin, &["inventory", "sync", "aws"]);
+    assert_eq!(v[0]["resources"], 6, "{v}");
+    let msg = v[0]["status_message"].as_str().unwrap_or_default().to_owned();
+    assert!(msg.contains("RDS instance `broken-db`: tag `apono-secret` is missing"), "{msg}");
+    assert!(msg.contains("RDS instance `typo-db`: tag `auth_type` is `passwords`: use `iam-auth` or `user-password`"), "{msg}");
+    assert!(!msg.contains("elsewhere-db") && !msg.contains("plain-db"), "{msg}");
+    let list = h.cli(&admin, &["inventory", "integrations"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"aws/orders-db") && names.contains(&"aws/shop-db"), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("elsewhere") || n.contains("plain")), "{names:?}");
+    let v = h.cli(&admin, &["inventory", "sync", "aws/orders-db"]);
+    assert_eq!(v[0]["type"], "postgresql", "{v}");
+    let dbs = h.cli(&admin, &["inventory", "resources", "aws/orders-db", "--type", "database"]);
+    assert!(dbs["resources"].as_array().unwrap().iter().any(|r| r["id"] == h.db.as_str()), "{dbs}");
+    let v = h.cli(&admin, &["inventory", "sync", "aws/shop-db"]);
+    assert_eq!(v[0]["type"], "mysql", "{v}");
+
+    // A grant on the MariaDB instance: a real login (MariaDB checks passwords), then none.
+    let r = h.cli(&dev, &["requests", "create", "--integration", "aws/shop-db", "--resource-type", "database", "--resources", "test", "--permission", "read_only", "--duration", "30m", "--justification", "rds", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    let (user, password) = (s(&creds, "username"), s(&creds, "secret"));
+    let mut conn = mariadb_login(&user, &password).await.expect("the granted login works");
+    use sqlx::Connection;
+    conn.ping().await.unwrap();
+    drop(conn);
+    assert!(mariadb_login(&user, "wrong-password").await.is_err());
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    assert!(mariadb_login(&user, &password).await.is_err(), "revoked: the login fails");
+    h.finish().await;
+}

@@ -1,0 +1,231 @@
+//! RDS auto-discovery, exactly as the seed: instances tagged `auth_type`
+//! (`iam-auth` | `user-password`) and `apono-connector-id`, plus
+//! `apono-secret` (a Secrets Manager ARN) for passwords, become database
+//! sub-integrations served by the PostgreSQL/MySQL integrations. A missing
+//! or malformed tag is a per-instance error that names the tag.
+
+use super::AwsAccount;
+use sesame_integrations::registry::IntegrationDecl;
+use sesame_integrations::secret::{AwsSecretRef, RdsTokenRef, SecretRef};
+use sesame_integrations::{Child, Integration, IntegrationError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const TAG_AUTH: &str = "auth_type";
+pub const TAG_CONNECTOR: &str = "apono-connector-id";
+pub const TAG_SECRET: &str = "apono-secret";
+
+/// IAM tokens live 15 minutes; children using them are rebuilt before that.
+const TOKEN_REFRESH: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RdsAuth {
+    Iam,
+    Password { secret_arn: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub auth: RdsAuth,
+    pub connector: String,
+    /// `postgresql` or `mysql`.
+    pub kind: &'static str,
+}
+
+/// Read an instance's tags. `Ok(None)`: not tagged for Sesame at all.
+pub fn parse_tags(tags: &BTreeMap<String, String>, engine: &str) -> Result<Option<Tagged>, String> {
+    let ours = [TAG_AUTH, TAG_CONNECTOR, TAG_SECRET];
+    if !ours.iter().any(|t| tags.contains_key(*t)) {
+        return Ok(None);
+    }
+    let auth = match tags.get(TAG_AUTH).map(|s| s.trim()) {
+        None => return Err(format!("tag `{TAG_AUTH}` is missing: set it to `iam-auth` or `user-password`")),
+        Some("iam-auth") => RdsAuth::Iam,
+        Some("user-password") => {
+            let secret = tags.get(TAG_SECRET).map(|s| s.trim()).unwrap_or_default();
+            if secret.is_empty() {
+                return Err(format!("tag `{TAG_SECRET}` is missing: `user-password` needs the ARN of the Secrets Manager secret holding the credentials"));
+            }
+            let parts: Vec<&str> = secret.split(':').collect();
+            if parts.len() < 7 || parts[0] != "arn" || parts[2] != "secretsmanager" || parts[5] != "secret" {
+                return Err(format!("tag `{TAG_SECRET}` is `{secret}`, not a Secrets Manager ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"));
+            }
+            RdsAuth::Password { secret_arn: secret.to_owned() }
+        }
+        Some(other) => return Err(format!("tag `{TAG_AUTH}` is `{other}`: use `iam-auth` or `user-password`")),
+    };
+    let connector = tags.get(TAG_CONNECTOR).map(|s| s.trim()).unwrap_or_default();
+    if connector.is_empty() {
+        return Err(format!("tag `{TAG_CONNECTOR}` is missing: set it to the id of the connector that reaches this database"));
+    }
+    let kind = match engine {
+        "postgres" | "aurora-postgresql" => "postgresql",
+        "mysql" | "mariadb" | "aurora-mysql" => "mysql",
+        other => return Err(format!("engine `{other}` is not supported: RDS auto-discovery serves PostgreSQL, MySQL and MariaDB")),
+    };
+    Ok(Some(Tagged { auth, connector: connector.to_owned(), kind }))
+}
+
+/// A built sub-integration and when it was built.
+pub(crate) struct Built {
+    pub integration: Arc<dyn Integration>,
+    pub decl: serde_json::Value,
+    pub at: Instant,
+    pub iam: bool,
+}
+
+/// One discovered RDS instance, as discovery saw it.
+pub(crate) struct Instance<'a> {
+    pub id: &'a str,
+    pub arn: &'a str,
+    pub engine: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub region: &'a str,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+impl AwsAccount {
+    /// The sub-integration of one instance, or `None` when it is not tagged
+    /// for Sesame or belongs to another connector.
+    pub(crate) async fn rds_child(&self, i: &Instance<'_>) -> Option<Child> {
+        let name = format!("{}/{}", self.cfg.name, i.id);
+        let fail = |e: String| Some(Child { name: name.clone(), source: i.arn.to_owned(), info: None, error: Some(format!("RDS instance `{}`: {e}", i.id)) });
+        let t = match parse_tags(i.tags, i.engine) {
+            Ok(Some(t)) => t,
+            Ok(None) => return None,
+            Err(e) => return fail(e),
+        };
+        if let Some(mine) = &self.cfg.connector_id {
+            if &t.connector != mine {
+                tracing::debug!(instance = i.id, connector = %t.connector, "served by another connector");
+                return None;
+            }
+        }
+        let (host, port) = match self.cfg.rds_host_overrides.get(i.id) {
+            Some(hp) => match hp.rsplit_once(':').and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?))) {
+                Some(x) => x,
+                None => return fail(format!("`rds_host_overrides` value `{hp}` is not host:port")),
+            },
+            None => (i.host.to_owned(), i.port),
+        };
+        let (username, password, auth) = match &t.auth {
+            RdsAuth::Password { secret_arn } => {
+                let username = match self.secret_username(secret_arn).await {
+                    Ok(u) => u,
+                    Err(e) => return fail(format!("tag `{TAG_SECRET}`: {e}")),
+                };
+                let r = AwsSecretRef { secret_id: secret_arn.clone(), region: secret_arn.split(':').nth(3).unwrap_or(i.region).to_owned(), key: Some("password".into()), endpoint_url: self.cfg.endpoint_url.clone() };
+                (username, SecretRef::AwsSecretsManager(r), "password")
+            }
+            RdsAuth::Iam => {
+                let u = self.cfg.rds_iam_username.clone();
+                (u.clone(), SecretRef::RdsIamToken(RdsTokenRef { host: host.clone(), port, username: u, region: i.region.to_owned() }), "iam")
+            }
+        };
+        let mut decl = serde_json::json!({
+            "type": t.kind, "name": name, "host": host, "port": port, "username": username, "password": password_json(&password),
+            "auth_type": auth, "region": i.region, "user_prefix": self.cfg.user_prefix, "settings": self.cfg.settings,
+        });
+        if t.kind == "mysql" {
+            decl["instance_id"] = serde_json::json!(i.id);
+        }
+        match self.build_child(&name, &decl, matches!(t.auth, RdsAuth::Iam)) {
+            Ok(integ) => Some(Child { name: name.clone(), source: i.arn.to_owned(), info: Some(sesame_integrations::info_of(&name, integ.as_ref())), error: None }),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    fn build_child(&self, name: &str, decl: &serde_json::Value, iam: bool) -> Result<Arc<dyn Integration>, IntegrationError> {
+        let d: IntegrationDecl = serde_json::from_value(decl.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
+        d.validate().map_err(IntegrationError::Misconfigured)?;
+        let integ = d.build()?;
+        let short = name.split_once('/').map(|x| x.1).unwrap_or(name).to_owned();
+        self.children.lock().unwrap_or_else(|p| p.into_inner()).insert(short, Built { integration: integ.clone(), decl: decl.clone(), at: Instant::now(), iam });
+        Ok(integ)
+    }
+
+    /// A sub-integration by its short name; IAM-token children are rebuilt
+    /// (with a fresh token) before their token expires.
+    pub(crate) fn rds_lookup(&self, short: &str) -> Option<Arc<dyn Integration>> {
+        let (decl, stale) = {
+            let map = self.children.lock().unwrap_or_else(|p| p.into_inner());
+            let b = map.get(short)?;
+            if !(b.iam && b.at.elapsed() > TOKEN_REFRESH) {
+                return Some(b.integration.clone());
+            }
+            (b.decl.clone(), b.integration.clone())
+        };
+        let name = format!("{}/{short}", self.cfg.name);
+        Some(self.build_child(&name, &decl, true).unwrap_or(stale))
+    }
+
+    async fn secret_username(&self, arn: &str) -> Result<String, String> {
+        let region = arn.split(':').nth(3).unwrap_or(&self.cfg.region).to_owned();
+        let out = self
+            .regional(&region)
+            .secrets
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| format!("cannot read `{arn}`: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
+        let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap_or_default()).map_err(|_| format!("secret `{arn}` is not JSON with `username` and `password`"))?;
+        v["username"].as_str().map(str::to_owned).ok_or_else(|| format!("secret `{arn}` has no `username`"))
+    }
+}
+
+fn password_json(s: &SecretRef) -> serde_json::Value {
+    match s {
+        SecretRef::AwsSecretsManager(r) => serde_json::json!({"aws_secrets_manager": {"secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url}}),
+        SecretRef::RdsIamToken(r) => serde_json::json!({"rds_iam_token": {"host": r.host, "port": r.port, "username": r.username, "region": r.region}}),
+        SecretRef::Env(v) => serde_json::json!({ "env": v }),
+        SecretRef::File(f) => serde_json::json!({ "file": f }),
+    }
+}
+
+/// A fresh RDS IAM token, made with the SDK's generator (SigV4 presigning).
+pub async fn iam_token(r: &RdsTokenRef) -> Result<String, String> {
+    let sdk = crate::sdk_config(&r.region, None, None).await;
+    let cfg = aws_sdk_rds::auth_token::Config::builder()
+        .hostname(&r.host)
+        .port(u64::from(r.port))
+        .username(&r.username)
+        .region(aws_config::Region::new(r.region.clone()))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let token = aws_sdk_rds::auth_token::AuthTokenGenerator::new(cfg).auth_token(&sdk).await.map_err(|e| format!("cannot make an RDS IAM token: {e}"))?;
+    Ok(token.as_str().to_owned())
+}
+
+pub fn iam_token_blocking(r: &RdsTokenRef) -> Result<String, String> {
+    crate::lambda::block_on(iam_token(r)).map_err(|e| e.to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_seeds_tags_and_what_is_wrong_with_them() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf";
+        assert_eq!(parse_tags(&tags(&[("env", "prod")]), "postgres"), Ok(None));
+        let t = parse_tags(&tags(&[("auth_type", "user-password"), ("apono-connector-id", "c1"), ("apono-secret", arn)]), "postgres").unwrap().unwrap();
+        assert_eq!(t, Tagged { auth: RdsAuth::Password { secret_arn: arn.into() }, connector: "c1".into(), kind: "postgresql" });
+        let t = parse_tags(&tags(&[("auth_type", "iam-auth"), ("apono-connector-id", "c1")]), "aurora-mysql").unwrap().unwrap();
+        assert_eq!((t.auth, t.kind), (RdsAuth::Iam, "mysql"));
+        let err = |kv: &[(&str, &str)], engine: &str| parse_tags(&tags(kv), engine).unwrap_err();
+        assert_eq!(err(&[("apono-connector-id", "c1")], "postgres"), "tag `auth_type` is missing: set it to `iam-auth` or `user-password`");
+        assert_eq!(err(&[("auth_type", "password"), ("apono-connector-id", "c1")], "postgres"), "tag `auth_type` is `password`: use `iam-auth` or `user-password`");
+        assert!(err(&[("auth_type", "user-password"), ("apono-connector-id", "c1")], "postgres").starts_with("tag `apono-secret` is missing"));
+        assert!(err(&[("auth_type", "user-password"), ("apono-connector-id", "c1"), ("apono-secret", "db-password")], "postgres")
+            .starts_with("tag `apono-secret` is `db-password`, not a Secrets Manager ARN"));
+        assert!(err(&[("auth_type", "iam-auth")], "postgres").starts_with("tag `apono-connector-id` is missing"));
+        assert!(err(&[("auth_type", "iam-auth"), ("apono-connector-id", "c1")], "oracle-ee").starts_with("engine `oracle-ee` is not supported"));
+    }
+}
