@@ -87,6 +87,73 @@ pub enum AccessCmd {
     ResetCredentials { id: String },
 }
 
+/// Who a boundary is about: `--role NAME` or `--user NAME`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PrincipalArg {
+    #[arg(long)]
+    pub role: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl PrincipalArg {
+    fn parts(&self) -> (&'static str, String) {
+        match (&self.role, &self.user) {
+            (Some(r), _) => ("role", r.clone()),
+            (_, Some(u)) => ("user", u.clone()),
+            _ => ("role", String::new()),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BoundariesCmd {
+    /// Standing principals Sesame restricted.
+    List { integration: String },
+    /// Restrict an over-privileged standing role or user with a boundary.
+    Put {
+        integration: String,
+        #[command(flatten)]
+        principal: PrincipalArg,
+        /// The managed policy ARN to use as the boundary.
+        #[arg(long)]
+        policy: String,
+    },
+    /// Lift a boundary Sesame put (the previous one comes back).
+    Lift {
+        integration: String,
+        #[command(flatten)]
+        principal: PrincipalArg,
+    },
+}
+
+pub async fn boundaries(o: &ClientOpts, cmd: BoundariesCmd) -> Out {
+    let c = ApiClient::new(o)?;
+    let list: Vec<sesame_proto::Restriction> = match cmd {
+        BoundariesCmd::List { integration } => c.get(&format!("/api/v1/integrations/{}/boundaries", enc(&integration))).await?,
+        BoundariesCmd::Put { integration, principal, policy } => {
+            let (t, n) = principal.parts();
+            let body = sesame_proto::RestrictRequest { principal_type: t.into(), name: n, boundary_arn: policy };
+            c.post(&format!("/api/v1/integrations/{}/boundaries", enc(&integration)), &body).await?
+        }
+        BoundariesCmd::Lift { integration, principal } => {
+            let (t, n) = principal.parts();
+            c.post(&format!("/api/v1/integrations/{}/boundaries/lift", enc(&integration)), &sesame_proto::LiftRequest { principal_type: t.into(), name: n }).await?
+        }
+    };
+    print::json_or(o, &list, || {
+        if list.is_empty() {
+            return "no principal is restricted".into();
+        }
+        list.iter()
+            .map(|r| format!("{} {}  boundary {}  (before: {})", r.principal_type, r.name, r.boundary_arn, r.previous_boundary_arn.as_deref().unwrap_or("none")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum InventoryCmd {
     Integrations,

@@ -29,6 +29,24 @@ pub fn error_of(kind: FailureKind, message: String) -> IntegrationError {
     }
 }
 
+fn first(p: &sesame_proto::ActionParams) -> &str {
+    p.resources.first().map(String::as_str).unwrap_or_default()
+}
+
+/// Params of the boundary ops.
+pub fn boundary_params(principal_type: &str, name: &str, boundary_arn: &str) -> sesame_proto::ActionParams {
+    sesame_proto::ActionParams {
+        resource_type: principal_type.to_owned(),
+        resources: vec![name.to_owned()],
+        permission: boundary_arn.to_owned(),
+        ..Default::default()
+    }
+}
+
+pub fn decode_restrictions(v: Value) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
+    serde_json::from_value(v).map_err(|e| bad("list-boundaries", e))
+}
+
 /// Run one task against the integration it names.
 pub async fn execute(integ: &dyn Integration, t: &Task) -> TaskOutcome {
     let p = &t.params;
@@ -44,6 +62,9 @@ pub async fn execute(integ: &dyn Integration, t: &Task) -> TaskOutcome {
         Op::DisableUser => integ.disable_user(p).await.map(|_| Value::Null),
         Op::DeleteUser => integ.delete_user(&p.username).await.map(|_| Value::Null),
         Op::ListManagedUsers => integ.list_managed_users().await.map(|u| json!(u)),
+        Op::PutBoundary => integ.put_boundary(&p.resource_type, first(p), &p.permission).await.map(|_| Value::Null),
+        Op::LiftBoundary => integ.lift_boundary(&p.resource_type, first(p)).await.map(|_| Value::Null),
+        Op::ListBoundaries => integ.list_boundaries().await.map(|r| json!(r)),
     };
     match res {
         Ok(v) => ok(v),

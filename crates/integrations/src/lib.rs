@@ -133,6 +133,20 @@ pub trait Integration: Send + Sync {
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError>;
     /// Logins on the target that carry [`Integration::user_prefix`], for the reconciler.
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError>;
+
+    /// Restrict an over-privileged standing principal (`role`|`user`) with a
+    /// permission boundary, remembering the boundary it had.
+    async fn put_boundary(&self, _principal_type: &str, _name: &str, _boundary_arn: &str) -> Result<(), IntegrationError> {
+        Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.kind())))
+    }
+    /// Lift a boundary Sesame put, restoring the previous one.
+    async fn lift_boundary(&self, _principal_type: &str, _name: &str) -> Result<(), IntegrationError> {
+        Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.kind())))
+    }
+    /// Principals Sesame restricted.
+    async fn list_boundaries(&self) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
+        Ok(vec![])
+    }
 }
 
 /// A strong random password: 32 characters from `[A-Za-z0-9]` (190 bits).

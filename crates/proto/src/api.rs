@@ -113,3 +113,35 @@ pub struct WhoAmI {
     pub email: String,
     pub admin: bool,
 }
+
+/// A standing IAM principal Sesame restricted with a permission boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Restriction {
+    /// `role` or `user`.
+    pub principal_type: String,
+    pub name: String,
+    pub arn: String,
+    /// The boundary Sesame put.
+    pub boundary_arn: String,
+    /// The boundary it had before (restored on lift), if any.
+    pub previous_boundary_arn: Option<String>,
+}
+
+/// Put a permission boundary on an over-privileged standing role or user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictRequest {
+    /// `role` or `user`.
+    pub principal_type: String,
+    pub name: String,
+    /// The managed policy to use as the boundary.
+    pub boundary_arn: String,
+}
+
+/// Lift a boundary Sesame put.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiftRequest {
+    pub principal_type: String,
+    pub name: String,
+}

@@ -71,6 +71,11 @@ pub enum Op {
     DisableUser,
     DeleteUser,
     ListManagedUsers,
+    /// Permission boundaries: params.resource_type = `role`|`user`,
+    /// params.resources = [name], params.permission = boundary ARN.
+    PutBoundary,
+    LiftBoundary,
+    ListBoundaries,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -73,6 +73,9 @@ enum Cmd {
     /// Integrations, their resources and permissions.
     #[command(subcommand)]
     Inventory(sesame_cli::InventoryCmd),
+    /// Permission boundaries on over-privileged standing AWS principals (admins).
+    #[command(subcommand)]
+    Boundaries(sesame_cli::BoundariesCmd),
     /// The audit log.
     Audit(sesame_cli::AuditArgs),
     /// Who the token belongs to.
@@ -174,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Access(c) => sesame_cli::access(&cli.client, c).await,
         Cmd::Inventory(c) => sesame_cli::inventory(&cli.client, c).await,
         Cmd::Audit(a) => sesame_cli::audit(&cli.client, a).await,
+        Cmd::Boundaries(c) => sesame_cli::boundaries(&cli.client, c).await,
         Cmd::Whoami => sesame_cli::whoami(&cli.client).await,
     };
     match client_result {

@@ -8,6 +8,7 @@
 //! compiler in `sesame_core::policy`: exact ARNs, sized and placed within
 //! IAM's quotas, every Allow ending at the deadline.
 
+mod boundary;
 mod discover;
 mod principal;
 pub mod rds;
@@ -377,5 +378,17 @@ impl Integration for AwsAccount {
 
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
         principal::list(&self.iam, &self.cfg.user_prefix).await
+    }
+
+    async fn put_boundary(&self, principal_type: &str, name: &str, boundary_arn: &str) -> Result<(), IntegrationError> {
+        self.restrict(principal_type, name, boundary_arn).await
+    }
+
+    async fn lift_boundary(&self, principal_type: &str, name: &str) -> Result<(), IntegrationError> {
+        self.lift(principal_type, name).await
+    }
+
+    async fn list_boundaries(&self) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
+        self.restricted().await
     }
 }

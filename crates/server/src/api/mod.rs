@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod boundaries;
 mod inventory;
 mod requests;
 pub mod views;
@@ -18,13 +19,14 @@ use utoipa::OpenApi;
         requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
+        boundaries::list, boundaries::put, boundaries::lift,
         audit::list, whoami,
     ),
     components(schemas(
         sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ErrorBody,
         sesame_proto::ErrorCode, sesame_proto::IntegrationView, sesame_proto::ResourcesView, sesame_proto::PermissionsView,
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
-        sesame_proto::Credentials, sesame_proto::WhoAmI,
+        sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
     )),
     modifiers(&BearerAuth)
 )]
@@ -60,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/integrations/{name}/resources", get(inventory::resources))
         .route("/api/v1/integrations/{name}/permissions", get(inventory::permissions))
         .route("/api/v1/integrations/{name}/sync", post(inventory::sync))
+        .route("/api/v1/integrations/{name}/boundaries", get(boundaries::list).post(boundaries::put))
+        .route("/api/v1/integrations/{name}/boundaries/lift", post(boundaries::lift))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/connectors", get(crate::connectors::api::list))
         .route("/api/v1/connector/register", post(crate::connectors::api::register))

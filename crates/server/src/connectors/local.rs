@@ -91,4 +91,13 @@ impl Integration for Local {
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
         codec::decode_users(self.call(Op::ListManagedUsers, ActionParams::default(), None).await?)
     }
+    async fn put_boundary(&self, principal_type: &str, name: &str, boundary_arn: &str) -> Result<(), IntegrationError> {
+        self.call(Op::PutBoundary, codec::boundary_params(principal_type, name, boundary_arn), None).await.map(|_| ())
+    }
+    async fn lift_boundary(&self, principal_type: &str, name: &str) -> Result<(), IntegrationError> {
+        self.call(Op::LiftBoundary, codec::boundary_params(principal_type, name, ""), None).await.map(|_| ())
+    }
+    async fn list_boundaries(&self) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
+        codec::decode_restrictions(self.call(Op::ListBoundaries, ActionParams::default(), None).await?)
+    }
 }

@@ -101,6 +101,20 @@ max_duration = "1h"
     assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
     let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
     assert!(users.is_empty(), "revoke leaves no IAM user: {users:?}");
+
+    // Permission boundaries on a standing role: admins only, audited, lifted back.
+    let w: serde_json::Value = serde_json::from_str(fixture(&url, &["standing"]).trim()).unwrap();
+    let ro = w["read_only"].as_str().unwrap();
+    h.cli_err(&dev, &["boundaries", "put", "acct", "--role", "break-glass", "--policy", ro], "forbidden");
+    let v = h.cli(&admin, &["boundaries", "put", "acct", "--role", "break-glass", "--policy", ro]);
+    assert_eq!((v[0]["name"].as_str(), v[0]["boundary_arn"].as_str()), (Some("break-glass"), Some(ro)), "{v}");
+    let err = h.cli_err(&admin, &["boundaries", "lift", "acct", "--role", "ops-admin"], "bad_request");
+    assert!(err.contains("Sesame did not restrict `ops-admin`"), "{err}");
+    let v = h.cli(&admin, &["boundaries", "lift", "acct", "--role", "break-glass"]);
+    assert_eq!(v, serde_json::json!([]));
+    let audit = h.cli(&admin, &["audit"]);
+    let actions: Vec<(&str, &str)> = audit.as_array().unwrap().iter().filter(|e| e["action"].as_str().unwrap_or_default().starts_with("boundary.")).map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
+    assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "failed"), ("boundary.lift", "ok")]);
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
