@@ -49,6 +49,19 @@ impl AwsAccount {
         if want("s3_bucket") {
             self.buckets(&mut out).await?;
         }
+        if let Some(view) = &self.cfg.resource_explorer_view_arn {
+            out.extend(self.explore(view, &want).await?);
+            // Resource Explorer knows no engine or endpoint: RDS instances it
+            // found get those from their own region's DescribeDBInstances.
+            let mut regions: Vec<String> = out.iter().filter(|f| f.info.resource_type == "rds_instance").filter_map(|f| f.info.metadata.get("region").cloned()).collect();
+            regions.sort();
+            regions.dedup();
+            out.retain(|f| f.info.resource_type != "rds_instance");
+            for region in regions {
+                self.rds(&self.regional(&region).rds, &mut out).await?;
+            }
+            return Ok(out);
+        }
         for region in self.regions() {
             let c = self.regional(&region);
             if want("ec2_instance") {

@@ -10,6 +10,7 @@
 
 mod boundary;
 mod discover;
+mod explorer;
 mod principal;
 pub mod rds;
 mod units;
@@ -92,6 +93,10 @@ pub struct AwsAccountConfig {
     /// The database login the connector uses on `iam-auth` instances.
     #[serde(default = "default_iam_user")]
     pub rds_iam_username: String,
+    /// The Resource Explorer view (aggregator index) to discover regional
+    /// resources through, across regions and accounts; without it, each
+    /// region in `regions` is listed service by service.
+    pub resource_explorer_view_arn: Option<String>,
     /// Managed policies per principal: by default read from
     /// GetAccountSummary (10, or 20 with a raised quota).
     pub managed_policies_per_principal: Option<usize>,
@@ -124,6 +129,8 @@ pub struct AwsAccount {
     account: Mutex<Option<String>>,
     /// RDS sub-integrations built by discovery, by instance id.
     children: Mutex<BTreeMap<String, rds::Built>>,
+    /// Where interrupted Resource Explorer listings got to.
+    cursors: Mutex<BTreeMap<String, explorer::Cursor>>,
 }
 
 pub(crate) fn sdk_err<E: std::error::Error + 'static>(what: &str, e: E) -> IntegrationError {
@@ -154,6 +161,7 @@ impl AwsAccount {
             cfg,
             account: Mutex::new(None),
             children: Mutex::new(BTreeMap::new()),
+            cursors: Mutex::new(BTreeMap::new()),
         })
     }
 
