@@ -235,3 +235,23 @@ async fn permission_boundaries_restrict_standing_principals_and_lift_restores_wh
     let e = a.put_boundary("user", "sesame_dev_1", ro).await.unwrap_err();
     assert!(e.to_string().contains("per-grant principals"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_cleanup_disables_first_and_deletes_later_and_revoked_grants_get_no_credentials() {
+    let m = moto(None).await;
+    common::fixture(&m.url, &["buckets", "keep", "1"]);
+    let a = account(&m.url, json!({}));
+    let p = params("sesame_cleanup", "s3_bucket", &["keep-000"], "read_write");
+    a.grant_access(&p, DEADLINE).await.unwrap();
+    a.create_credentials(&p).await.unwrap();
+    a.disable_user(&p).await.unwrap();
+    // Disabled: the user stays (for the cleanup period) with no key and no policy.
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "get-user", "--user-name", "sesame_cleanup"])["User"]["UserName"], "sesame_cleanup");
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-access-keys", "--user-name", "sesame_cleanup"])["AccessKeyMetadata"], json!([]));
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-user-policies", "--user-name", "sesame_cleanup"])["PolicyNames"], json!([]));
+    assert_eq!(a.list_managed_users().await.unwrap(), ["sesame_cleanup"]);
+    a.delete_user("sesame_cleanup").await.unwrap();
+    a.delete_user("sesame_cleanup").await.unwrap(); // gone already is fine
+    assert!(a.list_managed_users().await.unwrap().is_empty());
+    assert!(a.create_credentials(&p).await.is_err(), "no credentials for a revoked grant");
+}

@@ -29,8 +29,7 @@ pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for decl in settings.integrations.iter().filter(|d| !matches!(d, IntegrationDecl::Remote(_))) {
         let inner = decl.build().with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
-        let local = connectors::local::Local { name: decl.name().to_owned(), inner };
-        out.insert(decl.name().to_owned(), Arc::new(local));
+        out.insert(decl.name().to_owned(), connectors::local::Local::integration(decl.name(), inner));
     }
     Ok(out)
 }
@@ -47,7 +46,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
                 hub: hub.clone(),
                 timeout: std::time::Duration::from_secs(60),
             };
-            integrations.insert(r.name.clone(), Arc::new(remote));
+            integrations.insert(r.name.clone(), remote.integration());
         }
     }
     Ok(AppState {

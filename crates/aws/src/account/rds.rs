@@ -211,6 +211,19 @@ mod tests {
         kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    #[tokio::test]
+    async fn iam_tokens_are_presigned_connect_urls_for_the_login() {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        let r = RdsTokenRef { host: "orders.abc.eu-west-1.rds.amazonaws.com".into(), port: 5432, username: "sesame".into(), region: "eu-west-1".into() };
+        let t = iam_token(&r).await.unwrap();
+        assert!(t.starts_with("orders.abc.eu-west-1.rds.amazonaws.com:5432/?Action=connect&DBUser=sesame"), "{t}");
+        for part in ["X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Credential=AKIDEXAMPLE%2F", "%2Feu-west-1%2Frds-db%2Faws4_request", "X-Amz-Expires=900", "X-Amz-Signature="] {
+            assert!(t.contains(part), "{part} missing in {t}");
+        }
+    }
+
     #[test]
     fn the_seeds_tags_and_what_is_wrong_with_them() {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf";

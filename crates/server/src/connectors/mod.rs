@@ -5,6 +5,7 @@
 pub mod api;
 mod hub;
 pub mod local;
+pub mod proxy;
 pub mod remote;
 
 pub use hub::Hub;

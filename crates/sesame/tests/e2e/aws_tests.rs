@@ -203,3 +203,60 @@ max_duration = "1h"
     assert!(mariadb_login(&user, &password).await.is_err(), "revoked: the login fails");
     h.finish().await;
 }
+
+/// aws-organization through the server: the requester's own Identity Center
+/// user gets the assignment, the credentials are a sign-in link, revoke
+/// removes the assignment and the permission set.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organization_grant_assigns_the_requester_through_identity_center() {
+    let (_moto, url) = start_moto();
+    let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "1", "dev@example.com"]).trim()).unwrap();
+    let account = w["payments_accounts"][0].as_str().unwrap().to_owned();
+    let dir = std::env::temp_dir().join(format!("sesame-org-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key-id"), "testing").unwrap();
+    std::fs::write(dir.join("secret"), "testing").unwrap();
+    let extra = format!(
+        r#"
+[[integrations]]
+type = "aws_organization"
+name = "org"
+sso_region = "us-east-1"
+sso_portal_url = "https://example.awsapps.com/start"
+endpoint_url = "{url}"
+exclude_ou_ids = "{sandbox}"
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
+
+[[access_flows]]
+name = "org-read"
+kind = "automatic"
+integration = "org"
+requesters = {{ groups = ["developers"] }}
+permissions = ["read_only"]
+max_duration = "1h"
+"#,
+        sandbox = w["sandbox"].as_str().unwrap(),
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display()
+    );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "org"]);
+    let accounts = h.cli(&admin, &["inventory", "resources", "org", "--type", "aws_account"]);
+    let ids: Vec<&str> = accounts["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&account.as_str()) && !ids.contains(&w["sandbox_account"].as_str().unwrap()), "{ids:?}");
+    let r = h.cli(&dev, &["requests", "create", "--integration", "org", "--resource-type", "aws_account", "--resources", &account, "--permission", "read_only", "--duration", "30m", "--justification", "org", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let v: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
+    let dev_id = w["people"]["dev@example.com"].as_str().unwrap();
+    assert_eq!(v["assignments"], serde_json::json!([[account, s(&r, "username"), dev_id]]), "{v}");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    assert!(creds["details"]["sign_in_link"].as_str().unwrap().starts_with(&format!("https://example.awsapps.com/start/#/console?account_id={account}")), "{creds}");
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    let v: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
+    assert_eq!(v, serde_json::json!({"assignments": [], "permission_sets": []}));
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
