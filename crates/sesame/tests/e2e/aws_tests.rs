@@ -34,22 +34,9 @@ impl Drop for Moto {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
-    let bin = venv().join("bin/moto_server");
-    assert!(bin.exists(), "{} is missing: run scripts/test (it installs moto)", bin.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _moto = Moto(Command::new(bin).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (_moto, url) = start_moto();
     fixture(&url, &["buckets", "data", "101"]);
-    let dir = std::env::temp_dir().join(format!("sesame-aws-{}", crate::harness::rand_suffix(8)));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("key-id"), "testing").unwrap();
-    std::fs::write(dir.join("secret"), "testing").unwrap();
+    let dir = key_files();
     let extra = format!(
         r#"
 [[integrations]]
@@ -117,6 +104,16 @@ max_duration = "1h"
     assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "failed"), ("boundary.lift", "ok")]);
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A directory with the integration's AWS key id and secret as files
+/// (`key-id`, `secret`), referenced by `{ file = ... }` in the config.
+fn key_files() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sesame-aws-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key-id"), "testing").unwrap();
+    std::fs::write(dir.join("secret"), "testing").unwrap();
+    dir
 }
 
 fn start_moto() -> (Moto, String) {
@@ -212,10 +209,7 @@ async fn an_organization_grant_assigns_the_requester_through_identity_center() {
     let (_moto, url) = start_moto();
     let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "1", "dev@example.com"]).trim()).unwrap();
     let account = w["payments_accounts"][0].as_str().unwrap().to_owned();
-    let dir = std::env::temp_dir().join(format!("sesame-org-{}", crate::harness::rand_suffix(8)));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("key-id"), "testing").unwrap();
-    std::fs::write(dir.join("secret"), "testing").unwrap();
+    let dir = key_files();
     let extra = format!(
         r#"
 [[integrations]]
