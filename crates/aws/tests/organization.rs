@@ -59,6 +59,9 @@ async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
         "exclude_account_ids": format!("{}, 000000000000", w["loose_account"].as_str().unwrap()),
     }));
     assert!(o.get_status().await.unwrap().healthy);
+    // Through a role assumed in the management account, too.
+    let via_role = org(&m.url, json!({"management_account_role_arn": "arn:aws:iam::123456789012:role/SesameManagement"}));
+    assert!(via_role.get_status().await.unwrap().healthy);
     let d = o.list_resources().await.unwrap();
     let ous: Vec<(&str, &str)> = d.resources.iter().filter(|r| r.resource_type == "aws_ou").map(|r| (r.id.as_str(), r.name.as_str())).collect();
     assert_eq!(ous, [(w["prod"].as_str().unwrap(), "Root/Prod"), (w["payments"].as_str().unwrap(), "Root/Prod/Payments")]);
@@ -120,18 +123,21 @@ async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
 }
 
 /// A proxy in front of moto that answers every third Identity Center
-/// request with ThrottlingException, and notes when each arrived.
-async fn throttling_proxy(moto_url: String) -> (String, Arc<Mutex<Vec<Instant>>>, Arc<AtomicUsize>) {
+/// request with ThrottlingException, notes when each arrived, and makes each
+/// new assignment look IN_PROGRESS (moto's are SUCCEEDED at once), so the
+/// status has to be polled.
+async fn throttling_proxy(moto_url: String) -> (String, Arc<Mutex<Vec<Instant>>>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, StatusCode, Uri};
     use axum::response::IntoResponse;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let throttled = Arc::new(AtomicUsize::new(0));
+    let polls = Arc::new(AtomicUsize::new(0));
     let count = Arc::new(AtomicUsize::new(0));
     let http = reqwest::Client::new();
-    let (s, t) = (seen.clone(), throttled.clone());
+    let (s, t, pl) = (seen.clone(), throttled.clone(), polls.clone());
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (seen, throttled, count, http, moto_url) = (s.clone(), t.clone(), count.clone(), http.clone(), moto_url.clone());
+        let (seen, throttled, polls, count, http, moto_url) = (s.clone(), t.clone(), pl.clone(), count.clone(), http.clone(), moto_url.clone());
         async move {
             let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             if target.starts_with("SWBExternalService.") || target.starts_with("AWSIdentityStore.") {
@@ -151,21 +157,29 @@ async fn throttling_proxy(moto_url: String) -> (String, Arc<Mutex<Vec<Instant>>>
             let r = req.body(body.to_vec()).send().await.unwrap();
             let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
             let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or_default().to_owned()).unwrap_or_default();
-            let bytes = r.bytes().await.unwrap();
-            (status, [("content-type", ct)], bytes.to_vec()).into_response()
+            let mut bytes = r.bytes().await.unwrap().to_vec();
+            if target == "SWBExternalService.CreateAccountAssignment" {
+                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+                v["AccountAssignmentCreationStatus"]["Status"] = json!("IN_PROGRESS");
+                bytes = v.to_string().into_bytes();
+            }
+            if target == "SWBExternalService.DescribeAccountAssignmentCreationStatus" {
+                polls.fetch_add(1, Ordering::SeqCst);
+            }
+            (status, [("content-type", ct)], bytes).into_response()
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen, throttled)
+    (url, seen, throttled, polls)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["org", "15"]);
-    let (proxy, seen, throttled) = throttling_proxy(m.url.clone()).await;
+    let (proxy, seen, throttled, polls) = throttling_proxy(m.url.clone()).await;
     let o = org(&proxy, json!({}));
     let p = params("sesame_alice_9", "alice@example.com", &[w["payments"].as_str().unwrap()], "admin");
     o.grant_access(&p, DEADLINE).await.unwrap();
@@ -180,6 +194,7 @@ async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     assert!(t >= 10, "the proxy throttled {t} requests");
     assert_eq!(o.limiter.throttled.load(Ordering::SeqCst), t, "each throttling answer was waited out and retried");
     assert!(o.limiter.max_outstanding.load(Ordering::SeqCst) <= 10);
+    assert!(polls.load(Ordering::SeqCst) >= 15, "each IN_PROGRESS assignment was polled until SUCCEEDED");
     // No one-second window saw more than 20 Identity Center requests (+1 for the edges).
     let times = seen.lock().unwrap().clone();
     let worst = times.iter().map(|t0| times.iter().filter(|t| **t >= *t0 && t.duration_since(*t0).as_millis() < 1000).count()).max().unwrap();
