@@ -13,9 +13,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 /// SDK configuration for `region`, with the default credential chain (or the
 /// AWS profile), and an endpoint override for tests (moto).
 pub async fn sdk_config(region: &str, endpoint_url: Option<&str>, profile: Option<&str>) -> SdkConfig {
-    // Throttling is retried with backoff, and the adaptive mode slows the
-    // client down when AWS says so, instead of failing the task.
-    let retry = aws_config::retry::RetryConfig::adaptive().with_max_attempts(10);
+    // Throttling and transient errors are retried with jittered exponential
+    // backoff (up to 10 attempts) instead of failing the task.
+    let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(10);
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned())).retry_config(retry);
     if let Some(e) = endpoint_url {
         loader = loader.endpoint_url(e);

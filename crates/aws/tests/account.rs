@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{aws_cli, fixture_json, moto, TESTING};
+use common::{aws_cli, fixture_json, moto, throttling_proxy, Scope, TESTING};
 use sesame_aws::account::{AwsAccount, AwsAccountConfig};
 use sesame_core::Timestamp;
 use sesame_integrations::Integration;
@@ -254,4 +254,22 @@ async fn user_cleanup_disables_first_and_deletes_later_and_revoked_grants_get_no
     a.delete_user("sesame_cleanup").await.unwrap(); // gone already is fine
     assert!(a.list_managed_users().await.unwrap().is_empty());
     assert!(a.create_credentials(&p).await.is_err(), "no credentials for a revoked grant");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_waits_out_throttling_and_finds_the_same() {
+    let m = moto(None).await;
+    fixture_json(&m.url, &["world"]);
+    let direct = account(&m.url, json!({})).list_resources().await.unwrap();
+    let p = throttling_proxy(m.url.clone(), Scope::All).await;
+    let throttled = account(&p.url, json!({})).list_resources().await.unwrap();
+    let n = p.throttled.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(n >= 5, "the proxy throttled {n} requests of {}", p.seen.lock().unwrap().len());
+    let ids = |d: &sesame_integrations::Discovery| {
+        let mut v: Vec<String> = d.resources.iter().map(|r| format!("{}:{}", r.resource_type, r.id)).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&throttled), ids(&direct));
+    assert!(direct.resources.len() >= 10);
 }

@@ -8,15 +8,13 @@
 
 mod common;
 
-use common::{fixture_json, moto};
+use common::{fixture_json, moto, throttling_proxy, Scope};
 use sesame_aws::organization::{AwsOrganization, AwsOrganizationConfig};
 use sesame_core::Timestamp;
 use sesame_integrations::Integration;
 use sesame_proto::{ActionParams, REQUESTER_PARAM};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
 const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
 
@@ -122,64 +120,12 @@ async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
     assert!(a.is_empty() && sets.is_empty(), "{a:?} {sets:?}");
 }
 
-/// A proxy in front of moto that answers every third Identity Center
-/// request with ThrottlingException, notes when each arrived, and makes each
-/// new assignment look IN_PROGRESS (moto's are SUCCEEDED at once), so the
-/// status has to be polled.
-async fn throttling_proxy(moto_url: String) -> (String, Arc<Mutex<Vec<Instant>>>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    use axum::response::IntoResponse;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let throttled = Arc::new(AtomicUsize::new(0));
-    let polls = Arc::new(AtomicUsize::new(0));
-    let count = Arc::new(AtomicUsize::new(0));
-    let http = reqwest::Client::new();
-    let (s, t, pl) = (seen.clone(), throttled.clone(), polls.clone());
-    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (seen, throttled, polls, count, http, moto_url) = (s.clone(), t.clone(), pl.clone(), count.clone(), http.clone(), moto_url.clone());
-        async move {
-            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-            if target.starts_with("SWBExternalService.") || target.starts_with("AWSIdentityStore.") {
-                seen.lock().unwrap().push(Instant::now());
-                if count.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
-                    throttled.fetch_add(1, Ordering::SeqCst);
-                    let body = json!({"__type": "ThrottlingException", "message": "Rate exceeded"}).to_string();
-                    return (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], body).into_response();
-                }
-            }
-            let mut req = http.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), format!("{moto_url}{uri}"));
-            for (k, v) in &headers {
-                if k != "host" && k != "content-length" {
-                    req = req.header(k.as_str(), v.as_bytes());
-                }
-            }
-            let r = req.body(body.to_vec()).send().await.unwrap();
-            let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
-            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or_default().to_owned()).unwrap_or_default();
-            let mut bytes = r.bytes().await.unwrap().to_vec();
-            if target == "SWBExternalService.CreateAccountAssignment" {
-                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
-                v["AccountAssignmentCreationStatus"]["Status"] = json!("IN_PROGRESS");
-                bytes = v.to_string().into_bytes();
-            }
-            if target == "SWBExternalService.DescribeAccountAssignmentCreationStatus" {
-                polls.fetch_add(1, Ordering::SeqCst);
-            }
-            (status, [("content-type", ct)], bytes).into_response()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen, throttled, polls)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["org", "15"]);
-    let (proxy, seen, throttled, polls) = throttling_proxy(m.url.clone()).await;
+    let p = throttling_proxy(m.url.clone(), Scope::IdentityCenter).await;
+    let (proxy, seen, throttled, polls) = (p.url.clone(), p.seen.clone(), p.throttled.clone(), p.polls.clone());
     let o = org(&proxy, json!({}));
     let p = params("sesame_alice_9", "alice@example.com", &[w["payments"].as_str().unwrap()], "admin");
     o.grant_access(&p, DEADLINE).await.unwrap();

@@ -1,8 +1,10 @@
 //! What an AWS account holds, with tags: IAM roles, groups and customer-
 //! managed policies; S3 buckets (with their KMS key); and, in every
 //! configured region, EC2 instances, RDS instances, Redshift clusters,
-//! secrets, SNS topics and SQS queues. Every listing is paginated; the SDK
-//! retries throttling with backoff (see [`crate::sdk_config`]).
+//! secrets, SNS topics and SQS queues — or, with a Resource Explorer view,
+//! the regional ones across regions and accounts ([`super::explorer`]).
+//! Every listing is paginated; the SDK retries throttling with backoff (see
+//! [`crate::sdk_config`]).
 
 use super::{sdk_err, AwsAccount};
 use sesame_integrations::IntegrationError;
@@ -65,7 +67,7 @@ impl AwsAccount {
         for region in self.regions() {
             let c = self.regional(&region);
             if want("ec2_instance") {
-                self.instances(&c.tagging, &mut out).await?;
+                self.instances(&c.ec2, &region, &mut out).await?;
             }
             if want("rds_instance") {
                 self.rds(&c.rds, &mut out).await?;
@@ -141,18 +143,25 @@ impl AwsAccount {
         Ok(())
     }
 
-    /// EC2 instances through the Resource Groups Tagging API (which knows
-    /// every instance that is or was tagged), saving the 8 GB EC2 SDK build.
-    async fn instances(&self, tagging: &aws_sdk_resourcegroupstagging::Client, out: &mut Vec<Found>) -> Result<(), IntegrationError> {
-        let mut pages = tagging.get_resources().resource_type_filters("ec2:instance").into_paginator().send();
+    /// EC2 instances (every state but terminated), tagged or not.
+    async fn instances(&self, ec2: &aws_sdk_ec2::Client, region: &str, out: &mut Vec<Found>) -> Result<(), IntegrationError> {
+        let account = self.account_id().await?;
+        let mut pages = ec2.describe_instances().into_paginator().send();
         while let Some(page) = pages.next().await {
-            for m in page.map_err(|e| sdk_err("cannot list EC2 instances (tagging API)", e))?.resource_tag_mapping_list() {
-                let Some(arn) = m.resource_arn() else { continue };
-                let tags: BTreeMap<String, String> = m.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
-                let id = arn.rsplit('/').next().unwrap_or(arn);
-                let name = tags.get("Name").cloned().unwrap_or_else(|| id.to_owned());
-                let (region, account) = arn_parts(arn);
-                out.push(found("ec2_instance", arn, &name, &[("arn", arn), ("instance_id", id), ("region", &region), ("account", &account)], tags));
+            for r in page.map_err(|e| sdk_err("cannot describe EC2 instances", e))?.reservations() {
+                let owner = r.owner_id().unwrap_or(&account).to_owned();
+                for i in r.instances() {
+                    let Some(id) = i.instance_id() else { continue };
+                    let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_owned()).unwrap_or_default();
+                    if state == "terminated" {
+                        continue;
+                    }
+                    let tags: BTreeMap<String, String> = i.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect();
+                    let arn = format!("arn:aws:ec2:{region}:{owner}:instance/{id}");
+                    let name = tags.get("Name").cloned().unwrap_or_else(|| id.to_owned());
+                    let ip = i.private_ip_address().unwrap_or_default();
+                    out.push(found("ec2_instance", &arn, &name, &[("arn", &arn), ("instance_id", id), ("region", region), ("account", &owner), ("state", &state), ("private_ip", ip)], tags));
+                }
             }
         }
         Ok(())

@@ -112,7 +112,7 @@ pub fn build(v: &serde_json::Value) -> Result<std::sync::Arc<dyn Integration>, I
 
 /// Clients of the regional services.
 pub(crate) struct Regional {
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub ec2: aws_sdk_ec2::Client,
     pub rds: aws_sdk_rds::Client,
     pub redshift: aws_sdk_redshift::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
@@ -176,7 +176,7 @@ impl AwsAccount {
     pub(crate) fn regional(&self, region: &str) -> Regional {
         let c = self.sdk.to_builder().region(aws_config::Region::new(region.to_owned())).build();
         Regional {
-            tagging: aws_sdk_resourcegroupstagging::Client::new(&c),
+            ec2: aws_sdk_ec2::Client::new(&c),
             rds: aws_sdk_rds::Client::new(&c),
             redshift: aws_sdk_redshift::Client::new(&c),
             secrets: aws_sdk_secretsmanager::Client::new(&c),

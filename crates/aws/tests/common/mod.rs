@@ -2,10 +2,12 @@
 //! made with boto3, and the AWS CLI to check what a grant left behind.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub fn venv() -> PathBuf {
     std::env::var("SESAME_MOTO_VENV")
@@ -89,3 +91,83 @@ pub fn aws_cli(url: &str, creds: (&str, &str), args: &[&str]) -> Value {
 }
 
 pub const TESTING: (&str, &str) = ("testing", "testing");
+
+/// Which requests a [`throttling_proxy`] throttles.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Identity Center and the identity store only.
+    IdentityCenter,
+    /// Every AWS request.
+    All,
+}
+
+pub struct ThrottlingProxy {
+    pub url: String,
+    /// When each request in scope arrived.
+    pub seen: Arc<Mutex<Vec<Instant>>>,
+    pub throttled: Arc<AtomicUsize>,
+    /// DescribeAccountAssignmentCreationStatus calls.
+    pub polls: Arc<AtomicUsize>,
+}
+
+/// A proxy in front of moto that answers every third request in scope with
+/// a throttling error in the request's own protocol (JSON `__type`, Query
+/// XML `Throttling`, or S3's 503 SlowDown), and makes each new Identity
+/// Center assignment look IN_PROGRESS (moto's are SUCCEEDED at once), so
+/// its status has to be polled.
+pub async fn throttling_proxy(moto_url: String, scope: Scope) -> ThrottlingProxy {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let p = ThrottlingProxy { url: String::new(), seen: Default::default(), throttled: Default::default(), polls: Default::default() };
+    let count = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::new();
+    let (s, t, pl) = (p.seen.clone(), p.throttled.clone(), p.polls.clone());
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (seen, throttled, polls, count, http, moto_url) = (s.clone(), t.clone(), pl.clone(), count.clone(), http.clone(), moto_url.clone());
+        async move {
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let form = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().starts_with("application/x-www-form-urlencoded");
+            let sso = target.starts_with("SWBExternalService.") || target.starts_with("AWSIdentityStore.");
+            if sso || scope == Scope::All {
+                seen.lock().unwrap().push(Instant::now());
+                if count.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+                    throttled.fetch_add(1, Ordering::SeqCst);
+                    return if !target.is_empty() {
+                        let body = json!({"__type": "ThrottlingException", "message": "Rate exceeded"}).to_string();
+                        (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], body).into_response()
+                    } else if form {
+                        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>";
+                        (StatusCode::BAD_REQUEST, [("content-type", "text/xml")], body.to_owned()).into_response()
+                    } else {
+                        let body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                        (StatusCode::SERVICE_UNAVAILABLE, [("content-type", "application/xml")], body.to_owned()).into_response()
+                    };
+                }
+            }
+            let mut req = http.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), format!("{moto_url}{uri}"));
+            for (k, v) in &headers {
+                if k != "host" && k != "content-length" {
+                    req = req.header(k.as_str(), v.as_bytes());
+                }
+            }
+            let r = req.body(body.to_vec()).send().await.unwrap();
+            let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap_or_default().to_owned()).unwrap_or_default();
+            let mut bytes = r.bytes().await.unwrap().to_vec();
+            if target == "SWBExternalService.CreateAccountAssignment" {
+                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+                v["AccountAssignmentCreationStatus"]["Status"] = json!("IN_PROGRESS");
+                bytes = v.to_string().into_bytes();
+            }
+            if target == "SWBExternalService.DescribeAccountAssignmentCreationStatus" {
+                polls.fetch_add(1, Ordering::SeqCst);
+            }
+            (status, [("content-type", ct)], bytes).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    ThrottlingProxy { url, ..p }
+}
