@@ -90,6 +90,10 @@ pub struct AwsAccountConfig {
     /// RDS instance id → `host:port` to reach it by (a tunnel or proxy).
     #[serde(default)]
     pub rds_host_overrides: BTreeMap<String, String>,
+    /// Granularity of RDS sub-integrations: the resource types they offer
+    /// (`database`, `table`, `role`, and `schema` on PostgreSQL; default all).
+    #[serde(default)]
+    pub rds_resource_types: Vec<String>,
     /// The database login the connector uses on `iam-auth` instances.
     #[serde(default = "default_iam_user")]
     pub rds_iam_username: String,
@@ -149,6 +153,9 @@ impl AwsAccount {
             if let Some(bad) = ts.iter().find(|t| !RESOURCE_TYPES.contains(&t.as_str())) {
                 return Err(IntegrationError::Misconfigured(format!("unknown resource type `{bad}`: use {}", RESOURCE_TYPES.join(", "))));
             }
+        }
+        if let Some(bad) = cfg.rds_resource_types.iter().find(|t| !["database", "schema", "table", "role"].contains(&t.as_str())) {
+            return Err(IntegrationError::Misconfigured(format!("`rds_resource_types` names `{bad}`: use some of database, schema, table, role")));
         }
         cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
         let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref())?;

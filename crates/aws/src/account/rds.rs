@@ -131,6 +131,12 @@ impl AwsAccount {
         if t.kind == "mysql" {
             decl["instance_id"] = serde_json::json!(i.id);
         }
+        // The chosen granularity; `schema` exists on PostgreSQL only.
+        let all: &[&str] = if t.kind == "mysql" { &sesame_integrations::mysql::RESOURCE_TYPES } else { &sesame_integrations::postgres::RESOURCE_TYPES };
+        let types: Vec<&String> = self.cfg.rds_resource_types.iter().filter(|x| all.contains(&x.as_str())).collect();
+        if !types.is_empty() {
+            decl["resource_types"] = serde_json::json!(types);
+        }
         match self.build_child(&name, &decl, matches!(t.auth, RdsAuth::Iam)) {
             Ok(integ) => Some(Child { name: name.clone(), source: i.arn.to_owned(), info: Some(sesame_integrations::info_of(&name, integ.as_ref())), error: None }),
             Err(e) => fail(e.to_string()),

@@ -40,6 +40,9 @@ pub struct MysqlConfig {
     pub region: Option<String>,
     pub instance_id: Option<String>,
     pub public_host: Option<String>,
+    /// Granularity: the resource types offered (default: all).
+    #[serde(default)]
+    pub resource_types: Vec<String>,
     #[serde(default)]
     pub settings: IntegrationSettings,
 }
@@ -55,6 +58,7 @@ impl MysqlConfig {
         if self.auth_type == AuthType::Iam && self.region.is_none() {
             return Err("`auth_type = \"iam\"` needs `region` (where the RDS instance runs)".into());
         }
+        crate::sql::check_types(&super::RESOURCE_TYPES, &self.resource_types)?;
         self.settings.validate()
     }
 }

@@ -179,7 +179,7 @@ impl Integration for Mysql {
     }
 
     fn resource_types(&self) -> Vec<String> {
-        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
+        crate::sql::offered(&RESOURCE_TYPES, &self.cfg.resource_types)
     }
 
     fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
@@ -256,7 +256,9 @@ impl Integration for Mysql {
             resources.push(res("role", r.clone(), r, &[]));
         }
         let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
-        Ok(Discovery { resources, permissions, children: vec![] })
+        let mut d = Discovery { resources, permissions, children: vec![] };
+        crate::sql::restrict(&mut d, &self.resource_types());
+        Ok(d)
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

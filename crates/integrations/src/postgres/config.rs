@@ -87,6 +87,9 @@ pub struct PostgresConfig {
     pub ssl_root_cert: Option<String>,
     /// Host name given to grantees, when it differs from `host`.
     pub public_host: Option<String>,
+    /// Granularity: the resource types offered (default: all).
+    #[serde(default)]
+    pub resource_types: Vec<String>,
     #[serde(default)]
     pub settings: crate::settings::IntegrationSettings,
     /// PBKDF2 iterations of the SCRAM-SHA-256 verifiers Sesame computes for
@@ -109,6 +112,7 @@ impl PostgresConfig {
         if self.auth_type == AuthType::Iam && self.region.is_none() {
             return Err("`auth_type = \"iam\"` needs `region` (where the RDS instance runs)".into());
         }
+        crate::sql::check_types(&super::RESOURCE_TYPES, &self.resource_types)?;
         self.settings.validate()
     }
 }

@@ -187,7 +187,7 @@ impl Integration for Postgres {
     }
 
     fn resource_types(&self) -> Vec<String> {
-        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
+        crate::sql::offered(&RESOURCE_TYPES, &self.cfg.resource_types)
     }
 
     fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
@@ -256,7 +256,9 @@ impl Integration for Postgres {
     }
 
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
-        discovery::discover(self).await
+        let mut d = discovery::discover(self).await?;
+        crate::sql::restrict(&mut d, &self.resource_types());
+        Ok(d)
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {

@@ -37,3 +37,34 @@ pub fn shell_quote(s: &str) -> String {
     }
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+/// The resource types an integration offers: the chosen ones (the
+/// granularity, e.g. only `database`), or all when none are chosen.
+pub fn offered(all: &[&str], chosen: &[String]) -> Vec<String> {
+    all.iter().filter(|t| chosen.is_empty() || chosen.iter().any(|c| c == *t)).map(|t| t.to_string()).collect()
+}
+
+/// `resource_types` may only name types the integration has.
+pub fn check_types(all: &[&str], chosen: &[String]) -> Result<(), String> {
+    match chosen.iter().find(|c| !all.contains(&c.as_str())) {
+        Some(bad) => Err(format!("`resource_types` names `{bad}`: use some of {}", all.join(", "))),
+        None => Ok(()),
+    }
+}
+
+/// Keep only what the offered types cover.
+pub fn restrict(d: &mut crate::Discovery, offered: &[String]) {
+    d.resources.retain(|r| offered.contains(&r.resource_type));
+    d.permissions.retain(|t, _| offered.contains(t));
+}
+
+#[cfg(test)]
+mod granularity_tests {
+    #[test]
+    fn chosen_types_narrow_what_is_offered() {
+        let all = ["database", "table", "role"];
+        assert_eq!(super::offered(&all, &[]), ["database", "table", "role"]);
+        assert_eq!(super::offered(&all, &["database".into()]), ["database"]);
+        assert!(super::check_types(&all, &["schema".into()]).unwrap_err().contains("`schema`"));
+    }
+}

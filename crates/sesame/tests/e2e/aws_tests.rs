@@ -157,6 +157,7 @@ endpoint_url = "{url}"
 resource_types = ["rds_instance"]
 connector_id = "local"
 rds_host_overrides = {{ "orders-db" = "127.0.0.1:5432", "shop-db" = "127.0.0.1:3306" }}
+rds_resource_types = ["database", "schema"]
 
 [[access_flows]]
 name = "shop"
@@ -181,10 +182,14 @@ max_duration = "1h"
     assert!(!names.iter().any(|n| n.contains("elsewhere") || n.contains("plain")), "{names:?}");
     let v = h.cli(&admin, &["inventory", "sync", "aws/orders-db"]);
     assert_eq!(v[0]["type"], "postgresql", "{v}");
+    assert_eq!(v[0]["resource_types"], serde_json::json!(["database", "schema"]), "the chosen granularity");
+    let tables = h.cli(&admin, &["inventory", "resources", "aws/orders-db", "--type", "table"]);
+    assert_eq!(tables["resources"], serde_json::json!([]));
     let dbs = h.cli(&admin, &["inventory", "resources", "aws/orders-db", "--type", "database"]);
     assert!(dbs["resources"].as_array().unwrap().iter().any(|r| r["id"] == h.db.as_str()), "{dbs}");
     let v = h.cli(&admin, &["inventory", "sync", "aws/shop-db"]);
     assert_eq!(v[0]["type"], "mysql", "{v}");
+    assert_eq!(v[0]["resource_types"], serde_json::json!(["database"]), "MySQL has no schemas");
 
     // A grant on the MariaDB instance: a real login (MariaDB checks passwords), then none.
     let r = h.cli(&dev, &["requests", "create", "--integration", "aws/shop-db", "--resource-type", "database", "--resources", "test", "--permission", "read_only", "--duration", "30m", "--justification", "rds", "--wait"]);
