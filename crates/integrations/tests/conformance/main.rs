@@ -1,10 +1,12 @@
 //! One conformance suite that every integration runs against a real server:
-//! PostgreSQL (127.0.0.1:5432), MySQL on MariaDB (127.0.0.1:3306) and
-//! Redshift's dialect over PostgreSQL's wire protocol.
+//! PostgreSQL (127.0.0.1:5432), MySQL on MariaDB (127.0.0.1:3306),
+//! Redshift's dialect over PostgreSQL's wire protocol, custom integrations,
+//! and aws-account against moto with IAM enforcement (`aws.rs`).
 
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws;
 mod custom;
 mod targets;
 mod webhook;
