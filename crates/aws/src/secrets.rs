@@ -2,10 +2,31 @@
 //! control plane). A JSON secret (`{"username": ..., "password": ...}`, as
 //! the seed stores database credentials) can name the key to use.
 
-use sesame_integrations::secret::AwsSecretRef;
+use sesame_integrations::secret::{AwsSecretRef, SecretRef};
+
+/// SDK configuration with the identity a reference names: explicit keys,
+/// else the profile, else the default credential chain.
+pub async fn identity(
+    region: &str,
+    endpoint_url: Option<&str>,
+    profile: Option<&str>,
+    keys: (Option<&SecretRef>, Option<&SecretRef>),
+) -> Result<aws_config::SdkConfig, String> {
+    Ok(match keys {
+        (Some(id), Some(secret)) => {
+            let creds = aws_credential_types::Credentials::new(id.resolve()?, secret.resolve()?, None, None, "sesame-config");
+            crate::sdk_config(region, endpoint_url, None)
+                .await
+                .into_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+                .build()
+        }
+        _ => crate::sdk_config(region, endpoint_url, profile).await,
+    })
+}
 
 pub async fn resolve(r: &AwsSecretRef) -> Result<String, String> {
-    let sdk = crate::sdk_config(&r.region, r.endpoint_url.as_deref(), None).await;
+    let sdk = identity(&r.region, r.endpoint_url.as_deref(), r.profile.as_deref(), (r.access_key_id.as_deref(), r.secret_access_key.as_deref())).await?;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let out = client
         .get_secret_value()

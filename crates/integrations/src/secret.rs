@@ -26,6 +26,13 @@ pub struct RdsTokenRef {
     pub port: u16,
     pub username: String,
     pub region: String,
+    /// The AWS identity that signs the token (as for [`AwsSecretRef`]).
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub access_key_id: Option<Box<SecretRef>>,
+    #[serde(default)]
+    pub secret_access_key: Option<Box<SecretRef>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -38,6 +45,14 @@ pub struct AwsSecretRef {
     pub key: Option<String>,
     /// Endpoint override (tests: moto).
     pub endpoint_url: Option<String>,
+    /// The AWS profile to read it with (default: the default credential chain).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Explicit credentials to read it with, by reference.
+    #[serde(default)]
+    pub access_key_id: Option<Box<SecretRef>>,
+    #[serde(default)]
+    pub secret_access_key: Option<Box<SecretRef>>,
 }
 
 type AwsResolver = fn(&AwsSecretRef) -> Result<String, String>;

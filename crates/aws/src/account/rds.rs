@@ -110,18 +110,37 @@ impl AwsAccount {
             },
             None => (i.host.to_owned(), i.port),
         };
+        // Secrets and tokens are read with the integration's own identity (keys or profile).
+        let explicit = self.cfg.access_key_id.is_some() && self.cfg.secret_access_key.is_some();
         let (username, password, auth) = match &t.auth {
             RdsAuth::Password { secret_arn } => {
                 let username = match self.secret_username(secret_arn).await {
                     Ok(u) => u,
                     Err(e) => return fail(format!("tag `{TAG_SECRET}`: {e}")),
                 };
-                let r = AwsSecretRef { secret_id: secret_arn.clone(), region: secret_arn.split(':').nth(3).unwrap_or(i.region).to_owned(), key: Some("password".into()), endpoint_url: self.cfg.endpoint_url.clone() };
+                let r = AwsSecretRef {
+                    secret_id: secret_arn.clone(),
+                    region: secret_arn.split(':').nth(3).unwrap_or(i.region).to_owned(),
+                    key: Some("password".into()),
+                    endpoint_url: self.cfg.endpoint_url.clone(),
+                    profile: (!explicit).then(|| self.cfg.profile.clone()),
+                    access_key_id: self.cfg.access_key_id.clone().map(Box::new),
+                    secret_access_key: self.cfg.secret_access_key.clone().map(Box::new),
+                };
                 (username, SecretRef::AwsSecretsManager(r), "password")
             }
             RdsAuth::Iam => {
                 let u = self.cfg.rds_iam_username.clone();
-                (u.clone(), SecretRef::RdsIamToken(RdsTokenRef { host: host.clone(), port, username: u, region: i.region.to_owned() }), "iam")
+                let r = RdsTokenRef {
+                    host: host.clone(),
+                    port,
+                    username: u.clone(),
+                    region: i.region.to_owned(),
+                    profile: (!explicit).then(|| self.cfg.profile.clone()),
+                    access_key_id: self.cfg.access_key_id.clone().map(Box::new),
+                    secret_access_key: self.cfg.secret_access_key.clone().map(Box::new),
+                };
+                (u.clone(), SecretRef::RdsIamToken(r), "iam")
             }
         };
         let mut decl = serde_json::json!({
@@ -184,8 +203,14 @@ impl AwsAccount {
 
 fn password_json(s: &SecretRef) -> serde_json::Value {
     match s {
-        SecretRef::AwsSecretsManager(r) => serde_json::json!({"aws_secrets_manager": {"secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url}}),
-        SecretRef::RdsIamToken(r) => serde_json::json!({"rds_iam_token": {"host": r.host, "port": r.port, "username": r.username, "region": r.region}}),
+        SecretRef::AwsSecretsManager(r) => serde_json::json!({"aws_secrets_manager": {
+            "secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url, "profile": r.profile,
+            "access_key_id": r.access_key_id.as_deref().map(password_json), "secret_access_key": r.secret_access_key.as_deref().map(password_json),
+        }}),
+        SecretRef::RdsIamToken(r) => serde_json::json!({"rds_iam_token": {
+            "host": r.host, "port": r.port, "username": r.username, "region": r.region, "profile": r.profile,
+            "access_key_id": r.access_key_id.as_deref().map(password_json), "secret_access_key": r.secret_access_key.as_deref().map(password_json),
+        }}),
         SecretRef::Env(v) => serde_json::json!({ "env": v }),
         SecretRef::File(f) => serde_json::json!({ "file": f }),
     }
@@ -193,7 +218,7 @@ fn password_json(s: &SecretRef) -> serde_json::Value {
 
 /// A fresh RDS IAM token, made with the SDK's generator (SigV4 presigning).
 pub async fn iam_token(r: &RdsTokenRef) -> Result<String, String> {
-    let sdk = crate::sdk_config(&r.region, None, None).await;
+    let sdk = crate::secrets::identity(&r.region, None, r.profile.as_deref(), (r.access_key_id.as_deref(), r.secret_access_key.as_deref())).await?;
     let cfg = aws_sdk_rds::auth_token::Config::builder()
         .hostname(&r.host)
         .port(u64::from(r.port))
@@ -222,7 +247,15 @@ mod tests {
         std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        let r = RdsTokenRef { host: "orders.abc.eu-west-1.rds.amazonaws.com".into(), port: 5432, username: "sesame".into(), region: "eu-west-1".into() };
+        let r = RdsTokenRef {
+            host: "orders.abc.eu-west-1.rds.amazonaws.com".into(),
+            port: 5432,
+            username: "sesame".into(),
+            region: "eu-west-1".into(),
+            profile: None,
+            access_key_id: None,
+            secret_access_key: None,
+        };
         let t = iam_token(&r).await.unwrap();
         assert!(t.starts_with("orders.abc.eu-west-1.rds.amazonaws.com:5432/?Action=connect&DBUser=sesame"), "{t}");
         for part in ["X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Credential=AKIDEXAMPLE%2F", "%2Feu-west-1%2Frds-db%2Faws4_request", "X-Amz-Expires=900", "X-Amz-Signature="] {

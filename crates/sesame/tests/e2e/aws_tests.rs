@@ -143,10 +143,9 @@ async fn mariadb_login(user: &str, password: &str) -> Result<sqlx::MySqlConnecti
 async fn rds_instances_tagged_as_the_seed_says_become_database_integrations() {
     let (_moto, url) = start_moto();
     fixture(&url, &["rds-tagged"]);
-    // The connector's own AWS identity (the default chain reads these; moto accepts any).
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    // The integration's own AWS identity, by reference: the instances'
+    // secrets are read with it too (not with whatever the process has).
+    let dir = key_files();
     let extra = format!(
         r#"
 [[integrations]]
@@ -155,6 +154,8 @@ name = "aws"
 region = "us-east-1"
 endpoint_url = "{url}"
 resource_types = ["rds_instance"]
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
 connector_id = "local"
 rds_host_overrides = {{ "orders-db" = "127.0.0.1:5432", "shop-db" = "127.0.0.1:3306" }}
 rds_resource_types = ["database", "schema"]
@@ -165,7 +166,9 @@ kind = "automatic"
 integration = "aws/shop-db"
 requesters = {{ groups = ["developers"] }}
 max_duration = "1h"
-"#
+"#,
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display()
     );
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
