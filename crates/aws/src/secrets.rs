@@ -2,17 +2,12 @@
 //! control plane). A JSON secret (`{"username": ..., "password": ...}`, as
 //! the seed stores database credentials) can name the key to use.
 
-use sesame_integrations::secret::{AwsSecretRef, SecretRef};
+use sesame_integrations::secret::{AwsIdentity, AwsSecretRef};
 
 /// SDK configuration with the identity a reference names: explicit keys,
 /// else the profile, else the default credential chain.
-pub async fn identity(
-    region: &str,
-    endpoint_url: Option<&str>,
-    profile: Option<&str>,
-    keys: (Option<&SecretRef>, Option<&SecretRef>),
-) -> Result<aws_config::SdkConfig, String> {
-    Ok(match keys {
+pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity) -> Result<aws_config::SdkConfig, String> {
+    Ok(match (who.access_key_id.as_deref(), who.secret_access_key.as_deref()) {
         (Some(id), Some(secret)) => {
             let creds = aws_credential_types::Credentials::new(id.resolve()?, secret.resolve()?, None, None, "sesame-config");
             crate::sdk_config(region, endpoint_url, None)
@@ -21,12 +16,12 @@ pub async fn identity(
                 .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
                 .build()
         }
-        _ => crate::sdk_config(region, endpoint_url, profile).await,
+        _ => crate::sdk_config(region, endpoint_url, who.profile.as_deref()).await,
     })
 }
 
 pub async fn resolve(r: &AwsSecretRef) -> Result<String, String> {
-    let sdk = identity(&r.region, r.endpoint_url.as_deref(), r.profile.as_deref(), (r.access_key_id.as_deref(), r.secret_access_key.as_deref())).await?;
+    let sdk = identity(&r.region, r.endpoint_url.as_deref(), &r.identity).await?;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let out = client
         .get_secret_value()

@@ -184,9 +184,7 @@ async fn secrets_come_from_secrets_manager() {
             region: "us-east-1".into(),
             key: key.map(str::to_owned),
             endpoint_url: Some(url.clone()),
-            profile: None,
-            access_key_id: None,
-            secret_access_key: None,
+            identity: Default::default(),
         })
     };
     let (a, b, c, d) = tokio::task::spawn_blocking(move || {

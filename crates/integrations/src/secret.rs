@@ -26,12 +26,18 @@ pub struct RdsTokenRef {
     pub port: u16,
     pub username: String,
     pub region: String,
-    /// The AWS identity that signs the token (as for [`AwsSecretRef`]).
+    /// The AWS identity that signs the token.
     #[serde(default)]
+    pub identity: AwsIdentity,
+}
+
+/// Who reads a secret or signs a token: explicit keys (by reference), else
+/// the profile, else the default credential chain.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsIdentity {
     pub profile: Option<String>,
-    #[serde(default)]
     pub access_key_id: Option<Box<SecretRef>>,
-    #[serde(default)]
     pub secret_access_key: Option<Box<SecretRef>>,
 }
 
@@ -45,14 +51,9 @@ pub struct AwsSecretRef {
     pub key: Option<String>,
     /// Endpoint override (tests: moto).
     pub endpoint_url: Option<String>,
-    /// The AWS profile to read it with (default: the default credential chain).
+    /// Who reads it (default: the default credential chain).
     #[serde(default)]
-    pub profile: Option<String>,
-    /// Explicit credentials to read it with, by reference.
-    #[serde(default)]
-    pub access_key_id: Option<Box<SecretRef>>,
-    #[serde(default)]
-    pub secret_access_key: Option<Box<SecretRef>>,
+    pub identity: AwsIdentity,
 }
 
 type AwsResolver = fn(&AwsSecretRef) -> Result<String, String>;

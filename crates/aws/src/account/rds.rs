@@ -6,7 +6,7 @@
 
 use super::AwsAccount;
 use sesame_integrations::registry::IntegrationDecl;
-use sesame_integrations::secret::{AwsSecretRef, RdsTokenRef, SecretRef};
+use sesame_integrations::secret::{AwsIdentity, AwsSecretRef, RdsTokenRef, SecretRef};
 use sesame_integrations::{Child, Integration, IntegrationError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,6 +112,11 @@ impl AwsAccount {
         };
         // Secrets and tokens are read with the integration's own identity (keys or profile).
         let explicit = self.cfg.access_key_id.is_some() && self.cfg.secret_access_key.is_some();
+        let who = AwsIdentity {
+            profile: (!explicit).then(|| self.cfg.profile.clone()),
+            access_key_id: self.cfg.access_key_id.clone().map(Box::new),
+            secret_access_key: self.cfg.secret_access_key.clone().map(Box::new),
+        };
         let (username, password, auth) = match &t.auth {
             RdsAuth::Password { secret_arn } => {
                 let username = match self.secret_username(secret_arn).await {
@@ -123,9 +128,7 @@ impl AwsAccount {
                     region: secret_arn.split(':').nth(3).unwrap_or(i.region).to_owned(),
                     key: Some("password".into()),
                     endpoint_url: self.cfg.endpoint_url.clone(),
-                    profile: (!explicit).then(|| self.cfg.profile.clone()),
-                    access_key_id: self.cfg.access_key_id.clone().map(Box::new),
-                    secret_access_key: self.cfg.secret_access_key.clone().map(Box::new),
+                    identity: who.clone(),
                 };
                 (username, SecretRef::AwsSecretsManager(r), "password")
             }
@@ -136,9 +139,7 @@ impl AwsAccount {
                     port,
                     username: u.clone(),
                     region: i.region.to_owned(),
-                    profile: (!explicit).then(|| self.cfg.profile.clone()),
-                    access_key_id: self.cfg.access_key_id.clone().map(Box::new),
-                    secret_access_key: self.cfg.secret_access_key.clone().map(Box::new),
+                    identity: who.clone(),
                 };
                 (u.clone(), SecretRef::RdsIamToken(r), "iam")
             }
@@ -201,15 +202,19 @@ impl AwsAccount {
     }
 }
 
+fn identity_json(w: &AwsIdentity) -> serde_json::Value {
+    serde_json::json!({
+        "profile": w.profile, "access_key_id": w.access_key_id.as_deref().map(password_json), "secret_access_key": w.secret_access_key.as_deref().map(password_json),
+    })
+}
+
 fn password_json(s: &SecretRef) -> serde_json::Value {
     match s {
         SecretRef::AwsSecretsManager(r) => serde_json::json!({"aws_secrets_manager": {
-            "secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url, "profile": r.profile,
-            "access_key_id": r.access_key_id.as_deref().map(password_json), "secret_access_key": r.secret_access_key.as_deref().map(password_json),
+            "secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url, "identity": identity_json(&r.identity),
         }}),
         SecretRef::RdsIamToken(r) => serde_json::json!({"rds_iam_token": {
-            "host": r.host, "port": r.port, "username": r.username, "region": r.region, "profile": r.profile,
-            "access_key_id": r.access_key_id.as_deref().map(password_json), "secret_access_key": r.secret_access_key.as_deref().map(password_json),
+            "host": r.host, "port": r.port, "username": r.username, "region": r.region, "identity": identity_json(&r.identity),
         }}),
         SecretRef::Env(v) => serde_json::json!({ "env": v }),
         SecretRef::File(f) => serde_json::json!({ "file": f }),
@@ -218,7 +223,7 @@ fn password_json(s: &SecretRef) -> serde_json::Value {
 
 /// A fresh RDS IAM token, made with the SDK's generator (SigV4 presigning).
 pub async fn iam_token(r: &RdsTokenRef) -> Result<String, String> {
-    let sdk = crate::secrets::identity(&r.region, None, r.profile.as_deref(), (r.access_key_id.as_deref(), r.secret_access_key.as_deref())).await?;
+    let sdk = crate::secrets::identity(&r.region, None, &r.identity).await?;
     let cfg = aws_sdk_rds::auth_token::Config::builder()
         .hostname(&r.host)
         .port(u64::from(r.port))
@@ -252,9 +257,7 @@ mod tests {
             port: 5432,
             username: "sesame".into(),
             region: "eu-west-1".into(),
-            profile: None,
-            access_key_id: None,
-            secret_access_key: None,
+            identity: Default::default(),
         };
         let t = iam_token(&r).await.unwrap();
         assert!(t.starts_with("orders.abc.eu-west-1.rds.amazonaws.com:5432/?Action=connect&DBUser=sesame"), "{t}");
