@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 /// One pass over every integration. Returns the logins it removed.
 pub async fn reconcile_once(st: &AppState) -> Vec<String> {
     let mut removed = Vec::new();
-    for (name, integ) in st.integrations.iter() {
+    // Configured integrations and the sub-integrations discovery found.
+    for name in st.integration_names() {
+        let Some(integ) = st.integration(&name) else { continue };
+        let name = &name;
         // Target first, store second: a login created after the store read
         // belongs to a grant that was recorded (Granting) before it existed.
         let on_target = match integ.list_managed_users().await {
@@ -49,7 +52,9 @@ pub async fn reconcile_once(st: &AppState) -> Vec<String> {
 /// grantee can fetch the new ones once with `sesame access use`.
 pub async fn rotate_once(st: &AppState) -> usize {
     let mut rotated = 0;
-    for (name, integ) in st.integrations.iter() {
+    for name in st.integration_names() {
+        let Some(integ) = st.integration(&name) else { continue };
+        let name = &name;
         let Some(period) = integ.settings().rotation_period_ms() else { continue };
         let now = clock::now();
         let due = match st.store.credentials_due_for_rotation(name, sesame_core::Timestamp(now.0 - period)).await {

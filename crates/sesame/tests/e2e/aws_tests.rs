@@ -82,6 +82,15 @@ max_duration = "1h"
     assert_eq!(s(&r, "status"), "Active", "{r}");
     let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
     assert_eq!(users, vec![s(&r, "username")]);
+    // A per-grant-looking user no grant explains: the reconciler removes it, and only it.
+    fixture(&url, &["orphan-user", "sesame_orphan_left_by_a_crash"]);
+    h.wait_until("the reconciler removes the orphan", Duration::from_secs(20), || async {
+        let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+        users == vec![s(&r, "username")]
+    })
+    .await;
+    let audit = h.cli(&admin, &["audit"]).to_string();
+    assert!(audit.contains("reconcile.revoke") && audit.contains("sesame_orphan_left_by_a_crash"), "{audit}");
     let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
     assert!(s(&creds, "username").starts_with("AKIA") || !s(&creds, "username").is_empty());
     assert!(s(&creds, "connect_command").contains("aws s3 ls s3://data-001/"));
@@ -133,7 +142,11 @@ fn start_moto() -> (Moto, String) {
 
 async fn mariadb_login(user: &str, password: &str) -> Result<sqlx::MySqlConnection, sqlx::Error> {
     use sqlx::ConnectOptions;
-    sqlx::mysql::MySqlConnectOptions::new().host("127.0.0.1").port(3306).username(user).password(password).database("test").connect().await
+    let mut o = sqlx::mysql::MySqlConnectOptions::new().host("127.0.0.1").port(3306).username(user).database("test");
+    if !password.is_empty() {
+        o = o.password(password);
+    }
+    o.connect().await
 }
 
 /// RDS auto-discovery: tagged instances become sub-integrations served by
@@ -146,6 +159,7 @@ async fn rds_instances_tagged_as_the_seed_says_become_database_integrations() {
     // The integration's own AWS identity, by reference: the instances'
     // secrets are read with it too (not with whatever the process has).
     let dir = key_files();
+    let prefix = format!("r{}_", crate::harness::rand_suffix(6));
     let extra = format!(
         r#"
 [[integrations]]
@@ -154,6 +168,7 @@ name = "aws"
 region = "us-east-1"
 endpoint_url = "{url}"
 resource_types = ["rds_instance"]
+user_prefix = "{prefix}"
 access_key_id = {{ file = "{kid}" }}
 secret_access_key = {{ file = "{sec}" }}
 connector_id = "local"
@@ -168,7 +183,9 @@ requesters = {{ groups = ["developers"] }}
 max_duration = "1h"
 "#,
         kid = dir.join("key-id").display(),
-        sec = dir.join("secret").display()
+        sec = dir.join("secret").display(),
+        // Its own prefix: the sub-integrations' reconciler runs on the shared local servers.
+        prefix = prefix,
     );
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
@@ -206,6 +223,22 @@ max_duration = "1h"
     assert!(mariadb_login(&user, "wrong-password").await.is_err());
     assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
     assert!(mariadb_login(&user, &password).await.is_err(), "revoked: the login fails");
+
+    // The reconciler covers sub-integrations too: a login with the prefix that no grant explains goes.
+    let orphan = format!("{prefix}orphan");
+    let mut root = mariadb_login("root", "").await.unwrap();
+    sqlx::query(&format!("CREATE USER '{orphan}'@'%' IDENTIFIED BY 'x'")).execute(&mut root).await.unwrap();
+    let exists = |root_user: String| async move {
+        let mut c = mariadb_login("root", "").await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mysql.user WHERE User = ?").bind(root_user).fetch_one(&mut c).await.unwrap();
+        n > 0
+    };
+    assert!(exists(orphan.clone()).await);
+    h.wait_until("the reconciler removes the orphan login", Duration::from_secs(20), || {
+        let o = orphan.clone();
+        async move { !exists(o).await }
+    })
+    .await;
     h.finish().await;
 }
 
