@@ -37,27 +37,7 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
     let (_moto, url) = start_moto();
     fixture(&url, &["buckets", "data", "101"]);
     let dir = key_files();
-    let extra = format!(
-        r#"
-[[integrations]]
-type = "aws_account"
-name = "acct"
-region = "us-east-1"
-endpoint_url = "{url}"
-access_key_id = {{ file = "{kid}" }}
-secret_access_key = {{ file = "{sec}" }}
-
-[[access_flows]]
-name = "acct-read"
-kind = "automatic"
-integration = "acct"
-requesters = {{ groups = ["developers"] }}
-permissions = ["read_only"]
-max_duration = "1h"
-"#,
-        kid = dir.join("key-id").display(),
-        sec = dir.join("secret").display()
-    );
+    let extra = acct_config(&url, &dir);
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
@@ -111,6 +91,56 @@ max_duration = "1h"
     let audit = h.cli(&admin, &["audit"]);
     let actions: Vec<(&str, &str)> = audit.as_array().unwrap().iter().filter(|e| e["action"].as_str().unwrap_or_default().starts_with("boundary.")).map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
     assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "failed"), ("boundary.lift", "ok")]);
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An aws-account integration `acct` on moto, and an automatic read flow.
+fn acct_config(url: &str, dir: &std::path::Path) -> String {
+    format!(
+        r#"
+[[integrations]]
+type = "aws_account"
+name = "acct"
+region = "us-east-1"
+endpoint_url = "{url}"
+resource_types = ["s3_bucket"]
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
+
+[[access_flows]]
+name = "acct-read"
+kind = "automatic"
+integration = "acct"
+requesters = {{ groups = ["developers"] }}
+permissions = ["read_only"]
+max_duration = "1h"
+"#,
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display()
+    )
+}
+
+/// SIGKILL with an AWS grant active; its deadline passes while nothing
+/// runs; after the restart the per-grant IAM user is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aws_grant_is_revoked_after_a_crash_past_its_deadline() {
+    let (_moto, url) = start_moto();
+    fixture(&url, &["buckets", "crash", "2"]);
+    let dir = key_files();
+    let mut h = Harness::start("", Opts { extra_flows: acct_config(&url, &dir), ..Default::default() }).await;
+    let dev = h.token("dev@example.com");
+    h.cli(&h.token("admin@example.com"), &["inventory", "sync", "acct"]);
+    let r = h.cli(&dev, &["requests", "create", "--integration", "acct", "--resource-type", "s3_bucket", "--resources", "crash-000,crash-001", "--permission", "read_only", "--duration", "3s", "--justification", "crash", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let users = || serde_json::from_str::<Vec<String>>(&fixture(&url, &["iam-users"])).unwrap();
+    assert_eq!(users(), vec![s(&r, "username")]);
+    h.kill_server();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(users(), vec![s(&r, "username")], "nothing revoked it while the server was dead");
+    h.spawn_server();
+    h.wait_until("the overdue AWS grant to be revoked after restart", Duration::from_secs(15), || async { users().is_empty() }).await;
+    assert_eq!(s(&h.cli(&dev, &["requests", "show", &s(&r, "id")]), "status"), "Revoked");
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
