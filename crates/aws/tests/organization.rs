@@ -108,6 +108,8 @@ async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
     assert!(e.to_string().contains("`carol@example.com` is not a user of the Identity Center identity store"), "{e}");
     let e = o.grant_access(&params("sesame_alice_2", "alice@example.com", &[w["sandbox_account"].as_str().unwrap()], "read_only"), DEADLINE).await.unwrap_err();
     assert!(e.to_string().contains("is not an account or OU of this organization (or it is excluded)"), "{e}");
+    let e = o.grant_access(&params("sesame_alice_4", "alice@example.com", &[w["sandbox"].as_str().unwrap()], "read_only"), DEADLINE).await.unwrap_err();
+    assert!(e.to_string().contains("is not an account or OU of this organization (or it is excluded)"), "an excluded OU: {e}");
     let e = o.grant_access(&params("sesame_alice_3", "alice@example.com", &[pay0], "root"), DEADLINE).await.unwrap_err();
     assert_eq!(e.to_string(), "unknown permission `root`: use one of read_only, view_only, power_user, admin");
     assert_eq!(assignments(&m.url).1.len(), 2);

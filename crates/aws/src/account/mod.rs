@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 pub use discover::Found;
-pub use units::RESOURCE_TYPES;
+pub use units::{actions_of, permissions, RESOURCE_TYPES};
 
 fn default_profile() -> String {
     "apono".into()

@@ -24,10 +24,8 @@ fn table(resource_type: &str) -> &'static [(&'static str, &'static str, &'static
             ("describe", "Describe the instance", &["rds:DescribeDBInstances", "rds:ListTagsForResource"]),
             ("operate", "Describe, start, stop and reboot", &["rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:RebootDBInstance", "rds:StartDBInstance", "rds:StopDBInstance"]),
         ],
-        "redshift_cluster" => &[
-            ("describe", "Describe the cluster", &["redshift:DescribeClusters"]),
-            ("operate", "Describe, pause, resume and reboot", &["redshift:DescribeClusters", "redshift:PauseCluster", "redshift:RebootCluster", "redshift:ResumeCluster"]),
-        ],
+        // DescribeClusters only takes "*", which would reach other clusters.
+        "redshift_cluster" => &[("operate", "Pause, resume and reboot", &["redshift:PauseCluster", "redshift:RebootCluster", "redshift:ResumeCluster"])],
         "secret" => &[("read", "Read the secret value", &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"])],
         "sns_topic" => &[
             ("publish", "Publish messages", &["sns:GetTopicAttributes", "sns:Publish"]),
@@ -39,6 +37,12 @@ fn table(resource_type: &str) -> &'static [(&'static str, &'static str, &'static
         ],
         _ => &[],
     }
+}
+
+/// The actions of a permission that is a plain action list (`None` for the
+/// ones compiled specially: S3, EC2, IAM policies and groups).
+pub fn actions_of(resource_type: &str, permission: &str) -> Option<&'static [&'static str]> {
+    table(resource_type).iter().find(|(id, _, _)| *id == permission).map(|(_, _, a)| *a).filter(|a| !a.is_empty())
 }
 
 pub fn permissions(resource_type: &str) -> Vec<PermissionInfo> {

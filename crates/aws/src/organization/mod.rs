@@ -199,11 +199,11 @@ impl AwsOrganization {
         let tree = self.tree().await?;
         let mut out = BTreeSet::new();
         for r in resources {
-            let accounts = tree.accounts_of(r);
-            if accounts.is_empty() && !r.starts_with("ou-") {
+            let known = if r.starts_with("ou-") { tree.ous.iter().any(|o| &o.id == r) } else { tree.accounts.iter().any(|a| &a.id == r) };
+            if !known {
                 return Err(IntegrationError::Invalid(format!("`{r}` is not an account or OU of this organization (or it is excluded)")));
             }
-            out.extend(accounts);
+            out.extend(tree.accounts_of(r));
         }
         Ok(out.into_iter().collect())
     }
