@@ -181,16 +181,10 @@ pub struct AuditArgs {
     pub limit: i64,
 }
 
+/// A path segment or query value, percent-encoded (RFC 3986 unreserved kept).
 fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
 type Out = Result<(), ApiFailure>;
@@ -287,4 +281,13 @@ pub async fn whoami(o: &ClientOpts) -> Out {
     let c = ApiClient::new(o)?;
     let w: sesame_proto::WhoAmI = c.get("/api/v1/whoami").await?;
     print::json_or(o, &w, || format!("{}{}", w.email, if w.admin { " (admin)" } else { "" }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_with_slashes_and_unicode_are_one_segment() {
+        assert_eq!(super::enc("aws/orders-db"), "aws%2Forders-db");
+        assert_eq!(super::enc("a b~é"), "a%20b~%C3%A9");
+    }
 }
