@@ -135,6 +135,18 @@ pub struct AwsAccount {
     children: Mutex<BTreeMap<String, rds::Built>>,
     /// Where interrupted Resource Explorer listings got to.
     cursors: Mutex<BTreeMap<String, explorer::Cursor>>,
+    /// Tags the last `list_resources` saw, handed once to the
+    /// `list_resources_tags` that follows it (so a sync discovers once).
+    last_tags: Mutex<Option<(std::time::Instant, Tags)>>,
+}
+
+type Tags = BTreeMap<String, BTreeMap<String, String>>;
+
+/// How long tags from a discovery stand in for a fresh one.
+const TAGS_FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn tags_of(found: &[Found]) -> Tags {
+    found.iter().filter(|f| !f.tags.is_empty()).map(|f| (f.info.id.clone(), f.tags.clone())).collect()
 }
 
 pub(crate) fn sdk_err<E: std::error::Error + 'static>(what: &str, e: E) -> IntegrationError {
@@ -169,6 +181,7 @@ impl AwsAccount {
             account: Mutex::new(None),
             children: Mutex::new(BTreeMap::new()),
             cursors: Mutex::new(BTreeMap::new()),
+            last_tags: Mutex::new(None),
         })
     }
 
@@ -308,6 +321,7 @@ impl Integration for AwsAccount {
 
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
         let found = self.discover().await?;
+        *self.last_tags.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), tags_of(&found)));
         let permissions = self.resource_types().iter().map(|t| (t.clone(), self.permissions(t))).collect();
         let mut children = Vec::new();
         for f in found.iter().filter(|f| f.info.resource_type == "rds_instance") {
@@ -331,7 +345,11 @@ impl Integration for AwsAccount {
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
-        Ok(self.discover().await?.into_iter().filter(|f| !f.tags.is_empty()).map(|f| (f.info.id, f.tags)).collect())
+        let last = self.last_tags.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match last {
+            Some((at, tags)) if at.elapsed() < TAGS_FRESH => Ok(tags),
+            _ => Ok(tags_of(&self.discover().await?)),
+        }
     }
 
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
