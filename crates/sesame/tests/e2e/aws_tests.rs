@@ -4,37 +4,21 @@
 
 use crate::harness::{s, Harness, Opts};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn venv() -> PathBuf {
-    std::env::var("SESAME_MOTO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/sesame-moto-venv"))
-}
+// moto and its fixtures, as the AWS crate's own tests use them.
+use crate::aws_common::fixture;
 
-fn fixture(url: &str, args: &[&str]) -> String {
-    let out = Command::new(venv().join("bin/python"))
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../aws/tests/fixtures/moto_setup.py"))
-        .arg(url)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-struct Moto(Child);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A moto server of the test's own, and its URL.
+async fn start_moto() -> (crate::aws_common::Moto, String) {
+    let m = crate::aws_common::moto(None).await;
+    let url = m.url.clone();
+    (m, url)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
-    let (_moto, url) = start_moto();
+    let (_moto, url) = start_moto().await;
     fixture(&url, &["buckets", "data", "101"]);
     let dir = key_files();
     let extra = acct_config(&url, &dir);
@@ -125,7 +109,7 @@ max_duration = "1h"
 /// runs; after the restart the per-grant IAM user is gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_aws_grant_is_revoked_after_a_crash_past_its_deadline() {
-    let (_moto, url) = start_moto();
+    let (_moto, url) = start_moto().await;
     fixture(&url, &["buckets", "crash", "2"]);
     let dir = key_files();
     let mut h = Harness::start("", Opts { extra_flows: acct_config(&url, &dir), ..Default::default() }).await;
@@ -155,21 +139,6 @@ fn key_files() -> PathBuf {
     dir
 }
 
-fn start_moto() -> (Moto, String) {
-    let bin = venv().join("bin/moto_server");
-    assert!(bin.exists(), "{} is missing: run scripts/test (it installs moto)", bin.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let m = Moto(Command::new(bin).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    (m, format!("http://127.0.0.1:{port}"))
-}
-
 async fn mariadb_login(user: &str, password: &str) -> Result<sqlx::MySqlConnection, sqlx::Error> {
     use sqlx::ConnectOptions;
     let mut o = sqlx::mysql::MySqlConnectOptions::new().host("127.0.0.1").port(3306).username(user).database("test");
@@ -184,7 +153,7 @@ async fn mariadb_login(user: &str, password: &str) -> Result<sqlx::MySqlConnecti
 /// a grant on the MariaDB one makes a login that works until revoke.
 #[tokio::test(flavor = "multi_thread")]
 async fn rds_instances_tagged_as_the_seed_says_become_database_integrations() {
-    let (_moto, url) = start_moto();
+    let (_moto, url) = start_moto().await;
     fixture(&url, &["rds-tagged"]);
     // The integration's own AWS identity, by reference: the instances'
     // secrets are read with it too (not with whatever the process has).
@@ -277,7 +246,7 @@ max_duration = "1h"
 /// removes the assignment and the permission set.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_organization_grant_assigns_the_requester_through_identity_center() {
-    let (_moto, url) = start_moto();
+    let (_moto, url) = start_moto().await;
     let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "1", "dev@example.com"]).trim()).unwrap();
     let account = w["payments_accounts"][0].as_str().unwrap().to_owned();
     let dir = key_files();

@@ -3,6 +3,8 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../../aws/tests/common/mod.rs"]
+mod aws_common;
 mod harness;
 mod loop_tests;
 mod robustness;
