@@ -43,6 +43,9 @@ pub struct MysqlConfig {
     /// Granularity: the resource types offered (default: all).
     #[serde(default)]
     pub resource_types: Vec<String>,
+    /// Roles offered for membership (names or glob patterns); default none.
+    #[serde(default)]
+    pub roles: crate::sql::RoleAllowList,
     #[serde(default)]
     pub settings: IntegrationSettings,
 }
@@ -55,6 +58,7 @@ impl MysqlConfig {
                 self.user_prefix
             ));
         }
+        self.roles.validate()?;
         if self.auth_type == AuthType::Iam && self.region.is_none() {
             return Err("`auth_type = \"iam\"` needs `region` (where the RDS instance runs)".into());
         }

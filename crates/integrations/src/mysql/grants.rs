@@ -34,7 +34,7 @@ pub fn grant_statements(p: &ActionParams, account: &str) -> Result<Vec<String>, 
         let parts = resource_id::split(id);
         let bad = || IntegrationError::Invalid(format!("resource `{id}` is not a valid {} id", p.resource_type));
         match (p.resource_type.as_str(), parts.as_slice()) {
-            ("database", [db]) => out.push(format!("GRANT {} ON {}.* TO {account}", privileges(&p.permission)?, quote::mysql_ident(db)?)),
+            ("database", [db]) => out.push(format!("GRANT {} ON {}.* TO {account}", privileges(&p.permission)?, quote::mysql_db_pattern(db)?)),
             ("table", [db, t]) => out.push(format!(
                 "GRANT {} ON {}.{} TO {account}",
                 privileges(&p.permission)?,
@@ -77,6 +77,9 @@ mod tests {
         ]);
         assert_eq!(grant_statements(&p("database", &["app"], "read_write"), &acct).unwrap(), vec![
             "GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'sesame_a_1'@'%'"
+        ]);
+        assert_eq!(grant_statements(&p("database", &["m_sql"], "read_only"), &acct).unwrap(), vec![
+            "GRANT SELECT ON `m\\_sql`.* TO 'sesame_a_1'@'%'"
         ]);
         assert_eq!(grant_statements(&p("role", &["analyst"], "member"), &acct).unwrap().len(), 2);
         assert!(grant_statements(&p("table", &["app"], "read_only"), &acct).is_err());

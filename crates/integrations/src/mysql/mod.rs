@@ -252,7 +252,7 @@ impl Integration for Mysql {
                 .await
                 .map_err(unavailable)?,
         };
-        for r in roles.iter().filter(|r| !r.starts_with(&self.cfg.user_prefix)) {
+        for r in roles.iter().filter(|r| !r.starts_with(&self.cfg.user_prefix) && self.cfg.roles.allows(r)) {
             resources.push(res("role", r.clone(), r, &[]));
         }
         let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
@@ -269,6 +269,11 @@ impl Integration for Mysql {
         // MySQL has no account expiry to use as a backstop; the revoke job
         // and the reconciler are the guarantee.
         let account = self.account(&p.username)?;
+        if p.resource_type == "role" {
+            for r in &p.resources {
+                self.cfg.roles.check(r)?;
+            }
+        }
         let stmts = grants::grant_statements(p, &account)?;
         self.exec(&grants::create_user(&account, self.cfg.auth_type)?).await?;
         for s in stmts {

@@ -51,6 +51,21 @@ fn default_database() -> String {
 fn default_iterations() -> u32 {
     256
 }
+fn default_orphan_owner() -> String {
+    "sesame-orphans".into()
+}
+
+/// What happens to objects a grantee created when its login is deleted.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GranteeObjects {
+    /// Owned by `orphan_owner` (NOLOGIN, no privileges) from then on.
+    #[default]
+    Reassign,
+    /// Dropped with the login.
+    Drop,
+}
+
 fn default_prefix() -> String {
     "sesame_".into()
 }
@@ -96,6 +111,16 @@ pub struct PostgresConfig {
     /// the random passwords it creates (16..=100000).
     #[serde(default = "default_iterations")]
     pub password_hash_iterations: u32,
+    /// Roles offered for membership (names or glob patterns); default none.
+    #[serde(default)]
+    pub roles: crate::sql::RoleAllowList,
+    /// Objects a deleted grantee made: reassigned to `orphan_owner`, or dropped.
+    #[serde(default)]
+    pub grantee_objects: GranteeObjects,
+    /// The NOLOGIN role without privileges that inherits them (created by
+    /// Sesame when missing). Never the connector's account.
+    #[serde(default = "default_orphan_owner")]
+    pub orphan_owner: String,
 }
 
 impl PostgresConfig {
@@ -109,10 +134,17 @@ impl PostgresConfig {
         if !(16..=100_000).contains(&self.password_hash_iterations) {
             return Err(format!("`password_hash_iterations` {} must be between 16 and 100000", self.password_hash_iterations));
         }
+        self.roles.validate()?;
         if self.auth_type == AuthType::Iam && self.region.is_none() {
             return Err("`auth_type = \"iam\"` needs `region` (where the RDS instance runs)".into());
         }
         crate::sql::check_types(&super::RESOURCE_TYPES, &self.resource_types)?;
+        if self.orphan_owner.is_empty() || self.orphan_owner.starts_with(&self.user_prefix) || self.orphan_owner == self.username {
+            return Err(format!(
+                "`orphan_owner` `{}` must be a role of its own: not empty, not the connector's `username`, not starting with `user_prefix`",
+                self.orphan_owner
+            ));
+        }
         self.settings.validate()
     }
 }

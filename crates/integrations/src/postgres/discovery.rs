@@ -68,14 +68,15 @@ pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationErro
         }
     }
     let roles: Vec<String> = sqlx::query_scalar(
-        "SELECT rolname::text FROM pg_roles WHERE NOT rolsuper AND left(rolname, 3) <> 'pg_' \
+        "SELECT rolname::text FROM pg_roles WHERE NOT rolsuper AND NOT rolcreaterole AND NOT rolbypassrls \
+         AND NOT rolreplication AND left(rolname, 3) <> 'pg_' \
          AND left(rolname, length($1)) <> $1 AND rolname <> current_user ORDER BY 1",
     )
     .bind(&pg.cfg.user_prefix)
     .fetch_all(&admin)
     .await
     .map_err(unavailable)?;
-    for r in &roles {
+    for r in roles.iter().filter(|r| pg.cfg.roles.allows(r)) {
         resources.push(res("role", r.clone(), r, &[]));
     }
     let permissions: BTreeMap<_, _> = RESOURCE_TYPES.iter().map(|t| (t.to_string(), pg.permissions(t))).collect();

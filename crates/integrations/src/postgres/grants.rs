@@ -39,7 +39,9 @@ pub fn statements(p: &ActionParams, schemas_of: &BTreeMap<String, Vec<String>>) 
         let db = parts.first().ok_or_else(bad)?.clone();
         let qdb = quote::ident(&db)?;
         let stmts = out.entry(db.clone()).or_default();
-        let db_priv = if admin { "ALL PRIVILEGES" } else { "CONNECT" };
+        // Only a database grant reaches the database itself (CREATE of
+        // schemas, TEMP); schema and table grants need nothing but CONNECT.
+        let db_priv = if admin && p.resource_type == "database" { "ALL PRIVILEGES" } else { "CONNECT" };
         stmts.push(format!("GRANT {db_priv} ON DATABASE {qdb} TO {user}"));
         let schema_block = |stmts: &mut Vec<String>, s: &str| -> Result<(), IntegrationError> {
             let qs = quote::ident(s)?;
@@ -107,6 +109,20 @@ pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestam
     }
     let mut batches: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     if p.resource_type == "role" {
+        for r in &p.resources {
+            pg.cfg.roles.check(r)?;
+        }
+        // Never a role with power over the server, whatever the list says.
+        let powerful: Vec<String> = sqlx::query_scalar(
+            "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1) AND (rolsuper OR rolcreaterole OR rolbypassrls OR rolreplication)",
+        )
+        .bind(&p.resources)
+        .fetch_all(&pg.pool(None)?)
+        .await
+        .map_err(unavailable)?;
+        if let Some(r) = powerful.first() {
+            return Err(IntegrationError::Invalid(format!("role `{r}` holds SUPERUSER, CREATEROLE, BYPASSRLS or REPLICATION and is never handed out")));
+        }
         let stmts = batches.entry(None).or_default();
         for r in &p.resources {
             stmts.push(format!("GRANT {} TO {user}", quote::ident(r)?));
@@ -175,6 +191,17 @@ mod tests {
                 "GRANT SELECT ON TABLE \"we\"\"ird;\".\"t/1\" TO \"sesame_ann_g\"",
             ]
         );
+    }
+
+    #[test]
+    fn admin_reaches_the_database_only_when_the_database_is_granted() {
+        let t = resource_id::join(&["app", "public", "t"]);
+        for (kind, id) in [("table", t.as_str()), ("schema", "app/public")] {
+            let out = statements(&params(kind, &[id], "admin"), &BTreeMap::new()).unwrap();
+            assert_eq!(out["app"][0], "GRANT CONNECT ON DATABASE \"app\" TO \"sesame_ann_g\"", "{kind}");
+        }
+        let out = statements(&params("database", &["app"], "admin"), &BTreeMap::new()).unwrap();
+        assert_eq!(out["app"][0], "GRANT ALL PRIVILEGES ON DATABASE \"app\" TO \"sesame_ann_g\"");
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod discovery;
 mod grants;
 mod revoke;
 
-pub use config::{AuthType, PostgresConfig, SslMode};
+pub use config::{AuthType, GranteeObjects, PostgresConfig, SslMode};
 
 use crate::sql::quote;
 use crate::{Discovery, Integration, IntegrationError, StatusReport};

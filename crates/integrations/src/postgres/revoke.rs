@@ -18,15 +18,13 @@ async fn lock_out(pg: &Postgres, username: &str) -> Result<bool, IntegrationErro
         .map_err(unavailable)?;
     if exists {
         let user = quote::ident(username)?;
-        let lit = quote::literal(username)?;
-        exec_retrying(
-            &admin,
-            &format!(
-                "ALTER ROLE {user} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity';\
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {lit};"
-            ),
-        )
-        .await?;
+        exec_retrying(&admin, &format!("ALTER ROLE {user} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity'")).await?;
+        // The name was read back from the target: a bind parameter, never a literal.
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
+            .bind(username)
+            .execute(&admin)
+            .await
+            .map_err(unavailable)?;
     }
     Ok(exists)
 }
@@ -56,7 +54,7 @@ pub(super) async fn revoke(pg: &Postgres, username: &str) -> Result<(), Integrat
     if owns {
         return strip(pg, username, &dbs).await;
     }
-    drop_role(pg, username, &dbs, false).await
+    drop_role(pg, username, &dbs, None).await
 }
 
 pub(super) async fn disable(pg: &Postgres, username: &str) -> Result<(), IntegrationError> {
@@ -67,21 +65,72 @@ pub(super) async fn disable(pg: &Postgres, username: &str) -> Result<(), Integra
     strip(pg, username, &dbs).await
 }
 
-/// Delete for good; objects the login owns pass to the connector's account.
+/// Delete for good. Objects the login made pass to the configured
+/// `orphan_owner` (a NOLOGIN role without privileges), or are dropped with
+/// `grantee_objects = "drop"`; never to the connector's own account, where a
+/// planted SECURITY DEFINER function would run with its rights.
 pub(super) async fn delete(pg: &Postgres, username: &str) -> Result<(), IntegrationError> {
     if !lock_out(pg, username).await? {
         return Ok(());
     }
-    let (dbs, _) = dependencies(pg, username).await?;
-    drop_role(pg, username, &dbs, true).await
+    let (dbs, owns) = dependencies(pg, username).await?;
+    let heir = match (owns, pg.cfg.grantee_objects) {
+        (true, super::GranteeObjects::Reassign) => Some(ensure_orphan_owner(pg).await?),
+        _ => None,
+    };
+    drop_role(pg, username, &dbs, heir.as_deref()).await
+}
+
+/// The role that inherits what deleted grantees made: created NOLOGIN and
+/// without privileges if missing; refused if it exists with any power.
+async fn ensure_orphan_owner(pg: &Postgres) -> Result<String, IntegrationError> {
+    let name = &pg.cfg.orphan_owner;
+    let admin = pg.pool(None)?;
+    let q = quote::ident(name)?;
+    let powers: Option<bool> = sqlx::query_scalar(
+        "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolcanlogin OR rolreplication OR rolbypassrls \
+                OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) \
+         FROM pg_roles r WHERE rolname = $1",
+    )
+    .bind(name)
+    .fetch_optional(&admin)
+    .await
+    .map_err(unavailable)?;
+    match powers {
+        Some(true) => {
+            return Err(IntegrationError::Misconfigured(format!(
+                "`orphan_owner` `{name}` can log in, holds a role attribute or is a member of another role: \
+                 name a role only Sesame uses (it is created NOLOGIN without privileges when missing)"
+            )))
+        }
+        Some(false) => {}
+        None => {
+            let create = format!("CREATE ROLE {q} WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS");
+            match sqlx::raw_sql(&create).execute(&admin).await {
+                Ok(_) => {}
+                // Created meanwhile by a concurrent delete.
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42710") => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+    // REASSIGN OWNED needs the privileges of the target role (PostgreSQL
+    // before 16: membership). Membership gives the connector the orphan
+    // role's rights (none), never the other way round.
+    let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'USAGE')").bind(name).fetch_one(&admin).await.map_err(unavailable)?;
+    if !member {
+        exec_retrying(&admin, &format!("GRANT {q} TO CURRENT_USER")).await?;
+    }
+    Ok(q)
 }
 
 /// DROP OWNED revokes privileges in that database and on shared objects
 /// (databases), so it runs in each database the role touches, and in the
-/// maintenance database with the DROP ROLE.
-async fn drop_role(pg: &Postgres, username: &str, dbs: &[String], reassign: bool) -> Result<(), IntegrationError> {
+/// maintenance database with the DROP ROLE. `heir` (quoted) receives the
+/// role's objects first; without it they are dropped.
+async fn drop_role(pg: &Postgres, username: &str, dbs: &[String], heir: Option<&str>) -> Result<(), IntegrationError> {
     let user = quote::ident(username)?;
-    let reassign = if reassign { format!("REASSIGN OWNED BY {user} TO CURRENT_USER;") } else { String::new() };
+    let reassign = heir.map(|h| format!("REASSIGN OWNED BY {user} TO {h};")).unwrap_or_default();
     for db in dbs.iter().filter(|d| **d != pg.cfg.database) {
         exec_retrying(&pg.pool(Some(db))?, &format!("{LOCK}{reassign}DROP OWNED BY {user}")).await?;
     }

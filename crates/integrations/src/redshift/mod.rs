@@ -116,7 +116,7 @@ impl Redshift {
             return Ok(false);
         }
         self.run(&[dialect::lock_user(user)?]).await?;
-        sqlx::query(&dialect::terminate_sessions(user)?).execute(&self.pool).await.map_err(unavailable)?;
+        sqlx::query(dialect::TERMINATE_SESSIONS).bind(user).execute(&self.pool).await.map_err(unavailable)?;
         let mut stmts = vec![dialect::revoke_database(&self.cfg.database, user)?];
         for s in self.schemas().await? {
             stmts.extend(dialect::revoke_schema(&s, user)?);

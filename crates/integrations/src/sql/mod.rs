@@ -30,6 +30,35 @@ pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionIn
     }
 }
 
+/// The roles a database integration offers for membership: names or glob
+/// patterns (`app_*`, `report?`), from the configuration's `roles`. Empty
+/// (the default) offers none: a role is access to whatever it holds, so
+/// which ones are safe to hand out is the operator's decision.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RoleAllowList(Vec<String>);
+
+impl RoleAllowList {
+    pub fn validate(&self) -> Result<(), String> {
+        for p in &self.0 {
+            glob::Pattern::new(p).map_err(|e| format!("`roles` entry `{p}` is not a valid pattern: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn allows(&self, role: &str) -> bool {
+        self.0.iter().any(|p| glob::Pattern::new(p).is_ok_and(|g| g.matches(role)))
+    }
+
+    /// Refuse a role membership grant outside the list.
+    pub fn check(&self, role: &str) -> Result<(), crate::IntegrationError> {
+        if self.allows(role) {
+            return Ok(());
+        }
+        Err(crate::IntegrationError::Invalid(format!("role `{role}` is not offered: add it to the integration's `roles` to hand it out")))
+    }
+}
+
 /// `s` quoted for a POSIX shell, for the ready command lines shown to grantees.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {
@@ -56,6 +85,22 @@ pub fn check_types(all: &[&str], chosen: &[String]) -> Result<(), String> {
 pub fn restrict(d: &mut crate::Discovery, offered: &[String]) {
     d.resources.retain(|r| offered.contains(&r.resource_type));
     d.permissions.retain(|t, _| offered.contains(t));
+}
+
+#[cfg(test)]
+mod role_tests {
+    #[test]
+    fn only_listed_roles_are_offered() {
+        let none = super::RoleAllowList::default();
+        assert!(!none.allows("app_reader"));
+        let l: super::RoleAllowList = serde_json::from_value(serde_json::json!(["app_*", "report"])).unwrap();
+        assert!(l.validate().is_ok());
+        assert!(l.allows("app_reader") && l.allows("report"));
+        assert!(!l.allows("rds_superuser") && !l.allows("reporter") && !l.allows("xapp_reader"));
+        assert!(l.check("rds_superuser").unwrap_err().to_string().contains("`roles`"));
+        let bad: super::RoleAllowList = serde_json::from_value(serde_json::json!(["[a"])).unwrap();
+        assert!(bad.validate().is_err());
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod attacks;
 mod aws;
 mod custom;
+mod scope;
 mod targets;
 mod webhook;
 

@@ -41,11 +41,11 @@ pub fn tag() -> String {
     (0..6).map(|_| (b'a' + r.gen_range(0..26)) as char).collect()
 }
 
-fn pg_host() -> String {
+pub fn pg_host() -> String {
     std::env::var("SESAME_TEST_PG_HOST").unwrap_or_else(|_| "127.0.0.1".into())
 }
 
-async fn pg_admin(db: &str) -> PgPool {
+pub async fn pg_admin(db: &str) -> PgPool {
     PgPoolOptions::new()
         .max_connections(2)
         .connect_with(PgConnectOptions::new().host(&pg_host()).username("postgres").database(db))
@@ -53,7 +53,7 @@ async fn pg_admin(db: &str) -> PgPool {
         .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {}:5432: {e}; run scripts/services-up postgres", pg_host()))
 }
 
-async fn my_admin() -> MySqlPool {
+pub async fn my_admin() -> MySqlPool {
     MySqlPoolOptions::new()
         .max_connections(2)
         .connect_with(MySqlConnectOptions::new().host("127.0.0.1").port(3306).username("root"))
@@ -61,11 +61,11 @@ async fn my_admin() -> MySqlPool {
         .unwrap_or_else(|e| panic!("MariaDB is not reachable at 127.0.0.1:3306 as root: {e}; run scripts/services-up mariadb"))
 }
 
-fn pgq(n: &str) -> String {
+pub fn pgq(n: &str) -> String {
     format!("\"{}\"", n.replace('"', "\"\""))
 }
 
-fn myq(n: &str) -> String {
+pub fn myq(n: &str) -> String {
     format!("`{}`", n.replace('`', "``"))
 }
 

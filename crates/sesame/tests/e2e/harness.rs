@@ -269,6 +269,7 @@ password = {{ env = "SESAME_E2E_PG_SECRET" }}
 databases = ["{db}"]
 user_prefix = "{prefix}"
 ssl_mode = "disable"
+roles = ["*reporting"]
 
 [integrations.settings]
 custom_access_details = "Ask #db-help if the login fails."

@@ -245,6 +245,16 @@ async fn role_membership_is_granted_and_revoked() {
     let dev = h.token("dev@example.com");
     let lead = h.token("lead@example.com");
     h.sync(&admin);
+    // A role outside the integration's `roles` list is not offered, even a harmless one.
+    let unlisted = format!("{}auditor", &h.db[..12]);
+    sqlx::raw_sql(&format!("CREATE ROLE \"{unlisted}\" NOLOGIN")).execute(&h.pg).await.unwrap();
+    h.sync(&admin);
+    h.cli_err(
+        &dev,
+        &["requests", "create", "--integration", "local-pg", "--resource-type", "role", "--resources", &unlisted, "--permission", "member", "--duration", "30m", "--justification", "x"],
+        "unknown_resource",
+    );
+    sqlx::raw_sql(&format!("DROP ROLE \"{unlisted}\"")).execute(&h.pg).await.unwrap();
     let r = h.request(&dev, "role", &role, "member", "30m", &[]);
     let id = s(&r, "id");
     h.cli(&lead, &["requests", "approve", &id]);

@@ -1,0 +1,232 @@
+//! Attacks on the database integrations, performed on the real servers:
+//! hostile names, planted objects, powerful roles. Each test failed before
+//! the fix it guards.
+
+use crate::targets::{my_admin, myq, pg_admin, pg_host, pgq, tag};
+use crate::UNTIL;
+use sesame_integrations::mysql::{Mysql, MysqlConfig};
+use sesame_integrations::postgres::{Postgres, PostgresConfig};
+use sesame_integrations::Integration;
+use sesame_proto::ActionParams;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+
+pub fn grant(user: &str, rtype: &str, id: &str, perm: &str) -> ActionParams {
+    ActionParams {
+        grant_id: user.into(),
+        username: user.into(),
+        resource_type: rtype.into(),
+        resources: vec![id.into()],
+        permission: perm.into(),
+        custom_parameters: Default::default(),
+    }
+}
+
+pub async fn my_login(user: &str, password: &str) -> MySqlConnection {
+    MySqlConnectOptions::new()
+        .host("127.0.0.1")
+        .port(3306)
+        .username(user)
+        .password(password)
+        .disable_statement_logging()
+        .connect()
+        .await
+        .unwrap()
+}
+
+pub async fn pg_login(user: &str, db: &str) -> PgConnection {
+    PgConnectOptions::new().host(&pg_host()).username(user).database(db).disable_statement_logging().connect().await.unwrap()
+}
+
+pub async fn my_ok(c: &mut MySqlConnection, sql: &str) -> bool {
+    sqlx::raw_sql(sql).execute(c).await.is_ok()
+}
+
+pub async fn pg_ok(c: &mut PgConnection, sql: &str) -> bool {
+    sqlx::raw_sql(sql).execute(c).await.is_ok()
+}
+
+fn mysql(prefix: &str, extra: serde_json::Value) -> Mysql {
+    let mut v = serde_json::json!({"name": "my", "host": "127.0.0.1", "username": "root", "user_prefix": prefix});
+    v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    Mysql::new(serde_json::from_value::<MysqlConfig>(v).unwrap()).unwrap()
+}
+
+fn postgres(prefix: &str, extra: serde_json::Value) -> Postgres {
+    let mut v = serde_json::json!({"name": "pg", "host": pg_host(), "username": "postgres", "user_prefix": prefix, "ssl_mode": "disable"});
+    v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    Postgres::new(serde_json::from_value::<PostgresConfig>(v).unwrap()).unwrap()
+}
+
+/// Issue 9.1: in `GRANT … ON db.*` MySQL reads `_` and `%` as wildcards. A
+/// grant on `m_sql` must not reach `mysql`, one on `%` must not reach every
+/// database, one on `app_1` must not reach `appx1`.
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_database_grants_reach_exactly_the_named_database() {
+    let root = my_admin().await;
+    let t = tag();
+    let (under, x) = (format!("a{t}_1"), format!("a{t}x1"));
+    for db in ["m_sql", "%", under.as_str(), x.as_str()] {
+        let q = myq(db);
+        sqlx::raw_sql(&format!("CREATE DATABASE IF NOT EXISTS {q}; CREATE TABLE IF NOT EXISTS {q}.t (id int); INSERT INTO {q}.t VALUES (1)"))
+            .execute(&root)
+            .await
+            .unwrap();
+    }
+    let prefix = format!("p{t}_");
+    let my = mysql(&prefix, serde_json::json!({}));
+    let cases: [(&str, &str, &[&str]); 4] = [
+        ("m_sql", "read_only", &["SELECT * FROM mysql.user", "SELECT * FROM mysql.db"]),
+        ("m_sql", "admin", &["SELECT * FROM mysql.user", "CREATE TABLE mysql.evil (i int)", "DROP TABLE mysql.db"]),
+        ("%", "read_only", &[&format!("SELECT * FROM {}.t", myq(&x)), "SELECT * FROM mysql.user"]),
+        (&under, "read_write", &[&format!("SELECT * FROM {}.t", myq(&x)), &format!("INSERT INTO {}.t VALUES (2)", myq(&x))]),
+    ];
+    for (n, (db, perm, denied)) in cases.iter().enumerate() {
+        let user = format!("{prefix}{n}");
+        let p = grant(&user, "database", db, perm);
+        my.grant_access(&p, UNTIL).await.unwrap();
+        let c = my.create_credentials(&p).await.unwrap();
+        let mut conn = my_login(&user, &c.secret).await;
+        assert!(my_ok(&mut conn, &format!("SELECT * FROM {}.t", myq(db))).await, "{perm} on `{db}`: the named database is readable");
+        for sql in denied.iter() {
+            assert!(!my_ok(&mut conn, sql).await, "{perm} on `{db}` reached beyond it: `{sql}` succeeded");
+        }
+        drop(conn);
+        my.revoke_access(&p).await.unwrap();
+    }
+    for db in ["m_sql", "%", under.as_str(), x.as_str()] {
+        sqlx::raw_sql(&format!("DROP DATABASE {}", myq(db))).execute(&root).await.unwrap();
+    }
+}
+
+/// Issue 9.2: a grantee plants a SECURITY DEFINER function; after its login
+/// is deleted the function must not run as the connector's account.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_cleanup_never_hands_planted_objects_to_the_connector() {
+    let t = tag();
+    let db = format!("sesame_own{t}");
+    sqlx::raw_sql(&format!("CREATE DATABASE {db}")).execute(&pg_admin("postgres").await).await.unwrap();
+    let pool = pg_admin(&db).await;
+    sqlx::raw_sql("CREATE SCHEMA s").execute(&pool).await.unwrap();
+    let prefix = format!("ow{t}_");
+    let orphans = format!("orphans-{t}");
+    for (n, mode) in ["reassign", "drop"].iter().enumerate() {
+        let pg = postgres(&prefix, serde_json::json!({"databases": [db], "orphan_owner": orphans, "grantee_objects": mode}));
+        let user = format!("{prefix}{n}");
+        let p = grant(&user, "schema", &format!("{db}/s"), "admin");
+        pg.grant_access(&p, UNTIL).await.unwrap();
+        pg.create_credentials(&p).await.unwrap();
+        let mut conn = pg_login(&user, &db).await;
+        let f = format!("s.planted{n}");
+        sqlx::raw_sql(&format!("CREATE FUNCTION {f}() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT current_user::text'"))
+            .execute(&mut conn)
+            .await
+            .expect("admin on a schema may create functions in it");
+        conn.close().await.unwrap();
+        pg.delete_user(&user).await.unwrap();
+        let owner: Option<String> = sqlx::query_scalar(&format!("SELECT {f}()")).fetch_optional(&pool).await.ok().flatten();
+        match *mode {
+            "reassign" => {
+                assert_eq!(owner.as_deref(), Some(orphans.as_str()), "the planted function runs as {owner:?}");
+                let powerless: bool = sqlx::query_scalar(
+                    "SELECT NOT (rolsuper OR rolcanlogin OR rolcreaterole OR rolcreatedb OR rolbypassrls) FROM pg_roles WHERE rolname = $1",
+                )
+                .bind(&orphans)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                assert!(powerless, "`{orphans}` must be NOLOGIN without attributes");
+            }
+            _ => assert_eq!(owner, None, "with grantee_objects = drop the planted function is gone"),
+        }
+    }
+    // An orphan owner with power is refused, not used.
+    let su = format!("su-{t}");
+    sqlx::raw_sql(&format!("CREATE ROLE {} SUPERUSER NOLOGIN", pgq(&su))).execute(&pool).await.unwrap();
+    let pg = postgres(&prefix, serde_json::json!({"databases": [db], "orphan_owner": su}));
+    let user = format!("{prefix}9");
+    let p = grant(&user, "schema", &format!("{db}/s"), "admin");
+    pg.grant_access(&p, UNTIL).await.unwrap();
+    pg.create_credentials(&p).await.unwrap();
+    let mut conn = pg_login(&user, &db).await;
+    sqlx::raw_sql("CREATE TABLE s.mine (i int)").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let e = pg.delete_user(&user).await.unwrap_err();
+    assert!(e.to_string().contains("orphan_owner"), "{e}");
+    pool.close().await;
+    let admin = pg_admin("postgres").await;
+    sqlx::raw_sql(&format!("DROP DATABASE {db} WITH (FORCE)")).execute(&admin).await.unwrap();
+    for r in [&user, &orphans, &su] {
+        sqlx::raw_sql(&format!("DROP ROLE IF EXISTS {}", pgq(r))).execute(&admin).await.unwrap();
+    }
+}
+
+/// Issue 9.7: with `standard_conforming_strings = off` a backslash in a
+/// literal escapes the closing quote. A login name read back from the
+/// target (as the reconciler does) must not inject SQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_names_from_the_target_never_reach_a_literal() {
+    let t = tag();
+    let admin = pg_admin("postgres").await;
+    let connector = format!("conn_{t}");
+    let canary = format!("pwned_{t}");
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {connector} LOGIN SUPERUSER; ALTER ROLE {connector} SET standard_conforming_strings = off"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    let prefix = format!("lt{t}_");
+    let hostile = format!("{prefix}x\\'; CREATE TABLE public.{canary} (i int); --");
+    sqlx::raw_sql(&format!("CREATE ROLE {} LOGIN", pgq(&hostile))).execute(&admin).await.unwrap();
+    let pg = postgres(&prefix, serde_json::json!({"username": connector}));
+    assert!(pg.list_managed_users().await.unwrap().contains(&hostile));
+    let _ = pg.delete_user(&hostile).await;
+    let planted: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(format!("public.{canary}")).fetch_one(&admin).await.unwrap();
+    let gone: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(&hostile).fetch_one(&admin).await.unwrap();
+    sqlx::raw_sql(&format!("DROP TABLE IF EXISTS public.{canary}; DROP ROLE IF EXISTS {}; DROP ROLE {connector}", pgq(&hostile)))
+        .execute(&admin)
+        .await
+        .unwrap();
+    assert!(!planted, "a name read from the target injected SQL through a literal");
+    assert!(gone, "the hostile login is removed all the same");
+}
+
+/// Issue 9.8: roles are offered only from the configured allow-list, and
+/// never one with power over the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_are_offered_only_from_the_allow_list() {
+    let t = tag();
+    let admin = pg_admin("postgres").await;
+    let (su, cr, app) = (format!("r{t}_su"), format!("r{t}_cr"), format!("r{t}_app"));
+    sqlx::raw_sql(&format!("CREATE ROLE {su} SUPERUSER NOLOGIN; CREATE ROLE {cr} CREATEROLE NOLOGIN; CREATE ROLE {app} NOLOGIN"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let prefix = format!("ro{t}_");
+    let roles_of = |d: sesame_integrations::Discovery| d.resources.into_iter().filter(|r| r.resource_type == "role").map(|r| r.id).collect::<Vec<_>>();
+    let default = postgres(&prefix, serde_json::json!({"databases": ["postgres"]}));
+    assert!(roles_of(default.list_resources().await.unwrap()).is_empty(), "no roles are offered by default");
+    let all = postgres(&prefix, serde_json::json!({"databases": ["postgres"], "roles": [format!("r{t}_*")]}));
+    assert_eq!(roles_of(all.list_resources().await.unwrap()), vec![app.clone()], "superuser and CREATEROLE roles are never offered");
+    for r in [&su, &cr] {
+        let e = all.grant_access(&grant(&format!("{prefix}1"), "role", r, "member"), UNTIL).await.unwrap_err();
+        assert!(!e.is_retryable(), "{e}");
+        let member: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)").bind(format!("{prefix}1")).fetch_one(&admin).await.unwrap();
+        assert!(!member, "a refused role grant created the login");
+    }
+    assert!(default.grant_access(&grant(&format!("{prefix}2"), "role", &app, "member"), UNTIL).await.is_err(), "unlisted role granted");
+    sqlx::raw_sql(&format!("DROP ROLE {su}; DROP ROLE {cr}; DROP ROLE {app}")).execute(&admin).await.unwrap();
+
+    // MariaDB: roles too.
+    let root = my_admin().await;
+    let role = format!("r{t}_rep");
+    sqlx::raw_sql(&format!("CREATE ROLE {role}")).execute(&root).await.unwrap();
+    let roles_of = |d: sesame_integrations::Discovery| d.resources.into_iter().filter(|r| r.resource_type == "role").map(|r| r.id).collect::<Vec<_>>();
+    let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"]}));
+    assert!(!roles_of(my.list_resources().await.unwrap()).contains(&role), "no roles are offered by default");
+    let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"], "roles": [role]}));
+    assert!(roles_of(my.list_resources().await.unwrap()).contains(&role));
+    sqlx::raw_sql(&format!("DROP ROLE {role}")).execute(&root).await.unwrap();
+}
