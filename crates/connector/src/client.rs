@@ -116,7 +116,7 @@ pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait:
                 let (conn, integrations) = (conn.clone(), integrations.clone());
                 tokio::spawn(async move {
                     let outcome = match lookup(&integrations, &task.integration) {
-                        Some(i) => codec::execute(i.as_ref(), &task).await,
+                        Some(i) => codec::execute(i.as_ref(), &task, now()).await,
                         None => codec::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(
                             "connector `{}` does not serve `{}`",
                             conn.id, task.integration
@@ -127,6 +127,12 @@ pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait:
             }
         }
     }
+}
+
+/// The connector's clock, read here at its edge.
+#[expect(clippy::disallowed_methods, reason = "the connector process is an edge: it reads its own clock")]
+fn now() -> sesame_core::Timestamp {
+    sesame_core::Timestamp(chrono::Utc::now().timestamp_millis())
 }
 
 async fn report(conn: &Conn, task_id: &str, outcome: TaskOutcome) {

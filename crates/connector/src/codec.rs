@@ -47,14 +47,35 @@ pub fn decode_restrictions(v: Value) -> Result<Vec<sesame_proto::Restriction>, I
     serde_json::from_value(v).map_err(|e| bad("list-boundaries", e))
 }
 
-/// Run one task against the integration it names.
-pub async fn execute(integ: &dyn Integration, t: &Task) -> TaskOutcome {
+/// Whether a task may still run at `now`: not after the control plane
+/// stopped waiting for it, and never a grant without a deadline or past it.
+pub fn admit(t: &Task, now: Timestamp) -> Result<(), IntegrationError> {
+    if let Some(exp) = t.expires_at_ms.filter(|e| now.0 > *e) {
+        return Err(IntegrationError::Unavailable(format!("the control plane stopped waiting for this task {} ms ago; not run", now.0 - exp)));
+    }
+    if t.op == Op::GrantAccess {
+        match t.valid_until_ms {
+            None => return Err(IntegrationError::Invalid("a grant without a deadline is refused".into())),
+            Some(v) if v <= now.0 => {
+                return Err(IntegrationError::Invalid(format!("the grant's deadline passed {} ms ago; nothing was granted", now.0 - v)))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Run one task against the integration it names, if [`admit`] lets it.
+pub async fn execute(integ: &dyn Integration, t: &Task, now: Timestamp) -> TaskOutcome {
+    if let Err(e) = admit(t, now) {
+        return failure(&e);
+    }
     let p = &t.params;
     let res: Result<Value, IntegrationError> = match t.op {
         Op::GetStatus => integ.get_status().await.map(|s| json!({"healthy": s.healthy, "message": s.message})),
         Op::ListResources => integ.list_resources().await.map(|d| json!({"resources": d.resources, "permissions": d.permissions, "children": d.children})),
         Op::ListResourcesTags => integ.list_resources_tags().await.map(|t| json!(t)),
-        Op::GrantAccess => integ.grant_access(p, Timestamp(t.valid_until_ms.unwrap_or(i64::MAX))).await.map(|_| Value::Null),
+        Op::GrantAccess => integ.grant_access(p, Timestamp(t.valid_until_ms.unwrap_or_default())).await.map(|_| Value::Null),
         Op::RevokeAccess => integ.revoke_access(p).await.map(|_| Value::Null),
         Op::CreateCredentials => integ.create_credentials(p).await.map(|c| json!(c)),
         Op::ResetCredentials => integ.reset_credentials(p).await.map(|c| json!(c)),
@@ -104,4 +125,24 @@ pub fn decode_credentials(v: Value) -> Result<Credentials, IntegrationError> {
 
 pub fn decode_users(v: Value) -> Result<Vec<String>, IntegrationError> {
     serde_json::from_value(v).map_err(|e| bad("list-managed-users", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(op: Op, valid_until_ms: Option<i64>, expires_at_ms: Option<i64>) -> Task {
+        Task { task_id: "t".into(), integration: "i".into(), op, params: sesame_proto::ActionParams::default(), valid_until_ms, expires_at_ms }
+    }
+
+    #[test]
+    fn late_and_deadline_less_tasks_are_refused() {
+        let now = Timestamp(10_000);
+        assert!(admit(&task(Op::GrantAccess, Some(20_000), Some(11_000)), now).is_ok());
+        assert!(admit(&task(Op::GrantAccess, None, None), now).unwrap_err().to_string().contains("without a deadline"));
+        assert!(admit(&task(Op::GrantAccess, Some(9_000), None), now).unwrap_err().to_string().contains("deadline passed"));
+        let abandoned = admit(&task(Op::RevokeAccess, None, Some(9_999)), now).unwrap_err();
+        assert!(abandoned.is_retryable() && abandoned.to_string().contains("stopped waiting"), "{abandoned}");
+        assert!(admit(&task(Op::RevokeAccess, None, None), now).is_ok());
+    }
 }

@@ -17,6 +17,16 @@ use std::sync::Arc;
 pub struct RemoteDecl {
     pub name: String,
     pub connector: String,
+    /// Approval-relevant settings (owners, rotation, cleanup, access
+    /// details) come from here, never from what the connector reports.
+    #[serde(default)]
+    pub settings: IntegrationSettings,
+    /// Prefix of the logins the connector makes; when unset, the connector's
+    /// (checked like any prefix).
+    pub user_prefix: Option<String>,
+    /// Most resources one request may name (the seed's guardrail); when
+    /// unset, 100 for AWS integrations, none for others.
+    pub named_resource_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +85,17 @@ impl IntegrationDecl {
             IntegrationDecl::Mysql(c) => Some(&c.settings),
             IntegrationDecl::Redshift(c) => Some(&c.settings),
             IntegrationDecl::Custom(c) => Some(&c.settings),
-            IntegrationDecl::Remote(_) | IntegrationDecl::AwsAccount(_) | IntegrationDecl::AwsOrganization(_) => None,
+            IntegrationDecl::Remote(c) => Some(&c.settings),
+            IntegrationDecl::AwsAccount(_) | IntegrationDecl::AwsOrganization(_) => None,
+        }
+    }
+
+    /// The longest one action may take by this integration's own timeouts,
+    /// where it has any (custom integrations).
+    pub fn longest_action(&self) -> Option<std::time::Duration> {
+        match self {
+            IntegrationDecl::Custom(c) => Some(c.longest_call()),
+            _ => None,
         }
     }
 
@@ -95,7 +115,10 @@ impl IntegrationDecl {
                 if c.connector.trim().is_empty() {
                     return Err("`connector` is empty: name the connector that serves it".into());
                 }
-                Ok(())
+                if let Some(p) = c.user_prefix.as_deref().filter(|p| !sesame_core::username::valid_prefix(p)) {
+                    return Err(format!("`user_prefix` `{p}` must match [a-z][a-z0-9_]* and be at most 20 bytes"));
+                }
+                c.settings.validate()
             }
             IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
                 if m.get("name").and_then(|v| v.as_str()).is_none_or(str::is_empty) {

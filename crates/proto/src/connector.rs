@@ -85,7 +85,12 @@ pub struct Task {
     pub op: Op,
     #[schema(value_type = Object)]
     pub params: ActionParams,
+    /// The grant's deadline (grant-access only; a grant without one is refused).
     pub valid_until_ms: Option<i64>,
+    /// When the control plane stops waiting for the answer: a connector that
+    /// gets the task later drops it instead of running it late.
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -78,6 +78,11 @@ pub struct WorkerSection {
     /// A connector instance that has not polled for this long is disconnected.
     #[serde(default = "d_connector_timeout", with = "humantime_serde_compat")]
     pub connector_timeout: Duration,
+    /// The longest one action (grant, revoke, ...) may take before the worker
+    /// gives up on it and retries; every integration's own timeouts must fit
+    /// inside it, and it must be shorter than `lease`.
+    #[serde(default = "d_action_timeout", with = "humantime_serde_compat")]
+    pub action_timeout: Duration,
 }
 
 impl Default for WorkerSection {
@@ -91,6 +96,7 @@ impl Default for WorkerSection {
             concurrency: d_concurrency(),
             lease: d_lease(),
             connector_timeout: d_connector_timeout(),
+            action_timeout: d_action_timeout(),
         }
     }
 }
@@ -117,7 +123,10 @@ fn d_connector_timeout() -> Duration {
     Duration::from_secs(30)
 }
 fn d_lease() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(180)
+}
+fn d_action_timeout() -> Duration {
+    Duration::from_secs(150)
 }
 
 /// Durations written the humane way: `100ms`, `2h`, `1h 30m`.
@@ -246,6 +255,20 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             return Err(err(format!("`integrations[{i}].name` `{}` contains `/`, which names sub-integrations (`parent/rds-instance`): rename it", integ.name())));
         }
         integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
+        if let Some(longest) = integ.longest_action().filter(|l| *l >= file.worker.action_timeout) {
+            return Err(err(format!(
+                "`integrations[{i}]` (`{}`) may take {longest:?} per event (timeout_secs × attempts), not less than `worker.action_timeout` ({:?}): \
+                 lower `timeout_secs` or `retries`, or raise `worker.action_timeout` (and `worker.lease` above it)",
+                integ.name(),
+                file.worker.action_timeout
+            )));
+        }
+    }
+    if file.worker.action_timeout >= file.worker.lease {
+        return Err(err(format!(
+            "`worker.action_timeout` ({:?}) must be shorter than `worker.lease` ({:?}): a job still running when its lease ends would run twice",
+            file.worker.action_timeout, file.worker.lease
+        )));
     }
     let connectors: BTreeSet<String> = file.connectors.iter().map(|c| c.id.clone()).collect();
     for (i, integ) in file.integrations.iter().enumerate() {
@@ -354,6 +377,19 @@ mod tests {
         assert_eq!(s.integrations[0].kind(), "aws-account");
         let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
         assert!(e.contains("`soon` is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn an_integration_timeout_must_fit_the_worker_action_timeout() {
+        let hook = "version = 1\n[[integrations]]\ntype = 'custom'\nname = 'app'\nresource_types = ['x']\ntimeout_secs = 40\n\
+                    transport = { kind = 'webhook', url = 'https://h.example/x', secret = { env = 'K' }, retries = 3 }\n";
+        let e = p(hook).unwrap_err().to_string();
+        assert!(e.contains("`app`") && e.contains("worker.action_timeout"), "{e}");
+        assert!(p(&format!("{hook}[worker]\naction_timeout = '200s'\nlease = '300s'")).is_ok());
+        let e = p("version = 1\n[worker]\naction_timeout = '60s'\nlease = '60s'").unwrap_err().to_string();
+        assert!(e.contains("shorter than `worker.lease`"), "{e}");
+        // The defaults fit the default custom integration (30 s × 4 attempts).
+        assert!(p(&hook.replace("timeout_secs = 40", "timeout_secs = 30")).is_ok());
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
                 name: r.name.clone(),
                 connector: r.connector.clone(),
                 hub: hub.clone(),
-                timeout: std::time::Duration::from_secs(60),
+                timeout: settings.worker.action_timeout,
+                decl: Arc::new(r.clone()),
             };
             integrations.insert(r.name.clone(), remote.integration());
         }

@@ -48,7 +48,13 @@ async fn adopt_children(st: &AppState, parent: &str, integ: &dyn sesame_integrat
     let prefix = format!("{parent}/");
     let mut found = Vec::new();
     for c in children {
-        let short = c.name.strip_prefix(&prefix).unwrap_or(&c.name);
+        // A sub-integration is always named under its parent: anything else
+        // (another parent's child, a top-level name) is refused.
+        let Some(short) = c.name.strip_prefix(&prefix).filter(|s| !s.is_empty() && !s.contains('/')) else {
+            tracing::warn!(parent, child = %c.name, "a discovery reported a sub-integration outside its parent; ignored");
+            errors.push(format!("sub-integration `{}` is not named under `{parent}/`: ignored", c.name));
+            continue;
+        };
         match (&c.error, integ.child(short)) {
             (None, Some(child)) => {
                 st.children.write().unwrap_or_else(|p| p.into_inner()).insert(c.name.clone(), child);

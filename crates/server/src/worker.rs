@@ -14,7 +14,6 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
-const ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 const SYSTEM: &str = "sesame";
 
 pub fn params_for(r: &RequestRow) -> ActionParams {
@@ -73,7 +72,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
         return st.store.finish_job(&job.id, now).await;
     };
     let Some(integ) = st.integration(&r.integration) else {
-        let err = format!("integration `{}` is no longer configured", r.integration);
+        let err = IntegrationError::Invalid(format!("integration `{}` is no longer configured", r.integration));
         return retry(st, &job, &r, &err, now).await;
     };
     match job.kind {
@@ -95,13 +94,20 @@ async fn grant(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integrat
         return st.store.finish_job(&job.id, now).await;
     };
     if now >= deadline {
-        let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": "the deadline passed before the grant completed"})));
+        // An earlier attempt (timed out, or its result lost) may have reached
+        // the target: then the only way out is a successful revoke.
+        if may_have_reached(job) {
+            return revoke_unfinished_grant(st, job, r, now).await;
+        }
+        let reason = "the deadline passed before the grant could start";
+        let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": reason})));
         c.finish_jobs = vec![job.id.clone(), JobKind::Revoke.id_for(&r.id)];
+        c.failure_reason = Some(reason.into());
         let _ = st.store.apply(&c, now).await?;
         st.changed(&r.id);
         return Ok(());
     }
-    let res = tokio::time::timeout(ACTION_TIMEOUT, integ.grant_access(&params_for(r), deadline))
+    let res = tokio::time::timeout(st.settings.worker.action_timeout, integ.grant_access(&params_for(r), deadline))
         .await
         .unwrap_or_else(|_| Err(IntegrationError::Unavailable("grant-access timed out".into())));
     let now = clock::now();
@@ -114,12 +120,17 @@ async fn grant(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integrat
             tracing::info!(request = %r.id, username = %r.username, "granted");
             Ok(())
         }
-        Err(e) if e.is_retryable() => retry(st, job, r, &e.to_string(), now).await,
+        Err(e) if e.is_retryable() => retry(st, job, r, &e, now).await,
+        Err(e) if may_have_reached(job) => {
+            tracing::warn!(request = %r.id, error = %e, "grant failed after an earlier attempt that may have reached the target; revoking");
+            revoke_unfinished_grant(st, job, r, now).await
+        }
         Err(e) => {
             // A grant that can never succeed fails; the reconciler removes
             // anything a partial attempt left, since Failed explains nothing.
             let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": e.to_string()})));
             c.finish_jobs = vec![job.id.clone(), JobKind::Revoke.id_for(&r.id)];
+            c.failure_reason = Some(user_message(&e));
             let _ = st.store.apply(&c, now).await?;
             st.changed(&r.id);
             tracing::warn!(request = %r.id, error = %e, "grant failed");
@@ -140,21 +151,19 @@ async fn revoke(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integra
         }
         RequestStatus::Granting => {
             // The deadline came while granting: wait for a running grant;
-            // otherwise the grant never succeeded, so it fails and nothing is
-            // revoked (the custom contract forbids revoking what was never
-            // granted; for built-in targets the reconciler removes leftovers).
+            // otherwise a grant that may have reached the target is revoked
+            // (revoke-access is sent; a handler that never granted answers ok).
             let grant_job = JobKind::Grant.id_for(&r.id);
             if st.store.job_in_flight(&grant_job, now).await? {
                 return st.store.defer_job(&job.id, now.plus(Duration::from_millis(500))).await;
             }
-            let audit = AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": "the deadline passed before the grant succeeded"}));
-            let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, audit);
-            c.finish_jobs = vec![grant_job, job.id.clone()];
+            let audit = AuditDraft::new(SYSTEM, "request.expire", Some(&r.id), "ok", json!({"deadline": r.deadline.map(clock::rfc3339), "while": "granting"}));
+            let mut c = change(r, RequestStatus::Granting, RequestStatus::Revoking, audit);
+            c.finish_jobs = vec![grant_job];
             if st.store.apply(&c, now).await?.is_err() {
                 return st.store.defer_job(&job.id, now).await;
             }
             st.changed(&r.id);
-            return Ok(());
         }
         _ => return st.store.finish_job(&job.id, now).await,
     }
@@ -167,7 +176,7 @@ async fn revoke(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integra
             None => integ.revoke_access(&params_for(r)).await,
         }
     };
-    let res = tokio::time::timeout(ACTION_TIMEOUT, action)
+    let res = tokio::time::timeout(st.settings.worker.action_timeout, action)
         .await
         .unwrap_or_else(|_| Err(IntegrationError::Unavailable("revoke-access timed out".into())));
     let now = clock::now();
@@ -187,12 +196,12 @@ async fn revoke(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integra
             Ok(())
         }
         // Revocation never gives up: every error is retried.
-        Err(e) => retry(st, job, r, &e.to_string(), now).await,
+        Err(e) => retry(st, job, r, &e, now).await,
     }
 }
 
 async fn cleanup(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integration>) -> Result<(), sesame_store::StoreError> {
-    let res = tokio::time::timeout(ACTION_TIMEOUT, integ.delete_user(&r.username))
+    let res = tokio::time::timeout(st.settings.worker.action_timeout, integ.delete_user(&r.username))
         .await
         .unwrap_or_else(|_| Err(IntegrationError::Unavailable("delete-user timed out".into())));
     let now = clock::now();
@@ -203,11 +212,41 @@ async fn cleanup(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integr
             tracing::info!(request = %r.id, username = %r.username, "deleted after the cleanup period");
             Ok(())
         }
-        Err(e) => retry(st, job, r, &e.to_string(), now).await,
+        Err(e) => retry(st, job, r, &e, now).await,
     }
 }
 
-async fn retry(st: &AppState, job: &Job, r: &RequestRow, error: &str, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+/// Whether an earlier run of this grant job may have changed the target:
+/// it failed retryably (a timeout, a lost answer) or its claim ran out.
+fn may_have_reached(job: &Job) -> bool {
+    job.failures > 0 || job.attempts > 1
+}
+
+/// Granting → Revoking, with the revoke job due now: what an unfinished
+/// grant may have left is taken away before the request can end.
+async fn revoke_unfinished_grant(st: &AppState, job: &Job, r: &RequestRow, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+    let audit = AuditDraft::new(SYSTEM, "grant.abandoned", Some(&r.id), "error", json!({"error": "the grant did not complete; revoking what it may have left", "attempts": job.attempts}));
+    let mut c = change(r, RequestStatus::Granting, RequestStatus::Revoking, audit);
+    c.finish_jobs = vec![job.id.clone()];
+    c.run_jobs_now = vec![JobKind::Revoke.id_for(&r.id)];
+    let _ = st.store.apply(&c, now).await?;
+    st.changed(&r.id);
+    st.wake_worker.notify_one();
+    Ok(())
+}
+
+/// What the requester reads: Sesame's own text for a request that cannot
+/// succeed; for target trouble a stable sentence (details go to the audit log).
+pub fn user_message(e: &IntegrationError) -> String {
+    match e {
+        IntegrationError::Invalid(m) => m.clone(),
+        IntegrationError::Unavailable(_) => "the target could not be reached or failed; Sesame keeps retrying (an admin finds the details in the audit log)".into(),
+        IntegrationError::Misconfigured(_) => "the integration is misconfigured; an admin finds the details in the audit log and `sesame inventory status`".into(),
+    }
+}
+
+async fn retry(st: &AppState, job: &Job, r: &RequestRow, e: &IntegrationError, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+    let error = &e.to_string();
     let w = &st.settings.worker;
     let failures = u32::try_from(job.failures + 1).unwrap_or(u32::MAX);
     let delay = retry_delay(failures, w.retry_base, w.retry_max);
@@ -218,7 +257,7 @@ async fn retry(st: &AppState, job: &Job, r: &RequestRow, error: &str, now: Times
         tracing::warn!(request = %r.id, failures, error, "{} failed; retrying in {delay:?}", job.kind.as_str());
     }
     let audit = AuditDraft::new(SYSTEM, &action, Some(&r.id), "error", json!({"error": error, "failures": failures, "retry_in_ms": delay.as_millis() as u64}));
-    st.store.fail_job(&job.id, error, now.plus(delay), audit, now).await?;
+    st.store.fail_job(&job.id, &user_message(e), now.plus(delay), audit, now).await?;
     st.changed(&r.id);
     Ok(())
 }

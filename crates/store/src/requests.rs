@@ -69,6 +69,8 @@ pub struct Change {
     pub finish_jobs: Vec<String>,
     /// Jobs to run now instead of later (e.g. the revoke job on manual revoke).
     pub run_jobs_now: Vec<String>,
+    /// Why the request ends Failed: shown to the requester as `last_error`.
+    pub failure_reason: Option<String>,
     pub audit: AuditDraft,
 }
 
@@ -86,6 +88,7 @@ impl Change {
             insert_jobs: vec![],
             finish_jobs: vec![],
             run_jobs_now: vec![],
+            failure_reason: None,
             audit,
         }
     }
@@ -103,8 +106,8 @@ const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.reso
     r.justification, r.status, r.flow, r.approvers, r.decided_by, r.decision_reason, r.username, r.created_at, \
     r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
-    (SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
-     ORDER BY j.failures DESC LIMIT 1) AS last_error";
+    COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
+     ORDER BY j.failures DESC LIMIT 1), r.failure_reason) AS last_error";
 
 fn list_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -180,11 +183,12 @@ impl Store {
     /// Returns the status found when it was not (nothing is written then).
     pub async fn apply(&self, c: &Change, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
         let mut tx = self.pool.begin().await?;
-        let placeholders: Vec<String> = (0..c.from.len()).map(|i| format!("${}", i + 8)).collect();
+        let placeholders: Vec<String> = (0..c.from.len()).map(|i| format!("${}", i + 9)).collect();
         let sql = format!(
             "UPDATE requests SET status = $1, updated_at = $2, \
              decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
-             deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at) \
+             deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at), \
+             failure_reason = COALESCE($8, failure_reason) \
              WHERE id = $7 AND status IN ({})",
             placeholders.join(", ")
         );
@@ -195,7 +199,8 @@ impl Store {
             .bind(&c.decision_reason)
             .bind(c.deadline.map(|d| d.0))
             .bind(c.revoked_at.map(|d| d.0))
-            .bind(&c.request_id);
+            .bind(&c.request_id)
+            .bind(&c.failure_reason);
         for f in &c.from {
             q = q.bind(f.as_str());
         }

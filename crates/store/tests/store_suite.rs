@@ -110,6 +110,7 @@ async fn status_change_is_compare_and_set(s: Store) {
         insert_jobs: vec![grant, revoke],
         finish_jobs: vec![],
         run_jobs_now: vec![],
+        failure_reason: None,
         audit: audit("request.approve", "r2"),
     };
     assert!(s.apply(&approve, Timestamp(5)).await.unwrap().is_ok());
@@ -149,6 +150,7 @@ async fn status_change_is_compare_and_set(s: Store) {
         insert_jobs: vec![],
         finish_jobs: vec![JobKind::Grant.id_for("r2")],
         run_jobs_now: vec![JobKind::Revoke.id_for("r2")],
+        failure_reason: None,
         audit: audit("grant.done", "r2"),
     };
     assert!(s.apply(&done, Timestamp(40_001)).await.unwrap().is_ok());
@@ -160,6 +162,17 @@ async fn status_change_is_compare_and_set(s: Store) {
     assert_eq!(got.job_failures, 0);
 }
 both!(status_change_is_compare_and_set);
+
+async fn a_failed_request_keeps_its_reason(s: Store) {
+    s.insert_request(&req("r9", RequestStatus::Granting), &[], audit("request.create", "r9"), Timestamp(1)).await.unwrap();
+    let mut c = Change::new("r9", RequestStatus::Granting, RequestStatus::Failed, audit("grant.failed", "r9"));
+    c.failure_reason = Some("the grant does not fit IAM's quotas".into());
+    assert!(s.apply(&c, Timestamp(2)).await.unwrap().is_ok());
+    let got = s.get_request("r9").await.unwrap().unwrap();
+    assert_eq!(got.status, RequestStatus::Failed);
+    assert_eq!(got.last_error.as_deref(), Some("the grant does not fit IAM's quotas"), "the requester reads why");
+}
+both!(a_failed_request_keeps_its_reason);
 
 async fn audit_chain_verifies_and_is_append_only(s: Store) {
     for i in 0..5 {

@@ -116,6 +116,18 @@ impl CustomConfig {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
     }
+
+    /// The longest one event may take: every attempt's timeout and the
+    /// pauses between webhook retries.
+    pub fn longest_call(&self) -> Duration {
+        match &self.transport {
+            TransportConfig::Webhook { retries, .. } => {
+                let pauses: u64 = (1..=u64::from(*retries)).map(|a| 200 * a).sum();
+                self.timeout() * (retries + 1) + Duration::from_millis(pauses)
+            }
+            _ => self.timeout(),
+        }
+    }
 }
 
 pub struct Custom {

@@ -71,7 +71,12 @@ pub async fn poll(State(st): State<AppState>, c: ConnectorCaller, ApiJson(p): Ap
 
 pub async fn result(State(st): State<AppState>, c: ConnectorCaller, ApiJson(r): ApiJson<TaskResult>) -> Result<Json<serde_json::Value>, ApiError> {
     same(&c, &r.connector_id)?;
-    st.hub.complete(&r.task_id, r.outcome);
+    if !st.hub.complete(&r.connector_id, &r.instance_id, &r.task_id, r.outcome) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("task `{}` is not held by instance `{}`: it was answered, abandoned, or handed to another instance", r.task_id, r.instance_id),
+        ));
+    }
     Ok(Json(serde_json::json!({"ok": true})))
 }
 

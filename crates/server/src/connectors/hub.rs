@@ -54,7 +54,12 @@ pub enum HubError {
     Undeclared(String),
     #[error("instance `{0}` is not registered: register first")]
     NotRegistered(String),
+    #[error("connector `{0}` already has {MAX_INSTANCES} live instances: stop some before starting more")]
+    TooManyInstances(String),
 }
+
+/// Live instances one connector may have; dead ones are forgotten.
+const MAX_INSTANCES: usize = 64;
 
 impl Hub {
     pub fn new(declared: BTreeSet<String>, liveness: Duration) -> Hub {
@@ -79,6 +84,13 @@ impl Hub {
         }
         let mut st = self.lock();
         let conn = st.conns.entry(r.connector_id.clone()).or_default();
+        // Forget instances long gone; bound the rest.
+        let now = clock::now();
+        let forget_after = self.liveness * 10;
+        conn.instances.retain(|_, i| now.since(i.last_seen) <= forget_after);
+        if !conn.instances.contains_key(&r.instance_id) && conn.instances.len() >= MAX_INSTANCES {
+            return Err(HubError::TooManyInstances(r.connector_id));
+        }
         let (mut accepted, mut refused) = (Vec::new(), Vec::new());
         for info in r.integrations {
             match min_connector_version(&info.kind) {
@@ -148,10 +160,26 @@ impl Hub {
         }
     }
 
-    pub fn complete(&self, task_id: &str, outcome: TaskOutcome) {
-        let p = self.lock().pending.remove(task_id);
-        if let Some(p) = p {
+    /// The answer to a task, accepted only from the instance holding it.
+    pub fn complete(&self, connector: &str, instance: &str, task_id: &str, outcome: TaskOutcome) -> bool {
+        let mut st = self.lock();
+        let holder = st.pending.get(task_id).is_some_and(|p| p.connector == connector && p.instance.as_deref() == Some(instance));
+        if !holder {
+            return false;
+        }
+        if let Some(p) = st.pending.remove(task_id) {
             let _ = p.tx.send(outcome);
+        }
+        true
+    }
+
+    /// Forget a task nobody waits for any more: out of the queue, so no
+    /// connector runs it late.
+    fn abandon(&self, connector: &str, task_id: &str) {
+        let mut st = self.lock();
+        st.pending.remove(task_id);
+        if let Some(c) = st.conns.get_mut(connector) {
+            c.queue.retain(|t| t.task_id != task_id);
         }
     }
 
@@ -229,25 +257,28 @@ impl Hub {
             let (tx, rx) = oneshot::channel();
             let what = format!("{integration}:{}", serde_json::to_value(op).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default());
             st.pending.insert(task_id.clone(), Pending { connector: connector.to_owned(), what, instance: None, tx });
-            let task = Task { task_id: task_id.clone(), integration: integration.to_owned(), op, params, valid_until_ms: valid_until.map(|t| t.0) };
+            let expires_at_ms = Some(now.plus(timeout).0);
+            let task = Task { task_id: task_id.clone(), integration: integration.to_owned(), op, params, valid_until_ms: valid_until.map(|t| t.0), expires_at_ms };
             if let Some(c) = st.conns.get_mut(connector) {
                 c.queue.push_back(task);
             }
             rx
         };
         self.wake.notify_waiters();
+        // If the caller stops waiting (its own timeout, a dropped future),
+        // the task goes with it.
+        struct Abandon<'a>(&'a Hub, &'a str, &'a str);
+        impl Drop for Abandon<'_> {
+            fn drop(&mut self) {
+                self.0.abandon(self.1, self.2);
+            }
+        }
+        let _guard = Abandon(self, connector, &task_id);
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(TaskOutcome::Ok { value })) => Ok(value),
             Ok(Ok(TaskOutcome::Failed { kind, message })) => Err(sesame_connector::codec::error_of(kind, message)),
             Ok(Err(_)) => Err(IntegrationError::Unavailable("the connector gateway dropped the task".into())),
-            Err(_) => {
-                let mut st = self.lock();
-                st.pending.remove(&task_id);
-                if let Some(c) = st.conns.get_mut(connector) {
-                    c.queue.retain(|t| t.task_id != task_id);
-                }
-                Err(IntegrationError::Unavailable(format!("connector `{connector}` did not answer within {timeout:?}")))
-            }
+            Err(_) => Err(IntegrationError::Unavailable(format!("connector `{connector}` did not answer within {timeout:?}"))),
         }
     }
 
@@ -290,5 +321,59 @@ impl Hub {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub_with(instance: &str) -> Hub {
+        let hub = Hub::new(["dc-1".to_string()].into(), Duration::from_secs(30));
+        let info: IntegrationInfo = serde_json::from_value(serde_json::json!({
+            "name": "pg", "type": "postgresql", "resource_types": [], "permissions": {}, "max_username_len": 63,
+            "user_prefix": "sesame_", "uses_requester_identity": false, "settings": {},
+        }))
+        .unwrap();
+        hub.register(Register { connector_id: "dc-1".into(), instance_id: instance.into(), version: "9.9.9".into(), integrations: vec![info] }).unwrap();
+        hub
+    }
+
+    #[tokio::test]
+    async fn only_the_holding_instance_may_answer_a_task() {
+        let hub = std::sync::Arc::new(hub_with("a"));
+        hub.register(Register { connector_id: "dc-1".into(), instance_id: "b".into(), version: "9.9.9".into(), integrations: vec![] }).unwrap();
+        let h = hub.clone();
+        let call = tokio::spawn(async move { h.dispatch("dc-1", "pg", Op::RevokeAccess, ActionParams::default(), None, Duration::from_secs(5)).await });
+        let tasks = hub.poll("dc-1", "a", Duration::from_secs(1)).await.unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert!(tasks[0].expires_at_ms.is_some(), "the task says when the control plane stops waiting");
+        let forged = TaskOutcome::Ok { value: serde_json::json!("forged") };
+        assert!(!hub.complete("dc-1", "b", &tasks[0].task_id, forged.clone()), "another instance answered a task it does not hold");
+        assert!(!hub.complete("dc-2", "a", &tasks[0].task_id, forged), "another connector answered");
+        assert!(hub.complete("dc-1", "a", &tasks[0].task_id, TaskOutcome::Ok { value: serde_json::json!("real") }));
+        assert_eq!(call.await.unwrap().unwrap(), serde_json::json!("real"));
+    }
+
+    #[tokio::test]
+    async fn a_task_the_caller_abandoned_is_never_handed_out() {
+        let hub = hub_with("a");
+        let call = hub.dispatch("dc-1", "pg", Op::GrantAccess, ActionParams::default(), Some(Timestamp(i64::MAX)), Duration::from_secs(60));
+        // The worker's own timeout fires first and drops the call.
+        assert!(tokio::time::timeout(Duration::from_millis(20), call).await.is_err());
+        assert!(hub.poll("dc-1", "a", Duration::from_millis(10)).await.unwrap().is_empty(), "an abandoned task stayed queued");
+        assert!(hub.lock().pending.is_empty());
+    }
+
+    #[test]
+    fn the_instance_map_is_bounded() {
+        let hub = hub_with("i0");
+        for i in 1..MAX_INSTANCES {
+            hub.register(Register { connector_id: "dc-1".into(), instance_id: format!("i{i}"), version: "9.9.9".into(), integrations: vec![] }).unwrap();
+        }
+        let e = hub.register(Register { connector_id: "dc-1".into(), instance_id: "one-too-many".into(), version: "9.9.9".into(), integrations: vec![] });
+        assert!(matches!(e, Err(HubError::TooManyInstances(_))));
+        // A known instance may always register again.
+        assert!(hub.register(Register { connector_id: "dc-1".into(), instance_id: "i3".into(), version: "9.9.9".into(), integrations: vec![] }).is_ok());
     }
 }

@@ -33,8 +33,8 @@ impl Backend for Local {
     }
 
     async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<serde_json::Value, IntegrationError> {
-        let task = Task { task_id: String::new(), integration: self.name.clone(), op, params, valid_until_ms: valid_until.map(|t| t.0) };
-        match codec::execute(self.inner.as_ref(), &task).await {
+        let task = Task { task_id: String::new(), integration: self.name.clone(), op, params, valid_until_ms: valid_until.map(|t| t.0), expires_at_ms: None };
+        match codec::execute(self.inner.as_ref(), &task, crate::clock::now()).await {
             TaskOutcome::Ok { value } => Ok(value),
             TaskOutcome::Failed { kind, message } => Err(codec::error_of(kind, message)),
         }

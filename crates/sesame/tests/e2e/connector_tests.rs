@@ -69,9 +69,12 @@ async fn a_disconnected_connector_delays_grants_until_it_is_back() {
     let r = h.request(&dev, "table", &join(&[&h.db, "public", "orders"]), "read_only", "1h", &[]);
     let id = s(&r, "id");
     h.wait_until("the grant to fail while disconnected", Duration::from_secs(10), || async {
-        h.cli(&dev, &["requests", "show", &id])["last_error"].as_str().unwrap_or_default().contains("not connected")
+        h.cli(&dev, &["requests", "show", &id])["last_error"].as_str().unwrap_or_default().contains("could not be reached")
     })
     .await;
+    // The requester reads the stable message; the detail is in the audit log.
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("not connected"), "{audit}");
     assert_eq!(s(&h.cli(&dev, &["requests", "show", &id]), "status"), "Granting");
     let mut c2 = h.spawn_connector(2);
     h.wait_until("the grant to complete after reconnecting", Duration::from_secs(15), || async {

@@ -111,3 +111,47 @@ async fn revoke_is_retried_until_the_handler_says_ok() {
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 9.3: every grant attempt reaches the handler and then times out, so
+/// no result is ever recorded; the deadline comes first. The grant may have
+/// reached the target, so the request must end through a revoke-access the
+/// handler receives, never by being marked Failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_that_timed_out_is_revoked_when_its_deadline_comes() {
+    let dir = std::env::temp_dir().join(format!("sesame-hang-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let hang = dir.join("hang.mjs");
+    std::fs::write(
+        &hang,
+        format!(
+            "import fs from 'node:fs';\nimport {{ handler as inner }} from '{}';\n\
+             export const handler = async (e) => {{\n  fs.appendFileSync('{}', e.event_type + '\\n');\n  const r = await inner(e);\n\
+             if (e.event_type === 'grant-access') await new Promise((ok) => setTimeout(ok, 4000));\n  return r;\n}};\n",
+            examples().join("stateful-handler.mjs").display(),
+            dir.join("events").display()
+        ),
+    )
+    .unwrap();
+    let extra = integration("hang", &hang.display().to_string(), &state).replace("timeout_secs = 10", "timeout_secs = 1");
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "hang"]);
+    let r = h.cli(&dev, &["requests", "create", "--integration", "hang", "--resource-type", "app", "--resources", "alpha", "--permission", "reader", "--duration", "3s"]);
+    let id = s(&r, "id");
+    h.wait_until("the request to end", Duration::from_secs(30), || async {
+        let st = s(&h.cli(&dev, &["requests", "show", &id]), "status");
+        st == "Revoked" || st == "Failed"
+    })
+    .await;
+    assert_eq!(s(&h.cli(&dev, &["requests", "show", &id]), "status"), "Revoked");
+    let events = std::fs::read_to_string(dir.join("events")).unwrap();
+    assert!(events.contains("grant-access") && events.contains("revoke-access"), "{events}");
+    let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(st["grants"].get(&id).is_none(), "the grant the handler recorded outlived its deadline: {st}");
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("revoke.done"), "{audit}");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
