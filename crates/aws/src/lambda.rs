@@ -92,7 +92,7 @@ pub fn interpret(function: &str, out: &InvokeOutput) -> Result<serde_json::Value
     if let Some(kind) = out.function_error() {
         return Err(IntegrationError::Unavailable(format!("the Lambda function `{function}` failed ({kind}): {text}")));
     }
-    serde_json::from_slice(&payload).map_err(|e| {
+    sesame_integrations::custom::reply::body(&payload).map_err(|e| {
         IntegrationError::Invalid(format!("the Lambda function `{function}` answered with something that is not JSON ({e}): `{text}`"))
     })
 }
@@ -136,5 +136,20 @@ mod tests {
         assert!(!interpret("f", &out).unwrap_err().is_retryable());
         let out = InvokeOutput::builder().payload(Blob::new(br#"{"status":"ok"}"#.to_vec())).build();
         assert_eq!(interpret("f", &out).unwrap()["status"], "ok");
+    }
+
+    #[test]
+    fn plain_answers_are_success_for_events_without_data() {
+        use sesame_integrations::custom::reply;
+        use sesame_proto::EventType;
+        for raw in [&b"ok"[..], b"\"ok\"", b"", b"{\"status\":\"ok\"}"] {
+            let out = InvokeOutput::builder().payload(Blob::new(raw.to_vec())).build();
+            let v = interpret("f", &out).unwrap();
+            assert!(reply::expect_ok(EventType::RevokeAccess, &v).is_ok(), "{:?}", String::from_utf8_lossy(raw));
+            assert!(reply::status(&v).unwrap().healthy);
+            assert_eq!(reply::credentials(&v, "ann@example.com").secret, "");
+        }
+        let out = InvokeOutput::builder().build();
+        assert!(interpret("f", &out).is_ok(), "no payload at all is an empty answer");
     }
 }

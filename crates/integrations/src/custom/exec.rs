@@ -59,7 +59,7 @@ impl Transport for Exec {
                 stderr.lines().last().unwrap_or_default()
             )));
         }
-        serde_json::from_slice(&out.stdout).map_err(|e| {
+        super::reply::body(&out.stdout).map_err(|e| {
             let text = String::from_utf8_lossy(&out.stdout);
             IntegrationError::Invalid(format!(
                 "the handler `{program}` answered with something that is not JSON ({e}): `{}`",

@@ -19,9 +19,43 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// `{"status": "ok"}`; `{"status": "error", "message": ...}` is the handler
-/// saying no (retried: the handler may succeed later); anything else is malformed.
+/// A reply body as a JSON value. Handlers in the wild answer events that
+/// carry no data with a bare `ok` or nothing at all: those become the JSON
+/// string `"ok"` and `null`. Anything else that is not JSON is refused with
+/// the parse error.
+pub fn body(bytes: &[u8]) -> Result<Value, String> {
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes);
+            let t = text.trim();
+            if t.is_empty() {
+                Ok(Value::Null)
+            } else if t.eq_ignore_ascii_case("ok") {
+                Ok(Value::String("ok".into()))
+            } else {
+                Err(e.to_string())
+            }
+        }
+    }
+}
+
+/// A plain success: an empty reply, `ok` (bare or as a JSON string).
+fn plain_ok(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().eq_ignore_ascii_case("ok"),
+        _ => false,
+    }
+}
+
+/// `{"status": "ok"}` or a plain success; `{"status": "error", "message": ...}`
+/// is the handler saying no (retried: the handler may succeed later);
+/// anything else is malformed.
 pub fn expect_ok(e: EventType, v: &Value) -> Result<(), IntegrationError> {
+    if plain_ok(v) {
+        return Ok(());
+    }
     match v.get("status").and_then(Value::as_str) {
         Some("ok") => Ok(()),
         Some(other) => {
@@ -37,6 +71,9 @@ pub fn expect_ok(e: EventType, v: &Value) -> Result<(), IntegrationError> {
 }
 
 pub fn status(v: &Value) -> Result<StatusReport, IntegrationError> {
+    if plain_ok(v) {
+        return Ok(StatusReport { healthy: true, message: "the handler answers ok".into() });
+    }
     match v.get("status").and_then(Value::as_str) {
         Some(s @ ("active" | "ok")) => Ok(StatusReport { healthy: true, message: format!("the handler reports `{s}`") }),
         Some(other) => Ok(StatusReport {
@@ -93,5 +130,23 @@ mod tests {
         assert_eq!((r[0].id.as_str(), p[0].id.as_str()), ("a", "reader"));
         assert!(resources(&json!({"resources": "nope"}), "app").is_err());
         assert_eq!(credentials(&json!({"status": "ok"}), "u").secret, "");
+    }
+
+    #[test]
+    fn plain_replies_mean_success_for_events_without_data() {
+        for raw in ["ok", "OK\n", "\"ok\"", "", "  \n", "{\"status\":\"ok\"}", "null"] {
+            let v = body(raw.as_bytes()).unwrap();
+            for e in [EventType::GrantAccess, EventType::RevokeAccess, EventType::CreateCredentials, EventType::ResetCredentials, EventType::DeleteCredentials] {
+                assert!(expect_ok(e, &v).is_ok(), "{raw:?} for {e:?}");
+            }
+            assert!(status(&v).unwrap().healthy, "{raw:?}");
+            assert!(tags(&v).is_empty());
+            assert_eq!(credentials(&v, "ann@example.com").secret, "", "no secret: username and access details only");
+        }
+        // Everything else keeps its clear error.
+        assert!(body(b"okay then").unwrap_err().contains("expected"));
+        assert!(body(b"error").is_err());
+        assert!(expect_ok(EventType::GrantAccess, &json!("no")).is_err());
+        assert!(resources(&body(b"ok").unwrap(), "app").is_err(), "list-resources carries data: ok is not enough");
     }
 }

@@ -71,7 +71,7 @@ impl Transport for Webhook {
             match res {
                 Ok(r) if r.status().is_success() => {
                     let bytes = r.bytes().await.map_err(|e| IntegrationError::Unavailable(e.to_string()))?;
-                    return serde_json::from_slice(&bytes).map_err(|e| {
+                    return super::reply::body(&bytes).map_err(|e| {
                         IntegrationError::Invalid(format!(
                             "the webhook answered with something that is not JSON ({e}): `{}`",
                             String::from_utf8_lossy(&bytes).chars().take(200).collect::<String>()

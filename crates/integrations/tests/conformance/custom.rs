@@ -84,18 +84,24 @@ async fn custom_over_exec() {
     let _ = std::fs::remove_file(file);
 }
 
+/// Sesame's example handler shows the shapes the seed's contract allows:
+/// status `active` from its default branch, resources of the asked type,
+/// create-credentials answered with a status and no secret (a second case
+/// for the same event is never reached), reset-credentials with a secret.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_seeds_sample_handler_works_unmodified() {
-    let file = temp("sample");
-    let i = Custom::with_builtin_transport(exec_config("sample-handler.mjs", &file, 30)).unwrap();
+async fn the_example_handler_shows_the_contracts_reply_shapes() {
+    let file = temp("example");
+    let i = Custom::with_builtin_transport(exec_config("example-handler.mjs", &file, 30)).unwrap();
     assert!(i.get_status().await.unwrap().healthy, "default branch answers status active");
     let d = i.list_resources().await.unwrap();
-    assert_eq!(d.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["resource1", "resource2", "resource3"]);
-    let p = params("g1", "resource1", "reader");
-    i.grant_access(&p, Timestamp(0)).await.unwrap();
-    // The sample's create-credentials answers {status: 'ok'} (its first case wins).
-    assert_eq!(i.create_credentials(&p).await.unwrap().secret, "");
-    assert_eq!(i.reset_credentials(&p).await.unwrap().secret, "reset-credentials-secret");
+    assert_eq!(d.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["flag-checkout", "flag-search", "flag-beta-ui"]);
+    assert!(d.resources.iter().all(|r| r.resource_type == "app" && !r.metadata.is_empty()));
+    assert_eq!(i.permissions("app").iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["toggle", "view"]);
+    let p = params("g1", "flag-search", "view");
+    i.grant_access(&p, Timestamp(4_102_444_800_000)).await.unwrap();
+    let c = i.create_credentials(&p).await.unwrap();
+    assert_eq!((c.username.as_str(), c.secret.as_str()), ("o'brien+ops@example.com", ""), "the first create-credentials case wins: no secret");
+    assert_eq!(i.reset_credentials(&p).await.unwrap().secret.len(), 32, "reset-credentials answers a fresh secret");
     i.revoke_access(&p).await.unwrap();
 }
 
@@ -110,7 +116,7 @@ async fn exec_handlers_that_hang_or_babble_fail_clearly() {
     let wrong = dir.join("wrong.mjs");
     std::fs::write(&wrong, "export const handler = async () => ({ granted: true });").unwrap();
     let mk = |h: &std::path::Path, timeout: u64| {
-        let mut c = exec_config("sample-handler.mjs", &dir.join("s"), timeout);
+        let mut c = exec_config("example-handler.mjs", &dir.join("s"), timeout);
         c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["node", examples().join("lambda-exec.mjs").display().to_string(), h.display().to_string()]})).unwrap();
         Custom::with_builtin_transport(c).unwrap()
     };
@@ -123,9 +129,40 @@ async fn exec_handlers_that_hang_or_babble_fail_clearly() {
     assert!(!e.is_retryable() && e.to_string().contains("not JSON"), "{e}");
     let e = mk(&wrong, 10).revoke_access(&p).await.unwrap_err();
     assert!(e.to_string().contains("malformed reply to revoke-access"), "{e}");
-    let mut c = exec_config("sample-handler.mjs", &dir.join("s"), 5);
+    let mut c = exec_config("example-handler.mjs", &dir.join("s"), 5);
     c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["/nonexistent/handler"]})).unwrap();
     let e = Custom::with_builtin_transport(c).unwrap().get_status().await.unwrap_err();
     assert!(e.to_string().contains("cannot run `/nonexistent/handler`"), "{e}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The events whose reply carries no data, each answered with every plain
+/// shape handlers use in the wild.
+pub async fn plain_replies_work(i: &dyn Integration, shape: &str) {
+    let p = params("g1", "alpha", "reader");
+    assert!(i.get_status().await.unwrap().healthy, "get-status answered {shape:?}");
+    assert!(i.list_resources_tags().await.unwrap().is_empty(), "list-resources-tags answered {shape:?}");
+    i.grant_access(&p, Timestamp(4_102_444_800_000)).await.unwrap_or_else(|e| panic!("grant-access answered {shape:?}: {e}"));
+    let c = i.create_credentials(&p).await.unwrap_or_else(|e| panic!("create-credentials answered {shape:?}: {e}"));
+    assert_eq!((c.username.as_str(), c.secret.as_str()), ("o'brien+ops@example.com", ""), "no secret: the username only");
+    i.reset_credentials(&p).await.unwrap_or_else(|e| panic!("reset-credentials answered {shape:?}: {e}"));
+    i.delete_credentials(&p).await.unwrap_or_else(|e| panic!("delete-credentials answered {shape:?}: {e}"));
+    i.revoke_access(&p).await.unwrap_or_else(|e| panic!("revoke-access answered {shape:?}: {e}"));
+}
+
+/// Raw replies as handlers send them; the last ones are not plain success.
+pub const PLAIN_SHAPES: [&str; 5] = ["ok", "OK\n", "\"ok\"", "{\"status\":\"ok\"}", ""];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_handlers_may_answer_plainly() {
+    for shape in PLAIN_SHAPES {
+        let mut c = exec_config("stateful-handler.mjs", &temp("plain"), 10);
+        let script = format!("cat >/dev/null; printf '%s' '{}'", shape.replace('\'', ""));
+        c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["sh", "-c", script]})).unwrap();
+        plain_replies_work(&Custom::with_builtin_transport(c).unwrap(), shape).await;
+    }
+    let mut c = exec_config("stateful-handler.mjs", &temp("plain"), 10);
+    c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["sh", "-c", "cat >/dev/null; printf 'done!'"]})).unwrap();
+    let e = Custom::with_builtin_transport(c).unwrap().revoke_access(&params("g", "alpha", "reader")).await.unwrap_err();
+    assert!(e.to_string().contains("not JSON") && e.to_string().contains("done!"), "{e}");
 }

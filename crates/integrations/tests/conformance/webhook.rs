@@ -1,7 +1,8 @@
 //! The webhook transport against a real HTTP server that checks signatures
 //! and runs the stateful handler's logic through node.
 
-use crate::custom::{examples, suite, temp};
+use crate::custom::{examples, plain_replies_work, suite, temp, PLAIN_SHAPES};
+use axum::extract::Path;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -39,6 +40,7 @@ async fn receiver(flaky: u32) -> (String, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
     let app = Router::new()
+        .route("/plain/{n}", post(|Path(n): Path<usize>| async move { PLAIN_SHAPES[n].to_string() }))
         .route("/slow", post(|| async {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             "{}".to_string()
@@ -120,6 +122,11 @@ async fn custom_over_webhook_is_signed_and_retried() {
     let e = Custom::with_builtin_transport(slow).unwrap().get_status().await.unwrap_err();
     assert!(e.is_retryable() && e.to_string().contains("after 2 attempts"), "{e}");
     assert!(started.elapsed() < std::time::Duration::from_secs(4), "the timeout was not enforced");
+    // Handlers that answer plainly (a bare ok, nothing at all) with a 2xx.
+    for (n, shape) in PLAIN_SHAPES.iter().enumerate() {
+        let plain = Custom::with_builtin_transport(config(&url.replace("/hook", &format!("/plain/{n}")), &key, &state)).unwrap();
+        plain_replies_work(&plain, shape).await;
+    }
     for f in [key, bad_key, state] {
         let _ = std::fs::remove_file(f);
     }
