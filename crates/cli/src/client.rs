@@ -5,11 +5,38 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sesame_proto::ErrorBody;
 
-/// A failed call: the API's own error, or a transport problem.
+/// A failed call: the API's own error, or a transport problem; or a
+/// command that worked but whose outcome is a failure (exit status 1).
 #[derive(Debug)]
 pub enum ApiFailure {
     Api(ErrorBody),
     Transport(String),
+    /// `--wait` saw the request end without access (Failed, Rejected, Expired).
+    Ended { id: String, status: String, reason: Option<String> },
+    /// Whoever reads our output went away (`sesame … | head`): stop quietly.
+    StdoutClosed,
+}
+
+impl ApiFailure {
+    /// The stable code and the message, as `--json` prints them on stderr.
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            ApiFailure::Api(e) => e.clone(),
+            ApiFailure::Transport(m) => ErrorBody { code: sesame_proto::ErrorCode::Unreachable, message: m.clone() },
+            ApiFailure::Ended { .. } | ApiFailure::StdoutClosed => {
+                ErrorBody { code: sesame_proto::ErrorCode::RequestEnded, message: self.to_string().trim_start_matches("error: ").to_owned() }
+            }
+        }
+    }
+
+    /// The process exit status for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ApiFailure::StdoutClosed => 0,
+            ApiFailure::Ended { .. } => 1,
+            _ => 2,
+        }
+    }
 }
 
 impl std::fmt::Display for ApiFailure {
@@ -17,6 +44,14 @@ impl std::fmt::Display for ApiFailure {
         match self {
             ApiFailure::Api(e) => write!(f, "error[{}]: {}", e.code.as_str(), e.message),
             ApiFailure::Transport(m) => write!(f, "error: {m}"),
+            ApiFailure::Ended { id, status, reason } => {
+                write!(f, "error: request {id} ended {status}")?;
+                match reason {
+                    Some(r) => write!(f, ": {r}"),
+                    None => Ok(()),
+                }
+            }
+            ApiFailure::StdoutClosed => write!(f, "error: standard output was closed"),
         }
     }
 }

@@ -213,7 +213,11 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
                     }
                 }
             }
-            print::request(o, &r)
+            print::request(o, &r)?;
+            if wait && matches!(r.status.as_str(), "Failed" | "Rejected" | "Expired") {
+                return Err(ApiFailure::Ended { id: r.id.clone(), status: r.status.clone(), reason: r.last_error.clone().or(r.decision_reason.clone()) });
+            }
+            Ok(())
         }
         RequestsCmd::List { scope, status } => {
             let mut path = format!("/api/v1/requests?scope={}", enc(&scope));

@@ -7,11 +7,22 @@ use sesame_proto::{AuditView, CredentialsView, IntegrationView, PermissionsView,
 pub fn json_or<T: Serialize>(o: &ClientOpts, v: &T, text: impl FnOnce() -> String) -> Result<(), ApiFailure> {
     if o.json {
         let s = serde_json::to_string_pretty(v).map_err(|e| ApiFailure::Transport(e.to_string()))?;
-        println!("{s}");
+        line(&s)
     } else {
-        println!("{}", text());
+        line(&text())
     }
-    Ok(())
+}
+
+/// One line on standard output; a closed pipe (`| head`) ends the command
+/// quietly instead of panicking.
+pub fn line(s: &str) -> Result<(), ApiFailure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{s}").and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(ApiFailure::StdoutClosed),
+        Err(e) => Err(ApiFailure::Transport(format!("cannot write the output: {e}"))),
+    }
 }
 
 fn request_line(r: &RequestView) -> String {
@@ -36,7 +47,11 @@ pub fn request(o: &ClientOpts, r: &RequestView) -> Result<(), ApiFailure> {
             s.push_str(&format!("\n  waiting for: {}", r.approvers.join(", ")));
         }
         if let Some(e) = &r.last_error {
-            s.push_str(&format!("\n  retrying after {} failure(s): {e}", r.job_failures));
+            if r.job_failures > 0 {
+                s.push_str(&format!("\n  retrying after {} failure(s): {e}", r.job_failures));
+            } else {
+                s.push_str(&format!("\n  why: {e}"));
+            }
         }
         if r.status == "Active" && !r.credentials_shown {
             s.push_str(&format!("\n  get credentials: sesame access use {}", r.id));

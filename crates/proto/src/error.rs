@@ -27,6 +27,10 @@ pub enum ErrorCode {
     CredentialsAlreadyShown,
     IntegrationError,
     Internal,
+    /// Client side: the server could not be reached.
+    Unreachable,
+    /// Client side: `--wait` saw the request end without access.
+    RequestEnded,
 }
 
 impl ErrorCode {
@@ -52,6 +56,8 @@ impl ErrorCode {
             ErrorCode::CredentialsAlreadyShown => "credentials_already_shown",
             ErrorCode::IntegrationError => "integration_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unreachable => "unreachable",
+            ErrorCode::RequestEnded => "request_ended",
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct WorkerSection {
     /// inside it, and it must be shorter than `lease`.
     #[serde(default = "d_action_timeout", with = "humantime_serde_compat")]
     pub action_timeout: Duration,
+    /// The longest one integration's discovery, or its reconcile pass, may take.
+    #[serde(default = "d_sync_timeout", with = "humantime_serde_compat")]
+    pub sync_timeout: Duration,
 }
 
 impl Default for WorkerSection {
@@ -97,6 +100,7 @@ impl Default for WorkerSection {
             lease: d_lease(),
             connector_timeout: d_connector_timeout(),
             action_timeout: d_action_timeout(),
+            sync_timeout: d_sync_timeout(),
         }
     }
 }
@@ -124,6 +128,9 @@ fn d_connector_timeout() -> Duration {
 }
 fn d_lease() -> Duration {
     Duration::from_secs(180)
+}
+fn d_sync_timeout() -> Duration {
+    Duration::from_secs(600)
 }
 fn d_action_timeout() -> Duration {
     Duration::from_secs(150)

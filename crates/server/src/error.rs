@@ -25,6 +25,9 @@ impl ApiError {
             C::InvalidState | C::CredentialsAlreadyShown => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            // Client-side codes; the server never answers with them.
+            C::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
+            C::RequestEnded => StatusCode::CONFLICT,
             C::BadRequest => StatusCode::BAD_REQUEST,
             C::UnknownIntegration
             | C::UnknownResourceType

@@ -58,6 +58,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
         wake_worker: Arc::new(Notify::new()),
         changes: broadcast::channel(1024).0,
         hub,
+        syncs: Default::default(),
     })
 }
 

@@ -9,24 +9,36 @@ use std::collections::BTreeSet;
 /// One pass over every integration. Returns the logins it removed.
 pub async fn reconcile_once(st: &AppState) -> Vec<String> {
     let mut removed = Vec::new();
-    // Configured integrations and the sub-integrations discovery found.
+    // Configured integrations and the sub-integrations discovery found; one
+    // that hangs is cut off after `worker.sync_timeout`, the others go on.
     for name in st.integration_names() {
-        let Some(integ) = st.integration(&name) else { continue };
-        let name = &name;
+        let limit = st.settings.worker.sync_timeout;
+        match tokio::time::timeout(limit, reconcile_integration(st, &name)).await {
+            Ok(mut r) => removed.append(&mut r),
+            Err(_) => tracing::error!(integration = %name, "reconcile did not finish within {limit:?} (`worker.sync_timeout`); next pass retries"),
+        }
+    }
+    removed
+}
+
+async fn reconcile_integration(st: &AppState, name: &str) -> Vec<String> {
+    let mut removed = Vec::new();
+    {
+        let Some(integ) = st.integration(name) else { return removed };
         // Target first, store second: a login created after the store read
         // belongs to a grant that was recorded (Granting) before it existed.
         let on_target = match integ.list_managed_users().await {
             Ok(u) => u,
             Err(e) => {
                 tracing::warn!(integration = %name, error = %e, "reconciler cannot list logins");
-                continue;
+                return removed;
             }
         };
         let explained: BTreeSet<String> = match st.store.usernames_holding_access(name).await {
             Ok(u) => u.into_iter().collect(),
             Err(e) => {
                 tracing::error!(error = %e, "reconciler cannot read the store");
-                continue;
+                return removed;
             }
         };
         for user in on_target.into_iter().filter(|u| !explained.contains(u)) {

@@ -21,6 +21,9 @@ pub struct AppState {
     pub changes: broadcast::Sender<String>,
     /// The connector gateway.
     pub hub: Arc<Hub>,
+    /// Discoveries running now, one per integration: a sync asked for
+    /// meanwhile joins the running one.
+    pub syncs: Arc<std::sync::Mutex<BTreeMap<String, crate::sync::Running>>>,
 }
 
 impl AppState {

@@ -2,9 +2,45 @@
 
 use crate::clock;
 use crate::state::AppState;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use sesame_store::StoredResource;
 
+/// A discovery in progress, awaited by everyone who asked for it.
+pub type Running = Shared<BoxFuture<'static, Result<usize, String>>>;
+
+/// Discover `name` now, or join its discovery if one is running. It runs in
+/// a task of its own (a caller going away does not stop it) and within
+/// `worker.sync_timeout`.
 pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
+    let running = {
+        let mut syncs = st.syncs.lock().unwrap_or_else(|p| p.into_inner());
+        match syncs.get(name) {
+            Some(r) => r.clone(),
+            None => {
+                let (st2, n) = (st.clone(), name.to_owned());
+                let task = tokio::spawn(async move {
+                    let limit = st2.settings.worker.sync_timeout;
+                    let out = match tokio::time::timeout(limit, discover(&st2, &n)).await {
+                        Ok(out) => out,
+                        Err(_) => {
+                            let msg = format!("discovery did not finish within {limit:?} (`worker.sync_timeout`)");
+                            let _ = st2.store.set_integration_status(&n, "Error", Some(&msg)).await;
+                            Err(msg)
+                        }
+                    };
+                    st2.syncs.lock().unwrap_or_else(|p| p.into_inner()).remove(&n);
+                    out
+                });
+                let r: Running = async move { task.await.unwrap_or_else(|e| Err(format!("discovery stopped: {e}"))) }.boxed().shared();
+                syncs.insert(name.to_owned(), r.clone());
+                r
+            }
+        }
+    };
+    running.await
+}
+
+async fn discover(st: &AppState, name: &str) -> Result<usize, String> {
     let integ = st.integration(name).ok_or_else(|| format!("integration `{name}` does not exist"))?;
     let outcome = async {
         let status = integ.get_status().await.map_err(|e| e.to_string())?;

@@ -109,6 +109,7 @@ fn load(config: &ConfigArg, overrides: Overrides) -> anyhow::Result<config::Sett
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let json = cli.client.json;
     let client_result = match cli.cmd {
         Cmd::Serve { config, listen, store } => {
             let settings = load(&config, Overrides { listen, store })?;
@@ -182,9 +183,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match client_result {
         Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(sesame_cli::ApiFailure::StdoutClosed) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("{e}");
-            Ok(ExitCode::from(2))
+            use std::io::Write;
+            // With --json, errors are JSON too: {"code", "message"} on stderr.
+            let text = if json { serde_json::to_string(&e.body()).unwrap_or_else(|_| e.to_string()) } else { e.to_string() };
+            let _ = writeln!(std::io::stderr(), "{text}");
+            Ok(ExitCode::from(e.exit_code()))
         }
     }
 }

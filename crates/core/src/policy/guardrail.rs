@@ -13,7 +13,7 @@ impl std::fmt::Display for Guardrail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} AWS resources are selected by name; the limit is {}: reduce the selection, or use tags, an access scope, or \"any resource\" of the integration",
+            "{} AWS resources are selected by name; the limit is {}: select fewer or split the request (an admin can change the integration's `named_resource_limit`)",
             self.selected, self.limit
         )
     }

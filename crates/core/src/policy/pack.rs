@@ -59,7 +59,9 @@ impl std::fmt::Display for TooBig {
         write!(
             f,
             "the grant needs about {} policy characters in {} documents, but AWS allows {} characters in {} documents for this principal: \
-             select fewer resources, or use tags, an access scope, or \"any resource\" of the integration",
+             select fewer resources or split the request; an admin can make room with the integration's \
+             `managed_policies_per_principal` (when the account's quota was raised) or per-grant role delivery \
+             (`delivery = \"identity_center_role\"` or `\"saml_role\"`: roles hold larger inline policies than users)",
             self.needed, self.documents, self.capacity, self.allowed_documents
         )
     }
@@ -235,6 +237,6 @@ mod tests {
         assert_eq!(e.allowed_documents, 11);
         assert_eq!(e.capacity, 2_048 + 10 * 6_144);
         let msg = e.to_string();
-        assert!(msg.contains("AWS allows 63488 characters in 11 documents") && msg.contains("use tags, an access scope"), "{msg}");
+        assert!(msg.contains("AWS allows 63488 characters in 11 documents") && msg.contains("managed_policies_per_principal") && msg.contains("per-grant role delivery"), "{msg}");
     }
 }

@@ -62,3 +62,34 @@ async fn refusals_have_codes_and_write_nothing() {
     let _ = s;
     h.finish().await;
 }
+
+/// `sesame … | head` (a reader that goes away) ends quietly, and errors
+/// without `--json` stay text while with it they are JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_behaves_in_pipes() {
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    h.sync(&admin);
+    for json in ["", "--json"] {
+        let out = std::process::Command::new("bash")
+            .args(["-c", &format!("set -o pipefail; \"$BIN\" audit {json} | true")])
+            .env("BIN", crate::harness::BIN)
+            .env("SESAME_URL", &h.url)
+            .env("SESAME_TOKEN", &admin)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+        assert_eq!(out.status.code(), Some(0), "{err}");
+    }
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["requests", "show", "req_nope"])
+        .env("SESAME_URL", &h.url)
+        .env("SESAME_TOKEN", &admin)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error[not_found]: "), "{}", String::from_utf8_lossy(&out.stderr));
+    h.cli_err(&admin, &["requests", "show", "req_nope"], "not_found");
+    h.finish().await;
+}

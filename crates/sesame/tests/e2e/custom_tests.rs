@@ -63,8 +63,15 @@ async fn custom_integration_grants_and_revokes_through_the_server() {
     assert!(st["grants"].get(&id).is_none(), "{st}");
 
     // A handler that answers garbage: the grant fails, clearly, and is never revoked.
-    let r = h.cli(&dev, &["requests", "create", "--integration", "broken", "--resource-type", "app", "--resources", "x", "--permission", "reader", "--duration", "10m", "--wait"]);
+    let (code, out, err) = h.cli_raw(&dev, &["requests", "create", "--integration", "broken", "--resource-type", "app", "--resources", "x", "--permission", "reader", "--duration", "10m", "--wait"]);
+    assert_eq!(code, 1, "--wait exits non-zero when the request ends Failed: {err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(s(&r, "status"), "Failed", "{r}");
+    // The requester reads why, on the request and in the error.
+    assert!(s(&r, "last_error").contains("malformed reply to grant-access"), "{r}");
+    let e: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(e["code"], "request_ended", "{err}");
+    assert!(s(&h.cli(&dev, &["requests", "show", &s(&r, "id")]), "last_error").contains("malformed reply"));
     let audit = h.cli(&admin, &["audit", "--request", &s(&r, "id")]).to_string();
     assert!(audit.contains("grant.failed") && audit.contains("malformed reply to grant-access"), "{audit}");
     assert!(!audit.contains("revoke."), "a grant that never succeeded is not revoked: {audit}");
@@ -152,6 +159,45 @@ async fn a_grant_that_timed_out_is_revoked_when_its_deadline_comes() {
     assert!(st["grants"].get(&id).is_none(), "the grant the handler recorded outlived its deadline: {st}");
     let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
     assert!(audit.contains("revoke.done"), "{audit}");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two syncs of one integration never run at once: the second joins the first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_asked_for_during_a_running_one_joins_it() {
+    let dir = std::env::temp_dir().join(format!("sesame-join-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("events");
+    let slow = dir.join("slow.mjs");
+    std::fs::write(
+        &slow,
+        format!(
+            "import fs from 'node:fs';\nimport {{ handler as inner }} from '{}';\n\
+             export const handler = async (e) => {{\n  fs.appendFileSync('{}', e.event_type + '\\n');\n\
+             if (e.event_type === 'list-resources') await new Promise((ok) => setTimeout(ok, 1500));\n  return inner(e);\n}};\n",
+            examples().join("stateful-handler.mjs").display(),
+            events.display()
+        ),
+    )
+    .unwrap();
+    let h = Harness::start("", Opts { extra_flows: integration("slow", &slow.display().to_string(), &dir.join("state.json")), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    h.cli(&admin, &["inventory", "sync", "slow"]);
+    std::fs::write(&events, "").unwrap();
+    let spawn = || {
+        std::process::Command::new(crate::harness::BIN)
+            .args(["inventory", "sync", "slow"])
+            .env("SESAME_URL", &h.url)
+            .env("SESAME_TOKEN", &admin)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let seen = std::fs::read_to_string(&events).unwrap();
+    assert_eq!(seen.lines().filter(|l| *l == "list-resources").count(), 1, "two syncs ran at once: {seen}");
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }

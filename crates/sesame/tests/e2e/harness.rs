@@ -161,11 +161,14 @@ impl Harness {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
     }
 
-    /// Run the CLI expecting a refusal with `code`.
+    /// Run the CLI expecting a refusal with `code`: with `--json` the error
+    /// is `{"code", "message"}` on stderr.
     pub fn cli_err(&self, token: &str, args: &[&str], code: &str) -> String {
         let (status, _out, err) = self.cli_raw(token, args);
         assert_ne!(status, 0, "`sesame {}` should have failed", args.join(" "));
-        assert!(err.contains(&format!("error[{code}]")), "expected error[{code}], got: {err}");
+        let body: Value = serde_json::from_str(err.trim()).unwrap_or_else(|e| panic!("--json errors are JSON ({e}): {err}"));
+        assert_eq!(body["code"], code, "{err}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
         err
     }
 
