@@ -54,6 +54,8 @@ fn generated_policies_pass_parliament() {
     let copied = statements_of(&serde_json::json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["sqs:ReceiveMessage"], "Resource": "arn:aws:sqs:us-east-1:123456789012:orders",
          "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-east-1"]}}},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:us-east-1:123456789012:orders",
+         "Condition": {"DateLessThan": {"aws:CurrentTime": "2099-01-01T00:00:00Z"}}},
         {"Effect": "Deny", "Action": "sqs:DeleteQueue", "Resource": "arn:aws:sqs:us-east-1:123456789012:orders"}]}))
     .unwrap();
     let mut extra: Vec<(String, serde_json::Value)> = Vec::new();

@@ -27,7 +27,12 @@ pub fn derive_username(prefix: &str, email: &str, grant_id: &str, max_bytes: usi
         out.push('_');
     }
     out.push_str(suffix);
-    out.truncate(max_bytes);
+    // Cut at a character boundary: a byte index inside a character panics.
+    let mut end = out.len().min(max_bytes);
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
     out
 }
 
@@ -60,6 +65,18 @@ mod tests {
             assert!(n.ends_with("0123456789") || max < 20, "{n}");
         }
         assert_ne!(derive_username("p_", &long, "g1", 63), derive_username("p_", &long, "g2", 63));
+    }
+
+    #[test]
+    fn non_ascii_input_never_panics() {
+        for prefix in ["sesame_", "ünï_", "🚀🚀🚀", ""] {
+            for email in ["Zoë@x", "🚀🚀🚀🚀@x", "", "@", "ü"] {
+                for max in 0..40 {
+                    let n = derive_username(prefix, email, "req_ünï🚀42", max);
+                    assert!(n.len() <= max, "{n:?} longer than {max}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -251,12 +251,13 @@ impl AwsAccount {
     }
 
     fn first_use_hint(&self, p: &ActionParams) -> Option<String> {
+        use sesame_integrations::sql::shell_quote as q;
         let r = p.resources.first()?;
         Some(match p.resource_type.as_str() {
-            "s3_bucket" => format!("aws s3 ls s3://{r}/"),
-            "ec2_instance" => format!("aws ssm start-session --target {}", r.rsplit('/').next().unwrap_or(r)),
-            "iam_role" => format!("aws sts assume-role --role-arn {r} --role-session-name {}", p.username),
-            "secret" => format!("aws secretsmanager get-secret-value --secret-id {r}"),
+            "s3_bucket" => format!("aws s3 ls {}", q(&format!("s3://{r}/"))),
+            "ec2_instance" => format!("aws ssm start-session --target {}", q(r.rsplit('/').next().unwrap_or(r))),
+            "iam_role" => format!("aws sts assume-role --role-arn {} --role-session-name {}", q(r), q(&p.username)),
+            "secret" => format!("aws secretsmanager get-secret-value --secret-id {}", q(r)),
             _ => "aws sts get-caller-identity".to_owned(),
         })
     }
@@ -269,7 +270,11 @@ impl AwsAccount {
                 details.insert("how".into(), "sign in through your identity provider and choose this role".into());
                 None
             }
-            _ => Some(format!("aws sts assume-role --role-arn {role_arn} --role-session-name {who} --source-identity {who}")),
+            _ => {
+                use sesame_integrations::sql::shell_quote as q;
+                // Session names allow [\w+=,.@-]: the e-mail fits.
+                Some(format!("aws sts assume-role --role-arn {} --role-session-name {w} --source-identity {w}", q(&role_arn), w = q(&who)))
+            }
         };
         // Nothing secret: only the grantee's own federated session can assume it.
         Credentials { username: role_arn, secret: String::new(), details, connect_command: command }

@@ -72,18 +72,43 @@ pub fn policy_size(doc: &Value) -> usize {
     doc.to_string().chars().filter(|c| !c.is_whitespace()).count()
 }
 
-fn statement_json(s: &Statement, sid: usize, deadline: &str) -> Value {
-    let mut condition = Map::new();
-    if s.effect == Effect::Allow {
-        condition.insert("DateLessThan".into(), json!({ "aws:CurrentTime": deadline }));
-    }
-    for (op, kv) in &s.condition {
-        match condition.get_mut(op).and_then(Value::as_object_mut) {
-            Some(existing) => existing.extend(kv.iter().map(|(k, v)| (k.clone(), v.clone()))),
-            None => {
-                condition.insert(op.clone(), json!(kv));
+/// Add Sesame's deadline to an Allow's condition, on top of any date bound
+/// it has. Keys inside one operator are ANDed, values of one key ORed: so
+/// the deadline takes the first free (operator, key) slot rather than
+/// joining or replacing a copied policy's own value (`aws:EpochTime` takes
+/// ISO 8601 dates as well as epoch seconds).
+fn bound(condition: &mut Map<String, Value>, deadline: &str) {
+    const SLOTS: [(&str, &str); 4] = [
+        ("DateLessThan", "aws:CurrentTime"),
+        ("DateLessThan", "aws:EpochTime"),
+        ("DateLessThanEquals", "aws:CurrentTime"),
+        ("DateLessThanEquals", "aws:EpochTime"),
+    ];
+    for (op, key) in SLOTS {
+        let block = condition.entry(op).or_insert_with(|| json!({}));
+        if let Some(keys) = block.as_object_mut() {
+            if !keys.contains_key(key) {
+                keys.insert(key.into(), json!(deadline));
+                return;
             }
         }
+    }
+    // Every slot taken: keep the earlier of theirs and ours (same ISO form).
+    if let Some(keys) = condition.get_mut("DateLessThan").and_then(Value::as_object_mut) {
+        let theirs = keys.get("aws:CurrentTime").and_then(Value::as_str).filter(|t| t.len() == deadline.len() && *t < deadline);
+        if theirs.is_none() {
+            keys.insert("aws:CurrentTime".into(), json!(deadline));
+        }
+    }
+}
+
+fn statement_json(s: &Statement, sid: usize, deadline: &str) -> Value {
+    let mut condition = Map::new();
+    for (op, kv) in &s.condition {
+        condition.insert(op.clone(), json!(kv));
+    }
+    if s.effect == Effect::Allow {
+        bound(&mut condition, deadline);
     }
     let mut out = Map::new();
     out.insert("Sid".into(), json!(format!("Sesame{sid}")));
@@ -213,6 +238,26 @@ mod tests {
         assert!(!all.contains("arn:aws:s3:::*") && !all.contains("bucket-*"));
         // And a permission set (inline + 20 customer-managed) holds them too.
         assert!(pack(&st, DEADLINE, Quotas::for_target(Target::PermissionSet, 20)).is_ok());
+    }
+
+    #[test]
+    fn a_copied_date_condition_never_replaces_the_deadline() {
+        let mut s = Statement::allow(vec!["s3:GetObject".into()], vec!["arn:aws:s3:::b/*".into()]);
+        s.condition.insert("DateLessThan".into(), [("aws:CurrentTime".to_string(), json!("2099-01-01T00:00:00Z"))].into());
+        s.condition.insert("StringEquals".into(), [("aws:RequestedRegion".to_string(), json!("eu-west-1"))].into());
+        let doc = document(&[s.clone()], DEADLINE);
+        let c = &doc["Statement"][0]["Condition"];
+        // Both bounds apply (keys of one operator are ANDed), and the policy's own conditions stay.
+        assert_eq!(c["DateLessThan"]["aws:CurrentTime"], "2099-01-01T00:00:00Z");
+        assert_eq!(c["DateLessThan"]["aws:EpochTime"], "2026-11-26T10:00:00Z");
+        assert_eq!(c["StringEquals"]["aws:RequestedRegion"], "eu-west-1");
+        // Its own epoch bound too: the deadline moves to the next free slot.
+        s.condition.get_mut("DateLessThan").unwrap().insert("aws:EpochTime".into(), json!("1000"));
+        let c = &document(&[s.clone()], DEADLINE)["Statement"][0]["Condition"];
+        assert_eq!((c["DateLessThan"]["aws:EpochTime"].as_str(), c["DateLessThanEquals"]["aws:CurrentTime"].as_str()), (Some("1000"), Some("2026-11-26T10:00:00Z")));
+        // Without a date condition of its own, the usual single bound.
+        let plain = document(&[Statement::allow(vec!["s3:GetObject".into()], vec!["arn:aws:s3:::b/*".into()])], DEADLINE);
+        assert_eq!(plain["Statement"][0]["Condition"], json!({"DateLessThan": {"aws:CurrentTime": "2026-11-26T10:00:00Z"}}));
     }
 
     #[test]

@@ -166,9 +166,13 @@ impl Postgres {
         let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
         let database = grants::database_of(p).unwrap_or_else(|| self.cfg.database.clone());
         let token = crate::sql::rds_iam::token_command(&host, self.cfg.port, self.cfg.region.as_deref().unwrap_or_default(), &p.username);
+        let q = crate::sql::shell_quote;
         let command = format!(
-            "PGPASSWORD=\"$({token})\" psql \"host={host} port={} dbname={database} user={} sslmode=require\"",
-            self.cfg.port, p.username
+            "PGSSLMODE=require PGPASSWORD=\"$({token})\" psql -h {} -p {} -U {} -d {}",
+            q(&host),
+            self.cfg.port,
+            q(&p.username),
+            q(&database)
         );
         let details = BTreeMap::from([
             ("host".to_owned(), host),

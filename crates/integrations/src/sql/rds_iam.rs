@@ -21,9 +21,10 @@ pub fn connect_policy(region: &str, account_id: &str, dbi_resource_id: &str, db_
     })
 }
 
-/// The shell command that connects with a fresh IAM token.
+/// The shell command that prints a fresh IAM token; every value is quoted.
 pub fn token_command(host: &str, port: u16, region: &str, user: &str) -> String {
-    format!("aws rds generate-db-auth-token --hostname {host} --port {port} --region {region} --username {user}")
+    use super::shell_quote as q;
+    format!("aws rds generate-db-auth-token --hostname {} --port {port} --region {} --username {}", q(host), q(region), q(user))
 }
 
 #[cfg(test)]
@@ -38,5 +39,24 @@ mod tests {
         assert_eq!(st["Resource"], "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFG/sesame_a_1");
         assert_eq!(st["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-11-26T10:00:00Z");
         assert!(!pol.to_string().contains('*'), "no wildcards");
+    }
+
+    /// Runs `command` in a POSIX shell where `aws`, `psql` and `mysql` only
+    /// print their arguments, one per line: what the grantee's shell would pass.
+    pub fn argv_of(command: &str) -> Vec<String> {
+        let script = format!("aws() {{ printf '%s\\n' \"$@\"; }}; psql() {{ printf '%s\\n' \"$@\"; }}; mysql() {{ printf '%s\\n' \"$@\"; }}; {command}");
+        let out = std::process::Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn hostile_values_stay_single_words() {
+        let canary = std::env::temp_dir().join(format!("sesame-shell-{}", std::process::id()));
+        let host = format!("db.example.com; touch {}", canary.display());
+        let cmd = token_command(&host, 5432, "eu-west-1$(id)", "o'brien `x`");
+        let argv = argv_of(&cmd);
+        assert_eq!(argv, ["rds", "generate-db-auth-token", "--hostname", &host, "--port", "5432", "--region", "eu-west-1$(id)", "--username", "o'brien `x`"]);
+        assert!(!canary.exists(), "the shell ran part of a value");
     }
 }
