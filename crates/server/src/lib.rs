@@ -69,7 +69,11 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
         .with_context(|| format!("cannot listen on `{}`: pick another with --listen or SESAME_LISTEN", st.settings.listen))?;
     let addr = listener.local_addr()?;
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-    tokio::spawn(worker::run(st.clone(), owner));
+    // The worker has store connections of its own: API traffic never queues
+    // in front of a revoke.
+    let mut worker_state = st.clone();
+    worker_state.store = Store::connect_dedicated(&st.settings.store).await.with_context(|| format!("opening the store `{}` for the worker", st.settings.store))?;
+    tokio::spawn(worker::run(worker_state, owner));
     tokio::spawn(reconciler::run(st.clone()));
     tokio::spawn(sync::run(st.clone()));
     let hub = st.hub.clone();

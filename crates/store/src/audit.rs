@@ -76,7 +76,7 @@ pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: 
 
 impl Store {
     pub async fn append_audit(&self, d: AuditDraft, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         append_in(&mut tx, self.engine, &d, now).await?;
         tx.commit().await?;
         Ok(())

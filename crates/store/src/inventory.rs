@@ -24,7 +24,7 @@ pub struct IntegrationState {
 impl Store {
     /// Replace the inventory of one integration with a fresh discovery.
     pub async fn replace_inventory(&self, integration: &str, resources: &[StoredResource], now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM resources WHERE integration = $1").bind(integration).execute(&mut *tx).await?;
         for r in resources {
             sqlx::query(
@@ -45,7 +45,7 @@ impl Store {
     }
 
     pub async fn set_integration_status(&self, integration: &str, status: &str, message: Option<&str>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         upsert_state(&mut tx, integration, status, message, None).await?;
         tx.commit().await?;
         Ok(())

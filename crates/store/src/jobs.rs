@@ -110,7 +110,7 @@ impl Store {
     /// The job failed: record why, release the lease and run it again at
     /// `retry_at`, with an audit entry in the same transaction.
     pub async fn fail_job(&self, id: &str, error: &str, retry_at: Timestamp, audit: crate::AuditDraft, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE jobs SET failures = failures + 1, last_error = $1, run_at = $2, lease_owner = NULL, lease_until = NULL \
              WHERE id = $3 AND done_at IS NULL",
@@ -136,7 +136,7 @@ impl Store {
     }
 
     async fn finish_job_with(&self, id: &str, audit: Option<crate::AuditDraft>, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
             .bind(now.0)
             .bind(id)

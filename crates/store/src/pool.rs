@@ -23,6 +23,28 @@ impl Store {
     /// Open (creating if needed) and migrate the store at `url`:
     /// `sqlite://PATH` or `postgres://...`.
     pub async fn connect(url: &str) -> Result<Store> {
+        let store = Store::open(url, 16).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Another handle on an already migrated store with connections of its
+    /// own: the worker's, so a flood of API calls never delays a revoke.
+    pub async fn connect_dedicated(url: &str) -> Result<Store> {
+        Store::open(url, 4).await
+    }
+
+    /// A transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a transaction that reads and then writes could otherwise
+    /// fail with SQLITE_BUSY when another connection wrote in between.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    async fn open(url: &str, pg_connections: u32) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -48,7 +70,9 @@ impl Store {
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            // Every commit reaches the disk before it returns: a
+                            // deadline and its revoke job survive a power cut.
+                            conn.execute("PRAGMA synchronous = FULL").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
                             Ok(())
@@ -58,12 +82,10 @@ impl Store {
                     .await?
             }
             Engine::Postgres => {
-                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?
+                AnyPoolOptions::new().max_connections(pg_connections).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?
             }
         };
-        let store = Store { pool, engine };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Store { pool, engine })
     }
 
     async fn migrate(&self) -> Result<()> {

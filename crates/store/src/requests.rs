@@ -149,7 +149,7 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
 impl Store {
     /// Record a new request, the jobs it starts with and its audit entry.
     pub async fn insert_request(&self, r: &NewRequest, jobs: &[NewJob], audit: AuditDraft, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
              justification, status, flow, approvers, username, created_at, deadline, updated_at) \
@@ -182,7 +182,7 @@ impl Store {
     /// Apply a status change if the request is still in one of `c.from`.
     /// Returns the status found when it was not (nothing is written then).
     pub async fn apply(&self, c: &Change, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let placeholders: Vec<String> = (0..c.from.len()).map(|i| format!("${}", i + 9)).collect();
         let sql = format!(
             "UPDATE requests SET status = $1, updated_at = $2, \
@@ -284,7 +284,7 @@ impl Store {
     /// New credentials were made: record when; `shown` false lets the grantee
     /// fetch them once more (after a rotation).
     pub async fn credentials_made(&self, id: &str, shown: bool, audit: AuditDraft, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE requests SET credentials_created_at = $1, \
              credentials_shown_at = CASE WHEN $2 = 1 THEN COALESCE(credentials_shown_at, $1) ELSE NULL END WHERE id = $3",
@@ -312,7 +312,7 @@ impl Store {
 
     /// Mark the credentials of a request as shown; false when they already were.
     pub async fn mark_credentials_shown(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE requests SET credentials_shown_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL")
             .bind(now.0)
             .bind(id)
