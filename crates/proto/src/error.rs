@@ -27,6 +27,12 @@ pub enum ErrorCode {
     CredentialsAlreadyShown,
     IntegrationError,
     Internal,
+    /// Too many failed sign-ins from this address or with this token.
+    TooManyRequests,
+    /// The server is at its concurrency limit or the request took too long.
+    Overloaded,
+    /// The request body is larger than this endpoint takes.
+    PayloadTooLarge,
     /// Client side: the server could not be reached.
     Unreachable,
     /// Client side: `--wait` saw the request end without access.
@@ -56,6 +62,9 @@ impl ErrorCode {
             ErrorCode::CredentialsAlreadyShown => "credentials_already_shown",
             ErrorCode::IntegrationError => "integration_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::RequestEnded => "request_ended",
         }

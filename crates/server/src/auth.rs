@@ -27,20 +27,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let email = principal(parts, state).await?;
         let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| unauthorized("missing bearer token: send `Authorization: Bearer TOKEN` (get one with `sesame token issue`)"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
-        let email = state
-            .store
-            .user_for_token(&token_hash(token.trim()))
-            .await?
-            .ok_or_else(|| unauthorized("unknown or revoked token: issue a new one with `sesame token issue`"))?;
         let user = state
             .settings
             .directory
@@ -48,6 +36,57 @@ impl FromRequestParts<AppState> for Caller {
             .cloned()
             .ok_or_else(|| unauthorized("the token's user is no longer declared in the configuration"))?;
         Ok(Caller(user))
+    }
+}
+
+/// The bearer token of a request.
+pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("missing bearer token: send `Authorization: Bearer TOKEN` (get one with `sesame token issue`)"))?;
+    header.strip_prefix("Bearer ").map(str::trim).ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))
+}
+
+/// Who a request's token belongs to (a user's e-mail or `connector:ID`).
+/// Failed attempts count against the caller's address and the token; one
+/// over its budget is refused before the store is asked.
+pub async fn principal(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
+    let token = bearer(parts).ok();
+    let keys = crate::limits::auth_keys(parts, token);
+    state.auth_guard.check(&keys)?;
+    let found = match token {
+        Some(t) => state.store.user_for_token(&token_hash(t), crate::clock::now()).await?,
+        None => None,
+    };
+    match (token, found) {
+        (Some(_), Some(who)) => {
+            state.auth_guard.succeeded(&keys);
+            Ok(who)
+        }
+        (t, _) => {
+            state.auth_guard.failed(&keys);
+            match t {
+                None => Err(bearer(parts).err().unwrap_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))),
+                Some(_) => Err(ApiError::new(ErrorCode::Unauthorized, "unknown, expired or revoked token: issue a new one with `sesame token issue`")),
+            }
+        }
+    }
+}
+
+/// An authenticated admin: checked before anything in the body is read.
+pub struct Admin(pub User);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Caller(u) = Caller::from_request_parts(parts, state).await?;
+        let c = Caller(u);
+        c.require_admin()?;
+        Ok(Admin(c.0))
     }
 }
 

@@ -25,6 +25,9 @@ impl ApiError {
             C::InvalidState | C::CredentialsAlreadyShown => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            C::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            C::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             // Client-side codes; the server never answers with them.
             C::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
             C::RequestEnded => StatusCode::CONFLICT,
@@ -76,7 +79,75 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(ErrorCode::PayloadTooLarge, "the body is larger than this endpoint takes: send fewer resources or a shorter text"))
+            }
             Err(rej) => Err(ApiError::new(ErrorCode::BadRequest, format!("{}: send a JSON body as documented at /openapi.json", rej.body_text()))),
         }
     }
+}
+
+/// Query strings whose rejections are API errors with a stable code.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rej) => Err(ApiError::new(ErrorCode::BadRequest, format!("{}: see the parameters at /openapi.json", rej.body_text()))),
+        }
+    }
+}
+
+/// Path segments whose rejections are API errors with a stable code.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rej) => Err(ApiError::new(ErrorCode::BadRequest, format!("{}: see the paths at /openapi.json", rej.body_text()))),
+        }
+    }
+}
+
+/// Every error leaves as `{"code","message"}`: a response the framework
+/// itself made (a 405, a 413 from a body limit, a rejection of a raw body)
+/// is rewritten with the stable code for its status.
+pub async fn jsonify(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::TooManyRequests,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Overloaded,
+        s if s.is_client_error() => ErrorCode::BadRequest,
+        _ => ErrorCode::Internal,
+    };
+    let text = axum::body::to_bytes(res.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_owned()).unwrap_or_default();
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let message = if text.is_empty() { format!("{reason}: see /openapi.json") } else { format!("{reason}: {text}: see /openapi.json") };
+    (status, Json(ErrorBody { code, message })).into_response()
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod limits;
 pub mod clock;
 pub mod config;
 pub mod connectors;
@@ -59,6 +60,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
         changes: broadcast::channel(1024).0,
         hub,
         syncs: Default::default(),
+        auth_guard: Default::default(),
     })
 }
 
@@ -84,6 +86,6 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
         }
     });
     on_ready(addr);
-    axum::serve(listener, api::router(st)).await?;
+    axum::serve(listener, api::router(st).into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
     Ok(())
 }

@@ -44,6 +44,21 @@ pub struct Plan {
     pub duration: Duration,
 }
 
+/// The resources of a request, each once, in the order given; at most
+/// [`crate::limits::MAX_RESOURCES_PER_REQUEST`] before the store is asked.
+pub fn normalize(mut body: CreateRequest) -> Result<CreateRequest, ApiError> {
+    let max = crate::limits::MAX_RESOURCES_PER_REQUEST;
+    if body.resources.len() > max * 4 {
+        return Err(ApiError::new(ErrorCode::TooManyResources, format!("{} resources in one request; at most {max}: split the request", body.resources.len())));
+    }
+    let mut seen = std::collections::HashSet::new();
+    body.resources.retain(|r| seen.insert(r.clone()));
+    if body.resources.len() > max {
+        return Err(ApiError::new(ErrorCode::TooManyResources, format!("{} distinct resources in one request; at most {max}: split the request", body.resources.len())));
+    }
+    Ok(body)
+}
+
 /// Validate and decide: everything `create` does before it writes. The
 /// dry-run endpoint answers with this, so warnings come before submission.
 pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestamp) -> Result<Plan, ApiError> {

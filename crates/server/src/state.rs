@@ -24,6 +24,8 @@ pub struct AppState {
     /// Discoveries running now, one per integration: a sync asked for
     /// meanwhile joins the running one.
     pub syncs: Arc<std::sync::Mutex<BTreeMap<String, crate::sync::Running>>>,
+    /// Failed sign-ins, rate limited per address and token.
+    pub auth_guard: Arc<crate::limits::AuthGuard>,
 }
 
 impl AppState {

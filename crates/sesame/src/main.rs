@@ -99,10 +99,31 @@ enum TokenCmd {
         connector: Option<String>,
         #[arg(long)]
         label: Option<String>,
+        /// How long it works: e.g. `90d`, `12h`, or `never`.
+        #[arg(long, default_value = "90d")]
+        expires_in: String,
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Tokens: id, whose, label, created, expires, revoked (never the token).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        store: Option<String>,
+    },
+    /// Revoke a token by its id (from `sesame token list`); audited.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
         #[arg(long)]
         store: Option<String>,
     },
 }
+
+/// The actor of token changes made with the binary (store access, no API).
+const OPERATOR: &str = "operator (sesame token)";
 
 fn load(config: &ConfigArg, overrides: Overrides) -> anyhow::Result<config::Settings> {
     Ok(config::load(&config.config, Overrides::from_env().then(overrides))?)
@@ -127,7 +148,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Token(TokenCmd::Issue { config, user, connector, label, store }) => {
+        Cmd::Token(TokenCmd::List { config, store }) => {
+            let settings = load(&config, Overrides { listen: None, store })?;
+            let store = sesame_store::Store::connect(&settings.store).await?;
+            let t = |ts: Option<sesame_core::Timestamp>| ts.map(sesame_server::clock::rfc3339).unwrap_or_else(|| "-".into());
+            for r in store.list_tokens().await? {
+                println!(
+                    "{}  {}  label={}  created={}  expires={}  revoked={}",
+                    r.id,
+                    r.principal,
+                    r.label.as_deref().unwrap_or("-"),
+                    sesame_server::clock::rfc3339(r.created_at),
+                    t(r.expires_at),
+                    t(r.revoked_at)
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Token(TokenCmd::Revoke { config, id, store }) => {
+            let settings = load(&config, Overrides { listen: None, store })?;
+            if id.len() != 12 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+                anyhow::bail!("`{id}` is not a token id: ids are the 12 hex digits `sesame token list` shows");
+            }
+            let store = sesame_store::Store::connect(&settings.store).await?;
+            let audit = sesame_store::AuditDraft::new(OPERATOR, "token.revoke", None, "ok", serde_json::json!({"token_id": id}));
+            match store.revoke_token(&id.to_ascii_lowercase(), audit, sesame_server::clock::now()).await? {
+                0 => anyhow::bail!("no live token has id `{id}`: see `sesame token list`"),
+                _ => eprintln!("token {id} revoked"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Token(TokenCmd::Issue { config, user, connector, label, expires_in, store }) => {
             let settings = load(&config, Overrides { listen: None, store })?;
             let principal = match (user, connector) {
                 (Some(user), _) => settings
@@ -144,11 +195,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 (None, None) => anyhow::bail!("say whose token: --user EMAIL or --connector ID"),
             };
+            let now = sesame_server::clock::now();
+            let expires_at = match expires_in.as_str() {
+                "never" => None,
+                d => Some(now.plus(humantime::parse_duration(d).with_context(|| format!("`--expires-in {d}`: write e.g. `90d`, `12h` or `never`"))?)),
+            };
             let store = sesame_store::Store::connect(&settings.store).await?;
             let token = sesame_server::auth::new_token();
-            store
-                .insert_token(&sesame_server::auth::token_hash(&token), &principal, label.as_deref(), sesame_server::clock::now())
-                .await?;
+            let hash = sesame_server::auth::token_hash(&token);
+            let detail = serde_json::json!({"token_id": sesame_store::token_id(&hash), "principal": principal, "label": label, "expires_at": expires_at.map(sesame_server::clock::rfc3339)});
+            let audit = sesame_store::AuditDraft::new(OPERATOR, "token.issue", None, "ok", detail);
+            store.insert_token(&hash, &principal, label.as_deref(), expires_at, audit, now).await?;
             println!("{token}");
             eprintln!("token for {principal} (shown once; Sesame keeps only its hash)");
             return Ok(ExitCode::SUCCESS);

@@ -17,6 +17,7 @@ pub use inventory::{IntegrationState, StoredResource};
 pub use jobs::{Job, JobKind, NewJob};
 pub use pool::{Engine, Store};
 pub use requests::{Change, NewRequest, RequestFilter, RequestRow};
+pub use tokens::{token_id, TokenRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -204,9 +204,25 @@ async fn concurrent_audit_appends_keep_one_chain(s: Store) {
 both!(concurrent_audit_appends_keep_one_chain);
 
 async fn tokens_and_inventory(s: Store) {
-    s.insert_token("h1", "ann@x.io", Some("laptop"), Timestamp(1)).await.unwrap();
-    assert_eq!(s.user_for_token("h1").await.unwrap().as_deref(), Some("ann@x.io"));
-    assert_eq!(s.user_for_token("h2").await.unwrap(), None);
+    let h1 = "a1".repeat(32);
+    let h2 = "b2".repeat(32);
+    s.insert_token(&h1, "ann@x.io", Some("laptop"), None, audit("token.issue", "-"), Timestamp(1)).await.unwrap();
+    s.insert_token(&h2, "bob@x.io", None, Some(Timestamp(100)), audit("token.issue", "-"), Timestamp(1)).await.unwrap();
+    assert_eq!(s.user_for_token(&h1, Timestamp(5)).await.unwrap().as_deref(), Some("ann@x.io"));
+    assert_eq!(s.user_for_token("h3", Timestamp(5)).await.unwrap(), None);
+    // Expiry.
+    assert_eq!(s.user_for_token(&h2, Timestamp(99)).await.unwrap().as_deref(), Some("bob@x.io"));
+    assert_eq!(s.user_for_token(&h2, Timestamp(100)).await.unwrap(), None, "an expired token is refused");
+    // Revocation, by id, audited; twice is a no-op.
+    let list = s.list_tokens().await.unwrap();
+    assert_eq!(list.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [&h1[..12], &h2[..12]]);
+    assert!(list.iter().all(|t| !h1.starts_with(&t.id) || t.label.as_deref() == Some("laptop")));
+    let before = s.list_audit(0, None, 1000).await.unwrap().len();
+    assert_eq!(s.revoke_token(&h1[..12], audit("token.revoke", "-"), Timestamp(6)).await.unwrap(), 1);
+    assert_eq!(s.revoke_token(&h1[..12], audit("token.revoke", "-"), Timestamp(7)).await.unwrap(), 0);
+    assert_eq!(s.list_audit(0, None, 1000).await.unwrap().len(), before + 1);
+    assert_eq!(s.user_for_token(&h1, Timestamp(8)).await.unwrap(), None, "a revoked token is refused");
+    assert_eq!(s.list_tokens().await.unwrap()[0].revoked_at, Some(Timestamp(6)));
     let res = vec![
         StoredResource { resource_type: "database".into(), id: "app".into(), name: "app".into(), metadata: Default::default() },
         StoredResource { resource_type: "table".into(), id: "app/s/t".into(), name: "t".into(), metadata: Default::default() },

@@ -1,11 +1,11 @@
 use super::views;
 use crate::auth::Caller;
 use crate::clock;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiPath};
 use crate::requests as svc;
 use crate::state::AppState;
 use crate::worker::params_for;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use sesame_core::RequestStatus;
 use sesame_proto::{CredentialsView, ErrorCode, RequestView};
@@ -38,7 +38,7 @@ fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> Credenti
 /// Credentials for an active grant, shown once.
 #[utoipa::path(post, path = "/api/v1/access/{id}/credentials", params(("id" = String, Path)),
     responses((status = 200, body = CredentialsView), (status = 409, body = sesame_proto::ErrorBody)))]
-pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<CredentialsView>, ApiError> {
+pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> Result<Json<CredentialsView>, ApiError> {
     let r = own_active(&st, &who, &id).await?;
     let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
     let audit = AuditDraft::new(&who.email, "credentials.create", Some(&id), "ok", json!({"username": r.username}));
@@ -61,7 +61,7 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Pa
 
 /// New credentials for an active grant; the old ones stop working.
 #[utoipa::path(post, path = "/api/v1/access/{id}/reset-credentials", params(("id" = String, Path)), responses((status = 200, body = CredentialsView)))]
-pub async fn reset_credentials(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>) -> Result<Json<CredentialsView>, ApiError> {
+pub async fn reset_credentials(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> Result<Json<CredentialsView>, ApiError> {
     let r = own_active(&st, &who, &id).await?;
     let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
     let creds = integ.reset_credentials(&params_for(&r)).await?;

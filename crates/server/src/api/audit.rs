@@ -1,8 +1,8 @@
 use super::views;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiQuery};
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use sesame_proto::{AuditView, ErrorCode};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ pub struct AuditQuery {
 /// The audit log, oldest first. Admins see everything; others the entries
 /// of a request they can see.
 #[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), responses((status = 200, body = Vec<AuditView>)))]
-pub async fn list(State(st): State<AppState>, Caller(who): Caller, Query(q): Query<AuditQuery>) -> Result<Json<Vec<AuditView>>, ApiError> {
+pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<Vec<AuditView>>, ApiError> {
     if !who.admin {
         let Some(id) = &q.request_id else {
             return Err(ApiError::new(ErrorCode::Forbidden, "only admins read the whole audit log: pass request_id of one of your requests"));

@@ -1,11 +1,11 @@
 //! Permission boundaries on over-privileged standing principals (admins):
 //! put, list, lift. Every change is audited, whether it worked or not.
 
-use crate::auth::Caller;
+use crate::auth::Admin;
 use crate::clock;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiPath, ApiJson};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::json;
 use sesame_integrations::IntegrationError;
@@ -35,29 +35,26 @@ async fn audited(st: &AppState, who: &str, action: &str, detail: serde_json::Val
 
 /// Principals Sesame restricted with a permission boundary.
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/boundaries", params(("name" = String, Path)), responses((status = 200, body = Vec<Restriction>)))]
-pub async fn list(State(st): State<AppState>, c: Caller, Path(name): Path<String>) -> Result<Json<Vec<Restriction>>, ApiError> {
-    c.require_admin()?;
+pub async fn list(State(st): State<AppState>, _admin: Admin, ApiPath(name): ApiPath<String>) -> Result<Json<Vec<Restriction>>, ApiError> {
     Ok(Json(integration(&st, &name)?.list_boundaries().await.map_err(failed)?))
 }
 
 /// Put a permission boundary on an over-privileged standing role or user.
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/boundaries", params(("name" = String, Path)), request_body = RestrictRequest, responses((status = 200, body = Vec<Restriction>)))]
-pub async fn put(State(st): State<AppState>, c: Caller, Path(name): Path<String>, Json(b): Json<RestrictRequest>) -> Result<Json<Vec<Restriction>>, ApiError> {
-    c.require_admin()?;
+pub async fn put(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>, ApiJson(b): ApiJson<RestrictRequest>) -> Result<Json<Vec<Restriction>>, ApiError> {
     let integ = integration(&st, &name)?;
     let r = integ.put_boundary(&b.principal_type, &b.name, &b.boundary_arn).await;
     let detail = json!({"integration": name, "principal_type": b.principal_type, "name": b.name, "boundary_arn": b.boundary_arn});
-    audited(&st, &c.0.email, "boundary.put", detail, r).await?;
+    audited(&st, &admin.email, "boundary.put", detail, r).await?;
     Ok(Json(integ.list_boundaries().await.map_err(failed)?))
 }
 
 /// Lift a boundary Sesame put; the previous one (if any) comes back.
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/boundaries/lift", params(("name" = String, Path)), request_body = LiftRequest, responses((status = 200, body = Vec<Restriction>)))]
-pub async fn lift(State(st): State<AppState>, c: Caller, Path(name): Path<String>, Json(b): Json<LiftRequest>) -> Result<Json<Vec<Restriction>>, ApiError> {
-    c.require_admin()?;
+pub async fn lift(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>, ApiJson(b): ApiJson<LiftRequest>) -> Result<Json<Vec<Restriction>>, ApiError> {
     let integ = integration(&st, &name)?;
     let r = integ.lift_boundary(&b.principal_type, &b.name).await;
     let detail = json!({"integration": name, "principal_type": b.principal_type, "name": b.name});
-    audited(&st, &c.0.email, "boundary.lift", detail, r).await?;
+    audited(&st, &admin.email, "boundary.lift", detail, r).await?;
     Ok(Json(integ.list_boundaries().await.map_err(failed)?))
 }

@@ -1,8 +1,8 @@
 use crate::auth::Caller;
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use sesame_proto::{ErrorCode, IntegrationView, PermissionsView, ResourceInfo, ResourcesView};
 use serde::Deserialize;
@@ -44,7 +44,7 @@ pub struct TypeQuery {
 
 /// Discovered resources of an integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/resources", params(("name" = String, Path), TypeQuery), responses((status = 200, body = ResourcesView)))]
-pub async fn resources(State(st): State<AppState>, _c: Caller, Path(name): Path<String>, Query(q): Query<TypeQuery>) -> Result<Json<ResourcesView>, ApiError> {
+pub async fn resources(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>, ApiQuery(q): ApiQuery<TypeQuery>) -> Result<Json<ResourcesView>, ApiError> {
     st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
     let rows = st.store.list_inventory(&name, q.resource_type.as_deref()).await?;
     let resources = rows
@@ -56,7 +56,7 @@ pub async fn resources(State(st): State<AppState>, _c: Caller, Path(name): Path<
 
 /// Permissions per resource type.
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/permissions", params(("name" = String, Path), TypeQuery), responses((status = 200, body = Vec<PermissionsView>)))]
-pub async fn permissions(State(st): State<AppState>, _c: Caller, Path(name): Path<String>, Query(q): Query<TypeQuery>) -> Result<Json<Vec<PermissionsView>>, ApiError> {
+pub async fn permissions(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>, ApiQuery(q): ApiQuery<TypeQuery>) -> Result<Json<Vec<PermissionsView>>, ApiError> {
     let integ = st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
     let types = integ.resource_types();
     if let Some(t) = &q.resource_type {
@@ -75,7 +75,7 @@ pub async fn permissions(State(st): State<AppState>, _c: Caller, Path(name): Pat
 
 /// Discover the integration's resources now (admins).
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/sync", params(("name" = String, Path)), responses((status = 200, body = IntegrationView)))]
-pub async fn sync(State(st): State<AppState>, c: Caller, Path(name): Path<String>) -> Result<Json<IntegrationView>, ApiError> {
+pub async fn sync(State(st): State<AppState>, c: Caller, ApiPath(name): ApiPath<String>) -> Result<Json<IntegrationView>, ApiError> {
     c.require_admin()?;
     st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
     crate::sync::sync_one(&st, &name)

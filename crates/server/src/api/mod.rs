@@ -44,6 +44,15 @@ impl utoipa::Modify for BearerAuth {
 }
 
 pub fn router(state: AppState) -> Router {
+    use crate::limits;
+    use axum::extract::DefaultBodyLimit;
+    use tower::ServiceBuilder;
+    // Connectors report whole discoveries: they get a larger body limit.
+    let connector = Router::new()
+        .route("/api/v1/connector/register", post(crate::connectors::api::register))
+        .route("/api/v1/connector/poll", post(crate::connectors::api::poll))
+        .route("/api/v1/connector/result", post(crate::connectors::api::result))
+        .layer(DefaultBodyLimit::max(limits::CONNECTOR_BODY_LIMIT));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
@@ -66,12 +75,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/integrations/{name}/boundaries/lift", post(boundaries::lift))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/connectors", get(crate::connectors::api::list))
-        .route("/api/v1/connector/register", post(crate::connectors::api::register))
-        .route("/api/v1/connector/poll", post(crate::connectors::api::poll))
-        .route("/api/v1/connector/result", post(crate::connectors::api::result))
+        .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
+        .merge(connector)
         .fallback(|| async {
             crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, "no such endpoint: see /openapi.json")
         })
+        .layer(axum::middleware::map_response(crate::error::jsonify))
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(limits::layer_error))
+                .load_shed()
+                .concurrency_limit(limits::MAX_CONCURRENT_REQUESTS)
+                .timeout(limits::REQUEST_TIMEOUT),
+        )
         .with_state(state)
 }
 

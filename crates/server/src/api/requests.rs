@@ -1,9 +1,9 @@
 use super::views;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiError, ApiPath, ApiQuery, ApiJson};
 use crate::requests as svc;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use sesame_proto::{CreateRequest, ErrorCode, Reason, RequestView};
@@ -27,10 +27,11 @@ fn wait_of(q: &WaitQuery) -> Result<Option<Duration>, ApiError> {
 pub async fn create(
     State(st): State<AppState>,
     Caller(who): Caller,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
     ApiJson(body): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let wait = wait_of(&q)?;
+    let body = svc::normalize(body)?;
     let mut r = svc::create(&st, &who, &body).await?;
     if let Some(w) = wait {
         r = svc::wait_settled(&st, &r.id, w).await?;
@@ -43,6 +44,7 @@ pub async fn create(
 #[utoipa::path(post, path = "/api/v1/requests/dry-run", request_body = CreateRequest,
     responses((status = 200, body = sesame_proto::DryRunView), (status = 422, body = sesame_proto::ErrorBody)))]
 pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiJson(body): ApiJson<CreateRequest>) -> Result<Json<sesame_proto::DryRunView>, ApiError> {
+    let body = svc::normalize(body)?;
     let p = svc::plan(&st, &who, &body, crate::clock::now()).await?;
     Ok(Json(sesame_proto::DryRunView { status: p.status.to_string(), flow: p.flow, approvers: p.approvers, duration_secs: p.duration.as_secs() }))
 }
@@ -56,7 +58,7 @@ pub struct ListQuery {
 
 /// List requests.
 #[utoipa::path(get, path = "/api/v1/requests", params(ListQuery), responses((status = 200, body = Vec<RequestView>)))]
-pub async fn list(State(st): State<AppState>, Caller(who): Caller, Query(q): Query<ListQuery>) -> Result<Json<Vec<RequestView>>, ApiError> {
+pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Vec<RequestView>>, ApiError> {
     let status = q
         .status
         .as_deref()
@@ -81,7 +83,7 @@ pub async fn list(State(st): State<AppState>, Caller(who): Caller, Query(q): Que
 
 /// One request.
 #[utoipa::path(get, path = "/api/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = RequestView)))]
-pub async fn show(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, Query(q): Query<WaitQuery>) -> Result<Json<RequestView>, ApiError> {
+pub async fn show(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, ApiQuery(q): ApiQuery<WaitQuery>) -> Result<Json<RequestView>, ApiError> {
     let mut r = svc::visible(&st, &who, &id).await?;
     if let Some(w) = wait_of(&q)? {
         r = svc::wait_settled(&st, &r.id, w).await?;
@@ -91,21 +93,21 @@ pub async fn show(State(st): State<AppState>, Caller(who): Caller, Path(id): Pat
 
 /// Approve a pending request (never your own).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/approve", params(("id" = String, Path)), request_body = Reason, responses((status = 200, body = RequestView)))]
-pub async fn approve(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
+pub async fn approve(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
     let reason = reason_of(&body)?;
     Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, true, reason).await?)))
 }
 
 /// Reject a pending request.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/reject", params(("id" = String, Path)), request_body = Reason, responses((status = 200, body = RequestView)))]
-pub async fn reject(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
+pub async fn reject(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
     let reason = reason_of(&body)?;
     Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, false, reason).await?)))
 }
 
 /// Revoke access now (or withdraw a pending request).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/revoke", params(("id" = String, Path), WaitQuery), request_body = Reason, responses((status = 200, body = RequestView)))]
-pub async fn revoke(State(st): State<AppState>, Caller(who): Caller, Path(id): Path<String>, Query(q): Query<WaitQuery>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
+pub async fn revoke(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, ApiQuery(q): ApiQuery<WaitQuery>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
     let reason = reason_of(&body)?;
     let mut r = svc::revoke(&st, &who, &id, reason).await?;
     if let Some(w) = wait_of(&q)? {

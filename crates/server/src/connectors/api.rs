@@ -19,17 +19,7 @@ impl FromRequestParts<AppState> for ConnectorCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token: pass the connector's token with --token"))?;
-        let who = st
-            .store
-            .user_for_token(&crate::auth::token_hash(token.trim()))
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown token: issue one with `sesame token issue --connector ID`"))?;
+        let who = crate::auth::principal(parts, st).await?;
         let id = who
             .strip_prefix(TOKEN_PREFIX)
             .ok_or_else(|| ApiError::new(ErrorCode::Forbidden, "this is a user's token, not a connector's"))?;

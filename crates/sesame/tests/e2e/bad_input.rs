@@ -3,6 +3,7 @@
 use crate::harness::{s, Harness, Opts};
 use serde_json::{json, Value};
 use sesame_core::resource_id::join;
+use std::time::Duration;
 
 async fn counts(h: &Harness, admin: &str) -> (usize, usize) {
     let reqs = h.cli(admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().len();
@@ -17,6 +18,8 @@ async fn refusals_have_codes_and_write_nothing() {
     let dev = h.token("dev@example.com");
     h.sync(&admin);
     let orders = join(&[&h.db, "public", "orders"]);
+    // Issuing a token is audited: issue them all before counting.
+    let outsider = h.token("outsider@example.com");
     let before = counts(&h, &admin).await;
     let base = ["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources"];
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -32,7 +35,6 @@ async fn refusals_have_codes_and_write_nothing() {
         let err = h.cli_err(&dev, args, code);
         assert!(err.len() > 30 && !err.ends_with(".\n"), "say what to do: {err}");
     }
-    let outsider = h.token("outsider@example.com");
     h.cli_err(&outsider, &[&base[..], &[orders.as_str(), "--permission", "read_only", "--duration", "1h", "--justification", "x"]].concat(), "no_matching_flow");
     h.cli_err("ses_not_a_real_token", &["requests", "list"], "unauthorized");
 
@@ -91,5 +93,68 @@ async fn the_cli_behaves_in_pipes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error[not_found]: "), "{}", String::from_utf8_lossy(&out.stderr));
     h.cli_err(&admin, &["requests", "show", "req_nope"], "not_found");
+    h.finish().await;
+}
+
+/// Issue 9.11: tokens expire, are listed without their secret, and can be
+/// revoked; each change is audited.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_expire_and_can_be_revoked() {
+    let h = Harness::start("", Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::harness::BIN).args(["token"]).args(args).arg("--config").arg(&h.config).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, short, err) = run(&["issue", "--user", "dev@example.com", "--expires-in", "2s", "--label", "short-lived"]);
+    assert!(ok, "{err}");
+    assert_eq!(s(&h.cli(&short, &["whoami"]), "email"), "dev@example.com");
+    let (ok, long, _) = run(&["issue", "--user", "dev@example.com"]);
+    assert!(ok);
+    let (ok, list, _) = run(&["list"]);
+    assert!(ok);
+    assert!(list.contains("short-lived") && list.contains("dev@example.com"), "{list}");
+    assert!(!list.contains(&short) && !list.contains(&long), "tokens are never listed");
+    // Expiry.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    h.cli_err(&short, &["whoami"], "unauthorized");
+    // Revocation by id, audited.
+    let id = list.lines().find(|l| !l.contains("short-lived") && l.contains("dev@example.com")).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert_eq!(s(&h.cli(&long, &["whoami"]), "email"), "dev@example.com");
+    let (ok, _, err) = run(&["revoke", &id]);
+    assert!(ok, "{err}");
+    h.cli_err(&long, &["whoami"], "unauthorized");
+    let (ok, _, err) = run(&["revoke", &id]);
+    assert!(!ok && err.contains("no live token"), "{err}");
+    assert!(!run(&["revoke", "'; DROP TABLE tokens; --"]).0);
+    let audit = h.cli(&admin, &["audit"]).to_string();
+    assert!(audit.contains("token.issue") && audit.contains("token.revoke") && audit.contains(&id), "{audit}");
+    assert!(!audit.contains(&long), "a token reached the audit log");
+    h.finish().await;
+}
+
+/// Authorization comes before validation: a non-admin learns nothing about
+/// which bodies the boundaries endpoint would take.
+#[tokio::test(flavor = "multi_thread")]
+async fn authorization_is_checked_before_the_body() {
+    let h = Harness::start("", Opts::default()).await;
+    let dev = h.token("dev@example.com");
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/integrations/local-pg/boundaries", h.url);
+    for body in ["{not json", r#"{"principal_type": "role"}"#, r#"{"principal_type":"role","name":"x","boundary_arn":"arn:aws:iam::1:policy/p"}"#] {
+        let resp = http.post(&url).bearer_auth(&dev).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{body}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["code"], "forbidden");
+    }
+    // Framework refusals are JSON with a stable code too.
+    let resp = http.put(&url).bearer_auth(&dev).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "bad_request");
+    let resp = http.post(format!("{}/api/v1/requests", h.url)).bearer_auth(&dev).header("content-type", "text/plain").body("x").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "bad_request");
+    let resp = http.get(format!("{}/api/v1/audit?after=notanumber", h.url)).bearer_auth(&dev).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "bad_request");
     h.finish().await;
 }

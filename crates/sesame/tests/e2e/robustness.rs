@@ -136,3 +136,66 @@ async fn revocation_retries_while_the_target_is_down() {
     assert!(!h.role_exists(&user).await);
     h.finish().await;
 }
+
+/// Issue 9.10: a flood of API calls — bad tokens, oversized bodies, heavy
+/// listings — never delays a revoke: every grant is revoked on time while it
+/// lasts, the bad tokens are refused before the store, and errors stay JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn revokes_stay_on_time_while_the_api_is_flooded() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(s(&h.request(&dev, "table", &orders, "read_only", "4s", &["--wait"]), "id"));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, limited, too_big) = (Arc::new(std::sync::atomic::AtomicU64::new(0)), Arc::new(std::sync::atomic::AtomicU64::new(0)), Arc::new(std::sync::atomic::AtomicU64::new(0)));
+    let huge = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": vec!["x".repeat(64); 20_000], "permission": "read_only", "duration": "1h"});
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (url, admin, stop, served, limited, too_big, huge) = (h.url.clone(), admin.clone(), stop.clone(), served.clone(), limited.clone(), too_big.clone(), huge.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                let res = match i % 3 {
+                    0 => c.get(format!("{url}/api/v1/requests?scope=all")).bearer_auth(format!("ses_bad{i}")).send().await,
+                    1 => c.post(format!("{url}/api/v1/requests/dry-run")).bearer_auth(&admin).json(&huge).send().await,
+                    _ => c.get(format!("{url}/api/v1/audit")).bearer_auth(&admin).send().await,
+                };
+                let Ok(res) = res else { continue };
+                let status = res.status().as_u16();
+                let json = res.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+                assert!(json || status < 400, "an error that is not JSON: {status}");
+                match status {
+                    429 => limited.fetch_add(1, Ordering::Relaxed),
+                    413 => too_big.fetch_add(1, Ordering::Relaxed),
+                    _ => served.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    // Every deadline passes during the flood.
+    h.wait_until("every grant revoked", Duration::from_secs(30), || async {
+        ids.iter().all(|id| s(&h.cli(&dev, &["requests", "show", id]), "status") == "Revoked")
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut late = Vec::new();
+    for id in &ids {
+        let audit = h.cli(&admin, &["audit", "--request", id]);
+        let done = audit.as_array().unwrap().iter().find(|e| e["action"] == "revoke.done").expect("revoke.done audited").clone();
+        late.push(done["detail"]["after_deadline_ms"].as_i64().unwrap());
+    }
+    eprintln!("flood: {} served, {} refused as rate limited, {} refused as too large; revoke lateness ms: {late:?}", served.load(Ordering::Relaxed), limited.load(Ordering::Relaxed), too_big.load(Ordering::Relaxed));
+    assert!(limited.load(Ordering::Relaxed) > 100, "bad tokens were not rate limited");
+    assert!(too_big.load(Ordering::Relaxed) > 0, "oversized bodies were not refused");
+    // Unflooded, lateness is ~0.1 s (the poll interval); the bound leaves room for a loaded CI machine.
+    assert!(late.iter().all(|ms| *ms < 3_000), "revokes were late under the flood: {late:?}");
+    h.finish().await;
+}

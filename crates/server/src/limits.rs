@@ -1,0 +1,148 @@
+//! What keeps a flood from starving the store: failed sign-ins are rate
+//! limited per address and per token before the store is asked again, and
+//! the API as a whole has a concurrency limit and a request timeout.
+
+use crate::error::ApiError;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sesame_proto::ErrorCode;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failed sign-ins allowed per minute, per address and per token.
+pub const AUTH_FAILURES_PER_MINUTE: u32 = 30;
+/// Requests handled at once; more are refused (`overloaded`), not queued.
+pub const MAX_CONCURRENT_REQUESTS: usize = 512;
+/// The longest one request may take; long polls wait at most 60 s.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// Body sizes: what people send, and what connectors report (discoveries).
+pub const USER_BODY_LIMIT: usize = 256 * 1024;
+pub const CONNECTOR_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// Most resources one request may name (before any integration's own limit).
+pub const MAX_RESOURCES_PER_REQUEST: usize = 5_000;
+
+/// Failed sign-ins: counted by a keyed limiter; a key over its budget is
+/// refused without a store lookup until the budget refills. A token that
+/// signed in lately still gets through a blocked address (people behind the
+/// same address as a flood keep working); it is checked against the store
+/// as always.
+pub struct AuthGuard {
+    failures: DefaultKeyedRateLimiter<String>,
+    blocked: Mutex<HashMap<String, Instant>>,
+    good: Mutex<HashMap<String, Instant>>,
+}
+
+/// How long a token that signed in passes a blocked address.
+const GOOD_FOR: Duration = Duration::from_secs(600);
+
+impl Default for AuthGuard {
+    fn default() -> Self {
+        let per_minute = NonZeroU32::new(AUTH_FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        AuthGuard { failures: RateLimiter::keyed(Quota::per_minute(per_minute)), blocked: Mutex::new(HashMap::new()), good: Mutex::new(HashMap::new()) }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AuthGuard {
+    /// Refuse a caller whose address or token failed too often lately,
+    /// unless its token signed in lately.
+    pub fn check(&self, keys: &[String]) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let vouched = keys.iter().any(|k| lock(&self.good).get(k).is_some_and(|t| now.duration_since(*t) < GOOD_FOR));
+        if vouched {
+            return Ok(());
+        }
+        let blocked = lock(&self.blocked);
+        if let Some(until) = keys.iter().filter_map(|k| blocked.get(k)).filter(|u| **u > now).max() {
+            let secs = until.duration_since(now).as_secs() + 1;
+            return Err(ApiError::new(ErrorCode::TooManyRequests, format!("too many failed sign-ins from this address or with this token: wait {secs} s and check the token")));
+        }
+        Ok(())
+    }
+
+    /// A token that signed in: it passes blocked addresses for a while.
+    pub fn succeeded(&self, keys: &[String]) {
+        let now = Instant::now();
+        let mut good = lock(&self.good);
+        if good.len() > 10_000 {
+            good.retain(|_, t| now.duration_since(*t) < GOOD_FOR);
+        }
+        for k in keys.iter().filter(|k| k.starts_with("token:")) {
+            good.insert(k.clone(), now);
+        }
+    }
+
+    /// Count a failure against every key; a key over its budget is blocked.
+    pub fn failed(&self, keys: &[String]) {
+        let clock = DefaultClock::default();
+        let mut blocked = lock(&self.blocked);
+        for k in keys {
+            if let Err(not_until) = self.failures.check_key(k) {
+                let wait = not_until.wait_time_from(clock.now()).max(Duration::from_secs(1));
+                let now = Instant::now();
+                if blocked.len() > 10_000 {
+                    blocked.retain(|_, u| *u > now);
+                }
+                blocked.insert(k.clone(), now + wait);
+            }
+        }
+        if self.failures.len() > 100_000 {
+            self.failures.retain_recent();
+        }
+    }
+}
+
+/// The keys a sign-in attempt is counted under.
+pub fn auth_keys(parts: &axum::http::request::Parts, token: Option<&str>) -> Vec<String> {
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let mut keys = vec![format!("ip:{ip}")];
+    if let Some(t) = token {
+        keys.push(format!("token:{}", crate::auth::token_hash(t)));
+    }
+    keys
+}
+
+/// The error a tower layer gave: the concurrency limit or the timeout.
+pub async fn layer_error(e: tower::BoxError) -> ApiError {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(ErrorCode::Overloaded, format!("the request took longer than {} s: retry later", REQUEST_TIMEOUT.as_secs()))
+    } else if e.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::new(ErrorCode::Overloaded, "the server is handling as many requests as it takes: retry in a moment")
+    } else {
+        tracing::error!(error = %e, "request failed in a middleware layer");
+        ApiError::new(ErrorCode::Internal, "the request failed; see the server log and retry")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_over_its_failure_budget_is_refused_before_the_store() {
+        let g = AuthGuard::default();
+        let keys = vec!["ip:10.0.0.1".to_string()];
+        for _ in 0..AUTH_FAILURES_PER_MINUTE {
+            assert!(g.check(&keys).is_ok());
+            g.failed(&keys);
+        }
+        g.failed(&keys);
+        let e = g.check(&keys).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooManyRequests);
+        assert!(g.check(&["ip:10.0.0.2".to_string()]).is_ok(), "other addresses are not affected");
+        // A token that signed in lately still passes the blocked address.
+        let good = vec!["ip:10.0.0.1".to_string(), "token:abc".to_string()];
+        assert!(g.check(&good).is_err());
+        g.succeeded(&good);
+        assert!(g.check(&good).is_ok());
+    }
+}
