@@ -68,7 +68,14 @@ impl ApiClient {
             .token
             .clone()
             .ok_or_else(|| ApiFailure::Transport("no token: set SESAME_TOKEN or pass --token (get one with `sesame token issue`)".into()))?;
-        Ok(ApiClient { http: reqwest::Client::new(), base: o.url.trim_end_matches('/').to_owned(), token })
+        let mut http = reqwest::Client::builder();
+        if let Some(path) = &o.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| ApiFailure::Transport(format!("cannot read the CA certificate `{}`: {e}", path.display())))?;
+            let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| ApiFailure::Transport(format!("`{}` is not a PEM certificate: {e}", path.display())))?;
+            http = http.add_root_certificate(ca);
+        }
+        let http = http.build().map_err(|e| ApiFailure::Transport(e.to_string()))?;
+        Ok(ApiClient { http, base: o.url.trim_end_matches('/').to_owned(), token })
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ApiFailure> {

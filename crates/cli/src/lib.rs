@@ -19,6 +19,9 @@ pub struct ClientOpts {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// A PEM CA certificate to trust for the server's HTTPS (besides the usual roots).
+    #[arg(long, env = "SESAME_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,14 +65,20 @@ pub fn lookup(integrations: &BTreeMap<String, Arc<dyn Integration>>, name: &str)
 }
 
 /// Run until the process is stopped.
-pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait: Duration) -> anyhow::Result<()> {
+pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait: Duration, ca_cert: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let mut http = reqwest::Client::builder();
+    if let Some(path) = &ca_cert {
+        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the CA certificate `{}`: {e}", path.display()))?;
+        http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+    }
+    let http = http.build()?;
     let mut integrations: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for d in &cfg.integrations {
         integrations.insert(d.name().to_owned(), d.build().map_err(|e| anyhow::anyhow!("integration `{}`: {e}", d.name()))?);
     }
     let integrations = Arc::new(integrations);
     let conn = Arc::new(Conn {
-        http: reqwest::Client::new(),
+        http,
         server: server.trim_end_matches('/').to_owned(),
         token,
         id: cfg.id.clone(),

@@ -43,12 +43,23 @@ pub struct ServerSection {
     pub listen: String,
     #[serde(default = "default_store")]
     pub store: String,
+    /// PEM certificate chain and private key: with both, the API speaks
+    /// HTTPS only. Relative paths are relative to this file.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { listen: default_listen(), store: default_store() }
+        ServerSection { listen: default_listen(), store: default_store(), tls_cert: None, tls_key: None }
     }
+}
+
+/// The certificate and key the API is served with.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 fn default_listen() -> String {
@@ -196,17 +207,18 @@ pub struct FlowDecl {
 pub struct Overrides {
     pub listen: Option<String>,
     pub store: Option<String>,
+    pub insecure_http: bool,
 }
 
 impl Overrides {
     /// `SESAME_LISTEN`, `SESAME_STORE`.
     pub fn from_env() -> Overrides {
-        Overrides { listen: std::env::var("SESAME_LISTEN").ok(), store: std::env::var("SESAME_STORE").ok() }
+        Overrides { listen: std::env::var("SESAME_LISTEN").ok(), store: std::env::var("SESAME_STORE").ok(), insecure_http: false }
     }
 
     /// `other` wins where it says something.
     pub fn then(self, other: Overrides) -> Overrides {
-        Overrides { listen: other.listen.or(self.listen), store: other.store.or(self.store) }
+        Overrides { listen: other.listen.or(self.listen), store: other.store.or(self.store), insecure_http: other.insecure_http || self.insecure_http }
     }
 }
 
@@ -215,6 +227,10 @@ impl Overrides {
 pub struct Settings {
     pub path: PathBuf,
     pub listen: String,
+    /// HTTPS when set; plain HTTP otherwise (loopback only, unless `insecure_http`).
+    pub tls: Option<Tls>,
+    /// `--insecure-http`: plain HTTP on a non-loopback address, knowingly.
+    pub insecure_http: bool,
     pub store: String,
     pub worker: WorkerSection,
     pub directory: Directory,
@@ -321,9 +337,17 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             require_justification: f.require_justification,
         });
     }
-    let o = Overrides { listen: Some(file.server.listen), store: Some(file.server.store) }.then(overrides);
+    let relative = |p: &Path| path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_owned());
+    let tls = match (&file.server.tls_cert, &file.server.tls_key) {
+        (Some(c), Some(k)) => Some(Tls { cert: relative(c), key: relative(k) }),
+        (None, None) => None,
+        _ => return Err(err("`server.tls_cert` and `server.tls_key` go together: set both (PEM files) or neither".into())),
+    };
+    let o = Overrides { listen: Some(file.server.listen), store: Some(file.server.store), ..Default::default() }.then(overrides);
     Ok(Settings {
         path: path.to_owned(),
+        tls,
+        insecure_http: o.insecure_http,
         listen: o.listen.unwrap_or_else(default_listen),
         store: resolve_store_url(o.store.unwrap_or_else(default_store), path),
         worker: file.worker,
@@ -404,7 +428,7 @@ mod tests {
         let s = parse(
             "version = 1\n[server]\nlisten = '0.0.0.0:1'\nstore = 'sqlite://data/s.db'",
             Path::new("/etc/sesame/sesame.toml"),
-            Overrides { listen: Some("127.0.0.1:9".into()), store: None },
+            Overrides { listen: Some("127.0.0.1:9".into()), store: None, insecure_http: false },
         )
         .unwrap();
         assert_eq!(s.listen, "127.0.0.1:9");

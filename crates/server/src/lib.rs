@@ -70,6 +70,24 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
         .await
         .with_context(|| format!("cannot listen on `{}`: pick another with --listen or SESAME_LISTEN", st.settings.listen))?;
     let addr = listener.local_addr()?;
+    // Tokens travel in every request: plain HTTP only on loopback, or knowingly.
+    if st.settings.tls.is_none() && !addr.ip().is_loopback() && !st.settings.insecure_http {
+        anyhow::bail!(
+            "refusing plain HTTP on `{addr}`, which is not a loopback address: set `server.tls_cert` and `server.tls_key` \
+             (PEM files), or pass --insecure-http when a TLS-terminating proxy sits in front"
+        );
+    }
+    let tls = match &st.settings.tls {
+        Some(t) => Some({
+            // Several crypto back ends are linked (the AWS SDK brings its own): pick one.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
+                .await
+                .with_context(|| format!("cannot read the TLS certificate `{}` and key `{}`", t.cert.display(), t.key.display()))?
+        }),
+        None => None,
+    };
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     // The worker has store connections of its own: API traffic never queues
     // in front of a revoke.
@@ -86,6 +104,10 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
         }
     });
     on_ready(addr);
-    axum::serve(listener, api::router(st).into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+    let app = api::router(st).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        Some(config) => axum_server::from_tcp_rustls(listener.into_std()?, config).serve(app).await?,
+        None => axum::serve(listener, app).await?,
+    }
     Ok(())
 }

@@ -39,6 +39,10 @@ enum Cmd {
         /// Store URL: sqlite://PATH or postgres://... (overrides the file and SESAME_STORE).
         #[arg(long)]
         store: Option<String>,
+        /// Serve plain HTTP on a non-loopback address (without `server.tls_cert`/`tls_key`).
+        /// Tokens would cross the network in the clear: only behind a TLS-terminating proxy.
+        #[arg(long, env = "SESAME_INSECURE_HTTP")]
+        insecure_http: bool,
     },
     /// API tokens.
     #[command(subcommand)]
@@ -132,24 +136,25 @@ fn load(config: &ConfigArg, overrides: Overrides) -> anyhow::Result<config::Sett
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.client.json;
     let client_result = match cli.cmd {
-        Cmd::Serve { config, listen, store } => {
-            let settings = load(&config, Overrides { listen, store })?;
+        Cmd::Serve { config, listen, store, insecure_http } => {
+            let settings = load(&config, Overrides { listen, store, insecure_http })?;
+            let scheme = if settings.tls.is_some() { "https" } else { "http" };
             let cfg_path = settings.path.display().to_string();
             let users: Vec<String> = settings.directory.users.iter().map(|u| u.email.clone()).collect();
             let state = sesame_server::state(settings).await?;
             sesame_server::serve(state, |addr| {
-                println!("Sesame is listening on http://{addr}");
+                println!("Sesame is listening on {scheme}://{addr}");
                 println!("Get an API token:  sesame token issue --config {cfg_path} --user EMAIL");
                 if let Some(u) = users.first() {
                     println!("  (declared users: {})", users.join(", "));
-                    println!("Then:  export SESAME_URL=http://{addr} SESAME_TOKEN=<token>; sesame whoami   # e.g. as {u}");
+                    println!("Then:  export SESAME_URL={scheme}://{addr} SESAME_TOKEN=<token>; sesame whoami   # e.g. as {u}");
                 }
             })
             .await?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Token(TokenCmd::List { config, store }) => {
-            let settings = load(&config, Overrides { listen: None, store })?;
+            let settings = load(&config, Overrides { listen: None, store, ..Default::default() })?;
             let store = sesame_store::Store::connect(&settings.store).await?;
             let t = |ts: Option<sesame_core::Timestamp>| ts.map(sesame_server::clock::rfc3339).unwrap_or_else(|| "-".into());
             for r in store.list_tokens().await? {
@@ -166,7 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Token(TokenCmd::Revoke { config, id, store }) => {
-            let settings = load(&config, Overrides { listen: None, store })?;
+            let settings = load(&config, Overrides { listen: None, store, ..Default::default() })?;
             if id.len() != 12 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
                 anyhow::bail!("`{id}` is not a token id: ids are the 12 hex digits `sesame token list` shows");
             }
@@ -179,7 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Token(TokenCmd::Issue { config, user, connector, label, expires_in, store }) => {
-            let settings = load(&config, Overrides { listen: None, store })?;
+            let settings = load(&config, Overrides { listen: None, store, ..Default::default() })?;
             let principal = match (user, connector) {
                 (Some(user), _) => settings
                     .directory
@@ -212,7 +217,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Connector { config, server, token, poll_wait } => {
             let cfg = sesame_connector::config::load(&config)?;
-            sesame_connector::run(cfg, server, token, poll_wait.into()).await?;
+            // `--ca-cert` (global) trusts a private CA of the control plane.
+            sesame_connector::run(cfg, server, token, poll_wait.into(), cli.client.ca_cert.clone()).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::CheckConfig { config } => {

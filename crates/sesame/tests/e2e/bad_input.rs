@@ -158,3 +158,57 @@ async fn authorization_is_checked_before_the_body() {
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], "bad_request");
     h.finish().await;
 }
+
+/// Issue 9.11: with a certificate and key the API speaks HTTPS only; without
+/// them, a non-loopback address is refused unless `--insecure-http`.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_when_given_a_certificate_and_no_plain_http_off_loopback() {
+    let dir = std::env::temp_dir().join(format!("sesame-tls-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let tls = format!("tls_cert = \"{}\"\ntls_key = \"{}\"\n", cert_file.display(), key_file.display());
+    let h = Harness::start("", Opts { server_extra: tls, ..Default::default() }).await;
+    assert!(h.url.starts_with("https://"), "{}", h.url);
+    let dev = h.token("dev@example.com");
+    // Plain HTTP on the same port gets nothing useful.
+    let plain = reqwest::Client::new().get(h.url.replace("https://", "http://") + "/api/v1/whoami").bearer_auth(&dev).send().await;
+    assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true), "the API answered plain HTTP");
+    // The CLI trusts the server's CA when told to, and not otherwise.
+    let cli = |ca: bool| {
+        let mut c = std::process::Command::new(crate::harness::BIN);
+        c.args(["whoami", "--json"]).env("SESAME_URL", &h.url).env("SESAME_TOKEN", &dev);
+        if ca {
+            c.arg("--ca-cert").arg(&cert_file);
+        }
+        c.output().unwrap()
+    };
+    let ok = cli(true);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("dev@example.com"));
+    let refused = cli(false);
+    assert!(!refused.status.success(), "an unknown CA was trusted");
+    h.finish().await;
+
+    // No certificate: loopback only, unless --insecure-http.
+    let cfg = dir.join("plain.toml");
+    std::fs::write(&cfg, format!("version = 1\n[server]\nstore = \"sqlite://{}\"\n", dir.join("s.db").display())).unwrap();
+    let out = std::process::Command::new(crate::harness::BIN).args(["serve", "--listen", "0.0.0.0:0", "--config"]).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--insecure-http"), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--insecure-http", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let first = std::io::BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    assert!(first.starts_with("Sesame is listening on http://0.0.0.0:"), "{first}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

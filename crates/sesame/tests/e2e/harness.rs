@@ -60,11 +60,13 @@ pub struct Opts {
     /// Serve the PostgreSQL integration through `sesame connector` (id `dc-1`)
     /// instead of in-process.
     pub remote: bool,
+    /// Extra lines for the server's `[server]` section (e.g. TLS).
+    pub server_extra: String,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { target_port: pg_port(), extra_flows: String::new(), store: None, settings: String::new(), remote: false }
+        Opts { target_port: pg_port(), extra_flows: String::new(), store: None, settings: String::new(), remote: false, server_extra: String::new() }
     }
 }
 
@@ -260,7 +262,7 @@ impl Drop for Harness {
 /// The server's configuration, and a connector's (used when `opts.remote`).
 fn config_text(db: &str, prefix: &str, opts: &Opts) -> (String, String) {
     let store = opts.store.as_deref().unwrap_or("sqlite://sesame.db");
-    let (port, extra_flows, settings) = (opts.target_port, &opts.extra_flows, &opts.settings);
+    let (port, extra_flows, settings, server_extra) = (opts.target_port, &opts.extra_flows, &opts.settings, &opts.server_extra);
     let pg = format!(
         r#"[[integrations]]
 type = "postgresql"
@@ -291,6 +293,7 @@ custom_access_details = "Ask #db-help if the login fails."
 
 [server]
 store = "{store}"
+{server_extra}
 
 [worker]
 connector_timeout = "2s"
