@@ -143,12 +143,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let users: Vec<String> = settings.directory.users.iter().map(|u| u.email.clone()).collect();
             let state = sesame_server::state(settings).await?;
             sesame_server::serve(state, |addr| {
-                println!("Sesame is listening on {scheme}://{addr}");
-                println!("Get an API token:  sesame token issue --config {cfg_path} --user EMAIL");
+                // The banner is for people: a closed stdout must not stop the server.
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "Sesame is listening on {scheme}://{addr}");
+                let _ = writeln!(out, "Get an API token:  sesame token issue --config {cfg_path} --user EMAIL");
                 if let Some(u) = users.first() {
-                    println!("  (declared users: {})", users.join(", "));
-                    println!("Then:  export SESAME_URL={scheme}://{addr} SESAME_TOKEN=<token>; sesame whoami   # e.g. as {u}");
+                    let _ = writeln!(out, "  (declared users: {})", users.join(", "));
+                    let _ = writeln!(out, "Then:  export SESAME_URL={scheme}://{addr} SESAME_TOKEN=<token>; sesame whoami   # e.g. as {u}");
                 }
+                let _ = out.flush();
             })
             .await?;
             return Ok(ExitCode::SUCCESS);
@@ -257,12 +261,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Logs on stderr, filtered by `SESAME_LOG`. Colours only on a terminal;
+/// `SESAME_LOG_FORMAT=json` writes one JSON object per line.
+fn init_logs() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("SESAME_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs();
     sesame_aws::install();
     match run(Cli::parse()).await {
         Ok(c) => c,

@@ -212,3 +212,43 @@ async fn https_when_given_a_certificate_and_no_plain_http_off_loopback() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Logs written to a file carry no terminal colour codes, and
+/// `SESAME_LOG_FORMAT=json` gives one JSON object per line.
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_are_plain_in_files_and_json_when_asked() {
+    let h = Harness::start("", Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    h.sync(&admin);
+    let log = std::fs::read_to_string(h.dir.join("server.log")).unwrap();
+    assert!(!log.is_empty() && !log.contains('\u{1b}'), "colour codes in a log file");
+    h.finish().await;
+
+    let dir = std::env::temp_dir().join(format!("sesame-logs-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("s.toml");
+    std::fs::write(&cfg, format!("version = 1\n[server]\nstore = \"sqlite://{}\"\n", dir.join("s.db").display())).unwrap();
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .env("SESAME_LOG", "debug")
+        .env("SESAME_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let first = std::io::BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let url = first.strip_prefix("Sesame is listening on ").unwrap().to_owned();
+    let _ = reqwest::Client::new().get(format!("{url}/api/v1/whoami")).bearer_auth("ses_nope").send().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(dir.join("err.log")).unwrap();
+    assert!(log.lines().count() > 2, "{log}");
+    for (n, line) in log.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {n} is not a JSON object ({e}): {line:?}\n{log}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
