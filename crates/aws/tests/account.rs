@@ -93,7 +93,8 @@ async fn each_kind_of_grant_leaves_exactly_its_policy_and_revoke_leaves_nothing(
         ]),
         (params("sesame_ssm", "ec2_instance", &[&format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance"))], "session"), vec![
             ("ssm:StartSession", json!(format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance")))),
-            ("ssm:TerminateSession", json!("arn:aws:ssm:us-east-1:123456789012:session/${aws:userid}-*")),
+            // A per-grant IAM user: its sessions are named after its user name.
+            ("ssm:TerminateSession", json!("arn:aws:ssm:us-east-1:123456789012:session/${aws:username}-*")),
         ]),
         (params("sesame_role", "iam_role", &[&s("role")], "assume"), vec![("sts:AssumeRole", json!(s("role")))]),
         (params("sesame_secret", "secret", &[&s("secret")], "read"), vec![("secretsmanager:GetSecretValue", json!(s("secret")))]),

@@ -36,7 +36,10 @@ fn generated_policies_pass_parliament() {
         ),
         (
             "ssm-session",
-            vec![AccessUnit::Ec2Session { region: "eu-west-1".into(), account: "123456789012".into(), instance_id: "i-0123456789abcdef0".into() }],
+            vec![
+                AccessUnit::Ec2Session { region: "eu-west-1".into(), account: "123456789012".into(), instance_id: "i-0123456789abcdef0".into(), federated: false },
+                AccessUnit::Ec2Session { region: "eu-west-1".into(), account: "123456789012".into(), instance_id: "i-0123456789abcdef1".into(), federated: true },
+            ],
             Target::PermissionSet,
             20,
         ),

@@ -85,7 +85,8 @@ impl AwsAccount {
                     if region.is_empty() || account.is_empty() || !instance_id.starts_with("i-") {
                         return Err(IntegrationError::Invalid(format!("`{r}` is not an EC2 instance ARN")));
                     }
-                    units.push(AccessUnit::Ec2Session { region, account, instance_id });
+                    let federated = self.cfg.delivery != super::Delivery::IamUser;
+                    units.push(AccessUnit::Ec2Session { region, account, instance_id, federated });
                 }
                 "iam_policy" => units.push(AccessUnit::Copied { statements: self.policy_statements(r).await? }),
                 "iam_group" => units.extend(self.group_units(r).await?),

@@ -11,7 +11,10 @@ pub enum AccessUnit {
     /// that encrypts it (found by GetBucketEncryption), if any.
     S3Bucket { bucket: String, write: bool, kms_key_arn: Option<String> },
     /// A Session Manager shell on one EC2 instance.
-    Ec2Session { region: String, account: String, instance_id: String },
+    /// `federated`: the grantee works through an assumed role (Identity
+    /// Center, SAML), whose session ids start with `${aws:userid}`; an IAM
+    /// user's start with `${aws:username}`.
+    Ec2Session { region: String, account: String, instance_id: String, federated: bool },
     /// Explicit actions on explicit ARNs (roles, queues, topics, secrets...).
     Actions { actions: Vec<String>, arns: Vec<String> },
     /// The statements of an existing policy (an IAM policy or a group's
@@ -139,15 +142,18 @@ pub fn compile(units: &[AccessUnit], _deadline: Timestamp) -> Vec<Statement> {
                     add(&mut out, kms, key.clone(), none());
                 }
             }
-            AccessUnit::Ec2Session { region, account, instance_id } => {
+            AccessUnit::Ec2Session { region, account, instance_id, federated } => {
                 add(&mut out, &["ssm:StartSession"], format!("arn:aws:ec2:{region}:{account}:instance/{instance_id}"), none());
                 let check = BTreeMap::from([(
                     "BoolIfExists".to_owned(),
                     BTreeMap::from([("ssm:SessionDocumentAccessCheck".to_owned(), Value::String("true".to_owned()))]),
                 )]);
                 add(&mut out, &["ssm:StartSession"], format!("arn:aws:ssm:{region}::document/SSM-SessionManagerRunShell"), check);
-                // `${aws:userid}`, not `${aws:username}`: federated users have no user name.
-                add(&mut out, &["ssm:ResumeSession", "ssm:TerminateSession"], format!("arn:aws:ssm:{region}:{account}:session/${{aws:userid}}-*"), none());
+                // Only one's own sessions: Session Manager names a session after
+                // who started it — an IAM user's name, or an assumed role's
+                // `${aws:userid}` (federated users have no user name).
+                let owner = if *federated { "${aws:userid}" } else { "${aws:username}" };
+                add(&mut out, &["ssm:ResumeSession", "ssm:TerminateSession"], format!("arn:aws:ssm:{region}:{account}:session/{owner}-*"), none());
             }
             AccessUnit::Actions { actions, arns } => {
                 let mut acts: Vec<&str> = actions.iter().map(String::as_str).collect();
@@ -199,12 +205,17 @@ mod tests {
     }
 
     #[test]
-    fn ssm_session_is_minimal_and_uses_userid() {
-        let s = compile(&[AccessUnit::Ec2Session { region: "eu-west-1".into(), account: "123456789012".into(), instance_id: "i-0abc".into() }], Timestamp(0));
+    fn ssm_session_is_minimal_and_names_the_sessions_owner_per_delivery() {
+        let unit = |federated| AccessUnit::Ec2Session { region: "eu-west-1".into(), account: "123456789012".into(), instance_id: "i-0abc".into(), federated };
+        let s = compile(&[unit(true)], Timestamp(0));
         assert_eq!(s[0].resources, ["arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"]);
         assert_eq!(s[1].condition["BoolIfExists"]["ssm:SessionDocumentAccessCheck"], "true");
         assert_eq!(s[2].resources, ["arn:aws:ssm:eu-west-1:123456789012:session/${aws:userid}-*"]);
         assert!(!format!("{s:?}").contains("aws:username"));
+        // A per-grant IAM user: its sessions are named `<user name>-<id>`.
+        let s = compile(&[unit(false)], Timestamp(0));
+        assert_eq!(s[2].resources, ["arn:aws:ssm:eu-west-1:123456789012:session/${aws:username}-*"]);
+        assert!(!format!("{s:?}").contains("aws:userid"));
     }
 
     #[test]
