@@ -195,7 +195,7 @@ async fn federated_people_get_a_per_grant_role_only_they_may_assume() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn permission_boundaries_restrict_standing_principals_and_lift_restores_what_was_there() {
+async fn permission_boundaries_are_read_put_and_removed_on_standing_principals() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["standing"]);
     let (team, ro) = (w["team"].as_str().unwrap(), w["read_only"].as_str().unwrap());
@@ -205,35 +205,28 @@ async fn permission_boundaries_restrict_standing_principals_and_lift_restores_wh
         let key = if kind == "role" { "Role" } else { "User" };
         v[key]["PermissionsBoundary"]["PermissionsBoundaryArn"].as_str().map(str::to_owned)
     };
-    a.put_boundary("role", "ops-admin", ro).await.unwrap();
-    a.put_boundary("role", "break-glass", ro).await.unwrap();
-    a.put_boundary("role", "ops-admin", ro).await.unwrap(); // again: the memory of `team` is kept
+    let (arn, current) = a.boundary_of("role", "ops-admin").await.unwrap();
+    assert_eq!((arn.as_str(), current.as_deref()), ("arn:aws:iam::123456789012:role/ops-admin", Some(team)));
+    assert_eq!(a.boundary_of("role", "break-glass").await.unwrap().1, None);
+    a.set_boundary("role", "ops-admin", Some(ro)).await.unwrap();
+    a.set_boundary("role", "break-glass", Some(ro)).await.unwrap();
+    a.set_boundary("role", "break-glass", Some(ro)).await.expect("putting again succeeds");
     assert_eq!(boundary("role", "ops-admin").as_deref(), Some(ro));
     assert_eq!(boundary("role", "break-glass").as_deref(), Some(ro));
-    let mut list = a.list_boundaries().await.unwrap();
-    list.sort_by(|x, y| x.name.cmp(&y.name));
-    let got: Vec<(&str, &str, Option<&str>)> = list.iter().map(|r| (r.principal_type.as_str(), r.name.as_str(), r.previous_boundary_arn.as_deref())).collect();
-    assert_eq!(got, [("role", "break-glass", None), ("role", "ops-admin", Some(team))]);
-    assert!(list.iter().all(|r| r.boundary_arn == ro));
-
-    a.lift_boundary("role", "ops-admin").await.unwrap();
-    a.lift_boundary("role", "break-glass").await.unwrap();
-    assert_eq!(boundary("role", "ops-admin").as_deref(), Some(team), "the previous boundary is back");
+    // Restoring (what the server recorded) or removing.
+    a.set_boundary("role", "ops-admin", Some(team)).await.unwrap();
+    a.set_boundary("role", "break-glass", None).await.unwrap();
+    a.set_boundary("role", "break-glass", None).await.expect("removing again succeeds");
+    assert_eq!(boundary("role", "ops-admin").as_deref(), Some(team));
     assert_eq!(boundary("role", "break-glass"), None);
     // (Users take the same path with the user APIs; moto lacks PutUserPermissionsBoundary.)
-    let e = a.lift_boundary("user", "legacy-ci").await.unwrap_err();
-    assert_eq!(e.to_string(), "Sesame did not restrict `legacy-ci`: there is nothing to lift");
-    assert!(a.list_boundaries().await.unwrap().is_empty());
-
-    let e = a.lift_boundary("role", "break-glass").await.unwrap_err();
-    assert_eq!(e.to_string(), "Sesame did not restrict `break-glass`: there is nothing to lift");
-    let e = a.put_boundary("group", "x", ro).await.unwrap_err();
+    let e = a.set_boundary("group", "x", Some(ro)).await.unwrap_err();
     assert_eq!(e.to_string(), "principal type `group`: use `role` or `user`");
-    let e = a.put_boundary("role", "ops-admin", "ReadOnlyAccess").await.unwrap_err();
+    let e = a.set_boundary("role", "ops-admin", Some("ReadOnlyAccess")).await.unwrap_err();
     assert!(e.to_string().contains("is not a managed policy ARN"), "{e}");
-    let e = a.put_boundary("role", "no-such-role", ro).await.unwrap_err();
+    let e = a.boundary_of("role", "no-such-role").await.unwrap_err();
     assert_eq!(e.to_string(), "there is no IAM role `no-such-role` in this account");
-    let e = a.put_boundary("user", "sesame_dev_1", ro).await.unwrap_err();
+    let e = a.set_boundary("user", "sesame_dev_1", Some(ro)).await.unwrap_err();
     assert!(e.to_string().contains("per-grant principals"), "{e}");
 }
 

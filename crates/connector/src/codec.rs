@@ -43,8 +43,15 @@ pub fn boundary_params(principal_type: &str, name: &str, boundary_arn: &str) -> 
     }
 }
 
-pub fn decode_restrictions(v: Value) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
-    serde_json::from_value(v).map_err(|e| bad("list-boundaries", e))
+/// A get-boundary answer: the principal's ARN and its current boundary.
+pub fn decode_boundary(v: Value) -> Result<(String, Option<String>), IntegrationError> {
+    #[derive(serde::Deserialize)]
+    struct B {
+        arn: String,
+        boundary: Option<String>,
+    }
+    let b: B = serde_json::from_value(v).map_err(|e| bad("get-boundary", e))?;
+    Ok((b.arn, b.boundary))
 }
 
 /// Whether a task may still run at `now`: not after the control plane
@@ -83,9 +90,11 @@ pub async fn execute(integ: &dyn Integration, t: &Task, now: Timestamp) -> TaskO
         Op::DisableUser => integ.disable_user(p).await.map(|_| Value::Null),
         Op::DeleteUser => integ.delete_user(&p.username).await.map(|_| Value::Null),
         Op::ListManagedUsers => integ.list_managed_users().await.map(|u| json!(u)),
-        Op::PutBoundary => integ.put_boundary(&p.resource_type, first(p), &p.permission).await.map(|_| Value::Null),
-        Op::LiftBoundary => integ.lift_boundary(&p.resource_type, first(p)).await.map(|_| Value::Null),
-        Op::ListBoundaries => integ.list_boundaries().await.map(|r| json!(r)),
+        Op::GetBoundary => integ.boundary_of(&p.resource_type, first(p)).await.map(|(arn, boundary)| json!({"arn": arn, "boundary": boundary})),
+        Op::SetBoundary => {
+            let arn = Some(p.permission.as_str()).filter(|a| !a.is_empty());
+            integ.set_boundary(&p.resource_type, first(p), arn).await.map(|_| Value::Null)
+        }
     };
     match res {
         Ok(v) => ok(v),

@@ -134,18 +134,16 @@ pub trait Integration: Send + Sync {
     /// Logins on the target that carry [`Integration::user_prefix`], for the reconciler.
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError>;
 
-    /// Restrict an over-privileged standing principal (`role`|`user`) with a
-    /// permission boundary, remembering the boundary it had.
-    async fn put_boundary(&self, _principal_type: &str, _name: &str, _boundary_arn: &str) -> Result<(), IntegrationError> {
+    /// A standing principal's (`role`|`user`) ARN and current permission
+    /// boundary. What Sesame put and what was there before are kept in the
+    /// control plane's store, never on the principal.
+    async fn boundary_of(&self, _principal_type: &str, _name: &str) -> Result<(String, Option<String>), IntegrationError> {
         Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.kind())))
     }
-    /// Lift a boundary Sesame put, restoring the previous one.
-    async fn lift_boundary(&self, _principal_type: &str, _name: &str) -> Result<(), IntegrationError> {
+    /// Put `boundary_arn` as a standing principal's permission boundary, or
+    /// remove its boundary (`None`).
+    async fn set_boundary(&self, _principal_type: &str, _name: &str, _boundary_arn: Option<&str>) -> Result<(), IntegrationError> {
         Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.kind())))
-    }
-    /// Principals Sesame restricted.
-    async fn list_boundaries(&self) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
-        Ok(vec![])
     }
 }
 

@@ -72,10 +72,10 @@ pub enum Op {
     DeleteUser,
     ListManagedUsers,
     /// Permission boundaries: params.resource_type = `role`|`user`,
-    /// params.resources = [name], params.permission = boundary ARN.
-    PutBoundary,
-    LiftBoundary,
-    ListBoundaries,
+    /// params.resources = [name]; for set-boundary params.permission is the
+    /// boundary ARN (empty: remove it).
+    GetBoundary,
+    SetBoundary,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -10,6 +10,7 @@ mod inventory;
 mod jobs;
 mod pool;
 mod requests;
+mod boundaries;
 mod tokens;
 
 pub use audit::{AuditDraft, AuditRow};
@@ -18,6 +19,7 @@ pub use jobs::{Job, JobKind, NewJob};
 pub use pool::{Engine, Store};
 pub use requests::{Change, NewRequest, RequestFilter, RequestRow};
 pub use tokens::{token_id, TokenRow};
+pub use boundaries::BoundaryRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -174,6 +174,28 @@ async fn a_failed_request_keeps_its_reason(s: Store) {
 }
 both!(a_failed_request_keeps_its_reason);
 
+async fn boundaries_remember_the_first_previous(s: Store) {
+    let row = |boundary: &str, previous: Option<&str>| sesame_store::BoundaryRow {
+        integration: "acct".into(),
+        principal_type: "role".into(),
+        name: "ops-admin".into(),
+        arn: "arn:aws:iam::1:role/ops-admin".into(),
+        boundary_arn: boundary.into(),
+        previous_arn: previous.map(str::to_owned),
+        put_by: "admin@x.io".into(),
+        put_at: Timestamp(1),
+    };
+    s.record_boundary(&row("arn:b1", Some("arn:team"))).await.unwrap();
+    // Restricting again: the principal now reports Sesame's own boundary; the first memory stays.
+    s.record_boundary(&row("arn:b2", Some("arn:b1"))).await.unwrap();
+    let got = s.boundary("acct", "role", "ops-admin").await.unwrap().unwrap();
+    assert_eq!((got.boundary_arn.as_str(), got.previous_arn.as_deref()), ("arn:b2", Some("arn:team")));
+    assert_eq!(s.boundaries("acct").await.unwrap().len(), 1);
+    s.forget_boundary("acct", "role", "ops-admin", Some(audit("boundary.lift", "-")), Timestamp(2)).await.unwrap();
+    assert!(s.boundary("acct", "role", "ops-admin").await.unwrap().is_none());
+}
+both!(boundaries_remember_the_first_previous);
+
 async fn audit_chain_verifies_and_is_append_only(s: Store) {
     for i in 0..5 {
         s.append_audit(audit(&format!("a{i}"), "x"), Timestamp(i)).await.unwrap();

@@ -418,15 +418,12 @@ impl Integration for AwsAccount {
         principal::list(&self.iam, &self.cfg.user_prefix).await
     }
 
-    async fn put_boundary(&self, principal_type: &str, name: &str, boundary_arn: &str) -> Result<(), IntegrationError> {
-        self.restrict(principal_type, name, boundary_arn).await
+    async fn boundary_of(&self, principal_type: &str, name: &str) -> Result<(String, Option<String>), IntegrationError> {
+        self.standing_boundary(principal_type, name).await
     }
 
-    async fn lift_boundary(&self, principal_type: &str, name: &str) -> Result<(), IntegrationError> {
-        self.lift(principal_type, name).await
+    async fn set_boundary(&self, principal_type: &str, name: &str, boundary_arn: Option<&str>) -> Result<(), IntegrationError> {
+        self.put_standing_boundary(principal_type, name, boundary_arn).await
     }
 
-    async fn list_boundaries(&self) -> Result<Vec<sesame_proto::Restriction>, IntegrationError> {
-        self.restricted().await
-    }
 }

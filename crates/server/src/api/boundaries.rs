@@ -33,28 +33,86 @@ async fn audited(st: &AppState, who: &str, action: &str, detail: serde_json::Val
     r.map_err(failed)
 }
 
-/// Principals Sesame restricted with a permission boundary.
+fn view(b: &sesame_store::BoundaryRow) -> Restriction {
+    Restriction {
+        principal_type: b.principal_type.clone(),
+        name: b.name.clone(),
+        arn: b.arn.clone(),
+        boundary_arn: b.boundary_arn.clone(),
+        previous_boundary_arn: b.previous_arn.clone(),
+    }
+}
+
+async fn restrictions(st: &AppState, name: &str) -> Result<Json<Vec<Restriction>>, ApiError> {
+    Ok(Json(st.store.boundaries(name).await?.iter().map(view).collect()))
+}
+
+/// Principals Sesame restricted with a permission boundary (from Sesame's store).
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/boundaries", params(("name" = String, Path)), responses((status = 200, body = Vec<Restriction>)))]
 pub async fn list(State(st): State<AppState>, _admin: Admin, ApiPath(name): ApiPath<String>) -> Result<Json<Vec<Restriction>>, ApiError> {
-    Ok(Json(integration(&st, &name)?.list_boundaries().await.map_err(failed)?))
+    integration(&st, &name)?;
+    restrictions(&st, &name).await
 }
 
 /// Put a permission boundary on an over-privileged standing role or user.
+/// The boundary it had is recorded in Sesame's store first (the first time
+/// only), so lifting restores exactly that.
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/boundaries", params(("name" = String, Path)), request_body = RestrictRequest, responses((status = 200, body = Vec<Restriction>)))]
 pub async fn put(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>, ApiJson(b): ApiJson<RestrictRequest>) -> Result<Json<Vec<Restriction>>, ApiError> {
     let integ = integration(&st, &name)?;
-    let r = integ.put_boundary(&b.principal_type, &b.name, &b.boundary_arn).await;
     let detail = json!({"integration": name, "principal_type": b.principal_type, "name": b.name, "boundary_arn": b.boundary_arn});
+    let (arn, current) = match integ.boundary_of(&b.principal_type, &b.name).await {
+        Ok(x) => x,
+        Err(e) => {
+            // Audited as a failed put, and refused with its stable code.
+            audited(&st, &admin.email, "boundary.put", detail, Err(e)).await?;
+            return restrictions(&st, &name).await;
+        }
+    };
+    let earlier = st.store.boundary(&name, &b.principal_type, &b.name).await?;
+    let previous = match &earlier {
+        Some(row) => row.previous_arn.clone(),
+        None => current,
+    };
+    let row = sesame_store::BoundaryRow {
+        integration: name.clone(),
+        principal_type: b.principal_type.clone(),
+        name: b.name.clone(),
+        arn,
+        boundary_arn: b.boundary_arn.clone(),
+        previous_arn: previous.clone(),
+        put_by: admin.email.clone(),
+        put_at: clock::now(),
+    };
+    st.store.record_boundary(&row).await?;
+    let r = integ.set_boundary(&b.principal_type, &b.name, Some(&b.boundary_arn)).await;
+    if r.is_err() && earlier.is_none() {
+        st.store.forget_boundary(&name, &b.principal_type, &b.name, None, clock::now()).await?;
+    }
+    let mut detail = detail;
+    detail["previous_boundary_arn"] = json!(previous);
     audited(&st, &admin.email, "boundary.put", detail, r).await?;
-    Ok(Json(integ.list_boundaries().await.map_err(failed)?))
+    restrictions(&st, &name).await
 }
 
-/// Lift a boundary Sesame put; the previous one (if any) comes back.
+/// Lift a boundary Sesame put; the boundary recorded before it comes back.
 #[utoipa::path(post, path = "/api/v1/integrations/{name}/boundaries/lift", params(("name" = String, Path)), request_body = LiftRequest, responses((status = 200, body = Vec<Restriction>)))]
 pub async fn lift(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>, ApiJson(b): ApiJson<LiftRequest>) -> Result<Json<Vec<Restriction>>, ApiError> {
     let integ = integration(&st, &name)?;
-    let r = integ.lift_boundary(&b.principal_type, &b.name).await;
     let detail = json!({"integration": name, "principal_type": b.principal_type, "name": b.name});
+    let Some(row) = st.store.boundary(&name, &b.principal_type, &b.name).await? else {
+        let e = IntegrationError::Invalid(format!("Sesame did not restrict `{}`: there is nothing to lift", b.name));
+        audited(&st, &admin.email, "boundary.lift", detail, Err(e)).await?;
+        return restrictions(&st, &name).await;
+    };
+    let r = integ.set_boundary(&b.principal_type, &b.name, row.previous_arn.as_deref()).await;
+    let mut detail = detail;
+    detail["restored_boundary_arn"] = json!(row.previous_arn);
+    if r.is_ok() {
+        let audit = AuditDraft::new(&admin.email, "boundary.lift", None, "ok", detail);
+        st.store.forget_boundary(&name, &b.principal_type, &b.name, Some(audit), clock::now()).await?;
+        return restrictions(&st, &name).await;
+    }
     audited(&st, &admin.email, "boundary.lift", detail, r).await?;
-    Ok(Json(integ.list_boundaries().await.map_err(failed)?))
+    restrictions(&st, &name).await
 }

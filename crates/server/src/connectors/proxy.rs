@@ -10,7 +10,7 @@ use sesame_core::Timestamp;
 use sesame_integrations::settings::IntegrationSettings;
 use sesame_integrations::{Child, Discovery, Integration, IntegrationError, StatusReport};
 use sesame_proto::connector::{IntegrationInfo, Op};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo, Restriction};
+use sesame_proto::{ActionParams, Credentials, PermissionInfo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -95,13 +95,10 @@ impl<B: Backend> Integration for Proxy<B> {
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
         codec::decode_users(self.0.call(Op::ListManagedUsers, ActionParams::default(), None).await?)
     }
-    async fn put_boundary(&self, principal_type: &str, name: &str, boundary_arn: &str) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::PutBoundary, codec::boundary_params(principal_type, name, boundary_arn), None).await)
+    async fn boundary_of(&self, principal_type: &str, name: &str) -> Result<(String, Option<String>), IntegrationError> {
+        codec::decode_boundary(self.0.call(Op::GetBoundary, codec::boundary_params(principal_type, name, ""), None).await?)
     }
-    async fn lift_boundary(&self, principal_type: &str, name: &str) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::LiftBoundary, codec::boundary_params(principal_type, name, ""), None).await)
-    }
-    async fn list_boundaries(&self) -> Result<Vec<Restriction>, IntegrationError> {
-        codec::decode_restrictions(self.0.call(Op::ListBoundaries, ActionParams::default(), None).await?)
+    async fn set_boundary(&self, principal_type: &str, name: &str, boundary_arn: Option<&str>) -> Result<(), IntegrationError> {
+        unit(self.0.call(Op::SetBoundary, codec::boundary_params(principal_type, name, boundary_arn.unwrap_or_default()), None).await)
     }
 }

@@ -72,9 +72,24 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
     assert!(err.contains("Sesame did not restrict `ops-admin`"), "{err}");
     let v = h.cli(&admin, &["boundaries", "lift", "acct", "--role", "break-glass"]);
     assert_eq!(v, serde_json::json!([]));
+
+    // Issue 9.9: `ops-admin` had the team boundary. Restricted, it tags
+    // itself to choose what comes back (and is restricted again): lifting
+    // restores what Sesame recorded, not what the role's tags say.
+    let team = w["team"].as_str().unwrap();
+    let boundary = || serde_json::from_str::<Option<String>>(fixture(&url, &["role-boundary", "ops-admin"]).trim()).unwrap();
+    assert_eq!(boundary().as_deref(), Some(team));
+    h.cli(&admin, &["boundaries", "put", "acct", "--role", "ops-admin", "--policy", ro]);
+    fixture(&url, &["self-tag-role", "ops-admin", "arn:aws:iam::aws:policy/AdministratorAccess"]);
+    let v = h.cli(&admin, &["boundaries", "put", "acct", "--role", "ops-admin", "--policy", ro]);
+    assert_eq!(v[0]["previous_boundary_arn"].as_str(), Some(team), "restricting again keeps the first memory: {v}");
+    assert_eq!(boundary().as_deref(), Some(ro));
+    h.cli(&admin, &["boundaries", "lift", "acct", "--role", "ops-admin"]);
+    assert_eq!(boundary().as_deref(), Some(team), "the role's own tags chose the boundary to restore");
+
     let audit = h.cli(&admin, &["audit"]);
     let actions: Vec<(&str, &str)> = audit.as_array().unwrap().iter().filter(|e| e["action"].as_str().unwrap_or_default().starts_with("boundary.")).map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
-    assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "failed"), ("boundary.lift", "ok")]);
+    assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "failed"), ("boundary.lift", "ok"), ("boundary.put", "ok"), ("boundary.put", "ok"), ("boundary.lift", "ok")]);
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
