@@ -44,7 +44,12 @@ pub fn request(o: &ClientOpts, r: &RequestView) -> Result<(), ApiFailure> {
     json_or(o, r, || {
         let mut s = request_line(r);
         if !r.approvers.is_empty() && r.status == "Pending" {
-            s.push_str(&format!("\n  waiting for: {}", r.approvers.join(", ")));
+            let open: Vec<String> = r.approval_parts.iter().filter(|p| !p.approved).map(|p| format!("{} ({})", p.approvers.join(" or "), p.resources.join(","))).collect();
+            if open.is_empty() {
+                s.push_str(&format!("\n  waiting for: {}", r.approvers.join(", ")));
+            } else {
+                s.push_str(&format!("\n  waiting for: {}", open.join("; and ")));
+            }
         }
         if let Some(e) = &r.last_error {
             if r.job_failures > 0 {

@@ -1,5 +1,6 @@
 //! Access flows and the decision they make about a request. Pure.
 
+use crate::approval::{self, ApprovalPart};
 use crate::model::{Directory, User};
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -69,18 +70,21 @@ pub struct RequestDraft<'a> {
     pub justification: Option<&'a str>,
 }
 
-/// Who else may approve, from the integration's settings: the owners of the
-/// requested resources (by tag), and the integration owners as a fallback.
+/// Who else may approve, from the integration's settings: the owners of each
+/// requested resource (by tag, read when the request is made), and the
+/// integration owners.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Owners {
-    pub resource_owners: Vec<String>,
+    /// Every requested resource, with the owners its tag names (maybe none).
+    pub resource_owners: Vec<(String, Vec<String>)>,
     pub integration_owners: Principals,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Grant { flow: String },
-    Pending { flow: String, approvers: Vec<String> },
+    /// `approvers`: everybody in some part; `parts`: who must approve what.
+    Pending { flow: String, approvers: Vec<String>, parts: Vec<ApprovalPart> },
     Refuse(Refusal),
 }
 
@@ -123,41 +127,36 @@ fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &
         FlowKind::Automatic => Ok(Decision::Grant { flow: f.name.clone() }),
         FlowKind::SelfServe => {
             let not_requester = |a: &String| !a.eq_ignore_ascii_case(&r.requester.email);
-            // Flow approvers and resource owners; the integration owners
-            // only when neither names anybody else.
-            let mut approvers: Vec<String> = f.approvers.resolve(dir);
-            approvers.extend(owners.resource_owners.iter().filter(|o| dir.user(o).is_some()).cloned());
-            approvers.retain(not_requester);
-            if approvers.is_empty() {
-                approvers = owners.integration_owners.resolve(dir);
-                approvers.retain(not_requester);
-            }
-            approvers.sort();
-            approvers.dedup();
-            if approvers.is_empty() {
+            let mut flow_approvers: Vec<String> = f.approvers.resolve(dir);
+            flow_approvers.retain(not_requester);
+            let mut integration_owners = owners.integration_owners.resolve(dir);
+            integration_owners.retain(not_requester);
+            let owners_of = |os: &[String]| -> Vec<String> { os.iter().filter(|o| dir.user(o).is_some() && not_requester(o)).cloned().collect() };
+            let any_owner = owners.resource_owners.iter().any(|(_, os)| !owners_of(os).is_empty());
+            let parts = if any_owner {
+                // Each resource: the flow approvers, its own owners, and the
+                // integration owners, who may stand in for any owner.
+                approval::parts(
+                    owners
+                        .resource_owners
+                        .iter()
+                        .map(|(res, os)| (res.clone(), [flow_approvers.clone(), owners_of(os), integration_owners.clone()].concat()))
+                        .collect(),
+                )
+            } else {
+                // Nobody owns a resource: the flow approvers approve it all,
+                // the integration owners when the flow names nobody else.
+                let mut approvers = if flow_approvers.is_empty() { integration_owners } else { flow_approvers };
+                approvers.sort();
+                approvers.dedup();
+                vec![ApprovalPart { resources: owners.resource_owners.iter().map(|(r, _)| r.clone()).collect(), approvers }]
+            };
+            if parts.iter().any(|p| p.approvers.is_empty()) {
                 return Err(Refusal::NoApprover { flow: f.name.clone() });
             }
-            Ok(Decision::Pending { flow: f.name.clone(), approvers })
+            Ok(Decision::Pending { flow: f.name.clone(), approvers: approval::all_approvers(&parts), parts })
         }
     }
-}
-
-/// May `approver` approve or reject a request made by `requester`, given the
-/// approvers recorded at decision time? Never their own request.
-pub fn may_approve(approver: &str, requester: &str, approvers: &[String]) -> Result<(), ApprovalRefusal> {
-    if approver.eq_ignore_ascii_case(requester) {
-        return Err(ApprovalRefusal::OwnRequest);
-    }
-    if !approvers.iter().any(|a| a.eq_ignore_ascii_case(approver)) {
-        return Err(ApprovalRefusal::NotAnApprover);
-    }
-    Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApprovalRefusal {
-    OwnRequest,
-    NotAnApprover,
 }
 
 #[cfg(test)]
@@ -215,7 +214,8 @@ mod tests {
         let flows = [flow("ss", FlowKind::SelfServe)];
         assert_eq!(decide(&draft(&ann, "read_only", 60, Some("x")), &flows, &d, &Owners::default(), Timestamp(0)), Decision::Pending {
             flow: "ss".into(),
-            approvers: vec!["boss@x.io".into()]
+            approvers: vec!["boss@x.io".into()],
+            parts: vec![ApprovalPart { resources: vec![], approvers: vec!["boss@x.io".into()] }],
         });
     }
 
@@ -247,18 +247,24 @@ mod tests {
         let mut f = flow("ss", FlowKind::SelfServe);
         f.approvers = Principals { users: vec!["ann@x.io".into()], groups: vec![] };
         let owners = Owners {
-            resource_owners: vec!["owner@x.io".into(), "ghost@x.io".into()],
+            resource_owners: vec![("t1".into(), vec!["owner@x.io".into(), "ghost@x.io".into()]), ("t2".into(), vec![])],
             integration_owners: Principals { users: vec!["io@x.io".into()], groups: vec![] },
         };
         let dr = draft(&ann, "read_only", 60, Some("x"));
+        // The owner approves t1 only; t2 has no owner: the integration owners approve it.
         assert_eq!(decide(&dr, &[f.clone()], &d, &owners, Timestamp(0)), Decision::Pending {
             flow: "ss".into(),
-            approvers: vec!["owner@x.io".into()]
+            approvers: vec!["io@x.io".into(), "owner@x.io".into()],
+            parts: vec![
+                ApprovalPart { resources: vec!["t1".into()], approvers: vec!["io@x.io".into(), "owner@x.io".into()] },
+                ApprovalPart { resources: vec!["t2".into()], approvers: vec!["io@x.io".into()] },
+            ],
         });
-        let fallback = Owners { resource_owners: vec![], ..owners.clone() };
+        let fallback = Owners { resource_owners: vec![("t1".into(), vec![])], ..owners.clone() };
         assert_eq!(decide(&dr, &[f.clone()], &d, &fallback, Timestamp(0)), Decision::Pending {
             flow: "ss".into(),
-            approvers: vec!["io@x.io".into()]
+            approvers: vec!["io@x.io".into()],
+            parts: vec![ApprovalPart { resources: vec!["t1".into()], approvers: vec!["io@x.io".into()] }],
         });
         assert_eq!(
             decide(&dr, &[f], &d, &Owners::default(), Timestamp(0)),
@@ -268,9 +274,10 @@ mod tests {
 
     #[test]
     fn nobody_approves_their_own_request() {
-        let approvers = vec!["ann@x.io".to_string(), "boss@x.io".to_string()];
-        assert_eq!(may_approve("ANN@x.io", "ann@x.io", &approvers), Err(ApprovalRefusal::OwnRequest));
-        assert_eq!(may_approve("eve@x.io", "ann@x.io", &approvers), Err(ApprovalRefusal::NotAnApprover));
-        assert_eq!(may_approve("boss@x.io", "ann@x.io", &approvers), Ok(()));
+        use crate::approval::{may_decide, ApprovalRefusal};
+        let parts = vec![ApprovalPart { resources: vec![], approvers: vec!["ann@x.io".to_string(), "boss@x.io".to_string()] }];
+        assert_eq!(may_decide("ANN@x.io", "ann@x.io", &parts), Err(ApprovalRefusal::OwnRequest));
+        assert_eq!(may_decide("eve@x.io", "ann@x.io", &parts), Err(ApprovalRefusal::NotAnApprover));
+        assert_eq!(may_decide("boss@x.io", "ann@x.io", &parts), Ok(()));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod backoff;
+pub mod approval;
 pub mod flow;
 pub mod policy;
 pub mod model;
@@ -13,7 +14,8 @@ pub mod status;
 pub mod time;
 pub mod username;
 
-pub use flow::{decide, may_approve, AccessFlow, Decision, FlowKind, Owners, Principals, RequestDraft};
+pub use approval::{ApprovalPart, ApprovalRefusal};
+pub use flow::{decide, AccessFlow, Decision, FlowKind, Owners, Principals, RequestDraft};
 pub use model::{Directory, User};
 pub use status::{RequestEvent, RequestStatus, TransitionError};
 pub use time::Timestamp;

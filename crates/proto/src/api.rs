@@ -36,7 +36,15 @@ pub struct RequestView {
     /// Pending, PendingMFA, Granting, Active, Revoking, Revoked, Rejected, Failed, Expired.
     pub status: String,
     pub flow: String,
+    /// Everybody who may approve some part.
     pub approvers: Vec<String>,
+    /// Who must approve what: each part needs one of its approvers (a
+    /// resource owner approves only their own resources).
+    #[serde(default)]
+    pub approval_parts: Vec<ApprovalPartView>,
+    /// Who approved so far.
+    #[serde(default)]
+    pub approvals: Vec<String>,
     pub decided_by: Option<String>,
     pub decision_reason: Option<String>,
     /// Login name on the target, fixed when the request is made.
@@ -50,6 +58,15 @@ pub struct RequestView {
     /// How many times the current job has failed.
     pub job_failures: i64,
     pub credentials_shown: bool,
+}
+
+/// One part of a request's approval.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalPartView {
+    pub resources: Vec<String>,
+    pub approvers: Vec<String>,
+    /// Whether one of its approvers approved.
+    pub approved: bool,
 }
 
 /// What a request would become (`POST /api/v1/requests/dry-run`): nothing is written.

@@ -9,18 +9,19 @@ pub fn tag_key(key: &str) -> String {
     format!("tag:{key}")
 }
 
-/// Resource owners named by the configured tag on the requested resources,
-/// and the integration owners. Pure.
+/// Every requested resource with the owners its configured tag names (as
+/// discovery last read the tags), and the integration owners. Pure.
 pub fn owners_for(settings: &IntegrationSettings, resources: &[StoredResource], dir: &sesame_core::Directory) -> Owners {
     let mut resource_owners = Vec::new();
-    if let Some(map) = &settings.resource_owner {
-        for r in resources {
-            let Some(value) = r.metadata.get(&tag_key(&map.tag_key)) else { continue };
-            match map.attribute {
-                OwnerAttribute::Email => resource_owners.push(value.clone()),
-                OwnerAttribute::Group => resource_owners.extend(dir.members_of(value).map(|u| u.email.clone())),
+    for r in resources {
+        let mut owners = Vec::new();
+        if let Some(value) = settings.resource_owner.as_ref().and_then(|map| r.metadata.get(&tag_key(&map.tag_key)).map(|v| (map, v))) {
+            match value.0.attribute {
+                OwnerAttribute::Email => owners.push(value.1.clone()),
+                OwnerAttribute::Group => owners.extend(dir.members_of(value.1).map(|u| u.email.clone())),
             }
         }
+        resource_owners.push((r.id.clone(), owners));
     }
     let io = &settings.integration_owners;
     Owners { resource_owners, integration_owners: Principals { users: io.users.clone(), groups: io.groups.clone() } }
@@ -53,9 +54,9 @@ mod tests {
             ..Default::default()
         };
         let o = owners_for(&s, &[res("dba")], &dir);
-        assert_eq!(o.resource_owners, vec!["a@x.io".to_string()]);
+        assert_eq!(o.resource_owners, vec![("db/s/t".to_string(), vec!["a@x.io".to_string()])]);
         assert_eq!(o.integration_owners.users, vec!["b@x.io".to_string()]);
         s.resource_owner = Some(ResourceOwner { tag_key: "owner".into(), attribute: OwnerAttribute::Email });
-        assert_eq!(owners_for(&s, &[res("b@x.io")], &dir).resource_owners, vec!["b@x.io".to_string()]);
+        assert_eq!(owners_for(&s, &[res("b@x.io")], &dir).resource_owners, vec![("db/s/t".to_string(), vec!["b@x.io".to_string()])]);
     }
 }

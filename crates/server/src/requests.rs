@@ -4,8 +4,9 @@
 use crate::clock;
 use crate::error::ApiError;
 use crate::state::AppState;
-use sesame_core::flow::{ApprovalRefusal, Refusal};
-use sesame_core::{decide, may_approve, Decision, RequestDraft, RequestStatus, Timestamp, User};
+use sesame_core::approval::{self, ApprovalRefusal};
+use sesame_core::flow::Refusal;
+use sesame_core::{decide, Decision, RequestDraft, RequestStatus, Timestamp, User};
 use sesame_proto::{CreateRequest, ErrorCode};
 use sesame_store::{AuditDraft, Change, JobKind, NewJob, NewRequest, RequestRow};
 use serde_json::json;
@@ -41,6 +42,7 @@ pub struct Plan {
     pub status: RequestStatus,
     pub flow: String,
     pub approvers: Vec<String>,
+    pub parts: Vec<sesame_core::ApprovalPart>,
     pub duration: Duration,
 }
 
@@ -112,15 +114,15 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     let owners = crate::owners::owners_for(&integ.settings(), &found, &st.settings.directory);
     let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
     match decision {
-        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], duration }),
-        Decision::Pending { flow, approvers } => Ok(Plan { status: RequestStatus::Pending, flow, approvers, duration }),
+        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration }),
+        Decision::Pending { flow, approvers, parts } => Ok(Plan { status: RequestStatus::Pending, flow, approvers, parts, duration }),
         Decision::Refuse(r) => Err(refusal(&r, who, body)),
     }
 }
 
 pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
     let now = clock::now();
-    let Plan { status, flow, approvers, duration } = plan(st, who, body, now).await?;
+    let Plan { status, flow, approvers, parts, duration } = plan(st, who, body, now).await?;
     let integ = st
         .integration(&body.integration)
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{}` is gone", body.integration)))?;
@@ -144,6 +146,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         status,
         flow: flow.clone(),
         approvers: approvers.clone(),
+        approval_parts: parts.clone(),
         username,
         deadline,
     };
@@ -156,7 +159,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         json!({
             "integration": body.integration, "resource_type": body.resource_type, "resources": body.resources,
             "permission": body.permission, "duration": body.duration, "justification": body.justification,
-            "flow": flow, "approvers": approvers,
+            "flow": flow, "approvers": approvers, "approval_parts": parts,
         }),
     );
     st.store.insert_request(&new, &jobs, audit, now).await?;
@@ -197,6 +200,16 @@ pub async fn get(st: &AppState, id: &str) -> Result<RequestRow, ApiError> {
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("request `{id}` does not exist: list yours with `sesame requests list`")))
 }
 
+/// The approvers of the parts nobody approved yet, for messages.
+pub fn waiting_for(r: &RequestRow) -> String {
+    let names: Vec<String> = approval::remaining(&r.approval_parts, &r.approvals).iter().map(|i| r.approval_parts[*i].approvers.join(" or ")).collect();
+    if names.is_empty() {
+        "nobody".into()
+    } else {
+        names.join(", and ")
+    }
+}
+
 /// May `who` see request `r`? The requester, its approvers and admins.
 pub fn may_see(who: &User, r: &RequestRow) -> bool {
     who.admin || r.requester.eq_ignore_ascii_case(&who.email) || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))
@@ -218,17 +231,35 @@ fn conflict(id: &str, found: Option<RequestStatus>, what: &str) -> ApiError {
 pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, reason: Option<String>) -> Result<RequestRow, ApiError> {
     let now = clock::now();
     let r = visible(st, who, id).await?;
-    match may_approve(&who.email, &r.requester, &r.approvers) {
-        Ok(()) => {}
-        Err(ApprovalRefusal::OwnRequest) => {
-            return Err(ApiError::new(ErrorCode::SelfApproval, "you cannot approve or reject your own request: another approver must"))
+    let refused = |e: ApprovalRefusal| match e {
+        ApprovalRefusal::OwnRequest => ApiError::new(ErrorCode::SelfApproval, "you cannot approve or reject your own request: another approver must"),
+        ApprovalRefusal::NotAnApprover => ApiError::new(
+            ErrorCode::NotAnApprover,
+            format!("you are not an approver of `{id}`: its approvers are `{}`", r.approvers.join("`, `")),
+        ),
+        ApprovalRefusal::AlreadyApproved => ApiError::new(
+            ErrorCode::InvalidState,
+            format!("you approved your part of `{id}` already: it waits for {}", waiting_for(&r)),
+        ),
+    };
+    if r.status != RequestStatus::Pending {
+        return Err(conflict(id, Some(r.status), if approve { "approved" } else { "rejected" }));
+    }
+    if approve {
+        // Each part needs one of its approvers; until every part has one, the
+        // approval is recorded and the request stays Pending.
+        let progress = approval::approve(&r.approval_parts, &r.approvals, &who.email, &r.requester).map_err(refused)?;
+        if !progress.complete() {
+            let detail = json!({ "reason": reason, "approvals": progress.approvals, "remaining_parts": progress.remaining.iter().map(|i| &r.approval_parts[*i]).collect::<Vec<_>>() });
+            let audit = AuditDraft::new(&who.email, "request.approve.partial", Some(id), "ok", detail);
+            if !st.store.record_approval(id, &r.approvals, &progress.approvals, audit, now).await? {
+                return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you approved it: look at it again and retry")));
+            }
+            st.changed(id);
+            return get(st, id).await;
         }
-        Err(ApprovalRefusal::NotAnApprover) => {
-            return Err(ApiError::new(
-                ErrorCode::NotAnApprover,
-                format!("you are not an approver of `{id}`: its approvers are `{}`", r.approvers.join("`, `")),
-            ))
-        }
+    } else {
+        approval::may_decide(&who.email, &r.requester, &r.approval_parts).map_err(refused)?;
     }
     let duration = Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0));
     let (to, deadline, jobs, action) = if approve {

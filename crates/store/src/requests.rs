@@ -21,6 +21,8 @@ pub struct NewRequest {
     pub status: RequestStatus,
     pub flow: String,
     pub approvers: Vec<String>,
+    /// Who must approve what (recorded when the request is made).
+    pub approval_parts: Vec<sesame_core::ApprovalPart>,
     pub username: String,
     /// Set when the request is granted at once (automatic flow).
     pub deadline: Option<Timestamp>,
@@ -39,6 +41,11 @@ pub struct RequestRow {
     pub status: RequestStatus,
     pub flow: String,
     pub approvers: Vec<String>,
+    /// Who must approve what; one part of everybody in `approvers` for
+    /// requests made before parts existed.
+    pub approval_parts: Vec<sesame_core::ApprovalPart>,
+    /// Who approved so far (a part each, or more).
+    pub approvals: Vec<String>,
     pub decided_by: Option<String>,
     pub decision_reason: Option<String>,
     pub username: String,
@@ -103,7 +110,7 @@ pub struct RequestFilter {
 }
 
 const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
-    r.justification, r.status, r.flow, r.approvers, r.decided_by, r.decision_reason, r.username, r.created_at, \
+    r.justification, r.status, r.flow, r.approvers, r.approval_parts, r.approvals, r.decided_by, r.decision_reason, r.username, r.created_at, \
     r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
@@ -133,6 +140,14 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
         status: status.parse().map_err(|e| corrupt(format!("{e}")))?,
         flow: row.try_get("flow")?,
         approvers: list("approvers")?,
+        approval_parts: match row.try_get::<Option<String>, _>("approval_parts")? {
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| corrupt(format!("approval_parts: {e}")))?,
+            None => vec![sesame_core::ApprovalPart { resources: list("resources")?, approvers: list("approvers")? }],
+        },
+        approvals: match row.try_get::<Option<String>, _>("approvals")? {
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| corrupt(format!("approvals: {e}")))?,
+            None => vec![],
+        },
         decided_by: row.try_get("decided_by")?,
         decision_reason: row.try_get("decision_reason")?,
         username: row.try_get("username")?,
@@ -152,8 +167,8 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
-             justification, status, flow, approvers, username, created_at, deadline, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13)",
+             justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]')",
         )
         .bind(&r.id)
         .bind(&r.requester)
@@ -169,6 +184,7 @@ impl Store {
         .bind(&r.username)
         .bind(now.0)
         .bind(r.deadline.map(|d| d.0))
+        .bind(serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *tx)
         .await?;
         for j in jobs {
@@ -230,6 +246,30 @@ impl Store {
         append_in(&mut tx, self.engine, &c.audit, now).await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    /// Record one approval of a still-pending request that does not complete
+    /// it: compare-and-set on the approvals seen, with its audit entry.
+    /// False when the request moved on or someone approved meanwhile.
+    pub async fn record_approval(&self, id: &str, seen: &[String], after: &[String], audit: AuditDraft, now: Timestamp) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE requests SET approvals = $1, updated_at = $2 WHERE id = $3 AND status = 'Pending' AND COALESCE(approvals, '[]') = $4",
+        )
+        .bind(list_json(after))
+        .bind(now.0)
+        .bind(id)
+        .bind(list_json(seen))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        append_in(&mut tx, self.engine, &audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn get_request(&self, id: &str) -> Result<Option<RequestRow>> {

@@ -61,6 +61,7 @@ fn req(id: &str, status: RequestStatus) -> NewRequest {
         status,
         flow: "auto".into(),
         approvers: vec!["boss@x.io".into()],
+        approval_parts: vec![sesame_core::ApprovalPart { resources: vec![], approvers: vec!["boss@x.io".into()] }],
         username: format!("sesame_{id}"),
         deadline: None,
     }

@@ -23,7 +23,7 @@ use utoipa::OpenApi;
         audit::list, whoami,
     ),
     components(schemas(
-        sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ErrorBody,
+        sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ApprovalPartView, sesame_proto::ErrorBody,
         sesame_proto::ErrorCode, sesame_proto::IntegrationView, sesame_proto::ResourcesView, sesame_proto::PermissionsView,
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,

@@ -17,6 +17,15 @@ pub fn request(r: &RequestRow) -> RequestView {
         status: r.status.to_string(),
         flow: r.flow.clone(),
         approvers: r.approvers.clone(),
+        approval_parts: {
+            let open = sesame_core::approval::remaining(&r.approval_parts, &r.approvals);
+            r.approval_parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| sesame_proto::ApprovalPartView { resources: p.resources.clone(), approvers: p.approvers.clone(), approved: !open.contains(&i) })
+                .collect()
+        },
+        approvals: r.approvals.clone(),
         decided_by: r.decided_by.clone(),
         decision_reason: r.decision_reason.clone(),
         username: r.username.clone(),

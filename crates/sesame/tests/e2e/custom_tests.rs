@@ -201,3 +201,86 @@ async fn a_sync_asked_for_during_a_running_one_joins_it() {
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 9.5: resource owners approve only their own resources. A request
+/// spanning two owners' resources waits for both (or an integration owner).
+#[tokio::test(flavor = "multi_thread")]
+async fn each_resource_owner_approves_only_their_resources() {
+    let dir = std::env::temp_dir().join(format!("sesame-owners-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tagged = dir.join("tagged.mjs");
+    std::fs::write(
+        &tagged,
+        format!(
+            "import {{ handler as inner }} from '{}';\n\
+             export const handler = async (e) => e.event_type === 'list-resources-tags'\n  \
+             ? {{ tags: {{ alpha: {{ owner: 'own-a@example.com' }}, beta: {{ owner: 'own-b@example.com' }} }} }}\n  : inner(e);\n",
+            examples().join("stateful-handler.mjs").display()
+        ),
+    )
+    .unwrap();
+    let extra = format!(
+        r#"
+[[users]]
+email = "own-a@example.com"
+
+[[users]]
+email = "own-b@example.com"
+
+[[users]]
+email = "io@example.com"
+
+[[integrations]]
+type = "custom"
+name = "owned"
+resource_types = ["app"]
+timeout_secs = 10
+custom_parameters = {{ state_file = "{state}" }}
+transport = {{ kind = "exec", command = ["node", "{wrapper}", "{handler}"] }}
+[integrations.settings]
+integration_owners = {{ users = ["io@example.com"] }}
+resource_owner = {{ tag_key = "owner", attribute = "email" }}
+
+[[access_flows]]
+name = "owned-approval"
+kind = "self_serve"
+integration = "owned"
+requesters = {{ groups = ["developers"] }}
+approvers = {{ groups = ["nobody-in-particular"] }}
+max_duration = "1h"
+"#,
+        state = dir.join("state.json").display(),
+        wrapper = examples().join("lambda-exec.mjs").display(),
+        handler = tagged.display()
+    );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let (dev, a, b, io) = (h.token("dev@example.com"), h.token("own-a@example.com"), h.token("own-b@example.com"), h.token("io@example.com"));
+    h.cli(&admin, &["inventory", "sync", "owned"]);
+    let ask = |resources: &str| s(&h.cli(&dev, &["requests", "create", "--integration", "owned", "--resource-type", "app", "--resources", resources, "--permission", "reader", "--duration", "10m"]), "id");
+
+    // alpha (owner A) and beta (owner B): A's approval covers alpha only.
+    let id = ask("alpha,beta");
+    let r = h.cli(&dev, &["requests", "show", &id]);
+    assert_eq!(r["approval_parts"].as_array().unwrap().len(), 2, "{r}");
+    let r = h.cli(&a, &["requests", "approve", &id]);
+    assert_eq!(s(&r, "status"), "Pending", "one owner cannot approve another's resource: {r}");
+    assert_eq!(r["approvals"], serde_json::json!(["own-a@example.com"]));
+    h.cli_err(&a, &["requests", "approve", &id], "invalid_state");
+    let r = h.cli(&b, &["requests", "approve", &id]);
+    assert_ne!(s(&r, "status"), "Pending", "both owners approved: {r}");
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("request.approve.partial") && audit.contains("request.approve"), "{audit}");
+
+    // The integration owner may stand in for an owner.
+    let id = ask("alpha,beta");
+    h.cli(&a, &["requests", "approve", &id]);
+    assert_ne!(s(&h.cli(&io, &["requests", "approve", &id]), "status"), "Pending");
+
+    // An owner is no approver of a request for someone else's resource only.
+    let id = ask("beta");
+    h.cli_err(&a, &["requests", "approve", &id], "not_found");
+    assert_ne!(s(&h.cli(&b, &["requests", "approve", &id]), "status"), "Pending");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
