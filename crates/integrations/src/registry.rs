@@ -90,6 +90,17 @@ impl IntegrationDecl {
         }
     }
 
+    /// Where its logins live: server (host, port) and login prefix, for the
+    /// database integrations.
+    pub fn login_space(&self) -> Option<(String, u16, &str)> {
+        match self {
+            IntegrationDecl::Postgresql(c) => Some((c.host.to_lowercase(), c.port, &c.user_prefix)),
+            IntegrationDecl::Mysql(c) => Some((c.host.to_lowercase(), c.port, &c.user_prefix)),
+            IntegrationDecl::Redshift(c) => Some((c.host.to_lowercase(), c.port, &c.user_prefix)),
+            _ => None,
+        }
+    }
+
     /// The longest one action may take by this integration's own timeouts,
     /// where it has any (custom integrations).
     pub fn longest_action(&self) -> Option<std::time::Duration> {

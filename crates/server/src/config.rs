@@ -287,6 +287,22 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             )));
         }
     }
+    // Two integrations on one server whose prefixes overlap would take each
+    // other's logins for their own.
+    let spaces: Vec<(usize, &IntegrationDecl, (String, u16, &str))> =
+        file.integrations.iter().enumerate().filter_map(|(i, d)| d.login_space().map(|s| (i, d, s))).collect();
+    for (n, (i, a, (ha, pa, xa))) in spaces.iter().enumerate() {
+        for (j, b, (hb, pb, xb)) in &spaces[n + 1..] {
+            if ha == hb && pa == pb && (xa.starts_with(xb) || xb.starts_with(xa)) {
+                return Err(err(format!(
+                    "`integrations[{i}]` (`{}`) and `integrations[{j}]` (`{}`) manage logins on {ha}:{pa} with overlapping prefixes `{xa}` and `{xb}`: \
+                     give each its own `user_prefix` (neither a prefix of the other)",
+                    a.name(),
+                    b.name()
+                )));
+            }
+        }
+    }
     if file.worker.action_timeout >= file.worker.lease {
         return Err(err(format!(
             "`worker.action_timeout` ({:?}) must be shorter than `worker.lease` ({:?}): a job still running when its lease ends would run twice",
@@ -408,6 +424,15 @@ mod tests {
         assert_eq!(s.integrations[0].kind(), "aws-account");
         let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
         assert!(e.contains("`soon` is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn overlapping_login_prefixes_on_one_server_are_refused() {
+        let pg = |name: &str, host: &str, prefix: &str| format!("[[integrations]]\ntype = 'postgresql'\nname = '{name}'\nhost = '{host}'\nusername = 'c'\nuser_prefix = '{prefix}'\n");
+        let e = p(&format!("version = 1\n{}{}", pg("a", "db.internal", "sesame_"), pg("b", "DB.internal", "sesame_ops_"))).unwrap_err().to_string();
+        assert!(e.contains("`a`") && e.contains("`b`") && e.contains("overlapping prefixes"), "{e}");
+        assert!(p(&format!("version = 1\n{}{}", pg("a", "db.internal", "sesame_a_"), pg("b", "db.internal", "sesame_b_"))).is_ok());
+        assert!(p(&format!("version = 1\n{}{}", pg("a", "db1.internal", "sesame_"), pg("b", "db2.internal", "sesame_"))).is_ok());
     }
 
     #[test]

@@ -27,6 +27,22 @@ pub fn create_user(account: &str, auth: AuthType) -> Result<String, IntegrationE
     })
 }
 
+pub const MARKER_PREFIX: &str = "sesame_mark_";
+
+/// The marker role of `integration`: `sesame_mark_` and 16 hex digits of a
+/// hash of its name (28 bytes: MySQL names are at most 32).
+pub fn marker_role(integration: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(integration.as_bytes());
+    format!("{MARKER_PREFIX}{}", hex::encode(&h[..8]))
+}
+
+/// Create the marker role if needed and grant it to `account`.
+pub fn mark_statements(marker: &str, account: &str) -> Result<Vec<String>, IntegrationError> {
+    let role = quote::mysql_ident(marker)?;
+    Ok(vec![format!("CREATE ROLE IF NOT EXISTS {role}"), format!("GRANT {role} TO {account}")])
+}
+
 /// The GRANTs for `p`, to `account` (`'user'@'host'`).
 pub fn grant_statements(p: &ActionParams, account: &str) -> Result<Vec<String>, IntegrationError> {
     let mut out = Vec::new();
@@ -84,6 +100,15 @@ mod tests {
         assert_eq!(grant_statements(&p("role", &["analyst"], "member"), &acct).unwrap().len(), 2);
         assert!(grant_statements(&p("table", &["app"], "read_only"), &acct).is_err());
         assert!(grant_statements(&p("role", &["analyst"], "admin"), &acct).is_err());
+    }
+
+    #[test]
+    fn markers_are_per_integration_and_short() {
+        let (a, b) = (marker_role("orders-db"), marker_role("orders-db-2"));
+        assert_ne!(a, b);
+        assert!(a.starts_with(MARKER_PREFIX) && a.len() == 28, "{a}");
+        let acct = quote::mysql_account("sesame_a_1", "%").unwrap();
+        assert_eq!(mark_statements(&a, &acct).unwrap()[1], format!("GRANT `{a}` TO 'sesame_a_1'@'%'"));
     }
 
     #[test]

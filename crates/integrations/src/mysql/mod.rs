@@ -65,6 +65,33 @@ impl Mysql {
         quote::mysql_account(username, &self.cfg.user_host)
     }
 
+    /// The role (without privileges) that marks the accounts this
+    /// integration made: the reconciler touches only accounts holding it.
+    fn marker(&self) -> String {
+        grants::marker_role(&self.cfg.name)
+    }
+
+    async fn marked(&self) -> Result<Vec<String>, IntegrationError> {
+        let marker = self.marker();
+        // MariaDB keeps role grants in mysql.roles_mapping, MySQL 8 in mysql.role_edges.
+        let mariadb = sqlx::query_scalar::<_, String>(
+            "SELECT CONVERT(User USING utf8mb4) FROM mysql.roles_mapping WHERE Role = ? AND Host = ? ORDER BY 1",
+        )
+        .bind(&marker)
+        .bind(&self.cfg.user_host)
+        .fetch_all(&self.pool)
+        .await;
+        match mariadb {
+            Ok(u) => Ok(u),
+            Err(_) => sqlx::query_scalar("SELECT CONVERT(TO_USER USING utf8mb4) FROM mysql.role_edges WHERE FROM_USER = ? AND TO_HOST = ? ORDER BY 1")
+                .bind(&marker)
+                .bind(&self.cfg.user_host)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable),
+        }
+    }
+
     async fn exec(&self, sql: &str) -> Result<(), IntegrationError> {
         sqlx::raw_sql(sql).execute(&self.pool).await.map(|_| ()).map_err(unavailable)
     }
@@ -252,7 +279,7 @@ impl Integration for Mysql {
                 .await
                 .map_err(unavailable)?,
         };
-        for r in roles.iter().filter(|r| !r.starts_with(&self.cfg.user_prefix) && self.cfg.roles.allows(r)) {
+        for r in roles.iter().filter(|r| !r.starts_with(&self.cfg.user_prefix) && !r.starts_with(grants::MARKER_PREFIX) && self.cfg.roles.allows(r)) {
             resources.push(res("role", r.clone(), r, &[]));
         }
         let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
@@ -276,6 +303,9 @@ impl Integration for Mysql {
         }
         let stmts = grants::grant_statements(p, &account)?;
         self.exec(&grants::create_user(&account, self.cfg.auth_type)?).await?;
+        for s in grants::mark_statements(&self.marker(), &account)? {
+            self.exec(&s).await?;
+        }
         for s in stmts {
             self.exec(&s).await?;
         }
@@ -306,10 +336,17 @@ impl Integration for Mysql {
             return Ok(());
         }
         let account = self.account(&p.username)?;
-        for r in self.granted_roles(&p.username).await? {
+        // Every role but Sesame's mark: a disabled account stays Sesame's.
+        let marker = self.marker();
+        for r in self.granted_roles(&p.username).await?.into_iter().filter(|r| *r != marker) {
             self.exec(&format!("REVOKE {} FROM {account}", quote::mysql_ident(&r)?)).await?;
         }
-        self.exec(&format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")).await
+        self.exec(&format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")).await?;
+        // MariaDB's REVOKE ALL takes role grants too: put the mark back.
+        for s in grants::mark_statements(&marker, &account)? {
+            self.exec(&s).await?;
+        }
+        Ok(())
     }
 
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
@@ -320,12 +357,10 @@ impl Integration for Mysql {
     }
 
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
-        sqlx::query_scalar("SELECT CONVERT(User USING utf8mb4) FROM mysql.user WHERE LEFT(User, CHAR_LENGTH(?)) = ? AND Host = ? ORDER BY 1")
-            .bind(&self.cfg.user_prefix)
-            .bind(&self.cfg.user_prefix)
-            .bind(&self.cfg.user_host)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)
+        // Only accounts this integration marked, with its prefix; never the
+        // connector's own account.
+        let mut users = self.marked().await?;
+        users.retain(|u| u.starts_with(&self.cfg.user_prefix) && *u != self.cfg.username);
+        Ok(users)
     }
 }

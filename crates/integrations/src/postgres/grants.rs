@@ -100,9 +100,20 @@ pub fn iam_membership(username: &str) -> Result<String, IntegrationError> {
     Ok(format!("GRANT rds_iam TO {}", quote::ident(username)?))
 }
 
+/// Sesame's mark on the logins an integration creates: the reconciler
+/// touches only logins carrying its own integration's mark.
+pub fn mark(username: &str, integration: &str) -> Result<String, IntegrationError> {
+    Ok(format!("COMMENT ON ROLE {} IS {}", quote::ident(username)?, quote::literal(&marker(integration))?))
+}
+
+/// The comment that marks a login as made by `integration`.
+pub fn marker(integration: &str) -> String {
+    format!("sesame-managed:{integration}")
+}
+
 pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
     let user = quote::ident(&p.username)?;
-    let mut login = Some(ensure_login(&p.username, valid_until)?);
+    let mut login = Some(format!("{};{}", ensure_login(&p.username, valid_until)?, mark(&p.username, &pg.cfg.name)?));
     if pg.cfg.auth_type == super::AuthType::Iam {
         let membership = iam_membership(&p.username)?;
         login = login.map(|l| format!("{l};{membership}"));
@@ -224,6 +235,12 @@ mod tests {
         let l = ensure_login("sesame_a_1", Timestamp(0)).unwrap();
         assert!(!l.contains("PASSWORD"), "{l}");
         assert!(ensure_login("a$sesame$b", Timestamp(0)).is_err());
+    }
+
+    #[test]
+    fn logins_are_marked_with_their_integration() {
+        assert_eq!(mark("sesame_a_1", "prod-pg").unwrap(), "COMMENT ON ROLE \"sesame_a_1\" IS 'sesame-managed:prod-pg'");
+        assert!(mark("sesame_a_1", "we'ird").unwrap().ends_with("'sesame-managed:we''ird'"));
     }
 
     #[test]

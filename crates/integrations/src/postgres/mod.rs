@@ -303,12 +303,18 @@ impl Integration for Postgres {
     }
 
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
-        // left() rather than LIKE: `_` in the prefix is a LIKE wildcard.
-        sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE left(rolname, length($1)) = $1 ORDER BY 1")
-            .bind(&self.cfg.user_prefix)
-            .fetch_all(&self.pool(None)?)
-            .await
-            .map_err(unavailable)
+        // Only logins this integration made (its mark), with its prefix;
+        // never a superuser or the connector's own login. left() rather
+        // than LIKE: `_` in the prefix is a LIKE wildcard.
+        sqlx::query_scalar(
+            "SELECT r.rolname::text FROM pg_roles r JOIN pg_shdescription d ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass \
+             WHERE d.description = $2 AND left(r.rolname, length($1)) = $1 AND NOT r.rolsuper AND r.rolname <> current_user ORDER BY 1",
+        )
+        .bind(&self.cfg.user_prefix)
+        .bind(grants::marker(&self.cfg.name))
+        .fetch_all(&self.pool(None)?)
+        .await
+        .map_err(unavailable)
     }
 }
 

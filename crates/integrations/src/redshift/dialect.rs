@@ -12,7 +12,9 @@ pub const LIST_SCHEMAS: &str =
     "SELECT nspname::varchar FROM pg_namespace WHERE nspname <> 'information_schema' AND left(nspname, 3) <> 'pg_' ORDER BY 1";
 pub const LIST_TABLES: &str = "SELECT schemaname::varchar, tablename::varchar FROM pg_tables \
      WHERE schemaname <> 'information_schema' AND left(schemaname, 3) <> 'pg_' ORDER BY 1, 2";
-pub const LIST_USERS: &str = "SELECT usename::varchar FROM pg_user WHERE left(usename, length($1)) = $1 ORDER BY 1";
+/// Users with the prefix; never a superuser or the connector's own user.
+pub const LIST_USERS: &str =
+    "SELECT usename::varchar FROM pg_user WHERE left(usename, length($1)) = $1 AND NOT usesuper AND usename <> current_user ORDER BY 1";
 
 /// Redshift password rules: 8 to 64 characters, at least one upper-case
 /// letter, one lower-case letter and one digit; none of `' " \ / @` or space.

@@ -179,7 +179,8 @@ async fn postgres_names_from_the_target_never_reach_a_literal() {
     .unwrap();
     let prefix = format!("lt{t}_");
     let hostile = format!("{prefix}x\\'; CREATE TABLE public.{canary} (i int); --");
-    sqlx::raw_sql(&format!("CREATE ROLE {} LOGIN", pgq(&hostile))).execute(&admin).await.unwrap();
+    // Marked as this integration's (the reconciler lists only those).
+    sqlx::raw_sql(&format!("CREATE ROLE {h} LOGIN; COMMENT ON ROLE {h} IS 'sesame-managed:pg'", h = pgq(&hostile))).execute(&admin).await.unwrap();
     let pg = postgres(&prefix, serde_json::json!({"username": connector}));
     assert!(pg.list_managed_users().await.unwrap().contains(&hostile));
     let _ = pg.delete_user(&hostile).await;
@@ -229,4 +230,48 @@ async fn roles_are_offered_only_from_the_allow_list() {
     let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"], "roles": [role]}));
     assert!(roles_of(my.list_resources().await.unwrap()).contains(&role));
     sqlx::raw_sql(&format!("DROP ROLE {role}")).execute(&root).await.unwrap();
+}
+
+/// Issue 9.4: a prefix is not ownership. Two integrations on one server with
+/// the same prefix (an RDS sub-integration beside a direct entry) each see
+/// only the logins they made; a real role or superuser with the prefix, and
+/// the connector's own login, are never listed for the reconciler.
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_are_owned_by_the_integration_that_made_them() {
+    let t = tag();
+    let prefix = format!("ow{t}_");
+    let admin = pg_admin("postgres").await;
+    let (real, su, conn) = (format!("{prefix}real"), format!("{prefix}su"), format!("{prefix}connector"));
+    sqlx::raw_sql(&format!("CREATE ROLE {real} LOGIN; CREATE ROLE {su} SUPERUSER LOGIN; CREATE ROLE {conn} SUPERUSER LOGIN")).execute(&admin).await.unwrap();
+    let a = postgres(&prefix, serde_json::json!({"name": "pg-a", "username": conn}));
+    let b = postgres(&prefix, serde_json::json!({"name": "pg-b"}));
+    let (ua, ub) = (format!("{prefix}a1"), format!("{prefix}b1"));
+    a.grant_access(&grant(&ua, "database", "postgres", "read_only"), UNTIL).await.unwrap();
+    b.grant_access(&grant(&ub, "database", "postgres", "read_only"), UNTIL).await.unwrap();
+    assert_eq!(a.list_managed_users().await.unwrap(), vec![ua.clone()]);
+    assert_eq!(b.list_managed_users().await.unwrap(), vec![ub.clone()]);
+    for i in [&a, &b] {
+        i.revoke_access(&grant(&ua, "database", "postgres", "read_only")).await.unwrap();
+        i.revoke_access(&grant(&ub, "database", "postgres", "read_only")).await.unwrap();
+    }
+    sqlx::raw_sql(&format!("DROP ROLE {real}; DROP ROLE {su}; DROP ROLE {conn}")).execute(&admin).await.unwrap();
+
+    // MariaDB: the same, with each integration's marker role.
+    let root = my_admin().await;
+    let mprefix = format!("m{t}_");
+    let real = format!("{mprefix}real");
+    sqlx::raw_sql(&format!("CREATE USER '{real}'@'%' IDENTIFIED BY 'x'")).execute(&root).await.unwrap();
+    let a = mysql(&mprefix, serde_json::json!({"name": "my-a"}));
+    let b = mysql(&mprefix, serde_json::json!({"name": "my-b"}));
+    let (ua, ub) = (format!("{mprefix}a1"), format!("{mprefix}b1"));
+    a.grant_access(&grant(&ua, "database", "mysql_marker_probe", "read_only"), UNTIL).await.unwrap();
+    b.grant_access(&grant(&ub, "database", "mysql_marker_probe", "read_only"), UNTIL).await.unwrap();
+    assert_eq!(a.list_managed_users().await.unwrap(), vec![ua.clone()]);
+    assert_eq!(b.list_managed_users().await.unwrap(), vec![ub.clone()]);
+    // Disabled (awaiting cleanup), an account is still its integration's.
+    a.disable_user(&grant(&ua, "database", "mysql_marker_probe", "read_only")).await.unwrap();
+    assert_eq!(a.list_managed_users().await.unwrap(), vec![ua.clone()]);
+    a.delete_user(&ua).await.unwrap();
+    b.delete_user(&ub).await.unwrap();
+    sqlx::raw_sql(&format!("DROP USER '{real}'@'%'")).execute(&root).await.unwrap();
 }

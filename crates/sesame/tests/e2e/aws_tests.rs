@@ -238,10 +238,20 @@ max_duration = "1h"
     assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
     assert!(mariadb_login(&user, &password).await.is_err(), "revoked: the login fails");
 
-    // The reconciler covers sub-integrations too: a login with the prefix that no grant explains goes.
+    // The reconciler covers sub-integrations too: a login this sub-integration
+    // made (its mark) that no grant explains goes; an unmarked one with the
+    // same prefix is not Sesame's and stays.
     let orphan = format!("{prefix}orphan");
+    let bystander = format!("{prefix}real");
+    let marker = sesame_integrations::mysql::grants::marker_role("aws/shop-db");
     let mut root = mariadb_login("root", "").await.unwrap();
-    sqlx::query(&format!("CREATE USER '{orphan}'@'%' IDENTIFIED BY 'x'")).execute(&mut root).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE USER '{orphan}'@'%' IDENTIFIED BY 'x'; CREATE ROLE IF NOT EXISTS `{marker}`; GRANT `{marker}` TO '{orphan}'@'%'; \
+         CREATE USER '{bystander}'@'%' IDENTIFIED BY 'x'"
+    ))
+    .execute(&mut root)
+    .await
+    .unwrap();
     let exists = |root_user: String| async move {
         let mut c = mariadb_login("root", "").await.unwrap();
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mysql.user WHERE User = ?").bind(root_user).fetch_one(&mut c).await.unwrap();
@@ -253,6 +263,8 @@ max_duration = "1h"
         async move { !exists(o).await }
     })
     .await;
+    assert!(exists(bystander.clone()).await, "an account Sesame did not mark was touched");
+    sqlx::query(&format!("DROP USER '{bystander}'@'%'")).execute(&mut root).await.unwrap();
     h.finish().await;
 }
 

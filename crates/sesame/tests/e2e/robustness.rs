@@ -25,11 +25,24 @@ async fn sigkill_then_restart_revokes_overdue_grants_and_orphans() {
     h.kill_server();
     // A login made before the crash but never recorded (as if the process
     // died between CREATE ROLE and writing the request).
+    // It carries Sesame's mark (made in the same transaction as the login).
     let orphan = format!("{}ghost_req_crash", h.prefix);
-    sqlx::raw_sql(&format!("CREATE ROLE \"{orphan}\" LOGIN; GRANT SELECT ON public.orders TO \"{orphan}\""))
-        .execute(&h.pg)
-        .await
-        .unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE \"{orphan}\" LOGIN; GRANT SELECT ON public.orders TO \"{orphan}\"; COMMENT ON ROLE \"{orphan}\" IS 'sesame-managed:local-pg'"
+    ))
+    .execute(&h.pg)
+    .await
+    .unwrap();
+    // A real role that merely shares the prefix (not Sesame's mark), and one
+    // marked by another integration on the same server: both stay.
+    let bystander = format!("{}reporting_team", h.prefix);
+    let neighbour = format!("{}other_integrations", h.prefix);
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE \"{bystander}\" LOGIN; CREATE ROLE \"{neighbour}\" LOGIN; COMMENT ON ROLE \"{neighbour}\" IS 'sesame-managed:other-pg'"
+    ))
+    .execute(&h.pg)
+    .await
+    .unwrap();
     // Let every deadline pass while nothing runs.
     tokio::time::sleep(Duration::from_secs(4)).await;
     for u in &users {
@@ -46,6 +59,8 @@ async fn sigkill_then_restart_revokes_overdue_grants_and_orphans() {
         })
         .await;
     eprintln!("revoked everything {took:?} after the restart");
+    assert!(h.role_exists(&bystander).await && h.role_exists(&neighbour).await, "the reconciler touched a login that is not its own");
+    sqlx::raw_sql(&format!("DROP ROLE \"{bystander}\"; DROP ROLE \"{neighbour}\"")).execute(&h.pg).await.unwrap();
     let audit = h.cli(&admin, &["audit"]).to_string();
     assert!(audit.contains("reconcile.revoke") && audit.contains(&orphan), "the reconciler's action is audited");
     for r in h.cli(&dev, &["requests", "list"]).as_array().unwrap() {
