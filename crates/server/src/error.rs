@@ -61,8 +61,11 @@ impl From<sesame_store::StoreError> for ApiError {
 }
 
 impl From<sesame_integrations::IntegrationError> for ApiError {
+    /// The caller reads the stable message; the target's own words (which
+    /// may name hosts, accounts, statements) go to the log only.
     fn from(e: sesame_integrations::IntegrationError) -> Self {
-        ApiError::new(ErrorCode::IntegrationError, format!("the integration failed: {e}"))
+        tracing::warn!(error = %e, "an integration call failed");
+        ApiError::new(ErrorCode::IntegrationError, format!("the integration failed: {}", crate::worker::user_message(&e)))
     }
 }
 

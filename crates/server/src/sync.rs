@@ -76,6 +76,13 @@ async fn discover(st: &AppState, name: &str) -> Result<usize, String> {
     outcome
 }
 
+/// The short name of a sub-integration reported by `parent`'s discovery:
+/// only `parent/NAME` (one level, non-empty) is accepted; another parent's
+/// child or a top-level name is refused.
+pub fn child_short_name<'a>(parent: &str, child: &'a str) -> Option<&'a str> {
+    child.strip_prefix(parent)?.strip_prefix('/').filter(|s| !s.is_empty() && !s.contains('/'))
+}
+
 /// Serve the sub-integrations a discovery found; one that cannot be built
 /// is shown with its error (which names the tag to fix), and one that is
 /// no longer found is no longer served.
@@ -86,7 +93,7 @@ async fn adopt_children(st: &AppState, parent: &str, integ: &dyn sesame_integrat
     for c in children {
         // A sub-integration is always named under its parent: anything else
         // (another parent's child, a top-level name) is refused.
-        let Some(short) = c.name.strip_prefix(&prefix).filter(|s| !s.is_empty() && !s.contains('/')) else {
+        let Some(short) = child_short_name(parent, &c.name) else {
             tracing::warn!(parent, child = %c.name, "a discovery reported a sub-integration outside its parent; ignored");
             errors.push(format!("sub-integration `{}` is not named under `{parent}/`: ignored", c.name));
             continue;
@@ -126,5 +133,19 @@ pub async fn run(st: AppState) {
             let _ = sync_one(&st, &n).await;
         }
         tokio::time::sleep(st.settings.worker.sync_interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_parent_reports_only_its_own_children() {
+        use super::child_short_name as short;
+        assert_eq!(short("acct", "acct/orders-db"), Some("orders-db"));
+        assert_eq!(short("acct", "prod/orders-db"), None, "another parent's child");
+        assert_eq!(short("acct", "prod-pg"), None, "a top-level integration");
+        assert_eq!(short("acct", "acct2/x"), None);
+        assert_eq!(short("acct", "acct/"), None);
+        assert_eq!(short("acct", "acct/a/b"), None);
     }
 }

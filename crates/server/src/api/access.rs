@@ -52,7 +52,13 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Ap
         Ok(c) => c,
         Err(e) => {
             st.store.clear_credentials_shown(&id).await?;
-            return Err(ApiError::new(ErrorCode::IntegrationError, format!("creating credentials failed: {e}; try `sesame access use {id}` again")));
+            // The details are for admins (audit log); the requester reads the stable message.
+            let audit = AuditDraft::new(&who.email, "credentials.failed", Some(&id), "error", json!({"error": e.to_string()}));
+            st.store.append_audit(audit, clock::now()).await?;
+            return Err(ApiError::new(
+                ErrorCode::IntegrationError,
+                format!("creating credentials failed: {}; try `sesame access use {id}` again", crate::worker::user_message(&e)),
+            ));
         }
     };
     st.store.set_credentials_created(&id, clock::now()).await?;
