@@ -267,3 +267,44 @@ async fn discovery_waits_out_throttling_and_finds_the_same() {
     assert_eq!(ids(&throttled), ids(&direct));
     assert!(direct.resources.len() >= 10);
 }
+
+/// A 1,000-bucket grant: too big for a user's policy quotas, refused by the
+/// same sizing a dry run uses (naming what would fit); and the bucket → KMS
+/// key mapping comes from discovery, so a grant after a sync reads nothing,
+/// and without one reads in bulk. The times are printed, not asserted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_bucket_grant_is_sized_from_what_discovery_knows() {
+    let m = moto(None).await;
+    common::fixture(&m.url, &["buckets", "big", "1000"]);
+    let names: Vec<String> = (0..1000).map(|i| format!("big-{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let p = params("sesame_big", "s3_bucket", &refs, "read_only");
+
+    // What a grant did before: one GetBucketEncryption per bucket, in turn.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&m.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::from_keys("testing", "testing", None))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let t = std::time::Instant::now();
+    for b in &names {
+        let _ = s3.get_bucket_encryption().bucket(b).send().await;
+    }
+    let sequential = t.elapsed();
+
+    let a = account(&m.url, json!({"named_resource_limit": 2000, "managed_policies_per_principal": 2}));
+    let t = std::time::Instant::now();
+    let e = a.preflight(&p, DEADLINE).await.unwrap_err();
+    let cold = t.elapsed();
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("managed_policies_per_principal") && e.to_string().contains("identity_center_role"), "{e}");
+    a.list_resources().await.unwrap();
+    let t = std::time::Instant::now();
+    assert!(a.preflight(&p, DEADLINE).await.is_err());
+    let warm = t.elapsed();
+    eprintln!("1000-bucket grant sizing: {sequential:?} reading keys one by one (before), {cold:?} reading in bulk without discovery, {warm:?} after discovery");
+    // A grant that fits needs nothing more.
+    assert!(a.preflight(&params("sesame_small", "s3_bucket", &refs[..5], "read_only"), DEADLINE).await.is_ok());
+}

@@ -90,6 +90,7 @@ pub async fn execute(integ: &dyn Integration, t: &Task, now: Timestamp) -> TaskO
         Op::DisableUser => integ.disable_user(p).await.map(|_| Value::Null),
         Op::DeleteUser => integ.delete_user(&p.username).await.map(|_| Value::Null),
         Op::ListManagedUsers => integ.list_managed_users().await.map(|u| json!(u)),
+        Op::Preflight => integ.preflight(p, Timestamp(t.valid_until_ms.unwrap_or_default())).await.map(|_| Value::Null),
         Op::GetBoundary => integ.boundary_of(&p.resource_type, first(p)).await.map(|(arn, boundary)| json!({"arn": arn, "boundary": boundary})),
         Op::SetBoundary => {
             let arn = Some(p.permission.as_str()).filter(|a| !a.is_empty());

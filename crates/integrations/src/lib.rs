@@ -134,6 +134,13 @@ pub trait Integration: Send + Sync {
     /// Logins on the target that carry [`Integration::user_prefix`], for the reconciler.
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError>;
 
+    /// Would a grant of `params` fit on the target? Checked before a request
+    /// is submitted (and by its dry run): e.g. the IAM policy sizing of AWS
+    /// grants. Reads only; the default has nothing to check.
+    async fn preflight(&self, _params: &ActionParams, _valid_until: Timestamp) -> Result<(), IntegrationError> {
+        Ok(())
+    }
+
     /// A standing principal's (`role`|`user`) ARN and current permission
     /// boundary. What Sesame put and what was there before are kept in the
     /// control plane's store, never on the principal.

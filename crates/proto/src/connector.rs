@@ -76,6 +76,8 @@ pub enum Op {
     /// boundary ARN (empty: remove it).
     GetBoundary,
     SetBoundary,
+    /// Would a grant fit (params as for grant-access, deadline in valid_until_ms)?
+    Preflight,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

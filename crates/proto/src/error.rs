@@ -27,6 +27,9 @@ pub enum ErrorCode {
     CredentialsAlreadyShown,
     IntegrationError,
     Internal,
+    /// The integration says the grant cannot be made as asked (e.g. it does
+    /// not fit IAM's policy quotas); the message names what would make it fit.
+    CannotGrant,
     /// Too many failed sign-ins from this address or with this token.
     TooManyRequests,
     /// The server is at its concurrency limit or the request took too long.
@@ -62,6 +65,7 @@ impl ErrorCode {
             ErrorCode::CredentialsAlreadyShown => "credentials_already_shown",
             ErrorCode::IntegrationError => "integration_error",
             ErrorCode::Internal => "internal",
+            ErrorCode::CannotGrant => "cannot_grant",
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::PayloadTooLarge => "payload_too_large",

@@ -41,7 +41,8 @@ impl ApiError {
             | C::TooManyResources
             | C::JustificationRequired
             | C::NoMatchingFlow
-            | C::NoApprover => StatusCode::UNPROCESSABLE_ENTITY,
+            | C::NoApprover
+            | C::CannotGrant => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }

@@ -113,6 +113,26 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     };
     let owners = crate::owners::owners_for(&integ.settings(), &found, &st.settings.directory);
     let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
+    if let Decision::Refuse(r) = &decision {
+        return Err(refusal(r, who, body));
+    }
+    // The integration's own check of what it would grant (e.g. IAM policy
+    // sizing), before anything is submitted. Trouble reaching the target
+    // does not block the request: the grant job retries.
+    let probe = sesame_proto::ActionParams {
+        resource_type: body.resource_type.clone(),
+        resources: body.resources.clone(),
+        permission: body.permission.clone(),
+        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), who.email.clone())].into(),
+        ..Default::default()
+    };
+    match integ.preflight(&probe, now.plus(duration)).await {
+        Ok(()) => {}
+        Err(sesame_integrations::IntegrationError::Invalid(m)) => {
+            return Err(ApiError::new(ErrorCode::CannotGrant, format!("`{}` cannot grant this as asked: {m}", body.integration)))
+        }
+        Err(e) => tracing::warn!(integration = %body.integration, error = %e, "preflight failed; submitting anyway"),
+    }
     match decision {
         Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration }),
         Decision::Pending { flow, approvers, parts } => Ok(Plan { status: RequestStatus::Pending, flow, approvers, parts, duration }),

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use principal::Principal;
 use serde::Deserialize;
-use sesame_core::policy::{check_selection, compile, pack, trust_policy, Federation, Quotas, Target};
+use sesame_core::policy::{check_selection, compile, pack, trust_policy, Federation, Placement, Quotas, Target};
 use sesame_core::Timestamp;
 use sesame_integrations::secret::SecretRef;
 use sesame_integrations::settings::IntegrationSettings;
@@ -138,6 +138,9 @@ pub struct AwsAccount {
     /// Tags the last `list_resources` saw, handed once to the
     /// `list_resources_tags` that follows it (so a sync discovers once).
     last_tags: Mutex<Option<(std::time::Instant, Tags)>>,
+    /// Bucket → customer-managed KMS key (or none), as discovery last saw
+    /// them: a grant reads only the buckets missing here, in bulk.
+    bucket_keys: Mutex<BTreeMap<String, Option<String>>>,
 }
 
 type Tags = BTreeMap<String, BTreeMap<String, String>>;
@@ -182,6 +185,7 @@ impl AwsAccount {
             children: Mutex::new(BTreeMap::new()),
             cursors: Mutex::new(BTreeMap::new()),
             last_tags: Mutex::new(None),
+            bucket_keys: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -215,14 +219,51 @@ impl AwsAccount {
         Ok(a)
     }
 
-    /// The customer-managed KMS key encrypting `bucket`, if any.
+    /// The policies a grant needs, placed within the principal's quotas:
+    /// the same sizing for a grant and for its dry run.
+    async fn placement(&self, p: &ActionParams, valid_until: Timestamp) -> Result<Placement, IntegrationError> {
+        check_selection(p.resources.len(), self.cfg.named_resource_limit).map_err(|g| IntegrationError::Invalid(g.to_string()))?;
+        let units = self.units(&p.resource_type, &p.permission, &p.resources).await?;
+        let statements = compile(&units, valid_until);
+        let q = match self.federation() {
+            None => Quotas::for_target(Target::User, self.managed_per_principal("AttachedPoliciesPerUserQuota").await),
+            Some(_) => Quotas::for_target(Target::Role, self.managed_per_principal("AttachedPoliciesPerRoleQuota").await),
+        };
+        pack(&statements, valid_until, q).map_err(|e| IntegrationError::Invalid(e.to_string()))
+    }
+
+    /// The customer-managed KMS key encrypting `bucket`, if any (read now;
+    /// discovery remembers what it read).
     async fn bucket_key(&self, bucket: &str) -> Option<String> {
-        let enc = self.s3.get_bucket_encryption().bucket(bucket).send().await.ok()?;
-        enc.server_side_encryption_configuration()?
-            .rules()
-            .iter()
-            .filter_map(|r| r.apply_server_side_encryption_by_default())
-            .find_map(|d| d.kms_master_key_id().map(str::to_owned))
+        let key = async {
+            let enc = self.s3.get_bucket_encryption().bucket(bucket).send().await.ok()?;
+            enc.server_side_encryption_configuration()?
+                .rules()
+                .iter()
+                .filter_map(|r| r.apply_server_side_encryption_by_default())
+                .find_map(|d| d.kms_master_key_id().map(str::to_owned))
+        }
+        .await;
+        self.bucket_keys.lock().unwrap_or_else(|p| p.into_inner()).insert(bucket.to_owned(), key.clone());
+        key
+    }
+
+    /// The keys of `buckets`: what discovery saw, and the buckets it did not
+    /// see read now, 16 at a time.
+    async fn bucket_keys(&self, buckets: &[String]) -> BTreeMap<String, Option<String>> {
+        use futures::StreamExt;
+        let mut known: BTreeMap<String, Option<String>> = {
+            let cache = self.bucket_keys.lock().unwrap_or_else(|p| p.into_inner());
+            buckets.iter().filter_map(|b| cache.get(b).map(|k| (b.clone(), k.clone()))).collect()
+        };
+        let missing: Vec<String> = buckets.iter().filter(|b| !known.contains_key(*b)).cloned().collect();
+        let reads = missing.into_iter().map(|b| async move {
+            let k = self.bucket_key(&b).await;
+            (b, k)
+        });
+        let read: Vec<(String, Option<String>)> = futures::stream::iter(reads).buffer_unordered(16).collect().await;
+        known.extend(read);
+        known
     }
 
     /// Managed policies a principal may carry: configured, else the
@@ -358,25 +399,23 @@ impl Integration for AwsAccount {
     }
 
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
-        check_selection(p.resources.len(), self.cfg.named_resource_limit).map_err(|g| IntegrationError::Invalid(g.to_string()))?;
-        let units = self.units(&p.resource_type, &p.permission, &p.resources).await?;
-        let statements = compile(&units, valid_until);
+        let placement = self.placement(p, valid_until).await?;
         match self.federation() {
             None => {
-                let q = Quotas::for_target(Target::User, self.managed_per_principal("AttachedPoliciesPerUserQuota").await);
-                let placement = pack(&statements, valid_until, q).map_err(|e| IntegrationError::Invalid(e.to_string()))?;
                 principal::ensure_user(&self.iam, &p.username, &p.grant_id).await?;
                 principal::put_policies(&self.iam, Principal::User(&p.username), &placement).await
             }
             Some(f) => {
                 let who = p.requester().ok_or_else(|| IntegrationError::Invalid("a federated role needs the requester's identity; none was passed".into()))?;
-                let q = Quotas::for_target(Target::Role, self.managed_per_principal("AttachedPoliciesPerRoleQuota").await);
-                let placement = pack(&statements, valid_until, q).map_err(|e| IntegrationError::Invalid(e.to_string()))?;
                 let trust = trust_policy(&f, &self.account_id().await?, who, valid_until);
                 principal::ensure_role(&self.iam, &p.username, &p.grant_id, &trust, 3600).await?;
                 principal::put_policies(&self.iam, Principal::Role(&p.username), &placement).await
             }
         }
+    }
+
+    async fn preflight(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+        self.placement(p, valid_until).await.map(|_| ())
     }
 
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {

@@ -76,9 +76,10 @@ impl AwsAccount {
             .map(|(_, _, a)| *a)
             .ok_or_else(|| unknown_permission(resource_type, permission))?;
         let mut units = Vec::new();
+        let keys = if resource_type == "s3_bucket" { self.bucket_keys(resources).await } else { Default::default() };
         for r in resources {
             match resource_type {
-                "s3_bucket" => units.push(AccessUnit::S3Bucket { bucket: r.clone(), write: permission == "read_write", kms_key_arn: self.bucket_key(r).await }),
+                "s3_bucket" => units.push(AccessUnit::S3Bucket { bucket: r.clone(), write: permission == "read_write", kms_key_arn: keys.get(r).cloned().flatten() }),
                 "ec2_instance" => {
                     let (region, account) = arn_parts(r);
                     let instance_id = r.rsplit('/').next().unwrap_or_default().to_owned();

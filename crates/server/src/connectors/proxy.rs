@@ -95,6 +95,9 @@ impl<B: Backend> Integration for Proxy<B> {
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
         codec::decode_users(self.0.call(Op::ListManagedUsers, ActionParams::default(), None).await?)
     }
+    async fn preflight(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+        unit(self.0.call(Op::Preflight, p.clone(), Some(valid_until)).await)
+    }
     async fn boundary_of(&self, principal_type: &str, name: &str) -> Result<(String, Option<String>), IntegrationError> {
         codec::decode_boundary(self.0.call(Op::GetBoundary, codec::boundary_params(principal_type, name, ""), None).await?)
     }

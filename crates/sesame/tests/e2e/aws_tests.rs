@@ -21,7 +21,8 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
     let (_moto, url) = start_moto().await;
     fixture(&url, &["buckets", "data", "101"]);
     let dir = key_files();
-    let extra = acct_config(&url, &dir);
+    // No managed policies per user: a grant must fit the 2,048-character inline policy.
+    let extra = acct_config(&url, &dir).replace("resource_types = [\"s3_bucket\"]", "resource_types = [\"s3_bucket\"]\nmanaged_policies_per_principal = 0");
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
@@ -36,10 +37,17 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
     let args = create(&all.join(","), &["--dry-run"]);
     let err = h.cli_err(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>(), "too_many_resources");
     assert!(err.contains("101 AWS resources are selected by name; the limit is 100"), "{err}");
-    let args = create(&all[..100].join(","), &["--dry-run"]);
+    // Within the guardrail but too big for the principal's policy quotas: the
+    // dry run sizes the policies as the grant would, and says what would fit.
+    for extra in [&["--dry-run"][..], &[]] {
+        let args = create(&all[..100].join(","), extra);
+        let err = h.cli_err(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>(), "cannot_grant");
+        assert!(err.contains("managed_policies_per_principal") && err.contains("per-grant role delivery"), "{err}");
+    }
+    let args = create(&all[..10].join(","), &["--dry-run"]);
     let v = h.cli(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!((s(&v, "status").as_str(), s(&v, "flow").as_str()), ("Granting", "acct-read"));
-    assert!(h.cli(&admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().is_empty(), "a dry run writes nothing");
+    assert!(h.cli(&admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().is_empty(), "a refused request and a dry run write nothing");
 
     let args = create("data-001,data-002", &["--wait"]);
     let r = h.cli(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>());
