@@ -180,7 +180,7 @@ impl AwsAccount {
                     "rds_instance",
                     arn,
                     id,
-                    &[("arn", arn), ("engine", d.engine().unwrap_or_default()), ("host", host), ("port", &port), ("iam_auth", iam), ("region", &arn_parts(arn).0)],
+                    &[("arn", arn), ("engine", d.engine().unwrap_or_default()), ("host", host), ("port", &port), ("iam_auth", iam), ("region", &arn_parts(arn).0), ("dbi_resource_id", d.dbi_resource_id().unwrap_or_default())],
                     tags,
                 ));
             }

@@ -13,6 +13,7 @@ mod discover;
 mod explorer;
 mod principal;
 pub mod rds;
+pub mod rds_iam;
 mod units;
 
 use async_trait::async_trait;
@@ -380,6 +381,7 @@ impl Integration for AwsAccount {
                 host: get("host"),
                 port: get("port").parse().unwrap_or(5432),
                 region: get("region"),
+                dbi_resource_id: get("dbi_resource_id"),
                 tags: &f.tags,
             };
             children.extend(self.rds_child(&i).await);

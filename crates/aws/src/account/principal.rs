@@ -60,7 +60,12 @@ fn grant_tag(grant: &str) -> Result<aws_sdk_iam::types::Tag, IntegrationError> {
 }
 
 pub async fn ensure_user(iam: &Client, user: &str, grant: &str) -> Result<(), IntegrationError> {
-    match iam.create_user().user_name(user).path(PATH).tags(grant_tag(grant)?).send().await {
+    ensure_user_in(iam, PATH, user, grant).await
+}
+
+/// A per-grant user under `path`.
+pub async fn ensure_user_in(iam: &Client, path: &str, user: &str, grant: &str) -> Result<(), IntegrationError> {
+    match iam.create_user().user_name(user).path(path).tags(grant_tag(grant)?).send().await {
         Ok(_) => Ok(()),
         Err(e) if is_code(&e, "EntityAlreadyExists") => Ok(()),
         Err(e) => Err(sdk_err(&format!("cannot create IAM user `{user}`"), e)),
@@ -230,13 +235,18 @@ pub async fn new_access_key(iam: &Client, user: &str, region: &str, hint: Option
 
 /// Per-grant users and roles (both carry the prefix) under `/sesame/`.
 pub async fn list(iam: &Client, prefix: &str) -> Result<Vec<String>, IntegrationError> {
+    list_in(iam, PATH, prefix).await
+}
+
+/// Per-grant users and roles with `prefix` under `path`.
+pub async fn list_in(iam: &Client, path: &str, prefix: &str) -> Result<Vec<String>, IntegrationError> {
     let mut out = Vec::new();
-    let mut pages = iam.list_users().path_prefix(PATH).into_paginator().send();
+    let mut pages = iam.list_users().path_prefix(path).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| sdk_err("cannot list IAM users", e))?;
         out.extend(page.users().iter().map(|u| u.user_name().to_owned()).filter(|n| n.starts_with(prefix)));
     }
-    let mut pages = iam.list_roles().path_prefix(PATH).into_paginator().send();
+    let mut pages = iam.list_roles().path_prefix(path).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| sdk_err("cannot list IAM roles", e))?;
         out.extend(page.roles().iter().map(|r| r.role_name().to_owned()).filter(|n| n.starts_with(prefix)));

@@ -72,7 +72,16 @@ pub(crate) struct Built {
     pub integration: Arc<dyn Integration>,
     pub decl: serde_json::Value,
     pub at: Instant,
-    pub iam: bool,
+    /// IAM auth: where grantees get `rds-db:connect` (and the token is rebuilt).
+    pub iam: Option<IamTarget>,
+}
+
+/// What an IAM-auth instance's grantees need `rds-db:connect` on.
+#[derive(Debug, Clone)]
+pub(crate) struct IamTarget {
+    pub region: String,
+    pub account_id: String,
+    pub dbi_resource_id: String,
 }
 
 /// One discovered RDS instance, as discovery saw it.
@@ -83,6 +92,8 @@ pub(crate) struct Instance<'a> {
     pub host: &'a str,
     pub port: u16,
     pub region: &'a str,
+    /// What `rds-db:connect` ARNs name the instance by.
+    pub dbi_resource_id: &'a str,
     pub tags: &'a BTreeMap<String, String>,
 }
 
@@ -157,16 +168,40 @@ impl AwsAccount {
         if !types.is_empty() {
             decl["resource_types"] = serde_json::json!(types);
         }
-        match self.build_child(&name, &decl, matches!(t.auth, RdsAuth::Iam)) {
+        let iam = match t.auth {
+            RdsAuth::Iam => {
+                if i.dbi_resource_id.is_empty() {
+                    return fail("RDS reports no DbiResourceId: grantees could not be given rds-db:connect".into());
+                }
+                let account_id = match self.account_id().await {
+                    Ok(a) => a,
+                    Err(e) => return fail(e.to_string()),
+                };
+                Some(IamTarget { region: i.region.to_owned(), account_id, dbi_resource_id: i.dbi_resource_id.to_owned() })
+            }
+            RdsAuth::Password { .. } => None,
+        };
+        match self.build_child(&name, &decl, iam) {
             Ok(integ) => Some(Child { name: name.clone(), source: i.arn.to_owned(), info: Some(sesame_integrations::info_of(&name, integ.as_ref())), error: None }),
             Err(e) => fail(e.to_string()),
         }
     }
 
-    fn build_child(&self, name: &str, decl: &serde_json::Value, iam: bool) -> Result<Arc<dyn Integration>, IntegrationError> {
+    fn build_child(&self, name: &str, decl: &serde_json::Value, iam: Option<IamTarget>) -> Result<Arc<dyn Integration>, IntegrationError> {
         let d: IntegrationDecl = serde_json::from_value(decl.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
         d.validate().map_err(IntegrationError::Misconfigured)?;
-        let integ = d.build()?;
+        let db = d.build()?;
+        // IAM auth: each grant also gets its per-grant `rds-db:connect`.
+        let integ: Arc<dyn Integration> = match &iam {
+            Some(t) => Arc::new(super::rds_iam::RdsIam {
+                inner: db,
+                iam: self.iam.clone(),
+                region: t.region.clone(),
+                account_id: t.account_id.clone(),
+                dbi_resource_id: t.dbi_resource_id.clone(),
+            }),
+            None => db,
+        };
         let short = name.split_once('/').map(|x| x.1).unwrap_or(name).to_owned();
         self.children.lock().unwrap_or_else(|p| p.into_inner()).insert(short, Built { integration: integ.clone(), decl: decl.clone(), at: Instant::now(), iam });
         Ok(integ)
@@ -178,13 +213,13 @@ impl AwsAccount {
         let (decl, stale) = {
             let map = self.children.lock().unwrap_or_else(|p| p.into_inner());
             let b = map.get(short)?;
-            if !(b.iam && b.at.elapsed() > TOKEN_REFRESH) {
+            if !(b.iam.is_some() && b.at.elapsed() > TOKEN_REFRESH) {
                 return Some(b.integration.clone());
             }
-            (b.decl.clone(), b.integration.clone())
+            (b.decl.clone(), (b.integration.clone(), b.iam.clone()))
         };
         let name = format!("{}/{short}", self.cfg.name);
-        Some(self.build_child(&name, &decl, true).unwrap_or(stale))
+        Some(self.build_child(&name, &decl, stale.1).unwrap_or(stale.0))
     }
 
     async fn secret_username(&self, arn: &str) -> Result<String, String> {

@@ -329,3 +329,81 @@ max_duration = "1h"
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 9 (RDS IAM auth): the database login alone cannot be used; the
+/// grantee also gets `rds-db:connect` on exactly that login on that instance,
+/// ending at the deadline, through a per-grant IAM user whose key is shown
+/// once; revoke removes the IAM user and the login.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_iam_auth_rds_grant_gets_rds_db_connect_until_its_deadline() {
+    let (_moto, url) = start_moto().await;
+    let dbi: String = serde_json::from_str(fixture(&url, &["rds-iam"]).trim()).unwrap();
+    let dir = key_files();
+    let tag = crate::harness::rand_suffix(6);
+    let prefix = format!("i{tag}_");
+    // The connector's login on the instance (the local server trusts loopback,
+    // so the IAM token it presents as its password is not checked here).
+    let connector = format!("iamconn_{tag}");
+    let root = crate::harness::admin("postgres").await;
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE {connector} SUPERUSER LOGIN; DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$"
+    ))
+    .execute(&root)
+    .await
+    .unwrap();
+    let extra = format!(
+        r#"
+[[integrations]]
+type = "aws_account"
+name = "aws"
+region = "us-east-1"
+endpoint_url = "{url}"
+resource_types = ["rds_instance"]
+user_prefix = "{prefix}"
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
+connector_id = "local"
+rds_host_overrides = {{ "ledger-db" = "127.0.0.1:5432" }}
+rds_iam_username = "{connector}"
+rds_resource_types = ["database"]
+
+[[access_flows]]
+name = "ledger"
+kind = "automatic"
+integration = "aws/ledger-db"
+requesters = {{ groups = ["developers"] }}
+max_duration = "1h"
+"#,
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display(),
+    );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "aws"]);
+    h.cli(&admin, &["inventory", "sync", "aws/ledger-db"]);
+    let r = h.cli(&dev, &["requests", "create", "--integration", "aws/ledger-db", "--resource-type", "database", "--resources", &h.db, "--permission", "read_only", "--duration", "30m", "--justification", "iam", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let user = s(&r, "username");
+    let deadline = s(&r, "deadline");
+    assert!(h.role_exists(&user).await, "the database login exists");
+    let at: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users-at", "/sesame-rds/"])).unwrap();
+    assert_eq!(at, vec![user.clone()], "a per-grant IAM user beside the login");
+    let doc: serde_json::Value = serde_json::from_str(&fixture(&url, &["user-policy", &user])).unwrap();
+    let st = doc["Statement"].as_array().unwrap();
+    assert_eq!(st.len(), 1, "{doc}");
+    assert_eq!(st[0]["Action"], "rds-db:connect");
+    assert_eq!(st[0]["Resource"], format!("arn:aws:rds-db:us-east-1:123456789012:dbuser:{dbi}/{user}"));
+    let until = st[0]["Condition"]["DateLessThan"]["aws:CurrentTime"].as_str().unwrap();
+    assert_eq!(&until[..19], &deadline[..19], "the connect permission ends at the deadline: {doc}");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    assert!(!s(&creds, "secret").is_empty(), "the IAM user's key signs the token: {creds}");
+    assert!(creds["details"]["aws_access_key_id"].is_string(), "{creds}");
+    assert!(s(&creds, "connect_command").contains("generate-db-auth-token"), "{creds}");
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    let at: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users-at", "/sesame-rds/"])).unwrap();
+    assert!(at.is_empty(), "revoke leaves no IAM user: {at:?}");
+    assert!(!h.role_exists(&user).await, "revoke leaves no login");
+    h.finish().await;
+    sqlx::raw_sql(&format!("DROP ROLE {connector}")).execute(&root).await.unwrap();
+}

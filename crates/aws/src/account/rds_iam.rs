@@ -1,0 +1,113 @@
+//! RDS sub-integrations with IAM database authentication: the database login
+//! alone is useless without `rds-db:connect` on it. This wrapper gives each
+//! grant a per-grant IAM user (under `/sesame-rds/`, apart from the parent's
+//! own per-grant principals) whose only permission is connecting as that
+//! login on that instance, until the deadline; revoke removes both.
+
+use super::principal::{self, Principal};
+use async_trait::async_trait;
+use sesame_core::policy::Placement;
+use sesame_core::Timestamp;
+use sesame_integrations::settings::IntegrationSettings;
+use sesame_integrations::sql::rds_iam::connect_policy;
+use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
+use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub const PATH: &str = "/sesame-rds/";
+
+pub struct RdsIam {
+    pub inner: Arc<dyn Integration>,
+    pub iam: aws_sdk_iam::Client,
+    pub region: String,
+    pub account_id: String,
+    /// The instance's `DbiResourceId` (what `rds-db:connect` ARNs name).
+    pub dbi_resource_id: String,
+}
+
+impl RdsIam {
+    /// The one policy of a grant: connect as `login` on this instance until `deadline`.
+    pub fn policy(&self, login: &str, deadline: Timestamp) -> serde_json::Value {
+        connect_policy(&self.region, &self.account_id, &self.dbi_resource_id, login, &sesame_core::time::rfc3339(deadline))
+    }
+}
+
+#[async_trait]
+impl Integration for RdsIam {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn resource_types(&self) -> Vec<String> {
+        self.inner.resource_types()
+    }
+    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
+        self.inner.permissions(resource_type)
+    }
+    fn max_username_len(&self) -> usize {
+        // IAM user names are at most 64: the login name is both.
+        self.inner.max_username_len().min(64)
+    }
+    fn user_prefix(&self) -> String {
+        self.inner.user_prefix()
+    }
+    fn settings(&self) -> IntegrationSettings {
+        self.inner.settings()
+    }
+    async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
+        self.inner.get_status().await
+    }
+    async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
+        self.inner.list_resources().await
+    }
+    async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
+        self.inner.list_resources_tags().await
+    }
+    async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+        self.inner.grant_access(p, valid_until).await?;
+        principal::ensure_user_in(&self.iam, PATH, &p.username, &p.grant_id).await?;
+        let placement = Placement { inline: Some(self.policy(&p.username, valid_until)), managed: vec![] };
+        principal::put_policies(&self.iam, Principal::User(&p.username), &placement).await
+    }
+    async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        principal::delete(&self.iam, Principal::User(&p.username)).await?;
+        self.inner.revoke_access(p).await
+    }
+    /// The database side (host, token command) and the IAM user's key, which
+    /// signs the token: shown once.
+    async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        let db = self.inner.create_credentials(p).await?;
+        let key = principal::new_access_key(&self.iam, &p.username, &self.region, None).await?;
+        let mut details = db.details;
+        details.extend(key.details);
+        let command = db.connect_command.map(|c| {
+            use sesame_integrations::sql::shell_quote as q;
+            format!("AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} {c}", q(&key.username), q(&key.secret))
+        });
+        Ok(Credentials { username: db.username, secret: key.secret, details, connect_command: command })
+    }
+    async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.create_credentials(p).await
+    }
+    async fn delete_credentials(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        principal::delete_keys(&self.iam, &p.username).await?;
+        self.inner.delete_credentials(p).await
+    }
+    async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        principal::delete(&self.iam, Principal::User(&p.username)).await?;
+        self.inner.disable_user(p).await
+    }
+    async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
+        principal::delete(&self.iam, Principal::User(username)).await?;
+        self.inner.delete_user(username).await
+    }
+    /// Logins on the database and per-grant IAM users: an orphan on either
+    /// side is the reconciler's to remove (both sides, idempotently).
+    async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
+        let mut all = self.inner.list_managed_users().await?;
+        all.extend(principal::list_in(&self.iam, PATH, &self.inner.user_prefix()).await?);
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+}
