@@ -427,6 +427,16 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_configuration_reference_is_a_valid_configuration() {
+        // Unknown keys are errors: every key the reference shows is accepted.
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\nversion = 1").expect("the reference block") + "```toml\n".len();
+        let len = readme[start..].find("```").expect("its end");
+        let s = p(&readme[start..start + len]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((s.integrations.len(), s.flows.len()), (7, 1));
+    }
+
+    #[test]
     fn overlapping_login_prefixes_on_one_server_are_refused() {
         let pg = |name: &str, host: &str, prefix: &str| format!("[[integrations]]\ntype = 'postgresql'\nname = '{name}'\nhost = '{host}'\nusername = 'c'\nuser_prefix = '{prefix}'\n");
         let e = p(&format!("version = 1\n{}{}", pg("a", "db.internal", "sesame_"), pg("b", "DB.internal", "sesame_ops_"))).unwrap_err().to_string();
