@@ -47,11 +47,19 @@ pub struct ServerSection {
     /// HTTPS only. Relative paths are relative to this file.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Failed sign-ins allowed per minute per address and per token; more
+    /// are refused (429) before the store is asked.
+    #[serde(default = "default_auth_failures")]
+    pub auth_failures_per_minute: u32,
+}
+
+fn default_auth_failures() -> u32 {
+    crate::limits::AUTH_FAILURES_PER_MINUTE
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { listen: default_listen(), store: default_store(), tls_cert: None, tls_key: None }
+        ServerSection { listen: default_listen(), store: default_store(), tls_cert: None, tls_key: None, auth_failures_per_minute: default_auth_failures() }
     }
 }
 
@@ -231,6 +239,7 @@ pub struct Settings {
     pub tls: Option<Tls>,
     /// `--insecure-http`: plain HTTP on a non-loopback address, knowingly.
     pub insecure_http: bool,
+    pub auth_failures_per_minute: u32,
     pub store: String,
     pub worker: WorkerSection,
     pub directory: Directory,
@@ -364,6 +373,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         path: path.to_owned(),
         tls,
         insecure_http: o.insecure_http,
+        auth_failures_per_minute: file.server.auth_failures_per_minute.max(1),
         listen: o.listen.unwrap_or_else(default_listen),
         store: resolve_store_url(o.store.unwrap_or_else(default_store), path),
         worker: file.worker,

@@ -21,7 +21,8 @@ impl ApiError {
         match self.code {
             C::Unauthorized => StatusCode::UNAUTHORIZED,
             C::Forbidden | C::SelfApproval | C::NotAnApprover => StatusCode::FORBIDDEN,
-            C::NotFound => StatusCode::NOT_FOUND,
+            // An integration named that does not exist: not found, wherever named.
+            C::NotFound | C::UnknownIntegration => StatusCode::NOT_FOUND,
             C::InvalidState | C::CredentialsAlreadyShown => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -32,8 +33,7 @@ impl ApiError {
             C::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
             C::RequestEnded => StatusCode::CONFLICT,
             C::BadRequest => StatusCode::BAD_REQUEST,
-            C::UnknownIntegration
-            | C::UnknownResourceType
+            C::UnknownResourceType
             | C::UnknownResource
             | C::UnknownPermission
             | C::DurationTooLong

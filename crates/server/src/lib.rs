@@ -51,6 +51,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
             integrations.insert(r.name.clone(), remote.integration());
         }
     }
+    let auth_guard = Arc::new(crate::limits::AuthGuard::new(settings.auth_failures_per_minute));
     Ok(AppState {
         store,
         settings: Arc::new(settings),
@@ -60,7 +61,7 @@ pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
         changes: broadcast::channel(1024).0,
         hub,
         syncs: Default::default(),
-        auth_guard: Default::default(),
+        auth_guard,
     })
 }
 

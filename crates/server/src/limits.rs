@@ -39,8 +39,7 @@ const GOOD_FOR: Duration = Duration::from_secs(600);
 
 impl Default for AuthGuard {
     fn default() -> Self {
-        let per_minute = NonZeroU32::new(AUTH_FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        AuthGuard { failures: RateLimiter::keyed(Quota::per_minute(per_minute)), blocked: Mutex::new(HashMap::new()), good: Mutex::new(HashMap::new()) }
+        AuthGuard::new(AUTH_FAILURES_PER_MINUTE)
     }
 }
 
@@ -49,6 +48,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AuthGuard {
+    /// `per_minute` failed sign-ins per address and per token (`server.auth_failures_per_minute`).
+    pub fn new(per_minute: u32) -> AuthGuard {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        AuthGuard { failures: RateLimiter::keyed(Quota::per_minute(per_minute)), blocked: Mutex::new(HashMap::new()), good: Mutex::new(HashMap::new()) }
+    }
+
     /// Refuse a caller whose address or token failed too often lately,
     /// unless its token signed in lately.
     pub fn check(&self, keys: &[String]) -> Result<(), ApiError> {

@@ -18,7 +18,8 @@ fn integration(st: &AppState, name: &str) -> Result<std::sync::Arc<dyn sesame_in
 
 fn failed(e: IntegrationError) -> ApiError {
     match e {
-        IntegrationError::Invalid(m) => ApiError::new(ErrorCode::BadRequest, m),
+        // The principal, the boundary or the integration type does not fit: refused as asked.
+        IntegrationError::Invalid(m) => ApiError::new(ErrorCode::UnknownResource, m),
         other => ApiError::new(ErrorCode::IntegrationError, other.to_string()),
     }
 }

@@ -38,15 +38,28 @@ pub async fn integrations(State(st): State<AppState>, _c: Caller) -> Result<Json
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TypeQuery {
+    /// Only this resource type (one the integration offers).
+    #[param(min_length = 1)]
     pub resource_type: Option<String>,
+}
+
+impl TypeQuery {
+    /// The type asked for; an empty one is malformed, not "all".
+    fn wanted(&self) -> Result<Option<&str>, ApiError> {
+        match self.resource_type.as_deref() {
+            Some("") => Err(ApiError::new(ErrorCode::BadRequest, "`resource_type` is empty: name a type, or leave the parameter out for all")),
+            t => Ok(t),
+        }
+    }
 }
 
 /// Discovered resources of an integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/resources", params(("name" = String, Path), TypeQuery), responses((status = 200, body = ResourcesView)))]
 pub async fn resources(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>, ApiQuery(q): ApiQuery<TypeQuery>) -> Result<Json<ResourcesView>, ApiError> {
     st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
-    let rows = st.store.list_inventory(&name, q.resource_type.as_deref()).await?;
+    let rows = st.store.list_inventory(&name, q.wanted()?).await?;
     let resources = rows
         .into_iter()
         .map(|r| ResourceInfo { id: r.id, name: r.name, resource_type: r.resource_type, metadata: r.metadata })
@@ -59,8 +72,8 @@ pub async fn resources(State(st): State<AppState>, _c: Caller, ApiPath(name): Ap
 pub async fn permissions(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>, ApiQuery(q): ApiQuery<TypeQuery>) -> Result<Json<Vec<PermissionsView>>, ApiError> {
     let integ = st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
     let types = integ.resource_types();
-    if let Some(t) = &q.resource_type {
-        if !types.contains(t) {
+    if let Some(t) = q.wanted()? {
+        if !types.iter().any(|x| x == t) {
             return Err(ApiError::new(ErrorCode::UnknownResourceType, format!("`{name}` has no resource type `{t}`: use one of `{}`", types.join("`, `"))));
         }
     }

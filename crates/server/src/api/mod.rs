@@ -28,9 +28,43 @@ use utoipa::OpenApi;
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ErrorResponses)
 )]
 pub struct ApiDoc;
+
+/// Every operation can answer with an error: `{"code","message"}` with a
+/// stable code. The statuses it may come with are documented on every
+/// operation, in one place.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let statuses: [(&str, &str); 11] = [
+            ("400", "Malformed request (body, query or path): `bad_request`"),
+            ("401", "No, unknown, expired or revoked token: `unauthorized`"),
+            ("403", "Not allowed for this caller: `forbidden`, `self_approval`, `not_an_approver`"),
+            ("404", "No such request, integration or endpoint (or not visible to the caller): `not_found`"),
+            ("409", "Not possible in the request's current state: `invalid_state`, `credentials_already_shown`"),
+            ("413", "Body larger than the endpoint takes: `payload_too_large`"),
+            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, ..."),
+            ("429", "Too many failed sign-ins from this address or token: `too_many_requests`"),
+            ("500", "The store failed: `internal`"),
+            ("502", "The integration failed: `integration_error`"),
+            ("503", "At the concurrency limit or too slow: `overloaded`"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten() {
+                for (code, what) in statuses {
+                    op.responses.responses.entry(code.to_owned()).or_insert_with(|| {
+                        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+                        ResponseBuilder::new().description(what).content("application/json", content).build().into()
+                    });
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 

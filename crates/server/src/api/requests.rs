@@ -12,6 +12,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Wait this long (e.g. `30s`) for a granted request to become Active.
     pub wait: Option<String>,
@@ -50,9 +51,13 @@ pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiJson(bo
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `mine` (default), `to-approve`, or `all` (admins).
+    #[param(pattern = "^(mine|to-approve|all)$")]
     pub scope: Option<String>,
+    /// Only requests with this status.
+    #[param(pattern = "^(Pending|PendingMFA|Granting|Active|Revoking|Revoked|Rejected|Failed|Expired)$")]
     pub status: Option<String>,
 }
 

@@ -76,7 +76,7 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
     h.cli_err(&dev, &["boundaries", "put", "acct", "--role", "break-glass", "--policy", ro], "forbidden");
     let v = h.cli(&admin, &["boundaries", "put", "acct", "--role", "break-glass", "--policy", ro]);
     assert_eq!((v[0]["name"].as_str(), v[0]["boundary_arn"].as_str()), (Some("break-glass"), Some(ro)), "{v}");
-    let err = h.cli_err(&admin, &["boundaries", "lift", "acct", "--role", "ops-admin"], "bad_request");
+    let err = h.cli_err(&admin, &["boundaries", "lift", "acct", "--role", "ops-admin"], "unknown_resource");
     assert!(err.contains("Sesame did not restrict `ops-admin`"), "{err}");
     let v = h.cli(&admin, &["boundaries", "lift", "acct", "--role", "break-glass"]);
     assert_eq!(v, serde_json::json!([]));
