@@ -181,10 +181,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let store = sesame_store::Store::connect(&settings.store).await?;
             let audit = sesame_store::AuditDraft::new(OPERATOR, "token.revoke", None, "ok", serde_json::json!({"token_id": id}));
-            match store.revoke_token(&id.to_ascii_lowercase(), audit, sesame_server::clock::now()).await? {
-                0 => anyhow::bail!("no live token has id `{id}`: see `sesame token list`"),
-                _ => eprintln!("token {id} revoked"),
+            if !store.revoke_token(&id.to_ascii_lowercase(), audit, sesame_server::clock::now()).await? {
+                anyhow::bail!("no live token has id `{id}`: see `sesame token list`");
             }
+            eprintln!("token {id} revoked");
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Token(TokenCmd::Issue { config, user, connector, label, expires_in, store }) => {

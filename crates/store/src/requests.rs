@@ -252,22 +252,23 @@ impl Store {
     /// it: compare-and-set on the approvals seen, with its audit entry.
     /// False when the request moved on or someone approved meanwhile.
     pub async fn record_approval(&self, id: &str, seen: &[String], after: &[String], audit: AuditDraft, now: Timestamp) -> Result<bool> {
+        let q = sqlx::query("UPDATE requests SET approvals = $1, updated_at = $2 WHERE id = $3 AND status = 'Pending' AND COALESCE(approvals, '[]') = $4")
+            .bind(list_json(after))
+            .bind(now.0)
+            .bind(id)
+            .bind(list_json(seen));
+        self.update_audited(q, &audit, now).await
+    }
+
+    /// A conditional update and, when it changed something, its audit entry:
+    /// one transaction. False when nothing matched.
+    pub(crate) async fn update_audited<'q>(&self, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, audit: &AuditDraft, now: Timestamp) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE requests SET approvals = $1, updated_at = $2 WHERE id = $3 AND status = 'Pending' AND COALESCE(approvals, '[]') = $4",
-        )
-        .bind(list_json(after))
-        .bind(now.0)
-        .bind(id)
-        .bind(list_json(seen))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
+        if q.execute(&mut *tx).await?.rows_affected() == 0 {
             tx.rollback().await?;
             return Ok(false);
         }
-        append_in(&mut tx, self.engine, &audit, now).await?;
+        append_in(&mut tx, self.engine, audit, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -352,19 +353,7 @@ impl Store {
 
     /// Mark the credentials of a request as shown; false when they already were.
     pub async fn mark_credentials_shown(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE requests SET credentials_shown_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL")
-            .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        append_in(&mut tx, self.engine, &audit, now).await?;
-        tx.commit().await?;
-        Ok(true)
+        let q = sqlx::query("UPDATE requests SET credentials_shown_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL").bind(now.0).bind(id);
+        self.update_audited(q, &audit, now).await
     }
 }

@@ -65,19 +65,9 @@ impl Store {
     }
 
     /// Revoke the live tokens whose id is `id`, with the audit entry in the
-    /// same transaction. Returns how many were revoked (0: unknown or done).
-    pub async fn revoke_token(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<u64> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE substr(hash, 1, 12) = $2 AND revoked_at IS NULL")
-            .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n > 0 {
-            crate::audit::append_in(&mut tx, self.engine, &audit, now).await?;
-        }
-        tx.commit().await?;
-        Ok(n)
+    /// same transaction. False when there was none (unknown or revoked).
+    pub async fn revoke_token(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
+        let q = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE substr(hash, 1, 12) = $2 AND revoked_at IS NULL").bind(now.0).bind(id);
+        self.update_audited(q, &audit, now).await
     }
 }

@@ -20,16 +20,8 @@ use targets::Target;
 
 const UNTIL: Timestamp = Timestamp(4_102_444_800_000); // 2100-01-01
 
-fn params(t: &Target, user: &str, rtype: &str, id: &str, perm: &str) -> ActionParams {
-    let _ = t;
-    ActionParams {
-        grant_id: user.into(),
-        username: user.into(),
-        resource_type: rtype.into(),
-        resources: vec![id.into()],
-        permission: perm.into(),
-        custom_parameters: Default::default(),
-    }
+fn params(_t: &Target, user: &str, rtype: &str, id: &str, perm: &str) -> ActionParams {
+    attacks::grant(user, rtype, id, perm)
 }
 
 async fn suite(t: Target) {
