@@ -12,9 +12,27 @@ pub const LIST_SCHEMAS: &str =
     "SELECT nspname::varchar FROM pg_namespace WHERE nspname <> 'information_schema' AND left(nspname, 3) <> 'pg_' ORDER BY 1";
 pub const LIST_TABLES: &str = "SELECT schemaname::varchar, tablename::varchar FROM pg_tables \
      WHERE schemaname <> 'information_schema' AND left(schemaname, 3) <> 'pg_' ORDER BY 1, 2";
-/// Users with the prefix; never a superuser or the connector's own user.
-pub const LIST_USERS: &str =
-    "SELECT usename::varchar FROM pg_user WHERE left(usename, length($1)) = $1 AND NOT usesuper AND usename <> current_user ORDER BY 1";
+/// Users with the prefix ($1) in the integration's marker group ($2); never
+/// a superuser or the connector's own user.
+pub const LIST_USERS: &str = "SELECT u.usename::varchar FROM pg_user u, pg_group g WHERE g.groname = $2 AND u.usesysid = ANY(g.grolist) \
+     AND left(u.usename, length($1)) = $1 AND NOT u.usesuper AND u.usename <> current_user ORDER BY 1";
+pub const GROUP_EXISTS: &str = "SELECT COUNT(*) FROM pg_group WHERE groname = $1";
+
+/// The group (without privileges) marking the users `integration` made:
+/// Redshift has no comments on users. `sesame_mark_` + 16 hex digits.
+pub fn marker_group(integration: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(integration.as_bytes());
+    format!("sesame_mark_{}", hex::encode(&h[..8]))
+}
+
+pub fn create_group(group: &str) -> Result<String, IntegrationError> {
+    Ok(format!("CREATE GROUP {}", quote::ident(group)?))
+}
+
+pub fn add_to_group(group: &str, user: &str) -> Result<String, IntegrationError> {
+    Ok(format!("ALTER GROUP {} ADD USER {}", quote::ident(group)?, quote::ident(user)?))
+}
 
 /// Redshift password rules: 8 to 64 characters, at least one upper-case
 /// letter, one lower-case letter and one digit; none of `' " \ / @` or space.

@@ -221,6 +221,13 @@ impl Integration for Redshift {
         } else {
             dialect::create_user(&p.username, &until)?
         }];
+        // Sesame's mark: membership of the integration's marker group.
+        let marker = dialect::marker_group(&self.cfg.name);
+        let n: i64 = sqlx::query_scalar(dialect::GROUP_EXISTS).bind(&marker).fetch_one(&self.pool).await.map_err(unavailable)?;
+        if n == 0 {
+            stmts.push(dialect::create_group(&marker)?);
+        }
+        stmts.push(dialect::add_to_group(&marker, &p.username)?);
         for id in &p.resources {
             let parts = resource_id::split(id);
             let bad = || IntegrationError::Invalid(format!("resource `{id}` is not a valid {} id", p.resource_type));
@@ -277,6 +284,11 @@ impl Integration for Redshift {
     }
 
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
-        sqlx::query_scalar(dialect::LIST_USERS).bind(&self.cfg.user_prefix).fetch_all(&self.pool).await.map_err(unavailable)
+        sqlx::query_scalar(dialect::LIST_USERS)
+            .bind(&self.cfg.user_prefix)
+            .bind(dialect::marker_group(&self.cfg.name))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)
     }
 }

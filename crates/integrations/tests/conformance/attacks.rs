@@ -275,3 +275,28 @@ async fn logins_are_owned_by_the_integration_that_made_them() {
     b.delete_user(&ub).await.unwrap();
     sqlx::raw_sql(&format!("DROP USER '{real}'@'%'")).execute(&root).await.unwrap();
 }
+
+/// Issue 9.4 on Redshift (its dialect over PostgreSQL's wire protocol):
+/// users carry their integration's marker group.
+#[tokio::test(flavor = "multi_thread")]
+async fn redshift_users_are_owned_by_the_integration_that_made_them() {
+    use sesame_integrations::redshift::{Redshift, RedshiftConfig};
+    let t = crate::targets::redshift().await;
+    let other: RedshiftConfig = serde_json::from_value(serde_json::json!({
+        "name": "rs-other", "host": pg_host(), "port": 5432, "database": t.db, "username": "postgres", "user_prefix": t.prefix, "ssl_mode": "disable",
+    }))
+    .unwrap();
+    let b = Redshift::new(other).unwrap();
+    let a = t.integration.as_ref();
+    let real = format!("{}real", t.prefix);
+    let admin = pg_admin("postgres").await;
+    sqlx::raw_sql(&format!("CREATE USER {real} PASSWORD 'Xx12345678'")).execute(&admin).await.unwrap();
+    let (ua, ub) = (format!("{}a1", t.prefix), format!("{}b1", t.prefix));
+    a.grant_access(&grant(&ua, "database", &t.db, "read_only"), UNTIL).await.unwrap();
+    b.grant_access(&grant(&ub, "database", &t.db, "read_only"), UNTIL).await.unwrap();
+    assert_eq!(a.list_managed_users().await.unwrap(), vec![ua.clone()]);
+    assert_eq!(b.list_managed_users().await.unwrap(), vec![ub.clone()]);
+    b.delete_user(&ub).await.unwrap();
+    sqlx::raw_sql(&format!("DROP USER {real}")).execute(&admin).await.unwrap();
+    t.cleanup().await;
+}
