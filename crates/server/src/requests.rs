@@ -353,3 +353,24 @@ pub async fn wait_settled(st: &AppState, id: &str, timeout: Duration) -> Result<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(resources: Vec<String>) -> CreateRequest {
+        CreateRequest { integration: "i".into(), resource_type: "t".into(), resources, permission: "p".into(), duration: "1h".into(), justification: None }
+    }
+
+    #[test]
+    fn resources_are_counted_once_and_capped() {
+        let b = normalize(body(vec!["a".into(), "b".into(), "a".into(), "b".into()])).unwrap();
+        assert_eq!(b.resources, ["a", "b"], "each resource once, in the order given");
+        // 101 names, 100 distinct: the guardrail counts 100.
+        let mut many: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
+        many.push("r0".into());
+        assert_eq!(normalize(body(many)).unwrap().resources.len(), 100);
+        let too_many: Vec<String> = (0..crate::limits::MAX_RESOURCES_PER_REQUEST + 1).map(|i| format!("r{i}")).collect();
+        assert_eq!(normalize(body(too_many)).unwrap_err().code, ErrorCode::TooManyResources);
+    }
+}

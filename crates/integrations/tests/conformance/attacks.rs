@@ -95,6 +95,16 @@ async fn mysql_database_grants_reach_exactly_the_named_database() {
         drop(conn);
         my.revoke_access(&p).await.unwrap();
     }
+    // Table-level grants take the database name literally: `a…_1`.t never reaches `a…x1`.t.
+    let user = format!("{prefix}t");
+    let p = grant(&user, "table", &format!("{under}/t"), "read_only");
+    my.grant_access(&p, UNTIL).await.unwrap();
+    let c = my.create_credentials(&p).await.unwrap();
+    let mut conn = my_login(&user, &c.secret).await;
+    assert!(my_ok(&mut conn, &format!("SELECT * FROM {}.t", myq(&under))).await);
+    assert!(!my_ok(&mut conn, &format!("SELECT * FROM {}.t", myq(&x))).await, "a table grant reached a database matching its name as a pattern");
+    drop(conn);
+    my.revoke_access(&p).await.unwrap();
     for db in ["m_sql", "%", under.as_str(), x.as_str()] {
         sqlx::raw_sql(&format!("DROP DATABASE {}", myq(db))).execute(&root).await.unwrap();
     }
