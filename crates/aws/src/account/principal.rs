@@ -74,10 +74,15 @@ pub async fn ensure_user_in(iam: &Client, path: &str, user: &str, grant: &str) -
 
 /// A role only `trust` lets in; its trust policy is replaced when it exists.
 pub async fn ensure_role(iam: &Client, role: &str, grant: &str, trust: &serde_json::Value, max_session_secs: i32) -> Result<String, IntegrationError> {
+    ensure_role_in(iam, PATH, role, grant, trust, max_session_secs).await
+}
+
+/// A per-grant role under `path`.
+pub async fn ensure_role_in(iam: &Client, path: &str, role: &str, grant: &str, trust: &serde_json::Value, max_session_secs: i32) -> Result<String, IntegrationError> {
     let created = iam
         .create_role()
         .role_name(role)
-        .path(PATH)
+        .path(path)
         .assume_role_policy_document(trust.to_string())
         .max_session_duration(max_session_secs)
         .tags(grant_tag(grant)?)

@@ -199,6 +199,7 @@ impl AwsAccount {
                 region: t.region.clone(),
                 account_id: t.account_id.clone(),
                 dbi_resource_id: t.dbi_resource_id.clone(),
+                federation: self.federation(),
             }),
             None => db,
         };

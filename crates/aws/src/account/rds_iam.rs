@@ -1,12 +1,15 @@
 //! RDS sub-integrations with IAM database authentication: the database login
 //! alone is useless without `rds-db:connect` on it. This wrapper gives each
-//! grant a per-grant IAM user (under `/sesame-rds/`, apart from the parent's
+//! grant a per-grant principal (under `/sesame-rds/`, apart from the parent's
 //! own per-grant principals) whose only permission is connecting as that
-//! login on that instance, until the deadline; revoke removes both.
+//! login on that instance, until the deadline: an IAM user with a key, or —
+//! when people sign in through Identity Center or SAML (the parent's
+//! delivery) — a role only the grantee's own session may assume. Revoke
+//! removes both the principal and the login.
 
 use super::principal::{self, Principal};
 use async_trait::async_trait;
-use sesame_core::policy::Placement;
+use sesame_core::policy::{trust_policy, Federation, Placement};
 use sesame_core::Timestamp;
 use sesame_integrations::settings::IntegrationSettings;
 use sesame_integrations::sql::rds_iam::connect_policy;
@@ -24,6 +27,8 @@ pub struct RdsIam {
     pub account_id: String,
     /// The instance's `DbiResourceId` (what `rds-db:connect` ARNs name).
     pub dbi_resource_id: String,
+    /// The parent's delivery: a per-grant role for federated people, else a user.
+    pub federation: Option<Federation>,
 }
 
 impl RdsIam {
@@ -65,25 +70,43 @@ impl Integration for RdsIam {
     }
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
         self.inner.grant_access(p, valid_until).await?;
-        principal::ensure_user_in(&self.iam, PATH, &p.username, &p.grant_id).await?;
         let placement = Placement { inline: Some(self.policy(&p.username, valid_until)), managed: vec![] };
-        principal::put_policies(&self.iam, Principal::User(&p.username), &placement).await
+        match &self.federation {
+            None => {
+                principal::ensure_user_in(&self.iam, PATH, &p.username, &p.grant_id).await?;
+                principal::put_policies(&self.iam, Principal::User(&p.username), &placement).await
+            }
+            Some(f) => {
+                let who = p.requester().ok_or_else(|| IntegrationError::Invalid("a federated role needs the requester's identity; none was passed".into()))?;
+                let trust = trust_policy(f, &self.account_id, who, valid_until);
+                principal::ensure_role_in(&self.iam, PATH, &p.username, &p.grant_id, &trust, 3600).await?;
+                principal::put_policies(&self.iam, Principal::Role(&p.username), &placement).await
+            }
+        }
     }
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
         principal::delete(&self.iam, Principal::User(&p.username)).await?;
+        principal::delete(&self.iam, Principal::Role(&p.username)).await?;
         self.inner.revoke_access(p).await
     }
-    /// The database side (host, token command) and the IAM user's key, which
-    /// signs the token: shown once.
+    /// The database side (host, token command) and what signs the token: the
+    /// IAM user's key (shown once), or the role the grantee's own session assumes.
     async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        use sesame_integrations::sql::shell_quote as q;
         let db = self.inner.create_credentials(p).await?;
+        if self.federation.is_some() {
+            let role_arn = format!("arn:aws:iam::{}:role{PATH}{}", self.account_id, p.username);
+            let who = p.requester().unwrap_or_default().to_owned();
+            let mut details = db.details;
+            details.insert("role_arn".into(), role_arn.clone());
+            let assume = format!("aws sts assume-role --role-arn {} --role-session-name {w} --source-identity {w}", q(&role_arn), w = q(&who));
+            let command = db.connect_command.map(|c| format!("{assume}  # then, with the role's credentials: {c}"));
+            return Ok(Credentials { username: db.username, secret: String::new(), details, connect_command: command });
+        }
         let key = principal::new_access_key(&self.iam, &p.username, &self.region, None).await?;
         let mut details = db.details;
         details.extend(key.details);
-        let command = db.connect_command.map(|c| {
-            use sesame_integrations::sql::shell_quote as q;
-            format!("AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} {c}", q(&key.username), q(&key.secret))
-        });
+        let command = db.connect_command.map(|c| format!("AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} {c}", q(&key.username), q(&key.secret)));
         Ok(Credentials { username: db.username, secret: key.secret, details, connect_command: command })
     }
     async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
@@ -95,10 +118,12 @@ impl Integration for RdsIam {
     }
     async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
         principal::delete(&self.iam, Principal::User(&p.username)).await?;
+        principal::delete(&self.iam, Principal::Role(&p.username)).await?;
         self.inner.disable_user(p).await
     }
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
         principal::delete(&self.iam, Principal::User(username)).await?;
+        principal::delete(&self.iam, Principal::Role(username)).await?;
         self.inner.delete_user(username).await
     }
     /// Logins on the database and per-grant IAM users: an orphan on either

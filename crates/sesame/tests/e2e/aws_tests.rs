@@ -336,6 +336,18 @@ max_duration = "1h"
 /// once; revoke removes the IAM user and the login.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_iam_auth_rds_grant_gets_rds_db_connect_until_its_deadline() {
+    iam_auth_rds_grant("iam_user").await;
+}
+
+/// The same when people sign in through Identity Center: the connect
+/// permission sits on a per-grant role only the grantee's session may assume.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_iam_auth_rds_grant_for_federated_people_goes_to_a_per_grant_role() {
+    iam_auth_rds_grant("identity_center_role").await;
+}
+
+async fn iam_auth_rds_grant(delivery: &str) {
+    let federated = delivery != "iam_user";
     let (_moto, url) = start_moto().await;
     let dbi: String = serde_json::from_str(fixture(&url, &["rds-iam"]).trim()).unwrap();
     let dir = key_files();
@@ -346,7 +358,8 @@ async fn an_iam_auth_rds_grant_gets_rds_db_connect_until_its_deadline() {
     let connector = format!("iamconn_{tag}");
     let root = crate::harness::admin("postgres").await;
     sqlx::raw_sql(&format!(
-        "CREATE ROLE {connector} SUPERUSER LOGIN; DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$"
+        "CREATE ROLE {connector} SUPERUSER LOGIN; \
+         DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     ))
     .execute(&root)
     .await
@@ -363,6 +376,7 @@ user_prefix = "{prefix}"
 access_key_id = {{ file = "{kid}" }}
 secret_access_key = {{ file = "{sec}" }}
 connector_id = "local"
+delivery = "{delivery}"
 rds_host_overrides = {{ "ledger-db" = "127.0.0.1:5432" }}
 rds_iam_username = "{connector}"
 rds_resource_types = ["database"]
@@ -387,9 +401,17 @@ max_duration = "1h"
     let user = s(&r, "username");
     let deadline = s(&r, "deadline");
     assert!(h.role_exists(&user).await, "the database login exists");
-    let at: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users-at", "/sesame-rds/"])).unwrap();
-    assert_eq!(at, vec![user.clone()], "a per-grant IAM user beside the login");
-    let doc: serde_json::Value = serde_json::from_str(&fixture(&url, &["user-policy", &user])).unwrap();
+    let kind = if federated { "iam-roles-at" } else { "iam-users-at" };
+    let at: Vec<String> = serde_json::from_str(&fixture(&url, &[kind, "/sesame-rds/"])).unwrap();
+    assert_eq!(at, vec![user.clone()], "a per-grant IAM principal beside the login");
+    let doc: serde_json::Value = if federated {
+        let v: serde_json::Value = serde_json::from_str(&fixture(&url, &["role-policy", &user])).unwrap();
+        let trust = v["trust"].to_string();
+        assert!(trust.contains("dev@example.com") && trust.contains("sts:SourceIdentity"), "only the grantee's own session: {trust}");
+        v["policy"].clone()
+    } else {
+        serde_json::from_str(&fixture(&url, &["user-policy", &user])).unwrap()
+    };
     let st = doc["Statement"].as_array().unwrap();
     assert_eq!(st.len(), 1, "{doc}");
     assert_eq!(st[0]["Action"], "rds-db:connect");
@@ -397,12 +419,17 @@ max_duration = "1h"
     let until = st[0]["Condition"]["DateLessThan"]["aws:CurrentTime"].as_str().unwrap();
     assert_eq!(&until[..19], &deadline[..19], "the connect permission ends at the deadline: {doc}");
     let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
-    assert!(!s(&creds, "secret").is_empty(), "the IAM user's key signs the token: {creds}");
-    assert!(creds["details"]["aws_access_key_id"].is_string(), "{creds}");
+    if federated {
+        assert!(s(&creds, "connect_command").contains("sts assume-role"), "{creds}");
+        assert!(creds["details"]["role_arn"].as_str().unwrap_or_default().contains("/sesame-rds/"), "{creds}");
+    } else {
+        assert!(!s(&creds, "secret").is_empty(), "the IAM user's key signs the token: {creds}");
+        assert!(creds["details"]["aws_access_key_id"].is_string(), "{creds}");
+    }
     assert!(s(&creds, "connect_command").contains("generate-db-auth-token"), "{creds}");
     assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
-    let at: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users-at", "/sesame-rds/"])).unwrap();
-    assert!(at.is_empty(), "revoke leaves no IAM user: {at:?}");
+    let at: Vec<String> = serde_json::from_str(&fixture(&url, &[kind, "/sesame-rds/"])).unwrap();
+    assert!(at.is_empty(), "revoke leaves no IAM principal: {at:?}");
     assert!(!h.role_exists(&user).await, "revoke leaves no login");
     h.finish().await;
     sqlx::raw_sql(&format!("DROP ROLE {connector}")).execute(&root).await.unwrap();
