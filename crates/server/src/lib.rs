@@ -10,9 +10,10 @@ pub mod error;
 pub mod metrics;
 pub mod owners;
 pub mod reconciler;
+pub mod rotation;
 pub mod requests;
 pub mod state;
-pub mod sync;
+pub mod discovery;
 pub mod worker;
 
 use anyhow::Context;
@@ -96,7 +97,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
     worker_state.store = Store::connect_dedicated(&st.settings.store).await.with_context(|| format!("opening the store `{}` for the worker", st.settings.store))?;
     tokio::spawn(worker::run(worker_state, owner));
     tokio::spawn(reconciler::run(st.clone()));
-    tokio::spawn(sync::run(st.clone()));
+    tokio::spawn(discovery::run(st.clone()));
     let hub = st.hub.clone();
     tokio::spawn(async move {
         loop {

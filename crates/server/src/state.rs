@@ -23,7 +23,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Discoveries running now, one per integration: a sync asked for
     /// meanwhile joins the running one.
-    pub syncs: Arc<std::sync::Mutex<BTreeMap<String, crate::sync::Running>>>,
+    pub syncs: Arc<std::sync::Mutex<BTreeMap<String, crate::discovery::Running>>>,
     /// Failed sign-ins, rate limited per address and token.
     pub auth_guard: Arc<crate::limits::AuthGuard>,
 }

@@ -91,7 +91,7 @@ pub async fn permissions(State(st): State<AppState>, _c: Caller, ApiPath(name): 
 pub async fn sync(State(st): State<AppState>, c: Caller, ApiPath(name): ApiPath<String>) -> Result<Json<IntegrationView>, ApiError> {
     c.require_admin()?;
     st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
-    crate::sync::sync_one(&st, &name)
+    crate::discovery::sync_one(&st, &name)
         .await
         .map_err(|m| ApiError::new(ErrorCode::IntegrationError, format!("discovery of `{name}` failed: {m}")))?;
     Ok(Json(view(&st, &name).await?))

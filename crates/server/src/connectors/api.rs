@@ -47,7 +47,7 @@ pub async fn register(State(st): State<AppState>, c: ConnectorCaller, ApiJson(r)
     for name in &reply.accepted {
         let (st, name) = (st.clone(), name.clone());
         tokio::spawn(async move {
-            let _ = crate::sync::sync_one(&st, &name).await;
+            let _ = crate::discovery::sync_one(&st, &name).await;
         });
     }
     Ok(Json(reply))

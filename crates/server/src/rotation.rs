@@ -1,0 +1,49 @@
+//! Credential rotation: credentials older than an integration's
+//! `credential_rotation_days` are reset; the grantee fetches the new ones
+//! once with `sesame access use`. Runs with the reconciler's period.
+
+use crate::clock;
+use crate::state::AppState;
+use serde_json::json;
+use sesame_store::AuditDraft;
+
+/// Rotate credentials older than each integration's rotation period. The
+/// grantee can fetch the new ones once with `sesame access use`.
+pub async fn rotate_once(st: &AppState) -> usize {
+    let mut rotated = 0;
+    for name in st.integration_names() {
+        let Some(integ) = st.integration(&name) else { continue };
+        let name = &name;
+        let Some(period) = integ.settings().rotation_period_ms() else { continue };
+        let now = clock::now();
+        let due = match st.store.credentials_due_for_rotation(name, sesame_core::Timestamp(now.0 - period)).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "rotation cannot read the store");
+                continue;
+            }
+        };
+        for r in due {
+            let res = integ.reset_credentials(&crate::worker::params_for(&r)).await;
+            let now = clock::now();
+            let outcome = match &res {
+                Ok(_) => {
+                    let audit = AuditDraft::new("sesame", "credentials.rotate", Some(&r.id), "ok", json!({"username": r.username}));
+                    match st.store.credentials_made(&r.id, false, audit, now).await {
+                        Ok(()) => {
+                            rotated += 1;
+                            continue;
+                        }
+                        Err(e) => e.to_string(),
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(request = %r.id, error = %outcome, "credential rotation failed; retrying on the next pass");
+            let audit = AuditDraft::new("sesame", "credentials.rotate", Some(&r.id), "error", json!({"error": outcome}));
+            let _ = st.store.append_audit(audit, now).await;
+        }
+    }
+    rotated
+}
+
