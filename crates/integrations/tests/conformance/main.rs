@@ -10,6 +10,7 @@ mod attacks;
 mod aws;
 mod custom;
 mod scope;
+mod scram;
 mod targets;
 mod webhook;
 
