@@ -280,3 +280,89 @@ async fn the_api_is_what_its_openapi_says() {
     }
     h.finish().await;
 }
+
+/// Issue 10.8: the authorization matrix. Every endpoint × requester /
+/// approver / other user / admin / connector / no token, on someone's own
+/// and on another user's objects: the exact refusal code (or success).
+#[tokio::test(flavor = "multi_thread")]
+async fn authorization_matrix() {
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let lead = h.token("lead@example.com");
+    let other = h.token("o'brien+ops@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let pending = s(&h.request(&dev, "table", &orders, "read_write", "30m", &[]), "id"); // approver: lead
+    let active = s(&h.request(&dev, "table", &orders, "read_only", "30m", &["--wait"]), "id");
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, token: Option<&str>| {
+        let mut r = match method {
+            "GET" => http.get(format!("{}{path}", h.url)),
+            _ => http.post(format!("{}{path}", h.url)).header("content-type", "application/json").body("{}"),
+        };
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let code = resp.json::<Value>().await.ok().and_then(|v| v["code"].as_str().map(str::to_owned)).unwrap_or_default();
+            (status, code)
+        }
+    };
+    let p = |id: &str, tail: &str| format!("/api/v1/requests/{id}{tail}");
+    // (method, path, token, expected status, expected code or "" for success)
+    let cases: Vec<(&str, String, Option<&str>, u16, &str)> = vec![
+        ("GET", "/api/v1/whoami".into(), None, 401, "unauthorized"),
+        ("GET", "/api/v1/whoami".into(), Some("ses_wrong"), 401, "unauthorized"),
+        ("GET", "/api/v1/whoami".into(), Some(&dev), 200, ""),
+        ("GET", "/api/v1/requests?scope=all".into(), Some(&dev), 403, "forbidden"),
+        ("GET", "/api/v1/requests?scope=all".into(), Some(&admin), 200, ""),
+        // Someone else's pending request: invisible to others, visible to its approver and admins.
+        ("GET", p(&pending, ""), Some(&other), 404, "not_found"),
+        ("GET", p(&pending, ""), Some(&lead), 200, ""),
+        ("GET", p(&pending, ""), Some(&admin), 200, ""),
+        ("POST", p(&pending, "/approve"), Some(&dev), 403, "self_approval"),
+        ("POST", p(&pending, "/approve"), Some(&other), 404, "not_found"),
+        ("POST", p(&pending, "/approve"), Some(&admin), 403, "not_an_approver"),
+        ("POST", p(&pending, "/reject"), Some(&dev), 403, "self_approval"),
+        ("POST", p(&pending, "/reject"), Some(&other), 404, "not_found"),
+        ("POST", p(&pending, "/revoke"), Some(&other), 404, "not_found"),
+        ("POST", p(&pending, "/revoke"), Some(&lead), 403, "forbidden"),
+        // Someone else's active grant: only its grantee uses it.
+        ("POST", format!("/api/v1/access/{active}/credentials"), Some(&other), 404, "not_found"),
+        ("POST", format!("/api/v1/access/{active}/credentials"), Some(&admin), 403, "forbidden"),
+        ("POST", format!("/api/v1/access/{active}/reset-credentials"), Some(&other), 404, "not_found"),
+        ("POST", format!("/api/v1/access/{active}/reset-credentials"), Some(&admin), 403, "forbidden"),
+        ("POST", p(&active, "/approve"), Some(&lead), 404, "not_found"),
+        ("GET", format!("/api/v1/audit?request_id={active}"), Some(&other), 404, "not_found"),
+        ("GET", format!("/api/v1/audit?request_id={active}"), Some(&dev), 200, ""),
+        ("GET", "/api/v1/audit".into(), Some(&dev), 403, "forbidden"),
+        ("GET", "/api/v1/audit".into(), Some(&admin), 200, ""),
+        // Admin-only operations.
+        ("POST", "/api/v1/integrations/local-pg/sync".into(), Some(&dev), 403, "forbidden"),
+        ("GET", "/api/v1/integrations/local-pg/boundaries".into(), Some(&dev), 403, "forbidden"),
+        ("POST", "/api/v1/integrations/local-pg/boundaries".into(), Some(&lead), 403, "forbidden"),
+        ("POST", "/api/v1/integrations/local-pg/boundaries/lift".into(), Some(&other), 403, "forbidden"),
+        ("GET", "/api/v1/integrations/local-pg/boundaries".into(), Some(&admin), 200, ""),
+        ("GET", "/metrics".into(), Some(&dev), 403, "forbidden"),
+        ("GET", "/metrics".into(), Some(&admin), 200, ""),
+        // Everyone signed in may read the inventory.
+        ("GET", "/api/v1/integrations".into(), Some(&other), 200, ""),
+        ("GET", "/api/v1/integrations/local-pg/resources".into(), Some(&other), 200, ""),
+        // Tokens of the wrong kind.
+        ("POST", "/api/v1/connector/poll".into(), Some(&dev), 403, "forbidden"),
+        ("POST", "/api/v1/connector/result".into(), None, 401, "unauthorized"),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, token, status, code) in &cases {
+        let got = call(method, path, *token).await;
+        if got.0 != *status || (!code.is_empty() && got.1 != *code) {
+            wrong.push(format!("{method} {path} as {:?}: expected {status} {code}, got {} {}", token.map(|t| &t[..8.min(t.len())]), got.0, got.1));
+        }
+    }
+    // (A connector's token on people's endpoints: `connector_tests`, where a connector is declared.)
+    assert!(wrong.is_empty(), "authorization matrix:\n{}", wrong.join("\n"));
+    h.finish().await;
+}

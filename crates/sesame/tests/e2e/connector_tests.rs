@@ -27,6 +27,12 @@ async fn the_loop_through_a_connector_keeps_the_secret_out_of_the_control_plane(
     let h = Harness::start(SETUP, remote()).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
+    // A connector's token opens no people's endpoint, and a user's no connector endpoint.
+    let out = std::process::Command::new(crate::harness::BIN).args(["token", "issue", "--config"]).arg(&h.config).args(["--connector", "dc-1"]).output().unwrap();
+    let ctoken = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    h.cli_err(&ctoken, &["whoami"], "forbidden");
+    let resp = reqwest::Client::new().post(format!("{}/api/v1/connector/poll", h.url)).bearer_auth(&dev).json(&json!({"connector_id": "dc-1", "instance_id": "x", "wait_ms": 1})).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
     let v = h.connectors(&admin).await;
     assert_eq!(v[0]["id"], "dc-1");
     assert_eq!(v[0]["status"], "DISCONNECTED");
