@@ -5,7 +5,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use sesame_testkit::moto as common;
 
 use common::{aws_cli, fixture_json, moto, throttling_proxy, Scope, TESTING};
 use sesame_aws::account::{AwsAccount, AwsAccountConfig};

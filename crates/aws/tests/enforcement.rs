@@ -9,7 +9,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use sesame_testkit::moto as common;
 
 use sesame_aws::account::{AwsAccount, AwsAccountConfig};
 use sesame_core::Timestamp;

@@ -71,7 +71,7 @@ async fn moto() -> Moto {
 
 fn fixture(m: &Moto, args: &[&str]) {
     let out = Command::new(venv().join("bin/python"))
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/moto_setup.py"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testkit/fixtures/moto_setup.py"))
         .arg(&m.url)
         .args(args)
         .output()
@@ -107,6 +107,38 @@ async fn a_function_without_the_tag_is_refused() {
     assert!(e.to_string().contains("does not carry the tag apono-connector-access: \"true\""), "{e}");
     let e = lambda(&m, "no-such-fn").get_status().await.unwrap_err();
     assert!(e.to_string().contains("cannot read the Lambda function `no-such-fn`"), "{e}");
+}
+
+/// Functions in the wild answer events without data plainly: a bare `ok`,
+/// `"ok"`, `{"status": "ok"}` or nothing. Over Lambda too, each means success.
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_may_answer_plainly() {
+    let m = moto().await;
+    fixture(&m, &["function", "plain-fn", "tagged"]);
+    let i = lambda(&m, "plain-fn");
+    let p = ActionParams {
+        grant_id: "req_plain".into(),
+        username: "ann@example.com".into(),
+        resource_type: "app".into(),
+        resources: vec!["resource1".into()],
+        permission: "reader".into(),
+        custom_parameters: Default::default(),
+    };
+    for shape in ["ok", "OK", r#""ok""#, r#"{"status": "ok"}"#, ""] {
+        queue(&m, &[shape; 7]).await;
+        assert!(i.get_status().await.unwrap_or_else(|e| panic!("get-status answered {shape:?}: {e}")).healthy);
+        assert!(i.list_resources_tags().await.unwrap().is_empty());
+        i.grant_access(&p, Timestamp(4_102_444_800_000)).await.unwrap_or_else(|e| panic!("grant-access answered {shape:?}: {e}"));
+        let c = i.create_credentials(&p).await.unwrap_or_else(|e| panic!("create-credentials answered {shape:?}: {e}"));
+        assert_eq!((c.username.as_str(), c.secret.as_str()), ("ann@example.com", ""), "no secret: the username only");
+        i.reset_credentials(&p).await.unwrap_or_else(|e| panic!("reset-credentials answered {shape:?}: {e}"));
+        i.delete_credentials(&p).await.unwrap_or_else(|e| panic!("delete-credentials answered {shape:?}: {e}"));
+        i.revoke_access(&p).await.unwrap_or_else(|e| panic!("revoke-access answered {shape:?}: {e}"));
+    }
+    // Anything else keeps its clear error.
+    queue(&m, &["sure thing"]).await;
+    let e = i.revoke_access(&p).await.unwrap_err();
+    assert!(e.to_string().contains("not JSON") && e.to_string().contains("sure thing"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

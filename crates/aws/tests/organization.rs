@@ -6,7 +6,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use sesame_testkit::moto as common;
 
 use common::{fixture_json, moto, throttling_proxy, Scope};
 use sesame_aws::organization::{AwsOrganization, AwsOrganizationConfig};

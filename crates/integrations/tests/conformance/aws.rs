@@ -10,8 +10,7 @@ use sesame_integrations::registry::IntegrationDecl;
 use sesame_proto::ActionParams;
 use serde_json::json;
 
-#[path = "../../../aws/tests/common/mod.rs"]
-mod aws_common;
+use sesame_testkit::moto as aws_common;
 
 const UNTIL: Timestamp = Timestamp(4_102_444_800_000);
 const GRANTED: &str = "granted.bucket-with.dots-and-a-long-name-of-63-characters-xxxxx";

@@ -3,8 +3,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../../aws/tests/common/mod.rs"]
-mod aws_common;
+pub(crate) use sesame_testkit::moto as aws_common;
 mod harness;
 mod loop_tests;
 mod robustness;

@@ -54,8 +54,7 @@ pub async fn moto(free_requests: Option<u32>) -> Moto {
 /// Run `fixtures/moto_setup.py URL ARGS...`; its standard output.
 pub fn fixture(url: &str, args: &[&str]) -> String {
     let out = Command::new(venv().join("bin/python"))
-        // From this crate or another that includes this module (the conformance suite).
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../aws/tests/fixtures/moto_setup.py"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/moto_setup.py"))
         .arg(url)
         .args(args)
         .output()
