@@ -39,6 +39,17 @@ impl IntegrationError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, IntegrationError::Unavailable(_))
     }
+
+    /// What the person who asked reads: Sesame's own text for a request that
+    /// cannot succeed; for target trouble a stable sentence (the target's own
+    /// words, which may name hosts or statements, go to the audit log).
+    pub fn user_message(&self) -> String {
+        match self {
+            IntegrationError::Invalid(m) => m.clone(),
+            IntegrationError::Unavailable(_) => "the target could not be reached or failed; Sesame keeps retrying (an admin finds the details in the audit log)".into(),
+            IntegrationError::Misconfigured(_) => "the integration is misconfigured; an admin finds the details in the audit log and `sesame inventory status`".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,7 +66,7 @@ impl From<sesame_integrations::IntegrationError> for ApiError {
     /// may name hosts, accounts, statements) go to the log only.
     fn from(e: sesame_integrations::IntegrationError) -> Self {
         tracing::warn!(error = %e, "an integration call failed");
-        ApiError::new(ErrorCode::IntegrationError, format!("the integration failed: {}", crate::worker::user_message(&e)))
+        ApiError::new(ErrorCode::IntegrationError, format!("the integration failed: {}", e.user_message()))
     }
 }
 

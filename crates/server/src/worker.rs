@@ -130,7 +130,7 @@ async fn grant(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integrat
             // anything a partial attempt left, since Failed explains nothing.
             let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": e.to_string()})));
             c.finish_jobs = vec![job.id.clone(), JobKind::Revoke.id_for(&r.id)];
-            c.failure_reason = Some(user_message(&e));
+            c.failure_reason = Some(e.user_message());
             let _ = st.store.apply(&c, now).await?;
             st.changed(&r.id);
             tracing::warn!(request = %r.id, error = %e, "grant failed");
@@ -235,16 +235,6 @@ async fn revoke_unfinished_grant(st: &AppState, job: &Job, r: &RequestRow, now: 
     Ok(())
 }
 
-/// What the requester reads: Sesame's own text for a request that cannot
-/// succeed; for target trouble a stable sentence (details go to the audit log).
-pub fn user_message(e: &IntegrationError) -> String {
-    match e {
-        IntegrationError::Invalid(m) => m.clone(),
-        IntegrationError::Unavailable(_) => "the target could not be reached or failed; Sesame keeps retrying (an admin finds the details in the audit log)".into(),
-        IntegrationError::Misconfigured(_) => "the integration is misconfigured; an admin finds the details in the audit log and `sesame inventory status`".into(),
-    }
-}
-
 async fn retry(st: &AppState, job: &Job, r: &RequestRow, e: &IntegrationError, now: Timestamp) -> Result<(), sesame_store::StoreError> {
     let error = &e.to_string();
     let w = &st.settings.worker;
@@ -257,7 +247,7 @@ async fn retry(st: &AppState, job: &Job, r: &RequestRow, e: &IntegrationError, n
         tracing::warn!(request = %r.id, failures, error, "{} failed; retrying in {delay:?}", job.kind.as_str());
     }
     let audit = AuditDraft::new(SYSTEM, &action, Some(&r.id), "error", json!({"error": error, "failures": failures, "retry_in_ms": delay.as_millis() as u64}));
-    st.store.fail_job(&job.id, &user_message(e), now.plus(delay), audit, now).await?;
+    st.store.fail_job(&job.id, &e.user_message(), now.plus(delay), audit, now).await?;
     st.changed(&r.id);
     Ok(())
 }

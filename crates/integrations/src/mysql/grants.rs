@@ -27,20 +27,12 @@ pub fn create_user(account: &str, auth: AuthType) -> Result<String, IntegrationE
     })
 }
 
-pub const MARKER_PREFIX: &str = "sesame_mark_";
-
-/// The marker role of `integration`: `sesame_mark_` and 16 hex digits of a
-/// hash of its name (28 bytes: MySQL names are at most 32).
-pub fn marker_role(integration: &str) -> String {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(integration.as_bytes());
-    format!("{MARKER_PREFIX}{}", hex::encode(&h[..8]))
-}
+pub use crate::sql::{marker_name as marker_role, MARKER_PREFIX};
 
 /// Create the marker role if needed and grant it to `account`.
-pub fn mark_statements(marker: &str, account: &str) -> Result<Vec<String>, IntegrationError> {
+pub fn mark_statements(marker: &str, account: &str) -> Result<[String; 2], IntegrationError> {
     let role = quote::mysql_ident(marker)?;
-    Ok(vec![format!("CREATE ROLE IF NOT EXISTS {role}"), format!("GRANT {role} TO {account}")])
+    Ok([format!("CREATE ROLE IF NOT EXISTS {role}"), format!("GRANT {role} TO {account}")])
 }
 
 /// The GRANTs for `p`, to `account` (`'user'@'host'`).

@@ -24,6 +24,8 @@ const SYSTEM_SCHEMAS: [&str; 4] = ["information_schema", "mysql", "performance_s
 pub struct Mysql {
     cfg: MysqlConfig,
     pool: MySqlPool,
+    /// The marker role is known to exist (created once per process, not per grant).
+    marker_ready: std::sync::atomic::AtomicBool,
 }
 
 fn unavailable(e: sqlx::Error) -> IntegrationError {
@@ -58,7 +60,7 @@ impl Mysql {
             .idle_timeout(Duration::from_secs(60))
             .test_before_acquire(false)
             .connect_lazy_with(opts);
-        Ok(Mysql { cfg, pool })
+        Ok(Mysql { cfg, pool, marker_ready: Default::default() })
     }
 
     fn account(&self, username: &str) -> Result<String, IntegrationError> {
@@ -69,6 +71,22 @@ impl Mysql {
     /// integration made: the reconciler touches only accounts holding it.
     fn marker(&self) -> String {
         grants::marker_role(&self.cfg.name)
+    }
+
+    /// Grant the marker role to `account`, creating the role first the first
+    /// time (and again after a failure: someone may have dropped it).
+    async fn mark(&self, account: &str) -> Result<(), IntegrationError> {
+        use std::sync::atomic::Ordering;
+        let [create, grant] = grants::mark_statements(&self.marker(), account)?;
+        if !self.marker_ready.load(Ordering::Relaxed) {
+            self.exec(&create).await?;
+            self.marker_ready.store(true, Ordering::Relaxed);
+        }
+        let r = self.exec(&grant).await;
+        if r.is_err() {
+            self.marker_ready.store(false, Ordering::Relaxed);
+        }
+        r
     }
 
     async fn marked(&self) -> Result<Vec<String>, IntegrationError> {
@@ -303,9 +321,7 @@ impl Integration for Mysql {
         }
         let stmts = grants::grant_statements(p, &account)?;
         self.exec(&grants::create_user(&account, self.cfg.auth_type)?).await?;
-        for s in grants::mark_statements(&self.marker(), &account)? {
-            self.exec(&s).await?;
-        }
+        self.mark(&account).await?;
         for s in stmts {
             self.exec(&s).await?;
         }
@@ -343,10 +359,7 @@ impl Integration for Mysql {
         }
         self.exec(&format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")).await?;
         // MariaDB's REVOKE ALL takes role grants too: put the mark back.
-        for s in grants::mark_statements(&marker, &account)? {
-            self.exec(&s).await?;
-        }
-        Ok(())
+        self.mark(&account).await
     }
 
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {

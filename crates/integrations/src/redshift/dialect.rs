@@ -19,12 +19,8 @@ pub const LIST_USERS: &str = "SELECT u.usename::varchar FROM pg_user u, pg_group
 pub const GROUP_EXISTS: &str = "SELECT COUNT(*) FROM pg_group WHERE groname = $1";
 
 /// The group (without privileges) marking the users `integration` made:
-/// Redshift has no comments on users. `sesame_mark_` + 16 hex digits.
-pub fn marker_group(integration: &str) -> String {
-    use sha2::Digest;
-    let h = sha2::Sha256::digest(integration.as_bytes());
-    format!("sesame_mark_{}", hex::encode(&h[..8]))
-}
+/// Redshift has no comments on users.
+pub use crate::sql::marker_name as marker_group;
 
 pub fn create_group(group: &str) -> Result<String, IntegrationError> {
     Ok(format!("CREATE GROUP {}", quote::ident(group)?))

@@ -59,6 +59,18 @@ impl RoleAllowList {
     }
 }
 
+/// The name of the role or group (without privileges) that marks the logins
+/// `integration` made, where a target has no comments on logins (MySQL,
+/// Redshift): `sesame_mark_` and 16 hex digits of a hash of the name
+/// (28 bytes: MySQL names are at most 32).
+pub fn marker_name(integration: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(integration.as_bytes());
+    format!("{MARKER_PREFIX}{}", hex::encode(&h[..8]))
+}
+
+pub const MARKER_PREFIX: &str = "sesame_mark_";
+
 /// `s` quoted for a POSIX shell, for the ready command lines shown to grantees.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@/:".contains(c)) {

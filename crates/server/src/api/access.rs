@@ -57,7 +57,7 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Ap
             st.store.append_audit(audit, clock::now()).await?;
             return Err(ApiError::new(
                 ErrorCode::IntegrationError,
-                format!("creating credentials failed: {}; try `sesame access use {id}` again", crate::worker::user_message(&e)),
+                format!("creating credentials failed: {}; try `sesame access use {id}` again", e.user_message()),
             ));
         }
     };
