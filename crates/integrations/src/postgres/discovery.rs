@@ -64,7 +64,28 @@ pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationErro
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
                 tracing::debug!(database = %db, "database vanished during discovery");
             }
-            Err(e) => return Err(unavailable(e)),
+            // Being dropped now (DROP DATABASE … WITH (FORCE) ends its sessions):
+            // gone too, if it is no longer listed; any other failure stands.
+            Err(e) => {
+                // The drop ends sessions before it removes the database: give it a moment.
+                let terminated = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57P01"));
+                let mut gone = false;
+                for _ in 0..if terminated { 20 } else { 1 } {
+                    gone = !sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                        .bind(db)
+                        .fetch_one(&admin)
+                        .await
+                        .map_err(unavailable)?;
+                    if gone {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                if !gone {
+                    return Err(unavailable(e));
+                }
+                tracing::debug!(database = %db, error = %e, "database dropped during discovery");
+            }
         }
     }
     let roles: Vec<String> = sqlx::query_scalar(
