@@ -2,6 +2,148 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+
+/// What an audit entry records. Stored and shown as its dotted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    RequestCreate,
+    RequestApprove,
+    RequestApprovePartial,
+    RequestReject,
+    RequestCancel,
+    RequestRevoke,
+    RequestExpire,
+    GrantDone,
+    GrantFailed,
+    GrantAbandoned,
+    GrantRetry,
+    RevokeDone,
+    RevokeRetry,
+    CleanupDone,
+    CleanupRetry,
+    CredentialsCreate,
+    CredentialsFailed,
+    CredentialsReset,
+    CredentialsRotate,
+    ReconcileRevoke,
+    TokenIssue,
+    TokenRevoke,
+    BoundaryPut,
+    BoundaryLift,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 24] = [
+        AuditAction::RequestCreate,
+        AuditAction::RequestApprove,
+        AuditAction::RequestApprovePartial,
+        AuditAction::RequestReject,
+        AuditAction::RequestCancel,
+        AuditAction::RequestRevoke,
+        AuditAction::RequestExpire,
+        AuditAction::GrantDone,
+        AuditAction::GrantFailed,
+        AuditAction::GrantAbandoned,
+        AuditAction::GrantRetry,
+        AuditAction::RevokeDone,
+        AuditAction::RevokeRetry,
+        AuditAction::CleanupDone,
+        AuditAction::CleanupRetry,
+        AuditAction::CredentialsCreate,
+        AuditAction::CredentialsFailed,
+        AuditAction::CredentialsReset,
+        AuditAction::CredentialsRotate,
+        AuditAction::ReconcileRevoke,
+        AuditAction::TokenIssue,
+        AuditAction::TokenRevoke,
+        AuditAction::BoundaryPut,
+        AuditAction::BoundaryLift,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::RequestCreate => "request.create",
+            AuditAction::RequestApprove => "request.approve",
+            AuditAction::RequestApprovePartial => "request.approve.partial",
+            AuditAction::RequestReject => "request.reject",
+            AuditAction::RequestCancel => "request.cancel",
+            AuditAction::RequestRevoke => "request.revoke",
+            AuditAction::RequestExpire => "request.expire",
+            AuditAction::GrantDone => "grant.done",
+            AuditAction::GrantFailed => "grant.failed",
+            AuditAction::GrantAbandoned => "grant.abandoned",
+            AuditAction::GrantRetry => "grant.retry",
+            AuditAction::RevokeDone => "revoke.done",
+            AuditAction::RevokeRetry => "revoke.retry",
+            AuditAction::CleanupDone => "cleanup.done",
+            AuditAction::CleanupRetry => "cleanup.retry",
+            AuditAction::CredentialsCreate => "credentials.create",
+            AuditAction::CredentialsFailed => "credentials.failed",
+            AuditAction::CredentialsReset => "credentials.reset",
+            AuditAction::CredentialsRotate => "credentials.rotate",
+            AuditAction::ReconcileRevoke => "reconcile.revoke",
+            AuditAction::TokenIssue => "token.issue",
+            AuditAction::TokenRevoke => "token.revoke",
+            AuditAction::BoundaryPut => "boundary.put",
+            AuditAction::BoundaryLift => "boundary.lift",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown audit action `{0}`")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for AuditAction {
+    type Err = UnknownAction;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| UnknownAction(s.to_owned()))
+    }
+}
+
+/// Whether the recorded step went as intended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Error,
+    AutoApproved,
+    PendingApproval,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::AutoApproved => "auto-approved",
+            Outcome::PendingApproval => "pending-approval",
+        }
+    }
+}
+
+/// An entry to append; seq, time and hashes are filled in by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditDraft {
+    pub actor: String,
+    pub action: AuditAction,
+    pub request_id: Option<String>,
+    pub outcome: Outcome,
+    pub detail: serde_json::Value,
+}
+
+impl AuditDraft {
+    pub fn new(actor: &str, action: AuditAction, request_id: Option<&str>, outcome: Outcome, detail: serde_json::Value) -> Self {
+        AuditDraft { actor: actor.to_owned(), action, request_id: request_id.map(str::to_owned), outcome, detail }
+    }
+}
 
 /// Hash of the (empty) entry before the first one.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -44,6 +186,15 @@ pub fn verify_chain<'a>(entries: impl IntoIterator<Item = (&'a AuditFields, &'a 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_parses_back_from_its_name() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>().unwrap(), a);
+        }
+        let names: std::collections::BTreeSet<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), AuditAction::ALL.len(), "names are distinct");
+    }
 
     fn f(seq: i64, action: &str) -> AuditFields {
         AuditFields {

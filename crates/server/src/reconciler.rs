@@ -2,7 +2,8 @@
 
 use crate::clock;
 use crate::state::AppState;
-use sesame_store::AuditDraft;
+use sesame_core::lifecycle::SYSTEM;
+use sesame_core::{AuditAction, AuditDraft, Outcome};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -41,19 +42,19 @@ async fn reconcile_integration(st: &AppState, name: &str) -> Vec<String> {
                 return removed;
             }
         };
-        for user in on_target.into_iter().filter(|u| !explained.contains(u)) {
+        for user in sesame_core::lifecycle::unexplained(&on_target, &explained) {
             let params = sesame_proto::ActionParams { username: user.clone(), ..Default::default() };
             let res = integ.revoke_access(&params).await;
             let (outcome, detail) = match &res {
-                Ok(()) => ("ok", json!({"integration": name, "username": user})),
-                Err(e) => ("error", json!({"integration": name, "username": user, "error": e.to_string()})),
+                Ok(()) => (Outcome::Ok, json!({"integration": name, "username": user})),
+                Err(e) => (Outcome::Error, json!({"integration": name, "username": user, "error": e.to_string()})),
             };
-            tracing::warn!(integration = %name, username = %user, outcome, "reconciler found a login no grant explains");
-            if let Err(e) = st.store.append_audit(AuditDraft::new("sesame", "reconcile.revoke", None, outcome, detail), clock::now()).await {
+            tracing::warn!(integration = %name, username = %user, outcome = outcome.as_str(), "reconciler found a login no grant explains");
+            if let Err(e) = st.store.append_audit(AuditDraft::new(SYSTEM, AuditAction::ReconcileRevoke, None, outcome, detail), clock::now()).await {
                 tracing::error!(error = %e, "cannot audit a reconciler action");
             }
             if res.is_ok() {
-                removed.push(user);
+                removed.push(user.clone());
             }
         }
     }

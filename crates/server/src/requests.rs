@@ -6,9 +6,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use sesame_core::approval::{self, ApprovalRefusal};
 use sesame_core::flow::Refusal;
-use sesame_core::{decide, Decision, RequestDraft, RequestStatus, Timestamp, User};
+use sesame_core::lifecycle::{self, Event, Step, TransitionError};
+use sesame_core::{decide, AuditAction, AuditDraft, Decision, RequestDraft, RequestStatus, Timestamp, User};
 use sesame_proto::{CreateRequest, ErrorCode};
-use sesame_store::{AuditDraft, Change, JobKind, NewJob, NewRequest, RequestRow};
+use sesame_store::{NewJob, NewRequest, RequestRow};
 use serde_json::json;
 use std::time::Duration;
 
@@ -28,13 +29,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, ApiError> {
         return Err(ApiError::new(ErrorCode::InvalidDuration, format!("`{s}` is too short: ask for at least `1s`")));
     }
     Ok(d)
-}
-
-fn grant_jobs(id: &str, now: Timestamp, deadline: Timestamp) -> Vec<NewJob> {
-    vec![
-        NewJob { kind: JobKind::Grant, request_id: id.to_owned(), run_at: now },
-        NewJob { kind: JobKind::Revoke, request_id: id.to_owned(), run_at: deadline },
-    ]
 }
 
 /// What a request would become, decided without writing anything.
@@ -152,8 +146,8 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     } else {
         sesame_core::username::derive_username(&integ.user_prefix(), &who.email, &id, integ.max_username_len())
     };
-    let deadline = (status == RequestStatus::Granting).then(|| now.plus(duration));
-    let jobs = deadline.map(|d| grant_jobs(&id, now, d)).unwrap_or_default();
+    let opening = lifecycle::open(status == RequestStatus::Granting, duration, now);
+    let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
     let new = NewRequest {
         id: id.clone(),
         requester: who.email.clone(),
@@ -163,19 +157,18 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         permission: body.permission.clone(),
         duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
         justification: body.justification.clone(),
-        status,
+        status: opening.status,
         flow: flow.clone(),
         approvers: approvers.clone(),
         approval_parts: parts.clone(),
         username,
-        deadline,
+        deadline: opening.deadline,
     };
-    let outcome = if status == RequestStatus::Granting { "auto-approved" } else { "pending-approval" };
     let audit = AuditDraft::new(
         &who.email,
-        "request.create",
+        AuditAction::RequestCreate,
         Some(&id),
-        outcome,
+        opening.outcome,
         json!({
             "integration": body.integration, "resource_type": body.resource_type, "resources": body.resources,
             "permission": body.permission, "duration": body.duration, "justification": body.justification,
@@ -271,7 +264,7 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
         let progress = approval::approve(&r.approval_parts, &r.approvals, &who.email, &r.requester).map_err(refused)?;
         if !progress.complete() {
             let detail = json!({ "reason": reason, "approvals": progress.approvals, "remaining_parts": progress.remaining.iter().map(|i| &r.approval_parts[*i]).collect::<Vec<_>>() });
-            let audit = AuditDraft::new(&who.email, "request.approve.partial", Some(id), "ok", detail);
+            let audit = AuditDraft::new(&who.email, AuditAction::RequestApprovePartial, Some(id), sesame_core::Outcome::Ok, detail);
             if !st.store.record_approval(id, &r.approvals, &progress.approvals, audit, now).await? {
                 return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you approved it: look at it again and retry")));
             }
@@ -281,23 +274,13 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     } else {
         approval::may_decide(&who.email, &r.requester, &r.approval_parts).map_err(refused)?;
     }
-    let duration = Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0));
-    let (to, deadline, jobs, action) = if approve {
-        let deadline = now.plus(duration);
-        (RequestStatus::Granting, Some(deadline), grant_jobs(id, now, deadline), "request.approve")
-    } else {
-        (RequestStatus::Rejected, None, vec![], "request.reject")
-    };
-    let change = Change {
-        decided_by: Some(who.email.clone()),
-        decision_reason: reason.clone(),
-        deadline,
-        insert_jobs: jobs,
-        ..Change::new(id, RequestStatus::Pending, to, AuditDraft::new(&who.email, action, Some(id), "ok", json!({ "reason": reason })))
-    };
-    st.store.apply(&change, now).await?.map_err(|found| conflict(id, found, if approve { "approved" } else { "rejected" }))?;
-    st.changed(id);
-    if approve {
+    let what = if approve { "approved" } else { "rejected" };
+    let by = who.email.clone();
+    let event = if approve { Event::Approved { by, reason } } else { Event::Rejected { by, reason } };
+    let step = lifecycle::step(&crate::worker::facts(&r), event, now).map_err(|e: TransitionError| conflict(id, Some(e.from), what))?;
+    if let Step::Change(t) = step {
+        st.store.apply(&t, now).await?.map_err(|found| conflict(id, found, what))?;
+        st.changed(id);
         st.wake_worker.notify_one();
     }
     get(st, id).await
@@ -312,26 +295,20 @@ pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>)
     if !(is_requester || who.admin) {
         return Err(ApiError::new(ErrorCode::Forbidden, "only the requester or an admin can revoke a request"));
     }
-    let audit = |action: &str| AuditDraft::new(&who.email, action, Some(id), "ok", json!({ "reason": reason }));
-    let change = match r.status {
-        RequestStatus::Revoking | RequestStatus::Revoked => return Ok(r),
-        RequestStatus::Active => Change {
-            run_jobs_now: vec![JobKind::Revoke.id_for(id)],
-            ..Change::new(id, RequestStatus::Active, RequestStatus::Revoking, audit("request.revoke"))
-        },
-        RequestStatus::Pending => Change {
-            revoked_at: Some(now),
-            ..Change::new(id, RequestStatus::Pending, RequestStatus::Revoked, audit("request.cancel"))
-        },
-        RequestStatus::Granting => {
-            return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is still being granted: revoke it again in a few seconds")))
+    if r.status == RequestStatus::Granting {
+        return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is still being granted: revoke it again in a few seconds")));
+    }
+    let step = lifecycle::step(&crate::worker::facts(&r), Event::RevokeAsked { by: who.email.clone(), reason }, now)
+        .map_err(|e| conflict(id, Some(e.from), "revoked"))?;
+    match step {
+        Step::Change(t) => {
+            st.store.apply(&t, now).await?.map_err(|found| conflict(id, found, "revoked"))?;
+            st.changed(id);
+            st.wake_worker.notify_one();
+            get(st, id).await
         }
-        other => return Err(conflict(id, Some(other), "revoked")),
-    };
-    st.store.apply(&change, now).await?.map_err(|found| conflict(id, found, "revoked"))?;
-    st.changed(id);
-    st.wake_worker.notify_one();
-    get(st, id).await
+        _ => Ok(r),
+    }
 }
 
 /// Wait until the request leaves Granting/Revoking (or `timeout` passes).

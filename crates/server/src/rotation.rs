@@ -5,7 +5,8 @@
 use crate::clock;
 use crate::state::AppState;
 use serde_json::json;
-use sesame_store::AuditDraft;
+use sesame_core::lifecycle::SYSTEM;
+use sesame_core::{AuditAction, AuditDraft, Outcome};
 
 /// Rotate credentials older than each integration's rotation period. The
 /// grantee can fetch the new ones once with `sesame access use`.
@@ -28,7 +29,7 @@ pub async fn rotate_once(st: &AppState) -> usize {
             let now = clock::now();
             let outcome = match &res {
                 Ok(_) => {
-                    let audit = AuditDraft::new("sesame", "credentials.rotate", Some(&r.id), "ok", json!({"username": r.username}));
+                    let audit = AuditDraft::new(SYSTEM, AuditAction::CredentialsRotate, Some(&r.id), Outcome::Ok, json!({"username": r.username}));
                     match st.store.credentials_made(&r.id, false, audit, now).await {
                         Ok(()) => {
                             rotated += 1;
@@ -40,7 +41,7 @@ pub async fn rotate_once(st: &AppState) -> usize {
                 Err(e) => e.to_string(),
             };
             tracing::warn!(request = %r.id, error = %outcome, "credential rotation failed; retrying on the next pass");
-            let audit = AuditDraft::new("sesame", "credentials.rotate", Some(&r.id), "error", json!({"error": outcome}));
+            let audit = AuditDraft::new(SYSTEM, AuditAction::CredentialsRotate, Some(&r.id), Outcome::Error, json!({"error": outcome}));
             let _ = st.store.append_audit(audit, now).await;
         }
     }

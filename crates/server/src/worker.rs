@@ -1,20 +1,18 @@
-//! The job worker: claims due grant/revoke jobs with a lease and carries them
-//! out through the integrations. Failures retry with capped exponential
-//! backoff, forever for revocations; a failing revocation stays visible
-//! (request status Revoking with its last error, audit entries, metric).
+//! The job worker: claims due grant/revoke/cleanup jobs with a lease, asks the
+//! lifecycle ([`sesame_core::lifecycle::step`]) what each one does, carries
+//! out the action through its integration and applies what the lifecycle
+//! answers. Failures retry with capped exponential backoff, forever for
+//! revocations; a failing revocation stays visible (request status Revoking
+//! with its last error, audit entries, metric).
 
 use crate::clock;
 use crate::state::AppState;
-use sesame_core::backoff::retry_delay;
-use sesame_core::{RequestStatus, Timestamp};
-use sesame_integrations::{Integration, IntegrationError};
+use sesame_core::lifecycle::{self, ActionError, Event, JobRun, Request, RetryPolicy, Step};
+use sesame_core::{JobKind, RequestStatus, Timestamp};
+use sesame_integrations::IntegrationError;
 use sesame_proto::ActionParams;
-use sesame_store::{AuditDraft, Change, Job, JobKind, NewJob, RequestRow};
-use serde_json::json;
-use std::sync::Arc;
+use sesame_store::{Job, RequestRow};
 use std::time::Duration;
-
-const SYSTEM: &str = "sesame";
 
 pub fn params_for(r: &RequestRow) -> ActionParams {
     ActionParams {
@@ -68,186 +66,141 @@ pub async fn run(st: AppState, owner: String) {
 
 async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError> {
     let now = clock::now();
-    let Some(r) = st.store.get_request(&job.request_id).await? else {
+    let Some(row) = st.store.get_request(&job.request_id).await? else {
         return st.store.finish_job(&job.id, now).await;
     };
-    let Some(integ) = st.integration(&r.integration) else {
-        let err = IntegrationError::Invalid(format!("integration `{}` is no longer configured", r.integration));
-        return retry(st, &job, &r, &err, now).await;
-    };
-    match job.kind {
-        JobKind::Grant => grant(st, &job, &r, integ, now).await,
-        JobKind::Revoke => revoke(st, &job, &r, integ, now).await,
-        JobKind::Cleanup => cleanup(st, &job, &r, integ).await,
-    }
-}
-
-fn change(r: &RequestRow, from: RequestStatus, to: RequestStatus, audit: AuditDraft) -> Change {
-    Change::new(&r.id, from, to, audit)
-}
-
-async fn grant(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integration>, now: Timestamp) -> Result<(), sesame_store::StoreError> {
-    if r.status != RequestStatus::Granting {
-        return st.store.finish_job(&job.id, now).await;
-    }
-    let Some(deadline) = r.deadline else {
-        return st.store.finish_job(&job.id, now).await;
-    };
-    if now >= deadline {
-        // An earlier attempt (timed out, or its result lost) may have reached
-        // the target: then the only way out is a successful revoke.
-        if may_have_reached(job) {
-            return revoke_unfinished_grant(st, job, r, now).await;
-        }
-        let reason = "the deadline passed before the grant could start";
-        let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": reason})));
-        c.finish_jobs = vec![job.id.clone(), JobKind::Revoke.id_for(&r.id)];
-        c.failure_reason = Some(reason.into());
-        let _ = st.store.apply(&c, now).await?;
-        st.changed(&r.id);
-        return Ok(());
-    }
-    let res = tokio::time::timeout(st.settings.worker.action_timeout, integ.grant_access(&params_for(r), deadline))
-        .await
-        .unwrap_or_else(|_| Err(IntegrationError::Unavailable("grant-access timed out".into())));
-    let now = clock::now();
-    match res {
-        Ok(()) => {
-            let mut c = change(r, RequestStatus::Granting, RequestStatus::Active, AuditDraft::new(SYSTEM, "grant.done", Some(&r.id), "ok", json!({"username": r.username, "deadline": clock::rfc3339(deadline)})));
-            c.finish_jobs = vec![job.id.clone()];
-            let _ = st.store.apply(&c, now).await?;
-            st.changed(&r.id);
-            tracing::info!(request = %r.id, username = %r.username, "granted");
-            Ok(())
-        }
-        Err(e) if e.is_retryable() => retry(st, job, r, &e, now).await,
-        Err(e) if may_have_reached(job) => {
-            tracing::warn!(request = %r.id, error = %e, "grant failed after an earlier attempt that may have reached the target; revoking");
-            revoke_unfinished_grant(st, job, r, now).await
-        }
-        Err(e) => {
-            // A grant that can never succeed fails; the reconciler removes
-            // anything a partial attempt left, since Failed explains nothing.
-            let mut c = change(r, RequestStatus::Granting, RequestStatus::Failed, AuditDraft::new(SYSTEM, "grant.failed", Some(&r.id), "error", json!({"error": e.to_string()})));
-            c.finish_jobs = vec![job.id.clone(), JobKind::Revoke.id_for(&r.id)];
-            c.failure_reason = Some(e.user_message());
-            let _ = st.store.apply(&c, now).await?;
-            st.changed(&r.id);
-            tracing::warn!(request = %r.id, error = %e, "grant failed");
-            Ok(())
-        }
-    }
-}
-
-async fn revoke(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integration>, now: Timestamp) -> Result<(), sesame_store::StoreError> {
-    match r.status {
-        RequestStatus::Revoking => {}
-        RequestStatus::Active => {
-            let c = change(r, RequestStatus::Active, RequestStatus::Revoking, AuditDraft::new(SYSTEM, "request.expire", Some(&r.id), "ok", json!({"deadline": r.deadline.map(clock::rfc3339)})));
-            if st.store.apply(&c, now).await?.is_err() {
-                return st.store.defer_job(&job.id, now).await;
-            }
-            st.changed(&r.id);
-        }
-        RequestStatus::Granting => {
-            // The deadline came while granting: wait for a running grant;
-            // otherwise a grant that may have reached the target is revoked
-            // (revoke-access is sent; a handler that never granted answers ok).
-            let grant_job = JobKind::Grant.id_for(&r.id);
-            if st.store.job_in_flight(&grant_job, now).await? {
-                return st.store.defer_job(&job.id, now.plus(Duration::from_millis(500))).await;
-            }
-            let audit = AuditDraft::new(SYSTEM, "request.expire", Some(&r.id), "ok", json!({"deadline": r.deadline.map(clock::rfc3339), "while": "granting"}));
-            let mut c = change(r, RequestStatus::Granting, RequestStatus::Revoking, audit);
-            c.finish_jobs = vec![grant_job];
-            if st.store.apply(&c, now).await?.is_err() {
-                return st.store.defer_job(&job.id, now).await;
-            }
-            st.changed(&r.id);
-        }
-        _ => return st.store.finish_job(&job.id, now).await,
-    }
-    // With user cleanup configured, revocation disables; deletion is a
-    // durable job of its own, due `user_cleanup_days` later.
-    let cleanup_after = integ.settings().cleanup_delay_ms();
-    let action = async {
-        match cleanup_after {
-            Some(_) => integ.disable_user(&params_for(r)).await,
-            None => integ.revoke_access(&params_for(r)).await,
-        }
-    };
-    let res = tokio::time::timeout(st.settings.worker.action_timeout, action)
-        .await
-        .unwrap_or_else(|_| Err(IntegrationError::Unavailable("revoke-access timed out".into())));
-    let now = clock::now();
-    match res {
-        Ok(()) => {
-            let late_ms = r.deadline.map(|d| now.0 - d.0);
-            let detail = json!({"username": r.username, "after_deadline_ms": late_ms, "disabled_until_cleanup": cleanup_after.is_some()});
-            let mut c = change(r, RequestStatus::Revoking, RequestStatus::Revoked, AuditDraft::new(SYSTEM, "revoke.done", Some(&r.id), "ok", detail));
-            c.revoked_at = Some(now);
-            c.finish_jobs = vec![job.id.clone()];
-            if let Some(ms) = cleanup_after {
-                c.insert_jobs = vec![NewJob { kind: JobKind::Cleanup, request_id: r.id.clone(), run_at: Timestamp(now.0.saturating_add(ms)) }];
-            }
-            let _ = st.store.apply(&c, now).await?;
-            st.changed(&r.id);
-            tracing::info!(request = %r.id, username = %r.username, "revoked");
-            Ok(())
-        }
-        // Revocation never gives up: every error is retried.
-        Err(e) => retry(st, job, r, &e, now).await,
-    }
-}
-
-async fn cleanup(st: &AppState, job: &Job, r: &RequestRow, integ: Arc<dyn Integration>) -> Result<(), sesame_store::StoreError> {
-    let res = tokio::time::timeout(st.settings.worker.action_timeout, integ.delete_user(&r.username))
-        .await
-        .unwrap_or_else(|_| Err(IntegrationError::Unavailable("delete-user timed out".into())));
-    let now = clock::now();
-    match res {
-        Ok(()) => {
-            let audit = AuditDraft::new(SYSTEM, "cleanup.done", Some(&r.id), "ok", json!({"username": r.username}));
-            st.store.finish_job_audited(&job.id, audit, now).await?;
-            tracing::info!(request = %r.id, username = %r.username, "deleted after the cleanup period");
-            Ok(())
-        }
-        Err(e) => retry(st, job, r, &e, now).await,
-    }
-}
-
-/// Whether an earlier run of this grant job may have changed the target:
-/// it failed retryably (a timeout, a lost answer) or its claim ran out.
-fn may_have_reached(job: &Job) -> bool {
-    job.failures > 0 || job.attempts > 1
-}
-
-/// Granting → Revoking, with the revoke job due now: what an unfinished
-/// grant may have left is taken away before the request can end.
-async fn revoke_unfinished_grant(st: &AppState, job: &Job, r: &RequestRow, now: Timestamp) -> Result<(), sesame_store::StoreError> {
-    let audit = AuditDraft::new(SYSTEM, "grant.abandoned", Some(&r.id), "error", json!({"error": "the grant did not complete; revoking what it may have left", "attempts": job.attempts}));
-    let mut c = change(r, RequestStatus::Granting, RequestStatus::Revoking, audit);
-    c.finish_jobs = vec![job.id.clone()];
-    c.run_jobs_now = vec![JobKind::Revoke.id_for(&r.id)];
-    let _ = st.store.apply(&c, now).await?;
-    st.changed(&r.id);
-    st.wake_worker.notify_one();
-    Ok(())
-}
-
-async fn retry(st: &AppState, job: &Job, r: &RequestRow, e: &IntegrationError, now: Timestamp) -> Result<(), sesame_store::StoreError> {
-    let error = &e.to_string();
     let w = &st.settings.worker;
-    let failures = u32::try_from(job.failures + 1).unwrap_or(u32::MAX);
-    let delay = retry_delay(failures, w.retry_base, w.retry_max);
-    let action = format!("{}.retry", job.kind.as_str());
-    if job.kind == JobKind::Revoke && failures >= 3 {
-        tracing::error!(request = %r.id, username = %r.username, failures, error, "revocation keeps failing; retrying in {delay:?}");
-    } else {
-        tracing::warn!(request = %r.id, failures, error, "{} failed; retrying in {delay:?}", job.kind.as_str());
+    let run = JobRun { kind: job.kind, attempts: job.attempts, failures: job.failures, retry: RetryPolicy { base: w.retry_base, max: w.retry_max } };
+    let mut r = facts(&row);
+    let Some(integ) = st.integration(&row.integration) else {
+        let err = IntegrationError::Invalid(format!("integration `{}` is no longer configured", row.integration));
+        return settle(st, &job, &mut r, Event::ActionFailed { run, error: action_error(&err, true) }).await;
+    };
+    // Ask the lifecycle whether to act; a step may change the status first
+    // (Active -> Revoking at the deadline) and is then asked again.
+    loop {
+        let event = match job.kind {
+            JobKind::Grant => Event::GrantDue { run },
+            JobKind::Revoke => Event::RevokeDue { grant_in_flight: st.store.job_in_flight(&JobKind::Grant.id_for(&r.id), now).await? },
+            JobKind::Cleanup => break,
+        };
+        match lifecycle::step(&r, event, now) {
+            Ok(Step::Act) => break,
+            Ok(Step::Change(t)) => {
+                if st.store.apply(&t, now).await?.is_err() {
+                    // Someone else moved it meanwhile: look again soon.
+                    return st.store.defer_job(&job.id, now).await;
+                }
+                st.changed(&r.id);
+                if t.to != RequestStatus::Revoking || job.kind != JobKind::Revoke {
+                    st.wake_worker.notify_one();
+                    return Ok(());
+                }
+                r.status = t.to;
+            }
+            Ok(other) => return execute(st, &job, &r, other, now).await,
+            Err(e) => {
+                tracing::error!(request = %r.id, error = %e, "job for a request in the wrong status; finishing it");
+                return st.store.finish_job(&job.id, now).await;
+            }
+        }
     }
-    let audit = AuditDraft::new(SYSTEM, &action, Some(&r.id), "error", json!({"error": error, "failures": failures, "retry_in_ms": delay.as_millis() as u64}));
-    st.store.fail_job(&job.id, &e.user_message(), now.plus(delay), audit, now).await?;
-    st.changed(&r.id);
-    Ok(())
+    let params = params_for(&row);
+    let timeout = w.action_timeout;
+    let timed_out = |what: &str| IntegrationError::Unavailable(format!("{what} timed out after {timeout:?}"));
+    let cleanup_after = integ.settings().cleanup_delay_ms();
+    let result = match job.kind {
+        JobKind::Grant => {
+            let deadline = r.deadline.unwrap_or(now);
+            let res = tokio::time::timeout(timeout, integ.grant_access(&params, deadline)).await.unwrap_or_else(|_| Err(timed_out("grant-access")));
+            res.map(|()| Event::GrantSucceeded)
+        }
+        JobKind::Revoke => {
+            // With user cleanup configured, revocation disables; deletion is a
+            // durable job of its own, due `user_cleanup_days` later.
+            let action = async {
+                match cleanup_after {
+                    Some(_) => integ.disable_user(&params).await,
+                    None => integ.revoke_access(&params).await,
+                }
+            };
+            let res = tokio::time::timeout(timeout, action).await.unwrap_or_else(|_| Err(timed_out("revoke-access")));
+            res.map(|()| Event::RevokeSucceeded { cleanup_after: cleanup_after.map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))) })
+        }
+        JobKind::Cleanup => {
+            let res = tokio::time::timeout(timeout, integ.delete_user(&row.username)).await.unwrap_or_else(|_| Err(timed_out("delete-user")));
+            res.map(|()| Event::CleanupSucceeded)
+        }
+    };
+    let event = result.unwrap_or_else(|e| {
+        tracing::warn!(request = %r.id, job = job.kind.as_str(), error = %e, "integration action failed");
+        Event::ActionFailed { run, error: action_error(&e, e.is_retryable()) }
+    });
+    settle(st, &job, &mut r, event).await
+}
+
+/// The lifecycle's view of a stored request.
+pub fn facts(r: &RequestRow) -> Request {
+    Request {
+        id: r.id.clone(),
+        status: r.status,
+        username: r.username.clone(),
+        duration: Duration::from_millis(u64::try_from(r.duration_ms).unwrap_or(0)),
+        deadline: r.deadline,
+    }
+}
+
+fn action_error(e: &IntegrationError, retryable: bool) -> ActionError {
+    ActionError { detail: e.to_string(), user_message: e.user_message(), retryable }
+}
+
+/// Report what the action did and carry out what the lifecycle answers.
+async fn settle(st: &AppState, job: &Job, r: &mut Request, event: Event) -> Result<(), sesame_store::StoreError> {
+    let now = clock::now();
+    match lifecycle::step(r, event, now) {
+        Ok(s) => execute(st, job, r, s, now).await,
+        Err(e) => {
+            tracing::error!(request = %r.id, error = %e, "job result for a request in the wrong status; finishing it");
+            st.store.finish_job(&job.id, now).await
+        }
+    }
+}
+
+/// Apply one step of a job's request.
+async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+    match s {
+        Step::Change(t) => {
+            if st.store.apply(&t, now).await?.is_err() {
+                return st.store.defer_job(&job.id, now).await;
+            }
+            match t.to {
+                RequestStatus::Active => tracing::info!(request = %r.id, username = %r.username, "granted"),
+                RequestStatus::Revoked => tracing::info!(request = %r.id, username = %r.username, "revoked"),
+                RequestStatus::Failed => tracing::warn!(request = %r.id, reason = ?t.failure_reason, "grant failed"),
+                RequestStatus::Revoking => tracing::warn!(request = %r.id, "revoking what an unfinished grant may have left"),
+                _ => {}
+            }
+            st.changed(&r.id);
+            if !t.run_now.is_empty() {
+                st.wake_worker.notify_one();
+            }
+            Ok(())
+        }
+        Step::Retry(retry) => {
+            let (failures, at) = (retry.failures, retry.at);
+            if job.kind == JobKind::Revoke && failures >= 3 {
+                tracing::error!(request = %r.id, username = %r.username, failures, "revocation keeps failing; retrying at {}", clock::rfc3339(at));
+            }
+            st.store.retry_job(&r.id, &retry, now).await?;
+            st.changed(&r.id);
+            Ok(())
+        }
+        Step::Defer { until } => st.store.defer_job(&job.id, until).await,
+        Step::Finish { audit: Some(audit), .. } => {
+            st.store.finish_job_audited(&job.id, audit, now).await?;
+            tracing::info!(request = %r.id, job = job.kind.as_str(), "done");
+            Ok(())
+        }
+        Step::Finish { audit: None, .. } | Step::Unchanged | Step::Act => st.store.finish_job(&job.id, now).await,
+    }
 }

@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("`{id}` is not a token id: ids are the 12 hex digits `sesame token list` shows");
             }
             let store = sesame_store::Store::connect(&settings.store).await?;
-            let audit = sesame_store::AuditDraft::new(OPERATOR, "token.revoke", None, "ok", serde_json::json!({"token_id": id}));
+            let audit = sesame_store::AuditDraft::new(OPERATOR, sesame_store::AuditAction::TokenRevoke, None, sesame_store::Outcome::Ok, serde_json::json!({"token_id": id}));
             if !store.revoke_token(&id.to_ascii_lowercase(), audit, sesame_server::clock::now()).await? {
                 anyhow::bail!("no live token has id `{id}`: see `sesame token list`");
             }
@@ -213,7 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let token = sesame_server::auth::new_token();
             let hash = sesame_server::auth::token_hash(&token);
             let detail = serde_json::json!({"token_id": sesame_store::token_id(&hash), "principal": principal, "label": label, "expires_at": expires_at.map(sesame_server::clock::rfc3339)});
-            let audit = sesame_store::AuditDraft::new(OPERATOR, "token.issue", None, "ok", detail);
+            let audit = sesame_store::AuditDraft::new(OPERATOR, sesame_store::AuditAction::TokenIssue, None, sesame_store::Outcome::Ok, detail);
             store.insert_token(&hash, &principal, label.as_deref(), expires_at, audit, now).await?;
             println!("{token}");
             eprintln!("token for {principal} (shown once; Sesame keeps only its hash)");

@@ -2,31 +2,9 @@
 
 use crate::pool::Engine;
 use crate::{Result, Store};
-use sesame_core::audit::{chain_hash, AuditFields, GENESIS};
+use sesame_core::audit::{chain_hash, AuditDraft, AuditFields, GENESIS};
 use sesame_core::Timestamp;
 use sqlx::{Any, Row, Transaction};
-
-/// An entry to append; seq, time and hashes are filled in by the store.
-#[derive(Debug, Clone)]
-pub struct AuditDraft {
-    pub actor: String,
-    pub action: String,
-    pub request_id: Option<String>,
-    pub outcome: String,
-    pub detail: serde_json::Value,
-}
-
-impl AuditDraft {
-    pub fn new(actor: &str, action: &str, request_id: Option<&str>, outcome: &str, detail: serde_json::Value) -> Self {
-        AuditDraft {
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            request_id: request_id.map(str::to_owned),
-            outcome: outcome.to_owned(),
-            detail,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct AuditRow {
@@ -50,9 +28,9 @@ pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: 
         seq,
         at_ms: now.0,
         actor: d.actor.clone(),
-        action: d.action.clone(),
+        action: d.action.as_str().to_owned(),
         request_id: d.request_id.clone(),
-        outcome: d.outcome.clone(),
+        outcome: d.outcome.as_str().to_owned(),
         detail: d.detail.to_string(),
     };
     let hash = chain_hash(&prev, &fields);

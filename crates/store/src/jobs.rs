@@ -2,32 +2,9 @@
 
 use crate::pool::Engine;
 use crate::{Result, Store, StoreError};
-use sesame_core::Timestamp;
+use sesame_core::lifecycle::Retry;
+use sesame_core::{JobKind, Timestamp};
 use sqlx::{Any, Row, Transaction};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Grant,
-    Revoke,
-    /// Delete a login that revocation disabled (user cleanup setting).
-    Cleanup,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Grant => "grant",
-            JobKind::Revoke => "revoke",
-            JobKind::Cleanup => "cleanup",
-        }
-    }
-
-    /// The job id for a request: one job of each kind per request, so
-    /// inserting twice is harmless.
-    pub fn id_for(self, request_id: &str) -> String {
-        format!("{}:{request_id}", self.as_str())
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -90,14 +67,8 @@ impl Store {
                 let kind: String = r.try_get("kind")?;
                 Ok(Job {
                     id: r.try_get("id")?,
-                    kind: match kind.as_str() {
-                        "grant" => JobKind::Grant,
-                        "revoke" => JobKind::Revoke,
-                        "cleanup" => JobKind::Cleanup,
-                        other => {
-                            return Err(StoreError::Corrupt { table: "jobs", message: format!("unknown kind `{other}`") })
-                        }
-                    },
+                    kind: JobKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt { table: "jobs", message: format!("unknown kind `{kind}`") })?,
                     request_id: r.try_get("request_id")?,
                     run_at: Timestamp(r.try_get("run_at")?),
                     attempts: r.try_get("attempts")?,
@@ -107,9 +78,10 @@ impl Store {
             .collect()
     }
 
-    /// The job failed: record why, release the lease and run it again at
-    /// `retry_at`, with an audit entry in the same transaction.
-    pub async fn fail_job(&self, id: &str, error: &str, retry_at: Timestamp, audit: crate::AuditDraft, now: Timestamp) -> Result<()> {
+    /// The job of `request_id` failed: record why, release the lease and run
+    /// it again when the lifecycle said, with its audit entry, atomically.
+    pub async fn retry_job(&self, request_id: &str, r: &Retry, now: Timestamp) -> Result<()> {
+        let (id, error, retry_at, audit) = (r.kind.id_for(request_id), &r.last_error, r.at, &r.audit);
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE jobs SET failures = failures + 1, last_error = $1, run_at = $2, lease_owner = NULL, lease_until = NULL \
@@ -120,7 +92,7 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        crate::audit::append_in(&mut tx, self.engine, &audit, now).await?;
+        crate::audit::append_in(&mut tx, self.engine, audit, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -13,11 +13,12 @@ mod requests;
 mod boundaries;
 mod tokens;
 
-pub use audit::{AuditDraft, AuditRow};
+pub use audit::AuditRow;
+pub use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome};
 pub use inventory::{IntegrationState, StoredResource};
-pub use jobs::{Job, JobKind, NewJob};
+pub use jobs::{Job, NewJob};
 pub use pool::{Engine, Store};
-pub use requests::{Change, NewRequest, RequestFilter, RequestRow};
+pub use requests::{NewRequest, RequestFilter, RequestRow};
 pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
 

@@ -1,8 +1,10 @@
 //! Requests (one grant each) and their status changes. Every change happens in
 //! one transaction together with the jobs it schedules and its audit entry.
 
-use crate::audit::{append_in, AuditDraft};
+use crate::audit::append_in;
+use sesame_core::AuditDraft;
 use crate::jobs::{insert_job_in, NewJob};
+use sesame_core::lifecycle::Transition;
 use crate::{Result, Store, StoreError};
 use sesame_core::{RequestStatus, Timestamp};
 use sqlx::any::AnyRow;
@@ -58,47 +60,6 @@ pub struct RequestRow {
     /// Failures and last error of the newest unfinished job, if any.
     pub job_failures: i64,
     pub last_error: Option<String>,
-}
-
-/// One status change: compare-and-set from one of `from` to `to`, plus what
-/// goes with it, atomically.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub request_id: String,
-    pub from: Vec<RequestStatus>,
-    pub to: RequestStatus,
-    pub decided_by: Option<String>,
-    pub decision_reason: Option<String>,
-    pub deadline: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-    pub insert_jobs: Vec<NewJob>,
-    /// Jobs finished by this change.
-    pub finish_jobs: Vec<String>,
-    /// Jobs to run now instead of later (e.g. the revoke job on manual revoke).
-    pub run_jobs_now: Vec<String>,
-    /// Why the request ends Failed: shown to the requester as `last_error`.
-    pub failure_reason: Option<String>,
-    pub audit: AuditDraft,
-}
-
-impl Change {
-    /// A bare status change; set the other fields with struct update syntax.
-    pub fn new(request_id: &str, from: RequestStatus, to: RequestStatus, audit: AuditDraft) -> Change {
-        Change {
-            request_id: request_id.to_owned(),
-            from: vec![from],
-            to,
-            decided_by: None,
-            decision_reason: None,
-            deadline: None,
-            revoked_at: None,
-            insert_jobs: vec![],
-            finish_jobs: vec![],
-            run_jobs_now: vec![],
-            failure_reason: None,
-            audit,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -195,20 +156,19 @@ impl Store {
         Ok(())
     }
 
-    /// Apply a status change if the request is still in one of `c.from`.
+    /// Apply a transition the lifecycle decided, if the request is still in
+    /// `c.from`: the status, the jobs and the audit entry in one transaction.
     /// Returns the status found when it was not (nothing is written then).
-    pub async fn apply(&self, c: &Change, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
+    /// The only way a request's status changes.
+    pub async fn apply(&self, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
         let mut tx = self.begin().await?;
-        let placeholders: Vec<String> = (0..c.from.len()).map(|i| format!("${}", i + 9)).collect();
-        let sql = format!(
+        let q = sqlx::query(
             "UPDATE requests SET status = $1, updated_at = $2, \
              decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
              deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at), \
              failure_reason = COALESCE($8, failure_reason) \
-             WHERE id = $7 AND status IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(&sql)
+             WHERE id = $7 AND status = $9",
+        )
             .bind(c.to.as_str())
             .bind(now.0)
             .bind(&c.decided_by)
@@ -216,30 +176,28 @@ impl Store {
             .bind(c.deadline.map(|d| d.0))
             .bind(c.revoked_at.map(|d| d.0))
             .bind(&c.request_id)
-            .bind(&c.failure_reason);
-        for f in &c.from {
-            q = q.bind(f.as_str());
-        }
+            .bind(&c.failure_reason)
+            .bind(c.from.as_str());
         if q.execute(&mut *tx).await?.rows_affected() == 0 {
             let found: Option<String> =
                 sqlx::query_scalar("SELECT status FROM requests WHERE id = $1").bind(&c.request_id).fetch_optional(&mut *tx).await?;
             tx.rollback().await?;
             return Ok(Err(found.and_then(|s| s.parse().ok())));
         }
-        for j in &c.insert_jobs {
-            insert_job_in(&mut tx, j).await?;
+        for (kind, run_at) in &c.schedule {
+            insert_job_in(&mut tx, &NewJob { kind: *kind, request_id: c.request_id.clone(), run_at: *run_at }).await?;
         }
-        for id in &c.finish_jobs {
+        for kind in &c.finish {
             sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
                 .bind(now.0)
-                .bind(id)
+                .bind(kind.id_for(&c.request_id))
                 .execute(&mut *tx)
                 .await?;
         }
-        for id in &c.run_jobs_now {
+        for kind in &c.run_now {
             sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1")
                 .bind(now.0)
-                .bind(id)
+                .bind(kind.id_for(&c.request_id))
                 .execute(&mut *tx)
                 .await?;
         }

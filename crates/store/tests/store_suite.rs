@@ -3,8 +3,10 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sesame_core::{RequestStatus, Timestamp};
-use sesame_store::{AuditDraft, Change, JobKind, NewJob, NewRequest, RequestFilter, Store, StoredResource};
+use sesame_core::lifecycle::{self, ActionError, Event, JobRun, Request, RetryPolicy, Step, Transition};
+use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome, RequestStatus, Timestamp};
+use sesame_store::{NewJob, NewRequest, RequestFilter, Store, StoredResource};
+use std::time::Duration;
 
 fn pg_admin_url() -> String {
     std::env::var("SESAME_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -67,13 +69,26 @@ fn req(id: &str, status: RequestStatus) -> NewRequest {
     }
 }
 
-fn audit(action: &str, id: &str) -> AuditDraft {
-    AuditDraft::new("ann@x.io", action, Some(id), "ok", serde_json::json!({"k": "v"}))
+fn audit(action: AuditAction, id: &str) -> AuditDraft {
+    AuditDraft::new("ann@x.io", action, Some(id), Outcome::Ok, serde_json::json!({"k": "v"}))
+}
+
+/// What the lifecycle decides for a request in `status` on `event`.
+fn step(id: &str, status: RequestStatus, deadline: Option<i64>, event: Event, now: i64) -> Step {
+    let r = Request { id: id.into(), status, username: format!("sesame_{id}"), duration: Duration::from_millis(999_995), deadline: deadline.map(Timestamp) };
+    lifecycle::step(&r, event, Timestamp(now)).unwrap()
+}
+
+fn change(s: Step) -> Transition {
+    match s {
+        Step::Change(t) => t,
+        other => panic!("expected a status change, got {other:?}"),
+    }
 }
 
 async fn request_round_trip(s: Store) {
     let r = req("r1", RequestStatus::Pending);
-    s.insert_request(&r, &[], audit("request.create", "r1"), Timestamp(10)).await.unwrap();
+    s.insert_request(&r, &[], audit(AuditAction::RequestCreate, "r1"), Timestamp(10)).await.unwrap();
     let got = s.get_request("r1").await.unwrap().unwrap();
     assert_eq!(got.requester, r.requester);
     assert_eq!(got.resources, r.resources);
@@ -92,28 +107,13 @@ async fn request_round_trip(s: Store) {
     // Custom integrations share one username (the requester's) across grants.
     let mut again = req("r1b", RequestStatus::Pending);
     again.username = r.username.clone();
-    s.insert_request(&again, &[], audit("request.create", "r1b"), Timestamp(11)).await.unwrap();
+    s.insert_request(&again, &[], audit(AuditAction::RequestCreate, "r1b"), Timestamp(11)).await.unwrap();
 }
 both!(request_round_trip);
 
 async fn status_change_is_compare_and_set(s: Store) {
-    s.insert_request(&req("r2", RequestStatus::Pending), &[], audit("request.create", "r2"), Timestamp(1)).await.unwrap();
-    let grant = NewJob { kind: JobKind::Grant, request_id: "r2".into(), run_at: Timestamp(5) };
-    let revoke = NewJob { kind: JobKind::Revoke, request_id: "r2".into(), run_at: Timestamp(1_000_000) };
-    let approve = Change {
-        request_id: "r2".into(),
-        from: vec![RequestStatus::Pending],
-        to: RequestStatus::Granting,
-        decided_by: Some("boss@x.io".into()),
-        decision_reason: Some("ok".into()),
-        deadline: Some(Timestamp(1_000_000)),
-        revoked_at: None,
-        insert_jobs: vec![grant, revoke],
-        finish_jobs: vec![],
-        run_jobs_now: vec![],
-        failure_reason: None,
-        audit: audit("request.approve", "r2"),
-    };
+    s.insert_request(&req("r2", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "r2"), Timestamp(1)).await.unwrap();
+    let approve = change(step("r2", RequestStatus::Pending, None, Event::Approved { by: "boss@x.io".into(), reason: Some("ok".into()) }, 5));
     assert!(s.apply(&approve, Timestamp(5)).await.unwrap().is_ok());
     // Applying the same change again finds the request already Granting.
     assert_eq!(s.apply(&approve, Timestamp(6)).await.unwrap(), Err(Some(RequestStatus::Granting)));
@@ -132,28 +132,19 @@ async fn status_change_is_compare_and_set(s: Store) {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
     // Failure: retried later, error visible on the request.
-    s.fail_job(&again[0].id, "connection refused", Timestamp(40_000), audit("grant.retry", "r2"), Timestamp(30_012))
-        .await
-        .unwrap();
+    let run = JobRun { kind: JobKind::Grant, attempts: again[0].attempts, failures: again[0].failures, retry: RetryPolicy { base: Duration::from_millis(9_988), max: Duration::from_secs(60) } };
+    let error = ActionError { detail: "connection refused at 10.0.0.1".into(), user_message: "connection refused".into(), retryable: true };
+    let Step::Retry(retry) = step("r2", RequestStatus::Granting, Some(1_000_000), Event::ActionFailed { run, error }, 30_012) else { panic!("a grant that failed retryably is retried") };
+    assert_eq!(retry.at, Timestamp(40_000));
+    s.retry_job("r2", &retry, Timestamp(30_012)).await.unwrap();
     let got = s.get_request("r2").await.unwrap().unwrap();
     assert_eq!(got.job_failures, 1);
     assert_eq!(got.last_error.as_deref(), Some("connection refused"));
     assert!(s.claim_jobs("w1", Timestamp(39_999), 30_000, 10).await.unwrap().is_empty());
     assert_eq!(s.next_job_at().await.unwrap(), Some(Timestamp(40_000)));
-    let done = Change {
-        request_id: "r2".into(),
-        from: vec![RequestStatus::Granting],
-        to: RequestStatus::Active,
-        decided_by: None,
-        decision_reason: None,
-        deadline: None,
-        revoked_at: None,
-        insert_jobs: vec![],
-        finish_jobs: vec![JobKind::Grant.id_for("r2")],
-        run_jobs_now: vec![JobKind::Revoke.id_for("r2")],
-        failure_reason: None,
-        audit: audit("grant.done", "r2"),
-    };
+    let granted = change(step("r2", RequestStatus::Granting, Some(1_000_000), Event::GrantSucceeded, 40_001));
+    assert!(s.apply(&granted, Timestamp(40_001)).await.unwrap().is_ok());
+    let done = change(step("r2", RequestStatus::Active, Some(1_000_000), Event::RevokeAsked { by: "ann@x.io".into(), reason: None }, 40_001));
     assert!(s.apply(&done, Timestamp(40_001)).await.unwrap().is_ok());
     let due = s.claim_jobs("w1", Timestamp(40_002), 30_000, 10).await.unwrap();
     assert_eq!(due.len(), 1, "the revoke job was brought forward");
@@ -165,9 +156,10 @@ async fn status_change_is_compare_and_set(s: Store) {
 both!(status_change_is_compare_and_set);
 
 async fn a_failed_request_keeps_its_reason(s: Store) {
-    s.insert_request(&req("r9", RequestStatus::Granting), &[], audit("request.create", "r9"), Timestamp(1)).await.unwrap();
-    let mut c = Change::new("r9", RequestStatus::Granting, RequestStatus::Failed, audit("grant.failed", "r9"));
-    c.failure_reason = Some("the grant does not fit IAM's quotas".into());
+    s.insert_request(&req("r9", RequestStatus::Granting), &[], audit(AuditAction::RequestCreate, "r9"), Timestamp(1)).await.unwrap();
+    let run = JobRun { kind: JobKind::Grant, attempts: 1, failures: 0, retry: RetryPolicy { base: Duration::from_secs(1), max: Duration::from_secs(1) } };
+    let error = ActionError { detail: "LimitExceeded".into(), user_message: "the grant does not fit IAM's quotas".into(), retryable: false };
+    let c = change(step("r9", RequestStatus::Granting, Some(100), Event::ActionFailed { run, error }, 2));
     assert!(s.apply(&c, Timestamp(2)).await.unwrap().is_ok());
     let got = s.get_request("r9").await.unwrap().unwrap();
     assert_eq!(got.status, RequestStatus::Failed);
@@ -192,14 +184,14 @@ async fn boundaries_remember_the_first_previous(s: Store) {
     let got = s.boundary("acct", "role", "ops-admin").await.unwrap().unwrap();
     assert_eq!((got.boundary_arn.as_str(), got.previous_arn.as_deref()), ("arn:b2", Some("arn:team")));
     assert_eq!(s.boundaries("acct").await.unwrap().len(), 1);
-    s.forget_boundary("acct", "role", "ops-admin", Some(audit("boundary.lift", "-")), Timestamp(2)).await.unwrap();
+    s.forget_boundary("acct", "role", "ops-admin", Some(audit(AuditAction::BoundaryLift, "-")), Timestamp(2)).await.unwrap();
     assert!(s.boundary("acct", "role", "ops-admin").await.unwrap().is_none());
 }
 both!(boundaries_remember_the_first_previous);
 
 async fn audit_chain_verifies_and_is_append_only(s: Store) {
     for i in 0..5 {
-        s.append_audit(audit(&format!("a{i}"), "x"), Timestamp(i)).await.unwrap();
+        s.append_audit(audit(AuditAction::ALL[i as usize], &format!("a{i}")), Timestamp(i)).await.unwrap();
     }
     let rows = s.list_audit(0, None, 100).await.unwrap();
     assert_eq!(rows.len(), 5);
@@ -215,7 +207,7 @@ async fn concurrent_audit_appends_keep_one_chain(s: Store) {
     let mut tasks = Vec::new();
     for i in 0..20 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move { s.append_audit(audit(&format!("c{i}"), "y"), Timestamp(i)).await.unwrap() }));
+        tasks.push(tokio::spawn(async move { s.append_audit(audit(AuditAction::ALL[i as usize], &format!("c{i}")), Timestamp(i)).await.unwrap() }));
     }
     for t in tasks {
         t.await.unwrap();
@@ -229,8 +221,8 @@ both!(concurrent_audit_appends_keep_one_chain);
 async fn tokens_and_inventory(s: Store) {
     let h1 = "a1".repeat(32);
     let h2 = "b2".repeat(32);
-    s.insert_token(&h1, "ann@x.io", Some("laptop"), None, audit("token.issue", "-"), Timestamp(1)).await.unwrap();
-    s.insert_token(&h2, "bob@x.io", None, Some(Timestamp(100)), audit("token.issue", "-"), Timestamp(1)).await.unwrap();
+    s.insert_token(&h1, "ann@x.io", Some("laptop"), None, audit(AuditAction::TokenIssue, "-"), Timestamp(1)).await.unwrap();
+    s.insert_token(&h2, "bob@x.io", None, Some(Timestamp(100)), audit(AuditAction::TokenIssue, "-"), Timestamp(1)).await.unwrap();
     assert_eq!(s.user_for_token(&h1, Timestamp(5)).await.unwrap().as_deref(), Some("ann@x.io"));
     assert_eq!(s.user_for_token("h3", Timestamp(5)).await.unwrap(), None);
     // Expiry.
@@ -241,8 +233,8 @@ async fn tokens_and_inventory(s: Store) {
     assert_eq!(list.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [&h1[..12], &h2[..12]]);
     assert!(list.iter().all(|t| !h1.starts_with(&t.id) || t.label.as_deref() == Some("laptop")));
     let before = s.list_audit(0, None, 1000).await.unwrap().len();
-    assert!(s.revoke_token(&h1[..12], audit("token.revoke", "-"), Timestamp(6)).await.unwrap());
-    assert!(!s.revoke_token(&h1[..12], audit("token.revoke", "-"), Timestamp(7)).await.unwrap());
+    assert!(s.revoke_token(&h1[..12], audit(AuditAction::TokenRevoke, "-"), Timestamp(6)).await.unwrap());
+    assert!(!s.revoke_token(&h1[..12], audit(AuditAction::TokenRevoke, "-"), Timestamp(7)).await.unwrap());
     assert_eq!(s.list_audit(0, None, 1000).await.unwrap().len(), before + 1);
     assert_eq!(s.user_for_token(&h1, Timestamp(8)).await.unwrap(), None, "a revoked token is refused");
     assert_eq!(s.list_tokens().await.unwrap()[0].revoked_at, Some(Timestamp(6)));
@@ -266,7 +258,7 @@ async fn concurrent_claims_never_hand_out_a_job_twice(s: Store) {
     for i in 0..30 {
         let id = format!("c{i}");
         let j = NewJob { kind: JobKind::Revoke, request_id: id.clone(), run_at: Timestamp(0) };
-        s.insert_request(&req(&id, RequestStatus::Active), &[j], audit("x", &id), Timestamp(0)).await.unwrap();
+        s.insert_request(&req(&id, RequestStatus::Active), &[j], audit(AuditAction::RequestCreate, &id), Timestamp(0)).await.unwrap();
     }
     let mut tasks = Vec::new();
     for w in 0..4 {

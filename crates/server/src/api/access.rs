@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::Json;
 use sesame_core::RequestStatus;
 use sesame_proto::{CredentialsView, ErrorCode, RequestView};
-use sesame_store::{AuditDraft, RequestFilter, RequestRow};
+use sesame_core::{AuditAction, AuditDraft, Outcome};
+use sesame_store::{RequestFilter, RequestRow};
 use serde_json::json;
 
 /// My active access.
@@ -41,7 +42,7 @@ fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> Credenti
 pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>) -> Result<Json<CredentialsView>, ApiError> {
     let r = own_active(&st, &who, &id).await?;
     let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
-    let audit = AuditDraft::new(&who.email, "credentials.create", Some(&id), "ok", json!({"username": r.username}));
+    let audit = AuditDraft::new(&who.email, AuditAction::CredentialsCreate, Some(&id), Outcome::Ok, json!({"username": r.username}));
     if !st.store.mark_credentials_shown(&id, audit, clock::now()).await? {
         return Err(ApiError::new(
             ErrorCode::CredentialsAlreadyShown,
@@ -53,7 +54,7 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Ap
         Err(e) => {
             st.store.clear_credentials_shown(&id).await?;
             // The details are for admins (audit log); the requester reads the stable message.
-            let audit = AuditDraft::new(&who.email, "credentials.failed", Some(&id), "error", json!({"error": e.to_string()}));
+            let audit = AuditDraft::new(&who.email, AuditAction::CredentialsFailed, Some(&id), Outcome::Error, json!({"error": e.to_string()}));
             st.store.append_audit(audit, clock::now()).await?;
             return Err(ApiError::new(
                 ErrorCode::IntegrationError,
@@ -71,7 +72,7 @@ pub async fn reset_credentials(State(st): State<AppState>, Caller(who): Caller, 
     let r = own_active(&st, &who, &id).await?;
     let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
     let creds = integ.reset_credentials(&params_for(&r)).await?;
-    let audit = AuditDraft::new(&who.email, "credentials.reset", Some(&id), "ok", json!({"username": r.username}));
+    let audit = AuditDraft::new(&who.email, AuditAction::CredentialsReset, Some(&id), Outcome::Ok, json!({"username": r.username}));
     st.store.credentials_made(&id, true, audit, clock::now()).await?;
     Ok(Json(view(&st, &r, creds)))
 }

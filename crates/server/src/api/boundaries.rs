@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::json;
 use sesame_integrations::IntegrationError;
 use sesame_proto::{ErrorCode, LiftRequest, Restriction, RestrictRequest};
-use sesame_store::AuditDraft;
+use sesame_core::{AuditAction, AuditDraft, Outcome};
 
 fn integration(st: &AppState, name: &str) -> Result<std::sync::Arc<dyn sesame_integrations::Integration>, ApiError> {
     st.integration(name).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{name}` does not exist: see `sesame inventory integrations`")))
@@ -24,13 +24,13 @@ fn failed(e: IntegrationError) -> ApiError {
     }
 }
 
-async fn audited(st: &AppState, who: &str, action: &str, detail: serde_json::Value, r: Result<(), IntegrationError>) -> Result<(), ApiError> {
-    let outcome = if r.is_ok() { "ok".to_owned() } else { "failed".to_owned() };
+async fn audited(st: &AppState, who: &str, action: AuditAction, detail: serde_json::Value, r: Result<(), IntegrationError>) -> Result<(), ApiError> {
+    let outcome = if r.is_ok() { Outcome::Ok } else { Outcome::Error };
     let mut detail = detail;
     if let Err(e) = &r {
         detail["error"] = json!(e.to_string());
     }
-    st.store.append_audit(AuditDraft::new(who, action, None, &outcome, detail), clock::now()).await?;
+    st.store.append_audit(AuditDraft::new(who, action, None, outcome, detail), clock::now()).await?;
     r.map_err(failed)
 }
 
@@ -66,7 +66,7 @@ pub async fn put(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name):
         Ok(x) => x,
         Err(e) => {
             // Audited as a failed put, and refused with its stable code.
-            audited(&st, &admin.email, "boundary.put", detail, Err(e)).await?;
+            audited(&st, &admin.email, AuditAction::BoundaryPut, detail, Err(e)).await?;
             return restrictions(&st, &name).await;
         }
     };
@@ -92,7 +92,7 @@ pub async fn put(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name):
     }
     let mut detail = detail;
     detail["previous_boundary_arn"] = json!(previous);
-    audited(&st, &admin.email, "boundary.put", detail, r).await?;
+    audited(&st, &admin.email, AuditAction::BoundaryPut, detail, r).await?;
     restrictions(&st, &name).await
 }
 
@@ -103,17 +103,17 @@ pub async fn lift(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name)
     let detail = json!({"integration": name, "principal_type": b.principal_type, "name": b.name});
     let Some(row) = st.store.boundary(&name, &b.principal_type, &b.name).await? else {
         let e = IntegrationError::Invalid(format!("Sesame did not restrict `{}`: there is nothing to lift", b.name));
-        audited(&st, &admin.email, "boundary.lift", detail, Err(e)).await?;
+        audited(&st, &admin.email, AuditAction::BoundaryLift, detail, Err(e)).await?;
         return restrictions(&st, &name).await;
     };
     let r = integ.set_boundary(&b.principal_type, &b.name, row.previous_arn.as_deref()).await;
     let mut detail = detail;
     detail["restored_boundary_arn"] = json!(row.previous_arn);
     if r.is_ok() {
-        let audit = AuditDraft::new(&admin.email, "boundary.lift", None, "ok", detail);
+        let audit = AuditDraft::new(&admin.email, AuditAction::BoundaryLift, None, Outcome::Ok, detail);
         st.store.forget_boundary(&name, &b.principal_type, &b.name, Some(audit), clock::now()).await?;
         return restrictions(&st, &name).await;
     }
-    audited(&st, &admin.email, "boundary.lift", detail, r).await?;
+    audited(&st, &admin.email, AuditAction::BoundaryLift, detail, r).await?;
     restrictions(&st, &name).await
 }

@@ -97,7 +97,7 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
 
     let audit = h.cli(&admin, &["audit"]);
     let actions: Vec<(&str, &str)> = audit.as_array().unwrap().iter().filter(|e| e["action"].as_str().unwrap_or_default().starts_with("boundary.")).map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
-    assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "failed"), ("boundary.lift", "ok"), ("boundary.put", "ok"), ("boundary.put", "ok"), ("boundary.lift", "ok")]);
+    assert_eq!(actions, [("boundary.put", "ok"), ("boundary.lift", "error"), ("boundary.lift", "ok"), ("boundary.put", "ok"), ("boundary.put", "ok"), ("boundary.lift", "ok")]);
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
