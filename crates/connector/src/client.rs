@@ -1,7 +1,7 @@
 //! The connector loop: register, long-poll, execute, report. Reconnects by
 //! itself, forever.
 
-use crate::codec;
+use sesame_integrations::wire;
 use crate::config::ConnectorConfig;
 use sesame_integrations::Integration;
 use sesame_proto::connector::{IntegrationInfo, Poll, Register, RegisterReply, TaskOutcome, TaskResult, Tasks};
@@ -122,8 +122,8 @@ pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait:
                 let (conn, integrations) = (conn.clone(), integrations.clone());
                 tokio::spawn(async move {
                     let outcome = match lookup(&integrations, &task.integration) {
-                        Some(i) => codec::execute(i.as_ref(), &task, now()).await,
-                        None => codec::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(
+                        Some(i) => wire::execute(i.as_ref(), &task, now()).await,
+                        None => wire::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(
                             "connector `{}` does not serve `{}`",
                             conn.id, task.integration
                         ))),

@@ -3,7 +3,6 @@
 //! it is given, and reports back. The same `Integration` implementations run
 //! here and in `serve`'s in-process connector.
 
-pub mod codec;
 pub mod config;
 mod client;
 

@@ -16,10 +16,11 @@ pub mod registry;
 pub mod secret;
 pub mod settings;
 pub mod sql;
+pub mod wire;
 
 use async_trait::async_trait;
 use sesame_core::Timestamp;
-use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sesame_proto::{ActionParams, Credentials, PermissionInfo};
 use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,33 +53,7 @@ impl IntegrationError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusReport {
-    pub healthy: bool,
-    pub message: String,
-}
-
-/// What `list-resources` returns: resources of every type, and the
-/// permissions each resource type offers.
-#[derive(Debug, Clone, Default)]
-pub struct Discovery {
-    pub resources: Vec<ResourceInfo>,
-    pub permissions: BTreeMap<String, Vec<PermissionInfo>>,
-    /// Sub-integrations found while discovering (RDS instances tagged for
-    /// auto-discovery), each served by [`Integration::child`].
-    pub children: Vec<Child>,
-}
-
-/// A sub-integration: named `<parent>/<id>`, described by `info` when it
-/// could be built, else by `error` (which says what to fix).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Child {
-    pub name: String,
-    /// The resource it comes from (e.g. the RDS instance ARN).
-    pub source: String,
-    pub info: Option<sesame_proto::connector::IntegrationInfo>,
-    pub error: Option<String>,
-}
+pub use sesame_proto::connector::{Child, Discovery, StatusReport};
 
 /// What a control plane needs to know of an integration it does not run.
 pub fn info_of(name: &str, integ: &dyn Integration) -> sesame_proto::connector::IntegrationInfo {

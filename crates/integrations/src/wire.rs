@@ -1,16 +1,14 @@
-//! Tasks to integration calls and back: `execute` on the connector side,
-//! `decode_*` on the control plane side. One module, so both agree.
+//! Integrations over the connector protocol: [`execute`] runs a task on the
+//! connector's side; the `expect_*` functions read the typed [`Reply`] on
+//! the control plane's side. One module, so both agree. Integrations that
+//! run in the control plane's own process are called directly, never
+//! through here.
 
+use crate::{Discovery, Integration, IntegrationError, StatusReport};
 use sesame_core::Timestamp;
-use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
-use sesame_proto::connector::{FailureKind, Op, Task, TaskOutcome};
-use sesame_proto::{Credentials, PermissionInfo, ResourceInfo};
-use serde_json::{json, Value};
+use sesame_proto::connector::{FailureKind, Op, Reply, Task, TaskOutcome};
+use sesame_proto::Credentials;
 use std::collections::BTreeMap;
-
-fn ok(v: Value) -> TaskOutcome {
-    TaskOutcome::Ok { value: v }
-}
 
 pub fn failure(e: &IntegrationError) -> TaskOutcome {
     let kind = match e {
@@ -43,17 +41,6 @@ pub fn boundary_params(principal_type: &str, name: &str, boundary_arn: &str) -> 
     }
 }
 
-/// A get-boundary answer: the principal's ARN and its current boundary.
-pub fn decode_boundary(v: Value) -> Result<(String, Option<String>), IntegrationError> {
-    #[derive(serde::Deserialize)]
-    struct B {
-        arn: String,
-        boundary: Option<String>,
-    }
-    let b: B = serde_json::from_value(v).map_err(|e| bad("get-boundary", e))?;
-    Ok((b.arn, b.boundary))
-}
-
 /// Whether a task may still run at `now`: not after the control plane
 /// stopped waiting for it, and never a grant without a deadline or past it.
 pub fn admit(t: &Task, now: Timestamp) -> Result<(), IntegrationError> {
@@ -78,63 +65,84 @@ pub async fn execute(integ: &dyn Integration, t: &Task, now: Timestamp) -> TaskO
         return failure(&e);
     }
     let p = &t.params;
-    let res: Result<Value, IntegrationError> = match t.op {
-        Op::GetStatus => integ.get_status().await.map(|s| json!({"healthy": s.healthy, "message": s.message})),
-        Op::ListResources => integ.list_resources().await.map(|d| json!({"resources": d.resources, "permissions": d.permissions, "children": d.children})),
-        Op::ListResourcesTags => integ.list_resources_tags().await.map(|t| json!(t)),
-        Op::GrantAccess => integ.grant_access(p, Timestamp(t.valid_until_ms.unwrap_or_default())).await.map(|_| Value::Null),
-        Op::RevokeAccess => integ.revoke_access(p).await.map(|_| Value::Null),
-        Op::CreateCredentials => integ.create_credentials(p).await.map(|c| json!(c)),
-        Op::ResetCredentials => integ.reset_credentials(p).await.map(|c| json!(c)),
-        Op::DeleteCredentials => integ.delete_credentials(p).await.map(|_| Value::Null),
-        Op::DisableUser => integ.disable_user(p).await.map(|_| Value::Null),
-        Op::DeleteUser => integ.delete_user(&p.username).await.map(|_| Value::Null),
-        Op::ListManagedUsers => integ.list_managed_users().await.map(|u| json!(u)),
-        Op::Preflight => integ.preflight(p, Timestamp(t.valid_until_ms.unwrap_or_default())).await.map(|_| Value::Null),
-        Op::GetBoundary => integ.boundary_of(&p.resource_type, first(p)).await.map(|(arn, boundary)| json!({"arn": arn, "boundary": boundary})),
+    let deadline = Timestamp(t.valid_until_ms.unwrap_or_default());
+    let res: Result<Reply, IntegrationError> = match t.op {
+        Op::GetStatus => integ.get_status().await.map(Reply::Status),
+        Op::ListResources => integ.list_resources().await.map(Reply::Discovery),
+        Op::ListResourcesTags => integ.list_resources_tags().await.map(|tags| Reply::Tags { tags }),
+        Op::GrantAccess => integ.grant_access(p, deadline).await.map(|()| Reply::Done),
+        Op::RevokeAccess => integ.revoke_access(p).await.map(|()| Reply::Done),
+        Op::CreateCredentials => integ.create_credentials(p).await.map(Reply::Credentials),
+        Op::ResetCredentials => integ.reset_credentials(p).await.map(Reply::Credentials),
+        Op::DeleteCredentials => integ.delete_credentials(p).await.map(|()| Reply::Done),
+        Op::DisableUser => integ.disable_user(p).await.map(|()| Reply::Done),
+        Op::DeleteUser => integ.delete_user(&p.username).await.map(|()| Reply::Done),
+        Op::ListManagedUsers => integ.list_managed_users().await.map(|users| Reply::Users { users }),
+        Op::Preflight => integ.preflight(p, deadline).await.map(|()| Reply::Done),
+        Op::GetBoundary => integ.boundary_of(&p.resource_type, first(p)).await.map(|(arn, boundary)| Reply::Boundary { arn, boundary }),
         Op::SetBoundary => {
             let arn = Some(p.permission.as_str()).filter(|a| !a.is_empty());
-            integ.set_boundary(&p.resource_type, first(p), arn).await.map(|_| Value::Null)
+            integ.set_boundary(&p.resource_type, first(p), arn).await.map(|()| Reply::Done)
         }
     };
     match res {
-        Ok(v) => ok(v),
+        Ok(value) => TaskOutcome::Ok { value },
         Err(e) => failure(&e),
     }
 }
 
-fn bad(what: &str, e: impl std::fmt::Display) -> IntegrationError {
-    IntegrationError::Invalid(format!("the connector answered {what} with something unexpected: {e}"))
+fn unexpected(op: Op, got: &Reply) -> IntegrationError {
+    IntegrationError::Invalid(format!("the connector answered {op:?} with {} instead of what it asks for", got.kind()))
 }
 
-pub fn decode_status(v: Value) -> Result<StatusReport, IntegrationError> {
-    Ok(StatusReport {
-        healthy: v["healthy"].as_bool().ok_or_else(|| bad("get-status", &v))?,
-        message: v["message"].as_str().unwrap_or_default().to_owned(),
-    })
+pub fn expect_done(op: Op, r: Reply) -> Result<(), IntegrationError> {
+    match r {
+        Reply::Done => Ok(()),
+        other => Err(unexpected(op, &other)),
+    }
 }
 
-pub fn decode_discovery(v: Value) -> Result<Discovery, IntegrationError> {
-    let resources: Vec<ResourceInfo> = serde_json::from_value(v["resources"].clone()).map_err(|e| bad("list-resources", e))?;
-    let permissions: BTreeMap<String, Vec<PermissionInfo>> =
-        serde_json::from_value(v["permissions"].clone()).map_err(|e| bad("list-resources", e))?;
-    let children = match v.get("children") {
-        Some(c) if !c.is_null() => serde_json::from_value(c.clone()).map_err(|e| bad("list-resources", e))?,
-        _ => vec![],
-    };
-    Ok(Discovery { resources, permissions, children })
+pub fn expect_status(r: Reply) -> Result<StatusReport, IntegrationError> {
+    match r {
+        Reply::Status(s) => Ok(s),
+        other => Err(unexpected(Op::GetStatus, &other)),
+    }
 }
 
-pub fn decode_tags(v: Value) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
-    serde_json::from_value(v).map_err(|e| bad("list-resources-tags", e))
+pub fn expect_discovery(r: Reply) -> Result<Discovery, IntegrationError> {
+    match r {
+        Reply::Discovery(d) => Ok(d),
+        other => Err(unexpected(Op::ListResources, &other)),
+    }
 }
 
-pub fn decode_credentials(v: Value) -> Result<Credentials, IntegrationError> {
-    serde_json::from_value(v).map_err(|e| bad("create-credentials", e))
+pub fn expect_tags(r: Reply) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
+    match r {
+        Reply::Tags { tags } => Ok(tags),
+        other => Err(unexpected(Op::ListResourcesTags, &other)),
+    }
 }
 
-pub fn decode_users(v: Value) -> Result<Vec<String>, IntegrationError> {
-    serde_json::from_value(v).map_err(|e| bad("list-managed-users", e))
+pub fn expect_credentials(op: Op, r: Reply) -> Result<Credentials, IntegrationError> {
+    match r {
+        Reply::Credentials(c) => Ok(c),
+        other => Err(unexpected(op, &other)),
+    }
+}
+
+pub fn expect_users(r: Reply) -> Result<Vec<String>, IntegrationError> {
+    match r {
+        Reply::Users { users } => Ok(users),
+        other => Err(unexpected(Op::ListManagedUsers, &other)),
+    }
+}
+
+/// A get-boundary answer: the principal's ARN and its current boundary.
+pub fn expect_boundary(r: Reply) -> Result<(String, Option<String>), IntegrationError> {
+    match r {
+        Reply::Boundary { arn, boundary } => Ok((arn, boundary)),
+        other => Err(unexpected(Op::GetBoundary, &other)),
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +151,17 @@ mod tests {
 
     fn task(op: Op, valid_until_ms: Option<i64>, expires_at_ms: Option<i64>) -> Task {
         Task { task_id: "t".into(), integration: "i".into(), op, params: sesame_proto::ActionParams::default(), valid_until_ms, expires_at_ms }
+    }
+
+    #[test]
+    fn replies_travel_typed() {
+        let outcome = TaskOutcome::Ok { value: Reply::Users { users: vec!["sesame_a".into()] } };
+        let wire = serde_json::to_value(&outcome).unwrap();
+        assert_eq!(wire, serde_json::json!({"outcome": "ok", "value": {"kind": "users", "users": ["sesame_a"]}}));
+        let TaskOutcome::Ok { value } = serde_json::from_value(wire).unwrap() else { panic!("an ok outcome") };
+        assert_eq!(expect_users(value).unwrap(), ["sesame_a"]);
+        let wrong = expect_status(Reply::Done).unwrap_err();
+        assert!(matches!(wrong, IntegrationError::Invalid(_)) && wrong.to_string().contains("done instead"), "{wrong}");
     }
 
     #[test]

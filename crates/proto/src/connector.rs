@@ -2,7 +2,7 @@
 //! HTTP — it registers, long-polls for tasks, and posts results. No inbound
 //! port on the connector.
 
-use crate::event::{ActionParams, PermissionInfo};
+use crate::event::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -108,12 +108,72 @@ pub enum FailureKind {
     Misconfigured,
 }
 
+/// What get-status answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub healthy: bool,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// What `list-resources` returns: resources of every type, and the
+/// permissions each resource type offers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Discovery {
+    pub resources: Vec<ResourceInfo>,
+    pub permissions: BTreeMap<String, Vec<PermissionInfo>>,
+    /// Sub-integrations found while discovering (RDS instances tagged for
+    /// auto-discovery), each served by the parent's `child`.
+    #[serde(default)]
+    pub children: Vec<Child>,
+}
+
+/// A sub-integration: named `<parent>/<id>`, described by `info` when it
+/// could be built, else by `error` (which says what to fix).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Child {
+    pub name: String,
+    /// The resource it comes from (e.g. the RDS instance ARN).
+    pub source: String,
+    pub info: Option<IntegrationInfo>,
+    pub error: Option<String>,
+}
+
+/// What an operation answered, one shape per kind of answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// Done; nothing to return (grant, revoke, delete, boundary set, ...).
+    Done,
+    Status(StatusReport),
+    Discovery(Discovery),
+    Tags { tags: BTreeMap<String, BTreeMap<String, String>> },
+    Credentials(Credentials),
+    Users { users: Vec<String> },
+    Boundary { arn: String, boundary: Option<String> },
+}
+
+impl Reply {
+    /// The kind of answer, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Done => "done",
+            Reply::Status(_) => "status",
+            Reply::Discovery(_) => "discovery",
+            Reply::Tags { .. } => "tags",
+            Reply::Credentials(_) => "credentials",
+            Reply::Users { .. } => "users",
+            Reply::Boundary { .. } => "boundary",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum TaskOutcome {
     Ok {
         #[schema(value_type = Object)]
-        value: serde_json::Value,
+        value: Reply,
     },
     Failed {
         kind: FailureKind,

@@ -31,7 +31,7 @@ pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for decl in settings.integrations.iter().filter(|d| !matches!(d, IntegrationDecl::Remote(_))) {
         let inner = decl.build().with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
-        out.insert(decl.name().to_owned(), connectors::local::Local::integration(decl.name(), inner));
+        out.insert(decl.name().to_owned(), inner);
     }
     Ok(out)
 }

@@ -236,7 +236,7 @@ impl Hub {
         params: ActionParams,
         valid_until: Option<Timestamp>,
         timeout: Duration,
-    ) -> Result<serde_json::Value, IntegrationError> {
+    ) -> Result<sesame_proto::connector::Reply, IntegrationError> {
         let task_id = uuid::Uuid::new_v4().simple().to_string();
         let rx = {
             let now = clock::now();
@@ -276,7 +276,7 @@ impl Hub {
         let _guard = Abandon(self, connector, &task_id);
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(TaskOutcome::Ok { value })) => Ok(value),
-            Ok(Ok(TaskOutcome::Failed { kind, message })) => Err(sesame_connector::codec::error_of(kind, message)),
+            Ok(Ok(TaskOutcome::Failed { kind, message })) => Err(sesame_integrations::wire::error_of(kind, message)),
             Ok(Err(_)) => Err(IntegrationError::Unavailable("the connector gateway dropped the task".into())),
             Err(_) => Err(IntegrationError::Unavailable(format!("connector `{connector}` did not answer within {timeout:?}"))),
         }
@@ -348,11 +348,11 @@ mod tests {
         let tasks = hub.poll("dc-1", "a", Duration::from_secs(1)).await.unwrap();
         assert_eq!(tasks.len(), 1);
         assert!(tasks[0].expires_at_ms.is_some(), "the task says when the control plane stops waiting");
-        let forged = TaskOutcome::Ok { value: serde_json::json!("forged") };
+        let forged = TaskOutcome::Ok { value: sesame_proto::connector::Reply::Users { users: vec!["forged".into()] } };
         assert!(!hub.complete("dc-1", "b", &tasks[0].task_id, forged.clone()), "another instance answered a task it does not hold");
         assert!(!hub.complete("dc-2", "a", &tasks[0].task_id, forged), "another connector answered");
-        assert!(hub.complete("dc-1", "a", &tasks[0].task_id, TaskOutcome::Ok { value: serde_json::json!("real") }));
-        assert_eq!(call.await.unwrap().unwrap(), serde_json::json!("real"));
+        assert!(hub.complete("dc-1", "a", &tasks[0].task_id, TaskOutcome::Ok { value: sesame_proto::connector::Reply::Done }));
+        assert!(matches!(call.await.unwrap().unwrap(), sesame_proto::connector::Reply::Done), "the holder's answer, not the forged one");
     }
 
     #[tokio::test]

@@ -4,7 +4,6 @@
 
 pub mod api;
 mod hub;
-pub mod local;
 pub mod proxy;
 pub mod remote;
 

@@ -1,15 +1,15 @@
 //! One `Integration` for integrations reached through tasks: every call
-//! becomes an `Op` that a [`Backend`] runs — in this process
-//! ([`super::local::Local`], through `codec::execute`) or on a connector
-//! ([`super::remote::Remote`]). What the integration offers comes from its
-//! [`IntegrationInfo`].
+//! becomes an `Op` that a [`Backend`] runs on a connector
+//! ([`super::remote::Remote`]); the answer comes back as a typed `Reply`.
+//! What the integration offers comes from its [`IntegrationInfo`].
+//! Integrations that run in this process are called directly.
 
 use async_trait::async_trait;
-use sesame_connector::codec;
+use sesame_integrations::wire;
 use sesame_core::Timestamp;
 use sesame_integrations::settings::IntegrationSettings;
 use sesame_integrations::{Child, Discovery, Integration, IntegrationError, StatusReport};
-use sesame_proto::connector::{IntegrationInfo, Op};
+use sesame_proto::connector::{IntegrationInfo, Op, Reply};
 use sesame_proto::{ActionParams, Credentials, PermissionInfo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub trait Backend: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     fn info(&self) -> Option<IntegrationInfo>;
-    async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<serde_json::Value, IntegrationError>;
+    async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<Reply, IntegrationError>;
     /// The sub-integration `name` (without the parent's prefix).
     fn child(&self, name: &str) -> Option<Arc<dyn Integration>>;
     /// Sub-integrations a discovery reported.
@@ -27,8 +27,11 @@ pub trait Backend: Send + Sync + 'static {
 
 pub struct Proxy<B>(pub B);
 
-fn unit(v: Result<serde_json::Value, IntegrationError>) -> Result<(), IntegrationError> {
-    v.map(|_| ())
+impl<B: Backend> Proxy<B> {
+    /// An operation whose answer is only "done".
+    async fn run(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<(), IntegrationError> {
+        wire::expect_done(op, self.0.call(op, params, valid_until).await?)
+    }
 }
 
 #[async_trait]
@@ -61,47 +64,47 @@ impl<B: Backend> Integration for Proxy<B> {
         self.0.child(name)
     }
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
-        codec::decode_status(self.0.call(Op::GetStatus, ActionParams::default(), None).await?)
+        wire::expect_status(self.0.call(Op::GetStatus, ActionParams::default(), None).await?)
     }
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
-        let d = codec::decode_discovery(self.0.call(Op::ListResources, ActionParams::default(), None).await?)?;
+        let d = wire::expect_discovery(self.0.call(Op::ListResources, ActionParams::default(), None).await?)?;
         self.0.learn(&d.children);
         Ok(d)
     }
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
-        codec::decode_tags(self.0.call(Op::ListResourcesTags, ActionParams::default(), None).await?)
+        wire::expect_tags(self.0.call(Op::ListResourcesTags, ActionParams::default(), None).await?)
     }
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::GrantAccess, p.clone(), Some(valid_until)).await)
+        self.run(Op::GrantAccess, p.clone(), Some(valid_until)).await
     }
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::RevokeAccess, p.clone(), None).await)
+        self.run(Op::RevokeAccess, p.clone(), None).await
     }
     async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
-        codec::decode_credentials(self.0.call(Op::CreateCredentials, p.clone(), None).await?)
+        wire::expect_credentials(Op::CreateCredentials, self.0.call(Op::CreateCredentials, p.clone(), None).await?)
     }
     async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
-        codec::decode_credentials(self.0.call(Op::ResetCredentials, p.clone(), None).await?)
+        wire::expect_credentials(Op::ResetCredentials, self.0.call(Op::ResetCredentials, p.clone(), None).await?)
     }
     async fn delete_credentials(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::DeleteCredentials, p.clone(), None).await)
+        self.run(Op::DeleteCredentials, p.clone(), None).await
     }
     async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::DisableUser, p.clone(), None).await)
+        self.run(Op::DisableUser, p.clone(), None).await
     }
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::DeleteUser, ActionParams { username: username.to_owned(), ..Default::default() }, None).await)
+        self.run(Op::DeleteUser, ActionParams { username: username.to_owned(), ..Default::default() }, None).await
     }
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
-        codec::decode_users(self.0.call(Op::ListManagedUsers, ActionParams::default(), None).await?)
+        wire::expect_users(self.0.call(Op::ListManagedUsers, ActionParams::default(), None).await?)
     }
     async fn preflight(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::Preflight, p.clone(), Some(valid_until)).await)
+        self.run(Op::Preflight, p.clone(), Some(valid_until)).await
     }
     async fn boundary_of(&self, principal_type: &str, name: &str) -> Result<(String, Option<String>), IntegrationError> {
-        codec::decode_boundary(self.0.call(Op::GetBoundary, codec::boundary_params(principal_type, name, ""), None).await?)
+        wire::expect_boundary(self.0.call(Op::GetBoundary, wire::boundary_params(principal_type, name, ""), None).await?)
     }
     async fn set_boundary(&self, principal_type: &str, name: &str, boundary_arn: Option<&str>) -> Result<(), IntegrationError> {
-        unit(self.0.call(Op::SetBoundary, codec::boundary_params(principal_type, name, boundary_arn.unwrap_or_default()), None).await)
+        self.run(Op::SetBoundary, wire::boundary_params(principal_type, name, boundary_arn.unwrap_or_default()), None).await
     }
 }

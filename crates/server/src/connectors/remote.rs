@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sesame_core::Timestamp;
 use sesame_integrations::registry::RemoteDecl;
 use sesame_integrations::{Child, Integration, IntegrationError};
-use sesame_proto::connector::{IntegrationInfo, Op};
+use sesame_proto::connector::{IntegrationInfo, Op, Reply};
 use sesame_proto::ActionParams;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +55,7 @@ impl Backend for Remote {
         self.hub.info(&self.name, &self.connector).map(|i| governed(i, &self.decl))
     }
 
-    async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<serde_json::Value, IntegrationError> {
+    async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<Reply, IntegrationError> {
         self.hub.dispatch(&self.connector, &self.name, op, params, valid_until, self.timeout).await
     }
 
