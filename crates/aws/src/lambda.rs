@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use sesame_integrations::custom::{Transport, TransportConfig};
+use sesame_integrations::custom::Transport;
 use sesame_integrations::IntegrationError;
 use sesame_proto::IntegrationEvent;
 use std::sync::Mutex;
@@ -19,26 +19,6 @@ pub struct Lambda {
     client: aws_sdk_lambda::Client,
     function: String,
     checked_at: Mutex<Option<Instant>>,
-}
-
-/// The factory registered by [`crate::install`].
-pub fn factory(cfg: &TransportConfig, _timeout: Duration) -> Result<Box<dyn Transport>, IntegrationError> {
-    let TransportConfig::Lambda { region, function_name, endpoint_url } = cfg else {
-        return Err(IntegrationError::Misconfigured("not a lambda transport".into()));
-    };
-    let sdk = block_on(crate::sdk_config(region, endpoint_url.as_deref(), None))?;
-    Ok(Box::new(Lambda::new(aws_sdk_lambda::Client::new(&sdk), function_name.clone())))
-}
-
-pub(crate) fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, IntegrationError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) => Ok(tokio::task::block_in_place(|| h.block_on(f))),
-        Err(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map(|rt| rt.block_on(f))
-            .map_err(|e| IntegrationError::Misconfigured(format!("cannot start a runtime: {e}"))),
-    }
 }
 
 impl Lambda {

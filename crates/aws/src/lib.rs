@@ -1,7 +1,7 @@
-//! AWS for Sesame, through the official SDK: custom integrations over
-//! Lambda `Invoke`, and secrets from AWS Secrets Manager. Call [`install`]
-//! once at startup (serve and connector) to make both available to the
-//! integration builders.
+//! AWS for Sesame, through the official SDK: the `aws-account` and
+//! `aws-organization` integrations, custom integrations over Lambda
+//! `Invoke`, secrets from AWS Secrets Manager and RDS IAM tokens. [`Aws`] is
+//! the plug-in a binary adds to its registry: `Registry::new().with(Aws)`.
 
 pub mod account;
 pub mod organization;
@@ -9,6 +9,11 @@ pub mod lambda;
 pub mod secrets;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use sesame_integrations::custom::{Transport, TransportConfig};
+use sesame_integrations::registry::{Plugin, Registry};
+use sesame_integrations::secret::SecretRef;
+use sesame_integrations::{Integration, IntegrationError};
+use std::sync::Arc;
 
 /// SDK configuration for `region`, with the default credential chain (or the
 /// AWS profile), and an endpoint override for tests (moto).
@@ -28,18 +33,18 @@ pub async fn sdk_config(region: &str, endpoint_url: Option<&str>, profile: Optio
 
 /// SDK configuration for an integration: explicit credentials (resolved
 /// here, in the connector) when both are given, else the AWS profile.
-pub fn integration_sdk(
+pub async fn integration_sdk(
     region: &str,
     endpoint_url: Option<&str>,
     profile: &str,
-    access_key_id: Option<&sesame_integrations::secret::SecretRef>,
-    secret_access_key: Option<&sesame_integrations::secret::SecretRef>,
-) -> Result<SdkConfig, sesame_integrations::IntegrationError> {
-    use sesame_integrations::IntegrationError;
+    access_key_id: Option<&SecretRef>,
+    secret_access_key: Option<&SecretRef>,
+    registry: &Registry,
+) -> Result<SdkConfig, IntegrationError> {
     let creds = match (access_key_id, secret_access_key) {
         (Some(id), Some(secret)) => Some(aws_credential_types::Credentials::new(
-            id.resolve().map_err(IntegrationError::Misconfigured)?,
-            secret.resolve().map_err(IntegrationError::Misconfigured)?,
+            registry.resolve(id).await.map_err(IntegrationError::Misconfigured)?,
+            registry.resolve(secret).await.map_err(IntegrationError::Misconfigured)?,
             None,
             None,
             "sesame-config",
@@ -48,24 +53,46 @@ pub fn integration_sdk(
         _ => return Err(IntegrationError::Misconfigured("give both `access_key_id` and `secret_access_key`, or neither".into())),
     };
     let profile = creds.is_none().then_some(profile);
-    let mut sdk = lambda::block_on(sdk_config(region, endpoint_url, profile))?.into_builder();
+    let mut sdk = sdk_config(region, endpoint_url, profile).await.into_builder();
     if let Some(c) = creds {
         sdk = sdk.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(c));
     }
     Ok(sdk.build())
 }
 
-/// Register the Lambda transport and the Secrets Manager resolver.
-pub fn install() {
-    sesame_integrations::custom::set_lambda_factory(lambda::factory);
-    sesame_integrations::secret::set_aws_resolver(secrets::resolve_blocking);
-    sesame_integrations::registry::set_aws_factory(build);
-    sesame_integrations::secret::set_rds_token_resolver(account::rds::iam_token_blocking);
-}
+/// The AWS plug-in: builds `aws-account` and `aws-organization`
+/// integrations, carries custom integrations over Lambda, and reads Secrets
+/// Manager secrets and RDS IAM tokens.
+pub struct Aws;
 
-fn build(kind: &str, v: &serde_json::Value) -> Result<std::sync::Arc<dyn sesame_integrations::Integration>, sesame_integrations::IntegrationError> {
-    match kind {
-        "aws-organization" => organization::build(v),
-        _ => account::build(v),
+#[async_trait::async_trait]
+impl Plugin for Aws {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["aws-account", "aws-organization"]
+    }
+
+    async fn build(&self, kind: &str, config: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
+        match kind {
+            "aws-organization" => organization::build(config, registry).await,
+            _ => account::build(config, registry).await,
+        }
+    }
+
+    async fn transport(&self, cfg: &TransportConfig, _timeout: std::time::Duration) -> Option<Result<Box<dyn Transport>, IntegrationError>> {
+        match cfg {
+            TransportConfig::Lambda { region, function_name, endpoint_url } => {
+                let sdk = sdk_config(region, endpoint_url.as_deref(), None).await;
+                Some(Ok(Box::new(lambda::Lambda::new(aws_sdk_lambda::Client::new(&sdk), function_name.clone()))))
+            }
+            _ => None,
+        }
+    }
+
+    async fn resolve(&self, secret: &SecretRef, registry: &Registry) -> Option<Result<String, String>> {
+        match secret {
+            SecretRef::AwsSecretsManager(r) => Some(secrets::resolve(r, registry).await),
+            SecretRef::RdsIamToken(r) => Some(account::rds::iam_token(r, registry).await),
+            _ => None,
+        }
     }
 }

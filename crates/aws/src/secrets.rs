@@ -2,14 +2,15 @@
 //! control plane). A JSON secret (`{"username": ..., "password": ...}`, as
 //! the seed stores database credentials) can name the key to use.
 
+use sesame_integrations::registry::Registry;
 use sesame_integrations::secret::{AwsIdentity, AwsSecretRef};
 
 /// SDK configuration with the identity a reference names: explicit keys,
 /// else the profile, else the default credential chain.
-pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity) -> Result<aws_config::SdkConfig, String> {
+pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity, registry: &Registry) -> Result<aws_config::SdkConfig, String> {
     Ok(match (who.access_key_id.as_deref(), who.secret_access_key.as_deref()) {
         (Some(id), Some(secret)) => {
-            let creds = aws_credential_types::Credentials::new(id.resolve()?, secret.resolve()?, None, None, "sesame-config");
+            let creds = aws_credential_types::Credentials::new(registry.resolve(id).await?, registry.resolve(secret).await?, None, None, "sesame-config");
             crate::sdk_config(region, endpoint_url, None)
                 .await
                 .into_builder()
@@ -20,8 +21,8 @@ pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentit
     })
 }
 
-pub async fn resolve(r: &AwsSecretRef) -> Result<String, String> {
-    let sdk = identity(&r.region, r.endpoint_url.as_deref(), &r.identity).await?;
+pub async fn resolve(r: &AwsSecretRef, registry: &Registry) -> Result<String, String> {
+    let sdk = identity(&r.region, r.endpoint_url.as_deref(), &r.identity, registry).await?;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let out = client
         .get_secret_value()
@@ -40,8 +41,3 @@ pub async fn resolve(r: &AwsSecretRef) -> Result<String, String> {
     }
 }
 
-/// The resolver registered by [`crate::install`] (secret references are
-/// resolved while integrations are built).
-pub fn resolve_blocking(r: &AwsSecretRef) -> Result<String, String> {
-    crate::lambda::block_on(resolve(r)).map_err(|e| e.to_string())?
-}

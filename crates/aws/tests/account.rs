@@ -5,6 +5,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_integrations::registry::Registry;
 use sesame_testkit::moto as common;
 
 use common::{aws_cli, fixture_json, moto, throttling_proxy, Scope, TESTING};
@@ -16,13 +17,13 @@ use serde_json::{json, Value};
 
 const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
 
-fn account(url: &str, extra: Value) -> AwsAccount {
+async fn account(url: &str, extra: Value) -> AwsAccount {
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     let mut cfg = json!({"name": "acct", "region": "us-east-1", "endpoint_url": url,
         "access_key_id": {"env": "AWS_ACCESS_KEY_ID"}, "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"}});
     cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    AwsAccount::new(serde_json::from_value::<AwsAccountConfig>(cfg).unwrap()).unwrap()
+    AwsAccount::build(serde_json::from_value::<AwsAccountConfig>(cfg).unwrap(), &Registry::new()).await.unwrap()
 }
 
 fn params(user: &str, rtype: &str, resources: &[&str], perm: &str) -> ActionParams {
@@ -44,7 +45,7 @@ fn statements(doc: &Value) -> Vec<Value> {
 async fn discovers_every_type_with_tags_and_bucket_keys() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["world"]);
-    let a = account(&m.url, json!({}));
+    let a = account(&m.url, json!({})).await;
     assert!(a.get_status().await.unwrap().message.contains("123456789012"));
     let d = a.list_resources().await.unwrap();
     let by_type = |t: &str| d.resources.iter().filter(|r| r.resource_type == t).collect::<Vec<_>>();
@@ -75,7 +76,7 @@ async fn discovers_every_type_with_tags_and_bucket_keys() {
     assert_eq!(tags[&inst.id]["Name"], "bastion");
 
     // Only the configured types are synced.
-    let only = account(&m.url, json!({"resource_types": ["sqs_queue"]}));
+    let only = account(&m.url, json!({"resource_types": ["sqs_queue"]})).await;
     let d = only.list_resources().await.unwrap();
     assert!(d.resources.iter().all(|r| r.resource_type == "sqs_queue") && d.resources.len() == 1);
 }
@@ -84,7 +85,7 @@ async fn discovers_every_type_with_tags_and_bucket_keys() {
 async fn each_kind_of_grant_leaves_exactly_its_policy_and_revoke_leaves_nothing() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["world"]);
-    let a = account(&m.url, json!({}));
+    let a = account(&m.url, json!({})).await;
     let s = |k: &str| w[k].as_str().unwrap().to_owned();
     let cases: Vec<(ActionParams, Vec<(&str, Value)>)> = vec![
         (params("sesame_bucket", "s3_bucket", &["encrypted-reports"], "read_only"), vec![
@@ -147,7 +148,7 @@ async fn each_kind_of_grant_leaves_exactly_its_policy_and_revoke_leaves_nothing(
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_are_refused_with_what_to_do_and_nothing_is_created() {
     let m = moto(None).await;
-    let a = account(&m.url, json!({}));
+    let a = account(&m.url, json!({})).await;
     let e = a.grant_access(&params("sesame_x", "sqs_queue", &["orders"], "send"), DEADLINE).await.unwrap_err();
     assert_eq!(e.to_string(), "`orders` is not an ARN: sqs_queue resources are named by ARN");
     let e = a.grant_access(&params("sesame_x", "sqs_queue", &["arn:aws:sqs:us-east-1:123456789012:q"], "admin"), DEADLINE).await.unwrap_err();
@@ -159,7 +160,7 @@ async fn bad_requests_are_refused_with_what_to_do_and_nothing_is_created() {
     let e = a.grant_access(&params("sesame_x", "sqs_queue", &refs, "send"), DEADLINE).await.unwrap_err();
     assert!(e.to_string().starts_with("101 AWS resources are selected by name; the limit is 100"), "{e}");
     assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"], json!([]));
-    let e = AwsAccount::new(serde_json::from_value(json!({"name": "x", "region": "us-east-1", "delivery": "saml_role"})).unwrap()).err().unwrap();
+    let e = AwsAccount::build(serde_json::from_value(json!({"name": "x", "region": "us-east-1", "delivery": "saml_role"})).unwrap(), &Registry::new()).await.err().unwrap();
     assert!(e.to_string().contains("needs `saml_provider_arn`"), "{e}");
 }
 
@@ -167,7 +168,7 @@ async fn bad_requests_are_refused_with_what_to_do_and_nothing_is_created() {
 async fn federated_people_get_a_per_grant_role_only_they_may_assume() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["world"]);
-    let a = account(&m.url, json!({"delivery": "identity_center_role"}));
+    let a = account(&m.url, json!({"delivery": "identity_center_role"})).await;
     let p = params("sesame_fed", "secret", &[w["secret"].as_str().unwrap()], "read");
     a.grant_access(&p, DEADLINE).await.unwrap();
     let role = aws_cli(&m.url, TESTING, &["iam", "get-role", "--role-name", "sesame_fed"]);
@@ -199,7 +200,7 @@ async fn permission_boundaries_are_read_put_and_removed_on_standing_principals()
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["standing"]);
     let (team, ro) = (w["team"].as_str().unwrap(), w["read_only"].as_str().unwrap());
-    let a = account(&m.url, json!({}));
+    let a = account(&m.url, json!({})).await;
     let boundary = |kind: &str, name: &str| {
         let v = aws_cli(&m.url, TESTING, &["iam", &format!("get-{kind}"), &format!("--{kind}-name"), name]);
         let key = if kind == "role" { "Role" } else { "User" };
@@ -234,7 +235,7 @@ async fn permission_boundaries_are_read_put_and_removed_on_standing_principals()
 async fn user_cleanup_disables_first_and_deletes_later_and_revoked_grants_get_no_credentials() {
     let m = moto(None).await;
     common::fixture(&m.url, &["buckets", "keep", "1"]);
-    let a = account(&m.url, json!({}));
+    let a = account(&m.url, json!({})).await;
     let p = params("sesame_cleanup", "s3_bucket", &["keep-000"], "read_write");
     a.grant_access(&p, DEADLINE).await.unwrap();
     a.create_credentials(&p).await.unwrap();
@@ -254,9 +255,9 @@ async fn user_cleanup_disables_first_and_deletes_later_and_revoked_grants_get_no
 async fn discovery_waits_out_throttling_and_finds_the_same() {
     let m = moto(None).await;
     fixture_json(&m.url, &["world"]);
-    let direct = account(&m.url, json!({})).list_resources().await.unwrap();
+    let direct = account(&m.url, json!({})).await.list_resources().await.unwrap();
     let p = throttling_proxy(m.url.clone(), Scope::All).await;
-    let throttled = account(&p.url, json!({})).list_resources().await.unwrap();
+    let throttled = account(&p.url, json!({})).await.list_resources().await.unwrap();
     let n = p.throttled.load(std::sync::atomic::Ordering::SeqCst);
     assert!(n >= 5, "the proxy throttled {n} requests of {}", p.seen.lock().unwrap().len());
     let ids = |d: &sesame_integrations::Discovery| {
@@ -294,7 +295,7 @@ async fn a_thousand_bucket_grant_is_sized_from_what_discovery_knows() {
     }
     let sequential = t.elapsed();
 
-    let a = account(&m.url, json!({"named_resource_limit": 2000, "managed_policies_per_principal": 2}));
+    let a = account(&m.url, json!({"named_resource_limit": 2000, "managed_policies_per_principal": 2})).await;
     let t = std::time::Instant::now();
     let e = a.preflight(&p, DEADLINE).await.unwrap_err();
     let cold = t.elapsed();

@@ -9,6 +9,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_integrations::registry::Registry;
 use sesame_testkit::moto as common;
 
 use sesame_aws::account::{AwsAccount, AwsAccountConfig};
@@ -62,7 +63,7 @@ async fn queues_roles_and_federated_roles_are_proven_with_the_grantees_credentia
         "access_key_id": {"env": "SESAME_TEST_AWS_KEY_ID"}, "secret_access_key": {"env": "SESAME_TEST_AWS_SECRET"},
     }))
     .unwrap();
-    let acct = AwsAccount::new(cfg).unwrap();
+    let acct = AwsAccount::build(cfg, &Registry::new()).await.unwrap();
     assert!(acct.get_status().await.unwrap().healthy);
     let d = acct.list_resources().await.unwrap();
     let names: Vec<&str> = d.resources.iter().map(|r| r.id.as_str()).collect();
@@ -136,7 +137,7 @@ async fn queues_roles_and_federated_roles_are_proven_with_the_grantees_credentia
         "access_key_id": {"env": "SESAME_TEST_AWS_KEY_ID"}, "secret_access_key": {"env": "SESAME_TEST_AWS_SECRET"},
     }))
     .unwrap();
-    let fed = AwsAccount::new(fed_cfg).unwrap();
+    let fed = AwsAccount::build(fed_cfg, &Registry::new()).await.unwrap();
     let pf = ActionParams {
         grant_id: "req_f".into(),
         username: "sesame_alice_req_f".into(),

@@ -6,6 +6,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_integrations::registry::Registry;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
@@ -59,7 +60,7 @@ async fn the_aggregator_view_is_paged_across_regions_and_a_failed_discovery_resu
         "access_key_id": {"env": "AWS_ACCESS_KEY_ID"}, "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"},
     }))
     .unwrap();
-    let a = AwsAccount::new(cfg).unwrap();
+    let a = AwsAccount::build(cfg, &Registry::new()).await.unwrap();
 
     // Page 2 is refused the first time: the discovery fails, saying why.
     let e = a.list_resources().await.unwrap_err();

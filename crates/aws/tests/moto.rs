@@ -41,7 +41,6 @@ async fn moto() -> Moto {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        sesame_aws::install();
     });
     let bin = venv().join("bin/moto_server");
     assert!(bin.exists(), "{} is missing: run scripts/test (it installs moto), or python3 -m venv {} && {}/bin/pip install 'moto[server]'", bin.display(), venv().display(), venv().display());
@@ -88,7 +87,7 @@ async fn queue(m: &Moto, replies: &[&str]) {
         .unwrap();
 }
 
-fn lambda(m: &Moto, function: &str) -> Custom {
+async fn lambda(m: &Moto, function: &str) -> Custom {
     let cfg: CustomConfig = serde_json::from_value(json!({
         "name": "lam",
         "transport": {"kind": "lambda", "region": "us-east-1", "function_name": function, "endpoint_url": m.url},
@@ -96,16 +95,20 @@ fn lambda(m: &Moto, function: &str) -> Custom {
         "custom_parameters": {"param1": "one", "param2": "two"},
     }))
     .unwrap();
-    Custom::with_builtin_transport(cfg).unwrap()
+    Custom::build(cfg, &registry()).await.unwrap()
+}
+
+fn registry() -> sesame_integrations::registry::Registry {
+    sesame_integrations::registry::Registry::new().with(sesame_aws::Aws)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_function_without_the_tag_is_refused() {
     let m = moto().await;
     fixture(&m, &["function", "untagged-fn", "untagged"]);
-    let e = lambda(&m, "untagged-fn").get_status().await.unwrap_err();
+    let e = lambda(&m, "untagged-fn").await.get_status().await.unwrap_err();
     assert!(e.to_string().contains("does not carry the tag apono-connector-access: \"true\""), "{e}");
-    let e = lambda(&m, "no-such-fn").get_status().await.unwrap_err();
+    let e = lambda(&m, "no-such-fn").await.get_status().await.unwrap_err();
     assert!(e.to_string().contains("cannot read the Lambda function `no-such-fn`"), "{e}");
 }
 
@@ -115,7 +118,7 @@ async fn a_function_without_the_tag_is_refused() {
 async fn functions_may_answer_plainly() {
     let m = moto().await;
     fixture(&m, &["function", "plain-fn", "tagged"]);
-    let i = lambda(&m, "plain-fn");
+    let i = lambda(&m, "plain-fn").await;
     let p = ActionParams {
         grant_id: "req_plain".into(),
         username: "ann@example.com".into(),
@@ -159,7 +162,7 @@ async fn invocations_carry_the_seeds_payload_exactly() {
         ],
     )
     .await;
-    let i = lambda(&m, "handler-fn");
+    let i = lambda(&m, "handler-fn").await;
     assert!(i.get_status().await.unwrap().healthy);
     let d = i.list_resources().await.unwrap();
     assert_eq!(d.resources[0].id, "resource1");
@@ -219,11 +222,13 @@ async fn secrets_come_from_secrets_manager() {
             identity: Default::default(),
         })
     };
-    let (a, b, c, d) = tokio::task::spawn_blocking(move || {
-        (r("db/sesame", Some("password")).resolve(), r("plain", None).resolve(), r("plain", Some("password")).resolve(), r("missing", None).resolve())
-    })
-    .await
-    .unwrap();
+    let reg = registry();
+    let (a, b, c, d) = (
+        reg.resolve(&r("db/sesame", Some("password"))).await,
+        reg.resolve(&r("plain", None)).await,
+        reg.resolve(&r("plain", Some("password"))).await,
+        reg.resolve(&r("missing", None)).await,
+    );
     assert_eq!(a.unwrap(), "s3cret-from-sm");
     assert_eq!(b.unwrap(), "just-a-string");
     assert!(c.unwrap_err().contains("is not JSON"));

@@ -6,6 +6,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_integrations::registry::Registry;
 use sesame_testkit::moto as common;
 
 use common::{fixture_json, moto, throttling_proxy, Scope};
@@ -18,13 +19,13 @@ use std::sync::atomic::Ordering;
 
 const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
 
-fn org(url: &str, extra: Value) -> AwsOrganization {
+async fn org(url: &str, extra: Value) -> AwsOrganization {
     std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     let mut cfg = json!({"name": "org", "sso_region": "us-east-1", "sso_portal_url": "https://example.awsapps.com/start", "endpoint_url": url,
         "access_key_id": {"env": "AWS_ACCESS_KEY_ID"}, "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"}});
     cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    AwsOrganization::new(serde_json::from_value::<AwsOrganizationConfig>(cfg).unwrap()).unwrap()
+    AwsOrganization::build(serde_json::from_value::<AwsOrganizationConfig>(cfg).unwrap(), &Registry::new()).await.unwrap()
 }
 
 fn params(ps: &str, who: &str, resources: &[&str], perm: &str) -> ActionParams {
@@ -55,10 +56,10 @@ async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
     let o = org(&m.url, json!({
         "exclude_ou_ids": w["sandbox"].as_str().unwrap(),
         "exclude_account_ids": format!("{}, 000000000000", w["loose_account"].as_str().unwrap()),
-    }));
+    })).await;
     assert!(o.get_status().await.unwrap().healthy);
     // Through a role assumed in the management account, too.
-    let via_role = org(&m.url, json!({"management_account_role_arn": "arn:aws:iam::123456789012:role/SesameManagement"}));
+    let via_role = org(&m.url, json!({"management_account_role_arn": "arn:aws:iam::123456789012:role/SesameManagement"})).await;
     assert!(via_role.get_status().await.unwrap().healthy);
     let d = o.list_resources().await.unwrap();
     let ous: Vec<(&str, &str)> = d.resources.iter().filter(|r| r.resource_type == "aws_ou").map(|r| (r.id.as_str(), r.name.as_str())).collect();
@@ -93,7 +94,7 @@ async fn the_tree_honours_exclusions_and_grants_reach_nested_ous() {
 
     // Bob is found by e-mail (his user name is `bob`); a custom permission with inline + customer-managed.
     let o2 = org(&m.url, json!({"permissions": [{"id": "data", "customer_managed": ["/team/DataReader"],
-        "inline": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}]}}]}));
+        "inline": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}]}}]})).await;
     let pb = params("sesame_bob_1", "bob@example.com", &[pay0], "data");
     o2.grant_access(&pb, DEADLINE).await.unwrap();
     let ps = fixture_json(&m.url, &["permission-set", "sesame_bob_1"]);
@@ -128,7 +129,7 @@ async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     let w = fixture_json(&m.url, &["org", "15"]);
     let p = throttling_proxy(m.url.clone(), Scope::IdentityCenter).await;
     let (proxy, seen, throttled, polls) = (p.url.clone(), p.seen.clone(), p.throttled.clone(), p.polls.clone());
-    let o = org(&proxy, json!({}));
+    let o = org(&proxy, json!({})).await;
     let p = params("sesame_alice_9", "alice@example.com", &[w["payments"].as_str().unwrap()], "admin");
     o.grant_access(&p, DEADLINE).await.unwrap();
     // Every one of the 15 accounts got its assignment despite the throttling.

@@ -1,6 +1,7 @@
 //! The connector loop: register, long-poll, execute, report. Reconnects by
 //! itself, forever.
 
+use sesame_integrations::registry::Registry;
 use sesame_integrations::wire;
 use crate::config::ConnectorConfig;
 use sesame_integrations::Integration;
@@ -65,7 +66,7 @@ pub fn lookup(integrations: &BTreeMap<String, Arc<dyn Integration>>, name: &str)
 }
 
 /// Run until the process is stopped.
-pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait: Duration, ca_cert: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, token: String, poll_wait: Duration, ca_cert: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let mut http = reqwest::Client::builder();
     if let Some(path) = &ca_cert {
         let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the CA certificate `{}`: {e}", path.display()))?;
@@ -74,7 +75,7 @@ pub async fn run(cfg: ConnectorConfig, server: String, token: String, poll_wait:
     let http = http.build()?;
     let mut integrations: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for d in &cfg.integrations {
-        integrations.insert(d.name().to_owned(), d.build().map_err(|e| anyhow::anyhow!("integration `{}`: {e}", d.name()))?);
+        integrations.insert(d.name().to_owned(), registry.build(d).await.map_err(|e| anyhow::anyhow!("integration `{}`: {e}", d.name()))?);
     }
     let integrations = Arc::new(integrations);
     let conn = Arc::new(Conn {

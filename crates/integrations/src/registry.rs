@@ -1,14 +1,19 @@
-//! Integration declarations as configuration holds them, and building them.
-//! Shared by `serve` (in-process connector) and `sesame connector`.
+//! Integration declarations as configuration holds them, and the
+//! [`Registry`] that builds them: the built-in types plus what the binary
+//! plugs in (`Registry::new().with(sesame_aws::Aws)`). Shared by `serve` and
+//! `sesame connector`; secrets are resolved where the integration is built.
 
-use crate::custom::{Custom, CustomConfig};
+use crate::custom::{Custom, CustomConfig, Transport, TransportConfig};
+use crate::secret::SecretRef;
 use crate::mysql::{Mysql, MysqlConfig};
 use crate::postgres::{Postgres, PostgresConfig};
 use crate::redshift::{Redshift, RedshiftConfig};
 use crate::settings::IntegrationSettings;
 use crate::{Integration, IntegrationError};
+use async_trait::async_trait;
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// An integration served by a connector process elsewhere: the control plane
 /// knows its name and its connector, never its configuration or secrets.
@@ -45,13 +50,109 @@ pub enum IntegrationDecl {
     AwsOrganization(serde_json::Map<String, serde_json::Value>),
 }
 
-/// Builds AWS integrations (`aws-account`, `aws-organization`) from their
-/// kind and configuration; installed by `sesame-aws` at startup.
-pub type AwsFactory = fn(&str, &serde_json::Value) -> Result<Arc<dyn Integration>, IntegrationError>;
-static AWS: std::sync::OnceLock<AwsFactory> = std::sync::OnceLock::new();
+/// What a binary plugs into the [`Registry`] beyond the built-in types:
+/// integration types of its own, the Lambda transport of custom
+/// integrations, secret stores. Every method has a default that offers
+/// nothing.
+#[async_trait]
+pub trait Plugin: Send + Sync + 'static {
+    /// The integration types it builds (e.g. `aws-account`).
+    fn kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Build an integration of one of [`Plugin::kinds`].
+    async fn build(&self, kind: &str, _config: &serde_json::Value, _registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
+        Err(IntegrationError::Misconfigured(format!("`{kind}` integrations are not built here")))
+    }
+    /// The transport of a custom integration, if it serves this kind (Lambda).
+    async fn transport(&self, _cfg: &TransportConfig, _timeout: Duration) -> Option<Result<Box<dyn Transport>, IntegrationError>> {
+        None
+    }
+    /// The value of a secret reference, if it reads this kind.
+    async fn resolve(&self, _secret: &SecretRef, _registry: &Registry) -> Option<Result<String, String>> {
+        None
+    }
+}
 
-pub fn set_aws_factory(f: AwsFactory) {
-    let _ = AWS.set(f);
+/// The integration types this process can build and the secrets it can
+/// read: a value the binary makes once and hands to whoever builds.
+#[derive(Clone, Default)]
+pub struct Registry {
+    plugins: Vec<Arc<dyn Plugin>>,
+}
+
+impl Registry {
+    /// The built-in types only (PostgreSQL, MySQL, Redshift, custom over exec
+    /// and webhook), with `env` and `file` secrets.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    pub fn with(mut self, plugin: impl Plugin) -> Registry {
+        self.plugins.push(Arc::new(plugin));
+        self
+    }
+
+    /// The value of a secret reference, read here (where the integration runs).
+    pub async fn resolve(&self, secret: &SecretRef) -> Result<String, String> {
+        if let Some(v) = secret.resolve_local() {
+            return v;
+        }
+        for p in &self.plugins {
+            if let Some(v) = p.resolve(secret, self).await {
+                return v;
+            }
+        }
+        Err(format!("this build cannot read {} secrets: run the `sesame` binary, which has AWS built in", secret.kind()))
+    }
+
+    /// [`Registry::resolve`] of an optional reference, as a configuration error.
+    pub async fn resolve_opt(&self, secret: Option<&SecretRef>) -> Result<Option<String>, IntegrationError> {
+        match secret {
+            Some(s) => self.resolve(s).await.map(Some).map_err(IntegrationError::Misconfigured),
+            None => Ok(None),
+        }
+    }
+
+    /// The transport a custom integration's configuration names.
+    pub async fn transport(&self, cfg: &CustomConfig) -> Result<Box<dyn Transport>, IntegrationError> {
+        let timeout = cfg.timeout();
+        match &cfg.transport {
+            TransportConfig::Exec { command } => Ok(Box::new(crate::custom::exec::Exec::new(command.clone(), timeout))),
+            TransportConfig::Webhook { url, secret, retries } => {
+                let key = self.resolve(secret).await.map_err(IntegrationError::Misconfigured)?;
+                Ok(Box::new(crate::custom::webhook::Webhook::new(url.clone(), key.into_bytes(), timeout, *retries)?))
+            }
+            other => {
+                for p in &self.plugins {
+                    if let Some(t) = p.transport(other, timeout).await {
+                        return t;
+                    }
+                }
+                Err(IntegrationError::Misconfigured("this build has no Lambda transport: run the `sesame` binary, which has AWS built in".into()))
+            }
+        }
+    }
+
+    /// Build a declared integration, resolving its secrets here.
+    pub async fn build(&self, decl: &IntegrationDecl) -> Result<Arc<dyn Integration>, IntegrationError> {
+        Ok(match decl {
+            IntegrationDecl::Postgresql(c) => Arc::new(Postgres::build(c.clone(), self).await?),
+            IntegrationDecl::Mysql(c) => Arc::new(Mysql::build(c.clone(), self).await?),
+            IntegrationDecl::Redshift(c) => Arc::new(Redshift::build(c.clone(), self).await?),
+            IntegrationDecl::Custom(c) => Arc::new(Custom::build(c.clone(), self).await?),
+            IntegrationDecl::Remote(c) => {
+                return Err(IntegrationError::Misconfigured(format!("`{}` is served by connector `{}`, not here", c.name, c.connector)))
+            }
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
+                let kind = decl.kind();
+                let p = self.plugins.iter().find(|p| p.kinds().contains(&kind)).ok_or_else(|| {
+                    IntegrationError::Misconfigured(format!("this build has no `{kind}` integrations: run the `sesame` binary, which has AWS built in"))
+                })?;
+                p.build(kind, &serde_json::Value::Object(m.clone()), self).await?
+            }
+        })
+    }
 }
 
 impl IntegrationDecl {
@@ -140,27 +241,6 @@ impl IntegrationDecl {
         }
     }
 
-    /// Build it, resolving its secrets here (where the connector runs).
-    pub fn build(&self) -> Result<Arc<dyn Integration>, IntegrationError> {
-        Ok(match self {
-            IntegrationDecl::Postgresql(c) => Arc::new(Postgres::new(c.clone())?),
-            IntegrationDecl::Mysql(c) => Arc::new(Mysql::new(c.clone())?),
-            IntegrationDecl::Redshift(c) => Arc::new(Redshift::new(c.clone())?),
-            IntegrationDecl::Custom(c) => Arc::new(Custom::with_builtin_transport(c.clone())?),
-            IntegrationDecl::Remote(c) => {
-                return Err(IntegrationError::Misconfigured(format!(
-                    "`{}` is served by connector `{}`, not here",
-                    c.name, c.connector
-                )))
-            }
-            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
-                let f = AWS.get().ok_or_else(|| {
-                    IntegrationError::Misconfigured("this build has no AWS integrations (sesame_aws::install was not called)".into())
-                })?;
-                f(self.kind(), &serde_json::Value::Object(m.clone()))?
-            }
-        })
-    }
 }
 
 /// The lowest connector version that may serve an integration type, as the

@@ -2,7 +2,6 @@
 //! is configuration; the value is never stored or logged by Sesame.
 
 use serde::Deserialize;
-use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -56,36 +55,28 @@ pub struct AwsSecretRef {
     pub identity: AwsIdentity,
 }
 
-type AwsResolver = fn(&AwsSecretRef) -> Result<String, String>;
-static AWS_RESOLVER: OnceLock<AwsResolver> = OnceLock::new();
-type TokenResolver = fn(&RdsTokenRef) -> Result<String, String>;
-static TOKEN_RESOLVER: OnceLock<TokenResolver> = OnceLock::new();
-
-/// Installed by `sesame-aws` at startup.
-pub fn set_rds_token_resolver(f: TokenResolver) {
-    let _ = TOKEN_RESOLVER.set(f);
-}
-
-/// Installed by `sesame-aws` at startup.
-pub fn set_aws_resolver(f: AwsResolver) {
-    let _ = AWS_RESOLVER.set(f);
-}
-
 impl SecretRef {
-    pub fn resolve(&self) -> Result<String, String> {
+    /// `env` and `file` references, read here; `None` for the kinds a
+    /// [`crate::registry::Plugin`] reads.
+    pub fn resolve_local(&self) -> Option<Result<String, String>> {
         match self {
-            SecretRef::Env(var) => std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set")),
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-                .map_err(|e| format!("cannot read secret file `{path}`: {e}")),
-            SecretRef::AwsSecretsManager(r) => {
-                let f = AWS_RESOLVER.get().ok_or("this build cannot read AWS Secrets Manager (sesame_aws::install was not called)")?;
-                f(r)
-            }
-            SecretRef::RdsIamToken(r) => {
-                let f = TOKEN_RESOLVER.get().ok_or("this build cannot make RDS IAM tokens (sesame_aws::install was not called)")?;
-                f(r)
-            }
+            SecretRef::Env(var) => Some(std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))),
+            SecretRef::File(path) => Some(
+                std::fs::read_to_string(path)
+                    .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                    .map_err(|e| format!("cannot read secret file `{path}`: {e}")),
+            ),
+            SecretRef::AwsSecretsManager(_) | SecretRef::RdsIamToken(_) => None,
+        }
+    }
+
+    /// The kind of reference, as configuration spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SecretRef::Env(_) => "env",
+            SecretRef::File(_) => "file",
+            SecretRef::AwsSecretsManager(_) => "aws_secrets_manager",
+            SecretRef::RdsIamToken(_) => "rds_iam_token",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod worker;
 
 use anyhow::Context;
 use config::{IntegrationDecl, Settings};
+use sesame_integrations::registry::Registry;
 use sesame_integrations::Integration;
 use sesame_store::Store;
 use state::AppState;
@@ -27,18 +28,18 @@ use tokio::sync::{broadcast, Notify};
 
 /// Build the integrations this process serves (the in-process connector;
 /// secrets are resolved here). Remote integrations are left to the hub.
-pub fn build_integrations(settings: &Settings) -> anyhow::Result<BTreeMap<String, Arc<dyn Integration>>> {
+pub async fn build_integrations(settings: &Settings, registry: &Registry) -> anyhow::Result<BTreeMap<String, Arc<dyn Integration>>> {
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for decl in settings.integrations.iter().filter(|d| !matches!(d, IntegrationDecl::Remote(_))) {
-        let inner = decl.build().with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
+        let inner = registry.build(decl).await.with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
         out.insert(decl.name().to_owned(), inner);
     }
     Ok(out)
 }
 
-pub async fn state(settings: Settings) -> anyhow::Result<AppState> {
+pub async fn state(settings: Settings, registry: &Registry) -> anyhow::Result<AppState> {
     let store = Store::connect(&settings.store).await.with_context(|| format!("opening the store `{}`", settings.store))?;
-    let mut integrations = build_integrations(&settings)?;
+    let mut integrations = build_integrations(&settings, registry).await?;
     let hub = Arc::new(connectors::Hub::new(settings.connectors.clone(), settings.worker.connector_timeout));
     for decl in &settings.integrations {
         if let IntegrationDecl::Remote(r) = decl {

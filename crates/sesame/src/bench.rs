@@ -2,6 +2,8 @@
 //! from API request to usable credentials for an automatic flow, and (2)
 //! expiry lateness (how long after its deadline each login is gone), with
 //! OpenBao's database secrets engine measured the same way in the same run.
+//! Beside the latency: the floor (the same statements straight to the
+//! engine), the store's durable commits on the path, and what is left.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
@@ -212,6 +214,97 @@ impl Target {
     }
 }
 
+/// The integration `serve` runs for `e`, as configuration.
+fn integration_decl(e: Engine, a: &GrantArgs) -> String {
+    match e {
+        Engine::Postgres => format!(
+            "type = \"postgresql\"\nname = \"pg\"\nhost = \"{}\"\nport = {}\nusername = \"postgres\"\n\
+             databases = [\"{DB}\"]\nuser_prefix = \"sbench_\"\nssl_mode = \"disable\"\n",
+            a.pg_host, a.pg_port
+        ),
+        Engine::Mysql => format!(
+            "type = \"mysql\"\nname = \"my\"\nhost = \"{}\"\nport = {}\nusername = \"root\"\n\
+             databases = [\"{DB}\"]\nuser_prefix = \"sbench_\"\n",
+            a.mysql_host, a.mysql_port
+        ),
+    }
+}
+
+/// The physical floor: the statements Sesame's integration sends for one
+/// grant and its credentials, straight to the engine from this process (no
+/// API, no store, no worker). Each login is revoked afterwards, untimed.
+async fn floor(e: Engine, t: &Target, a: &GrantArgs) -> anyhow::Result<Vec<f64>> {
+    let decl: sesame_integrations::registry::IntegrationDecl = toml::from_str(&integration_decl(e, a))?;
+    let integ = sesame_integrations::registry::Registry::new().build(&decl).await?;
+    let deadline = sesame_server::clock::now().plus(Duration::from_secs(3600));
+    let mut out = Vec::with_capacity(a.requests);
+    for i in 0..a.requests {
+        let p = sesame_proto::ActionParams {
+            grant_id: format!("floor{i}"),
+            username: format!("sbench_floor_{i}"),
+            resource_type: "table".into(),
+            resources: vec![t.resource()],
+            permission: "read_only".into(),
+            ..Default::default()
+        };
+        let start = Instant::now();
+        integ.grant_access(&p, deadline).await?;
+        let c = integ.create_credentials(&p).await?;
+        out.push(start.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(!c.secret.is_empty(), "no credentials from the floor run");
+        integ.revoke_access(&p).await?;
+    }
+    Ok(out)
+}
+
+/// The store's durable commits on one grant's path, on a store like the
+/// bench's `serve` (SQLite, `synchronous = FULL`): the request with its jobs,
+/// the grant job's claim, Granting -> Active, credentials shown, credentials
+/// made.
+async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
+    use sesame_core::lifecycle::{self, Event, Request, Step};
+    use sesame_store::{AuditAction, AuditDraft, NewJob, NewRequest, Outcome, Store};
+    let dir = std::env::temp_dir().join(format!("sesame-bench-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Store::connect(&format!("sqlite://{}", dir.join("s.db").display())).await?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = format!("req_bench{i}");
+        let now = sesame_server::clock::now();
+        let opening = lifecycle::open(true, Duration::from_secs(3600), now);
+        let start = Instant::now();
+        let new = NewRequest {
+            id: id.clone(),
+            requester: "bench@example.com".into(),
+            integration: "pg".into(),
+            resource_type: "table".into(),
+            resources: vec![format!("{DB}/public/items")],
+            permission: "read_only".into(),
+            duration_ms: 3_600_000,
+            justification: None,
+            status: opening.status,
+            flow: "auto".into(),
+            approvers: vec![],
+            approval_parts: vec![],
+            username: format!("sbench_{i}"),
+            deadline: opening.deadline,
+        };
+        let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
+        let audit = |action| AuditDraft::new("bench@example.com", action, Some(&id), Outcome::Ok, json!({}));
+        store.insert_request(&new, &jobs, audit(AuditAction::RequestCreate), now).await?;
+        store.claim_jobs("bench", now, 180_000, 64).await?;
+        let facts = Request { id: id.clone(), status: opening.status, username: new.username.clone(), duration: Duration::from_secs(3600), deadline: opening.deadline };
+        let Ok(Step::Change(t)) = lifecycle::step(&facts, Event::GrantSucceeded, now) else { bail!("the lifecycle did not mark the grant done") };
+        store.apply(&t, now).await?.map_err(|s| anyhow::anyhow!("the bench request moved to {s:?}"))?;
+        store.mark_credentials_shown(&id, audit(AuditAction::CredentialsCreate), now).await?;
+        store.set_credentials_created(&id, now).await?;
+        out.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(out)
+}
+
 /// `sesame serve` on a free port; returns it and its URL.
 fn spawn_serve(exe: &std::path::Path, cfg: &std::path::Path) -> anyhow::Result<(Killer, String)> {
     let mut child = Command::new(exe)
@@ -244,19 +337,9 @@ async fn start_sesame(a: &GrantArgs, http: &reqwest::Client) -> anyhow::Result<S
         "version = 1\n[server]\nstore = \"sqlite://sesame.db\"\n[worker]\nsync_interval = \"1h\"\n\
          [[users]]\nemail = \"bench@example.com\"\nadmin = true\n",
     );
-    if a.engines.contains(&Engine::Postgres) {
-        text.push_str(&format!(
-            "[[integrations]]\ntype = \"postgresql\"\nname = \"pg\"\nhost = \"{}\"\nport = {}\nusername = \"postgres\"\n\
-             databases = [\"{DB}\"]\nuser_prefix = \"sbench_\"\nssl_mode = \"disable\"\n",
-            a.pg_host, a.pg_port
-        ));
-    }
-    if a.engines.contains(&Engine::Mysql) {
-        text.push_str(&format!(
-            "[[integrations]]\ntype = \"mysql\"\nname = \"my\"\nhost = \"{}\"\nport = {}\nusername = \"root\"\n\
-             databases = [\"{DB}\"]\nuser_prefix = \"sbench_\"\n",
-            a.mysql_host, a.mysql_port
-        ));
+    for e in &a.engines {
+        text.push_str("[[integrations]]\n");
+        text.push_str(&integration_decl(*e, a));
     }
     text.push_str(
         "[[access_flows]]\nname = \"auto\"\nkind = \"automatic\"\nintegration = \"pg\"\nrequesters = { users = [\"bench@example.com\"] }\n\
@@ -360,7 +443,7 @@ async fn sesame_grant(http: &reqwest::Client, s: &Sesame, t: &Target, duration: 
 
 struct Figures {
     engine: &'static str,
-    latency: [(Vec<f64>, &'static str); 2],
+    latency: [(Vec<f64>, &'static str); 4],
     expiry: [(Vec<f64>, usize); 2],
 }
 
@@ -373,8 +456,12 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
     let sesame = start_sesame(&a, &http).await?;
     let bao = Bao::start(&a).await?;
     let mut all = Vec::new();
-    for t in &targets {
+    eprintln!("the store's commits, {} grants ...", a.requests);
+    let commits = store_commits(a.requests).await?;
+    for (e, t) in a.engines.iter().zip(&targets) {
         bao.configure(t, &a).await?;
+        eprintln!("{}: floor, {} grants straight to the engine ...", t.name(), a.requests);
+        let floor = floor(*e, t, &a).await?;
         eprintln!("{}: latency, {} sequential grants each ...", t.name(), a.requests);
         let mut ses = Vec::new();
         for _ in 0..a.requests {
@@ -414,16 +501,25 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
             bao_deadlines.insert(user, t0.elapsed().as_secs_f64() + ttl);
         }
         let bao_late = watch_drops(t, &bao_deadlines, t0, a.ttl).await?;
-        all.push(Figures { engine: t.name(), latency: [(ses, "sesame"), (peer, "openbao")], expiry: [ses_late, bao_late] });
+        all.push(Figures {
+            engine: t.name(),
+            latency: [(ses, "sesame"), (peer, "openbao"), (floor, "floor"), (commits.clone(), "store")],
+            expiry: [ses_late, bao_late],
+        });
     }
 
     for f in &all {
         println!("\n{}: grant latency, API request -> usable credentials (n={} sequential)", f.engine, a.requests);
         println!("{:<10} {:>9} {:>9} {:>9}", "", "p50 ms", "p90 ms", "p99 ms");
+        let mut p50 = HashMap::new();
         for (v, name) in &f.latency {
             let v = sorted(v.clone());
+            p50.insert(*name, pct(&v, 0.5));
             println!("{:<10} {:>9.2} {:>9.2} {:>9.2}", name, pct(&v, 0.5), pct(&v, 0.9), pct(&v, 0.99));
         }
+        // What Sesame adds above the floor: its durable commits, and the rest
+        // (HTTP, auth, flow decision, job hand-off, worker, wait).
+        println!("{:<10} {:>9.2}   (sesame - floor - store, at p50)", "other", p50["sesame"] - p50["floor"] - p50["store"]);
         println!("{}: expiry lateness, deadline -> login gone (n={}, {} s grants, polled every {} ms)", f.engine, a.expiring, a.ttl, POLL.as_millis());
         println!("{:<10} {:>9} {:>9} {:>9} {:>10}", "", "p50 s", "p99 s", "max s", "revoked");
         for (name, (v, n)) in ["sesame", "openbao"].iter().zip(&f.expiry) {

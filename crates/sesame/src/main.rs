@@ -7,6 +7,7 @@ mod bench;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sesame_cli::ClientOpts;
+use sesame_integrations::registry::Registry;
 use sesame_server::config::{self, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -133,6 +134,11 @@ fn load(config: &ConfigArg, overrides: Overrides) -> anyhow::Result<config::Sett
     Ok(config::load(&config.config, Overrides::from_env().then(overrides))?)
 }
 
+/// What this binary can build: the built-in integration types and AWS.
+fn registry() -> Registry {
+    Registry::new().with(sesame_aws::Aws)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.client.json;
     let client_result = match cli.cmd {
@@ -141,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let scheme = if settings.tls.is_some() { "https" } else { "http" };
             let cfg_path = settings.path.display().to_string();
             let users: Vec<String> = settings.directory.users.iter().map(|u| u.email.clone()).collect();
-            let state = sesame_server::state(settings).await?;
+            let state = sesame_server::state(settings, &registry()).await?;
             sesame_server::serve(state, |addr| {
                 // The banner is for people: a closed stdout must not stop the server.
                 use std::io::Write;
@@ -222,12 +228,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Connector { config, server, token, poll_wait } => {
             let cfg = sesame_connector::config::load(&config)?;
             // `--ca-cert` (global) trusts a private CA of the control plane.
-            sesame_connector::run(cfg, server, token, poll_wait.into(), cli.client.ca_cert.clone()).await?;
+            sesame_connector::run(cfg, &registry(), server, token, poll_wait.into(), cli.client.ca_cert.clone()).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::CheckConfig { config } => {
             let s = load(&config, Overrides::default())?;
-            sesame_server::build_integrations(&s)?;
+            sesame_server::build_integrations(&s, &registry()).await?;
             println!(
                 "{}: ok ({} users, {} integrations, {} access flows)",
                 s.path.display(),
@@ -277,7 +283,6 @@ fn init_logs() {
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logs();
-    sesame_aws::install();
     match run(Cli::parse()).await {
         Ok(c) => c,
         Err(e) => {

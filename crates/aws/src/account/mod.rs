@@ -22,6 +22,7 @@ use principal::Principal;
 use serde::Deserialize;
 use sesame_core::policy::{check_selection, compile, pack, trust_policy, Federation, Placement, Quotas, Target};
 use sesame_core::Timestamp;
+use sesame_integrations::registry::Registry;
 use sesame_integrations::secret::SecretRef;
 use sesame_integrations::settings::IntegrationSettings;
 use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
@@ -109,10 +110,10 @@ pub struct AwsAccountConfig {
     pub settings: IntegrationSettings,
 }
 
-/// The factory registered by [`crate::install`].
-pub fn build(v: &serde_json::Value) -> Result<std::sync::Arc<dyn Integration>, IntegrationError> {
+/// Build an `aws-account` integration from its configuration.
+pub async fn build(v: &serde_json::Value, registry: &Registry) -> Result<std::sync::Arc<dyn Integration>, IntegrationError> {
     let cfg: AwsAccountConfig = serde_json::from_value(v.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
-    Ok(std::sync::Arc::new(AwsAccount::new(cfg)?))
+    Ok(std::sync::Arc::new(AwsAccount::build(cfg, registry).await?))
 }
 
 /// Clients of the regional services.
@@ -133,7 +134,9 @@ pub struct AwsAccount {
     sts: aws_sdk_sts::Client,
     account: Mutex<Option<String>>,
     /// RDS sub-integrations built by discovery, by instance id.
-    children: Mutex<BTreeMap<String, rds::Built>>,
+    children: rds::Children,
+    /// Builds RDS sub-integrations and reads their secrets.
+    registry: Registry,
     /// Where interrupted Resource Explorer listings got to.
     cursors: Mutex<BTreeMap<String, explorer::Cursor>>,
     /// Tags the last `list_resources` saw, handed once to the
@@ -158,7 +161,7 @@ pub(crate) fn sdk_err<E: std::error::Error + 'static>(what: &str, e: E) -> Integ
 }
 
 impl AwsAccount {
-    pub fn new(cfg: AwsAccountConfig) -> Result<AwsAccount, IntegrationError> {
+    pub async fn build(cfg: AwsAccountConfig, registry: &Registry) -> Result<AwsAccount, IntegrationError> {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));
         }
@@ -174,7 +177,7 @@ impl AwsAccount {
             return Err(IntegrationError::Misconfigured(format!("`rds_resource_types` names `{bad}`: use some of database, schema, table, role")));
         }
         cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
-        let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref())?;
+        let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(cfg.endpoint_url.is_some()).build();
         Ok(AwsAccount {
             iam: aws_sdk_iam::Client::new(&sdk),
@@ -183,7 +186,8 @@ impl AwsAccount {
             sdk,
             cfg,
             account: Mutex::new(None),
-            children: Mutex::new(BTreeMap::new()),
+            children: Default::default(),
+            registry: registry.clone(),
             cursors: Mutex::new(BTreeMap::new()),
             last_tags: Mutex::new(None),
             bucket_keys: Mutex::new(BTreeMap::new()),

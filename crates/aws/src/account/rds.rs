@@ -5,7 +5,7 @@
 //! or malformed tag is a per-instance error that names the tag.
 
 use super::AwsAccount;
-use sesame_integrations::registry::IntegrationDecl;
+use sesame_integrations::registry::{IntegrationDecl, Registry};
 use sesame_integrations::secret::{AwsIdentity, AwsSecretRef, RdsTokenRef, SecretRef};
 use sesame_integrations::{Child, Integration, IntegrationError};
 use std::collections::BTreeMap;
@@ -74,6 +74,43 @@ pub(crate) struct Built {
     pub at: Instant,
     /// IAM auth: where grantees get `rds-db:connect` (and the token is rebuilt).
     pub iam: Option<IamTarget>,
+    /// A rebuild with a fresh token is under way.
+    pub refreshing: bool,
+}
+
+pub(crate) type Children = Arc<std::sync::Mutex<BTreeMap<String, Built>>>;
+
+/// What building a sub-integration needs of its parent.
+#[derive(Clone)]
+pub(crate) struct ChildMaker {
+    registry: Registry,
+    iam: aws_sdk_iam::Client,
+    federation: Option<sesame_core::policy::Federation>,
+    children: Children,
+}
+
+/// Build (or rebuild) the sub-integration `name` from its declaration and
+/// remember it under its short name.
+async fn build_child(m: ChildMaker, name: &str, decl: &serde_json::Value, iam: Option<IamTarget>) -> Result<Arc<dyn Integration>, IntegrationError> {
+    let d: IntegrationDecl = serde_json::from_value(decl.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
+    d.validate().map_err(IntegrationError::Misconfigured)?;
+    let db = m.registry.build(&d).await?;
+    // IAM auth: each grant also gets its per-grant `rds-db:connect`.
+    let integ: Arc<dyn Integration> = match &iam {
+        Some(t) => Arc::new(super::rds_iam::RdsIam {
+            inner: db,
+            iam: m.iam.clone(),
+            region: t.region.clone(),
+            account_id: t.account_id.clone(),
+            dbi_resource_id: t.dbi_resource_id.clone(),
+            federation: m.federation.clone(),
+        }),
+        None => db,
+    };
+    let short = name.split_once('/').map(|x| x.1).unwrap_or(name).to_owned();
+    let built = Built { integration: integ.clone(), decl: decl.clone(), at: Instant::now(), iam, refreshing: false };
+    m.children.lock().unwrap_or_else(|p| p.into_inner()).insert(short, built);
+    Ok(integ)
 }
 
 /// What an IAM-auth instance's grantees need `rds-db:connect` on.
@@ -181,46 +218,39 @@ impl AwsAccount {
             }
             RdsAuth::Password { .. } => None,
         };
-        match self.build_child(&name, &decl, iam) {
+        match build_child(self.child_maker(), &name, &decl, iam).await {
             Ok(integ) => Some(Child { name: name.clone(), source: i.arn.to_owned(), info: Some(sesame_integrations::info_of(&name, integ.as_ref())), error: None }),
             Err(e) => fail(e.to_string()),
         }
     }
 
-    fn build_child(&self, name: &str, decl: &serde_json::Value, iam: Option<IamTarget>) -> Result<Arc<dyn Integration>, IntegrationError> {
-        let d: IntegrationDecl = serde_json::from_value(decl.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
-        d.validate().map_err(IntegrationError::Misconfigured)?;
-        let db = d.build()?;
-        // IAM auth: each grant also gets its per-grant `rds-db:connect`.
-        let integ: Arc<dyn Integration> = match &iam {
-            Some(t) => Arc::new(super::rds_iam::RdsIam {
-                inner: db,
-                iam: self.iam.clone(),
-                region: t.region.clone(),
-                account_id: t.account_id.clone(),
-                dbi_resource_id: t.dbi_resource_id.clone(),
-                federation: self.federation(),
-            }),
-            None => db,
-        };
-        let short = name.split_once('/').map(|x| x.1).unwrap_or(name).to_owned();
-        self.children.lock().unwrap_or_else(|p| p.into_inner()).insert(short, Built { integration: integ.clone(), decl: decl.clone(), at: Instant::now(), iam });
-        Ok(integ)
+    fn child_maker(&self) -> ChildMaker {
+        ChildMaker { registry: self.registry.clone(), iam: self.iam.clone(), federation: self.federation(), children: self.children.clone() }
     }
 
-    /// A sub-integration by its short name; IAM-token children are rebuilt
-    /// (with a fresh token) before their token expires.
+    /// A sub-integration by its short name. IAM-token children are rebuilt
+    /// with a fresh token in the background once the token is 10 minutes
+    /// old (tokens live 15); the current one serves meanwhile.
     pub(crate) fn rds_lookup(&self, short: &str) -> Option<Arc<dyn Integration>> {
-        let (decl, stale) = {
-            let map = self.children.lock().unwrap_or_else(|p| p.into_inner());
-            let b = map.get(short)?;
-            if !(b.iam.is_some() && b.at.elapsed() > TOKEN_REFRESH) {
-                return Some(b.integration.clone());
+        let mut map = self.children.lock().unwrap_or_else(|p| p.into_inner());
+        let b = map.get_mut(short)?;
+        if b.iam.is_some() && b.at.elapsed() > TOKEN_REFRESH && !b.refreshing {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                b.refreshing = true;
+                let (maker, decl, iam) = (self.child_maker(), b.decl.clone(), b.iam.clone());
+                let name = format!("{}/{short}", self.cfg.name);
+                rt.spawn(async move {
+                    if let Err(e) = build_child(maker.clone(), &name, &decl, iam).await {
+                        tracing::warn!(integration = %name, error = %e, "cannot refresh the RDS IAM token; retrying on next use");
+                        let short = name.rsplit('/').next().unwrap_or_default().to_owned();
+                        if let Some(b) = maker.children.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&short) {
+                            b.refreshing = false;
+                        }
+                    }
+                });
             }
-            (b.decl.clone(), (b.integration.clone(), b.iam.clone()))
-        };
-        let name = format!("{}/{short}", self.cfg.name);
-        Some(self.build_child(&name, &decl, stale.1).unwrap_or(stale.0))
+        }
+        Some(b.integration.clone())
     }
 
     async fn secret_username(&self, arn: &str) -> Result<String, String> {
@@ -258,8 +288,8 @@ fn password_json(s: &SecretRef) -> serde_json::Value {
 }
 
 /// A fresh RDS IAM token, made with the SDK's generator (SigV4 presigning).
-pub async fn iam_token(r: &RdsTokenRef) -> Result<String, String> {
-    let sdk = crate::secrets::identity(&r.region, None, &r.identity).await?;
+pub async fn iam_token(r: &RdsTokenRef, registry: &Registry) -> Result<String, String> {
+    let sdk = crate::secrets::identity(&r.region, None, &r.identity, registry).await?;
     let cfg = aws_sdk_rds::auth_token::Config::builder()
         .hostname(&r.host)
         .port(u64::from(r.port))
@@ -269,10 +299,6 @@ pub async fn iam_token(r: &RdsTokenRef) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let token = aws_sdk_rds::auth_token::AuthTokenGenerator::new(cfg).auth_token(&sdk).await.map_err(|e| format!("cannot make an RDS IAM token: {e}"))?;
     Ok(token.as_str().to_owned())
-}
-
-pub fn iam_token_blocking(r: &RdsTokenRef) -> Result<String, String> {
-    crate::lambda::block_on(iam_token(r)).map_err(|e| e.to_string())?
 }
 
 #[cfg(test)]
@@ -295,7 +321,7 @@ mod tests {
             region: "eu-west-1".into(),
             identity: Default::default(),
         };
-        let t = iam_token(&r).await.unwrap();
+        let t = iam_token(&r, &Registry::new()).await.unwrap();
         assert!(t.starts_with("orders.abc.eu-west-1.rds.amazonaws.com:5432/?Action=connect&DBUser=sesame"), "{t}");
         for part in ["X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Credential=AKIDEXAMPLE%2F", "%2Feu-west-1%2Frds-db%2Faws4_request", "X-Amz-Expires=900", "X-Amz-Signature="] {
             assert!(t.contains(part), "{part} missing in {t}");

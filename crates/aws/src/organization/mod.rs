@@ -7,7 +7,7 @@ mod sso;
 mod tree;
 
 use crate::account::sdk_err;
-use crate::lambda::block_on;
+use sesame_integrations::registry::Registry;
 use async_trait::async_trait;
 use serde::Deserialize;
 use sesame_core::policy::{check_selection, deny_after, pack, statements_of, Quotas, Statement, Target};
@@ -115,9 +115,10 @@ pub struct AwsOrganizationConfig {
     pub settings: IntegrationSettings,
 }
 
-pub fn build(v: &serde_json::Value) -> Result<Arc<dyn Integration>, IntegrationError> {
+/// Build an `aws-organization` integration from its configuration.
+pub async fn build(v: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
     let cfg: AwsOrganizationConfig = serde_json::from_value(v.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
-    Ok(Arc::new(AwsOrganization::new(cfg)?))
+    Ok(Arc::new(AwsOrganization::build(cfg, registry).await?))
 }
 
 pub struct AwsOrganization {
@@ -132,7 +133,7 @@ pub struct AwsOrganization {
 }
 
 impl AwsOrganization {
-    pub fn new(cfg: AwsOrganizationConfig) -> Result<AwsOrganization, IntegrationError> {
+    pub async fn build(cfg: AwsOrganizationConfig, registry: &Registry) -> Result<AwsOrganization, IntegrationError> {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));
         }
@@ -149,10 +150,10 @@ impl AwsOrganization {
                 statements_of(doc).map_err(|e| IntegrationError::Misconfigured(format!("permission `{}`: inline policy: {e}", p.id)))?;
             }
         }
-        let base = crate::integration_sdk(&cfg.sso_region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref())?;
+        let base = crate::integration_sdk(&cfg.sso_region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
         let sdk = match &cfg.management_account_role_arn {
             Some(role) => {
-                let provider = block_on(aws_config::sts::AssumeRoleProvider::builder(role).session_name("sesame").configure(&base).build())?;
+                let provider = aws_config::sts::AssumeRoleProvider::builder(role).session_name("sesame").configure(&base).build().await;
                 base.to_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
             }
             None => base,

@@ -27,14 +27,6 @@ pub trait Transport: Send + Sync {
     }
 }
 
-/// Builds the Lambda transport; installed by `sesame-aws` at startup.
-pub type LambdaFactory = fn(&TransportConfig, Duration) -> Result<Box<dyn Transport>, IntegrationError>;
-static LAMBDA_FACTORY: std::sync::OnceLock<LambdaFactory> = std::sync::OnceLock::new();
-
-pub fn set_lambda_factory(f: LambdaFactory) {
-    let _ = LAMBDA_FACTORY.set(f);
-}
-
 fn default_timeout_secs() -> u64 {
     30
 }
@@ -143,22 +135,11 @@ impl Custom {
         Ok(Custom { cfg, transport, permissions: RwLock::new(BTreeMap::new()) })
     }
 
-    /// Build with the configured transport (Lambda comes from `sesame-aws`).
-    pub fn with_builtin_transport(cfg: CustomConfig) -> Result<Custom, IntegrationError> {
-        let timeout = cfg.timeout();
-        let transport: Box<dyn Transport> = match &cfg.transport {
-            TransportConfig::Exec { command } => Box::new(exec::Exec::new(command.clone(), timeout)),
-            TransportConfig::Webhook { url, secret, retries } => {
-                let key = secret.resolve().map_err(IntegrationError::Misconfigured)?;
-                Box::new(webhook::Webhook::new(url.clone(), key.into_bytes(), timeout, *retries)?)
-            }
-            TransportConfig::Lambda { .. } => {
-                let f = LAMBDA_FACTORY.get().ok_or_else(|| {
-                    IntegrationError::Misconfigured("this build has no Lambda transport (sesame_aws::install was not called)".into())
-                })?;
-                f(&cfg.transport, timeout)?
-            }
-        };
+    /// Build with the transport its configuration names (Lambda comes from
+    /// a plug-in of the registry).
+    pub async fn build(cfg: CustomConfig, registry: &crate::registry::Registry) -> Result<Custom, IntegrationError> {
+        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        let transport = registry.transport(&cfg).await?;
         Custom::new(cfg, transport)
     }
 

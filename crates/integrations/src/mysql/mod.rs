@@ -44,9 +44,16 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
 }
 
 impl Mysql {
-    pub fn new(cfg: MysqlConfig) -> Result<Mysql, IntegrationError> {
+    /// Build from configuration, resolving the password reference here
+    /// (where the connector runs).
+    pub async fn build(cfg: MysqlConfig, registry: &crate::registry::Registry) -> Result<Mysql, IntegrationError> {
+        let password = registry.resolve_opt(cfg.password.as_ref()).await?;
+        Mysql::new(cfg, password)
+    }
+
+    /// Build with the password already read.
+    pub fn new(cfg: MysqlConfig, password: Option<String>) -> Result<Mysql, IntegrationError> {
         cfg.validate().map_err(IntegrationError::Misconfigured)?;
-        let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
         // Statements may carry secrets (IDENTIFIED BY): never log them.
         let mut opts = MySqlConnectOptions::new().host(&cfg.host).port(cfg.port).username(&cfg.username).log_statements(log::LevelFilter::Off);
         // An empty password (e.g. from a secret) means none: sqlx would send a scramble of "".

@@ -68,11 +68,16 @@ fn is_conflict(code: Option<&str>, message: &str) -> bool {
 }
 
 impl Postgres {
-    /// Build from configuration; the password reference is resolved here,
-    /// where the connector runs.
-    pub fn new(cfg: PostgresConfig) -> Result<Postgres, IntegrationError> {
+    /// Build from configuration, resolving the password reference here
+    /// (where the connector runs).
+    pub async fn build(cfg: PostgresConfig, registry: &crate::registry::Registry) -> Result<Postgres, IntegrationError> {
+        let password = registry.resolve_opt(cfg.password.as_ref()).await?;
+        Postgres::new(cfg, password)
+    }
+
+    /// Build with the password already read.
+    pub fn new(cfg: PostgresConfig, password: Option<String>) -> Result<Postgres, IntegrationError> {
         cfg.validate().map_err(IntegrationError::Misconfigured)?;
-        let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
         Ok(Postgres { cfg, password, pools: Mutex::new(HashMap::new()) })
     }
 

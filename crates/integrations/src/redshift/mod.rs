@@ -64,12 +64,19 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
 }
 
 impl Redshift {
-    pub fn new(cfg: RedshiftConfig) -> Result<Redshift, IntegrationError> {
+    /// Build from configuration, resolving the password reference here
+    /// (where the connector runs).
+    pub async fn build(cfg: RedshiftConfig, registry: &crate::registry::Registry) -> Result<Redshift, IntegrationError> {
+        let password = registry.resolve_opt(cfg.password.as_ref()).await?;
+        Redshift::new(cfg, password)
+    }
+
+    /// Build with the password already read.
+    pub fn new(cfg: RedshiftConfig, password: Option<String>) -> Result<Redshift, IntegrationError> {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));
         }
         cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
-        let password = cfg.password.as_ref().map(|s| s.resolve()).transpose().map_err(IntegrationError::Misconfigured)?;
         let mut opts = PgConnectOptions::new()
             .host(&cfg.host)
             .port(cfg.port)

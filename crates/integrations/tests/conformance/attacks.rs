@@ -2,6 +2,7 @@
 //! hostile names, planted objects, powerful roles. Each test failed before
 //! the fix it guards.
 
+use sesame_integrations::registry::Registry;
 use crate::targets::{my_admin, myq, pg_admin, pg_host, pgq, tag};
 use crate::UNTIL;
 use sesame_integrations::mysql::{Mysql, MysqlConfig};
@@ -47,16 +48,16 @@ pub async fn pg_ok(c: &mut PgConnection, sql: &str) -> bool {
     sqlx::raw_sql(sql).execute(c).await.is_ok()
 }
 
-fn mysql(prefix: &str, extra: serde_json::Value) -> Mysql {
+async fn mysql(prefix: &str, extra: serde_json::Value) -> Mysql {
     let mut v = serde_json::json!({"name": "my", "host": "127.0.0.1", "username": "root", "user_prefix": prefix});
     v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    Mysql::new(serde_json::from_value::<MysqlConfig>(v).unwrap()).unwrap()
+    Mysql::build(serde_json::from_value::<MysqlConfig>(v).unwrap(), &Registry::new()).await.unwrap()
 }
 
-fn postgres(prefix: &str, extra: serde_json::Value) -> Postgres {
+async fn postgres(prefix: &str, extra: serde_json::Value) -> Postgres {
     let mut v = serde_json::json!({"name": "pg", "host": pg_host(), "username": "postgres", "user_prefix": prefix, "ssl_mode": "disable"});
     v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    Postgres::new(serde_json::from_value::<PostgresConfig>(v).unwrap()).unwrap()
+    Postgres::build(serde_json::from_value::<PostgresConfig>(v).unwrap(), &Registry::new()).await.unwrap()
 }
 
 /// Issue 9.1: in `GRANT … ON db.*` MySQL reads `_` and `%` as wildcards. A
@@ -75,7 +76,7 @@ async fn mysql_database_grants_reach_exactly_the_named_database() {
             .unwrap();
     }
     let prefix = format!("p{t}_");
-    let my = mysql(&prefix, serde_json::json!({}));
+    let my = mysql(&prefix, serde_json::json!({})).await;
     let cases: [(&str, &str, &[&str]); 4] = [
         ("m_sql", "read_only", &["SELECT * FROM mysql.user", "SELECT * FROM mysql.db"]),
         ("m_sql", "admin", &["SELECT * FROM mysql.user", "CREATE TABLE mysql.evil (i int)", "DROP TABLE mysql.db"]),
@@ -122,7 +123,7 @@ async fn postgres_cleanup_never_hands_planted_objects_to_the_connector() {
     let prefix = format!("ow{t}_");
     let orphans = format!("orphans-{t}");
     for (n, mode) in ["reassign", "drop"].iter().enumerate() {
-        let pg = postgres(&prefix, serde_json::json!({"databases": [db], "orphan_owner": orphans, "grantee_objects": mode}));
+        let pg = postgres(&prefix, serde_json::json!({"databases": [db], "orphan_owner": orphans, "grantee_objects": mode})).await;
         let user = format!("{prefix}{n}");
         let p = grant(&user, "schema", &format!("{db}/s"), "admin");
         pg.grant_access(&p, UNTIL).await.unwrap();
@@ -154,7 +155,7 @@ async fn postgres_cleanup_never_hands_planted_objects_to_the_connector() {
     // An orphan owner with power is refused, not used.
     let su = format!("su-{t}");
     sqlx::raw_sql(&format!("CREATE ROLE {} SUPERUSER NOLOGIN", pgq(&su))).execute(&pool).await.unwrap();
-    let pg = postgres(&prefix, serde_json::json!({"databases": [db], "orphan_owner": su}));
+    let pg = postgres(&prefix, serde_json::json!({"databases": [db], "orphan_owner": su})).await;
     let user = format!("{prefix}9");
     let p = grant(&user, "schema", &format!("{db}/s"), "admin");
     pg.grant_access(&p, UNTIL).await.unwrap();
@@ -191,7 +192,7 @@ async fn postgres_names_from_the_target_never_reach_a_literal() {
     let hostile = format!("{prefix}x\\'; CREATE TABLE public.{canary} (i int); --");
     // Marked as this integration's (the reconciler lists only those).
     sqlx::raw_sql(&format!("CREATE ROLE {h} LOGIN; COMMENT ON ROLE {h} IS 'sesame-managed:pg'", h = pgq(&hostile))).execute(&admin).await.unwrap();
-    let pg = postgres(&prefix, serde_json::json!({"username": connector}));
+    let pg = postgres(&prefix, serde_json::json!({"username": connector})).await;
     assert!(pg.list_managed_users().await.unwrap().contains(&hostile));
     let _ = pg.delete_user(&hostile).await;
     let planted: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL").bind(format!("public.{canary}")).fetch_one(&admin).await.unwrap();
@@ -217,9 +218,9 @@ async fn roles_are_offered_only_from_the_allow_list() {
         .unwrap();
     let prefix = format!("ro{t}_");
     let roles_of = |d: sesame_integrations::Discovery| d.resources.into_iter().filter(|r| r.resource_type == "role").map(|r| r.id).collect::<Vec<_>>();
-    let default = postgres(&prefix, serde_json::json!({"databases": ["postgres"]}));
+    let default = postgres(&prefix, serde_json::json!({"databases": ["postgres"]})).await;
     assert!(roles_of(default.list_resources().await.unwrap()).is_empty(), "no roles are offered by default");
-    let all = postgres(&prefix, serde_json::json!({"databases": ["postgres"], "roles": [format!("r{t}_*")]}));
+    let all = postgres(&prefix, serde_json::json!({"databases": ["postgres"], "roles": [format!("r{t}_*")]})).await;
     assert_eq!(roles_of(all.list_resources().await.unwrap()), vec![app.clone()], "superuser and CREATEROLE roles are never offered");
     for r in [&su, &cr] {
         let e = all.grant_access(&grant(&format!("{prefix}1"), "role", r, "member"), UNTIL).await.unwrap_err();
@@ -235,9 +236,9 @@ async fn roles_are_offered_only_from_the_allow_list() {
     let role = format!("r{t}_rep");
     sqlx::raw_sql(&format!("CREATE ROLE {role}")).execute(&root).await.unwrap();
     let roles_of = |d: sesame_integrations::Discovery| d.resources.into_iter().filter(|r| r.resource_type == "role").map(|r| r.id).collect::<Vec<_>>();
-    let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"]}));
+    let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"]})).await;
     assert!(!roles_of(my.list_resources().await.unwrap()).contains(&role), "no roles are offered by default");
-    let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"], "roles": [role]}));
+    let my = mysql(&format!("m{t}_"), serde_json::json!({"databases": ["none"], "roles": [role]})).await;
     assert!(roles_of(my.list_resources().await.unwrap()).contains(&role));
     sqlx::raw_sql(&format!("DROP ROLE {role}")).execute(&root).await.unwrap();
 }
@@ -253,8 +254,8 @@ async fn logins_are_owned_by_the_integration_that_made_them() {
     let admin = pg_admin("postgres").await;
     let (real, su, conn) = (format!("{prefix}real"), format!("{prefix}su"), format!("{prefix}connector"));
     sqlx::raw_sql(&format!("CREATE ROLE {real} LOGIN; CREATE ROLE {su} SUPERUSER LOGIN; CREATE ROLE {conn} SUPERUSER LOGIN")).execute(&admin).await.unwrap();
-    let a = postgres(&prefix, serde_json::json!({"name": "pg-a", "username": conn}));
-    let b = postgres(&prefix, serde_json::json!({"name": "pg-b"}));
+    let a = postgres(&prefix, serde_json::json!({"name": "pg-a", "username": conn})).await;
+    let b = postgres(&prefix, serde_json::json!({"name": "pg-b"})).await;
     let (ua, ub) = (format!("{prefix}a1"), format!("{prefix}b1"));
     a.grant_access(&grant(&ua, "database", "postgres", "read_only"), UNTIL).await.unwrap();
     b.grant_access(&grant(&ub, "database", "postgres", "read_only"), UNTIL).await.unwrap();
@@ -271,8 +272,8 @@ async fn logins_are_owned_by_the_integration_that_made_them() {
     let mprefix = format!("m{t}_");
     let real = format!("{mprefix}real");
     sqlx::raw_sql(&format!("CREATE USER '{real}'@'%' IDENTIFIED BY 'x'")).execute(&root).await.unwrap();
-    let a = mysql(&mprefix, serde_json::json!({"name": "my-a"}));
-    let b = mysql(&mprefix, serde_json::json!({"name": "my-b"}));
+    let a = mysql(&mprefix, serde_json::json!({"name": "my-a"})).await;
+    let b = mysql(&mprefix, serde_json::json!({"name": "my-b"})).await;
     let (ua, ub) = (format!("{mprefix}a1"), format!("{mprefix}b1"));
     a.grant_access(&grant(&ua, "database", "mysql_marker_probe", "read_only"), UNTIL).await.unwrap();
     b.grant_access(&grant(&ub, "database", "mysql_marker_probe", "read_only"), UNTIL).await.unwrap();
@@ -296,7 +297,7 @@ async fn redshift_users_are_owned_by_the_integration_that_made_them() {
         "name": "rs-other", "host": pg_host(), "port": 5432, "database": t.db, "username": "postgres", "user_prefix": t.prefix, "ssl_mode": "disable",
     }))
     .unwrap();
-    let b = Redshift::new(other).unwrap();
+    let b = Redshift::build(other, &Registry::new()).await.unwrap();
     let a = t.integration.as_ref();
     let real = format!("{}real", t.prefix);
     let admin = pg_admin("postgres").await;

@@ -5,6 +5,7 @@
 //! another, cannot write; reset retires the old key; disable leaves a user
 //! that can do nothing; revoke leaves nothing.
 
+use sesame_integrations::registry::Registry;
 use sesame_core::Timestamp;
 use sesame_integrations::registry::IntegrationDecl;
 use sesame_proto::ActionParams;
@@ -52,15 +53,14 @@ async fn aws_account_with_iam_enforcement() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("id"), admin["id"].as_str().unwrap()).unwrap();
     std::fs::write(dir.join("secret"), admin["secret"].as_str().unwrap()).unwrap();
-    sesame_aws::install();
-    // Built as any configured integration is: through the registry.
+        // Built as any configured integration is: through the registry.
     let decl: IntegrationDecl = serde_json::from_value(json!({
         "type": "aws_account", "name": "conformance", "region": "us-east-1", "endpoint_url": url, "resource_types": ["s3_bucket", "iam_role"],
         "access_key_id": {"file": dir.join("id")}, "secret_access_key": {"file": dir.join("secret")},
     }))
     .unwrap();
     decl.validate().unwrap();
-    let i = decl.build().unwrap();
+    let i = Registry::new().with(sesame_aws::Aws).build(&decl).await.unwrap();
 
     assert!(i.get_status().await.unwrap().healthy);
     let d = i.list_resources().await.unwrap();

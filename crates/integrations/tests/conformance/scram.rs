@@ -2,6 +2,7 @@
 //! the shared local server trusts loopback, where neither a shown password
 //! nor `VALID UNTIL` is ever checked. Here both are (issue 10.8).
 
+use sesame_integrations::registry::Registry;
 use crate::attacks::grant;
 use crate::targets::tag;
 use sesame_core::Timestamp;
@@ -77,7 +78,7 @@ async fn shown_passwords_and_valid_until_are_what_the_server_checks() {
         "databases": ["postgres"], "user_prefix": "sc_", "ssl_mode": "disable",
     }))
     .unwrap();
-    let pg = Postgres::new(cfg).unwrap();
+    let pg = Postgres::build(cfg, &Registry::new()).await.unwrap();
     assert!(pg.get_status().await.unwrap().healthy);
 
     // The shown password works, and only it.

@@ -1,5 +1,6 @@
 //! The real servers behind the conformance suite, and how to log in to them.
 
+use sesame_integrations::registry::Registry;
 use sesame_core::resource_id::join;
 use sesame_integrations::mysql::{Mysql, MysqlConfig};
 use sesame_integrations::postgres::{Postgres, PostgresConfig};
@@ -102,7 +103,7 @@ pub async fn postgres() -> Target {
     Target {
         name: "postgresql",
         kind: Kind::Postgres,
-        integration: Box::new(Postgres::new(cfg).unwrap()),
+        integration: Box::new(Postgres::build(cfg, &Registry::new()).await.unwrap()),
         table: join(&[&db, "public", "t"]),
         other_table: join(&[&db, "public", "u"]),
         hostile_table: join(&[&db, PG_SCHEMA, PG_TABLE]),
@@ -129,7 +130,7 @@ pub async fn redshift() -> Target {
     Target {
         name: "redshift",
         kind: Kind::Redshift,
-        integration: Box::new(Redshift::new(cfg).unwrap()),
+        integration: Box::new(Redshift::build(cfg, &Registry::new()).await.unwrap()),
         table: join(&[&db, "public", "t"]),
         other_table: join(&[&db, "public", "u"]),
         hostile_table: join(&[&db, PG_SCHEMA, PG_TABLE]),
@@ -164,7 +165,7 @@ pub async fn mysql() -> Target {
     Target {
         name: "mysql",
         kind: Kind::Mysql,
-        integration: Box::new(Mysql::new(cfg).unwrap()),
+        integration: Box::new(Mysql::build(cfg, &Registry::new()).await.unwrap()),
         table: join(&[&db, "t"]),
         other_table: join(&[&db, "u"]),
         hostile_table: join(&[&db, MY_TABLE]),
@@ -299,7 +300,7 @@ pub async fn mysql_limited_account_status() {
         "name": "my", "host": "127.0.0.1", "username": user, "password": {"file": dir.display().to_string()},
     }))
     .unwrap();
-    let st = Mysql::new(cfg).unwrap().get_status().await.unwrap();
+    let st = Mysql::build(cfg, &Registry::new()).await.unwrap().get_status().await.unwrap();
     let _ = std::fs::remove_file(&dir);
     sqlx::raw_sql(&format!("DROP USER '{user}'@'%'")).execute(&root).await.unwrap();
     assert!(!st.healthy);
@@ -319,7 +320,7 @@ pub async fn postgres_ssl_modes() {
             v["ssl_root_cert"] = r.into();
         }
         let cfg: PostgresConfig = serde_json::from_value(v).unwrap();
-        async move { Postgres::new(cfg).unwrap().get_status().await }
+        async move { Postgres::build(cfg, &Registry::new()).await.unwrap().get_status().await }
     };
     for (mode, tls) in [("disable", false), ("allow", false), ("prefer", true), ("require", true)] {
         let st = status("127.0.0.1", mode, None).await.unwrap();
