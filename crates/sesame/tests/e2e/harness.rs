@@ -62,11 +62,21 @@ pub struct Opts {
     pub remote: bool,
     /// Extra lines for the server's `[server]` section (e.g. TLS).
     pub server_extra: String,
+    /// Extra lines for the `[worker]` section (e.g. a short lease).
+    pub worker_extra: String,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { target_port: pg_port(), extra_flows: String::new(), store: None, settings: String::new(), remote: false, server_extra: String::new() }
+        Opts {
+            target_port: pg_port(),
+            extra_flows: String::new(),
+            store: None,
+            settings: String::new(),
+            remote: false,
+            server_extra: String::new(),
+            worker_extra: String::new(),
+        }
     }
 }
 
@@ -93,6 +103,14 @@ impl Harness {
     }
 
     pub fn spawn_server(&mut self) {
+        let (child, url) = self.spawn_replica("server.log");
+        self.url = url;
+        self.server = Some(child);
+    }
+
+    /// Another `sesame serve` on the same configuration (and store), logging
+    /// to `log` in the test's directory; returns it and its URL.
+    pub fn spawn_replica(&self, log: &str) -> (Child, String) {
         let mut child = Command::new(BIN)
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -100,17 +118,16 @@ impl Harness {
             .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info")
             .env("SESAME_E2E_PG_SECRET", if self.remote { "" } else { INTEGRATION_SECRET })
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(self.dir.join("server.log")).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(self.dir.join(log)).unwrap()))
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().expect("server printed nothing; see server.log").unwrap();
         let addr = first.strip_prefix("Sesame is listening on ").unwrap_or_else(|| panic!("unexpected first line `{first}`"));
-        self.url = addr.trim().to_owned();
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        self.server = Some(child);
+        (child, addr.trim().to_owned())
     }
 
     /// Start `sesame connector` for `dc-1` with `connector.toml` (its log in
@@ -262,7 +279,7 @@ impl Drop for Harness {
 /// The server's configuration, and a connector's (used when `opts.remote`).
 fn config_text(db: &str, prefix: &str, opts: &Opts) -> (String, String) {
     let store = opts.store.as_deref().unwrap_or("sqlite://sesame.db");
-    let (port, extra_flows, settings, server_extra) = (opts.target_port, &opts.extra_flows, &opts.settings, &opts.server_extra);
+    let (port, extra_flows, settings, server_extra, worker_extra) = (opts.target_port, &opts.extra_flows, &opts.settings, &opts.server_extra, &opts.worker_extra);
     let pg = format!(
         r#"[[integrations]]
 type = "postgresql"
@@ -302,6 +319,7 @@ retry_base = "200ms"
 retry_max = "1s"
 reconcile_interval = "1s"
 sync_interval = "1h"
+{worker_extra}
 
 [[users]]
 email = "admin@example.com"

@@ -11,3 +11,4 @@ mod aws_tests;
 mod bad_input;
 mod connector_tests;
 mod custom_tests;
+mod ha_tests;
