@@ -259,8 +259,7 @@ async fn floor(e: Engine, t: &Target, a: &GrantArgs) -> anyhow::Result<Vec<f64>>
 
 /// The store's durable commits on one grant's path, on a store like the
 /// bench's `serve` (SQLite, `synchronous = FULL`): the request with its jobs,
-/// the grant job's claim, Granting -> Active, credentials shown, credentials
-/// made.
+/// the grant job's claim, Granting -> Active, credentials shown (and made).
 async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
     use sesame_core::lifecycle::{self, Event, Request, Step};
     use sesame_store::{AuditAction, AuditDraft, NewJob, NewRequest, Outcome, Store};
@@ -297,7 +296,6 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
         let Ok(Step::Change(t)) = lifecycle::step(&facts, Event::GrantSucceeded, now) else { bail!("the lifecycle did not mark the grant done") };
         store.apply(&t, now).await?.map_err(|s| anyhow::anyhow!("the bench request moved to {s:?}"))?;
         store.mark_credentials_shown(&id, audit(AuditAction::CredentialsCreate), now).await?;
-        store.set_credentials_created(&id, now).await?;
         out.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     store.close().await;

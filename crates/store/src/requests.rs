@@ -298,20 +298,23 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_credentials_created(&self, id: &str, now: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE requests SET credentials_created_at = $1 WHERE id = $2").bind(now.0).bind(id).execute(&self.pool).await?;
+    /// Undo [`Store::mark_credentials_shown`] when making them failed:
+    /// not shown, and made when they were made before (`made_before`).
+    pub async fn clear_credentials_shown(&self, id: &str, made_before: Option<Timestamp>) -> Result<()> {
+        sqlx::query("UPDATE requests SET credentials_shown_at = NULL, credentials_created_at = $1 WHERE id = $2")
+            .bind(made_before.map(|t| t.0))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Undo [`Store::mark_credentials_shown`] when making them failed.
-    pub async fn clear_credentials_shown(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE requests SET credentials_shown_at = NULL WHERE id = $1").bind(id).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Mark the credentials of a request as shown; false when they already were.
+    /// Mark the credentials of a request as shown and made now, before they
+    /// are made (one commit); false when they were shown already.
     pub async fn mark_credentials_shown(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
-        let q = sqlx::query("UPDATE requests SET credentials_shown_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL").bind(now.0).bind(id);
+        let q = sqlx::query("UPDATE requests SET credentials_shown_at = $1, credentials_created_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL")
+            .bind(now.0)
+            .bind(id);
         self.update_audited(q, &audit, now).await
     }
 }

@@ -82,16 +82,20 @@ impl Mysql {
 
     /// Grant the marker role to `account`, creating the role first the first
     /// time (and again after a failure: someone may have dropped it).
-    async fn mark(&self, account: &str) -> Result<(), IntegrationError> {
+    /// The statements that mark `account` as Sesame's: the marker role is
+    /// created once per process (again after a failed grant).
+    fn mark_statements(&self, account: &str) -> Result<Vec<String>, IntegrationError> {
         use std::sync::atomic::Ordering;
         let [create, grant] = grants::mark_statements(&self.marker(), account)?;
-        if !self.marker_ready.load(Ordering::Relaxed) {
-            self.exec(&create).await?;
-            self.marker_ready.store(true, Ordering::Relaxed);
-        }
-        let r = self.exec(&grant).await;
+        Ok(if self.marker_ready.swap(true, Ordering::Relaxed) { vec![grant] } else { vec![create, grant] })
+    }
+
+    /// Run statements that include the mark as one batch; when it fails, the
+    /// marker role may be what failed, so it is made again next time.
+    async fn exec_marking(&self, batch: Vec<String>) -> Result<(), IntegrationError> {
+        let r = self.exec(&batch.join(";\n")).await;
         if r.is_err() {
-            self.marker_ready.store(false, Ordering::Relaxed);
+            self.marker_ready.store(false, std::sync::atomic::Ordering::Relaxed);
         }
         r
     }
@@ -171,10 +175,19 @@ impl Mysql {
         }
     }
 
-    async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
-        if !self.user_exists(&p.username).await? {
-            return Err(IntegrationError::Invalid(format!("login `{}` does not exist on the target", p.username)));
+    /// An `ALTER USER` in one round trip: a login that does not exist fails
+    /// with 1396, which is the requester's problem, not the target's.
+    async fn alter_user(&self, sql: &str, username: &str) -> Result<(), IntegrationError> {
+        match sqlx::raw_sql(sql).execute(&self.pool).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("1396") => {
+                Err(IntegrationError::Invalid(format!("login `{username}` does not exist on the target")))
+            }
+            Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
         let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
         let port = self.cfg.port.to_string();
         let database = match p.resource_type.as_str() {
@@ -189,12 +202,8 @@ impl Mysql {
         match self.cfg.auth_type {
             AuthType::Password => {
                 let password = crate::random_password();
-                self.exec(&format!(
-                    "ALTER USER {} IDENTIFIED BY {} ACCOUNT UNLOCK",
-                    self.account(&p.username)?,
-                    quote::mysql_literal(&password)?
-                ))
-                .await?;
+                let sql = format!("ALTER USER {} IDENTIFIED BY {} ACCOUNT UNLOCK", self.account(&p.username)?, quote::mysql_literal(&password)?);
+                self.alter_user(&sql, &p.username).await?;
                 let command = format!(
                     "MYSQL_PWD={} mysql -h {} -P {port} -u {}{db_arg}",
                     crate::sql::shell_quote(&password),
@@ -204,7 +213,7 @@ impl Mysql {
                 Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
             }
             AuthType::Iam => {
-                self.exec(&format!("ALTER USER {} ACCOUNT UNLOCK", self.account(&p.username)?)).await?;
+                self.alter_user(&format!("ALTER USER {} ACCOUNT UNLOCK", self.account(&p.username)?), &p.username).await?;
                 let region = self.cfg.region.clone().unwrap_or_default();
                 let command = format!(
                     "mysql -h {h} -P {port} -u {u} --enable-cleartext-plugin --ssl-mode=REQUIRED \
@@ -326,13 +335,11 @@ impl Integration for Mysql {
                 self.cfg.roles.check(r)?;
             }
         }
-        let stmts = grants::grant_statements(p, &account)?;
-        self.exec(&grants::create_user(&account, self.cfg.auth_type)?).await?;
-        self.mark(&account).await?;
-        for s in stmts {
-            self.exec(&s).await?;
-        }
-        Ok(())
+        // One batch, one round trip: the login, Sesame's mark, the grants.
+        let mut batch = vec![grants::create_user(&account, self.cfg.auth_type)?];
+        batch.extend(self.mark_statements(&account)?);
+        batch.extend(grants::grant_statements(p, &account)?);
+        self.exec_marking(batch).await
     }
 
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
@@ -366,7 +373,7 @@ impl Integration for Mysql {
         }
         self.exec(&format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}")).await?;
         // MariaDB's REVOKE ALL takes role grants too: put the mark back.
-        self.mark(&account).await
+        self.exec_marking(self.mark_statements(&account)?).await
     }
 
     async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {

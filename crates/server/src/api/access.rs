@@ -52,7 +52,7 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Ap
     let creds = match integ.create_credentials(&params_for(&r)).await {
         Ok(c) => c,
         Err(e) => {
-            st.store.clear_credentials_shown(&id).await?;
+            st.store.clear_credentials_shown(&id, r.credentials_created_at).await?;
             // The details are for admins (audit log); the requester reads the stable message.
             let audit = AuditDraft::new(&who.email, AuditAction::CredentialsFailed, Some(&id), Outcome::Error, json!({"error": e.to_string()}));
             st.store.append_audit(audit, clock::now()).await?;
@@ -62,7 +62,6 @@ pub async fn use_credentials(State(st): State<AppState>, Caller(who): Caller, Ap
             ));
         }
     };
-    st.store.set_credentials_created(&id, clock::now()).await?;
     Ok(Json(view(&st, &r, creds)))
 }
 
