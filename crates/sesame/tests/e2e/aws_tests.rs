@@ -114,15 +114,8 @@ endpoint_url = "{url}"
 resource_types = ["s3_bucket"]
 access_key_id = {{ file = "{kid}" }}
 secret_access_key = {{ file = "{sec}" }}
-
-[[access_flows]]
-name = "acct-read"
-kind = "automatic"
-integration = "acct"
-requesters = {{ groups = ["developers"] }}
-permissions = ["read_only"]
-max_duration = "1h"
-"#,
+{flow_acct_read}"#,
+        flow_acct_read = crate::harness::automatic_flow("acct-read", "acct", &["read_only"]),
         kid = dir.join("key-id").display(),
         sec = dir.join("secret").display()
     )
@@ -196,14 +189,8 @@ secret_access_key = {{ file = "{sec}" }}
 connector_id = "local"
 rds_host_overrides = {{ "orders-db" = "127.0.0.1:5432", "shop-db" = "127.0.0.1:3306" }}
 rds_resource_types = ["database", "schema"]
-
-[[access_flows]]
-name = "shop"
-kind = "automatic"
-integration = "aws/shop-db"
-requesters = {{ groups = ["developers"] }}
-max_duration = "1h"
-"#,
+{flow_shop}"#,
+        flow_shop = crate::harness::automatic_flow("shop", "aws/shop-db", &[]),
         kid = dir.join("key-id").display(),
         sec = dir.join("secret").display(),
         // Its own prefix: the sub-integrations' reconciler runs on the shared local servers.
@@ -296,15 +283,8 @@ endpoint_url = "{url}"
 exclude_ou_ids = "{sandbox}"
 access_key_id = {{ file = "{kid}" }}
 secret_access_key = {{ file = "{sec}" }}
-
-[[access_flows]]
-name = "org-read"
-kind = "automatic"
-integration = "org"
-requesters = {{ groups = ["developers"] }}
-permissions = ["read_only"]
-max_duration = "1h"
-"#,
+{flow_org_read}"#,
+        flow_org_read = crate::harness::automatic_flow("org-read", "org", &["read_only"]),
         sandbox = w["sandbox"].as_str().unwrap(),
         kid = dir.join("key-id").display(),
         sec = dir.join("secret").display()
@@ -380,14 +360,8 @@ delivery = "{delivery}"
 rds_host_overrides = {{ "ledger-db" = "127.0.0.1:5432" }}
 rds_iam_username = "{connector}"
 rds_resource_types = ["database"]
-
-[[access_flows]]
-name = "ledger"
-kind = "automatic"
-integration = "aws/ledger-db"
-requesters = {{ groups = ["developers"] }}
-max_duration = "1h"
-"#,
+{flow_ledger}"#,
+        flow_ledger = crate::harness::automatic_flow("ledger", "aws/ledger-db", &[]),
         kid = dir.join("key-id").display(),
         sec = dir.join("secret").display(),
     );

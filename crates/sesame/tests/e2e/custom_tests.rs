@@ -18,14 +18,8 @@ resource_types = ["app"]
 timeout_secs = 10
 custom_parameters = {{ state_file = "{state}", param1 = "one", param2 = "two" }}
 transport = {{ kind = "exec", command = ["node", "{wrapper}", "{handler}"] }}
-
-[[access_flows]]
-name = "{name}-auto"
-kind = "automatic"
-integration = "{name}"
-requesters = {{ groups = ["developers"] }}
-max_duration = "1h"
-"#,
+{flow}"#,
+        flow = crate::harness::automatic_flow(&format!("{name}-auto"), name, &[]),
         state = state.display(),
         wrapper = examples().join("lambda-exec.mjs").display(),
         handler = handler

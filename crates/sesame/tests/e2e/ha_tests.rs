@@ -78,14 +78,8 @@ name = "hook"
 resource_types = ["app"]
 timeout_secs = 1
 transport = {{ kind = "webhook", url = "{hook}", secret = {{ file = "{key}" }}, retries = 0 }}
-
-[[access_flows]]
-name = "hook-auto"
-kind = "automatic"
-integration = "hook"
-requesters = {{ groups = ["developers"] }}
-max_duration = "1h"
-"#,
+{flow}"#,
+        flow = crate::harness::automatic_flow("hook-auto", "hook", &[]),
         key = key_file.display()
     );
     let worker = format!("lease = \"{LEASE_MS}ms\"\naction_timeout = \"2s\"\n");

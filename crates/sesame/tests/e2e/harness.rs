@@ -365,6 +365,16 @@ require_justification = true
     (server, connector)
 }
 
+/// An automatic access flow for the developers group on `integration`,
+/// limited to `permissions` (none: every permission), as configuration.
+pub fn automatic_flow(name: &str, integration: &str, permissions: &[&str]) -> String {
+    let permissions = if permissions.is_empty() { String::new() } else { format!("permissions = {permissions:?}\n") };
+    format!(
+        "\n[[access_flows]]\nname = \"{name}\"\nkind = \"automatic\"\nintegration = \"{integration}\"\n\
+         requesters = {{ groups = [\"developers\"] }}\n{permissions}max_duration = \"1h\"\n"
+    )
+}
+
 pub fn s(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or_else(|| panic!("no string `{k}` in {v}")).to_owned()
 }
