@@ -20,8 +20,23 @@ struct Conn {
     instance: String,
 }
 
+/// Why the connector stopped, or why one exchange with the control plane failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("cannot read the CA certificate `{path}`: {error}")]
+    CaCert { path: String, error: std::io::Error },
+    #[error("integration `{name}`: {error}")]
+    Integration { name: String, error: sesame_integrations::IntegrationError },
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{path}: HTTP {status}: {body}")]
+    Refused { path: String, status: reqwest::StatusCode, body: String },
+    #[error("the control plane answered something unexpected: {0}")]
+    Reply(#[from] serde_json::Error),
+}
+
 impl Conn {
-    async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, path: &str, body: &B, timeout: Duration) -> anyhow::Result<R> {
+    async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, path: &str, body: &B, timeout: Duration) -> Result<R, ConnectorError> {
         let resp = self
             .http
             .post(format!("{}{path}", self.server))
@@ -33,7 +48,7 @@ impl Conn {
         let status = resp.status();
         let bytes = resp.bytes().await?;
         if !status.is_success() {
-            anyhow::bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+            return Err(ConnectorError::Refused { path: path.to_owned(), status, body: String::from_utf8_lossy(&bytes).into_owned() });
         }
         Ok(serde_json::from_slice(&bytes)?)
     }
@@ -66,16 +81,16 @@ pub fn lookup(integrations: &BTreeMap<String, Arc<dyn Integration>>, name: &str)
 }
 
 /// Run until the process is stopped.
-pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, token: String, poll_wait: Duration, ca_cert: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, token: String, poll_wait: Duration, ca_cert: Option<std::path::PathBuf>) -> Result<(), ConnectorError> {
     let mut http = reqwest::Client::builder();
     if let Some(path) = &ca_cert {
-        let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the CA certificate `{}`: {e}", path.display()))?;
+        let pem = std::fs::read(path).map_err(|error| ConnectorError::CaCert { path: path.display().to_string(), error })?;
         http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
     }
     let http = http.build()?;
     let mut integrations: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for d in &cfg.integrations {
-        integrations.insert(d.name().to_owned(), registry.build(d).await.map_err(|e| anyhow::anyhow!("integration `{}`: {e}", d.name()))?);
+        integrations.insert(d.name().to_owned(), registry.build(d).await.map_err(|error| ConnectorError::Integration { name: d.name().to_owned(), error })?);
     }
     let integrations = Arc::new(integrations);
     let conn = Arc::new(Conn {

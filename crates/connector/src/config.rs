@@ -15,15 +15,23 @@ pub struct ConnectorConfig {
     pub integrations: Vec<IntegrationDecl>,
 }
 
-pub fn load(path: &Path) -> anyhow::Result<ConnectorConfig> {
-    let where_ = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("config `{where_}`: cannot read the file: {e}"))?;
-    let cfg: ConnectorConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("config `{where_}`: {}", e.to_string().trim_end()))?;
+/// A connector configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("config `{path}`: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+pub fn load(path: &Path) -> Result<ConnectorConfig, ConfigError> {
+    let bad = |message: String| ConfigError { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the file: {e}")))?;
+    let cfg: ConnectorConfig = toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().to_owned()))?;
     if cfg.version != 1 {
-        anyhow::bail!("config `{where_}`: `version` is {} but this connector reads version 1: set `version = 1`", cfg.version);
+        return Err(bad(format!("`version` is {} but this connector reads version 1: set `version = 1`", cfg.version)));
     }
     for (i, d) in cfg.integrations.iter().enumerate() {
-        d.validate().map_err(|m| anyhow::anyhow!("config `{where_}`: `integrations[{i}]` (`{}`): {m}", d.name()))?;
+        d.validate().map_err(|m| bad(format!("`integrations[{i}]` (`{}`): {m}", d.name())))?;
     }
     Ok(cfg)
 }

@@ -6,4 +6,4 @@
 pub mod config;
 mod client;
 
-pub use client::run;
+pub use client::{run, ConnectorError};

@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let email = principal(parts, state).await?;
-        if email.starts_with(crate::connectors::api::TOKEN_PREFIX) {
+        if email.starts_with(crate::gateway::api::TOKEN_PREFIX) {
             return Err(ApiError::new(ErrorCode::Forbidden, "this is a connector's token: people's endpoints need a user's token"));
         }
         let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);

@@ -5,7 +5,7 @@ pub mod auth;
 pub mod limits;
 pub mod clock;
 pub mod config;
-pub mod connectors;
+pub mod gateway;
 pub mod error;
 pub mod metrics;
 pub mod owners;
@@ -16,7 +16,6 @@ pub mod state;
 pub mod discovery;
 pub mod worker;
 
-use anyhow::Context;
 use config::{IntegrationDecl, Settings};
 use sesame_integrations::registry::Registry;
 use sesame_integrations::Integration;
@@ -26,24 +25,48 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, Notify};
 
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("integration `{name}` in {config}: {error}")]
+    Integration { name: String, config: String, error: sesame_integrations::IntegrationError },
+    #[error("opening the store `{url}`: {error}")]
+    Store { url: String, error: sesame_store::StoreError },
+    #[error("cannot listen on `{addr}`: {error}: pick another with --listen or SESAME_LISTEN")]
+    Listen { addr: String, error: std::io::Error },
+    #[error(
+        "refusing plain HTTP on `{0}`, which is not a loopback address: set `server.tls_cert` and `server.tls_key` \
+         (PEM files), or pass --insecure-http when a TLS-terminating proxy sits in front"
+    )]
+    PlainHttp(std::net::SocketAddr),
+    #[error("cannot read the TLS certificate `{cert}` and key `{key}`: {error}")]
+    Tls { cert: String, key: String, error: std::io::Error },
+    #[error("the server stopped: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
 /// Build the integrations this process serves (the in-process connector;
 /// secrets are resolved here). Remote integrations are left to the hub.
-pub async fn build_integrations(settings: &Settings, registry: &Registry) -> anyhow::Result<BTreeMap<String, Arc<dyn Integration>>> {
+pub async fn build_integrations(settings: &Settings, registry: &Registry) -> Result<BTreeMap<String, Arc<dyn Integration>>, StartError> {
     let mut out: BTreeMap<String, Arc<dyn Integration>> = BTreeMap::new();
     for decl in settings.integrations.iter().filter(|d| !matches!(d, IntegrationDecl::Remote(_))) {
-        let inner = registry.build(decl).await.with_context(|| format!("integration `{}` in {}", decl.name(), settings.path.display()))?;
+        let inner = registry.build(decl).await.map_err(|error| StartError::Integration {
+            name: decl.name().to_owned(),
+            config: settings.path.display().to_string(),
+            error,
+        })?;
         out.insert(decl.name().to_owned(), inner);
     }
     Ok(out)
 }
 
-pub async fn state(settings: Settings, registry: &Registry) -> anyhow::Result<AppState> {
-    let store = Store::connect(&settings.store).await.with_context(|| format!("opening the store `{}`", settings.store))?;
+pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, StartError> {
+    let store = Store::connect(&settings.store).await.map_err(|error| StartError::Store { url: settings.store.clone(), error })?;
     let mut integrations = build_integrations(&settings, registry).await?;
-    let hub = Arc::new(connectors::Hub::new(settings.connectors.clone(), settings.worker.connector_timeout));
+    let hub = Arc::new(gateway::Hub::new(settings.connectors.clone(), settings.worker.connector_timeout));
     for decl in &settings.integrations {
         if let IntegrationDecl::Remote(r) = decl {
-            let remote = connectors::remote::Remote {
+            let remote = gateway::remote::Remote {
                 name: r.name.clone(),
                 connector: r.connector.clone(),
                 hub: hub.clone(),
@@ -68,17 +91,14 @@ pub async fn state(settings: Settings, registry: &Registry) -> anyhow::Result<Ap
 }
 
 /// Run the server until the process ends: API, worker, reconciler, discovery.
-pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(&st.settings.listen)
         .await
-        .with_context(|| format!("cannot listen on `{}`: pick another with --listen or SESAME_LISTEN", st.settings.listen))?;
+        .map_err(|error| StartError::Listen { addr: st.settings.listen.to_string(), error })?;
     let addr = listener.local_addr()?;
     // Tokens travel in every request: plain HTTP only on loopback, or knowingly.
     if st.settings.tls.is_none() && !addr.ip().is_loopback() && !st.settings.insecure_http {
-        anyhow::bail!(
-            "refusing plain HTTP on `{addr}`, which is not a loopback address: set `server.tls_cert` and `server.tls_key` \
-             (PEM files), or pass --insecure-http when a TLS-terminating proxy sits in front"
-        );
+        return Err(StartError::PlainHttp(addr));
     }
     let tls = match &st.settings.tls {
         Some(t) => Some({
@@ -87,7 +107,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
 
             axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
                 .await
-                .with_context(|| format!("cannot read the TLS certificate `{}` and key `{}`", t.cert.display(), t.key.display()))?
+                .map_err(|error| StartError::Tls { cert: t.cert.display().to_string(), key: t.key.display().to_string(), error })?
         }),
         None => None,
     };
@@ -95,7 +115,8 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
     // The worker has store connections of its own: API traffic never queues
     // in front of a revoke.
     let mut worker_state = st.clone();
-    worker_state.store = Store::connect_dedicated(&st.settings.store).await.with_context(|| format!("opening the store `{}` for the worker", st.settings.store))?;
+    worker_state.store =
+        Store::connect_dedicated(&st.settings.store).await.map_err(|error| StartError::Store { url: st.settings.store.clone(), error })?;
     tokio::spawn(worker::run(worker_state, owner));
     tokio::spawn(reconciler::run(st.clone()));
     tokio::spawn(discovery::run(st.clone()));

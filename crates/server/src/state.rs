@@ -1,7 +1,7 @@
 //! What every handler and loop shares.
 
 use crate::config::Settings;
-use crate::connectors::Hub;
+use crate::gateway::Hub;
 use sesame_integrations::Integration;
 use sesame_store::Store;
 use std::collections::BTreeMap;

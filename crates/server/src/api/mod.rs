@@ -83,9 +83,9 @@ pub fn router(state: AppState) -> Router {
     use tower::ServiceBuilder;
     // Connectors report whole discoveries: they get a larger body limit.
     let connector = Router::new()
-        .route("/api/v1/connector/register", post(crate::connectors::api::register))
-        .route("/api/v1/connector/poll", post(crate::connectors::api::poll))
-        .route("/api/v1/connector/result", post(crate::connectors::api::result))
+        .route("/api/v1/connector/register", post(crate::gateway::api::register))
+        .route("/api/v1/connector/poll", post(crate::gateway::api::poll))
+        .route("/api/v1/connector/result", post(crate::gateway::api::result))
         .layer(DefaultBodyLimit::max(limits::CONNECTOR_BODY_LIMIT));
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -108,7 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/integrations/{name}/boundaries", get(boundaries::list).post(boundaries::put))
         .route("/api/v1/integrations/{name}/boundaries/lift", post(boundaries::lift))
         .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/connectors", get(crate::connectors::api::list))
+        .route("/api/v1/connectors", get(crate::gateway::api::list))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
         .merge(connector)
         .fallback(|| async {
