@@ -241,7 +241,15 @@ async fn logs_are_plain_in_files_and_json_when_asked() {
     let first = std::io::BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
     let url = first.strip_prefix("Sesame is listening on ").unwrap().to_owned();
     let _ = reqwest::Client::new().get(format!("{url}/api/v1/whoami")).bearer_auth("ses_nope").send().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait for whole lines in the log, not for a guessed time.
+    let written = || {
+        let log = std::fs::read_to_string(dir.join("err.log")).unwrap_or_default();
+        log.lines().count() > 2 && log.ends_with('\n')
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !written() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let log = std::fs::read_to_string(dir.join("err.log")).unwrap();

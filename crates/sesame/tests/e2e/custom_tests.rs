@@ -69,7 +69,6 @@ async fn custom_integration_grants_and_revokes_through_the_server() {
     let audit = h.cli(&admin, &["audit", "--request", &s(&r, "id")]).to_string();
     assert!(audit.contains("grant.failed") && audit.contains("malformed reply to grant-access"), "{audit}");
     assert!(!audit.contains("revoke."), "a grant that never succeeded is not revoked: {audit}");
-    tokio::time::sleep(Duration::from_millis(10)).await;
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -125,7 +125,6 @@ async fn revocation_retries_while_the_target_is_down() {
     let id = s(&r, "id");
     let user = s(&r, "username");
     proxy.cut();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     // The deadline passes while the target is unreachable: the revocation
     // fails, stays visible, and keeps being retried.
     h.wait_until("the revocation to fail at least twice", Duration::from_secs(30), || async {
