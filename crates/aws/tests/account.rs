@@ -5,6 +5,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_testkit::params::{grant, Refine};
 use sesame_integrations::registry::Registry;
 use sesame_testkit::moto as common;
 
@@ -12,7 +13,7 @@ use common::{aws_cli, fixture_json, moto, throttling_proxy, Scope, TESTING};
 use sesame_aws::account::{AwsAccount, AwsAccountConfig};
 use sesame_core::Timestamp;
 use sesame_integrations::Integration;
-use sesame_proto::{ActionParams, REQUESTER_PARAM};
+use sesame_proto::ActionParams;
 use serde_json::{json, Value};
 
 const DEADLINE: Timestamp = Timestamp(1_795_687_200_000);
@@ -27,14 +28,7 @@ async fn account(url: &str, extra: Value) -> AwsAccount {
 }
 
 fn params(user: &str, rtype: &str, resources: &[&str], perm: &str) -> ActionParams {
-    ActionParams {
-        grant_id: format!("req_{user}"),
-        username: user.into(),
-        resource_type: rtype.into(),
-        resources: resources.iter().map(|s| s.to_string()).collect(),
-        permission: perm.into(),
-        custom_parameters: [(REQUESTER_PARAM.to_owned(), "alice@example.com".to_owned())].into(),
-    }
+    grant(user, rtype, resources[0], perm).on(resources).grant_id(&format!("req_{user}")).requested_by("alice@example.com")
 }
 
 fn statements(doc: &Value) -> Vec<Value> {

@@ -6,6 +6,7 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_testkit::params::{grant, Refine};
 use sesame_integrations::registry::Registry;
 use sesame_testkit::moto as common;
 
@@ -13,7 +14,7 @@ use common::{fixture_json, moto, throttling_proxy, Scope};
 use sesame_aws::organization::{AwsOrganization, AwsOrganizationConfig};
 use sesame_core::Timestamp;
 use sesame_integrations::Integration;
-use sesame_proto::{ActionParams, REQUESTER_PARAM};
+use sesame_proto::ActionParams;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
@@ -29,14 +30,8 @@ async fn org(url: &str, extra: Value) -> AwsOrganization {
 }
 
 fn params(ps: &str, who: &str, resources: &[&str], perm: &str) -> ActionParams {
-    ActionParams {
-        grant_id: format!("req_{ps}"),
-        username: ps.into(),
-        resource_type: if resources[0].starts_with("ou-") { "aws_ou" } else { "aws_account" }.into(),
-        resources: resources.iter().map(|s| s.to_string()).collect(),
-        permission: perm.into(),
-        custom_parameters: [(REQUESTER_PARAM.to_owned(), who.to_owned())].into(),
-    }
+    let rtype = if resources[0].starts_with("ou-") { "aws_ou" } else { "aws_account" };
+    grant(ps, rtype, resources[0], perm).on(resources).grant_id(&format!("req_{ps}")).requested_by(who)
 }
 
 fn assignments(url: &str) -> (Vec<(String, String, String)>, Vec<String>) {

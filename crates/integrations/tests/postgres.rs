@@ -18,9 +18,7 @@ fn host() -> String {
 }
 
 fn suffix() -> String {
-    use rand::Rng;
-    let mut r = rand::thread_rng();
-    (0..8).map(|_| (b'a' + r.gen_range(0..26)) as char).collect()
+    sesame_testkit::targets::suffix(8)
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Test helpers shared by Sesame's test binaries, as a dev-only crate (no
-//! `#[path]` includes across crates, no dev-dependency cycles). It depends on
-//! no Sesame crate.
+//! `#[path]` includes across crates, no dev-dependency cycles). Of Sesame's
+//! crates it depends only on the wire types (`sesame-proto`), which depend
+//! on nothing of Sesame's.
 
 pub mod moto;
+pub mod params;
+pub mod targets;

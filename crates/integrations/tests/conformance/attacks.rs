@@ -8,21 +8,11 @@ use crate::UNTIL;
 use sesame_integrations::mysql::{Mysql, MysqlConfig};
 use sesame_integrations::postgres::{Postgres, PostgresConfig};
 use sesame_integrations::Integration;
-use sesame_proto::ActionParams;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
-pub fn grant(user: &str, rtype: &str, id: &str, perm: &str) -> ActionParams {
-    ActionParams {
-        grant_id: user.into(),
-        username: user.into(),
-        resource_type: rtype.into(),
-        resources: vec![id.into()],
-        permission: perm.into(),
-        custom_parameters: Default::default(),
-    }
-}
+pub use sesame_testkit::params::grant;
 
 pub async fn my_login(user: &str, password: &str) -> MySqlConnection {
     MySqlConnectOptions::new()

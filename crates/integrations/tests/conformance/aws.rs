@@ -34,14 +34,7 @@ async fn reads(url: &str, id: &str, secret: &str, bucket: &str) -> bool {
 }
 
 fn params(user: &str, bucket: &str, perm: &str) -> ActionParams {
-    ActionParams {
-        grant_id: user.into(),
-        username: user.into(),
-        resource_type: "s3_bucket".into(),
-        resources: vec![bucket.into()],
-        permission: perm.into(),
-        custom_parameters: Default::default(),
-    }
+    sesame_testkit::params::grant(user, "s3_bucket", bucket, perm)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,7 @@
 //! Custom integrations: the seed's contract over exec and webhook, with a
 //! handler that really keeps state, so effects are checked, not just calls.
 
+use sesame_testkit::params::Refine;
 use sesame_integrations::registry::Registry;
 use sesame_core::Timestamp;
 use sesame_integrations::custom::{Custom, CustomConfig};
@@ -33,14 +34,7 @@ pub fn temp(name: &str) -> PathBuf {
 }
 
 fn params(grant: &str, resource: &str, perm: &str) -> ActionParams {
-    ActionParams {
-        grant_id: grant.into(),
-        username: "o'brien+ops@example.com".into(),
-        resource_type: "app".into(),
-        resources: vec![resource.into()],
-        permission: perm.into(),
-        custom_parameters: Default::default(),
-    }
+    sesame_testkit::params::grant("o'brien+ops@example.com", "app", resource, perm).grant_id(grant)
 }
 
 /// The conformance sequence for a custom integration whose handler keeps

@@ -7,8 +7,8 @@ use sesame_integrations::postgres::{Postgres, PostgresConfig};
 use sesame_integrations::redshift::{dialect, Redshift, RedshiftConfig};
 use sesame_integrations::sql::scram;
 use sesame_integrations::Integration;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
 use sqlx::ConnectOptions;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,31 +36,12 @@ pub struct Target {
     my: Option<MySqlPool>,
 }
 
+/// A fresh name part: tests on the shared servers never collide.
 pub fn tag() -> String {
-    use rand::Rng;
-    let mut r = rand::thread_rng();
-    (0..6).map(|_| (b'a' + r.gen_range(0..26)) as char).collect()
+    sesame_testkit::targets::suffix(6)
 }
 
-pub fn pg_host() -> String {
-    std::env::var("SESAME_TEST_PG_HOST").unwrap_or_else(|_| "127.0.0.1".into())
-}
-
-pub async fn pg_admin(db: &str) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(PgConnectOptions::new().host(&pg_host()).username("postgres").database(db))
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {}:5432: {e}; run scripts/services-up postgres", pg_host()))
-}
-
-pub async fn my_admin() -> MySqlPool {
-    MySqlPoolOptions::new()
-        .max_connections(2)
-        .connect_with(MySqlConnectOptions::new().host("127.0.0.1").port(3306).username("root"))
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB is not reachable at 127.0.0.1:3306 as root: {e}; run scripts/services-up mariadb"))
-}
+pub use sesame_testkit::targets::{my_admin, pg_admin, pg_host};
 
 pub fn pgq(n: &str) -> String {
     format!("\"{}\"", n.replace('"', "\"\""))

@@ -3,36 +3,16 @@
 //! CLI binary as the client.
 
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{ConnectOptions, PgConnection};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sesame");
 
-pub fn pg_host() -> String {
-    std::env::var("SESAME_TEST_PG_HOST").unwrap_or_else(|_| "127.0.0.1".into())
-}
-pub fn pg_port() -> u16 {
-    std::env::var("SESAME_TEST_PG_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5432)
-}
-
-pub fn rand_suffix(n: usize) -> String {
-    use rand::Rng;
-    const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut r = rand::thread_rng();
-    (0..n).map(|_| A[r.gen_range(0..A.len())] as char).collect()
-}
-
-/// A pool as the PostgreSQL superuser on `db`. Fails with what to start.
-pub async fn admin(db: &str) -> PgPool {
-    let opts = PgConnectOptions::new().host(&pg_host()).port(pg_port()).username("postgres").database(db);
-    PgPoolOptions::new().max_connections(3).connect_with(opts).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is not reachable at {}:{}: {e}; start it with `scripts/services-up postgres`", pg_host(), pg_port())
-    })
-}
+pub use sesame_testkit::targets::{pg_admin as admin, pg_host, pg_port, suffix as rand_suffix};
 
 /// The integration's own password (PostgreSQL trusts loopback and ignores
 /// it, but Sesame resolves it): tests prove it never reaches store or logs.
@@ -234,19 +214,13 @@ impl Harness {
             .await
     }
 
-    pub async fn wait_until<F, Fut>(&self, what: &str, timeout: Duration, mut f: F) -> Duration
+    pub async fn wait_until<F, Fut>(&self, what: &str, timeout: Duration, f: F) -> Duration
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if f().await {
-                return start.elapsed();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out after {timeout:?} waiting for {what}; server log: {}", self.dir.join("server.log").display());
+        let hint = format!("server log: {}", self.dir.join("server.log").display());
+        sesame_testkit::targets::wait_until(what, &hint, timeout, f).await
     }
 
     pub async fn finish(mut self) {
