@@ -137,6 +137,7 @@ pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, toke
             for task in tasks {
                 let (conn, integrations) = (conn.clone(), integrations.clone());
                 tokio::spawn(async move {
+                    tracing::debug!(integration = %task.integration, op = ?task.op, task = %task.task_id, "running a task");
                     let outcome = match lookup(&integrations, &task.integration) {
                         Some(i) => wire::execute(i.as_ref(), &task, now()).await,
                         None => wire::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(

@@ -48,7 +48,7 @@ impl IntegrationError {
         match self {
             IntegrationError::Invalid(m) => m.clone(),
             IntegrationError::Unavailable(_) => "the target could not be reached or failed; Sesame keeps retrying (an admin finds the details in the audit log)".into(),
-            IntegrationError::Misconfigured(_) => "the integration is misconfigured; an admin finds the details in the audit log and `sesame inventory status`".into(),
+            IntegrationError::Misconfigured(_) => "the integration is misconfigured; an admin finds the details in the audit log and `sesame inventory integrations`".into(),
         }
     }
 }

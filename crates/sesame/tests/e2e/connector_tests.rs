@@ -61,6 +61,52 @@ async fn the_loop_through_a_connector_keeps_the_secret_out_of_the_control_plane(
     h.finish().await;
 }
 
+/// Every operation the control plane sends a connector, through a real one:
+/// status, discovery, grant, credentials made and reset, revoke with user
+/// cleanup (disable, then delete), and the reconciler's list and revoke.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_operation_runs_through_a_real_connector() {
+    let opts = Opts { settings: "user_cleanup_days = 0.00005".into(), ..remote() };
+    let h = Harness::start(SETUP, opts).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let mut conn = h.spawn_connector(1);
+    wait_connected(&h, &admin, 1).await;
+    h.sync(&admin);
+    let status = h.cli(&admin, &["inventory", "integrations"]).to_string();
+    assert!(status.contains("local-pg") && status.contains("Active"), "{status}");
+
+    let r = h.request(&dev, "table", &join(&[&h.db, "public", "orders"]), "read_only", "1h", &["--wait"]);
+    let (id, user) = (s(&r, "id"), s(&r, "username"));
+    let first = s(&h.cli(&dev, &["access", "use", &id]), "secret");
+    assert!(h.password_matches(&user, &first).await, "create-credentials reached the target");
+    let second = s(&h.cli(&dev, &["access", "reset-credentials", &id]), "secret");
+    assert!(h.password_matches(&user, &second).await && !h.password_matches(&user, &first).await, "reset-credentials replaced the password");
+
+    // Revoke with user cleanup: disable-user now, delete-user later.
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    let can_login: bool = sqlx::query_scalar("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1").bind(&user).fetch_one(&h.pg).await.expect("disabled, not deleted");
+    assert!(!can_login, "disable-user reached the target");
+    h.wait_until("delete-user to remove the disabled login", Duration::from_secs(20), || async { !h.role_exists(&user).await }).await;
+
+    // The reconciler lists marked logins through the connector and revokes
+    // one no grant explains.
+    let orphan = format!("{}orphan", h.prefix);
+    sqlx::raw_sql(&format!("CREATE ROLE \"{orphan}\" LOGIN; COMMENT ON ROLE \"{orphan}\" IS 'sesame-managed:local-pg'")).execute(&h.pg).await.unwrap();
+    h.wait_until("the reconciler to remove the orphan through the connector", Duration::from_secs(20), || async { !h.role_exists(&orphan).await }).await;
+    let audit = h.cli(&admin, &["audit"]).to_string();
+    for action in ["credentials.reset", "cleanup.done", "reconcile.revoke"] {
+        assert!(audit.contains(action), "{action} missing: {audit}");
+    }
+    let log = std::fs::read_to_string(h.dir.join("connector-1.log")).unwrap();
+    for op in ["op=ResetCredentials", "op=DisableUser", "op=DeleteUser", "op=ListManagedUsers"] {
+        assert!(log.contains(op), "the connector never ran {op}: see {}", h.dir.join("connector-1.log").display());
+    }
+    conn.kill().unwrap();
+    conn.wait().unwrap();
+    h.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_disconnected_connector_delays_grants_until_it_is_back() {
     let h = Harness::start(SETUP, remote()).await;

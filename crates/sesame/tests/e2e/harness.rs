@@ -275,7 +275,8 @@ custom_access_details = "Ask #db-help if the login fails."
     );
     let connector = format!("version = 1\nid = \"dc-1\"\n\n{pg}");
     let integration = if opts.remote {
-        "[[connectors]]\nid = \"dc-1\"\n\n[[integrations]]\ntype = \"remote\"\nname = \"local-pg\"\nconnector = \"dc-1\"\n".to_string()
+        // The control plane governs the settings of what a connector serves.
+        format!("[[connectors]]\nid = \"dc-1\"\n\n[[integrations]]\ntype = \"remote\"\nname = \"local-pg\"\nconnector = \"dc-1\"\n\n[integrations.settings]\n{settings}\n")
     } else {
         pg
     };
