@@ -11,7 +11,7 @@ pub mod secrets;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use sesame_integrations::custom::{Transport, TransportConfig};
 use sesame_integrations::registry::{Plugin, Registry};
-use sesame_integrations::secret::SecretRef;
+use sesame_integrations::secret::{SecretError, SecretRef};
 use sesame_integrations::{Integration, IntegrationError};
 use std::sync::Arc;
 
@@ -43,8 +43,8 @@ pub async fn integration_sdk(
 ) -> Result<SdkConfig, IntegrationError> {
     let creds = match (access_key_id, secret_access_key) {
         (Some(id), Some(secret)) => Some(aws_credential_types::Credentials::new(
-            registry.resolve(id).await.map_err(IntegrationError::Misconfigured)?,
-            registry.resolve(secret).await.map_err(IntegrationError::Misconfigured)?,
+            registry.resolve(id).await.map_err(|e| IntegrationError::Misconfigured(e.0))?,
+            registry.resolve(secret).await.map_err(|e| IntegrationError::Misconfigured(e.0))?,
             None,
             None,
             "sesame-config",
@@ -88,7 +88,7 @@ impl Plugin for Aws {
         }
     }
 
-    async fn resolve(&self, secret: &SecretRef, registry: &Registry) -> Option<Result<String, String>> {
+    async fn resolve(&self, secret: &SecretRef, registry: &Registry) -> Option<Result<String, SecretError>> {
         match secret {
             SecretRef::AwsSecretsManager(r) => Some(secrets::resolve(r, registry).await),
             SecretRef::RdsIamToken(r) => Some(account::rds::iam_token(r, registry).await),

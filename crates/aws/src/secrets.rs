@@ -3,11 +3,11 @@
 //! the seed stores database credentials) can name the key to use.
 
 use sesame_integrations::registry::Registry;
-use sesame_integrations::secret::{AwsIdentity, AwsSecretRef};
+use sesame_integrations::secret::{AwsIdentity, AwsSecretRef, SecretError};
 
 /// SDK configuration with the identity a reference names: explicit keys,
 /// else the profile, else the default credential chain.
-pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity, registry: &Registry) -> Result<aws_config::SdkConfig, String> {
+pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity, registry: &Registry) -> Result<aws_config::SdkConfig, SecretError> {
     Ok(match (who.access_key_id.as_deref(), who.secret_access_key.as_deref()) {
         (Some(id), Some(secret)) => {
             let creds = aws_credential_types::Credentials::new(registry.resolve(id).await?, registry.resolve(secret).await?, None, None, "sesame-config");
@@ -21,7 +21,7 @@ pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentit
     })
 }
 
-pub async fn resolve(r: &AwsSecretRef, registry: &Registry) -> Result<String, String> {
+pub async fn resolve(r: &AwsSecretRef, registry: &Registry) -> Result<String, SecretError> {
     let sdk = identity(&r.region, r.endpoint_url.as_deref(), &r.identity, registry).await?;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let out = client
@@ -36,7 +36,7 @@ pub async fn resolve(r: &AwsSecretRef, registry: &Registry) -> Result<String, St
         Some(k) => {
             let v: serde_json::Value =
                 serde_json::from_str(value).map_err(|_| format!("secret `{}` is not JSON, so it has no key `{k}`", r.secret_id))?;
-            v.get(k).and_then(|x| x.as_str()).map(str::to_owned).ok_or_else(|| format!("secret `{}` has no string key `{k}`", r.secret_id))
+            v.get(k).and_then(|x| x.as_str()).map(str::to_owned).ok_or_else(|| SecretError(format!("secret `{}` has no string key `{k}`", r.secret_id)))
         }
     }
 }

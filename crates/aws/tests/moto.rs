@@ -231,8 +231,8 @@ async fn secrets_come_from_secrets_manager() {
     );
     assert_eq!(a.unwrap(), "s3cret-from-sm");
     assert_eq!(b.unwrap(), "just-a-string");
-    assert!(c.unwrap_err().contains("is not JSON"));
-    assert!(d.unwrap_err().contains("cannot read secret `missing`"));
+    assert!(c.unwrap_err().to_string().contains("is not JSON"));
+    assert!(d.unwrap_err().to_string().contains("cannot read secret `missing`"));
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -36,6 +36,29 @@ pub enum IntegrationError {
     Misconfigured(String),
 }
 
+/// A configuration that cannot work, and what to change in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl From<String> for ConfigError {
+    fn from(s: String) -> Self {
+        ConfigError(s)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(s: &str) -> Self {
+        ConfigError(s.to_owned())
+    }
+}
+
+impl From<ConfigError> for IntegrationError {
+    fn from(e: ConfigError) -> Self {
+        IntegrationError::Misconfigured(e.0)
+    }
+}
+
 impl IntegrationError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, IntegrationError::Unavailable(_))

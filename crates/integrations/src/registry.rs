@@ -4,7 +4,7 @@
 //! `sesame connector`; secrets are resolved where the integration is built.
 
 use crate::custom::{Custom, CustomConfig, Transport, TransportConfig};
-use crate::secret::SecretRef;
+use crate::secret::{SecretError, SecretRef};
 use crate::mysql::{Mysql, MysqlConfig};
 use crate::postgres::{Postgres, PostgresConfig};
 use crate::redshift::{Redshift, RedshiftConfig};
@@ -69,7 +69,7 @@ pub trait Plugin: Send + Sync + 'static {
         None
     }
     /// The value of a secret reference, if it reads this kind.
-    async fn resolve(&self, _secret: &SecretRef, _registry: &Registry) -> Option<Result<String, String>> {
+    async fn resolve(&self, _secret: &SecretRef, _registry: &Registry) -> Option<Result<String, SecretError>> {
         None
     }
 }
@@ -94,7 +94,7 @@ impl Registry {
     }
 
     /// The value of a secret reference, read here (where the integration runs).
-    pub async fn resolve(&self, secret: &SecretRef) -> Result<String, String> {
+    pub async fn resolve(&self, secret: &SecretRef) -> Result<String, SecretError> {
         if let Some(v) = secret.resolve_local() {
             return v;
         }
@@ -103,13 +103,13 @@ impl Registry {
                 return v;
             }
         }
-        Err(format!("this build cannot read {} secrets: run the `sesame` binary, which has AWS built in", secret.kind()))
+        Err(SecretError(format!("this build cannot read {} secrets: run the `sesame` binary, which has AWS built in", secret.kind())))
     }
 
     /// [`Registry::resolve`] of an optional reference, as a configuration error.
     pub async fn resolve_opt(&self, secret: Option<&SecretRef>) -> Result<Option<String>, IntegrationError> {
         match secret {
-            Some(s) => self.resolve(s).await.map(Some).map_err(IntegrationError::Misconfigured),
+            Some(s) => self.resolve(s).await.map(Some).map_err(|e| IntegrationError::Misconfigured(e.0)),
             None => Ok(None),
         }
     }
@@ -120,7 +120,7 @@ impl Registry {
         match &cfg.transport {
             TransportConfig::Exec { command } => Ok(Box::new(crate::custom::exec::Exec::new(command.clone(), timeout))),
             TransportConfig::Webhook { url, secret, retries } => {
-                let key = self.resolve(secret).await.map_err(IntegrationError::Misconfigured)?;
+                let key = self.resolve(secret).await.map_err(|e| IntegrationError::Misconfigured(e.0))?;
                 Ok(Box::new(crate::custom::webhook::Webhook::new(url.clone(), key.into_bytes(), timeout, *retries)?))
             }
             other => {
@@ -212,13 +212,13 @@ impl IntegrationDecl {
     }
 
     /// Checks made when the integration is created or updated.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         match self {
             IntegrationDecl::Postgresql(c) => c.validate(),
             IntegrationDecl::Mysql(c) => c.validate(),
             IntegrationDecl::Redshift(c) => {
                 if !sesame_core::username::valid_prefix(&c.user_prefix) {
-                    return Err(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", c.user_prefix));
+                    return Err(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", c.user_prefix).into());
                 }
                 c.settings.validate()
             }
@@ -228,7 +228,7 @@ impl IntegrationDecl {
                     return Err("`connector` is empty: name the connector that serves it".into());
                 }
                 if let Some(p) = c.user_prefix.as_deref().filter(|p| !sesame_core::username::valid_prefix(p)) {
-                    return Err(format!("`user_prefix` `{p}` must match [a-z][a-z0-9_]* and be at most 20 bytes"));
+                    return Err(format!("`user_prefix` `{p}` must match [a-z][a-z0-9_]* and be at most 20 bytes").into());
                 }
                 c.settings.validate()
             }

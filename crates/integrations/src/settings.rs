@@ -2,6 +2,7 @@
 //! block): credential rotation, user cleanup, custom access details,
 //! integration owner, resource owner mapping.
 
+use crate::ConfigError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -57,18 +58,18 @@ pub const MAX_ACCESS_DETAILS: usize = 400;
 
 impl IntegrationSettings {
     /// Checks made when an integration is created or updated.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (key, v) in [("credential_rotation_days", self.credential_rotation_days), ("user_cleanup_days", self.user_cleanup_days)] {
             if let Some(d) = v {
                 if !(d.is_finite() && d > 0.0) {
-                    return Err(format!("`settings.{key}` must be a positive number of days, not {d}"));
+                    return Err(format!("`settings.{key}` must be a positive number of days, not {d}").into());
                 }
             }
         }
         if let Some(d) = &self.custom_access_details {
             let n = d.chars().count();
             if n > MAX_ACCESS_DETAILS {
-                return Err(format!("`settings.custom_access_details` has {n} characters; at most {MAX_ACCESS_DETAILS} are allowed"));
+                return Err(format!("`settings.custom_access_details` has {n} characters; at most {MAX_ACCESS_DETAILS} are allowed").into());
             }
         }
         if let Some(r) = &self.resource_owner {
@@ -104,14 +105,14 @@ mod tests {
         let mut s = IntegrationSettings { custom_access_details: Some("x".repeat(400)), ..Default::default() };
         assert!(s.validate().is_ok());
         s.custom_access_details = Some("x".repeat(401));
-        assert!(s.validate().unwrap_err().contains("401 characters"));
+        assert!(s.validate().unwrap_err().to_string().contains("401 characters"));
         s.custom_access_details = None;
         s.resource_owner = Some(ResourceOwner { tag_key: "owner".into(), attribute: OwnerAttribute::Email });
-        assert!(s.validate().unwrap_err().contains("needs an integration owner"));
+        assert!(s.validate().unwrap_err().to_string().contains("needs an integration owner"));
         s.integration_owners.users.push("boss@x.io".into());
         assert!(s.validate().is_ok());
         s.user_cleanup_days = Some(-1.0);
-        assert!(s.validate().unwrap_err().contains("user_cleanup_days"));
+        assert!(s.validate().unwrap_err().to_string().contains("user_cleanup_days"));
         s.user_cleanup_days = Some(0.5);
         assert_eq!(s.cleanup_delay_ms(), Some(43_200_000));
     }

@@ -3,15 +3,20 @@
 use crate::clock;
 use crate::state::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use sesame_store::StoredResource;
+use sesame_store::{IntegrationStatus, StoredResource};
+
+/// Why a discovery failed, as the integration's status message says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SyncError(pub String);
 
 /// A discovery in progress, awaited by everyone who asked for it.
-pub type Running = Shared<BoxFuture<'static, Result<usize, String>>>;
+pub type Running = Shared<BoxFuture<'static, Result<usize, SyncError>>>;
 
 /// Discover `name` now, or join its discovery if one is running. It runs in
 /// a task of its own (a caller going away does not stop it) and within
 /// `worker.sync_timeout`.
-pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
+pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, SyncError> {
     let running = {
         let mut syncs = st.syncs.lock().unwrap_or_else(|p| p.into_inner());
         match syncs.get(name) {
@@ -24,14 +29,14 @@ pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
                         Ok(out) => out,
                         Err(_) => {
                             let msg = format!("discovery did not finish within {limit:?} (`worker.sync_timeout`)");
-                            let _ = st2.store.set_integration_status(&n, "Error", Some(&msg)).await;
-                            Err(msg)
+                            let _ = st2.store.set_integration_status(&n, IntegrationStatus::Error, Some(&msg)).await;
+                            Err(SyncError(msg))
                         }
                     };
                     st2.syncs.lock().unwrap_or_else(|p| p.into_inner()).remove(&n);
                     out
                 });
-                let r: Running = async move { task.await.unwrap_or_else(|e| Err(format!("discovery stopped: {e}"))) }.boxed().shared();
+                let r: Running = async move { task.await.unwrap_or_else(|e| Err(SyncError(format!("discovery stopped: {e}")))) }.boxed().shared();
                 syncs.insert(name.to_owned(), r.clone());
                 r
             }
@@ -40,8 +45,8 @@ pub async fn sync_one(st: &AppState, name: &str) -> Result<usize, String> {
     running.await
 }
 
-async fn discover(st: &AppState, name: &str) -> Result<usize, String> {
-    let integ = st.integration(name).ok_or_else(|| format!("integration `{name}` does not exist"))?;
+async fn discover(st: &AppState, name: &str) -> Result<usize, SyncError> {
+    let integ = st.integration(name).ok_or_else(|| SyncError(format!("integration `{name}` does not exist")))?;
     let outcome = async {
         let status = integ.get_status().await.map_err(|e| e.to_string())?;
         if !status.healthy {
@@ -64,16 +69,16 @@ async fn discover(st: &AppState, name: &str) -> Result<usize, String> {
         st.store.replace_inventory(name, &rows, clock::now()).await.map_err(|e| e.to_string())?;
         if !child_errors.is_empty() {
             let msg = format!("{} sub-integration(s) not served: {}", child_errors.len(), child_errors.join("; "));
-            st.store.set_integration_status(name, "Active", Some(&msg)).await.map_err(|e| e.to_string())?;
+            st.store.set_integration_status(name, IntegrationStatus::Active, Some(&msg)).await.map_err(|e| e.to_string())?;
         }
         Ok(rows.len())
     }
     .await;
     if let Err(msg) = &outcome {
         tracing::warn!(integration = %name, error = %msg, "discovery failed");
-        let _ = st.store.set_integration_status(name, "Error", Some(msg)).await;
+        let _ = st.store.set_integration_status(name, IntegrationStatus::Error, Some(msg)).await;
     }
-    outcome
+    outcome.map_err(SyncError)
 }
 
 /// The short name of a sub-integration reported by `parent`'s discovery:
@@ -107,7 +112,7 @@ async fn adopt_children(st: &AppState, parent: &str, integ: &dyn sesame_integrat
                 let msg = error.clone().unwrap_or_else(|| "the sub-integration could not be built".into());
                 tracing::warn!(integration = %c.name, error = %msg, "sub-integration not served");
                 st.children.write().unwrap_or_else(|p| p.into_inner()).remove(&c.name);
-                let _ = st.store.set_integration_status(&c.name, "Error", Some(&msg)).await;
+                let _ = st.store.set_integration_status(&c.name, IntegrationStatus::Error, Some(&msg)).await;
                 errors.push(msg);
             }
         }
@@ -121,7 +126,7 @@ async fn adopt_children(st: &AppState, parent: &str, integ: &dyn sesame_integrat
         gone
     };
     for g in gone {
-        let _ = st.store.set_integration_status(&g, "Error", Some("the RDS instance is gone or no longer tagged for auto-discovery")).await;
+        let _ = st.store.set_integration_status(&g, IntegrationStatus::Error, Some("the RDS instance is gone or no longer tagged for auto-discovery")).await;
     }
     errors
 }

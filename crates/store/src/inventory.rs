@@ -13,10 +13,32 @@ pub struct StoredResource {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// What the last discovery of an integration found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationStatus {
+    /// Reachable and discovered (a message may still say what is not served).
+    Active,
+    /// The last discovery failed; the message says why.
+    Error,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationStatus::Active => "Active",
+            IntegrationStatus::Error => "Error",
+        }
+    }
+
+    fn parse(s: &str) -> Option<IntegrationStatus> {
+        [IntegrationStatus::Active, IntegrationStatus::Error].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IntegrationState {
     pub name: String,
-    pub status: String,
+    pub status: IntegrationStatus,
     pub message: Option<String>,
     pub last_sync: Option<Timestamp>,
 }
@@ -39,12 +61,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        upsert_state(&mut tx, integration, "Active", None, Some(now)).await?;
+        upsert_state(&mut tx, integration, IntegrationStatus::Active, None, Some(now)).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn set_integration_status(&self, integration: &str, status: &str, message: Option<&str>) -> Result<()> {
+    pub async fn set_integration_status(&self, integration: &str, status: IntegrationStatus, message: Option<&str>) -> Result<()> {
         let mut tx = self.begin().await?;
         upsert_state(&mut tx, integration, status, message, None).await?;
         tx.commit().await?;
@@ -57,9 +79,11 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
+            let status: String = r.try_get("status")?;
             Ok(IntegrationState {
                 name: r.try_get("name")?,
-                status: r.try_get("status")?,
+                status: IntegrationStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt { table: "integration_state", message: format!("unknown status `{status}`") })?,
                 message: r.try_get("message")?,
                 last_sync: r.try_get::<Option<i64>, _>("last_sync")?.map(Timestamp),
             })
@@ -118,7 +142,7 @@ impl Store {
 async fn upsert_state(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     name: &str,
-    status: &str,
+    status: IntegrationStatus,
     message: Option<&str>,
     last_sync: Option<Timestamp>,
 ) -> Result<()> {
@@ -127,7 +151,7 @@ async fn upsert_state(
          ON CONFLICT (name) DO UPDATE SET status = $2, message = $3, last_sync = COALESCE($4, integration_state.last_sync)",
     )
     .bind(name)
-    .bind(status)
+    .bind(status.as_str())
     .bind(message)
     .bind(last_sync.map(|t| t.0))
     .execute(&mut **tx)

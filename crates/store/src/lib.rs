@@ -15,7 +15,7 @@ mod tokens;
 
 pub use audit::AuditRow;
 pub use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome};
-pub use inventory::{IntegrationState, StoredResource};
+pub use inventory::{IntegrationState, IntegrationStatus, StoredResource};
 pub use jobs::{Job, NewJob};
 pub use pool::{Engine, Store};
 pub use requests::{NewRequest, RequestFilter, RequestRow};

@@ -269,9 +269,9 @@ async fn tokens_and_inventory(s: Store) {
     let found = s.find_resources("pg", "table", &["app/s/t".into(), "app/s/u".into()]).await.unwrap();
     assert_eq!(found, vec![res[1].clone()]);
     assert_eq!(s.integration_state("pg").await.unwrap().unwrap().last_sync, Some(Timestamp(7)));
-    s.set_integration_status("pg", "Error", Some("down")).await.unwrap();
+    s.set_integration_status("pg", sesame_store::IntegrationStatus::Error, Some("down")).await.unwrap();
     let st = s.integration_state("pg").await.unwrap().unwrap();
-    assert_eq!((st.status.as_str(), st.message.as_deref(), st.last_sync), ("Error", Some("down"), Some(Timestamp(7))));
+    assert_eq!((st.status, st.message.as_deref(), st.last_sync), (sesame_store::IntegrationStatus::Error, Some("down"), Some(Timestamp(7))));
 }
 both!(tokens_and_inventory);
 

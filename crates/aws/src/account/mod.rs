@@ -176,7 +176,7 @@ impl AwsAccount {
         if let Some(bad) = cfg.rds_resource_types.iter().find(|t| !["database", "schema", "table", "role"].contains(&t.as_str())) {
             return Err(IntegrationError::Misconfigured(format!("`rds_resource_types` names `{bad}`: use some of database, schema, table, role")));
         }
-        cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.settings.validate()?;
         let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(cfg.endpoint_url.is_some()).build();
         Ok(AwsAccount {

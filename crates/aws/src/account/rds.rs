@@ -6,7 +6,7 @@
 
 use super::AwsAccount;
 use sesame_integrations::registry::{IntegrationDecl, Registry};
-use sesame_integrations::secret::{AwsIdentity, AwsSecretRef, RdsTokenRef, SecretRef};
+use sesame_integrations::secret::{AwsIdentity, AwsSecretRef, RdsTokenRef, SecretError, SecretRef};
 use sesame_integrations::{Child, Integration, IntegrationError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub(crate) struct ChildMaker {
 /// remember it under its short name.
 async fn build_child(m: ChildMaker, name: &str, decl: &serde_json::Value, iam: Option<IamTarget>) -> Result<Arc<dyn Integration>, IntegrationError> {
     let d: IntegrationDecl = serde_json::from_value(decl.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
-    d.validate().map_err(IntegrationError::Misconfigured)?;
+    d.validate()?;
     let db = m.registry.build(&d).await?;
     // IAM auth: each grant also gets its per-grant `rds-db:connect`.
     let integ: Arc<dyn Integration> = match &iam {
@@ -253,7 +253,7 @@ impl AwsAccount {
         Some(b.integration.clone())
     }
 
-    async fn secret_username(&self, arn: &str) -> Result<String, String> {
+    async fn secret_username(&self, arn: &str) -> Result<String, SecretError> {
         let region = arn.split(':').nth(3).unwrap_or(&self.cfg.region).to_owned();
         let out = self
             .regional(&region)
@@ -264,7 +264,7 @@ impl AwsAccount {
             .await
             .map_err(|e| format!("cannot read `{arn}`: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
         let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap_or_default()).map_err(|_| format!("secret `{arn}` is not JSON with `username` and `password`"))?;
-        v["username"].as_str().map(str::to_owned).ok_or_else(|| format!("secret `{arn}` has no `username`"))
+        v["username"].as_str().map(str::to_owned).ok_or_else(|| SecretError(format!("secret `{arn}` has no `username`")))
     }
 }
 
@@ -288,7 +288,7 @@ fn password_json(s: &SecretRef) -> serde_json::Value {
 }
 
 /// A fresh RDS IAM token, made with the SDK's generator (SigV4 presigning).
-pub async fn iam_token(r: &RdsTokenRef, registry: &Registry) -> Result<String, String> {
+pub async fn iam_token(r: &RdsTokenRef, registry: &Registry) -> Result<String, SecretError> {
     let sdk = crate::secrets::identity(&r.region, None, &r.identity, registry).await?;
     let cfg = aws_sdk_rds::auth_token::Config::builder()
         .hostname(&r.host)

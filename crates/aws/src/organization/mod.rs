@@ -140,7 +140,7 @@ impl AwsOrganization {
         if !cfg.sso_portal_url.starts_with("https://") && !cfg.sso_portal_url.starts_with("http://") {
             return Err(IntegrationError::Misconfigured(format!("`sso_portal_url` `{}` must be the access portal's URL (https://...)", cfg.sso_portal_url)));
         }
-        cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.settings.validate()?;
         let permissions = if cfg.permissions.is_empty() { default_permissions() } else { cfg.permissions.clone() };
         for p in &permissions {
             if p.aws_managed.is_empty() && p.customer_managed.is_empty() && p.inline.is_none() {

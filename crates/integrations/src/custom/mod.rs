@@ -90,12 +90,12 @@ pub struct CustomConfig {
 }
 
 impl CustomConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         if self.resource_types.is_empty() {
             return Err("`resource_types` is empty: name the resource types the handler serves".into());
         }
         if self.timeout_secs == 0 || self.timeout_secs > 900 {
-            return Err(format!("`timeout_secs` {} must be between 1 and 900", self.timeout_secs));
+            return Err(format!("`timeout_secs` {} must be between 1 and 900", self.timeout_secs).into());
         }
         if let TransportConfig::Exec { command } = &self.transport {
             if command.is_empty() {
@@ -131,14 +131,14 @@ pub struct Custom {
 
 impl Custom {
     pub fn new(cfg: CustomConfig, transport: Box<dyn Transport>) -> Result<Custom, IntegrationError> {
-        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.validate()?;
         Ok(Custom { cfg, transport, permissions: RwLock::new(BTreeMap::new()) })
     }
 
     /// Build with the transport its configuration names (Lambda comes from
     /// a plug-in of the registry).
     pub async fn build(cfg: CustomConfig, registry: &crate::registry::Registry) -> Result<Custom, IntegrationError> {
-        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.validate()?;
         let transport = registry.transport(&cfg).await?;
         Custom::new(cfg, transport)
     }

@@ -23,7 +23,7 @@ fn short(v: &Value) -> String {
 /// carry no data with a bare `ok` or nothing at all: those become the JSON
 /// string `"ok"` and `null`. Anything else that is not JSON is refused with
 /// the parse error.
-pub fn body(bytes: &[u8]) -> Result<Value, String> {
+pub fn body(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     match serde_json::from_slice(bytes) {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -34,7 +34,7 @@ pub fn body(bytes: &[u8]) -> Result<Value, String> {
             } else if t.eq_ignore_ascii_case("ok") {
                 Ok(Value::String("ok".into()))
             } else {
-                Err(e.to_string())
+                Err(e)
             }
         }
     }
@@ -144,7 +144,7 @@ mod tests {
             assert_eq!(credentials(&v, "ann@example.com").secret, "", "no secret: username and access details only");
         }
         // Everything else keeps its clear error.
-        assert!(body(b"okay then").unwrap_err().contains("expected"));
+        assert!(body(b"okay then").unwrap_err().to_string().contains("expected"));
         assert!(body(b"error").is_err());
         assert!(expect_ok(EventType::GrantAccess, &json!("no")).is_err());
         assert!(resources(&body(b"ok").unwrap(), "app").is_err(), "list-resources carries data: ok is not enough");

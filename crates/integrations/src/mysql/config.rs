@@ -51,12 +51,12 @@ pub struct MysqlConfig {
 }
 
 impl MysqlConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         if !sesame_core::username::valid_prefix(&self.user_prefix) || self.user_prefix.len() > 12 {
             return Err(format!(
                 "`user_prefix` `{}` must match [a-z][a-z0-9_]* and be at most 12 bytes (MySQL names are short)",
                 self.user_prefix
-            ));
+            ).into());
         }
         self.roles.validate()?;
         if self.auth_type == AuthType::Iam && self.region.is_none() {

@@ -53,7 +53,7 @@ impl Mysql {
 
     /// Build with the password already read.
     pub fn new(cfg: MysqlConfig, password: Option<String>) -> Result<Mysql, IntegrationError> {
-        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.validate()?;
         // Statements may carry secrets (IDENTIFIED BY): never log them.
         let mut opts = MySqlConnectOptions::new().host(&cfg.host).port(cfg.port).username(&cfg.username).log_statements(log::LevelFilter::Off);
         // An empty password (e.g. from a secret) means none: sqlx would send a scramble of "".

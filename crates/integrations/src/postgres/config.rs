@@ -124,15 +124,15 @@ pub struct PostgresConfig {
 }
 
 impl PostgresConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         if !sesame_core::username::valid_prefix(&self.user_prefix) {
             return Err(format!(
                 "`user_prefix` `{}` must match [a-z][a-z0-9_]* and be at most 20 bytes",
                 self.user_prefix
-            ));
+            ).into());
         }
         if !(16..=100_000).contains(&self.password_hash_iterations) {
-            return Err(format!("`password_hash_iterations` {} must be between 16 and 100000", self.password_hash_iterations));
+            return Err(format!("`password_hash_iterations` {} must be between 16 and 100000", self.password_hash_iterations).into());
         }
         self.roles.validate()?;
         if self.auth_type == AuthType::Iam && self.region.is_none() {
@@ -143,7 +143,7 @@ impl PostgresConfig {
             return Err(format!(
                 "`orphan_owner` `{}` must be a role of its own: not empty, not the connector's `username`, not starting with `user_prefix`",
                 self.orphan_owner
-            ));
+            ).into());
         }
         self.settings.validate()
     }

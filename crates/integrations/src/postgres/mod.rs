@@ -77,7 +77,7 @@ impl Postgres {
 
     /// Build with the password already read.
     pub fn new(cfg: PostgresConfig, password: Option<String>) -> Result<Postgres, IntegrationError> {
-        cfg.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.validate()?;
         Ok(Postgres { cfg, password, pools: Mutex::new(HashMap::new()) })
     }
 

@@ -76,7 +76,7 @@ impl Redshift {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));
         }
-        cfg.settings.validate().map_err(IntegrationError::Misconfigured)?;
+        cfg.settings.validate()?;
         let mut opts = PgConnectOptions::new()
             .host(&cfg.host)
             .port(cfg.port)

@@ -39,7 +39,7 @@ pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionIn
 pub struct RoleAllowList(Vec<String>);
 
 impl RoleAllowList {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         for p in &self.0 {
             glob::Pattern::new(p).map_err(|e| format!("`roles` entry `{p}` is not a valid pattern: {e}"))?;
         }
@@ -86,9 +86,9 @@ pub fn offered(all: &[&str], chosen: &[String]) -> Vec<String> {
 }
 
 /// `resource_types` may only name types the integration has.
-pub fn check_types(all: &[&str], chosen: &[String]) -> Result<(), String> {
+pub fn check_types(all: &[&str], chosen: &[String]) -> Result<(), crate::ConfigError> {
     match chosen.iter().find(|c| !all.contains(&c.as_str())) {
-        Some(bad) => Err(format!("`resource_types` names `{bad}`: use some of {}", all.join(", "))),
+        Some(bad) => Err(format!("`resource_types` names `{bad}`: use some of {}", all.join(", ")).into()),
         None => Ok(()),
     }
 }
@@ -122,6 +122,6 @@ mod granularity_tests {
         let all = ["database", "table", "role"];
         assert_eq!(super::offered(&all, &[]), ["database", "table", "role"]);
         assert_eq!(super::offered(&all, &["database".into()]), ["database"]);
-        assert!(super::check_types(&all, &["schema".into()]).unwrap_err().contains("`schema`"));
+        assert!(super::check_types(&all, &["schema".into()]).unwrap_err().to_string().contains("`schema`"));
     }
 }

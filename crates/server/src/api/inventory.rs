@@ -19,7 +19,7 @@ async fn view(st: &AppState, name: &str) -> Result<IntegrationView, ApiError> {
     Ok(IntegrationView {
         name: name.to_owned(),
         kind: integ.kind().to_owned(),
-        status: state.as_ref().map(|s| s.status.clone()).unwrap_or_else(|| "Initializing".into()),
+        status: state.as_ref().map(|s| s.status.as_str()).unwrap_or("Initializing").to_owned(),
         status_message: state.as_ref().and_then(|s| s.message.clone()),
         resource_types: integ.resource_types(),
         resources,
