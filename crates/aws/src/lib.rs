@@ -8,6 +8,7 @@ pub mod organization;
 pub mod lambda;
 pub mod secrets;
 
+use sesame_proto::connector::IntegrationKind;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use sesame_integrations::custom::{Transport, TransportConfig};
 use sesame_integrations::registry::{Plugin, Registry};
@@ -67,13 +68,13 @@ pub struct Aws;
 
 #[async_trait::async_trait]
 impl Plugin for Aws {
-    fn kinds(&self) -> &'static [&'static str] {
-        &["aws-account", "aws-organization"]
+    fn kinds(&self) -> &'static [IntegrationKind] {
+        &[IntegrationKind::AwsAccount, IntegrationKind::AwsOrganization]
     }
 
-    async fn build(&self, kind: &str, config: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
+    async fn build(&self, kind: IntegrationKind, config: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
         match kind {
-            "aws-organization" => organization::build(config, registry).await,
+            IntegrationKind::AwsOrganization => organization::build(config, registry).await,
             _ => account::build(config, registry).await,
         }
     }

@@ -56,7 +56,7 @@ impl Conn {
 
 async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
     // Permissions of custom integrations are learnt from list-resources.
-    if integ.kind() == "custom" {
+    if integ.kind() == sesame_proto::connector::IntegrationKind::Custom {
         for attempt in 0..3u64 {
             match integ.list_resources().await {
                 Ok(_) => break,

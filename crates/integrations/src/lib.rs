@@ -18,6 +18,7 @@ pub mod settings;
 pub mod sql;
 pub mod wire;
 
+use sesame_proto::connector::IntegrationKind;
 use async_trait::async_trait;
 use sesame_core::Timestamp;
 use sesame_proto::{ActionParams, Credentials, PermissionInfo};
@@ -83,7 +84,7 @@ pub fn info_of(name: &str, integ: &dyn Integration) -> sesame_proto::connector::
     let types = integ.resource_types();
     sesame_proto::connector::IntegrationInfo {
         name: name.to_owned(),
-        kind: integ.kind().to_owned(),
+        kind: integ.kind(),
         permissions: types.iter().map(|t| (t.clone(), integ.permissions(t))).collect(),
         resource_types: types,
         max_username_len: integ.max_username_len(),
@@ -97,7 +98,7 @@ pub fn info_of(name: &str, integ: &dyn Integration) -> sesame_proto::connector::
 #[async_trait]
 pub trait Integration: Send + Sync {
     /// The integration type, e.g. `postgresql`.
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> IntegrationKind;
     /// Resource types this integration offers.
     fn resource_types(&self) -> Vec<String>;
     /// Permissions offered on `resource_type`.

@@ -3,6 +3,7 @@
 //! plugs in (`Registry::new().with(sesame_aws::Aws)`). Shared by `serve` and
 //! `sesame connector`; secrets are resolved where the integration is built.
 
+use sesame_proto::connector::IntegrationKind;
 use crate::custom::{Custom, CustomConfig, Transport, TransportConfig};
 use crate::secret::{SecretError, SecretRef};
 use crate::mysql::{Mysql, MysqlConfig};
@@ -57,11 +58,11 @@ pub enum IntegrationDecl {
 #[async_trait]
 pub trait Plugin: Send + Sync + 'static {
     /// The integration types it builds (e.g. `aws-account`).
-    fn kinds(&self) -> &'static [&'static str] {
+    fn kinds(&self) -> &'static [IntegrationKind] {
         &[]
     }
     /// Build an integration of one of [`Plugin::kinds`].
-    async fn build(&self, kind: &str, _config: &serde_json::Value, _registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
+    async fn build(&self, kind: IntegrationKind, _config: &serde_json::Value, _registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
         Err(IntegrationError::Misconfigured(format!("`{kind}` integrations are not built here")))
     }
     /// The transport of a custom integration, if it serves this kind (Lambda).
@@ -168,15 +169,15 @@ impl IntegrationDecl {
     }
 
     /// The integration type, as connectors report it.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> IntegrationKind {
         match self {
-            IntegrationDecl::Postgresql(_) => "postgresql",
-            IntegrationDecl::Mysql(_) => "mysql",
-            IntegrationDecl::Redshift(_) => "redshift",
-            IntegrationDecl::Custom(_) => "custom",
-            IntegrationDecl::Remote(_) => "remote",
-            IntegrationDecl::AwsAccount(_) => "aws-account",
-            IntegrationDecl::AwsOrganization(_) => "aws-organization",
+            IntegrationDecl::Postgresql(_) => IntegrationKind::Postgresql,
+            IntegrationDecl::Mysql(_) => IntegrationKind::Mysql,
+            IntegrationDecl::Redshift(_) => IntegrationKind::Redshift,
+            IntegrationDecl::Custom(_) => IntegrationKind::Custom,
+            IntegrationDecl::Remote(_) => IntegrationKind::Remote,
+            IntegrationDecl::AwsAccount(_) => IntegrationKind::AwsAccount,
+            IntegrationDecl::AwsOrganization(_) => IntegrationKind::AwsOrganization,
         }
     }
 
@@ -246,13 +247,14 @@ impl IntegrationDecl {
 /// The lowest connector version that may serve an integration type, as the
 /// seed states them (RDS PostgreSQL/MySQL 1.5.3, Redshift 1.3.2, Lambda
 /// custom integrations 1.4.1, AWS 1.7.0).
-pub fn min_connector_version(kind: &str) -> Option<&'static str> {
+pub fn min_connector_version(kind: IntegrationKind) -> Option<&'static str> {
+    use IntegrationKind as K;
     match kind {
-        "postgresql" | "mysql" => Some("1.5.3"),
-        "redshift" => Some("1.3.2"),
-        "custom" => Some("1.4.1"),
-        "aws-account" | "aws-organization" => Some("1.7.0"),
-        _ => None,
+        K::Postgresql | K::Mysql => Some("1.5.3"),
+        K::Redshift => Some("1.3.2"),
+        K::Custom => Some("1.4.1"),
+        K::AwsAccount | K::AwsOrganization => Some("1.7.0"),
+        K::Remote => None,
     }
 }
 
@@ -277,6 +279,6 @@ mod tests {
         assert!(!version_at_least("1.4.9", "1.5.3"));
         assert!(version_at_least("2", "1.9.9"));
         assert!(!version_at_least("1.10", "1.11.0"));
-        assert_eq!(min_connector_version("postgresql"), Some("1.5.3"));
+        assert_eq!(min_connector_version(IntegrationKind::Postgresql), Some("1.5.3"));
     }
 }

@@ -7,13 +7,51 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+/// The type of an integration, as configuration and connectors spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegrationKind {
+    Postgresql,
+    Mysql,
+    Redshift,
+    Custom,
+    AwsAccount,
+    AwsOrganization,
+    /// Served by a connector elsewhere (the control plane's view of it).
+    Remote,
+}
+
+impl IntegrationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrationKind::Postgresql => "postgresql",
+            IntegrationKind::Mysql => "mysql",
+            IntegrationKind::Redshift => "redshift",
+            IntegrationKind::Custom => "custom",
+            IntegrationKind::AwsAccount => "aws-account",
+            IntegrationKind::AwsOrganization => "aws-organization",
+            IntegrationKind::Remote => "remote",
+        }
+    }
+
+    pub fn is_aws(self) -> bool {
+        matches!(self, IntegrationKind::AwsAccount | IntegrationKind::AwsOrganization)
+    }
+}
+
+impl std::fmt::Display for IntegrationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a connector serves, as the control plane needs to know it (no
 /// configuration, no secrets).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IntegrationInfo {
     pub name: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: IntegrationKind,
     pub resource_types: Vec<String>,
     pub permissions: BTreeMap<String, Vec<PermissionInfo>>,
     pub max_username_len: usize,

@@ -431,7 +431,7 @@ mod tests {
             .to_string();
         assert!(e.contains("401 characters"), "{e}");
         let s = p("version = 1\n[[integrations]]\ntype = 'aws_account'\nname = 'prod'\nregion = 'eu-west-1'").unwrap();
-        assert_eq!(s.integrations[0].kind(), "aws-account");
+        assert_eq!(s.integrations[0].kind(), sesame_proto::connector::IntegrationKind::AwsAccount);
         let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
         assert!(e.contains("`soon` is not a duration"), "{e}");
     }

@@ -16,6 +16,7 @@ pub mod rds;
 pub mod rds_iam;
 mod units;
 
+use sesame_proto::connector::IntegrationKind;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use principal::Principal;
@@ -329,8 +330,8 @@ impl AwsAccount {
 
 #[async_trait]
 impl Integration for AwsAccount {
-    fn kind(&self) -> &'static str {
-        "aws-account"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::AwsAccount
     }
 
     fn resource_types(&self) -> Vec<String> {

@@ -7,6 +7,7 @@
 //! delivery) — a role only the grantee's own session may assume. Revoke
 //! removes both the principal and the login.
 
+use sesame_proto::connector::IntegrationKind;
 use super::principal::{self, Principal};
 use async_trait::async_trait;
 use sesame_core::policy::{trust_policy, Federation, Placement};
@@ -40,7 +41,7 @@ impl RdsIam {
 
 #[async_trait]
 impl Integration for RdsIam {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> IntegrationKind {
         self.inner.kind()
     }
     fn resource_types(&self) -> Vec<String> {

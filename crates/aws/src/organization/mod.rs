@@ -6,6 +6,7 @@ mod limiter;
 mod sso;
 mod tree;
 
+use sesame_proto::connector::IntegrationKind;
 use crate::account::sdk_err;
 use sesame_integrations::registry::Registry;
 use async_trait::async_trait;
@@ -216,8 +217,8 @@ impl AwsOrganization {
 
 #[async_trait]
 impl Integration for AwsOrganization {
-    fn kind(&self) -> &'static str {
-        "aws-organization"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::AwsOrganization
     }
 
     fn resource_types(&self) -> Vec<String> {

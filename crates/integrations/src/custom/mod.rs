@@ -6,6 +6,7 @@ pub mod exec;
 pub mod reply;
 pub mod webhook;
 
+use sesame_proto::connector::IntegrationKind;
 use crate::secret::SecretRef;
 use crate::settings::IntegrationSettings;
 use crate::{Discovery, Integration, IntegrationError, StatusReport};
@@ -167,8 +168,8 @@ impl Custom {
 
 #[async_trait]
 impl Integration for Custom {
-    fn kind(&self) -> &'static str {
-        "custom"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Custom
     }
 
     fn resource_types(&self) -> Vec<String> {

@@ -8,6 +8,7 @@ pub mod privileges;
 
 pub use config::{AuthType, MysqlConfig};
 
+use sesame_proto::connector::IntegrationKind;
 use crate::sql::quote;
 use crate::{Discovery, Integration, IntegrationError, StatusReport};
 use async_trait::async_trait;
@@ -235,8 +236,8 @@ impl Mysql {
 
 #[async_trait]
 impl Integration for Mysql {
-    fn kind(&self) -> &'static str {
-        "mysql"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Mysql
     }
 
     fn resource_types(&self) -> Vec<String> {

@@ -10,6 +10,7 @@ mod revoke;
 
 pub use config::{AuthType, GranteeObjects, PostgresConfig, SslMode};
 
+use sesame_proto::connector::IntegrationKind;
 use crate::sql::quote;
 use crate::{Discovery, Integration, IntegrationError, StatusReport};
 use async_trait::async_trait;
@@ -191,8 +192,8 @@ impl Postgres {
 
 #[async_trait]
 impl Integration for Postgres {
-    fn kind(&self) -> &'static str {
-        "postgresql"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Postgresql
     }
 
     fn resource_types(&self) -> Vec<String> {

@@ -6,6 +6,7 @@
 
 pub mod dialect;
 
+use sesame_proto::connector::IntegrationKind;
 use crate::postgres::SslMode;
 use crate::secret::SecretRef;
 use crate::settings::IntegrationSettings;
@@ -158,8 +159,8 @@ impl Redshift {
 
 #[async_trait]
 impl Integration for Redshift {
-    fn kind(&self) -> &'static str {
-        "redshift"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Redshift
     }
 
     fn resource_types(&self) -> Vec<String> {

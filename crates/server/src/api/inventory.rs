@@ -18,7 +18,7 @@ async fn view(st: &AppState, name: &str) -> Result<IntegrationView, ApiError> {
     let resources = st.store.list_inventory(name, None).await?.len() as i64;
     Ok(IntegrationView {
         name: name.to_owned(),
-        kind: integ.kind().to_owned(),
+        kind: integ.kind().as_str().to_owned(),
         status: state.as_ref().map(|s| s.status.as_str()).unwrap_or("Initializing").to_owned(),
         status_message: state.as_ref().and_then(|s| s.message.clone()),
         resource_types: integ.resource_types(),

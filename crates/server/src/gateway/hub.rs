@@ -93,7 +93,7 @@ impl Hub {
         }
         let (mut accepted, mut refused) = (Vec::new(), Vec::new());
         for info in r.integrations {
-            match min_connector_version(&info.kind) {
+            match min_connector_version(info.kind) {
                 Some(min) if !version_at_least(&r.version, min) => refused.push(Refusal {
                     integration: info.name.clone(),
                     reason: format!(

@@ -4,6 +4,7 @@
 //! What the integration offers comes from its [`IntegrationInfo`].
 //! Integrations that run in this process are called directly.
 
+use sesame_proto::connector::IntegrationKind;
 use async_trait::async_trait;
 use sesame_integrations::wire;
 use sesame_core::Timestamp;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> IntegrationKind;
     fn info(&self) -> Option<IntegrationInfo>;
     async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<Reply, IntegrationError>;
     /// The sub-integration `name` (without the parent's prefix).
@@ -36,7 +37,7 @@ impl<B: Backend> Proxy<B> {
 
 #[async_trait]
 impl<B: Backend> Integration for Proxy<B> {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> IntegrationKind {
         self.0.kind()
     }
     fn resource_types(&self) -> Vec<String> {

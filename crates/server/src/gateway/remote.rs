@@ -1,6 +1,7 @@
 //! An integration served by a connector: every call becomes a task on the
 //! hub; what it offers is what the connector registered.
 
+use sesame_proto::connector::IntegrationKind;
 use super::proxy::{Backend, Proxy};
 use super::Hub;
 use async_trait::async_trait;
@@ -34,7 +35,7 @@ pub fn governed(mut info: IntegrationInfo, decl: &RemoteDecl) -> IntegrationInfo
     } else if !sesame_core::username::valid_prefix(&info.user_prefix) {
         info.user_prefix = "sesame_".into();
     }
-    let aws = info.kind.starts_with("aws") || info.named_resource_limit.is_some();
+    let aws = info.kind.is_aws() || info.named_resource_limit.is_some();
     info.named_resource_limit = decl.named_resource_limit.or(aws.then_some(AWS_NAMED_RESOURCE_LIMIT));
     info
 }
@@ -47,8 +48,8 @@ impl Remote {
 
 #[async_trait]
 impl Backend for Remote {
-    fn kind(&self) -> &'static str {
-        "remote"
+    fn kind(&self) -> IntegrationKind {
+        IntegrationKind::Remote
     }
 
     fn info(&self) -> Option<IntegrationInfo> {
