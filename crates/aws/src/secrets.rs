@@ -36,7 +36,7 @@ pub async fn resolve(r: &AwsSecretRef, registry: &Registry) -> Result<String, Se
         Some(k) => {
             let v: serde_json::Value =
                 serde_json::from_str(value).map_err(|_| format!("secret `{}` is not JSON, so it has no key `{k}`", r.secret_id))?;
-            v.get(k).and_then(|x| x.as_str()).map(str::to_owned).ok_or_else(|| SecretError(format!("secret `{}` has no string key `{k}`", r.secret_id)))
+            v.get(k).and_then(|x| x.as_str()).map(str::to_owned).ok_or_else(|| SecretError::from(format!("secret `{}` has no string key `{k}`", r.secret_id)))
         }
     }
 }

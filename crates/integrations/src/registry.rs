@@ -104,7 +104,7 @@ impl Registry {
                 return v;
             }
         }
-        Err(SecretError(format!("this build cannot read {} secrets: run the `sesame` binary, which has AWS built in", secret.kind())))
+        Err(SecretError::from(format!("this build cannot read {} secrets: run the `sesame` binary, which has AWS built in", secret.kind())))
     }
 
     /// [`Registry::resolve`] of an optional reference, as a configuration error.

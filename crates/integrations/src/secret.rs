@@ -55,27 +55,20 @@ pub struct AwsSecretRef {
     pub identity: AwsIdentity,
 }
 
-/// A secret that could not be read, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SecretError(pub String);
-
-impl From<String> for SecretError {
-    fn from(s: String) -> Self {
-        SecretError(s)
-    }
-}
+/// A secret that could not be read, and why: to the integration, a
+/// configuration that cannot work.
+pub type SecretError = crate::ConfigError;
 
 impl SecretRef {
     /// `env` and `file` references, read here; `None` for the kinds a
     /// [`crate::registry::Plugin`] reads.
     pub fn resolve_local(&self) -> Option<Result<String, SecretError>> {
         match self {
-            SecretRef::Env(var) => Some(std::env::var(var).map_err(|_| SecretError(format!("environment variable `{var}` is not set")))),
+            SecretRef::Env(var) => Some(std::env::var(var).map_err(|_| SecretError::from(format!("environment variable `{var}` is not set")))),
             SecretRef::File(path) => Some(
                 std::fs::read_to_string(path)
                     .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-                    .map_err(|e| SecretError(format!("cannot read secret file `{path}`: {e}"))),
+                    .map_err(|e| SecretError::from(format!("cannot read secret file `{path}`: {e}"))),
             ),
             SecretRef::AwsSecretsManager(_) | SecretRef::RdsIamToken(_) => None,
         }

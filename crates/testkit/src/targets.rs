@@ -4,8 +4,9 @@
 // Test helpers: a failure panics with what to start or where to look.
 #![allow(clippy::panic)]
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
 use std::time::{Duration, Instant};
 
 pub fn pg_host() -> String {
@@ -31,6 +32,20 @@ pub async fn my_admin() -> MySqlPool {
         .connect_with(MySqlConnectOptions::new().host("127.0.0.1").port(3306).username("root"))
         .await
         .unwrap_or_else(|e| panic!("MariaDB is not reachable at 127.0.0.1:3306 as root: {e}; start it with `scripts/services-up mariadb`"))
+}
+
+/// Log in to PostgreSQL as a grantee, as a client would.
+pub async fn pg_login(db: &str, user: &str, password: &str) -> Result<PgConnection, sqlx::Error> {
+    PgConnectOptions::new().host(&pg_host()).port(pg_port()).username(user).password(password).database(db).disable_statement_logging().connect().await
+}
+
+/// Log in to MariaDB as a grantee (to `db`, when given), as a client would.
+pub async fn my_login(db: Option<&str>, user: &str, password: &str) -> Result<MySqlConnection, sqlx::Error> {
+    let mut o = MySqlConnectOptions::new().host("127.0.0.1").port(3306).username(user).password(password).disable_statement_logging();
+    if let Some(db) = db {
+        o = o.database(db);
+    }
+    o.connect().await
 }
 
 /// `n` random characters from `[a-z0-9]`, for names no other test uses.

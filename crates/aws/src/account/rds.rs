@@ -264,7 +264,7 @@ impl AwsAccount {
             .await
             .map_err(|e| format!("cannot read `{arn}`: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
         let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap_or_default()).map_err(|_| format!("secret `{arn}` is not JSON with `username` and `password`"))?;
-        v["username"].as_str().map(str::to_owned).ok_or_else(|| SecretError(format!("secret `{arn}` has no `username`")))
+        v["username"].as_str().map(str::to_owned).ok_or_else(|| SecretError::from(format!("secret `{arn}` has no `username`")))
     }
 }
 

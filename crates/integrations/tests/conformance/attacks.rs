@@ -8,22 +8,14 @@ use crate::UNTIL;
 use sesame_integrations::mysql::{Mysql, MysqlConfig};
 use sesame_integrations::postgres::{Postgres, PostgresConfig};
 use sesame_integrations::Integration;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::mysql::MySqlConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
 pub use sesame_testkit::params::grant;
 
 pub async fn my_login(user: &str, password: &str) -> MySqlConnection {
-    MySqlConnectOptions::new()
-        .host("127.0.0.1")
-        .port(3306)
-        .username(user)
-        .password(password)
-        .disable_statement_logging()
-        .connect()
-        .await
-        .unwrap()
+    sesame_testkit::targets::my_login(None, user, password).await.unwrap()
 }
 
 pub async fn pg_login(user: &str, db: &str) -> PgConnection {

@@ -7,9 +7,8 @@ use sesame_integrations::postgres::{Postgres, PostgresConfig};
 use sesame_integrations::redshift::{dialect, Redshift, RedshiftConfig};
 use sesame_integrations::sql::scram;
 use sesame_integrations::Integration;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
-use sqlx::ConnectOptions;
+use sqlx::mysql::{MySqlConnection, MySqlPool};
+use sqlx::postgres::{PgConnection, PgPool};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -176,25 +175,8 @@ impl Target {
 
     pub async fn login(&self, user: &str, password: &str) -> Result<Conn, sqlx::Error> {
         match self.kind {
-            Kind::Mysql => MySqlConnectOptions::new()
-                .host("127.0.0.1")
-                .port(3306)
-                .username(user)
-                .password(password)
-                .database(&self.db)
-                .disable_statement_logging()
-                .connect()
-                .await
-                .map(Conn::My),
-            _ => PgConnectOptions::new()
-                .host(&pg_host())
-                .username(user)
-                .password(password)
-                .database(&self.db)
-                .disable_statement_logging()
-                .connect()
-                .await
-                .map(Conn::Pg),
+            Kind::Mysql => sesame_testkit::targets::my_login(Some(&self.db), user, password).await.map(Conn::My),
+            _ => sesame_testkit::targets::pg_login(&self.db, user, password).await.map(Conn::Pg),
         }
     }
 

@@ -155,6 +155,28 @@ fn key_files() -> PathBuf {
     dir
 }
 
+/// An aws-account integration `aws` on moto that discovers RDS instances,
+/// with the keys in `dir` by reference and `rds` lines of its own.
+fn rds_account(url: &str, prefix: &str, dir: &std::path::Path, rds: &str) -> String {
+    format!(
+        r#"
+[[integrations]]
+type = "aws_account"
+name = "aws"
+region = "us-east-1"
+endpoint_url = "{url}"
+resource_types = ["rds_instance"]
+user_prefix = "{prefix}"
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
+connector_id = "local"
+{rds}
+"#,
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display(),
+    )
+}
+
 async fn mariadb_login(user: &str, password: &str) -> Result<sqlx::MySqlConnection, sqlx::Error> {
     use sqlx::ConnectOptions;
     let mut o = sqlx::mysql::MySqlConnectOptions::new().host("127.0.0.1").port(3306).username(user).database("test");
@@ -175,27 +197,14 @@ async fn rds_instances_tagged_as_the_seed_says_become_database_integrations() {
     // secrets are read with it too (not with whatever the process has).
     let dir = key_files();
     let prefix = format!("r{}_", crate::harness::rand_suffix(6));
-    let extra = format!(
-        r#"
-[[integrations]]
-type = "aws_account"
-name = "aws"
-region = "us-east-1"
-endpoint_url = "{url}"
-resource_types = ["rds_instance"]
-user_prefix = "{prefix}"
-access_key_id = {{ file = "{kid}" }}
-secret_access_key = {{ file = "{sec}" }}
-connector_id = "local"
-rds_host_overrides = {{ "orders-db" = "127.0.0.1:5432", "shop-db" = "127.0.0.1:3306" }}
-rds_resource_types = ["database", "schema"]
-{flow_shop}"#,
-        flow_shop = crate::harness::automatic_flow("shop", "aws/shop-db", &[]),
-        kid = dir.join("key-id").display(),
-        sec = dir.join("secret").display(),
-        // Its own prefix: the sub-integrations' reconciler runs on the shared local servers.
-        prefix = prefix,
-    );
+    // Its own prefix: the sub-integrations' reconciler runs on the shared local servers.
+    let extra = rds_account(
+        &url,
+        &prefix,
+        &dir,
+        r#"rds_host_overrides = { "orders-db" = "127.0.0.1:5432", "shop-db" = "127.0.0.1:3306" }
+rds_resource_types = ["database", "schema"]"#,
+    ) + &crate::harness::automatic_flow("shop", "aws/shop-db", &[]);
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
@@ -344,27 +353,10 @@ async fn iam_auth_rds_grant(delivery: &str) {
     .execute(&root)
     .await
     .unwrap();
-    let extra = format!(
-        r#"
-[[integrations]]
-type = "aws_account"
-name = "aws"
-region = "us-east-1"
-endpoint_url = "{url}"
-resource_types = ["rds_instance"]
-user_prefix = "{prefix}"
-access_key_id = {{ file = "{kid}" }}
-secret_access_key = {{ file = "{sec}" }}
-connector_id = "local"
-delivery = "{delivery}"
-rds_host_overrides = {{ "ledger-db" = "127.0.0.1:5432" }}
-rds_iam_username = "{connector}"
-rds_resource_types = ["database"]
-{flow_ledger}"#,
-        flow_ledger = crate::harness::automatic_flow("ledger", "aws/ledger-db", &[]),
-        kid = dir.join("key-id").display(),
-        sec = dir.join("secret").display(),
+    let rds = format!(
+        "delivery = \"{delivery}\"\nrds_host_overrides = {{ \"ledger-db\" = \"127.0.0.1:5432\" }}\nrds_iam_username = \"{connector}\"\nrds_resource_types = [\"database\"]"
     );
+    let extra = rds_account(&url, &prefix, &dir, &rds) + &crate::harness::automatic_flow("ledger", "aws/ledger-db", &[]);
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");

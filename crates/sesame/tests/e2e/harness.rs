@@ -3,8 +3,8 @@
 //! CLI binary as the client.
 
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPool};
-use sqlx::{ConnectOptions, PgConnection};
+use sqlx::postgres::PgPool;
+use sqlx::PgConnection;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -203,15 +203,7 @@ impl Harness {
 
     /// Log in as a granted user with a real client connection.
     pub async fn login(&self, user: &str, password: &str) -> Result<PgConnection, sqlx::Error> {
-        PgConnectOptions::new()
-            .host(&pg_host())
-            .port(pg_port())
-            .username(user)
-            .password(password)
-            .database(&self.db)
-            .disable_statement_logging()
-            .connect()
-            .await
+        sesame_testkit::targets::pg_login(&self.db, user, password).await
     }
 
     pub async fn wait_until<F, Fut>(&self, what: &str, timeout: Duration, f: F) -> Duration
