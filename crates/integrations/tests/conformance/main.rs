@@ -1,13 +1,13 @@
 //! One conformance suite that every integration runs against a real server:
 //! PostgreSQL (127.0.0.1:5432), MySQL on MariaDB (127.0.0.1:3306),
-//! Redshift's dialect over PostgreSQL's wire protocol, custom integrations,
-//! and aws-account against moto with IAM enforcement (`aws.rs`).
+//! Redshift's dialect over PostgreSQL's wire protocol, custom integrations.
+//! aws-account runs the same contract against moto in `sesame-aws`'s
+//! `tests/conformance.rs`, so no dev-dependency makes a crate cycle.
 
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
-mod aws;
 mod custom;
 mod scope;
 mod scram;

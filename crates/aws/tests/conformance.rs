@@ -1,9 +1,13 @@
-//! aws-account in the conformance suite: the same contract as the database
-//! integrations, against moto with IAM enforcement on (every request signed
+//! aws-account through the conformance contract: the same sequence as the
+//! database integrations' suite (`sesame-integrations`' tests/conformance),
+//! against moto with IAM enforcement on (every request signed
 //! and policy-checked). A grant is proven with the grantee's own key: it
 //! reads the granted bucket (a hostile 63-character name with dots), not
 //! another, cannot write; reset retires the old key; disable leaves a user
 //! that can do nothing; revoke leaves nothing.
+
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use sesame_integrations::registry::Registry;
 use sesame_core::Timestamp;
