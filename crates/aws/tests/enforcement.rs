@@ -9,13 +9,13 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_testkit::params::{grant, Refine};
 use sesame_integrations::registry::Registry;
 use sesame_testkit::moto as common;
 
 use sesame_aws::account::{AwsAccount, AwsAccountConfig};
 use sesame_core::Timestamp;
 use sesame_integrations::Integration;
-use sesame_proto::ActionParams;
 use serde_json::{json, Value};
 
 fn conf(url: &str, id: &str, secret: &str, token: Option<&str>) -> aws_config::SdkConfig {
@@ -80,14 +80,7 @@ async fn queues_roles_and_federated_roles_are_proven_with_the_grantees_credentia
         sqs_admin.send_message().queue_url(&u).message_body("hello").send().await.unwrap();
         queues.push(u);
     }
-    let pq = ActionParams {
-        grant_id: "req_q".into(),
-        username: "sesame_dev_req_q".into(),
-        resource_type: "sqs_queue".into(),
-        resources: vec!["arn:aws:sqs:us-east-1:123456789012:granted-q".into()],
-        permission: "consume".into(),
-        custom_parameters: Default::default(),
-    };
+    let pq = grant("sesame_dev_req_q", "sqs_queue", "arn:aws:sqs:us-east-1:123456789012:granted-q", "consume").grant_id("req_q");
     acct.grant_access(&pq, deadline).await.unwrap();
     let k = acct.create_credentials(&pq).await.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&conf(&url, &k.username, &k.secret, None));
@@ -107,7 +100,7 @@ async fn queues_roles_and_federated_roles_are_proven_with_the_grantees_credentia
     let reader = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::other-bucket/*"}]}).to_string();
     let role = iam_admin.create_role().role_name("other-reader").assume_role_policy_document(&trust).send().await.unwrap().role().unwrap().arn().to_owned();
     iam_admin.put_role_policy().role_name("other-reader").policy_name("read").policy_document(&reader).send().await.unwrap();
-    let pr = ActionParams { grant_id: "req_r".into(), username: "sesame_dev_req_r".into(), resource_type: "iam_role".into(), resources: vec![role.clone()], permission: "assume".into(), custom_parameters: Default::default() };
+    let pr = grant("sesame_dev_req_r", "iam_role", &role, "assume").grant_id("req_r");
     acct.grant_access(&pr, deadline).await.unwrap();
     let k = acct.create_credentials(&pr).await.unwrap();
     let me = conf(&url, &k.username, &k.secret, None);
@@ -138,14 +131,7 @@ async fn queues_roles_and_federated_roles_are_proven_with_the_grantees_credentia
     }))
     .unwrap();
     let fed = AwsAccount::build(fed_cfg, &Registry::new()).await.unwrap();
-    let pf = ActionParams {
-        grant_id: "req_f".into(),
-        username: "sesame_alice_req_f".into(),
-        resource_type: "s3_bucket".into(),
-        resources: vec!["granted-bucket".into()],
-        permission: "read_only".into(),
-        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), "alice@example.com".to_owned())].into(),
-    };
+    let pf = grant("sesame_alice_req_f", "s3_bucket", "granted-bucket", "read_only").grant_id("req_f").requested_by("alice@example.com");
     fed.grant_access(&pf, deadline).await.unwrap();
     let role_arn = fed.create_credentials(&pf).await.unwrap().username;
     // Alice signs in through Identity Center (simulated: the admin assumes the SSO role as her).

@@ -4,11 +4,11 @@
 // Tests may unwrap and panic: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use sesame_testkit::params::{grant, Refine};
 use sesame_core::Timestamp;
 use sesame_integrations::custom::{Custom, CustomConfig};
 use sesame_integrations::secret::{AwsSecretRef, SecretRef};
 use sesame_integrations::Integration;
-use sesame_proto::ActionParams;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -119,14 +119,7 @@ async fn functions_may_answer_plainly() {
     let m = moto().await;
     fixture(&m, &["function", "plain-fn", "tagged"]);
     let i = lambda(&m, "plain-fn").await;
-    let p = ActionParams {
-        grant_id: "req_plain".into(),
-        username: "ann@example.com".into(),
-        resource_type: "app".into(),
-        resources: vec!["resource1".into()],
-        permission: "reader".into(),
-        custom_parameters: Default::default(),
-    };
+    let p = grant("ann@example.com", "app", "resource1", "reader").grant_id("req_plain");
     for shape in ["ok", "OK", r#""ok""#, r#"{"status": "ok"}"#, ""] {
         queue(&m, &[shape; 7]).await;
         assert!(i.get_status().await.unwrap_or_else(|e| panic!("get-status answered {shape:?}: {e}")).healthy);
@@ -166,14 +159,7 @@ async fn invocations_carry_the_seeds_payload_exactly() {
     assert!(i.get_status().await.unwrap().healthy);
     let d = i.list_resources().await.unwrap();
     assert_eq!(d.resources[0].id, "resource1");
-    let p = ActionParams {
-        grant_id: "req_abc".into(),
-        username: "o'brien+ops@example.com".into(),
-        resource_type: "app".into(),
-        resources: vec!["resource1".into()],
-        permission: "reader".into(),
-        custom_parameters: Default::default(),
-    };
+    let p = grant("o'brien+ops@example.com", "app", "resource1", "reader").grant_id("req_abc");
     i.grant_access(&p, Timestamp(0)).await.unwrap();
     assert_eq!(i.create_credentials(&p).await.unwrap().secret, "created-credentials-secret");
     i.revoke_access(&p).await.unwrap();
