@@ -1,5 +1,5 @@
-//! The connector loop: register, long-poll, execute, report. Reconnects by
-//! itself, forever.
+//! The connector loop: register, long-poll, execute, report, with every
+//! control-plane replica it is given. Reconnects by itself, forever.
 
 use sesame_integrations::registry::Registry;
 use sesame_integrations::wire;
@@ -56,7 +56,7 @@ impl Conn {
 
 async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
     // Permissions of custom integrations are learnt from list-resources.
-    if integ.kind() == sesame_proto::connector::IntegrationKind::Custom {
+    if integ.descriptor().kind == sesame_proto::connector::IntegrationKind::Custom {
         for attempt in 0..3u64 {
             match integ.list_resources().await {
                 Ok(_) => break,
@@ -67,7 +67,7 @@ async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
             }
         }
     }
-    sesame_integrations::info_of(name, integ)
+    integ.descriptor().info(name)
 }
 
 /// The integration a task names: one of ours, or a sub-integration
@@ -80,8 +80,17 @@ pub fn lookup(integrations: &BTreeMap<String, Arc<dyn Integration>>, name: &str)
     integrations.get(parent)?.child(child)
 }
 
-/// Run until the process is stopped.
-pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, token: String, poll_wait: Duration, ca_cert: Option<std::path::PathBuf>) -> Result<(), ConnectorError> {
+/// Run until the process is stopped, serving every control-plane replica in
+/// `servers` at once: each replica queues its own tasks, so a connector
+/// registered with all of them serves whichever survives.
+pub async fn run(
+    cfg: ConnectorConfig,
+    registry: &Registry,
+    servers: Vec<String>,
+    token: String,
+    poll_wait: Duration,
+    ca_cert: Option<std::path::PathBuf>,
+) -> Result<(), ConnectorError> {
     let mut http = reqwest::Client::builder();
     if let Some(path) = &ca_cert {
         let pem = std::fs::read(path).map_err(|error| ConnectorError::CaCert { path: path.display().to_string(), error })?;
@@ -93,14 +102,25 @@ pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, toke
         integrations.insert(d.name().to_owned(), registry.build(d).await.map_err(|error| ConnectorError::Integration { name: d.name().to_owned(), error })?);
     }
     let integrations = Arc::new(integrations);
-    let conn = Arc::new(Conn {
-        http,
-        server: server.trim_end_matches('/').to_owned(),
-        token,
-        id: cfg.id.clone(),
-        instance: uuid::Uuid::new_v4().simple().to_string(),
-    });
-    tracing::info!(connector = %conn.id, instance = %conn.instance, version = VERSION, "connector starting");
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    tracing::info!(connector = %cfg.id, %instance, version = VERSION, servers = ?servers, "connector starting");
+    let mut sessions = tokio::task::JoinSet::new();
+    for server in servers {
+        let conn = Arc::new(Conn { http: http.clone(), server: server.trim_end_matches('/').to_owned(), token: token.clone(), id: cfg.id.clone(), instance: instance.clone() });
+        sessions.spawn(session(conn, integrations.clone(), poll_wait));
+    }
+    // Sessions never end; a panicking one is a bug worth stopping for.
+    while let Some(ended) = sessions.join_next().await {
+        if let Err(e) = ended {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+    Ok(())
+}
+
+/// Register with one control-plane replica and serve its tasks; when it
+/// goes away, keep dialing until it (or whatever answers at its URL) is back.
+async fn session(conn: Arc<Conn>, integrations: Arc<BTreeMap<String, Arc<dyn Integration>>>, poll_wait: Duration) {
     let mut backoff = Duration::from_millis(200);
     loop {
         let mut infos = Vec::new();
@@ -117,7 +137,7 @@ pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, toke
                 tracing::info!(accepted = ?reply.accepted, "registered with {}", conn.server);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot register; retrying in {backoff:?}");
+                tracing::warn!(server = %conn.server, error = %e, "cannot register; retrying in {backoff:?}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
@@ -129,7 +149,7 @@ pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, toke
             let tasks = match conn.post::<_, Tasks>("/api/v1/connector/poll", &poll, poll_wait + Duration::from_secs(10)).await {
                 Ok(t) => t.tasks,
                 Err(e) => {
-                    tracing::warn!(error = %e, "poll failed; registering again");
+                    tracing::warn!(server = %conn.server, error = %e, "poll failed; registering again");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     break;
                 }
@@ -137,7 +157,7 @@ pub async fn run(cfg: ConnectorConfig, registry: &Registry, server: String, toke
             for task in tasks {
                 let (conn, integrations) = (conn.clone(), integrations.clone());
                 tokio::spawn(async move {
-                    tracing::debug!(integration = %task.integration, op = ?task.op, task = %task.task_id, "running a task");
+                    tracing::debug!(server = %conn.server, integration = %task.integration, op = ?task.op, task = %task.task_id, "running a task");
                     let outcome = match lookup(&integrations, &task.integration) {
                         Some(i) => wire::execute(i.as_ref(), &task, now()).await,
                         None => wire::failure(&sesame_integrations::IntegrationError::Misconfigured(format!(

@@ -9,6 +9,7 @@
 //! retried after a crash.
 
 pub mod custom;
+pub mod descriptor;
 pub mod mysql;
 pub mod postgres;
 pub mod redshift;
@@ -18,11 +19,13 @@ pub mod settings;
 pub mod sql;
 pub mod wire;
 
-use sesame_proto::connector::IntegrationKind;
 use async_trait::async_trait;
 use sesame_core::Timestamp;
-use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sesame_proto::{ActionParams, Credentials};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use descriptor::{Descriptor, Limits, ResourceType, UsernameRule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
@@ -79,47 +82,12 @@ impl IntegrationError {
 
 pub use sesame_proto::connector::{Child, Discovery, StatusReport};
 
-/// What a control plane needs to know of an integration it does not run.
-pub fn info_of(name: &str, integ: &dyn Integration) -> sesame_proto::connector::IntegrationInfo {
-    let types = integ.resource_types();
-    sesame_proto::connector::IntegrationInfo {
-        name: name.to_owned(),
-        kind: integ.kind(),
-        permissions: types.iter().map(|t| (t.clone(), integ.permissions(t))).collect(),
-        resource_types: types,
-        max_username_len: integ.max_username_len(),
-        user_prefix: integ.user_prefix(),
-        uses_requester_identity: integ.uses_requester_identity(),
-        named_resource_limit: integ.named_resource_limit(),
-        settings: serde_json::to_value(integ.settings()).unwrap_or_default(),
-    }
-}
-
 #[async_trait]
 pub trait Integration: Send + Sync {
-    /// The integration type, e.g. `postgresql`.
-    fn kind(&self) -> IntegrationKind;
-    /// Resource types this integration offers.
-    fn resource_types(&self) -> Vec<String>;
-    /// Permissions offered on `resource_type`.
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo>;
-    /// Longest login name the target accepts.
-    fn max_username_len(&self) -> usize;
-    /// Prefix of every login this integration creates; the reconciler only
-    /// ever touches logins with this prefix.
-    fn user_prefix(&self) -> String;
-    /// True when `params.username` is the requester's identity (custom
-    /// integrations), false when Sesame makes a login per grant.
-    fn uses_requester_identity(&self) -> bool {
-        false
-    }
-    /// The seed's guardrail: at most this many resources selected by name in
-    /// one request (AWS integrations); `None` for no limit.
-    fn named_resource_limit(&self) -> Option<usize> {
-        None
-    }
-    /// The settings every integration has.
-    fn settings(&self) -> settings::IntegrationSettings;
+    /// What it is and offers: built once with the integration (a remote
+    /// one's changes when its connector registers, a custom one's when
+    /// discovery learns its permissions).
+    fn descriptor(&self) -> Arc<Descriptor>;
     /// A sub-integration found by discovery (`name` without the parent's
     /// prefix), e.g. an RDS instance of an AWS account.
     fn child(&self, _name: &str) -> Option<std::sync::Arc<dyn Integration>> {
@@ -155,12 +123,12 @@ pub trait Integration: Send + Sync {
     /// boundary. What Sesame put and what was there before are kept in the
     /// control plane's store, never on the principal.
     async fn boundary_of(&self, _principal_type: &str, _name: &str) -> Result<(String, Option<String>), IntegrationError> {
-        Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.kind())))
+        Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.descriptor().kind)))
     }
     /// Put `boundary_arn` as a standing principal's permission boundary, or
     /// remove its boundary (`None`).
     async fn set_boundary(&self, _principal_type: &str, _name: &str, _boundary_arn: Option<&str>) -> Result<(), IntegrationError> {
-        Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.kind())))
+        Err(IntegrationError::Invalid(format!("{} integrations have no permission boundaries: use an aws-account integration", self.descriptor().kind)))
     }
 }
 

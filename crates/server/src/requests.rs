@@ -65,15 +65,16 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
             format!("integration `{}` does not exist: known integrations are `{}`", body.integration, known.join("`, `")),
         )
     })?;
-    let types = integ.resource_types();
-    if !types.contains(&body.resource_type) {
+    let offer = integ.descriptor();
+    if !offer.offers(&body.resource_type) {
+        let types = offer.type_names();
         return Err(ApiError::new(
             ErrorCode::UnknownResourceType,
             format!("`{}` has no resource type `{}`: use one of `{}`", body.integration, body.resource_type, types.join("`, `")),
         ));
     }
-    let perms: Vec<String> = integ.permissions(&body.resource_type).into_iter().map(|p| p.id).collect();
-    if !perms.contains(&body.permission) {
+    let perms: Vec<&str> = offer.permissions(&body.resource_type).iter().map(|p| p.id.as_str()).collect();
+    if !perms.contains(&body.permission.as_str()) {
         return Err(ApiError::new(
             ErrorCode::UnknownPermission,
             format!("`{}` is not a permission of `{}`: use one of `{}`", body.permission, body.resource_type, perms.join("`, `")),
@@ -92,7 +93,7 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
             ),
         ));
     }
-    if let Some(limit) = integ.named_resource_limit() {
+    if let Some(limit) = offer.limits.named_resources {
         sesame_core::policy::check_selection(body.resources.len(), limit)
             .map_err(|g| ApiError::new(ErrorCode::TooManyResources, g.to_string()))?;
     }
@@ -105,7 +106,7 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
         duration,
         justification: body.justification.as_deref(),
     };
-    let owners = crate::owners::owners_for(&integ.settings(), &found, &st.settings.directory);
+    let owners = crate::owners::owners_for(&offer.settings, &found, &st.settings.directory);
     let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
     if let Decision::Refuse(r) = &decision {
         return Err(refusal(r, who, body));
@@ -141,10 +142,11 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         .integration(&body.integration)
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{}` is gone", body.integration)))?;
     let id = new_request_id();
-    let username = if integ.uses_requester_identity() {
+    let rule = integ.descriptor().username.clone();
+    let username = if rule.requester_identity {
         who.email.clone()
     } else {
-        sesame_core::username::derive_username(&integ.user_prefix(), &who.email, &id, integ.max_username_len())
+        sesame_core::username::derive_username(&rule.prefix, &who.email, &id, rule.max_len)
     };
     let opening = lifecycle::open(status == RequestStatus::Granting, duration, now);
     let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();

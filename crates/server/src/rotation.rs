@@ -15,7 +15,7 @@ pub async fn rotate_once(st: &AppState) -> usize {
     for name in st.integration_names() {
         let Some(integ) = st.integration(&name) else { continue };
         let name = &name;
-        let Some(period) = integ.settings().rotation_period_ms() else { continue };
+        let Some(period) = integ.descriptor().settings.rotation_period_ms() else { continue };
         let now = clock::now();
         let due = match st.store.credentials_due_for_rotation(name, sesame_core::Timestamp(now.0 - period)).await {
             Ok(d) => d,

@@ -108,7 +108,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     let params = params_for(&row);
     let timeout = w.action_timeout;
     let timed_out = |what: &str| IntegrationError::Unavailable(format!("{what} timed out after {timeout:?}"));
-    let cleanup_after = integ.settings().cleanup_delay_ms();
+    let cleanup_after = integ.descriptor().settings.cleanup_delay_ms();
     let result = match job.kind {
         JobKind::Grant => {
             let deadline = r.deadline.unwrap_or(now);

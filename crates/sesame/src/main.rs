@@ -54,9 +54,11 @@ enum Cmd {
         /// The connector's configuration file.
         #[arg(long, env = "SESAME_CONNECTOR_CONFIG", default_value = "connector.toml")]
         config: PathBuf,
-        /// The control plane's URL.
-        #[arg(long, env = "SESAME_SERVER")]
-        server: String,
+        /// The control plane's URL; give every replica's (repeat the flag,
+        /// or separate with commas) and the connector serves them all, so
+        /// it keeps working while any one of them is up.
+        #[arg(long, env = "SESAME_SERVER", value_delimiter = ',', required = true)]
+        server: Vec<String>,
         /// The connector's token (`sesame token issue --connector ID`).
         #[arg(long, env = "SESAME_CONNECTOR_TOKEN", hide_env_values = true)]
         token: String,

@@ -26,8 +26,9 @@ use sesame_core::Timestamp;
 use sesame_integrations::registry::Registry;
 use sesame_integrations::secret::SecretRef;
 use sesame_integrations::settings::IntegrationSettings;
-use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sesame_integrations::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
+use sesame_proto::{ActionParams, Credentials};
+use std::sync::Arc;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -146,6 +147,7 @@ pub struct AwsAccount {
     /// Bucket → customer-managed KMS key (or none), as discovery last saw
     /// them: a grant reads only the buckets missing here, in bulk.
     bucket_keys: Mutex<BTreeMap<String, Option<String>>>,
+    descriptor: Arc<Descriptor>,
 }
 
 type Tags = BTreeMap<String, BTreeMap<String, String>>;
@@ -180,7 +182,20 @@ impl AwsAccount {
         cfg.settings.validate()?;
         let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(cfg.endpoint_url.is_some()).build();
+        let types = match &cfg.resource_types {
+            Some(ts) => ts.clone(),
+            None => RESOURCE_TYPES.iter().map(|s| s.to_string()).collect(),
+        };
+        let descriptor = Descriptor::new(
+            IntegrationKind::AwsAccount,
+            &types,
+            units::permissions,
+            UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 64, requester_identity: false },
+            cfg.settings.clone(),
+        )
+        .with_named_resource_limit(Some(cfg.named_resource_limit));
         Ok(AwsAccount {
+            descriptor: Arc::new(descriptor),
             iam: aws_sdk_iam::Client::new(&sdk),
             sts: aws_sdk_sts::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3),
@@ -330,35 +345,8 @@ impl AwsAccount {
 
 #[async_trait]
 impl Integration for AwsAccount {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::AwsAccount
-    }
-
-    fn resource_types(&self) -> Vec<String> {
-        match &self.cfg.resource_types {
-            Some(ts) => ts.clone(),
-            None => RESOURCE_TYPES.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        units::permissions(resource_type)
-    }
-
-    fn max_username_len(&self) -> usize {
-        64
-    }
-
-    fn user_prefix(&self) -> String {
-        self.cfg.user_prefix.clone()
-    }
-
-    fn settings(&self) -> IntegrationSettings {
-        self.cfg.settings.clone()
-    }
-
-    fn named_resource_limit(&self) -> Option<usize> {
-        Some(self.cfg.named_resource_limit)
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.clone()
     }
 
     fn child(&self, name: &str) -> Option<std::sync::Arc<dyn Integration>> {
@@ -374,7 +362,7 @@ impl Integration for AwsAccount {
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
         let found = self.discover().await?;
         *self.last_tags.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), tags_of(&found)));
-        let permissions = self.resource_types().iter().map(|t| (t.clone(), self.permissions(t))).collect();
+        let permissions = self.descriptor.permission_map();
         let mut children = Vec::new();
         for f in found.iter().filter(|f| f.info.resource_type == "rds_instance") {
             let m = &f.info.metadata;

@@ -98,6 +98,7 @@ async fn build_child(m: ChildMaker, name: &str, decl: &serde_json::Value, iam: O
     // IAM auth: each grant also gets its per-grant `rds-db:connect`.
     let integ: Arc<dyn Integration> = match &iam {
         Some(t) => Arc::new(super::rds_iam::RdsIam {
+            descriptor: Arc::new(super::rds_iam::iam_login_names(&db.descriptor())),
             inner: db,
             iam: m.iam.clone(),
             region: t.region.clone(),
@@ -219,7 +220,7 @@ impl AwsAccount {
             RdsAuth::Password { .. } => None,
         };
         match build_child(self.child_maker(), &name, &decl, iam).await {
-            Ok(integ) => Some(Child { name: name.clone(), source: i.arn.to_owned(), info: Some(sesame_integrations::info_of(&name, integ.as_ref())), error: None }),
+            Ok(integ) => Some(Child { name: name.clone(), source: i.arn.to_owned(), info: Some(integ.descriptor().info(&name)), error: None }),
             Err(e) => fail(e.to_string()),
         }
     }

@@ -7,15 +7,13 @@
 //! delivery) — a role only the grantee's own session may assume. Revoke
 //! removes both the principal and the login.
 
-use sesame_proto::connector::IntegrationKind;
 use super::principal::{self, Principal};
 use async_trait::async_trait;
 use sesame_core::policy::{trust_policy, Federation, Placement};
 use sesame_core::Timestamp;
-use sesame_integrations::settings::IntegrationSettings;
 use sesame_integrations::sql::rds_iam::connect_policy;
-use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sesame_integrations::{Descriptor, Discovery, Integration, IntegrationError, StatusReport};
+use sesame_proto::{ActionParams, Credentials};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -30,6 +28,16 @@ pub struct RdsIam {
     pub dbi_resource_id: String,
     /// The parent's delivery: a per-grant role for federated people, else a user.
     pub federation: Option<Federation>,
+    /// The database's, with login names that also fit IAM.
+    pub descriptor: Arc<Descriptor>,
+}
+
+/// A database's descriptor with login names cut to what IAM accepts: IAM
+/// user names are at most 64 characters and the login name is both.
+pub fn iam_login_names(db: &Descriptor) -> Descriptor {
+    let mut d = db.clone();
+    d.username.max_len = d.username.max_len.min(64);
+    d
 }
 
 impl RdsIam {
@@ -41,24 +49,8 @@ impl RdsIam {
 
 #[async_trait]
 impl Integration for RdsIam {
-    fn kind(&self) -> IntegrationKind {
-        self.inner.kind()
-    }
-    fn resource_types(&self) -> Vec<String> {
-        self.inner.resource_types()
-    }
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        self.inner.permissions(resource_type)
-    }
-    fn max_username_len(&self) -> usize {
-        // IAM user names are at most 64: the login name is both.
-        self.inner.max_username_len().min(64)
-    }
-    fn user_prefix(&self) -> String {
-        self.inner.user_prefix()
-    }
-    fn settings(&self) -> IntegrationSettings {
-        self.inner.settings()
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.clone()
     }
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         self.inner.get_status().await
@@ -131,7 +123,7 @@ impl Integration for RdsIam {
     /// side is the reconciler's to remove (both sides, idempotently).
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
         let mut all = self.inner.list_managed_users().await?;
-        all.extend(principal::list_in(&self.iam, PATH, &self.inner.user_prefix()).await?);
+        all.extend(principal::list_in(&self.iam, PATH, &self.descriptor.username.prefix).await?);
         all.sort();
         all.dedup();
         Ok(all)

@@ -15,7 +15,7 @@ use sesame_core::policy::{check_selection, deny_after, pack, statements_of, Quot
 use sesame_core::Timestamp;
 use sesame_integrations::secret::SecretRef;
 use sesame_integrations::settings::IntegrationSettings;
-use sesame_integrations::{Discovery, Integration, IntegrationError, StatusReport};
+use sesame_integrations::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -131,6 +131,7 @@ pub struct AwsOrganization {
     sso: aws_sdk_ssoadmin::Client,
     ids: aws_sdk_identitystore::Client,
     pub limiter: Limiter,
+    descriptor: Arc<Descriptor>,
 }
 
 impl AwsOrganization {
@@ -162,7 +163,20 @@ impl AwsOrganization {
         // Identity Center calls are paced and retried by the limiter, not the SDK.
         let sso_conf = aws_sdk_ssoadmin::config::Builder::from(&sdk).retry_config(aws_config::retry::RetryConfig::disabled()).build();
         let ids_conf = aws_sdk_identitystore::config::Builder::from(&sdk).retry_config(aws_config::retry::RetryConfig::disabled()).build();
+        let types: Vec<String> = RESOURCE_TYPES.iter().map(|s| s.to_string()).collect();
+        let offered: Vec<PermissionInfo> =
+            permissions.iter().map(|p| PermissionInfo { id: p.id.clone(), name: p.name.clone().unwrap_or_else(|| p.id.clone()) }).collect();
+        let descriptor = Descriptor::new(
+            IntegrationKind::AwsOrganization,
+            &types,
+            |_| offered.clone(),
+            // Permission set names: at most 32 characters.
+            UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 32, requester_identity: false },
+            cfg.settings.clone(),
+        )
+        .with_named_resource_limit(Some(cfg.named_resource_limit));
         Ok(AwsOrganization {
+            descriptor: Arc::new(descriptor),
             excluded_ous: cfg.exclude_ou_ids.ids(),
             excluded_accounts: cfg.exclude_account_ids.ids(),
             org: aws_sdk_organizations::Client::new(&sdk),
@@ -217,36 +231,8 @@ impl AwsOrganization {
 
 #[async_trait]
 impl Integration for AwsOrganization {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::AwsOrganization
-    }
-
-    fn resource_types(&self) -> Vec<String> {
-        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        if !RESOURCE_TYPES.contains(&resource_type) {
-            return vec![];
-        }
-        self.permissions.iter().map(|p| PermissionInfo { id: p.id.clone(), name: p.name.clone().unwrap_or_else(|| p.id.clone()) }).collect()
-    }
-
-    /// Permission set names: at most 32 characters.
-    fn max_username_len(&self) -> usize {
-        32
-    }
-
-    fn user_prefix(&self) -> String {
-        self.cfg.user_prefix.clone()
-    }
-
-    fn settings(&self) -> IntegrationSettings {
-        self.cfg.settings.clone()
-    }
-
-    fn named_resource_limit(&self) -> Option<usize> {
-        Some(self.cfg.named_resource_limit)
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
@@ -270,7 +256,7 @@ impl Integration for AwsOrganization {
             }
             resources.push(ResourceInfo { id: a.id.clone(), name: a.name.clone(), resource_type: "aws_account".into(), metadata });
         }
-        let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
+        let permissions = self.descriptor.permission_map();
         Ok(Discovery { resources, permissions, children: vec![] })
     }
 

@@ -9,13 +9,13 @@ pub mod webhook;
 use sesame_proto::connector::IntegrationKind;
 use crate::secret::SecretRef;
 use crate::settings::IntegrationSettings;
-use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use sesame_core::Timestamp;
-use sesame_proto::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo};
+use sesame_proto::{ActionParams, Credentials, EventType, IntegrationEvent};
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Carries one event to the handler and brings back its JSON reply.
@@ -126,14 +126,21 @@ impl CustomConfig {
 pub struct Custom {
     cfg: CustomConfig,
     transport: Box<dyn Transport>,
-    /// Permissions per resource type, learnt from list-resources.
-    permissions: RwLock<BTreeMap<String, Vec<PermissionInfo>>>,
+    /// Permissions per resource type are learnt from list-resources.
+    descriptor: RwLock<Arc<Descriptor>>,
 }
 
 impl Custom {
     pub fn new(cfg: CustomConfig, transport: Box<dyn Transport>) -> Result<Custom, IntegrationError> {
         cfg.validate()?;
-        Ok(Custom { cfg, transport, permissions: RwLock::new(BTreeMap::new()) })
+        let descriptor = Descriptor::new(
+            IntegrationKind::Custom,
+            &cfg.resource_types,
+            |_| vec![],
+            UsernameRule { prefix: "sesame_".into(), max_len: 128, requester_identity: cfg.username == UsernameMode::Email },
+            cfg.settings.clone(),
+        );
+        Ok(Custom { cfg, transport, descriptor: RwLock::new(Arc::new(descriptor)) })
     }
 
     /// Build with the transport its configuration names (Lambda comes from
@@ -168,32 +175,8 @@ impl Custom {
 
 #[async_trait]
 impl Integration for Custom {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::Custom
-    }
-
-    fn resource_types(&self) -> Vec<String> {
-        self.cfg.resource_types.clone()
-    }
-
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        self.permissions.read().map(|p| p.get(resource_type).cloned().unwrap_or_default()).unwrap_or_default()
-    }
-
-    fn max_username_len(&self) -> usize {
-        128
-    }
-
-    fn user_prefix(&self) -> String {
-        "sesame_".into()
-    }
-
-    fn uses_requester_identity(&self) -> bool {
-        self.cfg.username == UsernameMode::Email
-    }
-
-    fn settings(&self) -> IntegrationSettings {
-        self.cfg.settings.clone()
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
@@ -210,9 +193,11 @@ impl Integration for Custom {
             d.resources.extend(resources);
             d.permissions.insert(t.clone(), permissions);
         }
-        if let Ok(mut p) = self.permissions.write() {
-            *p = d.permissions.clone();
+        let mut learnt = (*self.descriptor()).clone();
+        for t in &mut learnt.resource_types {
+            t.permissions = d.permissions.get(&t.name).cloned().unwrap_or_default();
         }
+        *self.descriptor.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(learnt);
         Ok(d)
     }
 

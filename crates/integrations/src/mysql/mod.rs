@@ -10,13 +10,14 @@ pub use config::{AuthType, MysqlConfig};
 
 use sesame_proto::connector::IntegrationKind;
 use crate::sql::quote;
-use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use sesame_core::{resource_id, Timestamp};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sesame_proto::{ActionParams, Credentials, ResourceInfo};
 use sqlx::ConnectOptions;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const RESOURCE_TYPES: [&str; 3] = ["database", "table", "role"];
@@ -27,6 +28,7 @@ pub struct Mysql {
     pool: MySqlPool,
     /// The marker role is known to exist (created once per process, not per grant).
     marker_ready: std::sync::atomic::AtomicBool,
+    descriptor: Arc<Descriptor>,
 }
 
 fn unavailable(e: sqlx::Error) -> IntegrationError {
@@ -68,7 +70,15 @@ impl Mysql {
             .idle_timeout(Duration::from_secs(60))
             .test_before_acquire(false)
             .connect_lazy_with(opts);
-        Ok(Mysql { cfg, pool, marker_ready: Default::default() })
+        let descriptor = Arc::new(Descriptor::new(
+            IntegrationKind::Mysql,
+            &crate::sql::offered(&RESOURCE_TYPES, &cfg.resource_types),
+            |t| crate::sql::permissions(t, &["database", "table"]),
+            // MySQL 5.7+/8: 32 characters; MariaDB allows 80. 32 fits both.
+            UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 32, requester_identity: false },
+            cfg.settings.clone(),
+        ));
+        Ok(Mysql { cfg, pool, marker_ready: Default::default(), descriptor })
     }
 
     fn account(&self, username: &str) -> Result<String, IntegrationError> {
@@ -236,29 +246,8 @@ impl Mysql {
 
 #[async_trait]
 impl Integration for Mysql {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::Mysql
-    }
-
-    fn resource_types(&self) -> Vec<String> {
-        crate::sql::offered(&RESOURCE_TYPES, &self.cfg.resource_types)
-    }
-
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        crate::sql::permissions(resource_type, &["database", "table"])
-    }
-
-    fn max_username_len(&self) -> usize {
-        // MySQL 5.7+/8: 32 characters; MariaDB allows 80. 32 fits both.
-        32
-    }
-
-    fn user_prefix(&self) -> String {
-        self.cfg.user_prefix.clone()
-    }
-
-    fn settings(&self) -> crate::settings::IntegrationSettings {
-        self.cfg.settings.clone()
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
@@ -317,9 +306,9 @@ impl Integration for Mysql {
         for r in roles.iter().filter(|r| !r.starts_with(&self.cfg.user_prefix) && !r.starts_with(grants::MARKER_PREFIX) && self.cfg.roles.allows(r)) {
             resources.push(res("role", r.clone(), r, &[]));
         }
-        let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
+        let permissions = self.descriptor.permission_map();
         let mut d = Discovery { resources, permissions, children: vec![] };
-        crate::sql::restrict(&mut d, &self.resource_types());
+        crate::sql::restrict(&mut d, &self.descriptor.type_names());
         Ok(d)
     }
 

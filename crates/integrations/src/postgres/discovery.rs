@@ -1,7 +1,7 @@
 //! list-resources: databases, schemas, tables and roles of the server.
 
-use super::{unavailable, Postgres, RESOURCE_TYPES};
-use crate::{Discovery, Integration, IntegrationError};
+use super::{unavailable, Postgres};
+use crate::{Discovery, IntegrationError};
 use sesame_core::resource_id;
 use sesame_proto::ResourceInfo;
 use std::collections::BTreeMap;
@@ -100,6 +100,6 @@ pub(super) async fn discover(pg: &Postgres) -> Result<Discovery, IntegrationErro
     for r in roles.iter().filter(|r| pg.cfg.roles.allows(r)) {
         resources.push(res("role", r.clone(), r, &[]));
     }
-    let permissions: BTreeMap<_, _> = RESOURCE_TYPES.iter().map(|t| (t.to_string(), pg.permissions(t))).collect();
+    let permissions: BTreeMap<_, _> = pg.descriptor.permission_map();
     Ok(Discovery { resources, permissions, children: vec![] })
 }

@@ -12,14 +12,14 @@ pub use config::{AuthType, GranteeObjects, PostgresConfig, SslMode};
 
 use sesame_proto::connector::IntegrationKind;
 use crate::sql::quote;
-use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use sesame_core::Timestamp;
-use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sesame_proto::{ActionParams, Credentials};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const RESOURCE_TYPES: [&str; 4] = ["database", "schema", "table", "role"];
@@ -28,6 +28,7 @@ pub struct Postgres {
     cfg: PostgresConfig,
     password: Option<String>,
     pools: Mutex<HashMap<String, PgPool>>,
+    descriptor: Arc<Descriptor>,
 }
 
 fn unavailable(e: sqlx::Error) -> IntegrationError {
@@ -79,7 +80,14 @@ impl Postgres {
     /// Build with the password already read.
     pub fn new(cfg: PostgresConfig, password: Option<String>) -> Result<Postgres, IntegrationError> {
         cfg.validate()?;
-        Ok(Postgres { cfg, password, pools: Mutex::new(HashMap::new()) })
+        let descriptor = Arc::new(Descriptor::new(
+            IntegrationKind::Postgresql,
+            &crate::sql::offered(&RESOURCE_TYPES, &cfg.resource_types),
+            |t| crate::sql::permissions(t, &["database", "schema", "table"]),
+            UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 63, requester_identity: false },
+            cfg.settings.clone(),
+        ));
+        Ok(Postgres { cfg, password, pools: Mutex::new(HashMap::new()), descriptor })
     }
 
     pub fn config(&self) -> &PostgresConfig {
@@ -192,28 +200,8 @@ impl Postgres {
 
 #[async_trait]
 impl Integration for Postgres {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::Postgresql
-    }
-
-    fn resource_types(&self) -> Vec<String> {
-        crate::sql::offered(&RESOURCE_TYPES, &self.cfg.resource_types)
-    }
-
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        crate::sql::permissions(resource_type, &["database", "schema", "table"])
-    }
-
-    fn max_username_len(&self) -> usize {
-        63
-    }
-
-    fn user_prefix(&self) -> String {
-        self.cfg.user_prefix.clone()
-    }
-
-    fn settings(&self) -> crate::settings::IntegrationSettings {
-        self.cfg.settings.clone()
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
@@ -267,7 +255,7 @@ impl Integration for Postgres {
 
     async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
         let mut d = discovery::discover(self).await?;
-        crate::sql::restrict(&mut d, &self.resource_types());
+        crate::sql::restrict(&mut d, &self.descriptor.type_names());
         Ok(d)
     }
 

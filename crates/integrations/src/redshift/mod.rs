@@ -10,14 +10,15 @@ use sesame_proto::connector::IntegrationKind;
 use crate::postgres::SslMode;
 use crate::secret::SecretRef;
 use crate::settings::IntegrationSettings;
-use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use sesame_core::{resource_id, Timestamp};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
+use sesame_proto::{ActionParams, Credentials, ResourceInfo};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const RESOURCE_TYPES: [&str; 3] = ["database", "schema", "table"];
@@ -53,6 +54,7 @@ pub struct RedshiftConfig {
 pub struct Redshift {
     cfg: RedshiftConfig,
     pool: PgPool,
+    descriptor: Arc<Descriptor>,
 }
 
 fn unavailable(e: sqlx::Error) -> IntegrationError {
@@ -97,7 +99,16 @@ impl Redshift {
             .idle_timeout(Duration::from_secs(60))
             .test_before_acquire(false)
             .connect_lazy_with(opts);
-        Ok(Redshift { cfg, pool })
+        let types: Vec<String> = RESOURCE_TYPES.iter().map(|s| s.to_string()).collect();
+        let descriptor = Arc::new(Descriptor::new(
+            IntegrationKind::Redshift,
+            &types,
+            |t| crate::sql::permissions(t, &["database", "schema", "table"]),
+            // Redshift user names: up to 127 bytes; stay within PostgreSQL's 63.
+            UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 63, requester_identity: false },
+            cfg.settings.clone(),
+        ));
+        Ok(Redshift { cfg, pool, descriptor })
     }
 
     /// Run statements one by one (Redshift has no multi-statement DO blocks).
@@ -159,29 +170,8 @@ impl Redshift {
 
 #[async_trait]
 impl Integration for Redshift {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::Redshift
-    }
-
-    fn resource_types(&self) -> Vec<String> {
-        RESOURCE_TYPES.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        crate::sql::permissions(resource_type, &["database", "schema", "table"])
-    }
-
-    fn max_username_len(&self) -> usize {
-        // Redshift user names: up to 127 bytes; stay within PostgreSQL's 63.
-        63
-    }
-
-    fn user_prefix(&self) -> String {
-        self.cfg.user_prefix.clone()
-    }
-
-    fn settings(&self) -> IntegrationSettings {
-        self.cfg.settings.clone()
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.clone()
     }
 
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
@@ -211,7 +201,7 @@ impl Integration for Redshift {
         for (s, t) in tables {
             resources.push(res("table", resource_id::join(&[db, &s, &t]), &t));
         }
-        let permissions = RESOURCE_TYPES.iter().map(|t| (t.to_string(), self.permissions(t))).collect();
+        let permissions = self.descriptor.permission_map();
         Ok(Discovery { resources, permissions, children: vec![] })
     }
 

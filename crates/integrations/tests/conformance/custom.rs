@@ -45,7 +45,7 @@ pub async fn suite(i: &dyn Integration, state_file: &std::path::Path) {
     let d = i.list_resources().await.unwrap();
     assert_eq!(d.resources.len(), 3);
     assert!(d.resources.iter().any(|r| r.id == "we\"ird; DROP ünï" && r.resource_type == "app"));
-    assert_eq!(i.permissions("app").iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["reader", "admin"]);
+    assert_eq!(i.descriptor().permissions("app").iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["reader", "admin"]);
     let tags = i.list_resources_tags().await.unwrap();
     assert_eq!(tags["alpha"]["owner"], "owner@example.com");
 
@@ -91,7 +91,7 @@ async fn the_example_handler_shows_the_contracts_reply_shapes() {
     let d = i.list_resources().await.unwrap();
     assert_eq!(d.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["flag-checkout", "flag-search", "flag-beta-ui"]);
     assert!(d.resources.iter().all(|r| r.resource_type == "app" && !r.metadata.is_empty()));
-    assert_eq!(i.permissions("app").iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["toggle", "view"]);
+    assert_eq!(i.descriptor().permissions("app").iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["toggle", "view"]);
     let p = params("g1", "flag-search", "view");
     i.grant_access(&p, Timestamp(4_102_444_800_000)).await.unwrap();
     let c = i.create_credentials(&p).await.unwrap();

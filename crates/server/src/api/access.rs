@@ -32,7 +32,7 @@ async fn own_active(st: &AppState, who: &sesame_core::User, id: &str) -> Result<
 }
 
 fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> CredentialsView {
-    let access_details = st.integration(&r.integration).and_then(|i| i.settings().custom_access_details.clone());
+    let access_details = st.integration(&r.integration).and_then(|i| i.descriptor().settings.custom_access_details.clone());
     CredentialsView { request_id: r.id.clone(), credentials: c, access_details }
 }
 

@@ -13,15 +13,15 @@ fn unknown(st: &AppState, name: &str) -> ApiError {
 }
 
 async fn view(st: &AppState, name: &str) -> Result<IntegrationView, ApiError> {
-    let integ = st.integration(name).ok_or_else(|| unknown(st, name))?;
+    let offer = st.integration(name).ok_or_else(|| unknown(st, name))?.descriptor();
     let state = st.store.integration_state(name).await?;
     let resources = st.store.list_inventory(name, None).await?.len() as i64;
     Ok(IntegrationView {
         name: name.to_owned(),
-        kind: integ.kind().as_str().to_owned(),
+        kind: offer.kind.as_str().to_owned(),
         status: state.as_ref().map(|s| s.status.as_str()).unwrap_or("Initializing").to_owned(),
         status_message: state.as_ref().and_then(|s| s.message.clone()),
-        resource_types: integ.resource_types(),
+        resource_types: offer.type_names(),
         resources,
         last_sync: state.and_then(|s| s.last_sync).map(rfc3339),
     })
@@ -70,18 +70,19 @@ pub async fn resources(State(st): State<AppState>, _c: Caller, ApiPath(name): Ap
 /// Permissions per resource type.
 #[utoipa::path(get, path = "/api/v1/integrations/{name}/permissions", params(("name" = String, Path), TypeQuery), responses((status = 200, body = Vec<PermissionsView>)))]
 pub async fn permissions(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>, ApiQuery(q): ApiQuery<TypeQuery>) -> Result<Json<Vec<PermissionsView>>, ApiError> {
-    let integ = st.integration(&name).ok_or_else(|| unknown(&st, &name))?;
-    let types = integ.resource_types();
+    let offer = st.integration(&name).ok_or_else(|| unknown(&st, &name))?.descriptor();
     if let Some(t) = q.wanted()? {
-        if !types.iter().any(|x| x == t) {
+        if !offer.offers(t) {
+            let types = offer.type_names();
             return Err(ApiError::new(ErrorCode::UnknownResourceType, format!("`{name}` has no resource type `{t}`: use one of `{}`", types.join("`, `"))));
         }
     }
     Ok(Json(
-        types
-            .into_iter()
-            .filter(|t| q.resource_type.as_ref().is_none_or(|w| w == t))
-            .map(|t| PermissionsView { permissions: integ.permissions(&t), resource_type: t })
+        offer
+            .resource_types
+            .iter()
+            .filter(|t| q.resource_type.as_ref().is_none_or(|w| *w == t.name))
+            .map(|t| PermissionsView { permissions: t.permissions.clone(), resource_type: t.name.clone() })
             .collect(),
     ))
 }

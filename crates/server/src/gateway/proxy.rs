@@ -1,24 +1,23 @@
 //! One `Integration` for integrations reached through tasks: every call
 //! becomes an `Op` that a [`Backend`] runs on a connector
 //! ([`super::remote::Remote`]); the answer comes back as a typed `Reply`.
-//! What the integration offers comes from its [`IntegrationInfo`].
+//! What the integration offers is its backend's [`Descriptor`].
 //! Integrations that run in this process are called directly.
 
-use sesame_proto::connector::IntegrationKind;
 use async_trait::async_trait;
 use sesame_integrations::wire;
 use sesame_core::Timestamp;
-use sesame_integrations::settings::IntegrationSettings;
-use sesame_integrations::{Child, Discovery, Integration, IntegrationError, StatusReport};
-use sesame_proto::connector::{IntegrationInfo, Op, Reply};
-use sesame_proto::{ActionParams, Credentials, PermissionInfo};
+use sesame_integrations::{Child, Descriptor, Discovery, Integration, IntegrationError, StatusReport};
+use sesame_proto::connector::{Op, Reply};
+use sesame_proto::{ActionParams, Credentials};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    fn kind(&self) -> IntegrationKind;
-    fn info(&self) -> Option<IntegrationInfo>;
+    /// What the connector registered (governed by the control plane), or
+    /// an integration that offers nothing until it does.
+    fn descriptor(&self) -> Arc<Descriptor>;
     async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<Reply, IntegrationError>;
     /// The sub-integration `name` (without the parent's prefix).
     fn child(&self, name: &str) -> Option<Arc<dyn Integration>>;
@@ -37,29 +36,8 @@ impl<B: Backend> Proxy<B> {
 
 #[async_trait]
 impl<B: Backend> Integration for Proxy<B> {
-    fn kind(&self) -> IntegrationKind {
-        self.0.kind()
-    }
-    fn resource_types(&self) -> Vec<String> {
-        self.0.info().map(|i| i.resource_types).unwrap_or_default()
-    }
-    fn permissions(&self, resource_type: &str) -> Vec<PermissionInfo> {
-        self.0.info().and_then(|i| i.permissions.get(resource_type).cloned()).unwrap_or_default()
-    }
-    fn max_username_len(&self) -> usize {
-        self.0.info().map(|i| i.max_username_len).unwrap_or(32)
-    }
-    fn user_prefix(&self) -> String {
-        self.0.info().map(|i| i.user_prefix).unwrap_or_else(|| "sesame_".into())
-    }
-    fn uses_requester_identity(&self) -> bool {
-        self.0.info().is_some_and(|i| i.uses_requester_identity)
-    }
-    fn named_resource_limit(&self) -> Option<usize> {
-        self.0.info().and_then(|i| i.named_resource_limit)
-    }
-    fn settings(&self) -> IntegrationSettings {
-        self.0.info().and_then(|i| serde_json::from_value(i.settings).ok()).unwrap_or_default()
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.0.descriptor()
     }
     fn child(&self, name: &str) -> Option<Arc<dyn Integration>> {
         self.0.child(name)

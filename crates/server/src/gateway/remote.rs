@@ -7,7 +7,7 @@ use super::Hub;
 use async_trait::async_trait;
 use sesame_core::Timestamp;
 use sesame_integrations::registry::RemoteDecl;
-use sesame_integrations::{Child, Integration, IntegrationError};
+use sesame_integrations::{Child, Descriptor, Integration, IntegrationError};
 use sesame_proto::connector::{IntegrationInfo, Op, Reply};
 use sesame_proto::ActionParams;
 use std::sync::Arc;
@@ -48,12 +48,14 @@ impl Remote {
 
 #[async_trait]
 impl Backend for Remote {
-    fn kind(&self) -> IntegrationKind {
-        IntegrationKind::Remote
-    }
-
-    fn info(&self) -> Option<IntegrationInfo> {
-        self.hub.info(&self.name, &self.connector).map(|i| governed(i, &self.decl))
+    fn descriptor(&self) -> Arc<Descriptor> {
+        let Some(info) = self.hub.info(&self.name, &self.connector) else {
+            return Arc::new(Descriptor::unknown(IntegrationKind::Remote));
+        };
+        let mut d = Descriptor::from_info(&governed(info, &self.decl));
+        // People see where it runs; the connector's kind is its own affair.
+        d.kind = IntegrationKind::Remote;
+        Arc::new(d)
     }
 
     async fn call(&self, op: Op, params: ActionParams, valid_until: Option<Timestamp>) -> Result<Reply, IntegrationError> {

@@ -218,6 +218,72 @@ async fn two_replicas_and_one_killed_mid_grant() {
     h.finish().await;
 }
 
+/// Is `dc-1` connected to the replica at `url`?
+async fn connected_to(url: &str, admin: &str) -> bool {
+    let Ok(resp) = reqwest::Client::new().get(format!("{url}/api/v1/connectors")).bearer_auth(admin).send().await else { return false };
+    let v: Value = resp.json().await.unwrap_or_default();
+    v[0]["status"] == "CONNECTED"
+}
+
+/// Two `serve` replicas on one PostgreSQL store and one connector given
+/// both. Replica A is SIGKILLed: the connector keeps serving B, which
+/// grants and revokes through it; A comes back on its address and the
+/// connector registers with it again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connector_serves_the_surviving_replica_and_reconnects() {
+    let store_db = format!("sesame_ha_{}", crate::harness::rand_suffix(8));
+    let root = crate::harness::admin("postgres").await;
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{store_db}\"")).execute(&root).await.unwrap();
+    let store_url = format!("postgres://postgres@{}:{}/{store_db}", crate::harness::pg_host(), crate::harness::pg_port());
+    let mut h = Harness::start(SETUP, Opts { store: Some(store_url), ..remote() }).await;
+    let (b, b_url) = h.spawn_replica("replica-b.log");
+    let a_url = h.url.clone();
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let mut conn = h.spawn_connector_to(1, &[&a_url, &b_url]);
+    for url in [&a_url, &b_url] {
+        h.wait_until(&format!("the connector to register with {url}"), Duration::from_secs(15), || connected_to(url, &admin)).await;
+    }
+    h.sync(&admin);
+    let table = join(&[&h.db, "public", "orders"]);
+    let first = h.request(&dev, "table", &table, "read_only", "1h", &["--wait"]);
+    assert_eq!(s(&first, "status"), "Active", "granted through A: {first}");
+
+    // SIGKILL A; from now on the CLI talks to B.
+    h.kill_server();
+    h.url = b_url.clone();
+    h.server = Some(b);
+    let r = h.request(&dev, "table", &table, "read_only", "1h", &["--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "granted through B after A died: {r}");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    assert!(h.password_matches(&s(&r, "username"), &s(&creds, "secret")).await, "the shown password is the grantee's");
+    let mut db = h.login(&s(&r, "username"), &s(&creds, "secret")).await.expect("log in as the grantee");
+    sqlx::query("SELECT * FROM public.orders").execute(&mut db).await.expect("SELECT is granted");
+    drop(db);
+    for x in [&first, &r] {
+        assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(x, "id"), "--wait"]), "status"), "Revoked");
+        assert!(!h.role_exists(&s(x, "username")).await, "revoked through B: the login is gone");
+    }
+    let log = std::fs::read_to_string(h.dir.join("connector-1.log")).unwrap();
+    assert!(log.contains(&format!("registered with {b_url}")), "{log}");
+
+    // A comes back where it was: the connector dials it again.
+    let addr = a_url.trim_start_matches("http://");
+    let (a, _) = h.spawn_replica_on("replica-a-again.log", addr);
+    h.wait_until("the connector to register with A again", Duration::from_secs(20), || connected_to(&a_url, &admin)).await;
+    h.url = a_url.clone();
+    let again = h.request(&dev, "table", &table, "read_only", "1h", &["--wait"]);
+    assert_eq!(s(&again, "status"), "Active", "granted through the restarted A: {again}");
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&again, "id"), "--wait"]), "status"), "Revoked");
+    let mut a = a;
+    let _ = a.kill();
+    let _ = a.wait();
+    h.url = b_url;
+    conn.kill().unwrap();
+    conn.wait().unwrap();
+    h.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_old_connector_is_refused_with_both_versions_named() {
     let h = Harness::start(SETUP, remote()).await;

@@ -91,10 +91,15 @@ impl Harness {
     /// Another `sesame serve` on the same configuration (and store), logging
     /// to `log` in the test's directory; returns it and its URL.
     pub fn spawn_replica(&self, log: &str) -> (Child, String) {
+        self.spawn_replica_on(log, "127.0.0.1:0")
+    }
+
+    /// A replica listening on `listen` (e.g. where a killed one was).
+    pub fn spawn_replica_on(&self, log: &str, listen: &str) -> (Child, String) {
         let mut child = Command::new(BIN)
             .args(["serve", "--config"])
             .arg(&self.config)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info")
             .env("SESAME_E2E_PG_SECRET", if self.remote { "" } else { INTEGRATION_SECRET })
             .stdout(Stdio::piped())
@@ -113,13 +118,18 @@ impl Harness {
     /// Start `sesame connector` for `dc-1` with `connector.toml` (its log in
     /// `connector-{n}.log`). The integration secret lives only here.
     pub fn spawn_connector(&self, n: usize) -> Child {
+        self.spawn_connector_to(n, &[&self.url])
+    }
+
+    /// A connector dialing every replica in `servers`.
+    pub fn spawn_connector_to(&self, n: usize, servers: &[&str]) -> Child {
         let out = Command::new(BIN).args(["token", "issue", "--config"]).arg(&self.config).args(["--connector", "dc-1"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         Command::new(BIN)
             .args(["connector", "--config"])
             .arg(self.dir.join("connector.toml"))
-            .args(["--server", &self.url, "--token", &token, "--poll-wait", "1s"])
+            .args(["--server", &servers.join(","), "--token", &token, "--poll-wait", "1s"])
             .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info,reqwest=info")
             .env("SESAME_E2E_PG_SECRET", INTEGRATION_SECRET)
             .stdout(Stdio::null())
