@@ -7,7 +7,7 @@ use aws_sdk_lambda::operation::invoke::InvokeOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use sesame_integrations::custom::Transport;
-use sesame_integrations::IntegrationError;
+use sesame_integrations::{Cause, IntegrationError};
 use sesame_proto::IntegrationEvent;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ impl Lambda {
             .resource(&arn)
             .send()
             .await
-            .map_err(|e| IntegrationError::Unavailable(format!("cannot read the tags of `{arn}`: {}", aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| crate::account::sdk_err(&format!("cannot read the tags of `{arn}`"), e))?;
         match tags.tags().and_then(|t| t.get(ACCESS_TAG)) {
             Some(v) if v == "true" => Ok(()),
             other => Err(IntegrationError::Misconfigured(format!(
@@ -70,7 +70,7 @@ pub fn interpret(function: &str, out: &InvokeOutput) -> Result<serde_json::Value
     let payload = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
     let text = String::from_utf8_lossy(&payload).chars().take(300).collect::<String>();
     if let Some(kind) = out.function_error() {
-        return Err(IntegrationError::Unavailable(format!("the Lambda function `{function}` failed ({kind}): {text}")));
+        return Err(IntegrationError::Unavailable(Cause::Handler(format!("the Lambda function `{function}` failed ({kind}): {text}"))));
     }
     sesame_integrations::custom::reply::body(&payload).map_err(|e| {
         IntegrationError::Invalid(format!("the Lambda function `{function}` answered with something that is not JSON ({e}): `{text}`"))
@@ -98,7 +98,7 @@ impl Transport for Lambda {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| IntegrationError::Unavailable(format!("invoking `{}` failed: {}", self.function, aws_sdk_lambda::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| crate::account::sdk_err(&format!("invoking `{}` failed", self.function), e))?;
         interpret(&self.function, &out)
     }
 }

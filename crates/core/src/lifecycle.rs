@@ -106,6 +106,10 @@ pub struct ActionError {
     pub detail: String,
     /// What the requester reads.
     pub user_message: String,
+    /// Where it failed (`target`, `unreachable`, `aws`, `timeout`,
+    /// `handler`, `connector`, `incomplete`, `invalid`, `misconfigured`),
+    /// kept in the audit entry so failures can be told apart.
+    pub cause: &'static str,
     /// The target was unreachable or failed; trying again may succeed.
     pub retryable: bool,
 }
@@ -308,7 +312,7 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
                 Step::Change(Transition {
                     finish: vec![JobKind::Grant, JobKind::Revoke],
                     failure_reason: Some(error.user_message.clone()),
-                    ..change(S::Failed, system(AuditAction::GrantFailed, Outcome::Error, json!({ "error": error.detail })))
+                    ..change(S::Failed, system(AuditAction::GrantFailed, Outcome::Error, json!({ "error": error.detail, "cause": error.cause })))
                 })
             }
         }
@@ -316,7 +320,7 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
             // Revocation and cleanup never give up; grants retry until their deadline.
             let failures = u32::try_from(run.failures.saturating_add(1)).unwrap_or(u32::MAX);
             let delay = retry_delay(failures, run.retry.base, run.retry.max);
-            let detail = json!({ "error": error.detail, "failures": failures, "retry_in_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX) });
+            let detail = json!({ "error": error.detail, "cause": error.cause, "failures": failures, "retry_in_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX) });
             Step::Retry(Retry {
                 kind: run.kind,
                 at: now.plus(delay),

@@ -25,13 +25,15 @@ use sesame_proto::{ActionParams, Credentials};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use sesame_proto::Cause;
 pub use descriptor::{Descriptor, Limits, ResourceType, UsernameRule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
-    /// The target could not be reached or failed; worth retrying.
+    /// The target could not be reached or failed; worth retrying. Its
+    /// cause says where (target, network, AWS, handler, connector, time).
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Cause),
     /// The request can never succeed as it is (bad resource id, bad name...).
     #[error("{0}")]
     Invalid(String),
@@ -64,6 +66,15 @@ impl From<ConfigError> for IntegrationError {
 }
 
 impl IntegrationError {
+    /// Where it failed: the cause's label, or `invalid` / `misconfigured`.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            IntegrationError::Unavailable(c) => c.label(),
+            IntegrationError::Invalid(_) => "invalid",
+            IntegrationError::Misconfigured(_) => "misconfigured",
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, IntegrationError::Unavailable(_))
     }

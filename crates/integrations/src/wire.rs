@@ -4,24 +4,24 @@
 //! run in the control plane's own process are called directly, never
 //! through here.
 
-use crate::{Discovery, Integration, IntegrationError, StatusReport};
+use crate::{Cause, Discovery, Integration, IntegrationError, StatusReport};
 use sesame_core::Timestamp;
 use sesame_proto::connector::{FailureKind, Op, Reply, Task, TaskOutcome};
 use sesame_proto::Credentials;
 use std::collections::BTreeMap;
 
 pub fn failure(e: &IntegrationError) -> TaskOutcome {
-    let kind = match e {
-        IntegrationError::Unavailable(_) => FailureKind::Unavailable,
-        IntegrationError::Invalid(_) => FailureKind::Invalid,
-        IntegrationError::Misconfigured(_) => FailureKind::Misconfigured,
+    let (kind, cause) = match e {
+        IntegrationError::Unavailable(c) => (FailureKind::Unavailable, Some(c.clone())),
+        IntegrationError::Invalid(_) => (FailureKind::Invalid, None),
+        IntegrationError::Misconfigured(_) => (FailureKind::Misconfigured, None),
     };
-    TaskOutcome::Failed { kind, message: e.to_string() }
+    TaskOutcome::Failed { kind, message: e.to_string(), cause }
 }
 
-pub fn error_of(kind: FailureKind, message: String) -> IntegrationError {
+pub fn error_of(kind: FailureKind, message: String, cause: Option<Cause>) -> IntegrationError {
     match kind {
-        FailureKind::Unavailable => IntegrationError::Unavailable(message),
+        FailureKind::Unavailable => IntegrationError::Unavailable(cause.unwrap_or(Cause::Connector(message))),
         FailureKind::Invalid => IntegrationError::Invalid(message),
         FailureKind::Misconfigured => IntegrationError::Misconfigured(message),
     }
@@ -45,7 +45,7 @@ pub fn boundary_params(principal_type: &str, name: &str, boundary_arn: &str) -> 
 /// stopped waiting for it, and never a grant without a deadline or past it.
 pub fn admit(t: &Task, now: Timestamp) -> Result<(), IntegrationError> {
     if let Some(exp) = t.expires_at_ms.filter(|e| now.0 > *e) {
-        return Err(IntegrationError::Unavailable(format!("the control plane stopped waiting for this task {} ms ago; not run", now.0 - exp)));
+        return Err(IntegrationError::Unavailable(Cause::Connector(format!("the control plane stopped waiting for this task {} ms ago; not run", now.0 - exp))));
     }
     if t.op == Op::GrantAccess {
         match t.valid_until_ms {
@@ -162,6 +162,20 @@ mod tests {
         assert_eq!(expect_users(value).unwrap(), ["sesame_a"]);
         let wrong = expect_status(Reply::Done).unwrap_err();
         assert!(matches!(wrong, IntegrationError::Invalid(_)) && wrong.to_string().contains("done instead"), "{wrong}");
+    }
+
+    #[test]
+    fn a_failure_keeps_its_cause_across_the_wire() {
+        let e = IntegrationError::Unavailable(Cause::Target { system: "mysql".into(), code: "1205".into(), message: "lock wait timeout".into() });
+        let wire = serde_json::to_value(failure(&e)).unwrap();
+        let TaskOutcome::Failed { kind, message, cause } = serde_json::from_value(wire).unwrap() else { panic!("a failed outcome") };
+        let back = error_of(kind, message, cause);
+        assert!(matches!(&back, IntegrationError::Unavailable(Cause::Target { code, .. }) if code == "1205"), "{back:?}");
+        assert_eq!((back.cause(), back.to_string()), ("target", e.to_string()));
+        // An older connector sends no cause: the message stays, as the connector's.
+        let old: TaskOutcome = serde_json::from_value(serde_json::json!({"outcome": "failed", "kind": "unavailable", "message": "boom"})).unwrap();
+        let TaskOutcome::Failed { kind, message, cause } = old else { panic!("a failed outcome") };
+        assert_eq!(error_of(kind, message, cause).to_string(), "boom");
     }
 
     #[test]

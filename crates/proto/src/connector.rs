@@ -216,6 +216,10 @@ pub enum TaskOutcome {
     Failed {
         kind: FailureKind,
         message: String,
+        /// Why, when `kind` is `unavailable` (connectors before 1.8 send none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        cause: Option<crate::Cause>,
     },
 }
 

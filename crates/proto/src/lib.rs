@@ -2,10 +2,12 @@
 //! requests and responses, stable error codes, integration event payloads.
 
 pub mod api;
+pub mod cause;
 pub mod connector;
 pub mod error;
 pub mod event;
 
 pub use api::*;
+pub use cause::Cause;
 pub use error::{ErrorBody, ErrorCode};
 pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo, REQUESTER_PARAM};

@@ -107,7 +107,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     }
     let params = params_for(&row);
     let timeout = w.action_timeout;
-    let timed_out = |what: &str| IntegrationError::Unavailable(format!("{what} timed out after {timeout:?}"));
+    let timed_out = |what: &str| IntegrationError::Unavailable(sesame_integrations::Cause::timeout(what, timeout));
     let cleanup_after = integ.descriptor().settings.cleanup_delay_ms();
     let result = match job.kind {
         JobKind::Grant => {
@@ -151,7 +151,7 @@ pub fn facts(r: &RequestRow) -> Request {
 }
 
 fn action_error(e: &IntegrationError, retryable: bool) -> ActionError {
-    ActionError { detail: e.to_string(), user_message: e.user_message(), retryable }
+    ActionError { detail: e.to_string(), user_message: e.user_message(), cause: e.cause(), retryable }
 }
 
 /// Report what the action did and carry out what the lifecycle answers.

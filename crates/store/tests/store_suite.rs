@@ -133,7 +133,7 @@ async fn status_change_is_compare_and_set(s: Store) {
     assert_eq!(again[0].attempts, 2);
     // Failure: retried later, error visible on the request.
     let run = JobRun { kind: JobKind::Grant, attempts: again[0].attempts, failures: again[0].failures, retry: RetryPolicy { base: Duration::from_millis(9_988), max: Duration::from_secs(60) } };
-    let error = ActionError { detail: "connection refused at 10.0.0.1".into(), user_message: "connection refused".into(), retryable: true };
+    let error = ActionError { detail: "connection refused at 10.0.0.1".into(), user_message: "connection refused".into(), cause: "unreachable", retryable: true };
     let Step::Retry(retry) = step("r2", RequestStatus::Granting, Some(1_000_000), Event::ActionFailed { run, error }, 30_012) else { panic!("a grant that failed retryably is retried") };
     assert_eq!(retry.at, Timestamp(40_000));
     s.retry_job("r2", &retry, Timestamp(30_012)).await.unwrap();
@@ -158,7 +158,7 @@ both!(status_change_is_compare_and_set);
 async fn a_failed_request_keeps_its_reason(s: Store) {
     s.insert_request(&req("r9", RequestStatus::Granting), &[], audit(AuditAction::RequestCreate, "r9"), Timestamp(1)).await.unwrap();
     let run = JobRun { kind: JobKind::Grant, attempts: 1, failures: 0, retry: RetryPolicy { base: Duration::from_secs(1), max: Duration::from_secs(1) } };
-    let error = ActionError { detail: "LimitExceeded".into(), user_message: "the grant does not fit IAM's quotas".into(), retryable: false };
+    let error = ActionError { detail: "LimitExceeded".into(), user_message: "the grant does not fit IAM's quotas".into(), cause: "invalid", retryable: false };
     let c = change(step("r9", RequestStatus::Granting, Some(100), Event::ActionFailed { run, error }, 2));
     assert!(s.apply(&c, Timestamp(2)).await.unwrap().is_ok());
     let got = s.get_request("r9").await.unwrap().unwrap();

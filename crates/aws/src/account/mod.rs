@@ -26,7 +26,7 @@ use sesame_core::Timestamp;
 use sesame_integrations::registry::Registry;
 use sesame_integrations::secret::SecretRef;
 use sesame_integrations::settings::IntegrationSettings;
-use sesame_integrations::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
+use sesame_integrations::{Cause, Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use sesame_proto::{ActionParams, Credentials};
 use std::sync::Arc;
 use std::collections::BTreeMap;
@@ -159,8 +159,12 @@ fn tags_of(found: &[Found]) -> Tags {
     found.iter().filter(|f| !f.tags.is_empty()).map(|f| (f.info.id.clone(), f.tags.clone())).collect()
 }
 
-pub(crate) fn sdk_err<E: std::error::Error + 'static>(what: &str, e: E) -> IntegrationError {
-    IntegrationError::Unavailable(format!("{what}: {}", aws_sdk_iam::error::DisplayErrorContext(&e)))
+pub(crate) fn sdk_err<E: std::error::Error + aws_sdk_iam::error::ProvideErrorMetadata + 'static>(what: &str, e: E) -> IntegrationError {
+    IntegrationError::Unavailable(Cause::Aws {
+        call: what.to_owned(),
+        code: e.code().map(str::to_owned),
+        message: aws_sdk_iam::error::DisplayErrorContext(&e).to_string(),
+    })
 }
 
 impl AwsAccount {

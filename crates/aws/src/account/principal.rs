@@ -5,7 +5,7 @@
 use super::sdk_err;
 use aws_sdk_iam::Client;
 use sesame_core::policy::Placement;
-use sesame_integrations::IntegrationError;
+use sesame_integrations::{Cause, IntegrationError};
 use sesame_proto::Credentials;
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ impl Fail {
         self.code.as_deref() == Some(code)
     }
     fn into_err(self, what: &str) -> IntegrationError {
-        IntegrationError::Unavailable(format!("{what}: {}", self.text))
+        IntegrationError::Unavailable(Cause::Aws { call: what.to_owned(), code: self.code, message: self.text })
     }
 }
 
@@ -128,7 +128,7 @@ pub async fn put_policies(iam: &Client, p: Principal<'_>, placement: &Placement)
             Err(e) if is_code(&e, "EntityAlreadyExists") => Some(format!("arn:aws:iam::{}:policy{PATH}{pname}", account_of(iam, p).await?)),
             Err(e) => return Err(sdk_err(&format!("cannot create policy `{pname}`"), e)),
         };
-        let arn = arn.ok_or_else(|| IntegrationError::Unavailable(format!("IAM returned no ARN for `{pname}`")))?;
+        let arn = arn.ok_or_else(|| IntegrationError::Unavailable(Cause::Aws { call: format!("creating `{pname}`"), code: None, message: "IAM returned no ARN".into() }))?;
         let r = match p {
             Principal::User(u) => done(iam.attach_user_policy().user_name(u).policy_arn(arn).send().await),
             Principal::Role(r) => done(iam.attach_role_policy().role_name(r).policy_arn(arn).send().await),
@@ -231,7 +231,7 @@ pub async fn delete(iam: &Client, p: Principal<'_>) -> Result<(), IntegrationErr
 pub async fn new_access_key(iam: &Client, user: &str, region: &str, hint: Option<String>) -> Result<Credentials, IntegrationError> {
     delete_keys(iam, user).await?;
     let out = iam.create_access_key().user_name(user).send().await.map_err(|e| sdk_err("cannot create an access key", e))?;
-    let key = out.access_key().ok_or_else(|| IntegrationError::Unavailable("IAM returned no access key".into()))?;
+    let key = out.access_key().ok_or_else(|| IntegrationError::Unavailable(Cause::Aws { call: "creating an access key".into(), code: None, message: "IAM returned no access key".into() }))?;
     let (id, secret) = (key.access_key_id().to_owned(), key.secret_access_key().to_owned());
     let command = hint.map(|h| format!("AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={secret} AWS_REGION={region} {h}"));
     let details = BTreeMap::from([("aws_access_key_id".to_owned(), id.clone()), ("region".to_owned(), region.to_owned()), ("iam_user".to_owned(), user.to_owned())]);

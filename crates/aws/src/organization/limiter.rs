@@ -57,7 +57,7 @@ impl Limiter {
 
     /// Wait for a creation slot (at most [`OUTSTANDING_CREATIONS`] at once).
     pub async fn creation(&self) -> Result<Slot<'_>, IntegrationError> {
-        let permit = self.creations.acquire().await.map_err(|_| IntegrationError::Unavailable("the Identity Center queue is closed".into()))?;
+        let permit = self.creations.acquire().await.map_err(|_| IntegrationError::Unavailable(sesame_integrations::Cause::Connector("the Identity Center queue is closed".into())))?;
         let now = self.outstanding.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_outstanding.fetch_max(now, Ordering::SeqCst);
         Ok(Slot { _permit: permit, limiter: self })
@@ -99,7 +99,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn at_most_ten_creations_outstanding() {
         let l = Arc::new(Limiter::new(1000, 10));
         let mut tasks = Vec::new();

@@ -6,7 +6,7 @@
 
 use super::AwsOrganization;
 use aws_sdk_ssoadmin::types::{AccountAssignmentOperationStatus, CustomerManagedPolicyReference, PrincipalType, StatusValues, Tag, TargetType};
-use sesame_integrations::IntegrationError;
+use sesame_integrations::{Cause, IntegrationError};
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(200);
@@ -217,16 +217,16 @@ impl AwsOrganization {
     async fn wait_for(&self, instance: &str, mut status: Option<AccountAssignmentOperationStatus>, op: Op, what: &str) -> Result<(), IntegrationError> {
         let started = tokio::time::Instant::now();
         loop {
-            let s = status.as_ref().ok_or_else(|| IntegrationError::Unavailable("Identity Center returned no assignment status".into()))?;
+            let s = status.as_ref().ok_or_else(|| IntegrationError::Unavailable(Cause::Incomplete(format!("{what}: Identity Center returned no assignment status"))))?;
             match s.status() {
                 Some(StatusValues::Succeeded) => return Ok(()),
                 Some(StatusValues::Failed) => {
-                    return Err(IntegrationError::Unavailable(format!("{what} failed: {}", s.failure_reason().unwrap_or("no reason given"))));
+                    return Err(IntegrationError::Unavailable(Cause::Incomplete(format!("{what} failed: {}", s.failure_reason().unwrap_or("no reason given")))));
                 }
                 _ => {}
             }
             if started.elapsed() > POLL_FOR {
-                return Err(IntegrationError::Unavailable(format!("{what} is still in progress after {POLL_FOR:?}")));
+                return Err(IntegrationError::Unavailable(Cause::Incomplete(format!("{what} is still in progress after {POLL_FOR:?}"))));
             }
             tokio::time::sleep(POLL).await;
             let id = s.request_id().unwrap_or_default().to_owned();

@@ -15,7 +15,7 @@ fn run(kind: JobKind, attempts: i64, failures: i64) -> JobRun {
 }
 
 fn failed(retryable: bool) -> ActionError {
-    ActionError { detail: "boom at 10.0.0.1".into(), user_message: "try later".into(), retryable }
+    ActionError { detail: "boom at 10.0.0.1".into(), user_message: "try later".into(), cause: "unreachable", retryable }
 }
 
 fn transition(s: Step) -> Transition {

@@ -2,7 +2,7 @@
 //! its stdout is the reply. A handler that hangs is killed at the timeout.
 
 use super::Transport;
-use crate::IntegrationError;
+use crate::{Cause, IntegrationError};
 use async_trait::async_trait;
 use sesame_proto::IntegrationEvent;
 use std::process::Stdio;
@@ -36,7 +36,7 @@ impl Transport for Exec {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| IntegrationError::Misconfigured(format!("cannot run `{program}`: {e}")))?;
-        let mut stdin = child.stdin.take().ok_or_else(|| IntegrationError::Unavailable("no stdin".into()))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| IntegrationError::Unavailable(Cause::Handler(format!("the handler `{program}` has no stdin"))))?;
         let run = async move {
             stdin.write_all(&input).await?;
             drop(stdin);
@@ -44,20 +44,20 @@ impl Transport for Exec {
         };
         let out = match tokio::time::timeout(self.timeout, run).await {
             Ok(Ok(out)) => out,
-            Ok(Err(e)) => return Err(IntegrationError::Unavailable(format!("the handler `{program}` failed: {e}"))),
+            Ok(Err(e)) => return Err(IntegrationError::Unavailable(Cause::Handler(format!("the handler `{program}` failed: {e}")))),
             // Dropping the future kills the child (kill_on_drop).
-            Err(_) => return Err(IntegrationError::Unavailable(format!("the handler `{program}` did not answer within {:?}; it was killed", self.timeout))),
+            Err(_) => return Err(IntegrationError::Unavailable(Cause::timeout(format!("the handler `{program}` (killed)"), self.timeout))),
         };
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !stderr.trim().is_empty() {
             tracing::debug!(handler = %program, stderr = %stderr.chars().take(2000).collect::<String>(), "handler stderr");
         }
         if !out.status.success() {
-            return Err(IntegrationError::Unavailable(format!(
+            return Err(IntegrationError::Unavailable(Cause::Handler(format!(
                 "the handler `{program}` exited with {}: {}",
                 out.status,
                 stderr.lines().last().unwrap_or_default()
-            )));
+            ))));
         }
         super::reply::body(&out.stdout).map_err(|e| {
             let text = String::from_utf8_lossy(&out.stdout);

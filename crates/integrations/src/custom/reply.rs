@@ -1,7 +1,7 @@
 //! Reading handler replies. A reply that does not fit the contract is a
 //! clear error naming the event and what was wrong — never a silent success.
 
-use crate::{IntegrationError, StatusReport};
+use crate::{Cause, IntegrationError, StatusReport};
 use serde_json::Value;
 use sesame_proto::{Credentials, EventType, PermissionInfo, ResourceInfo};
 use std::collections::BTreeMap;
@@ -60,7 +60,7 @@ pub fn expect_ok(e: EventType, v: &Value) -> Result<(), IntegrationError> {
         Some("ok") => Ok(()),
         Some(other) => {
             let msg = v.get("message").and_then(Value::as_str).unwrap_or("no message");
-            Err(IntegrationError::Unavailable(format!("the handler answered {} with status `{other}`: {msg}", name(e))))
+            Err(IntegrationError::Unavailable(Cause::Handler(format!("the handler answered {} with status `{other}`: {msg}", name(e)))))
         }
         None => Err(IntegrationError::Invalid(format!(
             "malformed reply to {}: expected {{\"status\": \"ok\"}}, got {}",

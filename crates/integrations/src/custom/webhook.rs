@@ -4,7 +4,7 @@
 //! reject replays. Connection errors and 5xx are retried; 4xx are not.
 
 use super::Transport;
-use crate::IntegrationError;
+use crate::{Cause, IntegrationError};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sesame_proto::IntegrationEvent;
@@ -70,7 +70,7 @@ impl Transport for Webhook {
                 .await;
             match res {
                 Ok(r) if r.status().is_success() => {
-                    let bytes = r.bytes().await.map_err(|e| IntegrationError::Unavailable(e.to_string()))?;
+                    let bytes = r.bytes().await.map_err(|e| IntegrationError::Unavailable(Cause::Unreachable { system: format!("the webhook {}", self.url), message: e.to_string() }))?;
                     return super::reply::body(&bytes).map_err(|e| {
                         IntegrationError::Invalid(format!(
                             "the webhook answered with something that is not JSON ({e}): `{}`",
@@ -85,7 +85,7 @@ impl Transport for Webhook {
                 Err(e) => last = e.to_string(),
             }
         }
-        Err(IntegrationError::Unavailable(format!("the webhook {} failed after {} attempts: {last}", self.url, self.retries + 1)))
+        Err(IntegrationError::Unavailable(Cause::Handler(format!("the webhook {} failed after {} attempts: {last}", self.url, self.retries + 1))))
     }
 }
 

@@ -10,7 +10,7 @@ pub use config::{AuthType, MysqlConfig};
 
 use sesame_proto::connector::IntegrationKind;
 use crate::sql::quote;
-use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
+use crate::{Cause, Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use sesame_core::{resource_id, Timestamp};
 use sesame_proto::{ActionParams, Credentials, ResourceInfo};
@@ -39,10 +39,10 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
             if matches!(code.as_str(), "1044" | "1045" | "1142" | "1227" | "42000") && db.message().contains("denied") {
                 IntegrationError::Misconfigured(format!("the connector account lacks a privilege: {}", db.message()))
             } else {
-                IntegrationError::Unavailable(format!("mysql error {code}: {}", db.message()))
+                IntegrationError::Unavailable(Cause::Target { system: "mysql".into(), code, message: db.message().to_owned() })
             }
         }
-        other => IntegrationError::Unavailable(format!("cannot reach mysql: {other}")),
+        other => IntegrationError::Unavailable(Cause::Unreachable { system: "mysql".into(), message: other.to_string() }),
     }
 }
 

@@ -12,7 +12,7 @@ pub use config::{AuthType, GranteeObjects, PostgresConfig, SslMode};
 
 use sesame_proto::connector::IntegrationKind;
 use crate::sql::quote;
-use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
+use crate::{Cause, Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use sesame_core::Timestamp;
 use sesame_proto::{ActionParams, Credentials};
@@ -39,10 +39,10 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
             if code == "42501" {
                 IntegrationError::Misconfigured(format!("the connector account lacks a privilege: {}", db.message()))
             } else {
-                IntegrationError::Unavailable(format!("postgres error {code}: {}", db.message()))
+                IntegrationError::Unavailable(Cause::Target { system: "postgres".into(), code, message: db.message().to_owned() })
             }
         }
-        other => IntegrationError::Unavailable(format!("cannot reach postgres: {other}")),
+        other => IntegrationError::Unavailable(Cause::Unreachable { system: "postgres".into(), message: other.to_string() }),
     }
 }
 
@@ -97,7 +97,7 @@ impl Postgres {
     /// A pool on `database` (the maintenance database when `None`).
     fn pool(&self, database: Option<&str>) -> Result<PgPool, IntegrationError> {
         let db = database.unwrap_or(&self.cfg.database).to_owned();
-        let mut pools = self.pools.lock().map_err(|_| IntegrationError::Unavailable("pool lock poisoned".into()))?;
+        let mut pools = self.pools.lock().map_err(|_| IntegrationError::Unavailable(Cause::Unreachable { system: "postgres".into(), message: "the connection pool's lock is poisoned".into() }))?;
         if let Some(p) = pools.get(&db) {
             return Ok(p.clone());
         }

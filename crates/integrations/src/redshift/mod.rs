@@ -10,7 +10,7 @@ use sesame_proto::connector::IntegrationKind;
 use crate::postgres::SslMode;
 use crate::secret::SecretRef;
 use crate::settings::IntegrationSettings;
-use crate::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
+use crate::{Cause, Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
 use async_trait::async_trait;
 use serde::Deserialize;
 use sesame_core::{resource_id, Timestamp};
@@ -60,9 +60,9 @@ pub struct Redshift {
 fn unavailable(e: sqlx::Error) -> IntegrationError {
     match e {
         sqlx::Error::Database(db) => {
-            IntegrationError::Unavailable(format!("redshift error {}: {}", db.code().unwrap_or_default(), db.message()))
+            IntegrationError::Unavailable(Cause::Target { system: "redshift".into(), code: db.code().unwrap_or_default().into_owned(), message: db.message().to_owned() })
         }
-        other => IntegrationError::Unavailable(format!("cannot reach redshift: {other}")),
+        other => IntegrationError::Unavailable(Cause::Unreachable { system: "redshift".into(), message: other.to_string() }),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::clock;
 use sesame_core::Timestamp;
 use sesame_integrations::registry::{min_connector_version, version_at_least};
-use sesame_integrations::IntegrationError;
+use sesame_integrations::{Cause, IntegrationError};
 use sesame_proto::connector::{ConnectorView, InstanceView, IntegrationInfo, Op, Refusal, Register, RegisterReply, Task, TaskOutcome};
 use sesame_proto::ActionParams;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -208,7 +208,8 @@ impl Hub {
                     p.connector,
                     p.instance.unwrap_or_default()
                 );
-                let _ = p.tx.send(TaskOutcome::Failed { kind: sesame_proto::connector::FailureKind::Unavailable, message });
+                let cause = Some(Cause::Connector(message.clone()));
+                let _ = p.tx.send(TaskOutcome::Failed { kind: sesame_proto::connector::FailureKind::Unavailable, message, cause });
             }
         }
     }
@@ -244,9 +245,9 @@ impl Hub {
             let conn = st.conns.get(connector);
             let connected = conn.is_some_and(|c| c.instances.values().any(|i| self.alive(i, now)));
             if !connected {
-                return Err(IntegrationError::Unavailable(format!(
+                return Err(IntegrationError::Unavailable(Cause::Connector(format!(
                     "connector `{connector}` is not connected: start `sesame connector` for it (it serves `{integration}`)"
-                )));
+                ))));
             }
             if let Some(r) = conn.and_then(|c| c.refused.iter().find(|r| r.integration == integration)) {
                 return Err(IntegrationError::Misconfigured(r.reason.clone()));
@@ -276,9 +277,9 @@ impl Hub {
         let _guard = Abandon(self, connector, &task_id);
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(TaskOutcome::Ok { value })) => Ok(value),
-            Ok(Ok(TaskOutcome::Failed { kind, message })) => Err(sesame_integrations::wire::error_of(kind, message)),
-            Ok(Err(_)) => Err(IntegrationError::Unavailable("the connector gateway dropped the task".into())),
-            Err(_) => Err(IntegrationError::Unavailable(format!("connector `{connector}` did not answer within {timeout:?}"))),
+            Ok(Ok(TaskOutcome::Failed { kind, message, cause })) => Err(sesame_integrations::wire::error_of(kind, message, cause)),
+            Ok(Err(_)) => Err(IntegrationError::Unavailable(Cause::Connector("the connector gateway dropped the task".into()))),
+            Err(_) => Err(IntegrationError::Unavailable(Cause::timeout(format!("connector `{connector}`"), timeout))),
         }
     }
 
@@ -355,7 +356,24 @@ mod tests {
         assert!(matches!(call.await.unwrap().unwrap(), sesame_proto::connector::Reply::Done), "the holder's answer, not the forged one");
     }
 
-    #[tokio::test]
+    /// A connector that takes a task and never answers: the caller gets a
+    /// retryable timeout, typed as one, after exactly its timeout (paused
+    /// time: the minute passes at once).
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_task_times_out_as_a_timeout() {
+        let hub = std::sync::Arc::new(hub_with("a"));
+        let h = hub.clone();
+        let started = tokio::time::Instant::now();
+        let call = tokio::spawn(async move { h.dispatch("dc-1", "pg", Op::RevokeAccess, ActionParams::default(), None, Duration::from_secs(60)).await });
+        assert_eq!(hub.poll("dc-1", "a", Duration::from_secs(1)).await.unwrap().len(), 1, "the instance took the task");
+        let e = call.await.unwrap().unwrap_err();
+        assert!(matches!(&e, IntegrationError::Unavailable(Cause::Timeout { after_ms: 60_000, .. })), "{e:?}");
+        assert!(e.is_retryable() && e.to_string().contains("connector `dc-1` did not answer within 60 s"), "{e}");
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        assert!(hub.lock().pending.is_empty(), "the timed-out task is forgotten");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_task_the_caller_abandoned_is_never_handed_out() {
         let hub = hub_with("a");
         let call = hub.dispatch("dc-1", "pg", Op::GrantAccess, ActionParams::default(), Some(Timestamp(i64::MAX)), Duration::from_secs(60));

@@ -106,6 +106,7 @@ async fn revoke_is_retried_until_the_handler_says_ok() {
     let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
     assert_eq!(audit.matches("\"revoke.retry\"").count(), 2, "{audit}");
     assert!(audit.contains("backend busy"));
+    assert_eq!(audit.matches(r#""cause":"handler""#).count(), 2, "a handler's refusal is the handler's: {audit}");
     let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert!(st["grants"].get(&id).is_none());
     h.finish().await;

@@ -140,6 +140,7 @@ async fn revocation_retries_while_the_target_is_down() {
     assert!(metrics.contains("sesame_revocations_failing 1"), "{metrics}");
     let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
     assert!(audit.contains("revoke.retry") && audit.contains("postgres"), "{audit}");
+    assert!(audit.contains(r#""cause":"unreachable""#), "the retry says where it failed: {audit}");
 
     // The target comes back on the same address: the revocation completes.
     let _proxy2 = Proxy::start(port).await;
