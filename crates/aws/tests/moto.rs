@@ -95,7 +95,7 @@ async fn lambda(m: &Moto, function: &str) -> Custom {
         "custom_parameters": {"param1": "one", "param2": "two"},
     }))
     .unwrap();
-    Custom::build(cfg, &registry()).await.unwrap()
+    registry().custom(cfg).await.unwrap()
 }
 
 fn registry() -> sesame_integrations::registry::Registry {

@@ -135,13 +135,38 @@ impl Registry {
         }
     }
 
+    /// A PostgreSQL integration, its password read here (where the
+    /// connector runs).
+    pub async fn postgres(&self, cfg: PostgresConfig) -> Result<Postgres, IntegrationError> {
+        let password = self.resolve_opt(cfg.password.as_ref()).await?;
+        Postgres::new(cfg, password)
+    }
+
+    pub async fn mysql(&self, cfg: MysqlConfig) -> Result<Mysql, IntegrationError> {
+        let password = self.resolve_opt(cfg.password.as_ref()).await?;
+        Mysql::new(cfg, password)
+    }
+
+    pub async fn redshift(&self, cfg: RedshiftConfig) -> Result<Redshift, IntegrationError> {
+        let password = self.resolve_opt(cfg.password.as_ref()).await?;
+        Redshift::new(cfg, password)
+    }
+
+    /// A custom integration with the transport its configuration names
+    /// (Lambda comes from a plug-in).
+    pub async fn custom(&self, cfg: CustomConfig) -> Result<Custom, IntegrationError> {
+        cfg.validate()?;
+        let transport = self.transport(&cfg).await?;
+        Custom::new(cfg, transport)
+    }
+
     /// Build a declared integration, resolving its secrets here.
     pub async fn build(&self, decl: &IntegrationDecl) -> Result<Arc<dyn Integration>, IntegrationError> {
         Ok(match decl {
-            IntegrationDecl::Postgresql(c) => Arc::new(Postgres::build(c.clone(), self).await?),
-            IntegrationDecl::Mysql(c) => Arc::new(Mysql::build(c.clone(), self).await?),
-            IntegrationDecl::Redshift(c) => Arc::new(Redshift::build(c.clone(), self).await?),
-            IntegrationDecl::Custom(c) => Arc::new(Custom::build(c.clone(), self).await?),
+            IntegrationDecl::Postgresql(c) => Arc::new(self.postgres(c.clone()).await?),
+            IntegrationDecl::Mysql(c) => Arc::new(self.mysql(c.clone()).await?),
+            IntegrationDecl::Redshift(c) => Arc::new(self.redshift(c.clone()).await?),
+            IntegrationDecl::Custom(c) => Arc::new(self.custom(c.clone()).await?),
             IntegrationDecl::Remote(c) => {
                 return Err(IntegrationError::Misconfigured(format!("`{}` is served by connector `{}`, not here", c.name, c.connector)))
             }

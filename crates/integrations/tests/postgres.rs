@@ -7,7 +7,7 @@
 use sesame_integrations::registry::Registry;
 use sesame_core::resource_id::join;
 use sesame_core::Timestamp;
-use sesame_integrations::postgres::{Postgres, PostgresConfig};
+use sesame_integrations::postgres::PostgresConfig;
 use sesame_integrations::Integration;
 use sesame_proto::ActionParams;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -39,7 +39,7 @@ async fn grant_and_revoke_are_idempotent() {
         r#"{{"name":"pg","host":"{}","username":"postgres","databases":["{db}"],"user_prefix":"it{tag}_","ssl_mode":"disable"}}"#,
         host()
     ));
-    let pg = Postgres::build(cfg, &Registry::new()).await.unwrap();
+    let pg = Registry::new().postgres(cfg).await.unwrap();
     assert!(pg.get_status().await.unwrap().healthy);
     let d = pg.list_resources().await.unwrap();
     let t = join(&[&db, "public", "t"]);
@@ -105,7 +105,7 @@ async fn our_scram_verifiers_are_the_ones_postgresql_makes() {
 #[tokio::test]
 async fn an_unreachable_target_is_a_retryable_error() {
     let cfg: PostgresConfig = toml_cfg(r#"{"name":"pg","host":"127.0.0.1","port":1,"username":"postgres","ssl_mode":"disable"}"#);
-    let pg = Postgres::build(cfg, &Registry::new()).await.unwrap();
+    let pg = Registry::new().postgres(cfg).await.unwrap();
     let e = pg.revoke_access(&ActionParams { username: "sesame_x".into(), ..Default::default() }).await.unwrap_err();
     assert!(e.is_retryable(), "{e}");
 }
@@ -113,11 +113,11 @@ async fn an_unreachable_target_is_a_retryable_error() {
 #[tokio::test]
 async fn bad_configuration_is_refused_with_the_key() {
     let cfg: PostgresConfig = toml_cfg(r#"{"name":"pg","host":"h","username":"u","user_prefix":"Bad-Prefix"}"#);
-    let e = Postgres::build(cfg, &Registry::new()).await.err().unwrap().to_string();
+    let e = Registry::new().postgres(cfg).await.err().unwrap().to_string();
     assert!(e.contains("`user_prefix`"), "{e}");
     let missing: PostgresConfig =
         toml_cfg(r#"{"name":"pg","host":"h","username":"u","password":{"env":"SESAME_TEST_SURELY_UNSET_VAR"}}"#);
-    let e = Postgres::build(missing, &Registry::new()).await.err().unwrap().to_string();
+    let e = Registry::new().postgres(missing).await.err().unwrap().to_string();
     assert!(e.contains("SESAME_TEST_SURELY_UNSET_VAR"), "{e}");
 }
 

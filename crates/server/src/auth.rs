@@ -8,6 +8,9 @@ use sesame_core::User;
 use sesame_proto::ErrorCode;
 use sha2::{Digest, Sha256};
 
+/// Tokens of connectors name their principal `connector:ID`.
+pub const CONNECTOR_TOKEN_PREFIX: &str = "connector:";
+
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -28,7 +31,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let email = principal(parts, state).await?;
-        if email.starts_with(crate::gateway::api::TOKEN_PREFIX) {
+        if email.starts_with(CONNECTOR_TOKEN_PREFIX) {
             return Err(ApiError::new(ErrorCode::Forbidden, "this is a connector's token: people's endpoints need a user's token"));
         }
         let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
@@ -58,7 +61,7 @@ pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 /// over its budget is refused before the store is asked.
 pub async fn principal(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
     let token = bearer(parts).ok();
-    let keys = crate::limits::auth_keys(parts, token);
+    let keys = crate::limits::auth_keys(parts, token.map(token_hash).as_deref());
     state.auth_guard.check(&keys)?;
     let found = match token {
         Some(t) => state.store.user_for_token(&token_hash(t), crate::clock::now()).await?,

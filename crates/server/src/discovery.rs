@@ -2,16 +2,10 @@
 
 use crate::clock;
 use crate::state::AppState;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::FutureExt;
 use sesame_store::{IntegrationStatus, StoredResource};
 
-/// Why a discovery failed, as the integration's status message says it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SyncError(pub String);
-
-/// A discovery in progress, awaited by everyone who asked for it.
-pub type Running = Shared<BoxFuture<'static, Result<usize, SyncError>>>;
+pub use crate::state::{Running, SyncError};
 
 /// Discover `name` now, or join its discovery if one is running. It runs in
 /// a task of its own (a caller going away does not stop it) and within

@@ -102,16 +102,17 @@ impl AuthGuard {
     }
 }
 
-/// The keys a sign-in attempt is counted under.
-pub fn auth_keys(parts: &axum::http::request::Parts, token: Option<&str>) -> Vec<String> {
+/// The keys a sign-in attempt is counted under: the address, and the
+/// token's hash when there is one.
+pub fn auth_keys(parts: &axum::http::request::Parts, token_hash: Option<&str>) -> Vec<String> {
     let ip = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
     let mut keys = vec![format!("ip:{ip}")];
-    if let Some(t) = token {
-        keys.push(format!("token:{}", crate::auth::token_hash(t)));
+    if let Some(h) = token_hash {
+        keys.push(format!("token:{h}"));
     }
     keys
 }

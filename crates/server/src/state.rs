@@ -8,6 +8,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, Notify};
 
+/// Why a discovery failed, as the integration's status message says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SyncError(pub String);
+
+/// A discovery in progress (`discovery.rs`), awaited by everyone who asked
+/// for it.
+pub type Running = futures::future::Shared<futures::future::BoxFuture<'static, Result<usize, SyncError>>>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -23,7 +32,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Discoveries running now, one per integration: a sync asked for
     /// meanwhile joins the running one.
-    pub syncs: Arc<std::sync::Mutex<BTreeMap<String, crate::discovery::Running>>>,
+    pub syncs: Arc<std::sync::Mutex<BTreeMap<String, Running>>>,
     /// Failed sign-ins, rate limited per address and token.
     pub auth_guard: Arc<crate::limits::AuthGuard>,
 }

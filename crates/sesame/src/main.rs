@@ -208,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     if !settings.connectors.contains(&c) {
                         anyhow::bail!("connector `{c}` is not declared in {}: add [[connectors]] id = \"{c}\"", settings.path.display());
                     }
-                    format!("{}{c}", sesame_server::gateway::api::TOKEN_PREFIX)
+                    format!("{}{c}", sesame_server::auth::CONNECTOR_TOKEN_PREFIX)
                 }
                 (None, None) => anyhow::bail!("say whose token: --user EMAIL or --connector ID"),
             };

@@ -143,14 +143,6 @@ impl Custom {
         Ok(Custom { cfg, transport, descriptor: RwLock::new(Arc::new(descriptor)) })
     }
 
-    /// Build with the transport its configuration names (Lambda comes from
-    /// a plug-in of the registry).
-    pub async fn build(cfg: CustomConfig, registry: &crate::registry::Registry) -> Result<Custom, IntegrationError> {
-        cfg.validate()?;
-        let transport = registry.transport(&cfg).await?;
-        Custom::new(cfg, transport)
-    }
-
     pub fn config(&self) -> &CustomConfig {
         &self.cfg
     }

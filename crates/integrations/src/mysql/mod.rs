@@ -47,14 +47,8 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
 }
 
 impl Mysql {
-    /// Build from configuration, resolving the password reference here
-    /// (where the connector runs).
-    pub async fn build(cfg: MysqlConfig, registry: &crate::registry::Registry) -> Result<Mysql, IntegrationError> {
-        let password = registry.resolve_opt(cfg.password.as_ref()).await?;
-        Mysql::new(cfg, password)
-    }
-
-    /// Build with the password already read.
+    /// Build with the password already read (`Registry::mysql` reads it
+    /// where the connector runs).
     pub fn new(cfg: MysqlConfig, password: Option<String>) -> Result<Mysql, IntegrationError> {
         cfg.validate()?;
         // Statements may carry secrets (IDENTIFIED BY): never log them.

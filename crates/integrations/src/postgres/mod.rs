@@ -70,14 +70,8 @@ fn is_conflict(code: Option<&str>, message: &str) -> bool {
 }
 
 impl Postgres {
-    /// Build from configuration, resolving the password reference here
-    /// (where the connector runs).
-    pub async fn build(cfg: PostgresConfig, registry: &crate::registry::Registry) -> Result<Postgres, IntegrationError> {
-        let password = registry.resolve_opt(cfg.password.as_ref()).await?;
-        Postgres::new(cfg, password)
-    }
-
-    /// Build with the password already read.
+    /// Build with the password already read (`Registry::postgres` reads it
+    /// where the connector runs).
     pub fn new(cfg: PostgresConfig, password: Option<String>) -> Result<Postgres, IntegrationError> {
         cfg.validate()?;
         let descriptor = Arc::new(Descriptor::new(

@@ -67,14 +67,8 @@ fn unavailable(e: sqlx::Error) -> IntegrationError {
 }
 
 impl Redshift {
-    /// Build from configuration, resolving the password reference here
-    /// (where the connector runs).
-    pub async fn build(cfg: RedshiftConfig, registry: &crate::registry::Registry) -> Result<Redshift, IntegrationError> {
-        let password = registry.resolve_opt(cfg.password.as_ref()).await?;
-        Redshift::new(cfg, password)
-    }
-
-    /// Build with the password already read.
+    /// Build with the password already read (`Registry::redshift` reads it
+    /// where the connector runs).
     pub fn new(cfg: RedshiftConfig, password: Option<String>) -> Result<Redshift, IntegrationError> {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));

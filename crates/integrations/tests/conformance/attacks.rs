@@ -33,13 +33,13 @@ pub async fn pg_ok(c: &mut PgConnection, sql: &str) -> bool {
 async fn mysql(prefix: &str, extra: serde_json::Value) -> Mysql {
     let mut v = serde_json::json!({"name": "my", "host": "127.0.0.1", "username": "root", "user_prefix": prefix});
     v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    Mysql::build(serde_json::from_value::<MysqlConfig>(v).unwrap(), &Registry::new()).await.unwrap()
+    Registry::new().mysql(serde_json::from_value::<MysqlConfig>(v).unwrap()).await.unwrap()
 }
 
 async fn postgres(prefix: &str, extra: serde_json::Value) -> Postgres {
     let mut v = serde_json::json!({"name": "pg", "host": pg_host(), "username": "postgres", "user_prefix": prefix, "ssl_mode": "disable"});
     v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    Postgres::build(serde_json::from_value::<PostgresConfig>(v).unwrap(), &Registry::new()).await.unwrap()
+    Registry::new().postgres(serde_json::from_value::<PostgresConfig>(v).unwrap()).await.unwrap()
 }
 
 /// Issue 9.1: in `GRANT … ON db.*` MySQL reads `_` and `%` as wildcards. A
@@ -273,13 +273,13 @@ async fn logins_are_owned_by_the_integration_that_made_them() {
 /// users carry their integration's marker group.
 #[tokio::test(flavor = "multi_thread")]
 async fn redshift_users_are_owned_by_the_integration_that_made_them() {
-    use sesame_integrations::redshift::{Redshift, RedshiftConfig};
+    use sesame_integrations::redshift::RedshiftConfig;
     let t = crate::targets::redshift().await;
     let other: RedshiftConfig = serde_json::from_value(serde_json::json!({
         "name": "rs-other", "host": pg_host(), "port": 5432, "database": t.db, "username": "postgres", "user_prefix": t.prefix, "ssl_mode": "disable",
     }))
     .unwrap();
-    let b = Redshift::build(other, &Registry::new()).await.unwrap();
+    let b = Registry::new().redshift(other).await.unwrap();
     let a = t.integration.as_ref();
     let real = format!("{}real", t.prefix);
     let admin = pg_admin("postgres").await;

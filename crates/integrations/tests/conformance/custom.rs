@@ -4,7 +4,7 @@
 use sesame_testkit::params::Refine;
 use sesame_integrations::registry::Registry;
 use sesame_core::Timestamp;
-use sesame_integrations::custom::{Custom, CustomConfig};
+use sesame_integrations::custom::CustomConfig;
 use sesame_integrations::Integration;
 use sesame_proto::ActionParams;
 use serde_json::{json, Value};
@@ -74,7 +74,7 @@ pub async fn suite(i: &dyn Integration, state_file: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_over_exec() {
     let file = temp("state");
-    let i = Custom::build(exec_config("stateful-handler.mjs", &file, 30), &Registry::new()).await.unwrap();
+    let i = Registry::new().custom(exec_config("stateful-handler.mjs", &file, 30)).await.unwrap();
     suite(&i, &file).await;
     let _ = std::fs::remove_file(file);
 }
@@ -86,7 +86,7 @@ async fn custom_over_exec() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_handler_shows_the_contracts_reply_shapes() {
     let file = temp("example");
-    let i = Custom::build(exec_config("example-handler.mjs", &file, 30), &Registry::new()).await.unwrap();
+    let i = Registry::new().custom(exec_config("example-handler.mjs", &file, 30)).await.unwrap();
     assert!(i.get_status().await.unwrap().healthy, "default branch answers status active");
     let d = i.list_resources().await.unwrap();
     assert_eq!(d.resources.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["flag-checkout", "flag-search", "flag-beta-ui"]);
@@ -113,7 +113,7 @@ async fn exec_handlers_that_hang_or_babble_fail_clearly() {
     let mk = |h: &std::path::Path, timeout: u64| {
         let mut c = exec_config("example-handler.mjs", &dir.join("s"), timeout);
         c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["node", examples().join("lambda-exec.mjs").display().to_string(), h.display().to_string()]})).unwrap();
-        async move { Custom::build(c, &Registry::new()).await.unwrap() }
+        async move { Registry::new().custom(c).await.unwrap() }
     };
     let p = params("g", "alpha", "reader");
     let started = std::time::Instant::now();
@@ -126,7 +126,7 @@ async fn exec_handlers_that_hang_or_babble_fail_clearly() {
     assert!(e.to_string().contains("malformed reply to revoke-access"), "{e}");
     let mut c = exec_config("example-handler.mjs", &dir.join("s"), 5);
     c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["/nonexistent/handler"]})).unwrap();
-    let e = Custom::build(c, &Registry::new()).await.unwrap().get_status().await.unwrap_err();
+    let e = Registry::new().custom(c).await.unwrap().get_status().await.unwrap_err();
     assert!(e.to_string().contains("cannot run `/nonexistent/handler`"), "{e}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -154,10 +154,10 @@ async fn exec_handlers_may_answer_plainly() {
         let mut c = exec_config("stateful-handler.mjs", &temp("plain"), 10);
         let script = format!("cat >/dev/null; printf '%s' '{}'", shape.replace('\'', ""));
         c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["sh", "-c", script]})).unwrap();
-        plain_replies_work(&Custom::build(c, &Registry::new()).await.unwrap(), shape).await;
+        plain_replies_work(&Registry::new().custom(c).await.unwrap(), shape).await;
     }
     let mut c = exec_config("stateful-handler.mjs", &temp("plain"), 10);
     c.transport = serde_json::from_value(json!({"kind": "exec", "command": ["sh", "-c", "cat >/dev/null; printf 'done!'"]})).unwrap();
-    let e = Custom::build(c, &Registry::new()).await.unwrap().revoke_access(&params("g", "alpha", "reader")).await.unwrap_err();
+    let e = Registry::new().custom(c).await.unwrap().revoke_access(&params("g", "alpha", "reader")).await.unwrap_err();
     assert!(e.to_string().contains("not JSON") && e.to_string().contains("done!"), "{e}");
 }

@@ -6,8 +6,8 @@ use sesame_integrations::registry::Registry;
 use crate::attacks::{grant, my_login, my_ok, pg_login, pg_ok};
 use crate::targets::{my_admin, pg_admin, pg_host, tag};
 use crate::UNTIL;
-use sesame_integrations::mysql::{Mysql, MysqlConfig};
-use sesame_integrations::postgres::{Postgres, PostgresConfig};
+use sesame_integrations::mysql::MysqlConfig;
+use sesame_integrations::postgres::PostgresConfig;
 use sesame_integrations::Integration;
 
 const PERMS: [&str; 3] = ["read_only", "read_write", "admin"];
@@ -39,7 +39,7 @@ async fn postgres_permission_matrix() {
         "name": "pg", "host": pg_host(), "username": "postgres", "databases": [d, e], "user_prefix": prefix, "ssl_mode": "disable",
     }))
     .unwrap();
-    let pg = Postgres::build(cfg, &Registry::new()).await.unwrap();
+    let pg = Registry::new().postgres(cfg).await.unwrap();
     //                        sel t  ins t  sel u  sel v  create  schema drop u drop t
     let expected: [(&str, [[bool; 8]; 3]); 3] = [
         ("table", [
@@ -114,7 +114,7 @@ async fn mysql_permission_matrix() {
         "name": "my", "host": "127.0.0.1", "username": "root", "databases": [d, e], "user_prefix": prefix,
     }))
     .unwrap();
-    let my = Mysql::build(cfg, &Registry::new()).await.unwrap();
+    let my = Registry::new().mysql(cfg).await.unwrap();
     //                       sel t  ins t  sel u  create sel w  mysql  drop u drop t
     let expected: [(&str, [[bool; 8]; 3]); 2] = [
         ("table", [

@@ -6,7 +6,7 @@ use sesame_integrations::registry::Registry;
 use crate::attacks::grant;
 use crate::targets::tag;
 use sesame_core::Timestamp;
-use sesame_integrations::postgres::{Postgres, PostgresConfig};
+use sesame_integrations::postgres::PostgresConfig;
 use sesame_integrations::Integration;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -78,7 +78,7 @@ async fn shown_passwords_and_valid_until_are_what_the_server_checks() {
         "databases": ["postgres"], "user_prefix": "sc_", "ssl_mode": "disable",
     }))
     .unwrap();
-    let pg = Postgres::build(cfg, &Registry::new()).await.unwrap();
+    let pg = Registry::new().postgres(cfg).await.unwrap();
     assert!(pg.get_status().await.unwrap().healthy);
 
     // The shown password works, and only it.

@@ -2,9 +2,9 @@
 
 use sesame_integrations::registry::Registry;
 use sesame_core::resource_id::join;
-use sesame_integrations::mysql::{Mysql, MysqlConfig};
-use sesame_integrations::postgres::{Postgres, PostgresConfig};
-use sesame_integrations::redshift::{dialect, Redshift, RedshiftConfig};
+use sesame_integrations::mysql::MysqlConfig;
+use sesame_integrations::postgres::PostgresConfig;
+use sesame_integrations::redshift::{dialect, RedshiftConfig};
 use sesame_integrations::sql::scram;
 use sesame_integrations::Integration;
 use sqlx::mysql::{MySqlConnection, MySqlPool};
@@ -83,7 +83,7 @@ pub async fn postgres() -> Target {
     Target {
         name: "postgresql",
         kind: Kind::Postgres,
-        integration: Box::new(Postgres::build(cfg, &Registry::new()).await.unwrap()),
+        integration: Box::new(Registry::new().postgres(cfg).await.unwrap()),
         table: join(&[&db, "public", "t"]),
         other_table: join(&[&db, "public", "u"]),
         hostile_table: join(&[&db, PG_SCHEMA, PG_TABLE]),
@@ -110,7 +110,7 @@ pub async fn redshift() -> Target {
     Target {
         name: "redshift",
         kind: Kind::Redshift,
-        integration: Box::new(Redshift::build(cfg, &Registry::new()).await.unwrap()),
+        integration: Box::new(Registry::new().redshift(cfg).await.unwrap()),
         table: join(&[&db, "public", "t"]),
         other_table: join(&[&db, "public", "u"]),
         hostile_table: join(&[&db, PG_SCHEMA, PG_TABLE]),
@@ -145,7 +145,7 @@ pub async fn mysql() -> Target {
     Target {
         name: "mysql",
         kind: Kind::Mysql,
-        integration: Box::new(Mysql::build(cfg, &Registry::new()).await.unwrap()),
+        integration: Box::new(Registry::new().mysql(cfg).await.unwrap()),
         table: join(&[&db, "t"]),
         other_table: join(&[&db, "u"]),
         hostile_table: join(&[&db, MY_TABLE]),
@@ -263,7 +263,7 @@ pub async fn mysql_limited_account_status() {
         "name": "my", "host": "127.0.0.1", "username": user, "password": {"file": dir.display().to_string()},
     }))
     .unwrap();
-    let st = Mysql::build(cfg, &Registry::new()).await.unwrap().get_status().await.unwrap();
+    let st = Registry::new().mysql(cfg).await.unwrap().get_status().await.unwrap();
     let _ = std::fs::remove_file(&dir);
     sqlx::raw_sql(&format!("DROP USER '{user}'@'%'")).execute(&root).await.unwrap();
     assert!(!st.healthy);
@@ -283,7 +283,7 @@ pub async fn postgres_ssl_modes() {
             v["ssl_root_cert"] = r.into();
         }
         let cfg: PostgresConfig = serde_json::from_value(v).unwrap();
-        async move { Postgres::build(cfg, &Registry::new()).await.unwrap().get_status().await }
+        async move { Registry::new().postgres(cfg).await.unwrap().get_status().await }
     };
     for (mode, tls) in [("disable", false), ("allow", false), ("prefer", true), ("require", true)] {
         let st = status("127.0.0.1", mode, None).await.unwrap();

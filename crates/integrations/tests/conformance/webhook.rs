@@ -11,7 +11,7 @@ use axum::Router;
 use hmac::{Hmac, Mac};
 use sesame_core::Timestamp;
 use sesame_integrations::custom::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use sesame_integrations::custom::{Custom, CustomConfig};
+use sesame_integrations::custom::CustomConfig;
 use sesame_integrations::Integration;
 use serde_json::json;
 use sha2::Sha256;
@@ -95,7 +95,7 @@ async fn custom_over_webhook_is_signed_and_retried() {
     let key = temp("hook-key");
     std::fs::write(&key, format!("{KEY}\n")).unwrap();
     let state = temp("hook-state");
-    let i = Custom::build(config(&url, &key, &state), &Registry::new()).await.unwrap();
+    let i = Registry::new().custom(config(&url, &key, &state)).await.unwrap();
     // The first two calls get 500 and are retried.
     assert!(i.get_status().await.unwrap().healthy);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -105,12 +105,12 @@ async fn custom_over_webhook_is_signed_and_retried() {
     let bad_key = temp("hook-bad-key");
     std::fs::write(&bad_key, "not-the-shared-key-at-all").unwrap();
     let before = calls.load(Ordering::SeqCst);
-    let bad = Custom::build(config(&url, &bad_key, &state), &Registry::new()).await.unwrap();
+    let bad = Registry::new().custom(config(&url, &bad_key, &state)).await.unwrap();
     let e = bad.grant_access(&Default::default(), Timestamp(0)).await.unwrap_err();
     assert!(e.to_string().contains("401"), "{e}");
     assert_eq!(calls.load(Ordering::SeqCst), before + 1, "a refusal is not retried");
     // Nobody listening: retried, then a clear retryable error.
-    let gone = Custom::build(config("http://127.0.0.1:9/hook", &key, &state), &Registry::new()).await.unwrap();
+    let gone = Registry::new().custom(config("http://127.0.0.1:9/hook", &key, &state)).await.unwrap();
     let e = gone.revoke_access(&Default::default()).await.unwrap_err();
     assert!(e.is_retryable() && e.to_string().contains("after 4 attempts"), "{e}");
     // A receiver slower than the timeout: each attempt is cut off.
@@ -120,12 +120,12 @@ async fn custom_over_webhook_is_signed_and_retried() {
         *retries = 1;
     }
     let started = std::time::Instant::now();
-    let e = Custom::build(slow, &Registry::new()).await.unwrap().get_status().await.unwrap_err();
+    let e = Registry::new().custom(slow).await.unwrap().get_status().await.unwrap_err();
     assert!(e.is_retryable() && e.to_string().contains("after 2 attempts"), "{e}");
     assert!(started.elapsed() < std::time::Duration::from_secs(4), "the timeout was not enforced");
     // Handlers that answer plainly (a bare ok, nothing at all) with a 2xx.
     for (n, shape) in PLAIN_SHAPES.iter().enumerate() {
-        let plain = Custom::build(config(&url.replace("/hook", &format!("/plain/{n}")), &key, &state), &Registry::new()).await.unwrap();
+        let plain = Registry::new().custom(config(&url.replace("/hook", &format!("/plain/{n}")), &key, &state)).await.unwrap();
         plain_replies_work(&plain, shape).await;
     }
     for f in [key, bad_key, state] {

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod boundaries;
+mod connector;
 mod inventory;
 mod requests;
 pub mod views;
@@ -83,9 +84,9 @@ pub fn router(state: AppState) -> Router {
     use tower::ServiceBuilder;
     // Connectors report whole discoveries: they get a larger body limit.
     let connector = Router::new()
-        .route("/api/v1/connector/register", post(crate::gateway::api::register))
-        .route("/api/v1/connector/poll", post(crate::gateway::api::poll))
-        .route("/api/v1/connector/result", post(crate::gateway::api::result))
+        .route("/api/v1/connector/register", post(connector::register))
+        .route("/api/v1/connector/poll", post(connector::poll))
+        .route("/api/v1/connector/result", post(connector::result))
         .layer(DefaultBodyLimit::max(limits::CONNECTOR_BODY_LIMIT));
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -108,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/integrations/{name}/boundaries", get(boundaries::list).post(boundaries::put))
         .route("/api/v1/integrations/{name}/boundaries/lift", post(boundaries::lift))
         .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/connectors", get(crate::gateway::api::list))
+        .route("/api/v1/connectors", get(connector::list))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
         .merge(connector)
         .fallback(|| async {

@@ -1,9 +1,8 @@
-//! The connector gateway: connectors dial in, register what they serve,
-//! long-poll for tasks and post results. Integrations they serve appear to
+//! The connector gateway: the hub where tasks for connectors wait (their
+//! HTTP endpoints are `api/connector.rs`). Integrations they serve appear to
 //! the rest of the server as ordinary `Integration`s ([`remote::Remote`]).
 
-pub mod api;
-mod hub;
+pub mod hub;
 pub mod proxy;
 pub mod remote;
 

@@ -10,8 +10,6 @@ use sesame_proto::connector::{ConnectorView, Poll, Register, RegisterReply, Task
 use sesame_proto::ErrorCode;
 use std::time::Duration;
 
-pub const TOKEN_PREFIX: &str = "connector:";
-
 /// The connector a token belongs to.
 pub struct ConnectorCaller(pub String);
 
@@ -21,7 +19,7 @@ impl FromRequestParts<AppState> for ConnectorCaller {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         let who = crate::auth::principal(parts, st).await?;
         let id = who
-            .strip_prefix(TOKEN_PREFIX)
+            .strip_prefix(crate::auth::CONNECTOR_TOKEN_PREFIX)
             .ok_or_else(|| ApiError::new(ErrorCode::Forbidden, "this is a user's token, not a connector's"))?;
         Ok(ConnectorCaller(id.to_owned()))
     }
@@ -34,7 +32,7 @@ fn same(caller: &ConnectorCaller, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn hub_error(e: super::hub::HubError) -> ApiError {
+fn hub_error(e: crate::gateway::hub::HubError) -> ApiError {
     ApiError::new(ErrorCode::InvalidState, e.to_string())
 }
 
