@@ -12,6 +12,7 @@ pub mod custom;
 pub mod descriptor;
 pub mod mysql;
 pub mod postgres;
+pub mod proxy;
 pub mod redshift;
 pub mod registry;
 pub mod secret;

@@ -303,3 +303,104 @@ async fn concurrent_claims_never_hand_out_a_job_twice(s: Store) {
     assert_eq!(all.len(), 30);
 }
 both!(concurrent_claims_never_hand_out_a_job_twice);
+
+async fn jobs_finish_defer_and_fail_in_sight(s: Store) {
+    let revoke = NewJob { kind: JobKind::Revoke, request_id: "j1".into(), run_at: Timestamp(0) };
+    s.insert_request(&req("j1", RequestStatus::Revoking), &[revoke], audit(AuditAction::RequestCreate, "j1"), Timestamp(0)).await.unwrap();
+    // Deferred: the lease is given back, no failure counted, due later.
+    let job = s.claim_jobs("w1", Timestamp(1), 60_000, 10).await.unwrap().remove(0);
+    s.defer_job(&job.id, Timestamp(500)).await.unwrap();
+    assert!(!s.job_in_flight(&job.id, Timestamp(2)).await.unwrap(), "a deferred job is not held");
+    assert!(s.claim_jobs("w2", Timestamp(499), 60_000, 10).await.unwrap().is_empty(), "not before its new time");
+    let job = s.claim_jobs("w2", Timestamp(500), 60_000, 10).await.unwrap().remove(0);
+    assert_eq!((job.attempts, job.failures), (2, 0));
+    // A failing revocation is in sight (metrics, `sesame requests`) until it succeeds.
+    assert!(s.failing_revocations().await.unwrap().is_empty());
+    let run = JobRun { kind: JobKind::Revoke, attempts: job.attempts, failures: job.failures, retry: RetryPolicy { base: Duration::from_secs(1), max: Duration::from_secs(60) } };
+    let error = ActionError { detail: "connection refused".into(), user_message: "the target could not be reached".into(), cause: "unreachable", retryable: true };
+    let Step::Retry(retry) = step("j1", RequestStatus::Revoking, Some(0), Event::ActionFailed { run, error }, 501) else { panic!("a failed revoke is retried") };
+    s.retry_job("j1", &retry, Timestamp(501)).await.unwrap();
+    assert_eq!(s.failing_revocations().await.unwrap(), vec![("j1".to_string(), 1, Some("the target could not be reached".to_string()))]);
+    // Finished with its audit entry, atomically; finishing again is harmless.
+    let job = s.claim_jobs("w1", retry.at, 60_000, 10).await.unwrap().remove(0);
+    let before = s.list_audit(0, Some("j1"), 100).await.unwrap().len();
+    s.finish_job_audited(&job.id, audit(AuditAction::RevokeDone, "j1"), retry.at).await.unwrap();
+    let entries = s.list_audit(0, Some("j1"), 100).await.unwrap();
+    assert_eq!(entries.len(), before + 1);
+    assert_eq!(entries.last().unwrap().fields.action, "revoke.done");
+    assert!(s.failing_revocations().await.unwrap().is_empty(), "a finished job is no longer failing");
+    assert_eq!(s.next_job_at().await.unwrap(), None);
+    s.finish_job(&job.id, retry.at).await.unwrap();
+    // A job with nothing to do is finished without an entry.
+    let grant = NewJob { kind: JobKind::Grant, request_id: "j2".into(), run_at: Timestamp(0) };
+    s.insert_request(&req("j2", RequestStatus::Granting), &[grant], audit(AuditAction::RequestCreate, "j2"), Timestamp(0)).await.unwrap();
+    let job = s.claim_jobs("w1", Timestamp(1), 60_000, 10).await.unwrap().remove(0);
+    s.finish_job(&job.id, Timestamp(2)).await.unwrap();
+    assert!(s.claim_jobs("w1", Timestamp(120_000), 60_000, 10).await.unwrap().is_empty(), "a finished job never runs again");
+    assert_eq!(s.list_audit(0, Some("j2"), 100).await.unwrap().len(), 1, "only the creation");
+}
+both!(jobs_finish_defer_and_fail_in_sight);
+
+async fn one_approval_of_several_is_compare_and_set(s: Store) {
+    s.insert_request(&req("a1", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "a1"), Timestamp(0)).await.unwrap();
+    let first = vec!["boss@x.io".to_string()];
+    assert!(s.record_approval("a1", &[], &first, audit(AuditAction::RequestApprovePartial, "a1"), Timestamp(1)).await.unwrap());
+    // Someone who saw no approvals loses the race: nothing is written.
+    let other = vec!["dba@x.io".to_string()];
+    assert!(!s.record_approval("a1", &[], &other, audit(AuditAction::RequestApprovePartial, "a1"), Timestamp(2)).await.unwrap());
+    assert_eq!(s.get_request("a1").await.unwrap().unwrap().approvals, first);
+    let both = vec!["boss@x.io".to_string(), "dba@x.io".to_string()];
+    assert!(s.record_approval("a1", &first, &both, audit(AuditAction::RequestApprovePartial, "a1"), Timestamp(3)).await.unwrap());
+    assert_eq!(s.get_request("a1").await.unwrap().unwrap().approvals, both);
+    let partial = s.list_audit(0, Some("a1"), 100).await.unwrap().iter().filter(|e| e.fields.action == "request.approve.partial").count();
+    assert_eq!(partial, 2, "one entry per recorded approval, none for the lost race");
+    // Not once the request has moved on.
+    let reject = change(step("a1", RequestStatus::Pending, None, Event::Rejected { by: "boss@x.io".into(), reason: None }, 4));
+    assert!(s.apply(&reject, Timestamp(4)).await.unwrap().is_ok());
+    assert!(!s.record_approval("a1", &both, &both, audit(AuditAction::RequestApprovePartial, "a1"), Timestamp(5)).await.unwrap());
+}
+both!(one_approval_of_several_is_compare_and_set);
+
+/// The worker's own handle sees what the API's handle wrote.
+async fn a_dedicated_handle_shares_the_store(url: &str, s: Store) {
+    let worker = Store::connect_dedicated(url).await.unwrap();
+    s.insert_request(&req("d1", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "d1"), Timestamp(0)).await.unwrap();
+    assert_eq!(worker.get_request("d1").await.unwrap().unwrap().status, RequestStatus::Pending);
+    worker.close().await;
+}
+
+#[tokio::test]
+async fn a_dedicated_handle_shares_the_store_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("sesame-store-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("s.db").display());
+    a_dedicated_handle_shares_the_store(&url, Store::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_dedicated_handle_shares_the_store_on_postgres() {
+    let (store, db) = postgres().await;
+    a_dedicated_handle_shares_the_store(&format!("{}/{db}", pg_admin_url()), store.clone()).await;
+    drop_db(store, db).await;
+}
+
+/// Every public function of the store is called somewhere in this suite.
+#[test]
+fn every_store_function_is_in_the_suite() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let suite = include_str!("store_suite.rs");
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for e in std::fs::read_dir(&src).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for rest in text.split("pub async fn ").skip(1) {
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            seen += 1;
+            if !suite.contains(&format!(".{name}(")) && !suite.contains(&format!("::{name}(")) {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(seen > 30, "read only {seen} store functions from {}", src.display());
+    assert!(missing.is_empty(), "store functions no test calls: {missing:?}");
+}

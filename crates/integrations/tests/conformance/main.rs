@@ -1,6 +1,8 @@
 //! One conformance suite that every integration runs against a real server:
 //! PostgreSQL (127.0.0.1:5432), MySQL on MariaDB (127.0.0.1:3306),
 //! Redshift's dialect over PostgreSQL's wire protocol, custom integrations.
+//! Each database integration runs it a second time through the connector
+//! protocol (`remote.rs`), as a remote integration does.
 //! aws-account runs the same contract against moto in `sesame-aws`'s
 //! `tests/conformance.rs`, so no dev-dependency makes a crate cycle.
 
@@ -10,6 +12,7 @@
 mod attacks;
 mod custom;
 mod scope;
+mod remote;
 mod scram;
 mod targets;
 mod webhook;
@@ -112,6 +115,21 @@ async fn mysql_on_mariadb() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redshift_dialect_over_postgresql() {
     suite(targets::redshift().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgresql_through_the_connector_protocol() {
+    suite(remote::remote(targets::postgres().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_on_mariadb_through_the_connector_protocol() {
+    suite(remote::remote(targets::mysql().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redshift_dialect_through_the_connector_protocol() {
+    suite(remote::remote(targets::redshift().await)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

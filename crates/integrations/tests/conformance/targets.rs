@@ -31,8 +31,8 @@ pub struct Target {
     pub table: String,
     pub other_table: String,
     pub hostile_table: String,
-    pg: Option<PgPool>,
-    my: Option<MySqlPool>,
+    pub(crate) pg: Option<PgPool>,
+    pub(crate) my: Option<MySqlPool>,
 }
 
 /// A fresh name part: tests on the shared servers never collide.

@@ -3,7 +3,6 @@
 //! the rest of the server as ordinary `Integration`s ([`remote::Remote`]).
 
 pub mod hub;
-pub mod proxy;
 pub mod remote;
 
 pub use hub::Hub;

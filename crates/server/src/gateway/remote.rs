@@ -2,7 +2,7 @@
 //! hub; what it offers is what the connector registered.
 
 use sesame_proto::connector::IntegrationKind;
-use super::proxy::{Backend, Proxy};
+use sesame_integrations::proxy::{Backend, Proxy};
 use super::Hub;
 use async_trait::async_trait;
 use sesame_core::Timestamp;

@@ -1,13 +1,14 @@
 //! One `Integration` for integrations reached through tasks: every call
-//! becomes an `Op` that a [`Backend`] runs on a connector
-//! ([`super::remote::Remote`]); the answer comes back as a typed `Reply`.
-//! What the integration offers is its backend's [`Descriptor`].
-//! Integrations that run in this process are called directly.
+//! becomes an `Op` that a [`Backend`] runs on a connector (the server's
+//! `gateway::remote::Remote`, or the conformance suite's loop through the
+//! wire form); the answer comes back as a typed `Reply`. What the
+//! integration offers is its backend's [`Descriptor`]. Integrations that run
+//! in this process are called directly.
 
 use async_trait::async_trait;
-use sesame_integrations::wire;
+use crate::wire;
 use sesame_core::Timestamp;
-use sesame_integrations::{Child, Descriptor, Discovery, Integration, IntegrationError, StatusReport};
+use crate::{Child, Descriptor, Discovery, Integration, IntegrationError, StatusReport};
 use sesame_proto::connector::{Op, Reply};
 use sesame_proto::{ActionParams, Credentials};
 use std::collections::BTreeMap;
