@@ -177,9 +177,22 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
             "flow": flow, "approvers": approvers, "approval_parts": parts,
         }),
     );
-    st.store.insert_request(&new, &jobs, audit, now).await?;
-    if !jobs.is_empty() {
-        st.wake_worker.notify_one();
+    if jobs.iter().any(|j| j.run_at <= now) {
+        // Granting at once: claimed in the same commit and run here, as the
+        // worker would run it (no hand-off, no second commit for the claim).
+        let w = &st.settings.worker;
+        let lease_ms = i64::try_from(w.lease.as_millis()).unwrap_or(60_000);
+        let owner = format!("api-{}", std::process::id());
+        for job in st.store.insert_request_claiming(&new, &jobs, audit, now, &owner, lease_ms).await? {
+            let st = st.clone();
+            tokio::spawn(async move { crate::worker::run_claimed(&st, job).await });
+        }
+    } else {
+        st.store.insert_request(&new, &jobs, audit, now).await?;
+    }
+    // The revoke at the deadline is the worker's.
+    if let Some(at) = jobs.iter().map(|j| j.run_at).filter(|at| *at > now).min() {
+        st.job_due_at(at);
     }
     get(st, &id).await
 }
@@ -324,10 +337,12 @@ pub async fn wait_settled(st: &AppState, id: &str, timeout: Duration) -> Result<
         }
         tokio::select! {
             _ = tokio::time::sleep_until(until) => return get(st, id).await,
-            msg = rx.recv() => {
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = msg {
-                    return get(st, id).await;
-                }
+            msg = rx.recv() => match msg {
+                // Another request changed: nothing to read again.
+                Ok(changed) if changed != id => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return get(st, id).await,
+                // Ours, or too many to tell (lagged): look.
+                _ => {}
             }
         }
     }

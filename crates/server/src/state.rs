@@ -26,6 +26,8 @@ pub struct AppState {
     pub children: Arc<RwLock<BTreeMap<String, Arc<dyn Integration>>>>,
     /// Wakes the worker when a job is due now.
     pub wake_worker: Arc<Notify>,
+    /// When the sleeping worker looks again (epoch ms); 0 while it works.
+    pub worker_wakes_at: Arc<std::sync::atomic::AtomicI64>,
     /// Ids of requests whose status changed, for `wait`.
     pub changes: broadcast::Sender<String>,
     /// The connector gateway.
@@ -50,6 +52,16 @@ impl AppState {
         let mut names: Vec<String> = self.integrations.keys().cloned().collect();
         names.extend(self.children.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
         names
+    }
+
+    /// A job was stored that is due at `at`: wake the worker if it would
+    /// otherwise look too late. (The worker publishes its wake time before
+    /// it reads the next due job, so a job committed meanwhile is seen by
+    /// one or the other.)
+    pub fn job_due_at(&self, at: sesame_core::Timestamp) {
+        if at.0 < self.worker_wakes_at.load(std::sync::atomic::Ordering::SeqCst) {
+            self.wake_worker.notify_one();
+        }
     }
 
     pub fn changed(&self, request_id: &str) {

@@ -12,6 +12,7 @@ use sesame_core::{JobKind, RequestStatus, Timestamp};
 use sesame_integrations::IntegrationError;
 use sesame_proto::ActionParams;
 use sesame_store::{Job, RequestRow};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn params_for(r: &RequestRow) -> ActionParams {
@@ -30,6 +31,7 @@ pub async fn run(st: AppState, owner: String) {
     let lease_ms = i64::try_from(w.lease.as_millis()).unwrap_or(60_000);
     loop {
         let now = clock::now();
+        st.worker_wakes_at.store(0, Ordering::SeqCst);
         let jobs = match st.store.claim_jobs(&owner, now, lease_ms, i64::from(w.concurrency)).await {
             Ok(j) => j,
             Err(e) => {
@@ -41,9 +43,11 @@ pub async fn run(st: AppState, owner: String) {
         if jobs.is_empty() {
             // Sleep until the next job is due, a wake-up, or the poll interval.
             let mut nap = w.poll_interval;
+            st.worker_wakes_at.store(clock::now().plus(nap).0, Ordering::SeqCst);
             if let Ok(Some(next)) = st.store.next_job_at().await {
                 nap = nap.min(next.since(clock::now()));
             }
+            st.worker_wakes_at.store(clock::now().plus(nap).0, Ordering::SeqCst);
             tokio::select! {
                 _ = st.wake_worker.notified() => {}
                 _ = tokio::time::sleep(nap) => {}
@@ -53,14 +57,18 @@ pub async fn run(st: AppState, owner: String) {
         let mut set = tokio::task::JoinSet::new();
         for job in jobs {
             let st = st.clone();
-            set.spawn(async move {
-                let id = job.id.clone();
-                if let Err(e) = run_job(&st, job).await {
-                    tracing::error!(job = %id, error = %e, "job bookkeeping failed; the lease will expire and it will run again");
-                }
-            });
+            set.spawn(async move { run_claimed(&st, job).await });
         }
         while set.join_next().await.is_some() {}
+    }
+}
+
+/// Run a job this process holds the lease of (claimed by the worker, or by
+/// the API in the commit that created its request).
+pub async fn run_claimed(st: &AppState, job: Job) {
+    let id = job.id.clone();
+    if let Err(e) = run_job(st, job).await {
+        tracing::error!(job = %id, error = %e, "job bookkeeping failed; the lease will expire and it will run again");
     }
 }
 
@@ -74,7 +82,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     let mut r = facts(&row);
     let Some(integ) = st.integration(&row.integration) else {
         let err = IntegrationError::Invalid(format!("integration `{}` is no longer configured", row.integration));
-        return settle(st, &job, &mut r, Event::ActionFailed { run, error: action_error(&err, true) }).await;
+        return settle(st, &job, &r, Event::ActionFailed { run, error: action_error(&err, true) }).await;
     };
     // Ask the lifecycle whether to act; a step may change the status first
     // (Active -> Revoking at the deadline) and is then asked again.
@@ -136,7 +144,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
         tracing::warn!(request = %r.id, job = job.kind.as_str(), error = %e, "integration action failed");
         Event::ActionFailed { run, error: action_error(&e, e.is_retryable()) }
     });
-    settle(st, &job, &mut r, event).await
+    settle(st, &job, &r, event).await
 }
 
 /// The lifecycle's view of a stored request.
@@ -155,7 +163,7 @@ fn action_error(e: &IntegrationError, retryable: bool) -> ActionError {
 }
 
 /// Report what the action did and carry out what the lifecycle answers.
-async fn settle(st: &AppState, job: &Job, r: &mut Request, event: Event) -> Result<(), sesame_store::StoreError> {
+async fn settle(st: &AppState, job: &Job, r: &Request, event: Event) -> Result<(), sesame_store::StoreError> {
     let now = clock::now();
     match lifecycle::step(r, event, now) {
         Ok(s) => execute(st, job, r, s, now).await,

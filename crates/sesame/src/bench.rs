@@ -258,8 +258,8 @@ async fn floor(e: Engine, t: &Target, a: &GrantArgs) -> anyhow::Result<Vec<f64>>
 }
 
 /// The store's durable commits on one grant's path, on a store like the
-/// bench's `serve` (SQLite, `synchronous = FULL`): the request with its jobs,
-/// the grant job's claim, Granting -> Active, credentials shown (and made).
+/// bench's `serve` (SQLite, `synchronous = FULL`): the request with its jobs
+/// and the grant job's claim, Granting -> Active, credentials shown (and made).
 async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
     use sesame_core::lifecycle::{self, Event, Request, Step};
     use sesame_store::{AuditAction, AuditDraft, NewJob, NewRequest, Outcome, Store};
@@ -290,8 +290,7 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
         };
         let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
         let audit = |action| AuditDraft::new("bench@example.com", action, Some(&id), Outcome::Ok, json!({}));
-        store.insert_request(&new, &jobs, audit(AuditAction::RequestCreate), now).await?;
-        store.claim_jobs("bench", now, 180_000, 64).await?;
+        store.insert_request_claiming(&new, &jobs, audit(AuditAction::RequestCreate), now, "bench", 180_000).await?;
         let facts = Request { id: id.clone(), status: opening.status, username: new.username.clone(), duration: Duration::from_secs(3600), deadline: opening.deadline };
         let Ok(Step::Change(t)) = lifecycle::step(&facts, Event::GrantSucceeded, now) else { bail!("the lifecycle did not mark the grant done") };
         store.apply(&t, now).await?.map_err(|s| anyhow::anyhow!("the bench request moved to {s:?}"))?;

@@ -30,6 +30,19 @@ pub struct Job {
     pub failures: i64,
 }
 
+/// A claimed job, from `RETURNING id, kind, request_id, run_at, attempts, failures`.
+pub(crate) fn job_of(r: &sqlx::any::AnyRow) -> Result<Job> {
+    let kind: String = r.try_get("kind")?;
+    Ok(Job {
+        id: r.try_get("id")?,
+        kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt { table: "jobs", message: format!("unknown kind `{kind}`") })?,
+        request_id: r.try_get("request_id")?,
+        run_at: Timestamp(r.try_get("run_at")?),
+        attempts: r.try_get("attempts")?,
+        failures: r.try_get("failures")?,
+    })
+}
+
 pub(crate) async fn insert_job_in(tx: &mut Transaction<'_, Any>, j: &NewJob) -> Result<()> {
     sqlx::query("INSERT INTO jobs (id, kind, request_id, run_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
         .bind(j.id())
@@ -62,20 +75,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind")?;
-                Ok(Job {
-                    id: r.try_get("id")?,
-                    kind: JobKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt { table: "jobs", message: format!("unknown kind `{kind}`") })?,
-                    request_id: r.try_get("request_id")?,
-                    run_at: Timestamp(r.try_get("run_at")?),
-                    attempts: r.try_get("attempts")?,
-                    failures: r.try_get("failures")?,
-                })
-            })
-            .collect()
+        rows.iter().map(job_of).collect()
     }
 
     /// The job of `request_id` failed: record why, release the lease and run

@@ -122,38 +122,81 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
     })
 }
 
+/// The request, its jobs and its audit entry, inside an open transaction.
+async fn insert_request_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    engine: crate::pool::Engine,
+    r: &NewRequest,
+    jobs: &[NewJob],
+    audit: &AuditDraft,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
+         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]')",
+    )
+    .bind(&r.id)
+    .bind(&r.requester)
+    .bind(&r.integration)
+    .bind(&r.resource_type)
+    .bind(list_json(&r.resources))
+    .bind(&r.permission)
+    .bind(r.duration_ms)
+    .bind(&r.justification)
+    .bind(r.status.as_str())
+    .bind(&r.flow)
+    .bind(list_json(&r.approvers))
+    .bind(&r.username)
+    .bind(now.0)
+    .bind(r.deadline.map(|d| d.0))
+    .bind(serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()))
+    .execute(&mut **tx)
+    .await?;
+    for j in jobs {
+        insert_job_in(tx, j).await?;
+    }
+    append_in(tx, engine, audit, now).await
+}
+
 impl Store {
     /// Record a new request, the jobs it starts with and its audit entry.
     pub async fn insert_request(&self, r: &NewRequest, jobs: &[NewJob], audit: AuditDraft, now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
-             justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]')",
-        )
-        .bind(&r.id)
-        .bind(&r.requester)
-        .bind(&r.integration)
-        .bind(&r.resource_type)
-        .bind(list_json(&r.resources))
-        .bind(&r.permission)
-        .bind(r.duration_ms)
-        .bind(&r.justification)
-        .bind(r.status.as_str())
-        .bind(&r.flow)
-        .bind(list_json(&r.approvers))
-        .bind(&r.username)
-        .bind(now.0)
-        .bind(r.deadline.map(|d| d.0))
-        .bind(serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()))
-        .execute(&mut *tx)
-        .await?;
-        for j in jobs {
-            insert_job_in(&mut tx, j).await?;
-        }
-        append_in(&mut tx, self.engine, &audit, now).await?;
+        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// [`Store::insert_request`], and in the same commit claim for `owner`
+    /// those of its jobs that are due now, as [`Store::claim_jobs`] would:
+    /// the process that took the request runs its grant at once, under the
+    /// same lease (if it dies, the lease runs out and a worker runs the job).
+    pub async fn insert_request_claiming(
+        &self,
+        r: &NewRequest,
+        jobs: &[NewJob],
+        audit: AuditDraft,
+        now: Timestamp,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<crate::Job>> {
+        let mut tx = self.begin().await?;
+        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now).await?;
+        let rows = sqlx::query(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE request_id = $3 AND done_at IS NULL AND run_at <= $4 \
+             RETURNING id, kind, request_id, run_at, attempts, failures",
+        )
+        .bind(owner)
+        .bind(now.0 + lease_ms)
+        .bind(&r.id)
+        .bind(now.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        let claimed = rows.iter().map(crate::jobs::job_of).collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     /// Apply a transition the lifecycle decided, if the request is still in

@@ -404,3 +404,27 @@ fn every_store_function_is_in_the_suite() {
     assert!(seen > 30, "read only {seen} store functions from {}", src.display());
     assert!(missing.is_empty(), "store functions no test calls: {missing:?}");
 }
+
+/// A request granted at once: inserted with its grant job claimed in the
+/// same commit, under a lease like a worker's claim.
+async fn a_request_can_be_inserted_with_its_due_jobs_claimed(s: Store) {
+    let jobs = [
+        NewJob { kind: JobKind::Grant, request_id: "i1".into(), run_at: Timestamp(10) },
+        NewJob { kind: JobKind::Revoke, request_id: "i1".into(), run_at: Timestamp(60_010) },
+    ];
+    let claimed = s.insert_request_claiming(&req("i1", RequestStatus::Granting), &jobs, audit(AuditAction::RequestCreate, "i1"), Timestamp(10), "api-1", 30_000).await.unwrap();
+    assert_eq!(claimed.len(), 1, "only the job due now: {claimed:?}");
+    assert_eq!((claimed[0].kind, claimed[0].attempts, claimed[0].failures), (JobKind::Grant, 1, 0));
+    assert!(s.job_in_flight(&claimed[0].id, Timestamp(11)).await.unwrap(), "held under its lease");
+    assert!(s.claim_jobs("w1", Timestamp(11), 30_000, 10).await.unwrap().is_empty(), "no worker takes it meanwhile");
+    assert_eq!(s.get_request("i1").await.unwrap().unwrap().status, RequestStatus::Granting);
+    assert_eq!(s.list_audit(0, Some("i1"), 10).await.unwrap().len(), 1);
+    // The claimer died: when the lease runs out, a worker runs it again.
+    let again = s.claim_jobs("w1", Timestamp(30_011), 30_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id.as_str(), again[0].attempts), (claimed[0].id.as_str(), 2));
+    // Nothing due: nothing claimed.
+    let later = [NewJob { kind: JobKind::Grant, request_id: "i2".into(), run_at: Timestamp(99) }];
+    assert!(s.insert_request_claiming(&req("i2", RequestStatus::Granting), &later, audit(AuditAction::RequestCreate, "i2"), Timestamp(10), "api-1", 30_000).await.unwrap().is_empty());
+}
+both!(a_request_can_be_inserted_with_its_due_jobs_claimed);
