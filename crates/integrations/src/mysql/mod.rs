@@ -31,10 +31,20 @@ pub struct Mysql {
     descriptor: Arc<Descriptor>,
 }
 
+/// MySQL's own error number: sqlx's `code()` is the SQLSTATE, which is
+/// `HY000` for most errors.
+fn errno(e: &sqlx::Error) -> Option<u16> {
+    match e {
+        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|m| m.number()),
+        _ => None,
+    }
+}
+
 fn unavailable(e: sqlx::Error) -> IntegrationError {
+    let number = errno(&e);
     match e {
         sqlx::Error::Database(db) => {
-            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            let code = number.map(|n| n.to_string()).or_else(|| db.code().map(|c| c.to_string())).unwrap_or_default();
             // 1044/1045/1142/1227: access denied / missing privilege.
             if matches!(code.as_str(), "1044" | "1045" | "1142" | "1227" | "42000") && db.message().contains("denied") {
                 IntegrationError::Misconfigured(format!("the connector account lacks a privilege: {}", db.message()))
@@ -155,7 +165,7 @@ impl Mysql {
             // The session may end by itself meanwhile (1094 unknown thread).
             match sqlx::raw_sql(&format!("KILL CONNECTION {id}")).execute(&self.pool).await {
                 Ok(_) => {}
-                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("1094") => {}
+                Err(e) if errno(&e) == Some(1094) => {}
                 Err(e) => return Err(unavailable(e)),
             }
         }
@@ -185,7 +195,7 @@ impl Mysql {
     async fn alter_user(&self, sql: &str, username: &str) -> Result<(), IntegrationError> {
         match sqlx::raw_sql(sql).execute(&self.pool).await {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("1396") => {
+            Err(e) if errno(&e) == Some(1396) => {
                 Err(IntegrationError::Invalid(format!("login `{username}` does not exist on the target")))
             }
             Err(e) => Err(unavailable(e)),

@@ -67,7 +67,11 @@ async fn suite(t: Target) {
     assert!(t.exec(&mut conn, "SELECT 1").await.is_err(), "{}: the live session survived", t.name);
     assert!(t.login(&user, &c2.secret).await.is_err(), "{}: login after revoke", t.name);
     assert!(i.list_managed_users().await.unwrap().is_empty());
-    assert!(i.create_credentials(&p).await.is_err(), "no credentials for a revoked grant");
+    let gone = i.create_credentials(&p).await.expect_err("no credentials for a revoked grant");
+    if t.kind == targets::Kind::Mysql {
+        // MariaDB's 1396 (SQLSTATE HY000) is read by its number: the login is gone, retrying cannot help.
+        assert!(matches!(gone, sesame_integrations::IntegrationError::Invalid(_)), "{}: {gone:?}", t.name);
+    }
 
     // Hostile names stay inside their quotes.
     let user2 = format!("{}b_g2", t.prefix);
