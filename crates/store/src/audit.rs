@@ -14,8 +14,7 @@ pub struct AuditRow {
 }
 
 /// Append inside an open transaction. The chain needs one appender at a time:
-/// On SQLite the transaction holds the write lock from its start (BEGIN
-/// IMMEDIATE); PostgreSQL takes a transaction-scoped lock.
+/// SQLite has one connection; PostgreSQL takes a transaction-scoped lock.
 pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: &AuditDraft, now: Timestamp) -> Result<()> {
     if engine == Engine::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(73570001)").execute(&mut **tx).await?;

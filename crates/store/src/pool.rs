@@ -61,15 +61,11 @@ impl Store {
         };
         let opts = AnyConnectOptions::from_str(&url)?;
         let pool = match engine {
-            // A few connections: under WAL, reads never wait for each other or
-            // for a writer. Every write transaction starts with BEGIN
-            // IMMEDIATE, so writers queue on SQLite's lock (busy_timeout),
-            // as the worker's own connection always did. (With one connection,
-            // each query waited for the previous one's connection to come back
-            // to the pool: about a millisecond on the grant path.)
+            // One writer at a time is SQLite's nature; one connection makes it
+            // explicit and removes SQLITE_BUSY from the picture.
             Engine::Sqlite => {
                 AnyPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
