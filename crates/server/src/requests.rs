@@ -194,7 +194,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     if let Some(at) = jobs.iter().map(|j| j.run_at).filter(|at| *at > now).min() {
         st.job_due_at(at);
     }
-    get(st, &id).await
+    Ok(new.stored_at(now))
 }
 
 fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {

@@ -30,6 +30,38 @@ pub struct NewRequest {
     pub deadline: Option<Timestamp>,
 }
 
+impl NewRequest {
+    /// The row [`Store::insert_request`] writes for it at `now`, so its
+    /// writer need not read it back.
+    pub fn stored_at(&self, now: Timestamp) -> RequestRow {
+        RequestRow {
+            id: self.id.clone(),
+            requester: self.requester.clone(),
+            integration: self.integration.clone(),
+            resource_type: self.resource_type.clone(),
+            resources: self.resources.clone(),
+            permission: self.permission.clone(),
+            duration_ms: self.duration_ms,
+            justification: self.justification.clone(),
+            status: self.status,
+            flow: self.flow.clone(),
+            approvers: self.approvers.clone(),
+            approval_parts: self.approval_parts.clone(),
+            approvals: vec![],
+            decided_by: None,
+            decision_reason: None,
+            username: self.username.clone(),
+            created_at: now,
+            deadline: self.deadline,
+            revoked_at: None,
+            credentials_shown_at: None,
+            credentials_created_at: None,
+            job_failures: 0,
+            last_error: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RequestRow {
     pub id: String,

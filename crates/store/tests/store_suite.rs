@@ -90,6 +90,8 @@ async fn request_round_trip(s: Store) {
     let r = req("r1", RequestStatus::Pending);
     s.insert_request(&r, &[], audit(AuditAction::RequestCreate, "r1"), Timestamp(10)).await.unwrap();
     let got = s.get_request("r1").await.unwrap().unwrap();
+    // What the writer returns without reading back is what was stored.
+    assert_eq!(format!("{:?}", r.stored_at(Timestamp(10))), format!("{got:?}"));
     assert_eq!(got.requester, r.requester);
     assert_eq!(got.resources, r.resources);
     assert_eq!(got.status, RequestStatus::Pending);
