@@ -107,6 +107,13 @@ pub struct WorkerSection {
     pub sync_timeout: Duration,
 }
 
+impl WorkerSection {
+    /// How long a claimed job stays its claimer's, in ms.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(60_000)
+    }
+}
+
 impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {

@@ -38,6 +38,8 @@ pub struct Plan {
     pub approvers: Vec<String>,
     pub parts: Vec<sesame_core::ApprovalPart>,
     pub duration: Duration,
+    /// How the integration names the grantee's login.
+    pub username: sesame_integrations::UsernameRule,
 }
 
 /// The resources of a request, each once, in the order given; at most
@@ -129,20 +131,18 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
         Err(e) => tracing::warn!(integration = %body.integration, error = %e, "preflight failed; submitting anyway"),
     }
     match decision {
-        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration }),
-        Decision::Pending { flow, approvers, parts } => Ok(Plan { status: RequestStatus::Pending, flow, approvers, parts, duration }),
+        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration, username: offer.username.clone() }),
+        Decision::Pending { flow, approvers, parts } => {
+            Ok(Plan { status: RequestStatus::Pending, flow, approvers, parts, duration, username: offer.username.clone() })
+        }
         Decision::Refuse(r) => Err(refusal(&r, who, body)),
     }
 }
 
 pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
     let now = clock::now();
-    let Plan { status, flow, approvers, parts, duration } = plan(st, who, body, now).await?;
-    let integ = st
-        .integration(&body.integration)
-        .ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, format!("integration `{}` is gone", body.integration)))?;
+    let Plan { status, flow, approvers, parts, duration, username: rule } = plan(st, who, body, now).await?;
     let id = new_request_id();
-    let rule = integ.descriptor().username.clone();
     let username = if rule.requester_identity {
         who.email.clone()
     } else {
@@ -180,10 +180,8 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     if jobs.iter().any(|j| j.run_at <= now) {
         // Granting at once: claimed in the same commit and run here, as the
         // worker would run it (no hand-off, no second commit for the claim).
-        let w = &st.settings.worker;
-        let lease_ms = i64::try_from(w.lease.as_millis()).unwrap_or(60_000);
         let owner = format!("api-{}", std::process::id());
-        for job in st.store.insert_request_claiming(&new, &jobs, audit, now, &owner, lease_ms).await? {
+        for job in st.store.insert_request_claiming(&new, &jobs, audit, now, &owner, st.settings.worker.lease_ms()).await? {
             let st = st.clone();
             tokio::spawn(async move { crate::worker::run_claimed(&st, job).await });
         }

@@ -28,7 +28,7 @@ pub fn params_for(r: &RequestRow) -> ActionParams {
 
 pub async fn run(st: AppState, owner: String) {
     let w = &st.settings.worker;
-    let lease_ms = i64::try_from(w.lease.as_millis()).unwrap_or(60_000);
+    let lease_ms = w.lease_ms();
     loop {
         let now = clock::now();
         st.worker_wakes_at.store(0, Ordering::SeqCst);
