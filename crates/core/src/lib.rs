@@ -3,6 +3,7 @@
 //! **Invariant:** nothing in this crate performs I/O. Time arrives as a
 //! [`Timestamp`] parameter; identifiers arrive from the caller.
 
+pub mod aql;
 pub mod audit;
 pub mod backoff;
 pub mod approval;
