@@ -102,4 +102,12 @@ impl ApiClient {
     pub async fn post<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T, ApiFailure> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
+
+    pub async fn put<T: DeserializeOwned, B: Serialize>(&self, path: &str, body: &B) -> Result<T, ApiFailure> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        self.send(self.http.delete(format!("{}{path}", self.base))).await
+    }
 }

@@ -157,6 +157,74 @@ pub async fn boundaries(o: &ClientOpts, cmd: BoundariesCmd) -> Out {
     Ok(())
 }
 
+/// A query given inline or read from a file (`-` for standard input).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct QueryArg {
+    /// The AQL query, e.g. `resource_tag["env"] = "prd"`.
+    #[arg(long)]
+    query: Option<String>,
+    /// Read the query from this file (`-`: standard input).
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+}
+
+impl QueryArg {
+    fn text(self) -> Result<String, ApiFailure> {
+        match (self.query, self.file) {
+            (Some(q), _) => Ok(q),
+            (None, Some(f)) if f.as_os_str() == "-" => std::io::read_to_string(std::io::stdin()).map_err(|e| ApiFailure::Transport(format!("cannot read the query from standard input: {e}"))),
+            (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| ApiFailure::Transport(format!("cannot read the query from {}: {e}", f.display()))),
+            (None, None) => Err(ApiFailure::Transport("give the query with --query or --file".into())),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopesCmd {
+    /// Access scopes, by name.
+    List,
+    /// One access scope and its query.
+    Show { name: String },
+    /// Create an access scope (admins).
+    Create {
+        name: String,
+        #[command(flatten)]
+        query: QueryArg,
+    },
+    /// Change an access scope's query (admins).
+    Update {
+        name: String,
+        #[command(flatten)]
+        query: QueryArg,
+    },
+    /// Delete an access scope (admins).
+    Delete { name: String },
+    /// What a scope selects from the inventory now.
+    Units { name: String },
+    /// What a query would select, without saving it.
+    Preview {
+        #[command(flatten)]
+        query: QueryArg,
+    },
+}
+
+pub async fn scopes(o: &ClientOpts, cmd: ScopesCmd) -> Out {
+    use sesame_proto::{AccessScopeQuery, AccessScopeView, NewAccessScope, ScopeUnitsView};
+    let c = ApiClient::new(o)?;
+    let path = |name: &str| format!("/api/v1/access-scopes/{}", enc(name));
+    let one: AccessScopeView = match cmd {
+        ScopesCmd::List => return print::scopes(o, &c.get::<Vec<_>>("/api/v1/access-scopes").await?),
+        ScopesCmd::Units { name } => return print::scope_units(o, &c.get::<ScopeUnitsView>(&format!("{}/units", path(&name))).await?),
+        ScopesCmd::Preview { query } => return print::scope_units(o, &c.post::<ScopeUnitsView, _>("/api/v1/access-scopes/preview", &AccessScopeQuery { query: query.text()? }).await?),
+        ScopesCmd::Show { name } => c.get(&path(&name)).await?,
+        ScopesCmd::Create { name, query } => c.post("/api/v1/access-scopes", &NewAccessScope { name, query: query.text()? }).await?,
+        ScopesCmd::Update { name, query } => c.put(&path(&name), &AccessScopeQuery { query: query.text()? }).await?,
+        ScopesCmd::Delete { name } => c.delete(&path(&name)).await?,
+    };
+    print::scopes(o, std::slice::from_ref(&one))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum InventoryCmd {
     Integrations,

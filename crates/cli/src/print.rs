@@ -137,3 +137,30 @@ pub fn audit(o: &ClientOpts, a: &[AuditView]) -> Result<(), ApiFailure> {
             .join("\n")
     })
 }
+
+/// Text from the server shown in a terminal: control characters (escape
+/// sequences a hostile resource name could carry) are shown escaped.
+fn shown(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+pub fn scopes(o: &ClientOpts, v: &[sesame_proto::AccessScopeView]) -> Result<(), ApiFailure> {
+    json_or(o, &v, || {
+        if v.is_empty() {
+            return "no access scope: create one with `sesame scopes create NAME --query '...'`".into();
+        }
+        v.iter()
+            .map(|s| format!("{}  (by {}, changed {})\n  {}", shown(&s.name), shown(&s.created_by), s.updated_at, shown(&s.query).replace('\n', "\n  ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+pub fn scope_units(o: &ClientOpts, v: &sesame_proto::ScopeUnitsView) -> Result<(), ApiFailure> {
+    json_or(o, v, || {
+        let mut lines: Vec<String> =
+            v.units.iter().map(|u| format!("{}  {:<12} {}  {}", shown(&u.integration), shown(&u.resource_type), shown(&u.resource), shown(&u.permission))).collect();
+        lines.push(format!("{} access unit(s)", v.units.len()));
+        lines.join("\n")
+    })
+}

@@ -32,10 +32,13 @@ pub enum AuditAction {
     TokenRevoke,
     BoundaryPut,
     BoundaryLift,
+    ScopeCreate,
+    ScopeUpdate,
+    ScopeDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -60,6 +63,9 @@ impl AuditAction {
         AuditAction::TokenRevoke,
         AuditAction::BoundaryPut,
         AuditAction::BoundaryLift,
+        AuditAction::ScopeCreate,
+        AuditAction::ScopeUpdate,
+        AuditAction::ScopeDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +94,9 @@ impl AuditAction {
             AuditAction::TokenRevoke => "token.revoke",
             AuditAction::BoundaryPut => "boundary.put",
             AuditAction::BoundaryLift => "boundary.lift",
+            AuditAction::ScopeCreate => "scope.create",
+            AuditAction::ScopeUpdate => "scope.update",
+            AuditAction::ScopeDelete => "scope.delete",
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::approval::{self, ApprovalPart};
 use crate::model::{Directory, User};
 use crate::time::Timestamp;
+use crate::timeframe::{Timeframe, Window};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct AccessFlow {
     pub permissions: Vec<String>,
     pub max_duration: Duration,
     pub require_justification: bool,
+    /// When the flow takes requests; always when `None`.
+    pub timeframe: Option<Timeframe>,
 }
 
 impl AccessFlow {
@@ -94,17 +97,20 @@ pub enum Refusal {
     DurationTooLong { flow: String, max: Duration },
     JustificationRequired { flow: String },
     NoApprover { flow: String },
+    /// The flow takes requests only within its timeframe; `next` is the
+    /// window that opens next.
+    OutsideTimeframe { flow: String, timeframe: String, next: Option<Window> },
 }
 
 /// Decide what happens to a request. Among the flows that cover it, the first
 /// automatic flow whose limits it meets wins, then the first self-serve flow.
 /// When every covering flow refuses, the first refusal explains why.
-pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, owners: &Owners, _now: Timestamp) -> Decision {
+pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, owners: &Owners, now: Timestamp) -> Decision {
     let mut refusal = None;
     let covering = || flows.iter().filter(|f| f.covers(r));
     for kind in [FlowKind::Automatic, FlowKind::SelfServe] {
         for f in covering().filter(|f| f.kind == kind) {
-            match check_limits(f, r, dir, owners) {
+            match check_limits(f, r, dir, owners, now) {
                 Ok(d) => return d,
                 Err(why) => {
                     refusal.get_or_insert(why);
@@ -115,7 +121,10 @@ pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, owner
     Decision::Refuse(refusal.unwrap_or(Refusal::NoMatchingFlow))
 }
 
-fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners) -> Result<Decision, Refusal> {
+fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners, now: Timestamp) -> Result<Decision, Refusal> {
+    if let Some(t) = f.timeframe.as_ref().filter(|t| !t.is_open(now)) {
+        return Err(Refusal::OutsideTimeframe { flow: f.name.clone(), timeframe: t.to_string(), next: t.window(now) });
+    }
     if r.duration > f.max_duration {
         return Err(Refusal::DurationTooLong { flow: f.name.clone(), max: f.max_duration });
     }
@@ -179,6 +188,7 @@ mod tests {
             permissions: vec!["read_only".into()],
             max_duration: Duration::from_secs(3600),
             require_justification: true,
+            timeframe: None,
         }
     }
 

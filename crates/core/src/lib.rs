@@ -14,6 +14,7 @@ pub mod model;
 pub mod resource_id;
 pub mod status;
 pub mod time;
+pub mod timeframe;
 pub mod username;
 
 pub use approval::{ApprovalPart, ApprovalRefusal};

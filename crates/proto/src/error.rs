@@ -36,6 +36,14 @@ pub enum ErrorCode {
     Overloaded,
     /// The request body is larger than this endpoint takes.
     PayloadTooLarge,
+    /// An AQL query that does not parse; the message names the line, the
+    /// column and what to write.
+    InvalidQuery,
+    /// Something of that name exists already.
+    AlreadyExists,
+    /// The access flow takes requests only within its timeframe; the
+    /// message names the next window.
+    OutsideTimeframe,
     /// Client side: the server could not be reached.
     Unreachable,
     /// Client side: `--wait` saw the request end without access.
@@ -69,6 +77,9 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::OutsideTimeframe => "outside_timeframe",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::RequestEnded => "request_ended",
         }

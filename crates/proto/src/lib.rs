@@ -6,8 +6,10 @@ pub mod cause;
 pub mod connector;
 pub mod error;
 pub mod event;
+pub mod scope;
 
 pub use api::*;
 pub use cause::Cause;
 pub use error::{ErrorBody, ErrorCode};
+pub use scope::{AccessScopeQuery, AccessScopeView, NewAccessScope, ScopeUnit, ScopeUnitsView};
 pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo, REQUESTER_PARAM};

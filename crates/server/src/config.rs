@@ -215,6 +215,27 @@ pub struct FlowDecl {
     pub max_duration: Duration,
     #[serde(default)]
     pub require_justification: bool,
+    /// When the flow takes requests (the seed's `timeframe`).
+    pub timeframe: Option<TimeframeDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeframeDecl {
+    /// `MONDAY` .. `SUNDAY`; every day when left out.
+    #[serde(default)]
+    pub days_of_week: Vec<String>,
+    /// `HH:MM` or `HH:MM:SS`.
+    pub start_time: String,
+    /// Before `start_time`: the window runs past midnight.
+    pub end_time: String,
+    /// IANA name, e.g. `Europe/London`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
 }
 
 /// Overrides from the environment and the command line.
@@ -367,6 +388,13 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             permissions: f.permissions.clone(),
             max_duration: f.max_duration,
             require_justification: f.require_justification,
+            timeframe: match &f.timeframe {
+                Some(t) => Some(
+                    sesame_core::timeframe::Timeframe::parse(&t.days_of_week, &t.start_time, &t.end_time, &t.time_zone)
+                        .map_err(|e| err(format!("`access_flows[{i}].timeframe`: {e}")))?,
+                ),
+                None => None,
+            },
         });
     }
     let relative = |p: &Path| path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_owned());

@@ -23,7 +23,7 @@ impl ApiError {
             C::Forbidden | C::SelfApproval | C::NotAnApprover => StatusCode::FORBIDDEN,
             // An integration named that does not exist: not found, wherever named.
             C::NotFound | C::UnknownIntegration => StatusCode::NOT_FOUND,
-            C::InvalidState | C::CredentialsAlreadyShown => StatusCode::CONFLICT,
+            C::InvalidState | C::CredentialsAlreadyShown | C::AlreadyExists => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             C::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -42,7 +42,9 @@ impl ApiError {
             | C::JustificationRequired
             | C::NoMatchingFlow
             | C::NoApprover
-            | C::CannotGrant => StatusCode::UNPROCESSABLE_ENTITY,
+            | C::CannotGrant
+            | C::InvalidQuery
+            | C::OutsideTimeframe => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }

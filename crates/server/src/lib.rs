@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod owners;
 pub mod reconciler;
 pub mod rotation;
+pub mod scopes;
 pub mod requests;
 pub mod state;
 pub mod discovery;

@@ -216,6 +216,17 @@ fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
             ErrorCode::NoApprover,
             format!("access flow `{flow}` has no approver other than you: ask an admin to add approvers"),
         ),
+        Refusal::OutsideTimeframe { flow, timeframe, next } => ApiError::new(
+            ErrorCode::OutsideTimeframe,
+            match next {
+                Some(w) => format!(
+                    "access flow `{flow}` takes requests {timeframe}: ask again between {} and {}",
+                    crate::clock::rfc3339(w.opens),
+                    crate::clock::rfc3339(w.closes)
+                ),
+                None => format!("access flow `{flow}` takes requests {timeframe}, and no window opens in the next week: ask an admin"),
+            },
+        ),
     }
 }
 

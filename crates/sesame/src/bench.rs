@@ -5,6 +5,8 @@
 //! Beside the latency: the floor (the same statements straight to the
 //! engine), the store's durable commits on the path, and what is left.
 
+mod scopes;
+
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -25,6 +27,8 @@ pub enum BenchCmd {
         #[arg(long, default_value = "10s")]
         idle: humantime::Duration,
     },
+    /// Access scopes (AQL) evaluated over a large synthetic inventory, on one core.
+    Scopes(scopes::ScopesArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +72,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Grant(a) => grant(a).await,
         BenchCmd::Connector { idle } => connector_rss(idle.into()).await,
+        BenchCmd::Scopes(a) => scopes::run(a),
     }
 }
 

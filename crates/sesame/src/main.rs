@@ -83,6 +83,9 @@ enum Cmd {
     /// Permission boundaries on over-privileged standing AWS principals (admins).
     #[command(subcommand)]
     Boundaries(sesame_cli::BoundariesCmd),
+    /// Access scopes: named AQL queries over the inventory.
+    #[command(subcommand)]
+    Scopes(sesame_cli::ScopesCmd),
     /// The audit log.
     Audit(sesame_cli::AuditArgs),
     /// Who the token belongs to.
@@ -254,6 +257,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Inventory(c) => sesame_cli::inventory(&cli.client, c).await,
         Cmd::Audit(a) => sesame_cli::audit(&cli.client, a).await,
         Cmd::Boundaries(c) => sesame_cli::boundaries(&cli.client, c).await,
+        Cmd::Scopes(c) => sesame_cli::scopes(&cli.client, c).await,
         Cmd::Whoami => sesame_cli::whoami(&cli.client).await,
     };
     match client_result {

@@ -11,6 +11,7 @@ mod jobs;
 mod pool;
 mod requests;
 mod boundaries;
+mod scopes;
 mod tokens;
 
 pub use audit::AuditRow;
@@ -21,6 +22,7 @@ pub use pool::{Engine, Store};
 pub use requests::{NewRequest, RequestFilter, RequestRow};
 pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
+pub use scopes::ScopeRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

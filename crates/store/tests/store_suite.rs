@@ -430,3 +430,32 @@ async fn a_request_can_be_inserted_with_its_due_jobs_claimed(s: Store) {
     assert!(s.insert_request_claiming(&req("i2", RequestStatus::Granting), &later, audit(AuditAction::RequestCreate, "i2"), Timestamp(10), "api-1", 30_000).await.unwrap().is_empty());
 }
 both!(a_request_can_be_inserted_with_its_due_jobs_claimed);
+
+both!(access_scopes_are_created_changed_and_deleted_with_their_audit);
+
+/// Scopes: names are unique, a change keeps who made it first, and each
+/// change writes its audit entry in the same transaction.
+async fn access_scopes_are_created_changed_and_deleted_with_their_audit(s: Store) {
+    use sesame_store::ScopeRow;
+    let scope_audit = |a: AuditAction| AuditDraft::new("ann@x.io", a, None, Outcome::Ok, serde_json::json!({"scope": "prod's \"dbs\""}));
+    let row = ScopeRow {
+        name: "prod's \"dbs\"".into(),
+        query: r#"resource_name contains "prod""#.into(),
+        created_by: "ann@x.io".into(),
+        created_at: Timestamp(10),
+        updated_at: Timestamp(10),
+    };
+    assert!(s.create_scope(&row, scope_audit(AuditAction::ScopeCreate)).await.unwrap());
+    let again = ScopeRow { query: "x".into(), ..row.clone() };
+    assert!(!s.create_scope(&again, scope_audit(AuditAction::ScopeCreate)).await.unwrap(), "the name is taken");
+    assert_eq!(s.scope(&row.name).await.unwrap(), Some(row.clone()));
+    assert!(s.update_scope(&row.name, r#"resource_name contains "prd""#, scope_audit(AuditAction::ScopeUpdate), Timestamp(20)).await.unwrap());
+    assert!(!s.update_scope("nope", "x", scope_audit(AuditAction::ScopeUpdate), Timestamp(20)).await.unwrap());
+    let changed = s.scopes().await.unwrap();
+    assert_eq!(changed, vec![ScopeRow { query: r#"resource_name contains "prd""#.into(), updated_at: Timestamp(20), ..row.clone() }]);
+    assert!(s.delete_scope(&row.name, scope_audit(AuditAction::ScopeDelete), Timestamp(30)).await.unwrap());
+    assert!(!s.delete_scope(&row.name, scope_audit(AuditAction::ScopeDelete), Timestamp(30)).await.unwrap());
+    assert!(s.scopes().await.unwrap().is_empty());
+    let actions: Vec<String> = s.list_audit(0, None, 100).await.unwrap().into_iter().map(|a| a.fields.action).collect();
+    assert_eq!(actions, ["scope.create", "scope.update", "scope.delete"], "one entry per change that happened");
+}

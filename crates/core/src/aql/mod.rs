@@ -83,6 +83,14 @@ impl Query {
     pub fn matches_resource(&self, r: &ResourceFacts<'_>) -> Option<bool> {
         self.node.eval(r, None)
     }
+
+    /// The permissions of a resource that the query selects: all of them,
+    /// none, or those it picks one by one (the resource is read once).
+    pub fn select<'a, 'p>(&'a self, r: &ResourceFacts<'a>, permissions: &'a [PermissionFacts<'p>]) -> impl Iterator<Item = &'a PermissionFacts<'p>> + 'a {
+        let whole = self.matches_resource(r);
+        let r = *r;
+        permissions.iter().filter(move |p| whole.unwrap_or_else(|| self.matches(&r, p)))
+    }
 }
 
 impl PartialEq for Query {

@@ -6,6 +6,7 @@ mod boundaries;
 mod connector;
 mod inventory;
 mod requests;
+mod scopes;
 pub mod views;
 
 use crate::state::AppState;
@@ -21,6 +22,7 @@ use utoipa::OpenApi;
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
+        scopes::list, scopes::show, scopes::create, scopes::update, scopes::delete, scopes::units, scopes::preview,
         audit::list, whoami,
     ),
     components(schemas(
@@ -28,6 +30,7 @@ use utoipa::OpenApi;
         sesame_proto::ErrorCode, sesame_proto::IntegrationView, sesame_proto::ResourcesView, sesame_proto::PermissionsView,
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
+        sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]
@@ -46,9 +49,9 @@ impl utoipa::Modify for ErrorResponses {
             ("401", "No, unknown, expired or revoked token: `unauthorized`"),
             ("403", "Not allowed for this caller: `forbidden`, `self_approval`, `not_an_approver`"),
             ("404", "No such request, integration or endpoint (or not visible to the caller): `not_found`"),
-            ("409", "Not possible in the request's current state: `invalid_state`, `credentials_already_shown`"),
+            ("409", "Not possible in the current state: `invalid_state`, `credentials_already_shown`, `already_exists`"),
             ("413", "Body larger than the endpoint takes: `payload_too_large`"),
-            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, ..."),
+            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, `invalid_query`, `outside_timeframe`, ..."),
             ("429", "Too many failed sign-ins from this address or token: `too_many_requests`"),
             ("500", "The store failed: `internal`"),
             ("502", "The integration failed: `integration_error`"),
@@ -108,6 +111,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/integrations/{name}/sync", post(inventory::sync))
         .route("/api/v1/integrations/{name}/boundaries", get(boundaries::list).post(boundaries::put))
         .route("/api/v1/integrations/{name}/boundaries/lift", post(boundaries::lift))
+        .route("/api/v1/access-scopes", get(scopes::list).post(scopes::create))
+        .route("/api/v1/access-scopes/preview", post(scopes::preview))
+        .route("/api/v1/access-scopes/{name}", get(scopes::show).put(scopes::update).delete(scopes::delete))
+        .route("/api/v1/access-scopes/{name}/units", get(scopes::units))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/connectors", get(connector::list))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))

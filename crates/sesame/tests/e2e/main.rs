@@ -11,4 +11,6 @@ mod aws_tests;
 mod bad_input;
 mod connector_tests;
 mod custom_tests;
+mod flow_tests;
 mod ha_tests;
+mod scope_tests;

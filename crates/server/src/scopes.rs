@@ -1,0 +1,100 @@
+//! What an access scope selects from the stored inventory now: every
+//! integration's resources, read as AQL facts, with the permissions their
+//! integration offers for their type.
+
+use crate::state::AppState;
+use sesame_core::aql::{PermissionFacts, Query, ResourceFacts};
+use sesame_proto::ScopeUnit;
+use sesame_store::StoredResource;
+use std::collections::BTreeMap;
+
+/// A stored resource's metadata split the way AQL reads it: `tag:k` entries
+/// are its tags, the rest its context; region and account come from the ARN
+/// when discovery did not name them.
+pub fn tags_and_context(r: &StoredResource) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut tags = BTreeMap::new();
+    let mut context = BTreeMap::new();
+    for (k, v) in &r.metadata {
+        match k.strip_prefix("tag:") {
+            Some(t) => tags.insert(t.to_owned(), v.clone()),
+            None => context.insert(k.clone(), v.clone()),
+        };
+    }
+    if let Some(arn) = context.get("arn").cloned() {
+        let mut parts = arn.split(':');
+        let (region, account) = (parts.nth(3).unwrap_or_default(), parts.next().unwrap_or_default());
+        for (k, v) in [("region", region), ("account", account)] {
+            if !v.is_empty() {
+                context.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+            }
+        }
+    }
+    (tags, context)
+}
+
+/// Every access unit of the inventory the query selects, by integration,
+/// resource type, resource and permission.
+pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_store::StoreError> {
+    let empty = BTreeMap::new();
+    let mut out = Vec::new();
+    for name in st.integration_names() {
+        let Some(integ) = st.integration(&name) else { continue };
+        let d = integ.descriptor();
+        let kind = d.kind.as_str();
+        let perms: BTreeMap<&str, Vec<PermissionFacts<'_>>> = d
+            .resource_types
+            .iter()
+            .map(|t| {
+                let facts = t.permissions.iter().map(|p| PermissionFacts { id: &p.id, name: &p.name, status: "active", risk_level: "", tags: &empty, context: &empty });
+                (t.name.as_str(), facts.collect())
+            })
+            .collect();
+        for r in st.store.list_inventory(&name, None).await? {
+            let (tags, context) = tags_and_context(&r);
+            let facts = ResourceFacts {
+                integration: &name,
+                integration_kind: kind,
+                resource_type: &r.resource_type,
+                id: &r.id,
+                name: &r.name,
+                path: context.get("path").map_or(r.id.as_str(), String::as_str),
+                source_id: context.get("arn").map_or(r.id.as_str(), String::as_str),
+                status: "active",
+                risk_level: context.get("risk_level").map_or("", String::as_str),
+                tags: &tags,
+                context: &context,
+            };
+            let offered = perms.get(r.resource_type.as_str()).map_or(&[][..], Vec::as_slice);
+            for p in q.select(&facts, offered) {
+                out.push(ScopeUnit {
+                    integration: name.clone(),
+                    resource_type: r.resource_type.clone(),
+                    resource: r.id.clone(),
+                    resource_name: r.name.clone(),
+                    permission: p.id.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn tags_and_context_split_the_metadata_and_read_the_arn() {
+        let r = sesame_store::StoredResource {
+            resource_type: "s3_bucket".into(),
+            id: "logs".into(),
+            name: "logs".into(),
+            metadata: [("tag:env", "prd"), ("arn", "arn:aws:sqs:eu-west-1:123456789012:q"), ("path", "/")].into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        };
+        let (tags, context) = super::tags_and_context(&r);
+        assert_eq!(tags.get("env").unwrap(), "prd");
+        assert_eq!(context.get("region").unwrap(), "eu-west-1");
+        assert_eq!(context.get("account").unwrap(), "123456789012");
+        assert!(!context.contains_key("tag:env"));
+    }
+}
