@@ -3,7 +3,7 @@
 //! integration offers for their type.
 
 use crate::state::AppState;
-use sesame_core::aql::{PermissionFacts, Query, ResourceFacts};
+use sesame_core::aql::{Inventory, PermissionFacts, PermissionSet, Query, ResourceFacts};
 use sesame_proto::ScopeUnit;
 use sesame_store::StoredResource;
 use std::collections::BTreeMap;
@@ -33,22 +33,25 @@ pub fn tags_and_context(r: &StoredResource) -> (BTreeMap<String, String>, BTreeM
 }
 
 /// Every access unit of the inventory the query selects, by integration,
-/// resource type, resource and permission.
+/// resource type, resource and permission: the stored inventory laid out in
+/// columns (as `sesame bench scopes` measures), then the query over it.
 pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_store::StoreError> {
     let empty = BTreeMap::new();
-    let mut out = Vec::new();
+    let mut index = Inventory::new();
     for name in st.integration_names() {
         let Some(integ) = st.integration(&name) else { continue };
         let d = integ.descriptor();
         let kind = d.kind.as_str();
-        let perms: BTreeMap<&str, Vec<PermissionFacts<'_>>> = d
+        let sets: BTreeMap<&str, PermissionSet> = d
             .resource_types
             .iter()
             .map(|t| {
-                let facts = t.permissions.iter().map(|p| PermissionFacts { id: &p.id, name: &p.name, status: "active", risk_level: "", tags: &empty, context: &empty });
-                (t.name.as_str(), facts.collect())
+                let facts: Vec<PermissionFacts<'_>> =
+                    t.permissions.iter().map(|p| PermissionFacts { id: &p.id, name: &p.name, status: "active", risk_level: "", tags: &empty, context: &empty }).collect();
+                (t.name.as_str(), index.permission_set(&facts))
             })
             .collect();
+        let none = index.permission_set(&[]);
         for r in st.store.list_inventory(&name, None).await? {
             let (tags, context) = tags_and_context(&r);
             let facts = ResourceFacts {
@@ -64,19 +67,23 @@ pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_st
                 tags: &tags,
                 context: &context,
             };
-            let offered = perms.get(r.resource_type.as_str()).map_or(&[][..], Vec::as_slice);
-            for p in q.select(&facts, offered) {
-                out.push(ScopeUnit {
-                    integration: name.clone(),
-                    resource_type: r.resource_type.clone(),
-                    resource: r.id.clone(),
-                    resource_name: r.name.clone(),
-                    permission: p.id.to_owned(),
-                });
-            }
+            index.push(&facts, sets.get(r.resource_type.as_str()).copied().unwrap_or(none));
         }
     }
-    Ok(out)
+    Ok(index
+        .select(q)
+        .into_iter()
+        .map(|u| {
+            let (row, permission) = index.unit(u);
+            ScopeUnit {
+                integration: index.integration(row).to_owned(),
+                resource_type: index.resource_type(row).to_owned(),
+                resource: index.resource_id(row).to_owned(),
+                resource_name: index.resource_name(row).to_owned(),
+                permission: permission.to_owned(),
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -67,7 +67,18 @@ pub(crate) fn compile(e: &Expr) -> Node {
     }
 }
 
-fn text_test(op: Op, values: &[String], s: &str) -> bool {
+/// The positive test of a `resource_type` condition on a resource of this
+/// kind and type: the seed's spellings stand for one kind's type.
+pub(crate) fn type_test(op: Op, values: &[String], types: &[(Option<&'static str>, String)], kind: &str, resource_type: &str) -> bool {
+    if types.is_empty() {
+        types::spellings(kind, resource_type).any(|s| text_test(op, values, s))
+    } else {
+        types.iter().any(|(k, t)| t == resource_type && k.is_none_or(|k| k == kind))
+    }
+}
+
+/// The positive test of a condition on one text.
+pub(crate) fn text_test(op: Op, values: &[String], s: &str) -> bool {
     let first = values.first().map_or("", String::as_str);
     match op {
         Op::Eq => s == first,
@@ -85,10 +96,7 @@ impl Node {
         match self {
             Node::Test { field, op, negate, values, types } => {
                 let hit = match field {
-                    Field::ResourceType if !types.is_empty() => {
-                        types.iter().any(|(k, t)| t == r.resource_type && k.is_none_or(|k| k == r.integration_kind))
-                    }
-                    Field::ResourceType => types::spellings(r.integration_kind, r.resource_type).any(|s| text_test(*op, values, s)),
+                    Field::ResourceType => type_test(*op, values, types, r.integration_kind, r.resource_type),
                     f if f.is_permission() => {
                         let p = p?;
                         let s = match f {

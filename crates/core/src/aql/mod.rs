@@ -27,6 +27,7 @@
 
 mod ast;
 mod eval;
+mod index;
 pub mod parse;
 mod print;
 pub mod types;
@@ -36,6 +37,7 @@ mod tests;
 
 pub use ast::{Cond, Expr, Field, Op, KEYED_FIELDS, OPS, PLAIN_FIELDS};
 pub use eval::{PermissionFacts, ResourceFacts};
+pub use index::{Inventory, PermissionSet};
 
 use std::fmt;
 use std::str::FromStr;

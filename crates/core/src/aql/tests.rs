@@ -324,6 +324,26 @@ proptest! {
     }
 
     #[test]
+    fn the_columnar_inventory_selects_what_the_rows_select(e in expr(), inventory in prop::collection::vec((resource(), prop::collection::vec(permission(), 0..3)), 0..12)) {
+        let query = Query::new(e.clone());
+        let mut index = super::Inventory::new();
+        let mut expected = Vec::new();
+        for (r, perms) in &inventory {
+            let facts: Vec<PermissionFacts<'_>> = perms.iter().map(Perm::facts).collect();
+            let set = index.permission_set(&facts);
+            let row = index.push(&r.facts(), set);
+            for p in perms {
+                if query.matches(&r.facts(), &p.facts()) {
+                    expected.push((row, p.id.clone()));
+                }
+            }
+            prop_assert_eq!(query.select(&r.facts(), &facts).count(), perms.iter().filter(|p| query.matches(&r.facts(), &p.facts())).count());
+        }
+        let got: Vec<(usize, String)> = index.select(&query).into_iter().map(|u| { let (r, p) = index.unit(u); (r, p.to_owned()) }).collect();
+        prop_assert_eq!(got, expected, "{}", e);
+    }
+
+    #[test]
     fn any_text_parses_or_fails_with_a_position_inside_it(src in "[a-z_\\[\\]()\"=!, \n'\\\\]{0,60}|(resource_name|and|or|not|in|\\(|\\)|\"x\"|=| ){0,12}") {
         match src.parse::<Query>() {
             Ok(q) => prop_assert_eq!(q.to_string().parse::<Query>().unwrap(), q),
