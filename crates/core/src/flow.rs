@@ -2,6 +2,7 @@
 
 use crate::approval::{self, ApprovalPart};
 use crate::model::{Directory, User};
+use crate::people::Conditions;
 use crate::time::Timestamp;
 use crate::timeframe::{Timeframe, Window};
 use std::time::Duration;
@@ -36,12 +37,40 @@ impl Principals {
     }
 }
 
+/// How the approver groups of a flow combine (the seed's `approval_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalMode {
+    /// One approval from any group.
+    AnyOf,
+    /// One approval from each group.
+    AllOf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproverPolicy {
+    pub mode: ApprovalMode,
+    /// Each group: the people its conditions admit (an `Owner` condition
+    /// brings the resource and integration owners).
+    pub groups: Vec<Conditions>,
+    /// Sesame's first flows (`approvers = {users, groups}`): the resource
+    /// owners and integration owners join every group without naming them.
+    pub owners_join: bool,
+}
+
+impl ApproverPolicy {
+    /// `approvers = {users, groups}`: one group, owners joining.
+    pub fn of(approvers: Conditions) -> ApproverPolicy {
+        ApproverPolicy { mode: ApprovalMode::AnyOf, groups: vec![approvers], owners_join: true }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessFlow {
     pub name: String,
     pub kind: FlowKind,
-    pub requesters: Principals,
-    pub approvers: Principals,
+    /// Who may ask (the seed's `requestors`).
+    pub requestors: Conditions,
+    pub approver_policy: ApproverPolicy,
     pub integration: String,
     /// Empty: every resource type of the integration.
     pub resource_types: Vec<String>,
@@ -56,7 +85,7 @@ pub struct AccessFlow {
 impl AccessFlow {
     fn covers(&self, r: &RequestDraft<'_>) -> bool {
         self.integration == r.integration
-            && self.requesters.contains(r.requester)
+            && self.requestors.admits_requester(r.requester)
             && (self.resource_types.is_empty() || self.resource_types.iter().any(|t| t == r.resource_type))
             && (self.permissions.is_empty() || self.permissions.iter().any(|p| p == r.permission))
     }
@@ -135,36 +164,48 @@ fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &
     match f.kind {
         FlowKind::Automatic => Ok(Decision::Grant { flow: f.name.clone() }),
         FlowKind::SelfServe => {
-            let not_requester = |a: &String| !a.eq_ignore_ascii_case(&r.requester.email);
-            let mut flow_approvers: Vec<String> = f.approvers.resolve(dir);
-            flow_approvers.retain(not_requester);
-            let mut integration_owners = owners.integration_owners.resolve(dir);
-            integration_owners.retain(not_requester);
-            let owners_of = |os: &[String]| -> Vec<String> { os.iter().filter(|o| dir.user(o).is_some() && not_requester(o)).cloned().collect() };
-            let any_owner = owners.resource_owners.iter().any(|(_, os)| !owners_of(os).is_empty());
-            let parts = if any_owner {
-                // Each resource: the flow approvers, its own owners, and the
-                // integration owners, who may stand in for any owner.
-                approval::parts(
-                    owners
-                        .resource_owners
-                        .iter()
-                        .map(|(res, os)| (res.clone(), [flow_approvers.clone(), owners_of(os), integration_owners.clone()].concat()))
-                        .collect(),
-                )
-            } else {
-                // Nobody owns a resource: the flow approvers approve it all,
-                // the integration owners when the flow names nobody else.
-                let mut approvers = if flow_approvers.is_empty() { integration_owners } else { flow_approvers };
-                approvers.sort();
-                approvers.dedup();
-                vec![ApprovalPart { resources: owners.resource_owners.iter().map(|(r, _)| r.clone()).collect(), approvers }]
+            let p = &f.approver_policy;
+            let groups: Vec<(Vec<String>, bool)> = match p.mode {
+                ApprovalMode::AnyOf => {
+                    let mut all: Vec<String> = p.groups.iter().flat_map(|g| g.approvers(dir, r.requester)).collect();
+                    all.sort();
+                    all.dedup();
+                    vec![(all, p.owners_join || p.groups.iter().any(Conditions::names_owners))]
+                }
+                ApprovalMode::AllOf => p.groups.iter().map(|g| (g.approvers(dir, r.requester), p.owners_join || g.names_owners())).collect(),
             };
-            if parts.iter().any(|p| p.approvers.is_empty()) {
+            // With ALL_OF each group approves on its own: their parts are never merged.
+            let parts: Vec<ApprovalPart> = groups.into_iter().flat_map(|(members, with_owners)| group_parts(members, with_owners, r, dir, owners)).collect();
+            if parts.is_empty() || parts.iter().any(|p| p.approvers.is_empty()) {
                 return Err(Refusal::NoApprover { flow: f.name.clone() });
             }
             Ok(Decision::Pending { flow: f.name.clone(), approvers: approval::all_approvers(&parts), parts })
         }
+    }
+}
+
+/// The parts one approver group approves: its members approve everything;
+/// with owners, each resource's owners approve that resource, the
+/// integration owners any (and all of it when nobody else would).
+fn group_parts(members: Vec<String>, with_owners: bool, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners) -> Vec<ApprovalPart> {
+    let all_resources = || owners.resource_owners.iter().map(|(res, _)| res.clone()).collect::<Vec<_>>();
+    if !with_owners {
+        return vec![ApprovalPart { resources: all_resources(), approvers: members }];
+    }
+    let not_requester = |a: &String| !a.eq_ignore_ascii_case(&r.requester.email);
+    let mut integration_owners = owners.integration_owners.resolve(dir);
+    integration_owners.retain(not_requester);
+    let owners_of = |os: &[String]| -> Vec<String> { os.iter().filter(|o| dir.user(o).is_some() && not_requester(o)).cloned().collect() };
+    let any_owner = owners.resource_owners.iter().any(|(_, os)| !owners_of(os).is_empty());
+    if any_owner {
+        approval::parts(
+            owners.resource_owners.iter().map(|(res, os)| (res.clone(), [members.clone(), owners_of(os), integration_owners.clone()].concat())).collect(),
+        )
+    } else {
+        let mut approvers = if members.is_empty() { integration_owners } else { members };
+        approvers.sort();
+        approvers.dedup();
+        vec![ApprovalPart { resources: all_resources(), approvers }]
     }
 }
 
@@ -174,15 +215,15 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn user(email: &str, groups: &[&str]) -> User {
-        User { email: email.into(), groups: groups.iter().map(|g| g.to_string()).collect::<BTreeSet<_>>(), admin: false }
+        User { email: email.into(), groups: groups.iter().map(|g| g.to_string()).collect::<BTreeSet<_>>(), ..Default::default() }
     }
 
     fn flow(name: &str, kind: FlowKind) -> AccessFlow {
         AccessFlow {
             name: name.into(),
             kind,
-            requesters: Principals { users: vec![], groups: vec!["dev".into()] },
-            approvers: Principals { users: vec!["boss@x.io".into()], groups: vec!["dev".into()] },
+            requestors: Conditions::of(&[], &["dev".into()]),
+            approver_policy: ApproverPolicy::of(Conditions::of(&["boss@x.io".into()], &["dev".into()])),
             integration: "pg".into(),
             resource_types: vec!["table".into()],
             permissions: vec!["read_only".into()],
@@ -255,7 +296,7 @@ mod tests {
         };
         let ann = d.user("ann@x.io").unwrap().clone();
         let mut f = flow("ss", FlowKind::SelfServe);
-        f.approvers = Principals { users: vec!["ann@x.io".into()], groups: vec![] };
+        f.approver_policy = ApproverPolicy::of(Conditions::of(&["ann@x.io".into()], &[]));
         let owners = Owners {
             resource_owners: vec![("t1".into(), vec!["owner@x.io".into(), "ghost@x.io".into()]), ("t2".into(), vec![])],
             integration_owners: Principals { users: vec!["io@x.io".into()], groups: vec![] },
@@ -280,6 +321,88 @@ mod tests {
             decide(&dr, &[f], &d, &Owners::default(), Timestamp(0)),
             Decision::Refuse(Refusal::NoApprover { flow: "ss".into() })
         );
+    }
+
+    fn group(conditions: &[(&str, &[&str])]) -> Conditions {
+        use crate::people::{Attribute, Condition, Logical, MatchOp};
+        Conditions {
+            logical: Logical::Or,
+            conditions: conditions
+                .iter()
+                .map(|(t, v)| Condition { attribute: Attribute::parse(t), op: MatchOp::Is, values: v.iter().map(|x| x.to_string()).collect() })
+                .collect(),
+        }
+    }
+
+    fn pending(d: Decision) -> Vec<(Vec<String>, Vec<String>)> {
+        match d {
+            Decision::Pending { parts, .. } => parts.into_iter().map(|p| (p.resources, p.approvers)).collect(),
+            other => panic!("not pending: {other:?}"),
+        }
+    }
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    /// Approver policies, table by table: ANY_OF merges its groups, ALL_OF
+    /// needs one approval per group, managers and owners resolve per
+    /// request, and the requester is never an approver in any disguise.
+    #[test]
+    fn approver_policies_resolve_as_the_table_says() {
+        let d = Directory {
+            users: vec![
+                User { manager: Some("boss@x.io".into()), ..user("ann@x.io", &["dev", "sec"]) },
+                user("boss@x.io", &["leads"]),
+                user("sam@x.io", &["sec"]),
+                user("owner@x.io", &[]),
+                user("io@x.io", &[]),
+            ],
+        };
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let owners = Owners {
+            resource_owners: vec![("t1".into(), strs(&["owner@x.io", "ann@x.io"])), ("t2".into(), strs(&["ann@x.io"]))],
+            integration_owners: Principals { users: strs(&["io@x.io", "ann@x.io"]), groups: vec![] },
+        };
+        let no_owners = Owners { resource_owners: vec![("t1".into(), vec![]), ("t2".into(), vec![])], ..Owners::default() };
+        let policy = |mode, groups: Vec<Conditions>| ApproverPolicy { mode, groups, owners_join: false };
+        let run = |p: ApproverPolicy, o: &Owners| {
+            let f = AccessFlow { approver_policy: p, ..flow("ss", FlowKind::SelfServe) };
+            decide(&draft(&ann, "read_only", 60, Some("x")), &[f], &d, o, Timestamp(0))
+        };
+        let both = strs(&["t1", "t2"]);
+        // ANY_OF: one part, anyone of either group (never ann, though she is in `sec`).
+        let any = policy(ApprovalMode::AnyOf, vec![group(&[("group", &["leads"])]), group(&[("group", &["sec"])])]);
+        assert_eq!(pending(run(any, &no_owners)), vec![(both.clone(), strs(&["boss@x.io", "sam@x.io"]))]);
+        // ALL_OF: one part per group, kept apart even when alike.
+        let all = policy(ApprovalMode::AllOf, vec![group(&[("group", &["leads"])]), group(&[("group", &["sec"])]), group(&[("group", &["sec"])])]);
+        assert_eq!(pending(run(all, &no_owners)), vec![(both.clone(), strs(&["boss@x.io"])), (both.clone(), strs(&["sam@x.io"])), (both.clone(), strs(&["sam@x.io"]))]);
+        // The requester's manager.
+        let mgr = policy(ApprovalMode::AnyOf, vec![group(&[("manager", &[])])]);
+        assert_eq!(pending(run(mgr, &no_owners)), vec![(both.clone(), strs(&["boss@x.io"]))]);
+        // Owners: each resource its own owner (not ann, who owns both), the integration owner for all.
+        let own = policy(ApprovalMode::AllOf, vec![group(&[("group", &["leads"])]), group(&[("Owner", &[])])]);
+        assert_eq!(
+            pending(run(own, &owners)),
+            vec![
+                (both.clone(), strs(&["boss@x.io"])),
+                (strs(&["t1"]), strs(&["io@x.io", "owner@x.io"])),
+                (strs(&["t2"]), strs(&["io@x.io"])),
+            ]
+        );
+        // Self-approval in every disguise leaves nobody: refused, not self-approved.
+        for disguise in [group(&[("user", &["ANN@x.io"])]), group(&[("group", &["dev"])]), group(&[("Owner", &[])])] {
+            let only_owners = Owners { resource_owners: vec![("t2".into(), strs(&["ann@x.io"]))], integration_owners: Principals { users: strs(&["ann@x.io"]), groups: vec![] } };
+            assert_eq!(run(policy(ApprovalMode::AnyOf, vec![disguise.clone()]), &only_owners), Decision::Refuse(Refusal::NoApprover { flow: "ss".into() }), "{disguise:?}");
+        }
+        let selfish = Directory { users: vec![User { manager: Some("ann@x.io".into()), ..user("ann@x.io", &[]) }] };
+        let me = selfish.users[0].clone();
+        let f = AccessFlow { approver_policy: policy(ApprovalMode::AnyOf, vec![group(&[("manager", &[])])]), ..flow("ss", FlowKind::SelfServe) };
+        let f = AccessFlow { requestors: Conditions::of(&["ann@x.io".into()], &[]), ..f };
+        assert_eq!(decide(&draft(&me, "read_only", 60, Some("x")), &[f], &selfish, &no_owners, Timestamp(0)), Decision::Refuse(Refusal::NoApprover { flow: "ss".into() }), "as her own manager");
+        // ALL_OF where one group resolves to nobody: refused, the other group cannot stand in.
+        let half = policy(ApprovalMode::AllOf, vec![group(&[("group", &["leads"])]), group(&[("group", &["nobody-here"])])]);
+        assert_eq!(run(half, &no_owners), Decision::Refuse(Refusal::NoApprover { flow: "ss".into() }));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod flow;
 pub mod lifecycle;
 pub mod policy;
 pub mod model;
+pub mod people;
 pub mod resource_id;
 pub mod status;
 pub mod time;

@@ -1,13 +1,20 @@
 //! People and groups, as declared in configuration (and later synced by SCIM).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A person who can request or approve access. The e-mail is the identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
     pub email: String,
     pub groups: BTreeSet<String>,
     pub admin: bool,
+    /// Display name.
+    pub name: Option<String>,
+    /// The manager's e-mail: `manager` conditions and approvers read it.
+    pub manager: Option<String>,
+    /// Free attributes (`department`...) that requestor and approver
+    /// conditions read.
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// Who exists: the identity facts that decisions need.

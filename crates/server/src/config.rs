@@ -2,10 +2,12 @@
 //! `SESAME_*` environment, then command-line flags, validated into one
 //! [`Settings`]. Errors name the file, the key and what to do.
 
-use sesame_core::{AccessFlow, Directory, FlowKind, Principals, User};
+use sesame_core::flow::{ApprovalMode, ApproverPolicy};
+use sesame_core::people::{Attribute, Condition, Conditions, Logical, MatchOp};
+use sesame_core::{AccessFlow, Directory, FlowKind, User};
 pub use sesame_integrations::registry::IntegrationDecl;
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -181,6 +183,90 @@ pub struct UserDecl {
     pub groups: Vec<String>,
     #[serde(default)]
     pub admin: bool,
+    /// Display name.
+    pub name: Option<String>,
+    /// The manager's e-mail (`manager` requestor conditions and approvers).
+    pub manager: Option<String>,
+    /// Free attributes that requestor and approver conditions read.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Conditions on people, in the seed's spelling.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionsDecl {
+    /// `AND` or `OR` (default).
+    #[serde(default = "default_or")]
+    pub logical_operator: String,
+    pub conditions: Vec<ConditionDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionDecl {
+    /// `user`, `group`, `manager`, `Owner` (approvers) or a custom attribute.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `is` (default), `is_not`, `contains`, `does_not_contain`, `starts_with`.
+    #[serde(default = "default_is")]
+    pub match_operator: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproverPolicyDecl {
+    /// `ANY_OF` (default) or `ALL_OF`.
+    #[serde(default = "default_any_of")]
+    pub approval_mode: String,
+    pub approver_groups: Vec<ApproverGroupDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproverGroupDecl {
+    #[serde(default = "default_or")]
+    pub logical_operator: String,
+    pub approvers: Vec<ConditionDecl>,
+}
+
+fn default_or() -> String {
+    "OR".into()
+}
+
+fn default_is() -> String {
+    "is".into()
+}
+
+fn default_any_of() -> String {
+    "ANY_OF".into()
+}
+
+fn conditions(logical: &str, items: &[ConditionDecl], approvers: bool, at: &str) -> Result<Conditions, String> {
+    let logical = match logical.to_ascii_uppercase().as_str() {
+        "AND" => Logical::And,
+        "OR" => Logical::Or,
+        other => return Err(format!("`{at}.logical_operator` `{other}` is not AND or OR")),
+    };
+    if items.is_empty() {
+        return Err(format!("`{at}` names no condition: add one, e.g. {{ type = \"group\", values = [\"developers\"] }}"));
+    }
+    let mut out = Vec::new();
+    for (j, c) in items.iter().enumerate() {
+        let op = MatchOp::parse(&c.match_operator)
+            .ok_or_else(|| format!("`{at}[{j}].match_operator` `{}` is not one of is, is_not, contains, does_not_contain, starts_with", c.match_operator))?;
+        let attribute = Attribute::parse(&c.kind);
+        if attribute == Attribute::Owner && !approvers {
+            return Err(format!("`{at}[{j}]`: `Owner` names approvers, not requestors"));
+        }
+        if c.values.is_empty() && !matches!(attribute, Attribute::Owner | Attribute::Manager) {
+            return Err(format!("`{at}[{j}]` has no `values`: name whom it matches"));
+        }
+        out.push(Condition { attribute, op, values: c.values.clone() });
+    }
+    Ok(Conditions { logical, conditions: out })
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,8 +291,14 @@ pub struct FlowDecl {
     pub name: String,
     pub kind: FlowKindDecl,
     pub integration: String,
-    pub requesters: PrincipalsDecl,
+    /// Who may ask, by name (Sesame's first spelling)...
+    pub requesters: Option<PrincipalsDecl>,
+    /// ...or by conditions (the seed's `requestors`).
+    pub requestors: Option<ConditionsDecl>,
+    /// Who approves, by name (one group, owners joining)...
     pub approvers: Option<PrincipalsDecl>,
+    /// ...or the seed's `approver_policy`.
+    pub approver_policy: Option<ApproverPolicyDecl>,
     #[serde(default)]
     pub resource_types: Vec<String>,
     #[serde(default)]
@@ -304,7 +396,14 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if !seen.insert(u.email.to_lowercase()) {
             return Err(err(format!("`users[{i}].email` `{}` is declared twice: remove one", u.email)));
         }
-        users.push(User { email: u.email.clone(), groups: u.groups.iter().cloned().collect(), admin: u.admin });
+        users.push(User {
+            email: u.email.clone(),
+            groups: u.groups.iter().cloned().collect(),
+            admin: u.admin,
+            name: u.name.clone(),
+            manager: u.manager.clone(),
+            attributes: u.attributes.clone(),
+        });
     }
     let mut names = BTreeSet::new();
     for (i, integ) in file.integrations.iter().enumerate() {
@@ -374,15 +473,43 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             FlowKindDecl::Automatic => FlowKind::Automatic,
             FlowKindDecl::SelfServe => FlowKind::SelfServe,
         };
-        let approvers = f.approvers.as_ref().map(|a| Principals { users: a.users.clone(), groups: a.groups.clone() });
-        if kind == FlowKind::SelfServe && approvers.as_ref().is_none_or(|a| a.users.is_empty() && a.groups.is_empty()) {
-            return Err(err(format!("`access_flows[{i}]` is self_serve but names no `approvers`: add approvers.users or approvers.groups")));
+        let at = |field: &str| format!("access_flows[{i}].{field}");
+        let requestors = match (&f.requesters, &f.requestors) {
+            (Some(p), None) => Conditions::of(&p.users, &p.groups),
+            (None, Some(c)) => conditions(&c.logical_operator, &c.conditions, false, &at("requestors.conditions")).map_err(err)?,
+            _ => return Err(err(format!("`access_flows[{i}]` needs exactly one of `requesters` (users, groups) and `requestors` (conditions)"))),
+        };
+        let approver_policy = match (&f.approvers, &f.approver_policy) {
+            (Some(p), None) => Some(ApproverPolicy::of(Conditions::of(&p.users, &p.groups))),
+            (None, Some(ap)) => {
+                let mode = match ap.approval_mode.to_ascii_uppercase().as_str() {
+                    "ANY_OF" => ApprovalMode::AnyOf,
+                    "ALL_OF" => ApprovalMode::AllOf,
+                    other => return Err(err(format!("`{}` `{other}` is not ANY_OF or ALL_OF", at("approver_policy.approval_mode")))),
+                };
+                if ap.approver_groups.is_empty() {
+                    return Err(err(format!("`{}` is empty: add a group of approvers", at("approver_policy.approver_groups"))));
+                }
+                let groups = ap
+                    .approver_groups
+                    .iter()
+                    .enumerate()
+                    .map(|(j, g)| conditions(&g.logical_operator, &g.approvers, true, &at(&format!("approver_policy.approver_groups[{j}].approvers"))))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(err)?;
+                Some(ApproverPolicy { mode, groups, owners_join: false })
+            }
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(err(format!("`access_flows[{i}]` has both `approvers` and `approver_policy`: keep one"))),
+        };
+        if kind == FlowKind::SelfServe && approver_policy.as_ref().is_none_or(|p| p.groups.iter().all(|g| g.conditions.is_empty())) {
+            return Err(err(format!("`access_flows[{i}]` is self_serve but names no `approvers`: add approvers.users or approvers.groups, or an approver_policy")));
         }
         flows.push(AccessFlow {
             name: f.name.clone(),
             kind,
-            requesters: Principals { users: f.requesters.users.clone(), groups: f.requesters.groups.clone() },
-            approvers: approvers.unwrap_or_default(),
+            requestors,
+            approver_policy: approver_policy.unwrap_or_else(|| ApproverPolicy::of(Conditions::of(&[], &[]))),
             integration: f.integration.clone(),
             resource_types: f.resource_types.clone(),
             permissions: f.permissions.clone(),
@@ -469,6 +596,32 @@ mod tests {
         assert_eq!(s.integrations[0].kind(), sesame_proto::connector::IntegrationKind::AwsAccount);
         let e = p("version = 1\n[worker]\npoll_interval = 'soon'").unwrap_err().to_string();
         assert!(e.contains("`soon` is not a duration"), "{e}");
+    }
+
+    #[test]
+    fn flows_in_the_seeds_spelling_load_and_their_mistakes_say_where() {
+        let base = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='f'\nkind='self_serve'\nintegration='pg'\nmax_duration='1h'\n";
+        let ok = p(&format!("{base}requestors = {{ conditions = [ {{ type = 'department', match_operator = 'IS', values = ['payments'] }} ] }}\napprover_policy = {{ approval_mode = 'all_of', approver_groups = [ {{ approvers = [ {{ type = 'manager' }} ] }}, {{ logical_operator = 'and', approvers = [ {{ type = 'Owner' }}, {{ type = 'group', values = ['dba'] }} ] }} ] }}\ntimeframe = {{ start_time = '09:00', end_time = '17:00', time_zone = 'Europe/Paris' }}")).unwrap();
+        let f = &ok.flows[0];
+        assert_eq!((f.approver_policy.mode, f.approver_policy.groups.len(), f.approver_policy.owners_join), (ApprovalMode::AllOf, 2, false));
+        assert!(f.approver_policy.groups[1].names_owners() && f.timeframe.is_some());
+        for (extra, says) in [
+            ("requesters = {}\nrequestors = { conditions = [ { type = 'user', values = ['a@x.io'] } ] }\napprovers = { users = ['b@x.io'] }", "exactly one of `requesters`"),
+            ("approvers = { users = ['b@x.io'] }", "exactly one of `requesters`"),
+            ("requestors = { conditions = [ { type = 'Owner' } ] }\napprovers = { users = ['b@x.io'] }", "`access_flows[0].requestors.conditions[0]`: `Owner` names approvers"),
+            ("requestors = { conditions = [ { type = 'user', match_operator = 'equals', values = ['a'] } ] }\napprovers = { users = ['b@x.io'] }", "`equals` is not one of is, is_not"),
+            ("requestors = { logical_operator = 'XOR', conditions = [ { type = 'user', values = ['a'] } ] }\napprovers = { users = ['b@x.io'] }", "`XOR` is not AND or OR"),
+            ("requestors = { conditions = [ { type = 'group' } ] }\napprovers = { users = ['b@x.io'] }", "has no `values`"),
+            ("requesters = {}\napprover_policy = { approval_mode = 'SOME_OF', approver_groups = [] }", "`SOME_OF` is not ANY_OF or ALL_OF"),
+            ("requesters = {}\napprover_policy = { approver_groups = [] }", "approver_groups` is empty"),
+            ("requesters = {}\napprover_policy = { approver_groups = [ { approvers = [] } ] }", "approver_groups[0].approvers` names no condition"),
+            ("requesters = {}\napprovers = { users = ['b@x.io'] }\napprover_policy = { approver_groups = [ { approvers = [ { type = 'manager' } ] } ] }", "both `approvers` and `approver_policy`"),
+            ("requesters = {}\napprovers = {}", "self_serve but names no `approvers`"),
+            ("requesters = {}\napprovers = { users = ['b@x.io'] }\ntimeframe = { days_of_week = ['Funday'], start_time = '09:00', end_time = '17:00' }", "`access_flows[0].timeframe`: `Funday` is not a day"),
+        ] {
+            let e = p(&format!("{base}{extra}")).unwrap_err().to_string();
+            assert!(e.contains(says), "{extra}: {e}");
+        }
     }
 
     #[test]

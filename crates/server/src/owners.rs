@@ -38,8 +38,8 @@ mod tests {
     fn tags_name_owners_by_email_or_group() {
         let dir = Directory {
             users: vec![
-                User { email: "a@x.io".into(), groups: ["dba".to_string()].into(), admin: false },
-                User { email: "b@x.io".into(), groups: Default::default(), admin: false },
+                User { email: "a@x.io".into(), groups: ["dba".to_string()].into(), ..Default::default() },
+                User { email: "b@x.io".into(), groups: Default::default(), ..Default::default() },
             ],
         };
         let res = |owner: &str| StoredResource {

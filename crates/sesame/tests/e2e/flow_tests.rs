@@ -57,3 +57,50 @@ timeframe = {{ days_of_week = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FR
     assert_eq!((s(&v, "status").as_str(), s(&v, "flow").as_str()), ("Granting", "all-day"), "{v}");
     h.finish().await;
 }
+
+/// The seed's `requestors` and `approver_policy` spelled in Sesame's file:
+/// ALL_OF two approver groups, each approval counted once, the grant made
+/// only after both; the grantee then writes where the permission allows.
+#[tokio::test(flavor = "multi_thread")]
+async fn all_of_needs_one_approval_from_each_group_before_the_grant() {
+    let flows = r#"
+[[access_flows]]
+name = "two-keys"
+kind = "self_serve"
+integration = "local-pg"
+requestors = { logical_operator = "AND", conditions = [ { type = "user", match_operator = "starts_with", values = ["outsider@"] } ] }
+approver_policy = { approval_mode = "ALL_OF", approver_groups = [
+  { approvers = [ { type = "user", values = ["lead@example.com"] } ] },
+  { logical_operator = "OR", approvers = [ { type = "group", values = ["nobody"] }, { type = "user", match_operator = "is", values = ["dev@example.com"] } ] },
+] }
+permissions = ["read_write"]
+max_duration = "1h"
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    let lead = h.token("lead@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
+    assert_eq!((s(&r, "status").as_str(), s(&r, "flow").as_str()), ("Pending", "two-keys"), "{r}");
+    assert_eq!(r["approval_parts"].as_array().unwrap().len(), 2, "{r}");
+    let id = s(&r, "id");
+    h.cli_err(&outsider, &["requests", "approve", &id], "self_approval");
+    let r = h.cli(&lead, &["requests", "approve", &id, "--reason", "first key"]);
+    assert_eq!(s(&r, "status"), "Pending", "one group of two: {r}");
+    h.cli_err(&lead, &["requests", "approve", &id], "invalid_state");
+    assert!(!h.role_exists(&s(&r, "username")).await, "nothing is granted before the second key");
+    h.cli(&dev, &["requests", "approve", &id, "--reason", "second key"]);
+    h.wait_until("the grant to become Active", std::time::Duration::from_secs(10), || async {
+        s(&h.cli(&outsider, &["requests", "show", &id]), "status") == "Active"
+    })
+    .await;
+    let creds = h.cli(&outsider, &["access", "use", &id]);
+    let mut conn = h.login(&s(&creds, "username"), &s(&creds, "secret")).await.unwrap();
+    sqlx::query("INSERT INTO public.orders VALUES (1)").execute(&mut conn).await.expect("read_write may INSERT");
+    drop(conn);
+    assert_eq!(s(&h.cli(&outsider, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    h.finish().await;
+}
