@@ -244,12 +244,96 @@ pub enum InventoryCmd {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    pub cmd: Option<AuditCmd>,
     #[arg(long)]
     pub request: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub after: i64,
     #[arg(long, default_value_t = 1000)]
     pub limit: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// The whole log (admins), one JSON entry per line with its links in the hash chain.
+    Export {
+        /// `jsonl`: one entry per line.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+        format: String,
+        /// Only entries after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+    /// Check the hash chain of an export (`--file`; `-` reads standard input),
+    /// or of the server's whole log (admins).
+    Verify {
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+}
+
+/// Every entry after `after`, page by page.
+async fn export_all(c: &ApiClient, after: i64) -> Result<Vec<sesame_proto::audit::AuditRecord>, ApiFailure> {
+    let mut out: Vec<sesame_proto::audit::AuditRecord> = Vec::new();
+    let mut after = after;
+    loop {
+        let page: Vec<sesame_proto::audit::AuditRecord> = c.get(&format!("/api/v1/audit/export?after={after}&limit=1000")).await?;
+        let Some(last) = page.last() else { return Ok(out) };
+        after = last.fields.seq;
+        out.extend(page);
+    }
+}
+
+/// What `audit verify` found: the entries are consecutive, the first links
+/// to the start of the log (when it is the first), and every hash holds.
+pub fn verify_records(records: &[sesame_proto::audit::AuditRecord]) -> Result<(), String> {
+    use sesame_proto::audit::{verify_chain, GENESIS};
+    let Some(first) = records.first() else { return Err("there is no entry to verify".into()) };
+    if first.fields.seq == 1 && first.prev_hash != GENESIS {
+        return Err("entry 1 does not start the chain: its prev_hash is not the genesis hash".into());
+    }
+    if let Some(w) = records.windows(2).find(|w| w[1].fields.seq != w[0].fields.seq + 1) {
+        if w[1].fields.seq <= w[0].fields.seq {
+            return Err(format!("entry {} comes after entry {}: entries are out of order or repeated", w[1].fields.seq, w[0].fields.seq));
+        }
+        let (from, to) = (w[0].fields.seq + 1, w[1].fields.seq - 1);
+        let missing = if from == to { format!("entry {from} is") } else { format!("entries {from} to {to} are") };
+        return Err(format!("{missing} missing after entry {}: the export was cut or an entry was removed", w[0].fields.seq));
+    }
+    verify_chain(records.iter().map(|r| (&r.fields, r.prev_hash.as_str(), r.hash.as_str())))
+        .map_err(|seq| format!("entry {seq} does not verify: its fields, its hash or its link to the entry before it were changed"))
+}
+
+async fn audit_cmd(o: &ClientOpts, cmd: AuditCmd) -> Out {
+    use sesame_proto::audit::AuditRecord;
+    match cmd {
+        AuditCmd::Export { format: _, after } => {
+            let c = ApiClient::new(o)?;
+            for r in export_all(&c, after).await? {
+                print::line(&serde_json::to_string(&r).map_err(|e| ApiFailure::Transport(e.to_string()))?)?;
+            }
+            Ok(())
+        }
+        AuditCmd::Verify { file } => {
+            let records: Vec<AuditRecord> = match file {
+                None => export_all(&ApiClient::new(o)?, 0).await?,
+                Some(f) => {
+                    let text = if f.as_os_str() == "-" { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(&f) }
+                        .map_err(|e| ApiFailure::Transport(format!("cannot read {}: {e}", f.display())))?;
+                    text.lines()
+                        .enumerate()
+                        .filter(|(_, l)| !l.trim().is_empty())
+                        .map(|(i, l)| serde_json::from_str(l).map_err(|e| ApiFailure::Transport(format!("line {} is not an exported audit entry: {e}", i + 1))))
+                        .collect::<Result<_, _>>()?
+                }
+            };
+            verify_records(&records).map_err(|m| ApiFailure::Api(sesame_proto::ErrorBody { code: sesame_proto::ErrorCode::ChainBroken, message: m }))?;
+            let (first, last) = (&records[0], &records[records.len() - 1]);
+            let v = serde_json::json!({"verified": records.len(), "first_seq": first.fields.seq, "last_seq": last.fields.seq, "last_hash": last.hash});
+            print::json_or(o, &v, || format!("verified {} entries ({}..{}); last hash {}", records.len(), first.fields.seq, last.fields.seq, last.hash))
+        }
+    }
 }
 
 /// A path segment or query value, percent-encoded (RFC 3986 unreserved kept).
@@ -344,6 +428,9 @@ pub async fn inventory(o: &ClientOpts, cmd: InventoryCmd) -> Out {
 }
 
 pub async fn audit(o: &ClientOpts, a: AuditArgs) -> Out {
+    if let Some(cmd) = a.cmd {
+        return audit_cmd(o, cmd).await;
+    }
     let c = ApiClient::new(o)?;
     let mut path = format!("/api/v1/audit?after={}&limit={}", a.after, a.limit);
     if let Some(r) = a.request {

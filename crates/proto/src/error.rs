@@ -48,6 +48,9 @@ pub enum ErrorCode {
     Unreachable,
     /// Client side: `--wait` saw the request end without access.
     RequestEnded,
+    /// Client side: `audit verify` found the hash chain broken; the message
+    /// names the first entry that does not verify.
+    ChainBroken,
 }
 
 impl ErrorCode {
@@ -82,6 +85,7 @@ impl ErrorCode {
             ErrorCode::OutsideTimeframe => "outside_timeframe",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::RequestEnded => "request_ended",
+            ErrorCode::ChainBroken => "chain_broken",
         }
     }
 }

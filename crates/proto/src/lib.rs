@@ -2,6 +2,7 @@
 //! requests and responses, stable error codes, integration event payloads.
 
 pub mod api;
+pub mod audit;
 pub mod cause;
 pub mod connector;
 pub mod error;

@@ -31,7 +31,7 @@ impl ApiError {
             C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             // Client-side codes; the server never answers with them.
             C::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
-            C::RequestEnded => StatusCode::CONFLICT,
+            C::RequestEnded | C::ChainBroken => StatusCode::CONFLICT,
             C::BadRequest => StatusCode::BAD_REQUEST,
             C::UnknownResourceType
             | C::UnknownResource

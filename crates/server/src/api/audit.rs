@@ -35,3 +35,26 @@ pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): 
     let rows = st.store.list_audit(q.after.unwrap_or(0), q.request_id.as_deref(), q.limit.unwrap_or(1000)).await?;
     Ok(Json(rows.iter().map(views::audit).collect()))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// Entries after this sequence number.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    /// At most this many entries (default 1000).
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<i64>,
+}
+
+/// The audit log as stored, oldest first, with each entry's links in the
+/// hash chain (admins): what `sesame audit export` writes and `sesame
+/// audit verify` checks.
+#[utoipa::path(get, path = "/api/v1/audit/export", params(ExportQuery), responses((status = 200, body = Vec<sesame_proto::audit::AuditRecord>)))]
+pub async fn export(State(st): State<AppState>, _admin: crate::auth::Admin, ApiQuery(q): ApiQuery<ExportQuery>) -> Result<Json<Vec<sesame_proto::audit::AuditRecord>>, ApiError> {
+    if q.after.is_some_and(|a| a < 0) || q.limit.is_some_and(|l| !(1..=10_000).contains(&l)) {
+        return Err(ApiError::new(ErrorCode::BadRequest, "`after` must be 0 or more and `limit` between 1 and 10000"));
+    }
+    let rows = st.store.list_audit(q.after.unwrap_or(0), None, q.limit.unwrap_or(1000)).await?;
+    Ok(Json(rows.into_iter().map(|r| sesame_proto::audit::AuditRecord { fields: r.fields, prev_hash: r.prev_hash, hash: r.hash }).collect()))
+}

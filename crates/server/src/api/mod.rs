@@ -23,7 +23,7 @@ use utoipa::OpenApi;
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
         scopes::list, scopes::show, scopes::create, scopes::update, scopes::delete, scopes::units, scopes::preview,
-        audit::list, whoami,
+        audit::list, audit::export, whoami,
     ),
     components(schemas(
         sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ApprovalPartView, sesame_proto::ErrorBody,
@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
         sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
+        sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]
@@ -116,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access-scopes/{name}", get(scopes::show).put(scopes::update).delete(scopes::delete))
         .route("/api/v1/access-scopes/{name}/units", get(scopes::units))
         .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/connectors", get(connector::list))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
         .merge(connector)
