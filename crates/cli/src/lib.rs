@@ -226,6 +226,45 @@ pub async fn scopes(o: &ClientOpts, cmd: ScopesCmd) -> Out {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ReportsCmd {
+    /// Review Access (admins): who had what, when, why, who approved.
+    Access {
+        /// Only this person (e-mail).
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        integration: Option<String>,
+        /// Only access that included this resource id.
+        #[arg(long)]
+        resource: Option<String>,
+        /// Access held at or after this time (RFC 3339 or a date).
+        #[arg(long)]
+        since: Option<String>,
+        /// Access granted before this time.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        format: String,
+    },
+}
+
+pub async fn reports(o: &ClientOpts, cmd: ReportsCmd) -> Out {
+    let ReportsCmd::Access { user, integration, resource, since, until, format } = cmd;
+    let c = ApiClient::new(o)?;
+    let query: Vec<String> = [("user", user), ("integration", integration), ("resource", resource), ("since", since), ("until", until)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", enc(&v))))
+        .collect();
+    let rows: Vec<sesame_proto::AccessReportRow> = c.get(&format!("/api/v1/reports/access?{}", query.join("&"))).await?;
+    match format.as_str() {
+        "json" => print::line(&serde_json::to_string_pretty(&rows).map_err(|e| ApiFailure::Transport(e.to_string()))?),
+        "csv" => print::access_csv(&rows),
+        _ if o.json => print::json_or(o, &rows, String::new),
+        _ => print::access_table(&rows),
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum InventoryCmd {
     Integrations,
     Resources {

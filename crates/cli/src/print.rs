@@ -164,3 +164,56 @@ pub fn scope_units(o: &ClientOpts, v: &sesame_proto::ScopeUnitsView) -> Result<(
         lines.join("\n")
     })
 }
+
+/// A cell of a spreadsheet: a value a spreadsheet would run as a formula
+/// (`=`, `+`, `-`, `@`, tab, carriage return first) is kept as text.
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() }
+}
+
+const ACCESS_COLUMNS: [&str; 12] =
+    ["user", "integration", "resource_type", "resources", "permission", "granted_at", "ended_at", "status", "flow", "justification", "approved_by", "request_id"];
+
+fn access_cells(r: &sesame_proto::AccessReportRow) -> [String; 12] {
+    [
+        r.user.clone(),
+        r.integration.clone(),
+        r.resource_type.clone(),
+        r.resources.join(" "),
+        r.permission.clone(),
+        r.granted_at.clone(),
+        r.ended_at.clone().unwrap_or_default(),
+        r.status.clone(),
+        r.flow.clone(),
+        r.justification.clone().unwrap_or_default(),
+        r.approved_by.join(" "),
+        r.request_id.clone(),
+    ]
+}
+
+/// RFC 4180 CSV with a header; every cell guarded against formulas.
+pub fn access_csv(rows: &[sesame_proto::AccessReportRow]) -> Result<(), ApiFailure> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| ApiFailure::Transport(format!("cannot write CSV: {e}"));
+    w.write_record(ACCESS_COLUMNS).map_err(fail)?;
+    for r in rows {
+        w.write_record(access_cells(r).iter().map(|c| cell(c))).map_err(fail)?;
+    }
+    let bytes = w.into_inner().map_err(|e| ApiFailure::Transport(format!("cannot write CSV: {e}")))?;
+    line(String::from_utf8_lossy(&bytes).trim_end())
+}
+
+pub fn access_table(rows: &[sesame_proto::AccessReportRow]) -> Result<(), ApiFailure> {
+    if rows.is_empty() {
+        return line("nobody held access that matches");
+    }
+    let cells: Vec<[String; 12]> = rows.iter().map(|r| access_cells(r).map(|c| shown(&c))).collect();
+    let shown_columns = [0, 1, 3, 4, 5, 6, 10];
+    let widths: Vec<usize> = shown_columns.iter().map(|&i| cells.iter().map(|c| c[i].chars().count()).max().unwrap_or(0).max(ACCESS_COLUMNS[i].len())).collect();
+    let fmt = |get: &dyn Fn(usize) -> String| shown_columns.iter().zip(&widths).map(|(&i, w)| format!("{:<w$}", get(i), w = *w)).collect::<Vec<_>>().join("  ").trim_end().to_owned();
+    let mut out = vec![fmt(&|i| ACCESS_COLUMNS[i].to_owned())];
+    for c in &cells {
+        out.push(fmt(&|i| c[i].clone()));
+    }
+    line(&out.join("\n"))
+}

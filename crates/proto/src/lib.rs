@@ -7,10 +7,12 @@ pub mod cause;
 pub mod connector;
 pub mod error;
 pub mod event;
+pub mod report;
 pub mod scope;
 
 pub use api::*;
 pub use cause::Cause;
 pub use error::{ErrorBody, ErrorCode};
+pub use report::AccessReportRow;
 pub use scope::{AccessScopeQuery, AccessScopeView, NewAccessScope, ScopeUnit, ScopeUnitsView};
 pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo, REQUESTER_PARAM};

@@ -94,6 +94,15 @@ pub struct RequestRow {
     pub last_error: Option<String>,
 }
 
+/// A request that held access, and for how long (`Store::access_held`).
+#[derive(Debug, Clone)]
+pub struct AccessHeld {
+    pub request: RequestRow,
+    pub granted_at: Timestamp,
+    /// When the revoke was done; `None` while the access lasts.
+    pub ended_at: Option<Timestamp>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
     pub requester: Option<String>,
@@ -327,6 +336,30 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(row_to_request).collect()
+    }
+
+    /// Every request whose grant reached its target (`grant.done` in the
+    /// audit log), with when it did and when its revoke was done (none while
+    /// it lasts), oldest grant first; by requester and integration if given.
+    pub async fn access_held(&self, requester: Option<&str>, integration: Option<&str>) -> Result<Vec<AccessHeld>> {
+        let sql = format!(
+            "SELECT {COLUMNS}, \
+             (SELECT MIN(a.at_ms) FROM audit a WHERE a.request_id = r.id AND a.action = 'grant.done') AS granted_at, \
+             (SELECT MIN(a.at_ms) FROM audit a WHERE a.request_id = r.id AND a.action = 'revoke.done') AS ended_at \
+             FROM requests r WHERE ($1 IS NULL OR r.requester = $1) AND ($2 IS NULL OR r.integration = $2) \
+             AND EXISTS (SELECT 1 FROM audit a WHERE a.request_id = r.id AND a.action = 'grant.done') \
+             ORDER BY granted_at, r.id"
+        );
+        let rows = sqlx::query(&sql).bind(requester).bind(integration).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessHeld {
+                    request: row_to_request(r)?,
+                    granted_at: Timestamp(r.try_get::<Option<i64>, _>("granted_at")?.unwrap_or_default()),
+                    ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
+                })
+            })
+            .collect()
     }
 
     /// Login names that some request on `integration` explains right now:

@@ -459,3 +459,24 @@ async fn access_scopes_are_created_changed_and_deleted_with_their_audit(s: Store
     let actions: Vec<String> = s.list_audit(0, None, 100).await.unwrap().into_iter().map(|a| a.fields.action).collect();
     assert_eq!(actions, ["scope.create", "scope.update", "scope.delete"], "one entry per change that happened");
 }
+
+both!(access_held_is_read_from_the_grants_and_revokes_done);
+
+/// Who held access: requests whose grant was done, from then until their
+/// revoke was done; a request never granted is not in it.
+async fn access_held_is_read_from_the_grants_and_revokes_done(s: Store) {
+    for (id, requester) in [("h1", "ann@x.io"), ("h2", "bob@x.io"), ("h3", "ann@x.io")] {
+        let mut r = req(id, RequestStatus::Granting);
+        r.requester = requester.into();
+        s.insert_request(&r, &[], audit(AuditAction::RequestCreate, id), Timestamp(1)).await.unwrap();
+    }
+    s.append_audit(audit(AuditAction::GrantDone, "h2"), Timestamp(20)).await.unwrap();
+    s.append_audit(audit(AuditAction::GrantDone, "h1"), Timestamp(10)).await.unwrap();
+    s.append_audit(audit(AuditAction::RevokeDone, "h1"), Timestamp(30)).await.unwrap();
+    let held = s.access_held(None, None).await.unwrap();
+    let got: Vec<(&str, i64, Option<i64>)> = held.iter().map(|h| (h.request.id.as_str(), h.granted_at.0, h.ended_at.map(|t| t.0))).collect();
+    assert_eq!(got, [("h1", 10, Some(30)), ("h2", 20, None)], "h3 never reached its target");
+    let anns = s.access_held(Some("ann@x.io"), Some("pg")).await.unwrap();
+    assert_eq!(anns.iter().map(|h| h.request.id.as_str()).collect::<Vec<_>>(), ["h1"]);
+    assert!(s.access_held(None, Some("other")).await.unwrap().is_empty());
+}

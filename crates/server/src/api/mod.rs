@@ -5,6 +5,7 @@ mod audit;
 mod boundaries;
 mod connector;
 mod inventory;
+mod reports;
 mod requests;
 mod scopes;
 pub mod views;
@@ -23,7 +24,7 @@ use utoipa::OpenApi;
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
         scopes::list, scopes::show, scopes::create, scopes::update, scopes::delete, scopes::units, scopes::preview,
-        audit::list, audit::export, whoami,
+        audit::list, audit::export, reports::access, whoami,
     ),
     components(schemas(
         sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ApprovalPartView, sesame_proto::ErrorBody,
@@ -31,7 +32,7 @@ use utoipa::OpenApi;
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
         sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
-        sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields,
+        sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access-scopes/{name}/units", get(scopes::units))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/reports/access", get(reports::access))
         .route("/api/v1/connectors", get(connector::list))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
         .merge(connector)
