@@ -80,11 +80,17 @@ pub struct AccessFlow {
     pub require_justification: bool,
     /// When the flow takes requests; always when `None`.
     pub timeframe: Option<Timeframe>,
+    /// An inactive flow decides nothing.
+    pub active: bool,
+    /// Approving or rejecting needs a reason.
+    pub require_approver_reason: bool,
+    pub labels: Vec<String>,
 }
 
 impl AccessFlow {
     fn covers(&self, r: &RequestDraft<'_>) -> bool {
-        self.integration == r.integration
+        self.active
+            && self.integration == r.integration
             && self.requestors.admits_requester(r.requester)
             && (self.resource_types.is_empty() || self.resource_types.iter().any(|t| t == r.resource_type))
             && (self.permissions.is_empty() || self.permissions.iter().any(|p| p == r.permission))
@@ -230,6 +236,9 @@ mod tests {
             max_duration: Duration::from_secs(3600),
             require_justification: true,
             timeframe: None,
+            active: true,
+            require_approver_reason: false,
+            labels: vec![],
         }
     }
 

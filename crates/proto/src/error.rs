@@ -44,6 +44,8 @@ pub enum ErrorCode {
     /// The access flow takes requests only within its timeframe; the
     /// message names the next window.
     OutsideTimeframe,
+    /// The access flow asks approvers for a reason.
+    ReasonRequired,
     /// Client side: the server could not be reached.
     Unreachable,
     /// Client side: `--wait` saw the request end without access.
@@ -83,6 +85,7 @@ impl ErrorCode {
             ErrorCode::InvalidQuery => "invalid_query",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::OutsideTimeframe => "outside_timeframe",
+            ErrorCode::ReasonRequired => "reason_required",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::RequestEnded => "request_ended",
             ErrorCode::ChainBroken => "chain_broken",

@@ -173,6 +173,15 @@ mod humantime_serde_compat {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}` is not a duration ({e}); write e.g. `500ms`, `2h`")))
     }
+
+    pub mod option {
+        use serde::Deserializer;
+        use std::time::Duration;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,7 +298,13 @@ pub enum FlowKindDecl {
 #[serde(deny_unknown_fields)]
 pub struct FlowDecl {
     pub name: String,
-    pub kind: FlowKindDecl,
+    /// Inactive flows decide nothing (the seed's `active`, default true).
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// `automatic` or `self_serve`...
+    pub kind: Option<FlowKindDecl>,
+    /// ...or the seed's `trigger`: `AUTOMATIC` or `SELF_SERVE`.
+    pub trigger: Option<String>,
     pub integration: String,
     /// Who may ask, by name (Sesame's first spelling)...
     pub requesters: Option<PrincipalsDecl>,
@@ -303,12 +318,37 @@ pub struct FlowDecl {
     pub resource_types: Vec<String>,
     #[serde(default)]
     pub permissions: Vec<String>,
-    #[serde(with = "humantime_serde_compat")]
-    pub max_duration: Duration,
+    /// The longest grant, `8h`...
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub max_duration: Option<Duration>,
+    /// ...or the seed's `grant_duration_in_min`.
+    pub grant_duration_in_min: Option<u64>,
     #[serde(default)]
     pub require_justification: bool,
     /// When the flow takes requests (the seed's `timeframe`).
     pub timeframe: Option<TimeframeDecl>,
+    /// The seed's `settings`.
+    pub settings: Option<FlowSettingsDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSettingsDecl {
+    /// Default true for self-serve flows; automatic flows cannot ask for one.
+    pub justification_required: Option<bool>,
+    /// An approver (or rejecter) must say why.
+    #[serde(default)]
+    pub require_approver_reason: bool,
+    /// Always true in Sesame.
+    pub requester_cannot_approve_self: Option<bool>,
+    /// MFA at approval time.
+    pub require_mfa: Option<bool>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -469,9 +509,32 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 f.integration
             )));
         }
-        let kind = match f.kind {
-            FlowKindDecl::Automatic => FlowKind::Automatic,
-            FlowKindDecl::SelfServe => FlowKind::SelfServe,
+        let kind = match (f.kind, f.trigger.as_deref().map(str::to_ascii_uppercase).as_deref()) {
+            (Some(FlowKindDecl::Automatic), None) | (None, Some("AUTOMATIC")) => FlowKind::Automatic,
+            (Some(FlowKindDecl::SelfServe), None) | (None, Some("SELF_SERVE")) => FlowKind::SelfServe,
+            (None, Some(other)) => return Err(err(format!("`access_flows[{i}].trigger` `{other}` is not AUTOMATIC or SELF_SERVE"))),
+            _ => return Err(err(format!("`access_flows[{i}]` needs exactly one of `kind` (automatic, self_serve) and `trigger` (AUTOMATIC, SELF_SERVE)"))),
+        };
+        let max_duration = match (f.max_duration, f.grant_duration_in_min) {
+            (Some(d), None) => d,
+            (None, Some(m)) if m > 0 => Duration::from_secs(m.saturating_mul(60)),
+            (None, Some(_)) => return Err(err(format!("`access_flows[{i}].grant_duration_in_min` is 0: give the longest grant in minutes"))),
+            _ => return Err(err(format!("`access_flows[{i}]` needs exactly one of `max_duration` (e.g. \"8h\") and `grant_duration_in_min`"))),
+        };
+        let settings = f.settings.as_ref();
+        if settings.and_then(|s| s.requester_cannot_approve_self) == Some(false) {
+            return Err(err(format!("`access_flows[{i}].settings.requester_cannot_approve_self` is false: Sesame never lets a requester approve their own request; remove it")));
+        }
+        if settings.and_then(|s| s.require_mfa) == Some(true) {
+            return Err(err(format!("`access_flows[{i}].settings.require_mfa`: MFA at approval is not available in this Sesame yet; remove it rather than rely on it")));
+        }
+        let require_justification = match (settings.and_then(|s| s.justification_required), kind) {
+            (Some(true), FlowKind::Automatic) => {
+                return Err(err(format!("`access_flows[{i}].settings.justification_required` must be false for an automatic flow (nobody reads it before the grant)")))
+            }
+            (Some(j), _) => j,
+            (None, FlowKind::SelfServe) if settings.is_some() => true,
+            (None, _) => f.require_justification,
         };
         let at = |field: &str| format!("access_flows[{i}].{field}");
         let requestors = match (&f.requesters, &f.requestors) {
@@ -513,8 +576,11 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             integration: f.integration.clone(),
             resource_types: f.resource_types.clone(),
             permissions: f.permissions.clone(),
-            max_duration: f.max_duration,
-            require_justification: f.require_justification,
+            max_duration,
+            require_justification,
+            active: f.active,
+            require_approver_reason: settings.is_some_and(|s| s.require_approver_reason),
+            labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
             timeframe: match &f.timeframe {
                 Some(t) => Some(
                     sesame_core::timeframe::Timeframe::parse(&t.days_of_week, &t.start_time, &t.end_time, &t.time_zone)
@@ -600,6 +666,19 @@ mod tests {
 
     #[test]
     fn flows_in_the_seeds_spelling_load_and_their_mistakes_say_where() {
+        let seed = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='f'\nintegration='pg'\nrequesters={}\ngrant_duration_in_min = 90\n";
+        let f = &p(&format!("{seed}trigger = 'automatic'\nactive = false\nsettings = {{ labels = ['pci'] }}")).unwrap().flows[0];
+        assert_eq!((f.kind, f.max_duration, f.active, f.require_justification, f.labels.clone()), (FlowKind::Automatic, Duration::from_secs(5400), false, false, vec!["pci".to_string()]));
+        let f = &p(&format!("{seed}trigger = 'SELF_SERVE'\napprovers = {{ users = ['b@x.io'] }}\nsettings = {{ require_approver_reason = true }}")).unwrap().flows[0];
+        assert!(f.require_justification && f.require_approver_reason, "justification defaults to required on a self-serve flow");
+        for (extra, says) in [
+            ("trigger = 'AUTOMATIC'\nsettings = { justification_required = true }", "must be false for an automatic flow"),
+            ("trigger = 'LATER'", "`LATER` is not AUTOMATIC or SELF_SERVE"),
+            ("trigger = 'AUTOMATIC'\nkind = 'automatic'", "exactly one of `kind`"),
+        ] {
+            let e = p(&format!("{seed}{extra}")).unwrap_err().to_string();
+            assert!(e.contains(says), "{extra}: {e}");
+        }
         let base = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='f'\nkind='self_serve'\nintegration='pg'\nmax_duration='1h'\n";
         let ok = p(&format!("{base}requestors = {{ conditions = [ {{ type = 'department', match_operator = 'IS', values = ['payments'] }} ] }}\napprover_policy = {{ approval_mode = 'all_of', approver_groups = [ {{ approvers = [ {{ type = 'manager' }} ] }}, {{ logical_operator = 'and', approvers = [ {{ type = 'Owner' }}, {{ type = 'group', values = ['dba'] }} ] }} ] }}\ntimeframe = {{ start_time = '09:00', end_time = '17:00', time_zone = 'Europe/Paris' }}")).unwrap();
         let f = &ok.flows[0];
@@ -618,6 +697,9 @@ mod tests {
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\napprover_policy = { approver_groups = [ { approvers = [ { type = 'manager' } ] } ] }", "both `approvers` and `approver_policy`"),
             ("requesters = {}\napprovers = {}", "self_serve but names no `approvers`"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\ntimeframe = { days_of_week = ['Funday'], start_time = '09:00', end_time = '17:00' }", "`access_flows[0].timeframe`: `Funday` is not a day"),
+            ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { requester_cannot_approve_self = false }", "never lets a requester approve their own request"),
+            ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { require_mfa = true }", "not available in this Sesame yet"),
+            ("requesters = {}\napprovers = { users = ['b@x.io'] }\ngrant_duration_in_min = 60", "exactly one of `max_duration`"),
         ] {
             let e = p(&format!("{base}{extra}")).unwrap_err().to_string();
             assert!(e.contains(says), "{extra}: {e}");
@@ -631,7 +713,10 @@ mod tests {
         let start = readme.find("```toml\nversion = 1").expect("the reference block") + "```toml\n".len();
         let len = readme[start..].find("```").expect("its end");
         let s = p(&readme[start..start + len]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((s.integrations.len(), s.flows.len()), (7, 1));
+        assert_eq!((s.integrations.len(), s.flows.len()), (7, 2));
+        let seed = &s.flows[1];
+        assert_eq!((seed.approver_policy.mode, seed.approver_policy.groups.len(), seed.require_approver_reason), (ApprovalMode::AllOf, 2, true));
+        assert!(s.flows[0].timeframe.is_some() && s.directory.users.iter().any(|u| u.manager.is_some() && !u.attributes.is_empty()));
     }
 
     #[test]

@@ -44,7 +44,8 @@ impl ApiError {
             | C::NoApprover
             | C::CannotGrant
             | C::InvalidQuery
-            | C::OutsideTimeframe => StatusCode::UNPROCESSABLE_ENTITY,
+            | C::OutsideTimeframe
+            | C::ReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }

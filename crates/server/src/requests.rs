@@ -282,10 +282,22 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     if r.status != RequestStatus::Pending {
         return Err(conflict(id, Some(r.status), if approve { "approved" } else { "rejected" }));
     }
+    // Who may decide is checked first; then what they sent.
+    let reason_needed = || {
+        let wants = st.settings.flows.iter().any(|f| f.name == r.flow && f.require_approver_reason);
+        if wants && reason.as_deref().is_none_or(|x| x.trim().is_empty()) {
+            return Err(ApiError::new(
+                ErrorCode::ReasonRequired,
+                format!("access flow `{}` asks approvers for a reason: say why with --reason", r.flow),
+            ));
+        }
+        Ok(())
+    };
     if approve {
         // Each part needs one of its approvers; until every part has one, the
         // approval is recorded and the request stays Pending.
         let progress = approval::approve(&r.approval_parts, &r.approvals, &who.email, &r.requester).map_err(refused)?;
+        reason_needed()?;
         if !progress.complete() {
             let detail = json!({ "reason": reason, "approvals": progress.approvals, "remaining_parts": progress.remaining.iter().map(|i| &r.approval_parts[*i]).collect::<Vec<_>>() });
             let audit = AuditDraft::new(&who.email, AuditAction::RequestApprovePartial, Some(id), sesame_core::Outcome::Ok, detail);
@@ -297,6 +309,7 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
         }
     } else {
         approval::may_decide(&who.email, &r.requester, &r.approval_parts).map_err(refused)?;
+        reason_needed()?;
     }
     let what = if approve { "approved" } else { "rejected" };
     let by = who.email.clone();

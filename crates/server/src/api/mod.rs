@@ -53,7 +53,7 @@ impl utoipa::Modify for ErrorResponses {
             ("404", "No such request, integration or endpoint (or not visible to the caller): `not_found`"),
             ("409", "Not possible in the current state: `invalid_state`, `credentials_already_shown`, `already_exists`"),
             ("413", "Body larger than the endpoint takes: `payload_too_large`"),
-            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, `invalid_query`, `outside_timeframe`, ..."),
+            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, `invalid_query`, `outside_timeframe`, `reason_required`, ..."),
             ("429", "Too many failed sign-ins from this address or token: `too_many_requests`"),
             ("500", "The store failed: `internal`"),
             ("502", "The integration failed: `integration_error`"),

@@ -66,15 +66,16 @@ async fn all_of_needs_one_approval_from_each_group_before_the_grant() {
     let flows = r#"
 [[access_flows]]
 name = "two-keys"
-kind = "self_serve"
+trigger = "SELF_SERVE"
 integration = "local-pg"
+settings = { require_approver_reason = true, justification_required = false, labels = ["pci"] }
 requestors = { logical_operator = "AND", conditions = [ { type = "user", match_operator = "starts_with", values = ["outsider@"] } ] }
 approver_policy = { approval_mode = "ALL_OF", approver_groups = [
   { approvers = [ { type = "user", values = ["lead@example.com"] } ] },
   { logical_operator = "OR", approvers = [ { type = "group", values = ["nobody"] }, { type = "user", match_operator = "is", values = ["dev@example.com"] } ] },
 ] }
 permissions = ["read_write"]
-max_duration = "1h"
+grant_duration_in_min = 60
 "#;
     let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
     let admin = h.token("admin@example.com");
@@ -88,6 +89,10 @@ max_duration = "1h"
     assert_eq!(r["approval_parts"].as_array().unwrap().len(), 2, "{r}");
     let id = s(&r, "id");
     h.cli_err(&outsider, &["requests", "approve", &id], "self_approval");
+    // The flow asks approvers for a reason; a refusal records nothing.
+    let err = h.cli_err(&lead, &["requests", "approve", &id], "reason_required");
+    assert!(err.contains("--reason"), "{err}");
+    h.cli_err(&lead, &["requests", "approve", &id, "--reason", "  "], "reason_required");
     let r = h.cli(&lead, &["requests", "approve", &id, "--reason", "first key"]);
     assert_eq!(s(&r, "status"), "Pending", "one group of two: {r}");
     h.cli_err(&lead, &["requests", "approve", &id], "invalid_state");
