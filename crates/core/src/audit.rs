@@ -33,10 +33,11 @@ pub enum AuditAction {
     ScopeCreate,
     ScopeUpdate,
     ScopeDelete,
+    RequestPendingExpired,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -64,6 +65,7 @@ impl AuditAction {
         AuditAction::ScopeCreate,
         AuditAction::ScopeUpdate,
         AuditAction::ScopeDelete,
+        AuditAction::RequestPendingExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +97,7 @@ impl AuditAction {
             AuditAction::ScopeCreate => "scope.create",
             AuditAction::ScopeUpdate => "scope.update",
             AuditAction::ScopeDelete => "scope.delete",
+            AuditAction::RequestPendingExpired => "request.pending_expired",
         }
     }
 }

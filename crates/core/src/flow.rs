@@ -84,6 +84,8 @@ pub struct AccessFlow {
     pub active: bool,
     /// Approving or rejecting needs a reason.
     pub require_approver_reason: bool,
+    /// A pending request nobody answers this long ends Expired.
+    pub pending_expiry: Option<Duration>,
     pub labels: Vec<String>,
 }
 
@@ -238,6 +240,7 @@ mod tests {
             timeframe: None,
             active: true,
             require_approver_reason: false,
+            pending_expiry: None,
             labels: vec![],
         }
     }

@@ -7,10 +7,10 @@
 //! ```text
 //!             approve              granted                 revoke / deadline          revoked
 //!  Pending ───────────▶ Granting ───────────▶ Active ─────────────────────▶ Revoking ───────────▶ Revoked
-//!   │  │                 │  │  │                                              ▲
-//!   │  └─reject─▶ Rejected  │  └─failed, never reached the target─▶ Failed     │
-//!   └──withdraw─▶ Revoked   └─deadline or failure after an attempt that may ───┘
-//!                             have reached the target (only a revoke ends it)
+//!   │  │  │              │  │  │                                              ▲
+//!   │  │  └─reject─▶ Rejected │  └─failed, never reached the target─▶ Failed  │
+//!   │  └──withdraw─▶ Revoked  └─deadline or failure after an attempt that may ─┘
+//!   └──unanswered (pending_expiry)─▶ Expired    have reached the target (only a revoke ends it)
 //! ```
 
 use crate::audit::{AuditAction, AuditDraft, Outcome};
@@ -29,16 +29,19 @@ pub enum JobKind {
     Revoke,
     /// Delete a login that revocation disabled (user cleanup setting).
     Cleanup,
+    /// End a request nobody answered (the flow's `pending_expiry`).
+    Expire,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::Grant, JobKind::Revoke, JobKind::Cleanup];
+    pub const ALL: [JobKind; 4] = [JobKind::Grant, JobKind::Revoke, JobKind::Cleanup, JobKind::Expire];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Grant => "grant",
             JobKind::Revoke => "revoke",
             JobKind::Cleanup => "cleanup",
+            JobKind::Expire => "expire",
         }
     }
 
@@ -57,6 +60,8 @@ impl JobKind {
             JobKind::Grant => AuditAction::GrantRetry,
             JobKind::Revoke => AuditAction::RevokeRetry,
             JobKind::Cleanup => AuditAction::CleanupRetry,
+            // An expire job has no action on a target, so nothing to retry.
+            JobKind::Expire => AuditAction::RequestPendingExpired,
         }
     }
 }
@@ -132,6 +137,8 @@ pub enum Event {
     RevokeSucceeded { cleanup_after: Option<Duration> },
     /// The cleanup job deleted the disabled login.
     CleanupSucceeded,
+    /// The expire job runs: the flow's `pending_expiry` has passed.
+    ExpireDue,
     /// A job's integration action failed.
     ActionFailed { run: JobRun, error: ActionError },
 }
@@ -147,6 +154,7 @@ impl Event {
             Event::RevokeDue { .. } => "revoked at its deadline",
             Event::RevokeSucceeded { .. } => "marked revoked",
             Event::CleanupSucceeded => "cleaned up",
+            Event::ExpireDue => "expired",
             Event::ActionFailed { .. } => "marked failed",
         }
     }
@@ -224,12 +232,14 @@ pub struct Opening {
 
 /// The first step of a request: `granted` when its access flow approves it
 /// by itself. The deadline is set before anything reaches a target.
-pub fn open(granted: bool, duration: Duration, now: Timestamp) -> Opening {
+/// A pending request nobody answers within `pending_for` ends Expired.
+pub fn open(granted: bool, duration: Duration, pending_for: Option<Duration>, now: Timestamp) -> Opening {
     if granted {
         let deadline = now.plus(duration);
         Opening { status: RequestStatus::Granting, deadline: Some(deadline), schedule: grant_jobs(now, deadline), outcome: Outcome::AutoApproved }
     } else {
-        Opening { status: RequestStatus::Pending, deadline: None, schedule: vec![], outcome: Outcome::PendingApproval }
+        let schedule = pending_for.map(|d| vec![(JobKind::Expire, now.plus(d))]).unwrap_or_default();
+        Opening { status: RequestStatus::Pending, deadline: None, schedule, outcome: Outcome::PendingApproval }
     }
 }
 
@@ -266,17 +276,27 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
                 decision_reason: reason.clone(),
                 deadline: Some(deadline),
                 schedule: grant_jobs(now, deadline),
+                finish: vec![JobKind::Expire],
                 ..change(S::Granting, person(by, AuditAction::RequestApprove, reason))
             })
         }
         (S::Pending, Event::Rejected { by, reason }) => Step::Change(Transition {
             decided_by: Some(by.clone()),
             decision_reason: reason.clone(),
+            finish: vec![JobKind::Expire],
             ..change(S::Rejected, person(by, AuditAction::RequestReject, reason))
         }),
-        (S::Pending, Event::RevokeAsked { by, reason }) => {
-            Step::Change(Transition { revoked_at: Some(now), ..change(S::Revoked, person(by, AuditAction::RequestCancel, reason)) })
-        }
+        (S::Pending, Event::RevokeAsked { by, reason }) => Step::Change(Transition {
+            revoked_at: Some(now),
+            finish: vec![JobKind::Expire],
+            ..change(S::Revoked, person(by, AuditAction::RequestCancel, reason))
+        }),
+        (S::Pending, Event::ExpireDue) => Step::Change(Transition {
+            finish: vec![JobKind::Expire],
+            failure_reason: Some("nobody approved it in time: ask again".into()),
+            ..change(S::Expired, system(AuditAction::RequestPendingExpired, Outcome::Ok, json!({})))
+        }),
+        (_, Event::ExpireDue) => Step::Finish { kind: JobKind::Expire, audit: None },
         (S::Active, Event::RevokeAsked { by, reason }) => {
             Step::Change(Transition { run_now: vec![JobKind::Revoke], ..change(S::Revoking, person(by, AuditAction::RequestRevoke, reason)) })
         }
@@ -378,8 +398,9 @@ fn abandon(t: Transition) -> Transition {
 
 /// Every status change the lifecycle can make, as (from, to). The diagram
 /// above draws exactly these.
-pub const EDGES: [(RequestStatus, RequestStatus); 8] = [
+pub const EDGES: [(RequestStatus, RequestStatus); 9] = [
     (RequestStatus::Pending, RequestStatus::Granting),
+    (RequestStatus::Pending, RequestStatus::Expired),
     (RequestStatus::Pending, RequestStatus::Rejected),
     (RequestStatus::Pending, RequestStatus::Revoked),
     (RequestStatus::Granting, RequestStatus::Active),

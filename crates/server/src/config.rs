@@ -329,6 +329,9 @@ pub struct FlowDecl {
     pub timeframe: Option<TimeframeDecl>,
     /// The seed's `settings`.
     pub settings: Option<FlowSettingsDecl>,
+    /// A pending request nobody answers this long ends Expired (Sesame's).
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub pending_expiry: Option<Duration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -580,6 +583,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             require_justification,
             active: f.active,
             require_approver_reason: settings.is_some_and(|s| s.require_approver_reason),
+            pending_expiry: f.pending_expiry,
             labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
             timeframe: match &f.timeframe {
                 Some(t) => Some(

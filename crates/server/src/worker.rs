@@ -80,10 +80,6 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     let w = &st.settings.worker;
     let run = JobRun { kind: job.kind, attempts: job.attempts, failures: job.failures, retry: RetryPolicy { base: w.retry_base, max: w.retry_max } };
     let mut r = facts(&row);
-    let Some(integ) = st.integration(&row.integration) else {
-        let err = IntegrationError::Invalid(format!("integration `{}` is no longer configured", row.integration));
-        return settle(st, &job, &r, Event::ActionFailed { run, error: action_error(&err, true) }).await;
-    };
     // Ask the lifecycle whether to act; a step may change the status first
     // (Active -> Revoking at the deadline) and is then asked again.
     loop {
@@ -91,6 +87,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
             JobKind::Grant => Event::GrantDue { run },
             JobKind::Revoke => Event::RevokeDue { grant_in_flight: st.store.job_in_flight(&JobKind::Grant.id_for(&r.id), now).await? },
             JobKind::Cleanup => break,
+            JobKind::Expire => Event::ExpireDue,
         };
         match lifecycle::step(&r, event, now) {
             Ok(Step::Act) => break,
@@ -113,6 +110,10 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
             }
         }
     }
+    let Some(integ) = st.integration(&row.integration) else {
+        let err = IntegrationError::Invalid(format!("integration `{}` is no longer configured", row.integration));
+        return settle(st, &job, &r, Event::ActionFailed { run, error: action_error(&err, true) }).await;
+    };
     let params = params_for(&row);
     let timeout = w.action_timeout;
     let timed_out = |what: &str| IntegrationError::Unavailable(sesame_integrations::Cause::timeout(what, timeout));
@@ -139,6 +140,8 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
             let res = tokio::time::timeout(timeout, integ.delete_user(&row.username)).await.unwrap_or_else(|_| Err(timed_out("delete-user")));
             res.map(|()| Event::CleanupSucceeded)
         }
+        // The lifecycle never asks an expire job to act.
+        JobKind::Expire => return st.store.finish_job(&job.id, now).await,
     };
     let event = result.unwrap_or_else(|e| {
         tracing::warn!(request = %r.id, job = job.kind.as_str(), error = %e, "integration action failed");

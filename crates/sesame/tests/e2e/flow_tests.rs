@@ -156,3 +156,39 @@ async fn review_access_reports_who_had_what_when_why_and_who_approved() {
     assert!(lines[1].contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "the formula is text: {}", lines[1]);
     h.finish().await;
 }
+
+/// A pending request nobody answers within the flow's `pending_expiry`
+/// ends Expired, through the durable job queue; an answer after that is
+/// refused and nothing reaches the target.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_request_expires() {
+    let flows = r#"
+[[access_flows]]
+name = "short-wait"
+kind = "self_serve"
+integration = "local-pg"
+requesters = { users = ["outsider@example.com"] }
+approvers = { users = ["lead@example.com"] }
+permissions = ["read_write"]
+max_duration = "1h"
+pending_expiry = "2s"
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    let lead = h.token("lead@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
+    assert_eq!(s(&r, "status"), "Pending");
+    let id = s(&r, "id");
+    h.wait_until("the request to expire", std::time::Duration::from_secs(15), || async { s(&h.cli(&outsider, &["requests", "show", &id]), "status") == "Expired" }).await;
+    let shown = h.cli(&outsider, &["requests", "show", &id]);
+    assert!(s(&shown, "last_error").contains("nobody approved it in time"), "{shown}");
+    h.cli_err(&lead, &["requests", "approve", &id], "invalid_state");
+    assert!(!h.role_exists(&s(&r, "username")).await);
+    let audit = h.cli(&admin, &["audit", "--request", &id]);
+    let actions: Vec<String> = audit.as_array().unwrap().iter().map(|e| s(e, "action")).collect();
+    assert_eq!(actions, ["request.create", "request.pending_expired"]);
+    h.finish().await;
+}
