@@ -91,12 +91,40 @@ pub struct AccessFlow {
 
 impl AccessFlow {
     fn covers(&self, r: &RequestDraft<'_>) -> bool {
-        self.active
-            && self.integration == r.integration
-            && self.requestors.admits_requester(r.requester)
-            && (self.resource_types.is_empty() || self.resource_types.iter().any(|t| t == r.resource_type))
-            && (self.permissions.is_empty() || self.permissions.iter().any(|p| p == r.permission))
+        self.miss(r).is_none()
     }
+
+    /// The first thing this flow does not cover of the request, with how
+    /// many of its criteria it meets before that (for "the closest flow").
+    fn miss(&self, r: &RequestDraft<'_>) -> Option<(usize, Miss)> {
+        if !self.active {
+            return Some((0, Miss::Inactive));
+        }
+        if self.integration != r.integration {
+            return Some((0, Miss::Integration { covers: self.integration.clone() }));
+        }
+        if !self.resource_types.is_empty() && !self.resource_types.iter().any(|t| t == r.resource_type) {
+            return Some((1, Miss::ResourceType { covers: self.resource_types.clone() }));
+        }
+        if !self.permissions.is_empty() && !self.permissions.iter().any(|p| p == r.permission) {
+            return Some((2, Miss::Permission { covers: self.permissions.clone() }));
+        }
+        if !self.requestors.admits_requester(r.requester) {
+            return Some((3, Miss::Requester));
+        }
+        None
+    }
+}
+
+/// Why the closest flow does not cover a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Miss {
+    Inactive,
+    Integration { covers: String },
+    ResourceType { covers: Vec<String> },
+    Permission { covers: Vec<String> },
+    /// It covers what was asked, for other people.
+    Requester,
 }
 
 /// What a requester asks for, already checked against the inventory.
@@ -130,7 +158,10 @@ pub enum Decision {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    NoMatchingFlow,
+    /// No flow covers the request; `closest` is the flow that meets the
+    /// most of it (integration, type, permission, requester, in that order)
+    /// and what it misses.
+    NoMatchingFlow { closest: Option<(String, Miss)> },
     DurationTooLong { flow: String, max: Duration },
     JustificationRequired { flow: String },
     NoApprover { flow: String },
@@ -155,7 +186,20 @@ pub fn decide(r: &RequestDraft<'_>, flows: &[AccessFlow], dir: &Directory, owner
             }
         }
     }
-    Decision::Refuse(refusal.unwrap_or(Refusal::NoMatchingFlow))
+    Decision::Refuse(refusal.unwrap_or_else(|| Refusal::NoMatchingFlow { closest: closest(r, flows) }))
+}
+
+/// The flow that meets the most of the request (the first of equals).
+fn closest(r: &RequestDraft<'_>, flows: &[AccessFlow]) -> Option<(String, Miss)> {
+    let mut best: Option<(usize, &AccessFlow, Miss)> = None;
+    for f in flows {
+        if let Some((met, miss)) = f.miss(r) {
+            if best.as_ref().is_none_or(|(b, _, _)| met > *b) {
+                best = Some((met, f, miss));
+            }
+        }
+    }
+    best.map(|(_, f, miss)| (f.name.clone(), miss))
 }
 
 fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners, now: Timestamp) -> Result<Decision, Refusal> {
@@ -289,8 +333,14 @@ mod tests {
         let eve = d.user("eve@x.io").unwrap().clone();
         let flows = [flow("auto", FlowKind::Automatic)];
         let at = Timestamp(0);
-        assert_eq!(decide(&draft(&eve, "read_only", 60, Some("x")), &flows, &d, &Owners::default(), at), Decision::Refuse(Refusal::NoMatchingFlow));
-        assert_eq!(decide(&draft(&ann, "admin", 60, Some("x")), &flows, &d, &Owners::default(), at), Decision::Refuse(Refusal::NoMatchingFlow));
+        assert_eq!(
+            decide(&draft(&eve, "read_only", 60, Some("x")), &flows, &d, &Owners::default(), at),
+            Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("auto".into(), Miss::Requester)) })
+        );
+        assert_eq!(
+            decide(&draft(&ann, "admin", 60, Some("x")), &flows, &d, &Owners::default(), at),
+            Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("auto".into(), Miss::Permission { covers: vec!["read_only".into()] })) })
+        );
         assert_eq!(
             decide(&draft(&ann, "read_only", 7200, Some("x")), &flows, &d, &Owners::default(), at),
             Decision::Refuse(Refusal::DurationTooLong { flow: "auto".into(), max: Duration::from_secs(3600) })
@@ -299,6 +349,25 @@ mod tests {
             decide(&draft(&ann, "read_only", 60, Some("  ")), &flows, &d, &Owners::default(), at),
             Decision::Refuse(Refusal::JustificationRequired { flow: "auto".into() })
         );
+    }
+
+    /// The refusal names the flow that came closest and what it misses:
+    /// the one meeting the most of integration, type, permission, requester.
+    #[test]
+    fn a_refusal_names_the_closest_flow_and_what_it_misses() {
+        let d = dir();
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let other_db = AccessFlow { integration: "mysql".into(), ..flow("other-db", FlowKind::Automatic) };
+        let schemas = AccessFlow { resource_types: vec!["schema".into()], ..flow("schemas", FlowKind::Automatic) };
+        let writers = AccessFlow { permissions: vec!["read_write".into()], ..flow("writers", FlowKind::Automatic) };
+        let paused = AccessFlow { active: false, ..flow("paused", FlowKind::Automatic) };
+        let refuse = |flows: &[AccessFlow], perm: &str| decide(&draft(&ann, perm, 60, Some("x")), flows, &d, &Owners::default(), Timestamp(0));
+        let closest = |flow: &str, miss: Miss| Decision::Refuse(Refusal::NoMatchingFlow { closest: Some((flow.into(), miss)) });
+        assert_eq!(refuse(std::slice::from_ref(&other_db), "read_only"), closest("other-db", Miss::Integration { covers: "mysql".into() }));
+        assert_eq!(refuse(&[other_db.clone(), schemas.clone()], "read_only"), closest("schemas", Miss::ResourceType { covers: vec!["schema".into()] }));
+        assert_eq!(refuse(&[schemas, writers, other_db], "read_only"), closest("writers", Miss::Permission { covers: vec!["read_write".into()] }));
+        assert_eq!(refuse(&[paused], "read_only"), closest("paused", Miss::Inactive));
+        assert_eq!(refuse(&[], "read_only"), Decision::Refuse(Refusal::NoMatchingFlow { closest: None }));
     }
 
     #[test]

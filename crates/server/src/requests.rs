@@ -5,7 +5,7 @@ use crate::clock;
 use crate::error::ApiError;
 use crate::state::AppState;
 use sesame_core::approval::{self, ApprovalRefusal};
-use sesame_core::flow::Refusal;
+use sesame_core::flow::{Miss, Refusal};
 use sesame_core::lifecycle::{self, Event, Step, TransitionError};
 use sesame_core::{decide, AuditAction, AuditDraft, Decision, RequestDraft, RequestStatus, Timestamp, User};
 use sesame_proto::{CreateRequest, ErrorCode};
@@ -198,13 +198,24 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
 
 fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
     match r {
-        Refusal::NoMatchingFlow => ApiError::new(
-            ErrorCode::NoMatchingFlow,
-            format!(
-                "no access flow lets `{}` request `{}` on {} of `{}`: ask an admin to add one",
-                who.email, body.permission, body.resource_type, body.integration
-            ),
-        ),
+        Refusal::NoMatchingFlow { closest } => {
+            let list = |v: &[String]| format!("`{}`", v.join("`, `"));
+            let why = match closest {
+                None => String::new(),
+                Some((f, Miss::Inactive)) => format!("; the closest, `{f}`, is inactive"),
+                Some((f, Miss::Integration { covers })) => format!("; the closest, `{f}`, is for integration `{covers}`"),
+                Some((f, Miss::ResourceType { covers })) => format!("; the closest, `{f}`, covers resource types {}", list(covers)),
+                Some((f, Miss::Permission { covers })) => format!("; the closest, `{f}`, covers permissions {}", list(covers)),
+                Some((f, Miss::Requester)) => format!("; `{f}` covers this, but not for you"),
+            };
+            ApiError::new(
+                ErrorCode::NoMatchingFlow,
+                format!(
+                    "no access flow lets `{}` request `{}` on {} of `{}`{why}: ask an admin to add one",
+                    who.email, body.permission, body.resource_type, body.integration
+                ),
+            )
+        }
         Refusal::DurationTooLong { flow, max } => ApiError::new(
             ErrorCode::DurationTooLong,
             format!("`{}` is longer than access flow `{flow}` allows: ask for `{}` or less", body.duration, humantime::format_duration(*max)),

@@ -35,7 +35,10 @@ async fn refusals_have_codes_and_write_nothing() {
         let err = h.cli_err(&dev, args, code);
         assert!(err.len() > 30 && !err.ends_with(".\n"), "say what to do: {err}");
     }
-    h.cli_err(&outsider, &[&base[..], &[orders.as_str(), "--permission", "read_only", "--duration", "1h", "--justification", "x"]].concat(), "no_matching_flow");
+    let err = h.cli_err(&outsider, &[&base[..], &[orders.as_str(), "--permission", "read_only", "--duration", "1h", "--justification", "x"]].concat(), "no_matching_flow");
+    assert!(err.contains("`auto-read` covers this, but not for you"), "the closest flow and what it misses: {err}");
+    let err = h.cli_err(&dev, &[&base[..], &[orders.as_str(), "--permission", "no_such_perm", "--duration", "1h", "--justification", "x"]].concat(), "unknown_permission");
+    assert!(!err.contains("closest"), "{err}");
     h.cli_err("ses_not_a_real_token", &["requests", "list"], "unauthorized");
 
     // Raw HTTP: malformed JSON, unknown fields, no token.
