@@ -91,6 +91,11 @@ async fn each_kind_of_grant_leaves_exactly_its_policy_and_revoke_leaves_nothing(
             // A per-grant IAM user: its sessions are named after its user name.
             ("ssm:TerminateSession", json!("arn:aws:ssm:us-east-1:123456789012:session/${aws:username}-*")),
         ]),
+        // The seed's "EC2 Manage": start, stop and reboot that instance only.
+        (params("sesame_ec2m", "ec2_instance", &[&format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance"))], "manage"), vec![
+            ("ec2:StartInstances", json!(format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance")))),
+            ("ec2:StopInstances", json!(format!("arn:aws:ec2:us-east-1:123456789012:instance/{}", s("instance")))),
+        ]),
         (params("sesame_role", "iam_role", &[&s("role")], "assume"), vec![("sts:AssumeRole", json!(s("role")))]),
         (params("sesame_secret", "secret", &[&s("secret")], "read"), vec![("secretsmanager:GetSecretValue", json!(s("secret")))]),
         (params("sesame_queue", "sqs_queue", &[&s("queue")], "send"), vec![("sqs:SendMessage", json!(s("queue")))]),

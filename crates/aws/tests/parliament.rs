@@ -70,6 +70,7 @@ fn generated_policies_pass_parliament() {
         "secret" => "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf",
         "sns_topic" => "arn:aws:sns:eu-west-1:123456789012:alerts",
         "sqs_queue" => "arn:aws:sqs:eu-west-1:123456789012:orders",
+        "ec2_instance" => "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc1234def567890",
         other => panic!("no sample ARN for {other}"),
     };
     for t in sesame_aws::account::RESOURCE_TYPES {

@@ -11,15 +11,21 @@ use sesame_proto::PermissionInfo;
 pub const RESOURCE_TYPES: [&str; 10] =
     ["iam_role", "iam_group", "iam_policy", "s3_bucket", "ec2_instance", "rds_instance", "redshift_cluster", "secret", "sns_topic", "sqs_queue"];
 
-/// (permission id, display name, actions) per resource type. S3, EC2,
-/// IAM policies and groups are compiled specially (see [`AwsAccount::units`]).
+/// (permission id, display name, actions) per resource type. S3, EC2
+/// sessions, IAM policies and groups are compiled specially (see
+/// [`AwsAccount::units`]).
 fn table(resource_type: &str) -> &'static [(&'static str, &'static str, &'static [&'static str])] {
     match resource_type {
         "iam_role" => &[("assume", "Assume the role", &["sts:AssumeRole"])],
         "iam_group" => &[("member", "The group's permissions", &[])],
         "iam_policy" => &[("attach", "The policy's permissions", &[])],
         "s3_bucket" => &[("read_only", "Read objects", &[]), ("read_write", "Read and write objects", &[])],
-        "ec2_instance" => &[("session", "Shell through Session Manager", &[])],
+        // The seed's "EC2 Manage": the instance's own life cycle, on its ARN
+        // (DescribeInstances only takes "*", which would reach every instance).
+        "ec2_instance" => &[
+            ("session", "Shell through Session Manager", &[]),
+            ("manage", "Manage: start, stop and reboot", &["ec2:RebootInstances", "ec2:StartInstances", "ec2:StopInstances"]),
+        ],
         "rds_instance" => &[
             ("describe", "Describe the instance", &["rds:DescribeDBInstances", "rds:ListTagsForResource"]),
             ("operate", "Describe, start, stop and reboot", &["rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:RebootDBInstance", "rds:StartDBInstance", "rds:StopDBInstance"]),
@@ -85,6 +91,11 @@ impl AwsAccount {
                     let instance_id = r.rsplit('/').next().unwrap_or_default().to_owned();
                     if region.is_empty() || account.is_empty() || !instance_id.starts_with("i-") {
                         return Err(IntegrationError::Invalid(format!("`{r}` is not an EC2 instance ARN")));
+                    }
+                    if permission == "manage" {
+                        let arn = format!("arn:aws:ec2:{region}:{account}:instance/{instance_id}");
+                        units.push(AccessUnit::Actions { actions: actions.iter().map(|a| a.to_string()).collect(), arns: vec![arn] });
+                        continue;
                     }
                     let federated = self.cfg.delivery != super::Delivery::IamUser;
                     units.push(AccessUnit::Ec2Session { region, account, instance_id, federated });
