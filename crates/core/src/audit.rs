@@ -34,10 +34,11 @@ pub enum AuditAction {
     ScopeUpdate,
     ScopeDelete,
     RequestPendingExpired,
+    RequestEscalate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -66,6 +67,7 @@ impl AuditAction {
         AuditAction::ScopeUpdate,
         AuditAction::ScopeDelete,
         AuditAction::RequestPendingExpired,
+        AuditAction::RequestEscalate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +100,7 @@ impl AuditAction {
             AuditAction::ScopeUpdate => "scope.update",
             AuditAction::ScopeDelete => "scope.delete",
             AuditAction::RequestPendingExpired => "request.pending_expired",
+            AuditAction::RequestEscalate => "request.escalate",
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct AccessFlow {
     pub require_approver_reason: bool,
     /// A pending request nobody answers this long ends Expired.
     pub pending_expiry: Option<Duration>,
+    /// Who else may approve as a pending request goes unanswered.
+    pub escalation: Vec<crate::escalation::Tier>,
     pub labels: Vec<String>,
 }
 
@@ -285,6 +287,7 @@ mod tests {
             active: true,
             require_approver_reason: false,
             pending_expiry: None,
+            escalation: vec![],
             labels: vec![],
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod aql;
 pub mod audit;
+pub mod escalation;
 pub mod backoff;
 pub mod approval;
 pub mod flow;

@@ -31,10 +31,13 @@ pub enum JobKind {
     Cleanup,
     /// End a request nobody answered (the flow's `pending_expiry`).
     Expire,
+    /// Widen who may approve a request nobody answered (the flow's
+    /// escalation tiers); carried out by the worker, never a status change.
+    Escalate,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [JobKind::Grant, JobKind::Revoke, JobKind::Cleanup, JobKind::Expire];
+    pub const ALL: [JobKind; 5] = [JobKind::Grant, JobKind::Revoke, JobKind::Cleanup, JobKind::Expire, JobKind::Escalate];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +45,7 @@ impl JobKind {
             JobKind::Revoke => "revoke",
             JobKind::Cleanup => "cleanup",
             JobKind::Expire => "expire",
+            JobKind::Escalate => "escalate",
         }
     }
 
@@ -62,6 +66,7 @@ impl JobKind {
             JobKind::Cleanup => AuditAction::CleanupRetry,
             // An expire job has no action on a target, so nothing to retry.
             JobKind::Expire => AuditAction::RequestPendingExpired,
+            JobKind::Escalate => AuditAction::RequestEscalate,
         }
     }
 }
@@ -232,13 +237,15 @@ pub struct Opening {
 
 /// The first step of a request: `granted` when its access flow approves it
 /// by itself. The deadline is set before anything reaches a target.
-/// A pending request nobody answers within `pending_for` ends Expired.
-pub fn open(granted: bool, duration: Duration, pending_for: Option<Duration>, now: Timestamp) -> Opening {
+/// A pending request nobody answers within `pending_for` ends Expired; with
+/// `escalate_after`, its first escalation tier is reached then.
+pub fn open(granted: bool, duration: Duration, pending_for: Option<Duration>, escalate_after: Option<Duration>, now: Timestamp) -> Opening {
     if granted {
         let deadline = now.plus(duration);
         Opening { status: RequestStatus::Granting, deadline: Some(deadline), schedule: grant_jobs(now, deadline), outcome: Outcome::AutoApproved }
     } else {
-        let schedule = pending_for.map(|d| vec![(JobKind::Expire, now.plus(d))]).unwrap_or_default();
+        let mut schedule = pending_for.map(|d| vec![(JobKind::Expire, now.plus(d))]).unwrap_or_default();
+        schedule.extend(escalate_after.map(|d| (JobKind::Escalate, now.plus(d))));
         Opening { status: RequestStatus::Pending, deadline: None, schedule, outcome: Outcome::PendingApproval }
     }
 }
@@ -276,23 +283,23 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
                 decision_reason: reason.clone(),
                 deadline: Some(deadline),
                 schedule: grant_jobs(now, deadline),
-                finish: vec![JobKind::Expire],
+                finish: vec![JobKind::Expire, JobKind::Escalate],
                 ..change(S::Granting, person(by, AuditAction::RequestApprove, reason))
             })
         }
         (S::Pending, Event::Rejected { by, reason }) => Step::Change(Transition {
             decided_by: Some(by.clone()),
             decision_reason: reason.clone(),
-            finish: vec![JobKind::Expire],
+            finish: vec![JobKind::Expire, JobKind::Escalate],
             ..change(S::Rejected, person(by, AuditAction::RequestReject, reason))
         }),
         (S::Pending, Event::RevokeAsked { by, reason }) => Step::Change(Transition {
             revoked_at: Some(now),
-            finish: vec![JobKind::Expire],
+            finish: vec![JobKind::Expire, JobKind::Escalate],
             ..change(S::Revoked, person(by, AuditAction::RequestCancel, reason))
         }),
         (S::Pending, Event::ExpireDue) => Step::Change(Transition {
-            finish: vec![JobKind::Expire],
+            finish: vec![JobKind::Expire, JobKind::Escalate],
             failure_reason: Some("nobody approved it in time: ask again".into()),
             ..change(S::Expired, system(AuditAction::RequestPendingExpired, Outcome::Ok, json!({})))
         }),

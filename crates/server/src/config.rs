@@ -332,6 +332,20 @@ pub struct FlowDecl {
     /// A pending request nobody answers this long ends Expired (Sesame's).
     #[serde(default, with = "humantime_serde_compat::option")]
     pub pending_expiry: Option<Duration>,
+    /// Up to 5 tiers: unanswered for `after`, the tier's approvers may approve too.
+    #[serde(default)]
+    pub escalation: Vec<EscalationDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationDecl {
+    /// How long the tier before it (or the request) goes unanswered.
+    #[serde(with = "humantime_serde_compat")]
+    pub after: Duration,
+    #[serde(default = "default_or")]
+    pub logical_operator: String,
+    pub approvers: Vec<ConditionDecl>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -524,6 +538,26 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             (None, Some(_)) => return Err(err(format!("`access_flows[{i}].grant_duration_in_min` is 0: give the longest grant in minutes"))),
             _ => return Err(err(format!("`access_flows[{i}]` needs exactly one of `max_duration` (e.g. \"8h\") and `grant_duration_in_min`"))),
         };
+        if f.escalation.len() > sesame_core::escalation::MAX_TIERS {
+            return Err(err(format!("`access_flows[{i}].escalation` has {} tiers; at most {}", f.escalation.len(), sesame_core::escalation::MAX_TIERS)));
+        }
+        if !f.escalation.is_empty() && kind != FlowKind::SelfServe {
+            return Err(err(format!("`access_flows[{i}].escalation`: only a self-serve flow waits for approvers to escalate to")));
+        }
+        let tier_at = |field: String| format!("access_flows[{i}].{field}");
+        let escalation = f
+            .escalation
+            .iter()
+            .enumerate()
+            .map(|(j, t)| {
+                let approvers = conditions(&t.logical_operator, &t.approvers, true, &tier_at(format!("escalation[{j}].approvers")))?;
+                if t.after.is_zero() {
+                    return Err(format!("`{}` is zero: give the time the tier before waits", tier_at(format!("escalation[{j}].after"))));
+                }
+                Ok(sesame_core::escalation::Tier { after: t.after, approvers })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(err)?;
         let settings = f.settings.as_ref();
         if settings.and_then(|s| s.requester_cannot_approve_self) == Some(false) {
             return Err(err(format!("`access_flows[{i}].settings.requester_cannot_approve_self` is false: Sesame never lets a requester approve their own request; remove it")));
@@ -584,6 +618,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             active: f.active,
             require_approver_reason: settings.is_some_and(|s| s.require_approver_reason),
             pending_expiry: f.pending_expiry,
+            escalation,
             labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
             timeframe: match &f.timeframe {
                 Some(t) => Some(
@@ -704,10 +739,14 @@ mod tests {
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { requester_cannot_approve_self = false }", "never lets a requester approve their own request"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { require_mfa = true }", "not available in this Sesame yet"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\ngrant_duration_in_min = 60", "exactly one of `max_duration`"),
+            ("requesters = {}\napprovers = { users = ['b@x.io'] }\nescalation = [ { after = '0s', approvers = [ { type = 'user', values = ['c@x.io'] } ] } ]", "`access_flows[0].escalation[0].after` is zero"),
         ] {
             let e = p(&format!("{base}{extra}")).unwrap_err().to_string();
             assert!(e.contains(says), "{extra}: {e}");
         }
+        let six = ["{ after = '1m', approvers = [ { type = 'manager' } ] }"; 6].join(", ");
+        let e = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nescalation = [{six}]")).unwrap_err().to_string();
+        assert!(e.contains("has 6 tiers; at most 5"), "{e}");
     }
 
     #[test]

@@ -148,8 +148,10 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     } else {
         sesame_core::username::derive_username(&rule.prefix, &who.email, &id, rule.max_len)
     };
-    let pending_for = st.settings.flows.iter().find(|f| f.name == flow).and_then(|f| f.pending_expiry);
-    let opening = lifecycle::open(status == RequestStatus::Granting, duration, pending_for, now);
+    let the_flow = st.settings.flows.iter().find(|f| f.name == flow);
+    let pending_for = the_flow.and_then(|f| f.pending_expiry);
+    let escalate_after = the_flow.and_then(|f| f.escalation.first()).map(|t| t.after);
+    let opening = lifecycle::open(status == RequestStatus::Granting, duration, pending_for, escalate_after, now);
     let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
     let new = NewRequest {
         id: id.clone(),

@@ -88,6 +88,7 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
             JobKind::Revoke => Event::RevokeDue { grant_in_flight: st.store.job_in_flight(&JobKind::Grant.id_for(&r.id), now).await? },
             JobKind::Cleanup => break,
             JobKind::Expire => Event::ExpireDue,
+            JobKind::Escalate => return escalate(st, &job, &row, now).await,
         };
         match lifecycle::step(&r, event, now) {
             Ok(Step::Act) => break,
@@ -141,13 +142,38 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
             res.map(|()| Event::CleanupSucceeded)
         }
         // The lifecycle never asks an expire job to act.
-        JobKind::Expire => return st.store.finish_job(&job.id, now).await,
+        JobKind::Expire | JobKind::Escalate => return st.store.finish_job(&job.id, now).await,
     };
     let event = result.unwrap_or_else(|e| {
         tracing::warn!(request = %r.id, job = job.kind.as_str(), error = %e, "integration action failed");
         Event::ActionFailed { run, error: action_error(&e, e.is_retryable()) }
     });
     settle(st, &job, &r, event).await
+}
+
+/// A pending request's escalation job: add the approvers of every tier
+/// reached, then wait for the next tier (the job is deferred to it) or end.
+async fn escalate(st: &AppState, job: &Job, row: &RequestRow, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+    let flow = st.settings.flows.iter().find(|f| f.name == row.flow);
+    let (Some(flow), Some(requester), RequestStatus::Pending) = (flow, st.settings.directory.user(&row.requester), row.status) else {
+        return st.store.finish_job(&job.id, now).await;
+    };
+    let (n, next) = sesame_core::escalation::reached(&flow.escalation, now.since(row.created_at));
+    if let Some(parts) = sesame_core::escalation::widen(&row.approval_parts, &flow.escalation, n, &st.settings.directory, requester) {
+        let added: Vec<String> = sesame_core::approval::all_approvers(&parts).into_iter().filter(|a| !row.approvers.contains(a)).collect();
+        let detail = serde_json::json!({ "tier": n, "added_approvers": added });
+        let audit = sesame_core::AuditDraft::new(lifecycle::SYSTEM, sesame_core::AuditAction::RequestEscalate, Some(&row.id), sesame_core::Outcome::Ok, detail);
+        if !st.store.widen_approvers(&row.id, &row.approval_parts, &parts, audit, now).await? {
+            // Answered or widened meanwhile: look again soon.
+            return st.store.defer_job(&job.id, now).await;
+        }
+        tracing::info!(request = %row.id, tier = n, "escalated");
+        st.changed(&row.id);
+    }
+    match next {
+        Some(after) => st.store.defer_job(&job.id, row.created_at.plus(after)).await,
+        None => st.store.finish_job(&job.id, now).await,
+    }
 }
 
 /// The lifecycle's view of a stored request.

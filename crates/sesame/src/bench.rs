@@ -275,7 +275,7 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
     for i in 0..n {
         let id = format!("req_bench{i}");
         let now = sesame_server::clock::now();
-        let opening = lifecycle::open(true, Duration::from_secs(3600), None, now);
+        let opening = lifecycle::open(true, Duration::from_secs(3600), None, None, now);
         let start = Instant::now();
         let new = NewRequest {
             id: id.clone(),

@@ -302,6 +302,27 @@ impl Store {
         self.update_audited(q, &audit, now).await
     }
 
+    /// Widen who may approve a pending request (escalation): compare-and-set
+    /// on the parts it had, with the audit entry. False when it moved on.
+    pub async fn widen_approvers(
+        &self,
+        id: &str,
+        seen: &[sesame_core::ApprovalPart],
+        parts: &[sesame_core::ApprovalPart],
+        audit: AuditDraft,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let json = |p: &[sesame_core::ApprovalPart]| serde_json::to_string(p).unwrap_or_else(|_| "[]".into());
+        let approvers = sesame_core::approval::all_approvers(parts);
+        let q = sqlx::query("UPDATE requests SET approval_parts = $1, approvers = $2, updated_at = $3 WHERE id = $4 AND status = 'Pending' AND approval_parts = $5")
+            .bind(json(parts))
+            .bind(list_json(&approvers))
+            .bind(now.0)
+            .bind(id)
+            .bind(json(seen));
+        self.update_audited(q, &audit, now).await
+    }
+
     /// A conditional update and, when it changed something, its audit entry:
     /// one transaction. False when nothing matched.
     pub(crate) async fn update_audited<'q>(&self, q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, audit: &AuditDraft, now: Timestamp) -> Result<bool> {

@@ -480,3 +480,25 @@ async fn access_held_is_read_from_the_grants_and_revokes_done(s: Store) {
     assert_eq!(anns.iter().map(|h| h.request.id.as_str()).collect::<Vec<_>>(), ["h1"]);
     assert!(s.access_held(None, Some("other")).await.unwrap().is_empty());
 }
+
+both!(escalation_widens_approvers_compare_and_set);
+
+/// Escalation widens the parts of a pending request it saw, and only those:
+/// a request that moved on, or parts that changed meanwhile, are left alone.
+async fn escalation_widens_approvers_compare_and_set(s: Store) {
+    use sesame_core::ApprovalPart;
+    let mut r = req("e1", RequestStatus::Pending);
+    r.approval_parts = vec![ApprovalPart { resources: vec!["t".into()], approvers: vec!["lead@x.io".into()] }];
+    r.approvers = vec!["lead@x.io".into()];
+    s.insert_request(&r, &[], audit(AuditAction::RequestCreate, "e1"), Timestamp(0)).await.unwrap();
+    let wider = vec![ApprovalPart { resources: vec!["t".into()], approvers: vec!["cto@x.io".into(), "lead@x.io".into()] }];
+    assert!(s.widen_approvers("e1", &r.approval_parts, &wider, audit(AuditAction::RequestEscalate, "e1"), Timestamp(1)).await.unwrap());
+    let got = s.get_request("e1").await.unwrap().unwrap();
+    assert_eq!((got.approval_parts, got.approvers), (wider.clone(), vec!["cto@x.io".to_string(), "lead@x.io".to_string()]));
+    assert!(!s.widen_approvers("e1", &r.approval_parts, &wider, audit(AuditAction::RequestEscalate, "e1"), Timestamp(2)).await.unwrap(), "it saw parts that are gone");
+    let reject = change(step("e1", RequestStatus::Pending, None, Event::Rejected { by: "lead@x.io".into(), reason: None }, 3));
+    assert!(s.apply(&reject, Timestamp(3)).await.unwrap().is_ok());
+    assert!(!s.widen_approvers("e1", &wider, &wider, audit(AuditAction::RequestEscalate, "e1"), Timestamp(4)).await.unwrap(), "not once answered");
+    let escalations = s.list_audit(0, Some("e1"), 100).await.unwrap().iter().filter(|e| e.fields.action == "request.escalate").count();
+    assert_eq!(escalations, 1);
+}

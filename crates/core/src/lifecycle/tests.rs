@@ -166,7 +166,7 @@ impl Sim {
         let r = Request { duration: Duration::from_secs(4), ..req(S::Pending, None) };
         let mut s = Sim { now: 1_000, r, jobs: BTreeMap::new(), on_target: false, transitions: 0, audit: vec![] };
         // Unanswered for 3 s, a pending request expires.
-        let o = open(automatic, s.r.duration, Some(Duration::from_secs(3)), Timestamp(s.now));
+        let o = open(automatic, s.r.duration, Some(Duration::from_secs(3)), None, Timestamp(s.now));
         s.r.status = o.status;
         s.r.deadline = o.deadline;
         s.schedule(&o.schedule);
@@ -266,6 +266,7 @@ impl Sim {
                     return true;
                 }
                 JobKind::Expire => Event::ExpireDue,
+                JobKind::Escalate => panic!("no escalation in this simulation"),
             };
             let s = step(&self.r, event, Timestamp(self.now)).expect("job events are never illegal");
             match s {
@@ -289,7 +290,7 @@ impl Sim {
             match kind {
                 JobKind::Grant => self.on_target = true,
                 JobKind::Revoke | JobKind::Cleanup => self.on_target = false,
-                JobKind::Expire => panic!("an expire job never acts on the target"),
+                JobKind::Expire | JobKind::Escalate => panic!("an expire job never acts on the target"),
             }
         }
         let event = match how {
@@ -298,7 +299,7 @@ impl Sim {
                 JobKind::Grant => Event::GrantSucceeded,
                 JobKind::Revoke => Event::RevokeSucceeded { cleanup_after: None },
                 JobKind::Cleanup => Event::CleanupSucceeded,
-                JobKind::Expire => panic!("an expire job never acts on the target"),
+                JobKind::Expire | JobKind::Escalate => panic!("an expire job never acts on the target"),
             },
             Outcome2::Retryable { .. } => Event::ActionFailed { run, error: failed(true) },
             Outcome2::Permanent => Event::ActionFailed { run, error: failed(false) },
@@ -374,12 +375,13 @@ proptest! {
 
 #[test]
 fn an_unanswered_request_expires_and_an_answer_ends_its_expiry() {
-    let o = open(false, Duration::from_secs(60), Some(Duration::from_secs(3600)), Timestamp(1_000));
+    let o = open(false, Duration::from_secs(60), Some(Duration::from_secs(3600)), None, Timestamp(1_000));
     assert_eq!((o.status, o.schedule.clone()), (S::Pending, vec![(JobKind::Expire, Timestamp(3_601_000))]));
-    assert!(open(false, Duration::from_secs(60), None, Timestamp(1_000)).schedule.is_empty(), "no expiry unless the flow sets one");
-    assert!(!open(true, Duration::from_secs(60), Some(Duration::from_secs(1)), Timestamp(1_000)).schedule.iter().any(|(k, _)| *k == JobKind::Expire));
+    assert!(open(false, Duration::from_secs(60), None, None, Timestamp(1_000)).schedule.is_empty(), "no expiry unless the flow sets one");
+    assert!(!open(true, Duration::from_secs(60), Some(Duration::from_secs(1)), Some(Duration::from_secs(1)), Timestamp(1_000)).schedule.iter().any(|(k, _)| matches!(k, JobKind::Expire | JobKind::Escalate)));
+    assert_eq!(open(false, Duration::from_secs(60), None, Some(Duration::from_secs(5)), Timestamp(1_000)).schedule, [(JobKind::Escalate, Timestamp(6_000))]);
     let t = transition(step(&req(S::Pending, None), Event::ExpireDue, Timestamp(3_601_000)).unwrap());
-    assert_eq!((t.to, t.finish.clone(), t.audit.action), (S::Expired, vec![JobKind::Expire], AuditAction::RequestPendingExpired));
+    assert_eq!((t.to, t.finish.clone(), t.audit.action), (S::Expired, vec![JobKind::Expire, JobKind::Escalate], AuditAction::RequestPendingExpired));
     assert!(t.failure_reason.unwrap().contains("ask again"));
     for answer in [Event::Approved { by: "bob".into(), reason: None }, Event::Rejected { by: "bob".into(), reason: None }, Event::RevokeAsked { by: "ann".into(), reason: None }] {
         assert!(transition(step(&req(S::Pending, None), answer, Timestamp(2_000)).unwrap()).finish.contains(&JobKind::Expire));

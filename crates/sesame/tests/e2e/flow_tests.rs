@@ -1,8 +1,10 @@
-//! Access flows beyond who and what: a timeframe refuses a request outside
-//! its window and names the next one, through the CLI, dry run included.
+//! Access flows beyond who and what, through the CLI: timeframes, requestors
+//! and ALL_OF approver policies, approver reasons, pending expiry,
+//! escalation, and Review Access.
 
 use crate::harness::{s, Harness, Opts};
 use chrono::{Duration, Timelike, Utc};
+use serde_json::Value;
 use sesame_core::resource_id::join;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,5 +192,51 @@ pending_expiry = "2s"
     let audit = h.cli(&admin, &["audit", "--request", &id]);
     let actions: Vec<String> = audit.as_array().unwrap().iter().map(|e| s(e, "action")).collect();
     assert_eq!(actions, ["request.create", "request.pending_expired"]);
+    h.finish().await;
+}
+
+/// Escalation through the durable job queue: unanswered for the tier's
+/// interval, the next tier's approvers may approve too (and are told so in
+/// the request's approvers); one of them approves and the grant is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unanswered_request_escalates_to_the_next_tier() {
+    let flows = r#"
+[[access_flows]]
+name = "escalating"
+kind = "self_serve"
+integration = "local-pg"
+requesters = { users = ["outsider@example.com"] }
+approvers = { users = ["lead@example.com"] }
+permissions = ["read_write"]
+max_duration = "1h"
+escalation = [
+  { after = "2s", approvers = [ { type = "user", values = ["dev@example.com"] } ] },
+  { after = "1h", approvers = [ { type = "user", values = ["admin@example.com"] } ] },
+]
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
+    let id = s(&r, "id");
+    assert_eq!(r["approvers"], serde_json::json!(["lead@example.com"]));
+    h.cli_err(&dev, &["requests", "approve", &id], "not_found");
+    h.wait_until("tier 1 to be reached", std::time::Duration::from_secs(15), || async {
+        h.cli(&outsider, &["requests", "show", &id])["approvers"] == serde_json::json!(["dev@example.com", "lead@example.com"])
+    })
+    .await;
+    let r = h.cli(&dev, &["requests", "approve", &id, "--reason", "escalated to me"]);
+    assert_eq!(s(&r, "decided_by"), "dev@example.com");
+    h.wait_until("the grant", std::time::Duration::from_secs(10), || async { s(&h.cli(&outsider, &["requests", "show", &id]), "status") == "Active" }).await;
+    let shown = h.cli(&outsider, &["requests", "show", &id]);
+    assert!(!shown["approvers"].as_array().unwrap().iter().any(|a| a == "admin@example.com"), "tier 2 was never reached: {shown}");
+    let audit = h.cli(&admin, &["audit", "--request", &id]);
+    let escalations: Vec<&Value> = audit.as_array().unwrap().iter().filter(|e| e["action"] == "request.escalate").collect();
+    assert_eq!(escalations.len(), 1, "{audit}");
+    assert_eq!(escalations[0]["detail"]["added_approvers"], serde_json::json!(["dev@example.com"]));
+    h.cli(&outsider, &["requests", "revoke", &id, "--wait"]);
     h.finish().await;
 }
