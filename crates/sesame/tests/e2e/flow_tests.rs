@@ -7,6 +7,21 @@ use chrono::{Duration, Timelike, Utc};
 use serde_json::Value;
 use sesame_core::resource_id::join;
 
+/// A server whose extra self-serve flow `name` lets the outsider ask for
+/// `read_write` on local-pg, approved by the lead, with `extra` lines; its
+/// inventory synced. Answers the harness and the `orders` table's id.
+async fn outsiders_flow(name: &str, extra: &str) -> (Harness, String) {
+    let flows = format!(
+        "\n[[access_flows]]\nname = \"{name}\"\nkind = \"self_serve\"\nintegration = \"local-pg\"\n\
+         requesters = {{ users = [\"outsider@example.com\"] }}\napprovers = {{ users = [\"lead@example.com\"] }}\n\
+         permissions = [\"read_write\"]\nmax_duration = \"1h\"\n{extra}\n"
+    );
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows, ..Default::default() }).await;
+    h.sync(&h.token("admin@example.com"));
+    let orders = join(&[&h.db, "public", "orders"]);
+    (h, orders)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flow_outside_its_timeframe_refuses_with_the_next_window() {
     // A window that opens two hours from now (on any day) and lasts an hour,
@@ -164,23 +179,10 @@ async fn review_access_reports_who_had_what_when_why_and_who_approved() {
 /// refused and nothing reaches the target.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unanswered_request_expires() {
-    let flows = r#"
-[[access_flows]]
-name = "short-wait"
-kind = "self_serve"
-integration = "local-pg"
-requesters = { users = ["outsider@example.com"] }
-approvers = { users = ["lead@example.com"] }
-permissions = ["read_write"]
-max_duration = "1h"
-pending_expiry = "2s"
-"#;
-    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let (h, orders) = outsiders_flow("short-wait", r#"pending_expiry = "2s""#).await;
     let admin = h.token("admin@example.com");
     let outsider = h.token("outsider@example.com");
     let lead = h.token("lead@example.com");
-    h.sync(&admin);
-    let orders = join(&[&h.db, "public", "orders"]);
     let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
     assert_eq!(s(&r, "status"), "Pending");
     let id = s(&r, "id");
@@ -200,26 +202,14 @@ pending_expiry = "2s"
 /// the request's approvers); one of them approves and the grant is made.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unanswered_request_escalates_to_the_next_tier() {
-    let flows = r#"
-[[access_flows]]
-name = "escalating"
-kind = "self_serve"
-integration = "local-pg"
-requesters = { users = ["outsider@example.com"] }
-approvers = { users = ["lead@example.com"] }
-permissions = ["read_write"]
-max_duration = "1h"
-escalation = [
+    let tiers = r#"escalation = [
   { after = "2s", approvers = [ { type = "user", values = ["dev@example.com"] } ] },
   { after = "1h", approvers = [ { type = "user", values = ["admin@example.com"] } ] },
-]
-"#;
-    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+]"#;
+    let (h, orders) = outsiders_flow("escalating", tiers).await;
     let admin = h.token("admin@example.com");
     let outsider = h.token("outsider@example.com");
     let dev = h.token("dev@example.com");
-    h.sync(&admin);
-    let orders = join(&[&h.db, "public", "orders"]);
     let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
     let id = s(&r, "id");
     assert_eq!(r["approvers"], serde_json::json!(["lead@example.com"]));
