@@ -88,6 +88,8 @@ pub struct AccessFlow {
     pub pending_expiry: Option<Duration>,
     /// Who else may approve as a pending request goes unanswered.
     pub escalation: Vec<crate::escalation::Tier>,
+    /// Which resources it covers; none: all of them.
+    pub resource_scopes: Vec<ResourceScope>,
     pub labels: Vec<String>,
 }
 
@@ -105,14 +107,19 @@ impl AccessFlow {
         if self.integration != r.integration {
             return Some((0, Miss::Integration { covers: self.integration.clone() }));
         }
+        // A flow for other people is never closer than one for the requester.
+        if !self.requestors.admits_requester(r.requester) {
+            return Some((1, Miss::Requester));
+        }
         if !self.resource_types.is_empty() && !self.resource_types.iter().any(|t| t == r.resource_type) {
-            return Some((1, Miss::ResourceType { covers: self.resource_types.clone() }));
+            return Some((2, Miss::ResourceType { covers: self.resource_types.clone() }));
         }
         if !self.permissions.is_empty() && !self.permissions.iter().any(|p| p == r.permission) {
-            return Some((2, Miss::Permission { covers: self.permissions.clone() }));
+            return Some((3, Miss::Permission { covers: self.permissions.clone() }));
         }
-        if !self.requestors.admits_requester(r.requester) {
-            return Some((3, Miss::Requester));
+        let outside: Vec<String> = r.resources.iter().filter(|x| !in_scopes(&self.resource_scopes, x)).map(|x| x.id.clone()).collect();
+        if !outside.is_empty() {
+            return Some((4, Miss::Resources { outside }));
         }
         None
     }
@@ -125,6 +132,8 @@ pub enum Miss {
     Integration { covers: String },
     ResourceType { covers: Vec<String> },
     Permission { covers: Vec<String> },
+    /// Its resource scopes leave these requested resources out.
+    Resources { outside: Vec<String> },
     /// It covers what was asked, for other people.
     Requester,
 }
@@ -135,9 +144,55 @@ pub struct RequestDraft<'a> {
     pub requester: &'a User,
     pub integration: &'a str,
     pub resource_type: &'a str,
+    /// The requested resources as the inventory knows them.
+    pub resources: &'a [RequestedResource],
     pub permission: &'a str,
     pub duration: Duration,
     pub justification: Option<&'a str>,
+}
+
+/// A requested resource: what a flow's resource scopes read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestedResource {
+    /// Sesame's id.
+    pub id: String,
+    pub name: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Which resources of its integration a flow covers (the seed's
+/// `resources_scopes`): by name, by id or by tag, included or excluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceScope {
+    pub include: bool,
+    pub by: ScopeBy,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeBy {
+    Name,
+    /// Sesame's id of the resource (the seed's APONO_ID).
+    Id,
+    /// A tag's value, `key` naming the tag.
+    Tag { key: String },
+}
+
+impl ResourceScope {
+    fn selects(&self, r: &RequestedResource) -> bool {
+        match &self.by {
+            ScopeBy::Name => self.values.contains(&r.name),
+            ScopeBy::Id => self.values.contains(&r.id),
+            ScopeBy::Tag { key } => r.tags.get(key).is_some_and(|t| self.values.iter().any(|v| v == t)),
+        }
+    }
+}
+
+/// Whether scopes cover a resource: in some include scope (when there is
+/// one) and in no exclude scope. No scope covers every resource.
+pub fn in_scopes(scopes: &[ResourceScope], r: &RequestedResource) -> bool {
+    let includes: Vec<&ResourceScope> = scopes.iter().filter(|s| s.include).collect();
+    (includes.is_empty() || includes.iter().any(|s| s.selects(r))) && !scopes.iter().any(|s| !s.include && s.selects(r))
 }
 
 /// Who else may approve, from the integration's settings: the owners of each
@@ -161,8 +216,8 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// No flow covers the request; `closest` is the flow that meets the
-    /// most of it (integration, type, permission, requester, in that order)
-    /// and what it misses.
+    /// most of it (integration, requester, type, permission, resources, in
+    /// that order) and what it misses.
     NoMatchingFlow { closest: Option<(String, Miss)> },
     DurationTooLong { flow: String, max: Duration },
     JustificationRequired { flow: String },
@@ -288,6 +343,7 @@ mod tests {
             require_approver_reason: false,
             pending_expiry: None,
             escalation: vec![],
+            resource_scopes: vec![],
             labels: vec![],
         }
     }
@@ -301,6 +357,7 @@ mod tests {
             requester: u,
             integration: "pg",
             resource_type: "table",
+            resources: &[],
             permission: perm,
             duration: Duration::from_secs(secs),
             justification: why,
@@ -354,8 +411,36 @@ mod tests {
         );
     }
 
+    /// A flow's resource scopes: include by name, id or tag; exclude wins.
+    #[test]
+    fn resource_scopes_include_and_exclude_by_name_id_and_tag() {
+        let res = |id: &str, name: &str, tags: &[(&str, &str)]| RequestedResource { id: id.into(), name: name.into(), tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        let scope = |include: bool, by: ScopeBy, values: &[&str]| ResourceScope { include, by, values: values.iter().map(|v| v.to_string()).collect() };
+        let prod = res("db/public/orders", "orders", &[("env", "prod")]);
+        let pay = res("db/public/payroll", "payroll", &[("env", "prod"), ("pii", "yes")]);
+        let dev = res("db/dev/orders", "orders", &[("env", "dev")]);
+        let by_tag = [scope(true, ScopeBy::Tag { key: "env".into() }, &["prod"]), scope(false, ScopeBy::Tag { key: "pii".into() }, &["yes"])];
+        assert_eq!([&prod, &pay, &dev].map(|r| in_scopes(&by_tag, r)), [true, false, false], "prod, but never PII");
+        let by_name = [scope(true, ScopeBy::Name, &["orders"])];
+        assert_eq!([&prod, &pay, &dev].map(|r| in_scopes(&by_name, r)), [true, false, true]);
+        let but_not = [scope(false, ScopeBy::Id, &["db/dev/orders"])];
+        assert_eq!([&prod, &pay, &dev].map(|r| in_scopes(&but_not, r)), [true, true, false], "only an exclude: everything else");
+        assert!(in_scopes(&[], &dev));
+        // A flow covers a request only when every requested resource is in its scopes.
+        let d = dir();
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let f = AccessFlow { resource_scopes: by_tag.to_vec(), ..flow("prod-only", FlowKind::Automatic) };
+        let ask = |rs: &[RequestedResource]| decide(&RequestDraft { resources: rs, ..draft(&ann, "read_only", 60, Some("x")) }, std::slice::from_ref(&f), &d, &Owners::default(), Timestamp(0));
+        assert_eq!(ask(std::slice::from_ref(&prod)), Decision::Grant { flow: "prod-only".into() });
+        assert_eq!(
+            ask(&[prod, pay]),
+            Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("prod-only".into(), Miss::Resources { outside: vec!["db/public/payroll".into()] })) })
+        );
+    }
+
     /// The refusal names the flow that came closest and what it misses:
-    /// the one meeting the most of integration, type, permission, requester.
+    /// the one meeting the most of integration, requester, type, permission
+    /// and resources.
     #[test]
     fn a_refusal_names_the_closest_flow_and_what_it_misses() {
         let d = dir();
@@ -371,6 +456,10 @@ mod tests {
         assert_eq!(refuse(&[schemas, writers, other_db], "read_only"), closest("writers", Miss::Permission { covers: vec!["read_write".into()] }));
         assert_eq!(refuse(&[paused], "read_only"), closest("paused", Miss::Inactive));
         assert_eq!(refuse(&[], "read_only"), Decision::Refuse(Refusal::NoMatchingFlow { closest: None }));
+        // A flow for others meets less than one for the requester that misses the permission.
+        let for_others = AccessFlow { requestors: Conditions::of(&["eve@x.io".into()], &[]), ..flow("eves", FlowKind::Automatic) };
+        let ann_writers = AccessFlow { permissions: vec!["read_write".into()], ..flow("ann-writers", FlowKind::Automatic) };
+        assert_eq!(refuse(&[for_others, ann_writers], "read_only"), closest("ann-writers", Miss::Permission { covers: vec!["read_write".into()] }));
     }
 
     #[test]

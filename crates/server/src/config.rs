@@ -2,7 +2,7 @@
 //! `SESAME_*` environment, then command-line flags, validated into one
 //! [`Settings`]. Errors name the file, the key and what to do.
 
-use sesame_core::flow::{ApprovalMode, ApproverPolicy};
+use sesame_core::flow::{ApprovalMode, ApproverPolicy, ResourceScope, ScopeBy};
 use sesame_core::people::{Attribute, Condition, Conditions, Logical, MatchOp};
 use sesame_core::{AccessFlow, Directory, FlowKind, User};
 pub use sesame_integrations::registry::IntegrationDecl;
@@ -298,6 +298,9 @@ pub enum FlowKindDecl {
 #[serde(deny_unknown_fields)]
 pub struct FlowDecl {
     pub name: String,
+    /// The seed's `access_targets` (instead of `integration`).
+    #[serde(default)]
+    pub access_targets: Vec<AccessTargetDecl>,
     /// Inactive flows decide nothing (the seed's `active`, default true).
     #[serde(default = "yes")]
     pub active: bool,
@@ -305,7 +308,8 @@ pub struct FlowDecl {
     pub kind: Option<FlowKindDecl>,
     /// ...or the seed's `trigger`: `AUTOMATIC` or `SELF_SERVE`.
     pub trigger: Option<String>,
-    pub integration: String,
+    /// The one integration it covers (or `access_targets`).
+    pub integration: Option<String>,
     /// Who may ask, by name (Sesame's first spelling)...
     pub requesters: Option<PrincipalsDecl>,
     /// ...or by conditions (the seed's `requestors`).
@@ -335,6 +339,75 @@ pub struct FlowDecl {
     /// Up to 5 tiers: unanswered for `after`, the tier's approvers may approve too.
     #[serde(default)]
     pub escalation: Vec<EscalationDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTargetDecl {
+    pub integration: Option<IntegrationTargetDecl>,
+    pub bundle: Option<NamedDecl>,
+    pub access_scope: Option<NamedDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedDecl {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationTargetDecl {
+    pub integration_name: String,
+    pub resource_type: String,
+    /// Empty: every permission of the type.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// None: every resource of the type.
+    #[serde(default)]
+    pub resources_scopes: Vec<ResourcesScopeDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesScopeDecl {
+    /// `include_resources` or `exclude_resources`.
+    pub scope_mode: String,
+    /// `NAME`, `APONO_ID` (Sesame's id) or `TAG`.
+    #[serde(rename = "type")]
+    pub by: String,
+    /// The tag (with `TAG`).
+    pub key: Option<String>,
+    pub values: Vec<String>,
+}
+
+/// One integration a flow covers, and where the file says so.
+struct Target {
+    integration: String,
+    resource_types: Vec<String>,
+    permissions: Vec<String>,
+    scopes: Vec<ResourceScope>,
+    at: String,
+}
+
+fn resource_scope(d: &ResourcesScopeDecl) -> Result<ResourceScope, String> {
+    let include = match d.scope_mode.to_ascii_lowercase().as_str() {
+        "include_resources" => true,
+        "exclude_resources" => false,
+        other => return Err(format!("`scope_mode` `{other}` is not include_resources or exclude_resources")),
+    };
+    let by = match (d.by.to_ascii_uppercase().as_str(), &d.key) {
+        ("NAME", None) => ScopeBy::Name,
+        ("APONO_ID" | "ID", None) => ScopeBy::Id,
+        ("TAG", Some(k)) if !k.is_empty() => ScopeBy::Tag { key: k.clone() },
+        ("TAG", _) => return Err("a `TAG` scope needs the tag's `key`".into()),
+        ("NAME" | "APONO_ID" | "ID", Some(_)) => return Err("only a `TAG` scope takes a `key`".into()),
+        (other, _) => return Err(format!("`type` `{other}` is not NAME, APONO_ID or TAG")),
+    };
+    if d.values.is_empty() {
+        return Err("`values` is empty: name what it selects".into());
+    }
+    Ok(ResourceScope { include, by, values: d.values.clone() })
 }
 
 #[derive(Debug, Deserialize)]
@@ -519,12 +592,54 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         let parent_may_have_children = |p: &str| {
             file.integrations.iter().any(|d| d.name() == p && matches!(d, IntegrationDecl::AwsAccount(_) | IntegrationDecl::Remote(_)))
         };
-        let declared = names.contains(&f.integration) || f.integration.split_once('/').is_some_and(|(p, c)| !c.is_empty() && parent_may_have_children(p));
-        if !declared {
-            return Err(err(format!(
-                "`access_flows[{i}].integration` `{}` is not declared: add it under [[integrations]] or fix the name",
-                f.integration
-            )));
+        // What the flow covers: one integration (Sesame's first spelling) or
+        // the seed's `access_targets`, each integration target a flow of its own.
+        let targets: Vec<Target> = match (&f.integration, f.access_targets.is_empty()) {
+            (Some(integ), true) => vec![Target {
+                integration: integ.clone(),
+                resource_types: f.resource_types.clone(),
+                permissions: f.permissions.clone(),
+                scopes: vec![],
+                at: format!("access_flows[{i}].integration"),
+            }],
+            (None, false) if f.resource_types.is_empty() && f.permissions.is_empty() => {
+                let mut out = Vec::new();
+                for (j, t) in f.access_targets.iter().enumerate() {
+                    let at = format!("access_flows[{i}].access_targets[{j}]");
+                    let it = match (&t.integration, &t.bundle, &t.access_scope) {
+                        (Some(it), None, None) => it,
+                        (None, Some(_), None) | (None, None, Some(_)) => {
+                            return Err(err(format!("`{at}`: bundle and access_scope targets are not available in this Sesame yet; name an integration target")))
+                        }
+                        _ => return Err(err(format!("`{at}` names exactly one of integration, bundle and access_scope"))),
+                    };
+                    let scopes = it
+                        .resources_scopes
+                        .iter()
+                        .enumerate()
+                        .map(|(k, sc)| resource_scope(sc).map_err(|e| err(format!("`{at}.integration.resources_scopes[{k}]`: {e}"))))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.push(Target {
+                        integration: it.integration_name.clone(),
+                        resource_types: vec![it.resource_type.clone()],
+                        permissions: it.permissions.clone(),
+                        scopes,
+                        at: format!("{at}.integration.integration_name"),
+                    });
+                }
+                out
+            }
+            _ => {
+                return Err(err(format!(
+                    "`access_flows[{i}]` names what it covers with `integration` (and resource_types, permissions) or with `access_targets`: use exactly one"
+                )))
+            }
+        };
+        for Target { integration, at, .. } in &targets {
+            let declared = names.contains(integration) || integration.split_once('/').is_some_and(|(p, c)| !c.is_empty() && parent_may_have_children(p));
+            if !declared {
+                return Err(err(format!("`{at}` `{integration}` is not declared: add it under [[integrations]] or fix the name")));
+            }
         }
         let kind = match (f.kind, f.trigger.as_deref().map(str::to_ascii_uppercase).as_deref()) {
             (Some(FlowKindDecl::Automatic), None) | (None, Some("AUTOMATIC")) => FlowKind::Automatic,
@@ -605,29 +720,33 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if kind == FlowKind::SelfServe && approver_policy.as_ref().is_none_or(|p| p.groups.iter().all(|g| g.conditions.is_empty())) {
             return Err(err(format!("`access_flows[{i}]` is self_serve but names no `approvers`: add approvers.users or approvers.groups, or an approver_policy")));
         }
-        flows.push(AccessFlow {
-            name: f.name.clone(),
-            kind,
-            requestors,
-            approver_policy: approver_policy.unwrap_or_else(|| ApproverPolicy::of(Conditions::of(&[], &[]))),
-            integration: f.integration.clone(),
-            resource_types: f.resource_types.clone(),
-            permissions: f.permissions.clone(),
-            max_duration,
-            require_justification,
-            active: f.active,
-            require_approver_reason: settings.is_some_and(|s| s.require_approver_reason),
-            pending_expiry: f.pending_expiry,
-            escalation,
-            labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
-            timeframe: match &f.timeframe {
-                Some(t) => Some(
-                    sesame_core::timeframe::Timeframe::parse(&t.days_of_week, &t.start_time, &t.end_time, &t.time_zone)
-                        .map_err(|e| err(format!("`access_flows[{i}].timeframe`: {e}")))?,
-                ),
-                None => None,
-            },
-        });
+        let timeframe = match &f.timeframe {
+            Some(t) => Some(
+                sesame_core::timeframe::Timeframe::parse(&t.days_of_week, &t.start_time, &t.end_time, &t.time_zone)
+                    .map_err(|e| err(format!("`access_flows[{i}].timeframe`: {e}")))?,
+            ),
+            None => None,
+        };
+        for Target { integration, resource_types, permissions, scopes: resource_scopes, .. } in targets {
+            flows.push(AccessFlow {
+                name: f.name.clone(),
+                kind,
+                requestors: requestors.clone(),
+                approver_policy: approver_policy.clone().unwrap_or_else(|| ApproverPolicy::of(Conditions::of(&[], &[]))),
+                integration,
+                resource_types,
+                permissions,
+                resource_scopes,
+                max_duration,
+                require_justification,
+                active: f.active,
+                require_approver_reason: settings.is_some_and(|s| s.require_approver_reason),
+                pending_expiry: f.pending_expiry,
+                escalation: escalation.clone(),
+                labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
+                timeframe: timeframe.clone(),
+            });
+        }
     }
     let relative = |p: &Path| path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_owned());
     let tls = match (&file.server.tls_cert, &file.server.tls_key) {
@@ -744,6 +863,21 @@ mod tests {
             let e = p(&format!("{base}{extra}")).unwrap_err().to_string();
             assert!(e.contains(says), "{extra}: {e}");
         }
+        // access_targets: one flow per integration target, with its scopes.
+        let head = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[integrations]]\ntype = 'mysql'\nname = 'my'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='t'\ntrigger='AUTOMATIC'\nrequesters={}\ngrant_duration_in_min=60\n";
+        let two = p(&format!("{head}access_targets = [ {{ integration = {{ integration_name = 'pg', resource_type = 'table', resources_scopes = [ {{ scope_mode = 'exclude_resources', type = 'TAG', key = 'pii', values = ['yes'] }} ] }} }}, {{ integration = {{ integration_name = 'my', resource_type = 'database', permissions = ['read_only'] }} }} ]")).unwrap();
+        assert_eq!(two.flows.iter().map(|f| (f.name.as_str(), f.integration.as_str(), f.resource_scopes.len())).collect::<Vec<_>>(), [("t", "pg", 1), ("t", "my", 0)]);
+        for (targets, says) in [
+            ("access_targets = [ { bundle = { name = 'b' } } ]", "bundle and access_scope targets are not available"),
+            ("access_targets = [ { integration = { integration_name = 'nope', resource_type = 'table' } } ]", "`access_flows[0].access_targets[0].integration.integration_name` `nope` is not declared"),
+            ("access_targets = [ { integration = { integration_name = 'pg', resource_type = 'table', resources_scopes = [ { scope_mode = 'include', type = 'NAME', values = ['a'] } ] } } ]", "`scope_mode` `include` is not include_resources"),
+            ("access_targets = [ { integration = { integration_name = 'pg', resource_type = 'table', resources_scopes = [ { scope_mode = 'include_resources', type = 'TAG', values = ['a'] } ] } } ]", "needs the tag's `key`"),
+            ("integration = 'pg'\naccess_targets = [ { integration = { integration_name = 'pg', resource_type = 'table' } } ]", "use exactly one"),
+            ("", "use exactly one"),
+        ] {
+            let e = p(&format!("{head}{targets}")).unwrap_err().to_string();
+            assert!(e.contains(says), "{targets}: {e}");
+        }
         let six = ["{ after = '1m', approvers = [ { type = 'manager' } ] }"; 6].join(", ");
         let e = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nescalation = [{six}]")).unwrap_err().to_string();
         assert!(e.contains("has 6 tiers; at most 5"), "{e}");
@@ -760,6 +894,7 @@ mod tests {
         let seed = &s.flows[1];
         assert_eq!((seed.approver_policy.mode, seed.approver_policy.groups.len(), seed.require_approver_reason), (ApprovalMode::AllOf, 2, true));
         assert!(s.flows[0].timeframe.is_some() && s.directory.users.iter().any(|u| u.manager.is_some() && !u.attributes.is_empty()));
+        assert_eq!((seed.integration.as_str(), seed.resource_types.clone(), seed.resource_scopes.len()), ("local-pg", vec!["table".to_string()], 2));
     }
 
     #[test]

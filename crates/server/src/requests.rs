@@ -100,10 +100,19 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
             .map_err(|g| ApiError::new(ErrorCode::TooManyResources, g.to_string()))?;
     }
     let duration = parse_duration(&body.duration)?;
+    let requested: Vec<sesame_core::flow::RequestedResource> = found
+        .iter()
+        .map(|f| sesame_core::flow::RequestedResource {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            tags: f.metadata.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|t| (t.to_owned(), v.clone()))).collect(),
+        })
+        .collect();
     let draft = RequestDraft {
         requester: who,
         integration: &body.integration,
         resource_type: &body.resource_type,
+        resources: &requested,
         permission: &body.permission,
         duration,
         justification: body.justification.as_deref(),
@@ -208,6 +217,7 @@ fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
                 Some((f, Miss::Integration { covers })) => format!("; the closest, `{f}`, is for integration `{covers}`"),
                 Some((f, Miss::ResourceType { covers })) => format!("; the closest, `{f}`, covers resource types {}", list(covers)),
                 Some((f, Miss::Permission { covers })) => format!("; the closest, `{f}`, covers permissions {}", list(covers)),
+                Some((f, Miss::Resources { outside })) => format!("; the closest, `{f}`, does not cover {}", list(outside)),
                 Some((f, Miss::Requester)) => format!("; `{f}` covers this, but not for you"),
             };
             ApiError::new(

@@ -303,7 +303,9 @@ impl Store {
     }
 
     /// Widen who may approve a pending request (escalation): compare-and-set
-    /// on the parts it had, with the audit entry. False when it moved on.
+    /// on the parts it had (a request from before parts were stored has none,
+    /// and is read as one part of its approvers), with the audit entry.
+    /// False when it moved on.
     pub async fn widen_approvers(
         &self,
         id: &str,
@@ -314,7 +316,7 @@ impl Store {
     ) -> Result<bool> {
         let json = |p: &[sesame_core::ApprovalPart]| serde_json::to_string(p).unwrap_or_else(|_| "[]".into());
         let approvers = sesame_core::approval::all_approvers(parts);
-        let q = sqlx::query("UPDATE requests SET approval_parts = $1, approvers = $2, updated_at = $3 WHERE id = $4 AND status = 'Pending' AND approval_parts = $5")
+        let q = sqlx::query("UPDATE requests SET approval_parts = $1, approvers = $2, updated_at = $3 WHERE id = $4 AND status = 'Pending' AND COALESCE(approval_parts, $5) = $5")
             .bind(json(parts))
             .bind(list_json(&approvers))
             .bind(now.0)

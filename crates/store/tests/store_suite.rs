@@ -501,4 +501,12 @@ async fn escalation_widens_approvers_compare_and_set(s: Store) {
     assert!(!s.widen_approvers("e1", &wider, &wider, audit(AuditAction::RequestEscalate, "e1"), Timestamp(4)).await.unwrap(), "not once answered");
     let escalations = s.list_audit(0, Some("e1"), 100).await.unwrap().iter().filter(|e| e.fields.action == "request.escalate").count();
     assert_eq!(escalations, 1);
+    // A request stored before parts existed is read as one part of its
+    // approvers, and widens from what was read.
+    s.insert_request(&req("e2", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "e2"), Timestamp(0)).await.unwrap();
+    s.raw_execute("UPDATE requests SET approval_parts = NULL WHERE id = 'e2'").await.unwrap();
+    let read = s.get_request("e2").await.unwrap().unwrap().approval_parts;
+    let wider: Vec<ApprovalPart> = read.iter().map(|p| ApprovalPart { approvers: [p.approvers.clone(), vec!["cto@x.io".into()]].concat(), ..p.clone() }).collect();
+    assert!(s.widen_approvers("e2", &read, &wider, audit(AuditAction::RequestEscalate, "e2"), Timestamp(1)).await.unwrap());
+    assert_eq!(s.get_request("e2").await.unwrap().unwrap().approval_parts, wider);
 }

@@ -230,3 +230,39 @@ async fn an_unanswered_request_escalates_to_the_next_tier() {
     h.cli(&outsider, &["requests", "revoke", &id, "--wait"]);
     h.finish().await;
 }
+
+/// The seed's `access_targets`: an integration target whose resources_scopes
+/// include one table by name; a request for another table is refused, naming
+/// the flow and what it leaves out.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_access_target_covers_only_the_resources_in_its_scopes() {
+    let flows = r#"
+[[access_flows]]
+name = "orders-only"
+trigger = "AUTOMATIC"
+grant_duration_in_min = 60
+requesters = { users = ["outsider@example.com"] }
+access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"], resources_scopes = [
+  { scope_mode = "include_resources", type = "NAME", values = ["orders"] },
+] } } ]
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let payroll = join(&[&h.db, "public", "payroll"]);
+    let r = h.request(&outsider, "table", &orders, "read_only", "30m", &["--wait"]);
+    assert_eq!((s(&r, "status").as_str(), s(&r, "flow").as_str()), ("Active", "orders-only"), "{r}");
+    let creds = h.cli(&outsider, &["access", "use", &s(&r, "id")]);
+    let mut conn = h.login(&s(&creds, "username"), &s(&creds, "secret")).await.unwrap();
+    sqlx::query("SELECT * FROM public.orders").execute(&mut conn).await.expect("the table in scope is readable");
+    assert!(sqlx::query("SELECT * FROM public.payroll").execute(&mut conn).await.is_err(), "the other table is not");
+    drop(conn);
+    for resources in [payroll.clone(), format!("{orders},{payroll}")] {
+        let err = h.cli_err(&outsider, &["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", &resources, "--permission", "read_only", "--duration", "30m"], "no_matching_flow");
+        assert!(err.contains(&format!("the closest, `orders-only`, does not cover `{payroll}`")), "{err}");
+    }
+    h.cli(&outsider, &["requests", "revoke", &s(&r, "id"), "--wait"]);
+    h.finish().await;
+}
