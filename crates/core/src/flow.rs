@@ -90,6 +90,9 @@ pub struct AccessFlow {
     pub escalation: Vec<crate::escalation::Tier>,
     /// Which resources it covers; none: all of them.
     pub resource_scopes: Vec<ResourceScope>,
+    /// Covers what this access scope selects, on any integration, instead
+    /// of `integration` and its types, permissions and resource scopes.
+    pub access_scope: Option<String>,
     pub labels: Vec<String>,
 }
 
@@ -103,6 +106,12 @@ impl AccessFlow {
     fn miss(&self, r: &RequestDraft<'_>) -> Option<(usize, Miss)> {
         if !self.active {
             return Some((0, Miss::Inactive));
+        }
+        if let Some(scope) = &self.access_scope {
+            if !self.requestors.admits_requester(r.requester) {
+                return Some((1, Miss::Requester));
+            }
+            return (!r.selected_by.iter().any(|s| s == scope)).then(|| (4, Miss::Scope { scope: scope.clone() }));
         }
         if self.integration != r.integration {
             return Some((0, Miss::Integration { covers: self.integration.clone() }));
@@ -134,6 +143,8 @@ pub enum Miss {
     Permission { covers: Vec<String> },
     /// Its resource scopes leave these requested resources out.
     Resources { outside: Vec<String> },
+    /// Its access scope does not select all of the request (or does not exist).
+    Scope { scope: String },
     /// It covers what was asked, for other people.
     Requester,
 }
@@ -146,6 +157,9 @@ pub struct RequestDraft<'a> {
     pub resource_type: &'a str,
     /// The requested resources as the inventory knows them.
     pub resources: &'a [RequestedResource],
+    /// The access scopes (of those flows name) that select every access
+    /// unit of the request, evaluated by the caller.
+    pub selected_by: &'a [String],
     pub permission: &'a str,
     pub duration: Duration,
     pub justification: Option<&'a str>,
@@ -358,6 +372,7 @@ mod tests {
             integration: "pg",
             resource_type: "table",
             resources: &[],
+            selected_by: &[],
             permission: perm,
             duration: Duration::from_secs(secs),
             justification: why,
@@ -409,6 +424,20 @@ mod tests {
             decide(&draft(&ann, "read_only", 60, Some("  ")), &flows, &d, &Owners::default(), at),
             Decision::Refuse(Refusal::JustificationRequired { flow: "auto".into() })
         );
+    }
+
+    /// A flow whose target is an access scope covers a request the scope
+    /// selects whole, on any integration, for its requestors only.
+    #[test]
+    fn an_access_scope_target_covers_what_its_scope_selects() {
+        let d = dir();
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let eve = d.user("eve@x.io").unwrap().clone();
+        let f = AccessFlow { access_scope: Some("prod-dbs".into()), integration: String::new(), ..flow("by-scope", FlowKind::Automatic) };
+        let ask = |u: &User, selected: &[String]| decide(&RequestDraft { selected_by: selected, ..draft(u, "admin", 60, Some("x")) }, std::slice::from_ref(&f), &d, &Owners::default(), Timestamp(0));
+        assert_eq!(ask(&ann, &["other".into(), "prod-dbs".into()]), Decision::Grant { flow: "by-scope".into() });
+        assert_eq!(ask(&ann, &["other".into()]), Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("by-scope".into(), Miss::Scope { scope: "prod-dbs".into() })) }));
+        assert_eq!(ask(&eve, &["prod-dbs".into()]), Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("by-scope".into(), Miss::Requester)) }));
     }
 
     /// A flow's resource scopes: include by name, id or tag; exclude wins.

@@ -387,6 +387,8 @@ struct Target {
     resource_types: Vec<String>,
     permissions: Vec<String>,
     scopes: Vec<ResourceScope>,
+    /// An access_scope target: what the named scope selects.
+    access_scope: Option<String>,
     at: String,
 }
 
@@ -600,6 +602,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 resource_types: f.resource_types.clone(),
                 permissions: f.permissions.clone(),
                 scopes: vec![],
+                access_scope: None,
                 at: format!("access_flows[{i}].integration"),
             }],
             (None, false) if f.resource_types.is_empty() && f.permissions.is_empty() => {
@@ -608,9 +611,11 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                     let at = format!("access_flows[{i}].access_targets[{j}]");
                     let it = match (&t.integration, &t.bundle, &t.access_scope) {
                         (Some(it), None, None) => it,
-                        (None, Some(_), None) | (None, None, Some(_)) => {
-                            return Err(err(format!("`{at}`: bundle and access_scope targets are not available in this Sesame yet; name an integration target")))
+                        (None, None, Some(scope)) => {
+                            out.push(Target { integration: String::new(), resource_types: vec![], permissions: vec![], scopes: vec![], access_scope: Some(scope.name.clone()), at });
+                            continue;
                         }
+                        (None, Some(_), None) => return Err(err(format!("`{at}`: bundle targets are not available in this Sesame yet; name an integration or an access_scope"))),
                         _ => return Err(err(format!("`{at}` names exactly one of integration, bundle and access_scope"))),
                     };
                     let scopes = it
@@ -624,6 +629,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                         resource_types: vec![it.resource_type.clone()],
                         permissions: it.permissions.clone(),
                         scopes,
+                        access_scope: None,
                         at: format!("{at}.integration.integration_name"),
                     });
                 }
@@ -635,7 +641,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 )))
             }
         };
-        for Target { integration, at, .. } in &targets {
+        for Target { integration, at, .. } in targets.iter().filter(|t| t.access_scope.is_none()) {
             let declared = names.contains(integration) || integration.split_once('/').is_some_and(|(p, c)| !c.is_empty() && parent_may_have_children(p));
             if !declared {
                 return Err(err(format!("`{at}` `{integration}` is not declared: add it under [[integrations]] or fix the name")));
@@ -727,7 +733,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             ),
             None => None,
         };
-        for Target { integration, resource_types, permissions, scopes: resource_scopes, .. } in targets {
+        for Target { integration, resource_types, permissions, scopes: resource_scopes, access_scope, .. } in targets {
             flows.push(AccessFlow {
                 name: f.name.clone(),
                 kind,
@@ -737,6 +743,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 resource_types,
                 permissions,
                 resource_scopes,
+                access_scope,
                 max_duration,
                 require_justification,
                 active: f.active,
@@ -867,8 +874,11 @@ mod tests {
         let head = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[integrations]]\ntype = 'mysql'\nname = 'my'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='t'\ntrigger='AUTOMATIC'\nrequesters={}\ngrant_duration_in_min=60\n";
         let two = p(&format!("{head}access_targets = [ {{ integration = {{ integration_name = 'pg', resource_type = 'table', resources_scopes = [ {{ scope_mode = 'exclude_resources', type = 'TAG', key = 'pii', values = ['yes'] }} ] }} }}, {{ integration = {{ integration_name = 'my', resource_type = 'database', permissions = ['read_only'] }} }} ]")).unwrap();
         assert_eq!(two.flows.iter().map(|f| (f.name.as_str(), f.integration.as_str(), f.resource_scopes.len())).collect::<Vec<_>>(), [("t", "pg", 1), ("t", "my", 0)]);
+        let scoped = p(&format!("{head}access_targets = [ {{ access_scope = {{ name = 'prod-dbs' }} }} ]")).unwrap();
+        assert_eq!(scoped.flows[0].access_scope.as_deref(), Some("prod-dbs"), "a scope is created through the API, so it is not looked up at load");
         for (targets, says) in [
-            ("access_targets = [ { bundle = { name = 'b' } } ]", "bundle and access_scope targets are not available"),
+            ("access_targets = [ { bundle = { name = 'b' } } ]", "bundle targets are not available"),
+            ("access_targets = [ { access_scope = { name = 'a' }, bundle = { name = 'b' } } ]", "exactly one of integration, bundle and access_scope"),
             ("access_targets = [ { integration = { integration_name = 'nope', resource_type = 'table' } } ]", "`access_flows[0].access_targets[0].integration.integration_name` `nope` is not declared"),
             ("access_targets = [ { integration = { integration_name = 'pg', resource_type = 'table', resources_scopes = [ { scope_mode = 'include', type = 'NAME', values = ['a'] } ] } } ]", "`scope_mode` `include` is not include_resources"),
             ("access_targets = [ { integration = { integration_name = 'pg', resource_type = 'table', resources_scopes = [ { scope_mode = 'include_resources', type = 'TAG', values = ['a'] } ] } } ]", "needs the tag's `key`"),

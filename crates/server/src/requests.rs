@@ -108,11 +108,20 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
             tags: f.metadata.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|t| (t.to_owned(), v.clone()))).collect(),
         })
         .collect();
+    // The access scopes flows name, evaluated on what is asked.
+    let mut scope_names: Vec<String> = st.settings.flows.iter().filter_map(|f| f.access_scope.clone()).collect();
+    scope_names.sort();
+    scope_names.dedup();
+    let selected_by = match offer.permissions(&body.resource_type).iter().find(|p| p.id == body.permission) {
+        Some(p) if !scope_names.is_empty() => crate::scopes::selecting(st, &scope_names, &body.integration, offer.kind.as_str(), &found, p).await?,
+        _ => Vec::new(),
+    };
     let draft = RequestDraft {
         requester: who,
         integration: &body.integration,
         resource_type: &body.resource_type,
         resources: &requested,
+        selected_by: &selected_by,
         permission: &body.permission,
         duration,
         justification: body.justification.as_deref(),
@@ -218,6 +227,7 @@ fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
                 Some((f, Miss::ResourceType { covers })) => format!("; the closest, `{f}`, covers resource types {}", list(covers)),
                 Some((f, Miss::Permission { covers })) => format!("; the closest, `{f}`, covers permissions {}", list(covers)),
                 Some((f, Miss::Resources { outside })) => format!("; the closest, `{f}`, does not cover {}", list(outside)),
+                Some((f, Miss::Scope { scope })) => format!("; the closest, `{f}`, covers what access scope `{scope}` selects, and it does not select all of this"),
                 Some((f, Miss::Requester)) => format!("; `{f}` covers this, but not for you"),
             };
             ApiError::new(

@@ -32,6 +32,46 @@ pub fn tags_and_context(r: &StoredResource) -> (BTreeMap<String, String>, BTreeM
     (tags, context)
 }
 
+/// Of `names`, the access scopes that select every requested unit: each
+/// found resource with `permission`. A scope that does not exist, or does
+/// not parse, selects nothing.
+pub async fn selecting(
+    st: &AppState,
+    names: &[String],
+    integration: &str,
+    kind: &str,
+    resources: &[StoredResource],
+    permission: &sesame_proto::PermissionInfo,
+) -> Result<Vec<String>, sesame_store::StoreError> {
+    let empty = BTreeMap::new();
+    let p = PermissionFacts { id: &permission.id, name: &permission.name, status: "active", risk_level: "", tags: &empty, context: &empty };
+    let mut out = Vec::new();
+    for name in names {
+        let Some(q) = st.store.scope(name).await?.and_then(|row| row.query.parse::<Query>().ok()) else { continue };
+        let all = resources.iter().all(|r| {
+            let (tags, context) = tags_and_context(r);
+            let facts = ResourceFacts {
+                integration,
+                integration_kind: kind,
+                resource_type: &r.resource_type,
+                id: &r.id,
+                name: &r.name,
+                path: context.get("path").map_or(r.id.as_str(), String::as_str),
+                source_id: context.get("arn").map_or(r.id.as_str(), String::as_str),
+                status: "active",
+                risk_level: context.get("risk_level").map_or("", String::as_str),
+                tags: &tags,
+                context: &context,
+            };
+            q.matches(&facts, &p)
+        });
+        if all && !resources.is_empty() {
+            out.push(name.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Every access unit of the inventory the query selects, by integration,
 /// resource type, resource and permission: the stored inventory laid out in
 /// columns (as `sesame bench scopes` measures), then the query over it.

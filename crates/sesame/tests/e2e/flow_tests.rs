@@ -266,3 +266,44 @@ access_targets = [ { integration = { integration_name = "local-pg", resource_typ
     h.cli(&outsider, &["requests", "revoke", &s(&r, "id"), "--wait"]);
     h.finish().await;
 }
+
+/// An access_scope target: the flow covers what a named scope (made through
+/// the API) selects, permission included; before the scope exists, and
+/// outside it, the request is refused naming the flow and its scope.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_access_scope_target_covers_what_the_scope_selects() {
+    let flows = r#"
+[[access_flows]]
+name = "by-scope"
+trigger = "AUTOMATIC"
+grant_duration_in_min = 60
+requesters = { users = ["outsider@example.com"] }
+access_targets = [ { access_scope = { name = "orders-read" } } ]
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let payroll = join(&[&h.db, "public", "payroll"]);
+    let ask = |resources: &str, permission: &str| {
+        vec!["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", resources, "--permission", permission, "--duration", "30m", "--wait"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let args = ask(&orders, "read_only");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = h.cli_err(&outsider, &args, "no_matching_flow");
+    assert!(err.contains("`by-scope`, covers what access scope `orders-read` selects"), "no such scope yet: {err}");
+    h.cli(&admin, &["scopes", "create", "orders-read", "--query", "resource_type = \"postgresql-table\" and resource_name = \"orders\" and permission = \"read_only\""]);
+    let r = h.cli(&outsider, &args);
+    assert_eq!((s(&r, "status").as_str(), s(&r, "flow").as_str()), ("Active", "by-scope"), "{r}");
+    for (resources, permission) in [(payroll.as_str(), "read_only"), (orders.as_str(), "read_write")] {
+        let other = ask(resources, permission);
+        let other: Vec<&str> = other.iter().map(String::as_str).collect();
+        h.cli_err(&outsider, &other, "no_matching_flow");
+    }
+    h.cli(&outsider, &["requests", "revoke", &s(&r, "id"), "--wait"]);
+    h.finish().await;
+}
