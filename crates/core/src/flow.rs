@@ -358,6 +358,7 @@ mod tests {
             pending_expiry: None,
             escalation: vec![],
             resource_scopes: vec![],
+            access_scope: None,
             labels: vec![],
         }
     }

@@ -32,6 +32,24 @@ pub fn tags_and_context(r: &StoredResource) -> (BTreeMap<String, String>, BTreeM
     (tags, context)
 }
 
+/// A stored resource as AQL reads it: its path and source id from its
+/// context when discovery named them, its id otherwise.
+fn facts<'a>(integration: &'a str, kind: &'a str, r: &'a StoredResource, tags: &'a BTreeMap<String, String>, context: &'a BTreeMap<String, String>) -> ResourceFacts<'a> {
+    ResourceFacts {
+        integration,
+        integration_kind: kind,
+        resource_type: &r.resource_type,
+        id: &r.id,
+        name: &r.name,
+        path: context.get("path").map_or(r.id.as_str(), String::as_str),
+        source_id: context.get("arn").map_or(r.id.as_str(), String::as_str),
+        status: "active",
+        risk_level: context.get("risk_level").map_or("", String::as_str),
+        tags,
+        context,
+    }
+}
+
 /// Of `names`, the access scopes that select every requested unit: each
 /// found resource with `permission`. A scope that does not exist, or does
 /// not parse, selects nothing.
@@ -50,20 +68,7 @@ pub async fn selecting(
         let Some(q) = st.store.scope(name).await?.and_then(|row| row.query.parse::<Query>().ok()) else { continue };
         let all = resources.iter().all(|r| {
             let (tags, context) = tags_and_context(r);
-            let facts = ResourceFacts {
-                integration,
-                integration_kind: kind,
-                resource_type: &r.resource_type,
-                id: &r.id,
-                name: &r.name,
-                path: context.get("path").map_or(r.id.as_str(), String::as_str),
-                source_id: context.get("arn").map_or(r.id.as_str(), String::as_str),
-                status: "active",
-                risk_level: context.get("risk_level").map_or("", String::as_str),
-                tags: &tags,
-                context: &context,
-            };
-            q.matches(&facts, &p)
+            q.matches(&facts(integration, kind, r, &tags, &context), &p)
         });
         if all && !resources.is_empty() {
             out.push(name.clone());
@@ -94,20 +99,7 @@ pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_st
         let none = index.permission_set(&[]);
         for r in st.store.list_inventory(&name, None).await? {
             let (tags, context) = tags_and_context(&r);
-            let facts = ResourceFacts {
-                integration: &name,
-                integration_kind: kind,
-                resource_type: &r.resource_type,
-                id: &r.id,
-                name: &r.name,
-                path: context.get("path").map_or(r.id.as_str(), String::as_str),
-                source_id: context.get("arn").map_or(r.id.as_str(), String::as_str),
-                status: "active",
-                risk_level: context.get("risk_level").map_or("", String::as_str),
-                tags: &tags,
-                context: &context,
-            };
-            index.push(&facts, sets.get(r.resource_type.as_str()).copied().unwrap_or(none));
+            index.push(&facts(&name, kind, &r, &tags, &context), sets.get(r.resource_type.as_str()).copied().unwrap_or(none));
         }
     }
     Ok(index

@@ -231,27 +231,31 @@ async fn an_unanswered_request_escalates_to_the_next_tier() {
     h.finish().await;
 }
 
+/// A server with tables `orders` and `payroll` and an automatic flow `name`
+/// for the outsider covering the seed's `access_targets` `targets`; synced.
+/// Answers the harness, the admin's and the outsider's tokens, and the two
+/// tables' ids.
+async fn outsiders_targets(name: &str, targets: &str) -> (Harness, String, String, String, String) {
+    let flows = format!(
+        "\n[[access_flows]]\nname = \"{name}\"\ntrigger = \"AUTOMATIC\"\ngrant_duration_in_min = 60\n\
+         requesters = {{ users = [\"outsider@example.com\"] }}\naccess_targets = {targets}\n"
+    );
+    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts { extra_flows: flows, ..Default::default() }).await;
+    let (admin, outsider) = (h.token("admin@example.com"), h.token("outsider@example.com"));
+    h.sync(&admin);
+    let (orders, payroll) = (join(&[&h.db, "public", "orders"]), join(&[&h.db, "public", "payroll"]));
+    (h, admin, outsider, orders, payroll)
+}
+
 /// The seed's `access_targets`: an integration target whose resources_scopes
 /// include one table by name; a request for another table is refused, naming
 /// the flow and what it leaves out.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_access_target_covers_only_the_resources_in_its_scopes() {
-    let flows = r#"
-[[access_flows]]
-name = "orders-only"
-trigger = "AUTOMATIC"
-grant_duration_in_min = 60
-requesters = { users = ["outsider@example.com"] }
-access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"], resources_scopes = [
+    let targets = r#"[ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"], resources_scopes = [
   { scope_mode = "include_resources", type = "NAME", values = ["orders"] },
-] } } ]
-"#;
-    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
-    let admin = h.token("admin@example.com");
-    let outsider = h.token("outsider@example.com");
-    h.sync(&admin);
-    let orders = join(&[&h.db, "public", "orders"]);
-    let payroll = join(&[&h.db, "public", "payroll"]);
+] } } ]"#;
+    let (h, _admin, outsider, orders, payroll) = outsiders_targets("orders-only", targets).await;
     let r = h.request(&outsider, "table", &orders, "read_only", "30m", &["--wait"]);
     assert_eq!((s(&r, "status").as_str(), s(&r, "flow").as_str()), ("Active", "orders-only"), "{r}");
     let creds = h.cli(&outsider, &["access", "use", &s(&r, "id")]);
@@ -272,20 +276,7 @@ access_targets = [ { integration = { integration_name = "local-pg", resource_typ
 /// outside it, the request is refused naming the flow and its scope.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_access_scope_target_covers_what_the_scope_selects() {
-    let flows = r#"
-[[access_flows]]
-name = "by-scope"
-trigger = "AUTOMATIC"
-grant_duration_in_min = 60
-requesters = { users = ["outsider@example.com"] }
-access_targets = [ { access_scope = { name = "orders-read" } } ]
-"#;
-    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
-    let admin = h.token("admin@example.com");
-    let outsider = h.token("outsider@example.com");
-    h.sync(&admin);
-    let orders = join(&[&h.db, "public", "orders"]);
-    let payroll = join(&[&h.db, "public", "payroll"]);
+    let (h, admin, outsider, orders, payroll) = outsiders_targets("by-scope", r#"[ { access_scope = { name = "orders-read" } } ]"#).await;
     let ask = |resources: &str, permission: &str| {
         vec!["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", resources, "--permission", permission, "--duration", "30m", "--wait"]
             .into_iter()
