@@ -67,6 +67,10 @@ pub struct ResourceInfo {
 pub struct PermissionInfo {
     pub id: String,
     pub name: String,
+    /// `low`, `medium`, `high` or `critical`, when the integration says
+    /// (AQL's `permission_risk_level`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_level: Option<String>,
 }
 
 /// Credentials made for a grantee: shown once, never stored.

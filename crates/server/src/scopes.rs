@@ -62,7 +62,8 @@ pub async fn selecting(
     permission: &sesame_proto::PermissionInfo,
 ) -> Result<Vec<String>, sesame_store::StoreError> {
     let empty = BTreeMap::new();
-    let p = PermissionFacts { id: &permission.id, name: &permission.name, status: "active", risk_level: "", tags: &empty, context: &empty };
+    let risk = permission.risk_level.as_deref().unwrap_or_default();
+    let p = PermissionFacts { id: &permission.id, name: &permission.name, status: "active", risk_level: risk, tags: &empty, context: &empty };
     let mut out = Vec::new();
     for name in names {
         let Some(q) = st.store.scope(name).await?.and_then(|row| row.query.parse::<Query>().ok()) else { continue };
@@ -92,7 +93,10 @@ pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_st
             .iter()
             .map(|t| {
                 let facts: Vec<PermissionFacts<'_>> =
-                    t.permissions.iter().map(|p| PermissionFacts { id: &p.id, name: &p.name, status: "active", risk_level: "", tags: &empty, context: &empty }).collect();
+                    t.permissions
+                        .iter()
+                        .map(|p| PermissionFacts { id: &p.id, name: &p.name, status: "active", risk_level: p.risk_level.as_deref().unwrap_or_default(), tags: &empty, context: &empty })
+                        .collect();
                 (t.name.as_str(), index.permission_set(&facts))
             })
             .collect();

@@ -51,8 +51,22 @@ pub fn actions_of(resource_type: &str, permission: &str) -> Option<&'static [&'s
     table(resource_type).iter().find(|(id, _, _)| *id == permission).map(|(_, _, a)| *a).filter(|a| !a.is_empty())
 }
 
+/// How much a permission hands out (AQL's `permission_risk_level`): reading
+/// is low, acting on one resource medium, reading secrets, writing data,
+/// roles, policies and groups (whatever they hold) and a shell high.
+fn risk_of(resource_type: &str, permission: &str) -> &'static str {
+    match (resource_type, permission) {
+        ("s3_bucket", "read_only") | ("rds_instance", "describe") => "low",
+        ("sns_topic" | "sqs_queue", _) | ("rds_instance" | "redshift_cluster" | "ec2_instance", "operate" | "manage") => "medium",
+        _ => "high",
+    }
+}
+
 pub fn permissions(resource_type: &str) -> Vec<PermissionInfo> {
-    table(resource_type).iter().map(|(id, name, _)| PermissionInfo { id: (*id).into(), name: (*name).into() }).collect()
+    table(resource_type)
+        .iter()
+        .map(|(id, name, _)| PermissionInfo { id: (*id).into(), name: (*name).into(), risk_level: Some(risk_of(resource_type, id).into()) })
+        .collect()
 }
 
 fn unknown_permission(resource_type: &str, permission: &str) -> IntegrationError {
@@ -146,6 +160,20 @@ impl AwsAccount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_permission_is_rated() {
+        let rated = |t: &str, p: &str| permissions(t).into_iter().find(|x| x.id == p).and_then(|x| x.risk_level).unwrap();
+        assert_eq!(rated("s3_bucket", "read_only"), "low");
+        assert_eq!(rated("s3_bucket", "read_write"), "high");
+        assert_eq!(rated("secret", "read"), "high");
+        assert_eq!(rated("ec2_instance", "manage"), "medium");
+        assert_eq!(rated("ec2_instance", "session"), "high");
+        assert_eq!(rated("iam_role", "assume"), "high");
+        for t in RESOURCE_TYPES {
+            assert!(permissions(t).iter().all(|p| p.risk_level.is_some()), "{t}");
+        }
+    }
 
     #[test]
     fn percent_decoding() {

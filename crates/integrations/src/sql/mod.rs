@@ -20,11 +20,12 @@ pub enum AuthType {
 /// The permissions of the database integrations: data access levels on
 /// data resources (`data_types`), membership on roles.
 pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionInfo> {
-    let p = |id: &str, name: &str| PermissionInfo { id: id.into(), name: name.into() };
+    let p = |id: &str, name: &str, risk: &str| PermissionInfo { id: id.into(), name: name.into(), risk_level: Some(risk.into()) };
     if data_types.contains(&resource_type) {
-        vec![p("read_only", "Read only"), p("read_write", "Read/write"), p("admin", "Admin")]
+        vec![p("read_only", "Read only", "low"), p("read_write", "Read/write", "medium"), p("admin", "Admin", "high")]
     } else if resource_type == "role" {
-        vec![p("member", "Member of the role")]
+        // A role holds whatever was granted to it.
+        vec![p("member", "Member of the role", "high")]
     } else {
         vec![]
     }

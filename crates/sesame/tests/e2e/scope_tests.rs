@@ -47,6 +47,11 @@ async fn access_scopes_select_what_their_query_says_and_only_admins_change_them(
     // A condition on the permission picks units, not whole resources.
     let v = h.cli(&dev, &["scopes", "preview", "--query", &format!("resource_name = \"orders\" and permission = \"{}\"", table_perms[0])]);
     assert_eq!(units(&v), BTreeSet::from([(join(&[&h.db, "public", "orders"]), table_perms[0].clone())]));
+    // The integration rates its permissions: read_only is low, admin high.
+    let v = h.cli(&dev, &["scopes", "preview", "--query", "resource_name = \"orders\" and permission_risk_level = \"low\""]);
+    assert_eq!(units(&v), BTreeSet::from([(join(&[&h.db, "public", "orders"]), "read_only".to_string())]));
+    let v = h.cli(&dev, &["scopes", "preview", "--query", "resource_name = \"orders\" and permission_risk_level in (\"high\", \"critical\")"]);
+    assert_eq!(units(&v), BTreeSet::from([(join(&[&h.db, "public", "orders"]), "admin".to_string())]));
     let v = h.cli(&dev, &["scopes", "preview", "--query", "resource_name contains \"prod\" and not resource_type = \"table\""]);
     assert!(units(&v).is_empty(), "only tables are named prod: {v}");
 
