@@ -77,6 +77,15 @@ pub(crate) fn type_test(op: Op, values: &[String], types: &[(Option<&'static str
     }
 }
 
+/// The positive test of a condition on a field's text: a risk level
+/// answers to its word and its number.
+pub(crate) fn field_test(field: &Field, op: Op, values: &[String], s: &str) -> bool {
+    match field {
+        Field::ResourceRiskLevel | Field::PermissionRiskLevel => types::risk_spellings(s).any(|x| text_test(op, values, x)),
+        _ => text_test(op, values, s),
+    }
+}
+
 /// The positive test of a condition on one text.
 pub(crate) fn text_test(op: Op, values: &[String], s: &str) -> bool {
     let first = values.first().map_or("", String::as_str);
@@ -108,7 +117,7 @@ impl Node {
                             Field::PermissionContext(k) => p.context.get(k).map(String::as_str),
                             _ => None,
                         };
-                        s.is_some_and(|s| text_test(*op, values, s))
+                        s.is_some_and(|s| field_test(f, *op, values, s))
                     }
                     f => {
                         let s = match f {
@@ -123,7 +132,7 @@ impl Node {
                             Field::ResourceContext(k) => r.context.get(k).map(String::as_str),
                             _ => None,
                         };
-                        s.is_some_and(|s| text_test(*op, values, s))
+                        s.is_some_and(|s| field_test(f, *op, values, s))
                     }
                 };
                 Some(hit != *negate)

@@ -7,7 +7,7 @@
 //! holds the two together).
 
 use super::ast::Field;
-use super::eval::{text_test, type_test, Node, PermissionFacts, ResourceFacts};
+use super::eval::{field_test, type_test, Node, PermissionFacts, ResourceFacts};
 use super::Query;
 use std::collections::{BTreeMap, HashMap};
 
@@ -244,7 +244,7 @@ impl Inventory {
                                 Field::PermissionContext(k) => p.context.get(k).map(String::as_str),
                                 _ => None,
                             };
-                            s.is_some_and(|s| text_test(*op, values, s)) != *negate
+                            s.is_some_and(|s| field_test(field, *op, values, s)) != *negate
                         })
                         .collect();
                     return Bits::from_fn(units, |u| hit[self.unit_permission[u] as usize]);
@@ -257,7 +257,7 @@ impl Inventory {
                     (Some(&self.kind_type), hit.collect())
                 } else {
                     let c = self.resource_column(field);
-                    (c, c.map_or(Vec::new(), |c| c.dict.iter().map(|s| text_test(*op, values, s)).collect()))
+                    (c, c.map_or(Vec::new(), |c| c.dict.iter().map(|s| field_test(field, *op, values, s)).collect()))
                 };
                 // Each resource once, then each of its units.
                 let row_hit: Vec<bool> = (0..self.resources)

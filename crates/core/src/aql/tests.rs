@@ -189,6 +189,9 @@ fn evaluation_reads_each_field_as_documented() {
     assert!(!sel(r#"resource_name contains "prod" and permission = "read_only""#, &prod, &rw));
     assert!(sel(r#"permission_risk_level in ("high", "critical")"#, &prod, &rw));
     assert!(sel(r#"permission_name = "read write""#, &prod, &rw));
+    assert!(sel(r#"permission_risk_level = "3""#, &prod, &rw), "the seed's numbers: 3 is high");
+    assert!(sel(r#"resource_risk_level in ("2", "3")"#, &prod, &rw), "2 is medium");
+    assert!(!sel(r#"permission_risk_level = "1""#, &prod, &rw));
     assert!(!sel(r#"resource_name contains "PROD""#, &prod, &ro), "comparisons are case-sensitive");
     let query = q(r#"resource_name contains "prod" and permission = "read_only""#);
     assert_eq!(query.matches_resource(&prod.facts()), None, "depends on the permission");
@@ -199,9 +202,34 @@ fn evaluation_reads_each_field_as_documented() {
     assert!(!q(r#"resource_name contains "prod""#).reads_permissions());
 }
 
+/// Queries in the shape of the seed's published access scopes (indented
+/// heredoc lines, trailing spaces, parentheses, risk levels as numbers, the
+/// seed's type names) run unchanged.
+#[test]
+fn queries_shaped_like_the_seeds_published_scopes_run_unchanged() {
+    let dbs = q("  resource_type = \"aws-rds-mysql-database\" \n    and resource_name contains \"prod\" \n    and (resource_tag[\"region\"] = \"us-east-1\") \n    and resource_risk_level = \"3\" \n    and permission_risk_level = \"3\"\n  ");
+    let db = Res {
+        integration: "orders-db".into(),
+        kind: "mysql",
+        resource_type: "database".into(),
+        id: "prod_orders".into(),
+        name: "prod_orders".into(),
+        path: "prod_orders".into(),
+        source_id: "prod_orders".into(),
+        status: "active".into(),
+        risk: "high".into(),
+        tags: [("region".to_string(), "us-east-1".to_string())].into(),
+        context: BTreeMap::new(),
+    };
+    assert!(dbs.matches(&db.facts(), &perm("admin", "high").facts()));
+    assert!(!dbs.matches(&db.facts(), &perm("read_only", "low").facts()));
+    let ec2 = q("  resource_type = \"aws-account-ec2-instance\"\n    and resource_tag[\"env\"] = \"production\" \n    and resource_risk_level = \"1\"\n  ");
+    assert!(ec2.matches(&Res { kind: "aws-account", resource_type: "ec2_instance".into(), risk: "low".into(), tags: [("env".to_string(), "production".to_string())].into(), ..bucket("i-1", None, "eu-west-1") }.facts(), &perm("session", "high").facts()));
+}
+
 // ---- properties ----
 
-const WORDS: [&str; 6] = ["prod", "dev", "us-east-1", "a\"b", "x\\y", ""];
+const WORDS: [&str; 8] = ["prod", "dev", "us-east-1", "a\"b", "x\\y", "", "high", "3"];
 
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![prop::sample::select(WORDS.to_vec()).prop_map(String::from), "[ -&(-~]{0,6}".prop_map(|s| s.replace('\'', ""))]
@@ -248,11 +276,11 @@ fn reference(e: &Expr, r: &Res, p: &Perm) -> bool {
                 Field::Resource => vec![&r.id],
                 Field::ResourceSourceId => vec![&r.source_id],
                 Field::ResourceStatus => vec![&r.status],
-                Field::ResourceRiskLevel => vec![&r.risk],
+                Field::ResourceRiskLevel => types::risk_spellings(&r.risk).collect(),
                 Field::Permission => vec![&p.id],
                 Field::PermissionName => vec![&p.name],
                 Field::PermissionStatus => vec!["active"],
-                Field::PermissionRiskLevel => vec![&p.risk],
+                Field::PermissionRiskLevel => types::risk_spellings(&p.risk).collect(),
                 Field::Integration | Field::IntegrationName => vec![&r.integration],
                 Field::ResourceTag(k) => r.tags.get(k).map(String::as_str).into_iter().collect(),
                 Field::ResourceContext(k) => r.context.get(k).map(String::as_str).into_iter().collect(),

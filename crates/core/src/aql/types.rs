@@ -54,3 +54,13 @@ pub fn meaning(spelling: &str) -> (Option<&'static str>, &str) {
 pub fn spellings<'a>(kind: &'a str, resource_type: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     std::iter::once(resource_type).chain(ALIASES.iter().filter(move |(_, k, t)| *k == kind && *t == resource_type).map(|(a, _, _)| *a))
 }
+
+/// Risk levels in words and in the seed's numbers (`resource_risk_level =
+/// "3"` is `"high"`).
+pub const RISK_LEVELS: [(&str, &str); 4] = [("low", "1"), ("medium", "2"), ("high", "3"), ("critical", "4")];
+
+/// Every spelling a risk level answers to: its own, then its twin.
+pub fn risk_spellings(level: &str) -> impl Iterator<Item = &str> {
+    let twin = RISK_LEVELS.iter().find_map(|(w, n)| if *w == level { Some(*n) } else if *n == level { Some(*w) } else { None });
+    std::iter::once(level).chain(twin)
+}
