@@ -154,6 +154,18 @@ async fn bad_requests_are_refused_with_what_to_do_and_nothing_is_created() {
     assert_eq!(e.to_string(), "unknown permission `admin` on sqs_queue: use consume or send");
     let e = a.grant_access(&params("sesame_x", "ec2_instance", &["arn:aws:s3:::nope"], "session"), DEADLINE).await.unwrap_err();
     assert!(e.to_string().contains("is not an EC2 instance ARN"), "{e}");
+    // IAM wildcards in a resource name never reach a policy: they would widen the grant.
+    for (t, arn, perm) in [
+        ("ec2_instance", "arn:aws:ec2:us-east-1:123456789012:instance/i-*", "manage"),
+        ("ec2_instance", "arn:aws:ec2:*:123456789012:instance/i-0abc", "session"),
+        ("ec2_instance", "arn:aws:ec2:us-east-1:12345678901?:instance/i-0abc", "manage"),
+        ("sqs_queue", "arn:aws:sqs:us-east-1:123456789012:*", "send"),
+        ("secret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:app?", "read"),
+    ] {
+        let e = a.grant_access(&params("sesame_wild", t, &[arn], perm), DEADLINE).await.unwrap_err();
+        assert!(e.to_string().contains("wildcard") || e.to_string().contains("is not an EC2 instance ARN"), "{arn}: {e}");
+    }
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"], json!([]), "nothing made for a refused grant");
     let many: Vec<String> = (0..101).map(|i| format!("arn:aws:sqs:us-east-1:123456789012:q{i}")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
     let e = a.grant_access(&params("sesame_x", "sqs_queue", &refs, "send"), DEADLINE).await.unwrap_err();

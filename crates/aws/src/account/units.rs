@@ -103,7 +103,11 @@ impl AwsAccount {
                 "ec2_instance" => {
                     let (region, account) = arn_parts(r);
                     let instance_id = r.rsplit('/').next().unwrap_or_default().to_owned();
-                    if region.is_empty() || account.is_empty() || !instance_id.starts_with("i-") {
+                    // Every part lands in an IAM ARN, where `*` and `?` are wildcards:
+                    // only the shapes AWS gives them pass.
+                    let plain = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                    let hex_id = instance_id.strip_prefix("i-").is_some_and(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit()));
+                    if !plain(&region) || account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) || !hex_id {
                         return Err(IntegrationError::Invalid(format!("`{r}` is not an EC2 instance ARN")));
                     }
                     if permission == "manage" {
@@ -119,6 +123,9 @@ impl AwsAccount {
                 _ => {
                     if !r.starts_with("arn:") {
                         return Err(IntegrationError::Invalid(format!("`{r}` is not an ARN: {resource_type} resources are named by ARN")));
+                    }
+                    if r.contains(['*', '?']) {
+                        return Err(IntegrationError::Invalid(format!("`{r}` holds an IAM wildcard (`*` or `?`): name one resource by its exact ARN")));
                     }
                     units.push(AccessUnit::Actions { actions: actions.iter().map(|a| a.to_string()).collect(), arns: vec![r.clone()] });
                 }
