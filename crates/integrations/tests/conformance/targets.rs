@@ -104,7 +104,11 @@ pub async fn redshift() -> Target {
         .unwrap();
     let prefix = format!("rs{tag}_");
     let cfg: RedshiftConfig = serde_json::from_value(serde_json::json!({
-        "name": "rs", "host": pg_host(), "port": 5432, "database": db, "username": "postgres", "user_prefix": prefix, "ssl_mode": "disable",
+        // Its own name: the marker group is named after the integration and is
+        // cluster-wide, so two suites at once would add users to one group row
+        // concurrently ("tuple concurrently updated", retried by the worker in
+        // production, a failure here).
+        "name": format!("rs{tag}"), "host": pg_host(), "port": 5432, "database": db, "username": "postgres", "user_prefix": prefix, "ssl_mode": "disable",
     }))
     .unwrap();
     Target {
