@@ -231,9 +231,8 @@ async fn connected_to(url: &str, admin: &str) -> bool {
 /// connector registers with it again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connector_serves_the_surviving_replica_and_reconnects() {
-    let store_db = format!("sesame_ha_{}", crate::harness::rand_suffix(8));
-    let root = crate::harness::admin("postgres").await;
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{store_db}\"")).execute(&root).await.unwrap();
+    let store = crate::harness::ScratchDb::create("ha").await;
+    let store_db = &store.name;
     let store_url = format!("postgres://postgres@{}:{}/{store_db}", crate::harness::pg_host(), crate::harness::pg_port());
     let mut h = Harness::start(SETUP, Opts { store: Some(store_url), ..remote() }).await;
     let (b, b_url) = h.spawn_replica("replica-b.log");

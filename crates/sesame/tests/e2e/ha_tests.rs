@@ -63,9 +63,8 @@ const POLL_MS: i64 = 50;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_on_one_store_survive_a_sigkill() {
-    let store_db = format!("sesame_ha_{}", rand_suffix(8));
-    let root = admin("postgres").await;
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{store_db}\"")).execute(&root).await.unwrap();
+    let scratch = crate::harness::ScratchDb::create("ha").await;
+    let store_db = scratch.name.clone();
     let store_url = format!("postgres://postgres@{}:{}/{store_db}", pg_host(), pg_port());
     let (hook, events, held) = target().await;
     let key_file = std::env::temp_dir().join(format!("sesame-ha-key-{}", rand_suffix(8)));
@@ -178,6 +177,5 @@ transport = {{ kind = "webhook", url = "{hook}", secret = {{ file = "{key}" }}, 
     let _ = b.wait();
     h.finish().await;
     store.close().await;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{store_db}\" WITH (FORCE)")).execute(&root).await.unwrap();
     let _ = std::fs::remove_file(key_file);
 }

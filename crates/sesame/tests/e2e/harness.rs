@@ -18,6 +18,55 @@ pub use sesame_testkit::targets::{pg_admin as admin, pg_host, pg_port, suffix as
 /// it, but Sesame resolves it): tests prove it never reaches store or logs.
 pub const INTEGRATION_SECRET: &str = "integration-secret-7f3a9c1e";
 
+/// A database of the test's own on the shared PostgreSQL, dropped (with the
+/// logins named with `prefix`, if any) when the guard goes — also when the
+/// test panics, so a failed run leaves nothing that later tests would find
+/// (discovery lists every database on the server).
+pub struct ScratchDb {
+    pub name: String,
+    pub prefix: Option<String>,
+}
+
+impl ScratchDb {
+    pub async fn create(kind: &str) -> ScratchDb {
+        let name = format!("sesame_{kind}_{}", rand_suffix(10));
+        let root = admin("postgres").await;
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\"")).execute(&root).await.unwrap();
+        root.close().await;
+        ScratchDb { name, prefix: None }
+    }
+
+    async fn remove(name: &str, prefix: Option<&str>) {
+        let root = admin("postgres").await;
+        let roles: Vec<String> = match prefix {
+            Some(p) => sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE left(rolname, length($1)) = $1")
+                .bind(p)
+                .fetch_all(&root)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&root).await;
+        for r in roles {
+            let _ = sqlx::raw_sql(&format!("DROP OWNED BY \"{r}\"; DROP ROLE IF EXISTS \"{r}\"")).execute(&root).await;
+        }
+        root.close().await;
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which must not be blocked on:
+        // the cleanup gets a runtime of its own on a thread of its own.
+        let (name, prefix) = (self.name.clone(), self.prefix.clone());
+        let t = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(ScratchDb::remove(&name, prefix.as_deref()));
+        });
+        let _ = t.join();
+    }
+}
+
 pub struct Harness {
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -27,6 +76,8 @@ pub struct Harness {
     pub server: Option<Child>,
     pub pg: PgPool,
     pub remote: bool,
+    /// Declared last: dropped after the server is killed.
+    _scratch: ScratchDb,
 }
 
 pub struct Opts {
@@ -63,9 +114,8 @@ impl Default for Opts {
 impl Harness {
     /// A fresh database with `setup_sql` run in it, and a server on it.
     pub async fn start(setup_sql: &str, opts: Opts) -> Harness {
-        let db = format!("sesame_e2e_{}", rand_suffix(10));
-        let root = admin("postgres").await;
-        sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\"")).execute(&root).await.unwrap();
+        let mut scratch = ScratchDb::create("e2e").await;
+        let db = scratch.name.clone();
         let pg = admin(&db).await;
         if !setup_sql.is_empty() {
             sqlx::raw_sql(setup_sql).execute(&pg).await.unwrap();
@@ -73,11 +123,12 @@ impl Harness {
         let dir = std::env::temp_dir().join(format!("sesame-e2e-{}", rand_suffix(10)));
         std::fs::create_dir_all(&dir).unwrap();
         let prefix = format!("t{}_", rand_suffix(6));
+        scratch.prefix = Some(prefix.clone());
         let config = dir.join("sesame.toml");
         let (server_cfg, connector_cfg) = config_text(&db, &prefix, &opts);
         std::fs::write(&config, server_cfg).unwrap();
         std::fs::write(dir.join("connector.toml"), connector_cfg).unwrap();
-        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg, remote: opts.remote };
+        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg, remote: opts.remote, _scratch: scratch };
         h.spawn_server();
         h
     }
@@ -225,20 +276,12 @@ impl Harness {
         sesame_testkit::targets::wait_until(what, &hint, timeout, f).await
     }
 
+    /// The end of a test that passed: the server stops, its directory goes;
+    /// the database and every login this test's prefix made go with the
+    /// harness (as they do when a test fails).
     pub async fn finish(mut self) {
         self.kill_server();
-        // Remove every login this test's prefix made, then the database.
-        let root = admin("postgres").await;
-        let roles: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE left(rolname, length($1)) = $1")
-            .bind(&self.prefix)
-            .fetch_all(&root)
-            .await
-            .unwrap();
         self.pg.close().await;
-        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.db)).execute(&root).await;
-        for r in roles {
-            let _ = sqlx::raw_sql(&format!("DROP OWNED BY \"{r}\"; DROP ROLE IF EXISTS \"{r}\"")).execute(&root).await;
-        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -273,9 +273,8 @@ async fn role_membership_is_granted_and_revoked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_loop_runs_on_a_postgresql_store() {
-    let store_db = format!("sesame_e2e_store_{}", crate::harness::rand_suffix(8));
-    let root = crate::harness::admin("postgres").await;
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{store_db}\"")).execute(&root).await.unwrap();
+    let scratch = crate::harness::ScratchDb::create("e2e_store").await;
+    let store_db = scratch.name.clone();
     let url = format!("postgres://postgres@{}:{}/{store_db}", crate::harness::pg_host(), crate::harness::pg_port());
     let h = Harness::start(SETUP, Opts { store: Some(url), ..Default::default() }).await;
     let admin = h.token("admin@example.com");
@@ -293,7 +292,6 @@ async fn the_loop_runs_on_a_postgresql_store() {
         .unwrap();
     assert_eq!(n, 5, "create, grant, credentials, revoke, revoked: in the PostgreSQL store");
     h.finish().await;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{store_db}\" WITH (FORCE)")).execute(&root).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
