@@ -35,10 +35,17 @@ pub enum AuditAction {
     ScopeDelete,
     RequestPendingExpired,
     RequestEscalate,
+    RequestStepUp,
+    RequestExtend,
+    ExtendDone,
+    ExtendRetry,
+    MfaEnroll,
+    MfaVerify,
+    MfaReset,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -68,6 +75,13 @@ impl AuditAction {
         AuditAction::ScopeDelete,
         AuditAction::RequestPendingExpired,
         AuditAction::RequestEscalate,
+        AuditAction::RequestStepUp,
+        AuditAction::RequestExtend,
+        AuditAction::ExtendDone,
+        AuditAction::ExtendRetry,
+        AuditAction::MfaEnroll,
+        AuditAction::MfaVerify,
+        AuditAction::MfaReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +115,13 @@ impl AuditAction {
             AuditAction::ScopeDelete => "scope.delete",
             AuditAction::RequestPendingExpired => "request.pending_expired",
             AuditAction::RequestEscalate => "request.escalate",
+            AuditAction::RequestStepUp => "request.step_up",
+            AuditAction::RequestExtend => "request.extend",
+            AuditAction::ExtendDone => "extend.done",
+            AuditAction::ExtendRetry => "extend.retry",
+            AuditAction::MfaEnroll => "mfa.enroll",
+            AuditAction::MfaVerify => "mfa.verify",
+            AuditAction::MfaReset => "mfa.reset",
         }
     }
 }
@@ -129,6 +150,8 @@ pub enum Outcome {
     Error,
     AutoApproved,
     PendingApproval,
+    /// Waiting for the requester's MFA step-up.
+    PendingMfa,
 }
 
 impl Outcome {
@@ -138,6 +161,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::AutoApproved => "auto-approved",
             Outcome::PendingApproval => "pending-approval",
+            Outcome::PendingMfa => "pending-mfa",
         }
     }
 }

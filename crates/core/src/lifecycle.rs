@@ -11,7 +11,18 @@
 //!   │  │  └─reject─▶ Rejected │  └─failed, never reached the target─▶ Failed  │
 //!   │  └──withdraw─▶ Revoked  └─deadline or failure after an attempt that may ─┘
 //!   └──unanswered (pending_expiry)─▶ Expired    have reached the target (only a revoke ends it)
+//!
+//!  PendingMFA ──requester steps up──▶ Granting (automatic flow) or Pending (approval needed)
+//!      │  └──withdraw──▶ Revoked
+//!      └──no step-up in time──▶ Expired
 //! ```
+//!
+//! An extension keeps an Active request Active: its deadline and revoke job
+//! move later in one compare-and-set, and a durable `extend` job grants again
+//! with the new deadline so the target's own backstops (a login's `VALID
+//! UNTIL`, an IAM policy's `aws:CurrentTime` condition) move with it. A
+//! revoke waits while that job holds a live claim, so a late re-grant never
+//! lands after the revoke.
 
 use crate::audit::{AuditAction, AuditDraft, Outcome};
 use crate::backoff::retry_delay;
@@ -34,10 +45,13 @@ pub enum JobKind {
     /// Widen who may approve a request nobody answered (the flow's
     /// escalation tiers); carried out by the worker, never a status change.
     Escalate,
+    /// Grant again with an extended deadline, so the target's backstops
+    /// move with it; never a status change.
+    Extend,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [JobKind::Grant, JobKind::Revoke, JobKind::Cleanup, JobKind::Expire, JobKind::Escalate];
+    pub const ALL: [JobKind; 6] = [JobKind::Grant, JobKind::Revoke, JobKind::Cleanup, JobKind::Expire, JobKind::Escalate, JobKind::Extend];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,6 +60,7 @@ impl JobKind {
             JobKind::Cleanup => "cleanup",
             JobKind::Expire => "expire",
             JobKind::Escalate => "escalate",
+            JobKind::Extend => "extend",
         }
     }
 
@@ -67,6 +82,7 @@ impl JobKind {
             // An expire job has no action on a target, so nothing to retry.
             JobKind::Expire => AuditAction::RequestPendingExpired,
             JobKind::Escalate => AuditAction::RequestEscalate,
+            JobKind::Extend => AuditAction::ExtendRetry,
         }
     }
 }
@@ -137,13 +153,26 @@ pub enum Event {
     GrantDue { run: JobRun },
     GrantSucceeded,
     /// The revoke job runs (at the deadline, or at once after a revoke).
+    /// `grant_in_flight`: a grant or extend job holds a live claim (its
+    /// action may still land on the target).
     RevokeDue { grant_in_flight: bool },
     /// Access is gone; with user cleanup the login is disabled and deleted later.
     RevokeSucceeded { cleanup_after: Option<Duration> },
     /// The cleanup job deleted the disabled login.
     CleanupSucceeded,
-    /// The expire job runs: the flow's `pending_expiry` has passed.
+    /// The expire job runs: the flow's `pending_expiry` has passed (or,
+    /// waiting for the requester's step-up, [`MFA_WAIT`]).
     ExpireDue,
+    /// The requester proved their second factor. `approved`: the flow needs
+    /// no approver; `pending_for` and `escalate_after` are the flow's.
+    SteppedUp { by: String, approved: bool, pending_for: Option<Duration>, escalate_after: Option<Duration> },
+    /// Someone asks for more time: the deadline moves to `until` (the
+    /// caller checked the flow's limits).
+    ExtendAsked { by: String, until: Timestamp, reason: Option<String> },
+    /// The extend job runs.
+    ExtendDue,
+    /// The target holds the grant with the new deadline.
+    ExtendSucceeded,
     /// A job's integration action failed.
     ActionFailed { run: JobRun, error: ActionError },
 }
@@ -160,6 +189,10 @@ impl Event {
             Event::RevokeSucceeded { .. } => "marked revoked",
             Event::CleanupSucceeded => "cleaned up",
             Event::ExpireDue => "expired",
+            Event::SteppedUp { .. } => "stepped up",
+            Event::ExtendAsked { .. } => "extended",
+            Event::ExtendDue => "re-granted",
+            Event::ExtendSucceeded => "marked extended",
             Event::ActionFailed { .. } => "marked failed",
         }
     }
@@ -187,6 +220,17 @@ pub struct Transition {
     pub audit: AuditDraft,
 }
 
+/// A longer deadline for an Active request, applied only if it is still
+/// Active with `deadline_was` (compare-and-set): the revoke job moves to
+/// `deadline` and the extend job is due now, with the audit entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extension {
+    pub request_id: String,
+    pub deadline_was: Timestamp,
+    pub deadline: Timestamp,
+    pub audit: AuditDraft,
+}
+
 /// A failed job, to run again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retry {
@@ -204,6 +248,8 @@ pub struct Retry {
 pub enum Step {
     /// Change the status.
     Change(Transition),
+    /// Move an Active request's deadline.
+    Extend(Extension),
     /// The job carries out its action on the target now.
     Act,
     /// The job waits until then without counting a failure.
@@ -226,8 +272,27 @@ pub struct TransitionError {
 /// How long a revoke waits for a grant still running before looking again.
 pub const WAIT_FOR_GRANT: Duration = Duration::from_millis(500);
 
+/// How long a request waits for its requester's step-up when its flow sets
+/// no `pending_expiry`.
+pub const MFA_WAIT: Duration = Duration::from_secs(3600);
+
+/// What a new request starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    /// Its access flow approves it by itself.
+    pub granted: bool,
+    /// The requester steps up (MFA) before anything else.
+    pub mfa_first: bool,
+    pub duration: Duration,
+    /// The flow's `pending_expiry`.
+    pub pending_for: Option<Duration>,
+    /// When the first escalation tier is reached.
+    pub escalate_after: Option<Duration>,
+}
+
 /// A new request: its first status and the jobs it starts with. Granted at
-/// once (automatic flow) or waiting for approval.
+/// once (automatic flow), waiting for approval, or waiting for the
+/// requester's step-up.
 pub struct Opening {
     pub status: RequestStatus,
     pub deadline: Option<Timestamp>,
@@ -238,9 +303,15 @@ pub struct Opening {
 /// The first step of a request: `granted` when its access flow approves it
 /// by itself. The deadline is set before anything reaches a target.
 /// A pending request nobody answers within `pending_for` ends Expired; with
-/// `escalate_after`, its first escalation tier is reached then.
-pub fn open(granted: bool, duration: Duration, pending_for: Option<Duration>, escalate_after: Option<Duration>, now: Timestamp) -> Opening {
-    if granted {
+/// `escalate_after`, its first escalation tier is reached then. With
+/// `mfa_first` it waits for the requester's step-up (at most `pending_for`,
+/// or [`MFA_WAIT`]), and escalation starts once it is Pending.
+pub fn open(s: Start, now: Timestamp) -> Opening {
+    let Start { granted, mfa_first, duration, pending_for, escalate_after } = s;
+    if mfa_first {
+        let wait = pending_for.unwrap_or(MFA_WAIT);
+        Opening { status: RequestStatus::PendingMfa, deadline: None, schedule: vec![(JobKind::Expire, now.plus(wait))], outcome: Outcome::PendingMfa }
+    } else if granted {
         let deadline = now.plus(duration);
         Opening { status: RequestStatus::Granting, deadline: Some(deadline), schedule: grant_jobs(now, deadline), outcome: Outcome::AutoApproved }
     } else {
@@ -303,7 +374,55 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
             failure_reason: Some("nobody approved it in time: ask again".into()),
             ..change(S::Expired, system(AuditAction::RequestPendingExpired, Outcome::Ok, json!({})))
         }),
+        (S::PendingMfa, Event::SteppedUp { by, approved: true, .. }) => {
+            let deadline = now.plus(r.duration);
+            Step::Change(Transition {
+                deadline: Some(deadline),
+                schedule: grant_jobs(now, deadline),
+                finish: vec![JobKind::Expire],
+                ..change(S::Granting, AuditDraft::new(by, AuditAction::RequestStepUp, Some(&r.id), Outcome::AutoApproved, json!({})))
+            })
+        }
+        (S::PendingMfa, Event::SteppedUp { by, approved: false, pending_for, escalate_after }) => Step::Change(Transition {
+            schedule: escalate_after.map(|d| vec![(JobKind::Escalate, now.plus(d))]).unwrap_or_default(),
+            // Without the flow's own expiry, the wait for the step-up ends here.
+            finish: if pending_for.is_none() { vec![JobKind::Expire] } else { vec![] },
+            ..change(S::Pending, AuditDraft::new(by, AuditAction::RequestStepUp, Some(&r.id), Outcome::PendingApproval, json!({})))
+        }),
+        (S::PendingMfa, Event::RevokeAsked { by, reason }) => Step::Change(Transition {
+            revoked_at: Some(now),
+            finish: vec![JobKind::Expire],
+            ..change(S::Revoked, person(by, AuditAction::RequestCancel, reason))
+        }),
+        (S::PendingMfa, Event::ExpireDue) => Step::Change(Transition {
+            finish: vec![JobKind::Expire],
+            failure_reason: Some("the requester did not step up with MFA in time: ask again".into()),
+            ..change(S::Expired, system(AuditAction::RequestPendingExpired, Outcome::Ok, json!({ "waiting_for": "mfa" })))
+        }),
         (_, Event::ExpireDue) => Step::Finish { kind: JobKind::Expire, audit: None },
+        (S::Active, Event::ExtendAsked { by, until, reason }) => match r.deadline {
+            // Past its deadline a grant is being revoked, whatever the store says yet.
+            Some(was) if now < was && *until > was => Step::Extend(Extension {
+                request_id: r.id.clone(),
+                deadline_was: was,
+                deadline: *until,
+                audit: AuditDraft::new(by, AuditAction::RequestExtend, Some(&r.id), Outcome::Ok, json!({ "reason": reason, "deadline_was": was.0, "deadline": until.0 })),
+            }),
+            _ => return illegal(&event),
+        },
+        (S::Active, Event::ExtendDue) => match r.deadline {
+            Some(deadline) if now < deadline => Step::Act,
+            // The deadline passed: the revoke job ends it.
+            _ => Step::Finish { kind: JobKind::Extend, audit: None },
+        },
+        (_, Event::ExtendDue) => Step::Finish { kind: JobKind::Extend, audit: None },
+        (S::Active, Event::ExtendSucceeded) => {
+            let detail = json!({ "username": r.username, "deadline": r.deadline.map(|d| d.0) });
+            Step::Finish { kind: JobKind::Extend, audit: Some(system(AuditAction::ExtendDone, Outcome::Ok, detail)) }
+        }
+        (_, Event::ExtendSucceeded) => Step::Finish { kind: JobKind::Extend, audit: None },
+        // A re-grant for a request no longer Active has nothing left to do.
+        (s, Event::ActionFailed { run, .. }) if run.kind == JobKind::Extend && s != S::Active => Step::Finish { kind: JobKind::Extend, audit: None },
         (S::Active, Event::RevokeAsked { by, reason }) => {
             Step::Change(Transition { run_now: vec![JobKind::Revoke], ..change(S::Revoking, person(by, AuditAction::RequestRevoke, reason)) })
         }
@@ -361,6 +480,8 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
         (_, Event::GrantSucceeded) => Step::Finish { kind: JobKind::Grant, audit: None },
         (_, Event::ActionFailed { run, .. }) if run.kind == JobKind::Grant => Step::Finish { kind: JobKind::Grant, audit: None },
 
+        // A re-grant (extension) still running could land after the revoke: wait for it.
+        (S::Revoking, Event::RevokeDue { grant_in_flight: true }) => Step::Defer { until: now.plus(WAIT_FOR_GRANT) },
         (S::Revoking, Event::RevokeDue { .. }) => Step::Act,
         (S::Active, Event::RevokeDue { .. }) => {
             let detail = json!({ "deadline": r.deadline.map(|d| d.0) });
@@ -405,7 +526,11 @@ fn abandon(t: Transition) -> Transition {
 
 /// Every status change the lifecycle can make, as (from, to). The diagram
 /// above draws exactly these.
-pub const EDGES: [(RequestStatus, RequestStatus); 9] = [
+pub const EDGES: [(RequestStatus, RequestStatus); 13] = [
+    (RequestStatus::PendingMfa, RequestStatus::Granting),
+    (RequestStatus::PendingMfa, RequestStatus::Pending),
+    (RequestStatus::PendingMfa, RequestStatus::Revoked),
+    (RequestStatus::PendingMfa, RequestStatus::Expired),
     (RequestStatus::Pending, RequestStatus::Granting),
     (RequestStatus::Pending, RequestStatus::Expired),
     (RequestStatus::Pending, RequestStatus::Rejected),

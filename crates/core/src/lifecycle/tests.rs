@@ -118,6 +118,8 @@ enum Op {
     Approve,
     Reject,
     AskRevoke,
+    StepUp,
+    Extend(i64),
     Advance(i64),
     RunDueJob(Outcome2),
 }
@@ -136,6 +138,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Approve),
         1 => Just(Op::Reject),
         1 => Just(Op::AskRevoke),
+        1 => Just(Op::StepUp),
+        1 => (1i64..5_000).prop_map(Op::Extend),
         3 => (0i64..6_000).prop_map(Op::Advance),
         6 => outcome().prop_map(Op::RunDueJob),
     ]
@@ -157,16 +161,18 @@ struct Sim {
     /// The grantee's access on the target.
     on_target: bool,
     transitions: usize,
+    extensions: usize,
     audit: Vec<AuditDraft>,
 }
 
 impl Sim {
-    fn new(automatic: bool) -> Sim {
+    fn new(automatic: bool, mfa_first: bool) -> Sim {
         // A short grant, so deadlines fall among retries and lost claims.
         let r = Request { duration: Duration::from_secs(4), ..req(S::Pending, None) };
-        let mut s = Sim { now: 1_000, r, jobs: BTreeMap::new(), on_target: false, transitions: 0, audit: vec![] };
+        let mut s = Sim { now: 1_000, r, jobs: BTreeMap::new(), on_target: false, transitions: 0, extensions: 0, audit: vec![] };
         // Unanswered for 3 s, a pending request expires.
-        let o = open(automatic, s.r.duration, Some(Duration::from_secs(3)), None, Timestamp(s.now));
+        let start = Start { granted: automatic, mfa_first, duration: s.r.duration, pending_for: Some(Duration::from_secs(3)), escalate_after: None };
+        let o = open(start, Timestamp(s.now));
         s.r.status = o.status;
         s.r.deadline = o.deadline;
         s.schedule(&o.schedule);
@@ -205,6 +211,17 @@ impl Sim {
                 self.transitions += 1;
                 self.audit.push(t.audit.clone());
             }
+            Step::Extend(x) => {
+                assert_eq!(self.r.status, S::Active, "only an active grant is extended");
+                assert_eq!(self.r.deadline, Some(x.deadline_was), "compare-and-set on the deadline");
+                self.r.deadline = Some(x.deadline);
+                if let Some(j) = self.jobs.get_mut(&JobKind::Revoke).filter(|j| !j.done) {
+                    j.run_at = x.deadline.0;
+                }
+                self.jobs.insert(JobKind::Extend, SimJob { run_at: self.now, done: false, attempts: 0, failures: 0, lease_until: None });
+                self.audit.push(x.audit.clone());
+                self.extensions += 1;
+            }
             Step::Defer { until } => {
                 let j = self.jobs.get_mut(&job.unwrap()).unwrap();
                 j.run_at = until.0;
@@ -229,7 +246,7 @@ impl Sim {
 
     fn person(&mut self, e: Event) {
         if let Ok(s) = step(&self.r, e, Timestamp(self.now)) {
-            assert!(matches!(s, Step::Change(_) | Step::Unchanged), "people's events change status or nothing: {s:?}");
+            assert!(matches!(s, Step::Change(_) | Step::Extend(_) | Step::Unchanged), "people's events change status, the deadline, or nothing: {s:?}");
             self.apply(&s, None);
         }
     }
@@ -254,11 +271,10 @@ impl Sim {
             let event = match kind {
                 JobKind::Grant => Event::GrantDue { run },
                 JobKind::Revoke => {
-                    let grant = self.jobs.get(&JobKind::Grant);
-                    // Another run of the grant holds a live claim only when it is
-                    // a different claim; here the grant job is never running
-                    // concurrently unless its lease is live and it is not done.
-                    let in_flight = grant.is_some_and(|g| !g.done && g.lease_until.is_some_and(|l| l >= self.now));
+                    // A grant or re-grant holds a live claim only when it is not
+                    // done and its lease is live.
+                    let live = |k: JobKind| self.jobs.get(&k).is_some_and(|g| !g.done && g.lease_until.is_some_and(|l| l >= self.now));
+                    let in_flight = live(JobKind::Grant) || live(JobKind::Extend);
                     Event::RevokeDue { grant_in_flight: in_flight }
                 }
                 JobKind::Cleanup => {
@@ -266,6 +282,7 @@ impl Sim {
                     return true;
                 }
                 JobKind::Expire => Event::ExpireDue,
+                JobKind::Extend => Event::ExtendDue,
                 JobKind::Escalate => panic!("no escalation in this simulation"),
             };
             let s = step(&self.r, event, Timestamp(self.now)).expect("job events are never illegal");
@@ -288,7 +305,7 @@ impl Sim {
         let landed = matches!(how, Outcome2::Success | Outcome2::Lost | Outcome2::Retryable { landed: true });
         if landed {
             match kind {
-                JobKind::Grant => self.on_target = true,
+                JobKind::Grant | JobKind::Extend => self.on_target = true,
                 JobKind::Revoke | JobKind::Cleanup => self.on_target = false,
                 JobKind::Expire | JobKind::Escalate => panic!("an expire job never acts on the target"),
             }
@@ -299,6 +316,7 @@ impl Sim {
                 JobKind::Grant => Event::GrantSucceeded,
                 JobKind::Revoke => Event::RevokeSucceeded { cleanup_after: None },
                 JobKind::Cleanup => Event::CleanupSucceeded,
+                JobKind::Extend => Event::ExtendSucceeded,
                 JobKind::Expire | JobKind::Escalate => panic!("an expire job never acts on the target"),
             },
             Outcome2::Retryable { .. } => Event::ActionFailed { run, error: failed(true) },
@@ -331,13 +349,18 @@ proptest! {
     /// ends revoked (nothing left on the target, nothing Active past its
     /// deadline).
     #[test]
-    fn no_sequence_leaves_access_past_its_deadline(automatic in any::<bool>(), ops in proptest::collection::vec(op(), 0..60)) {
-        let mut sim = Sim::new(automatic);
+    fn no_sequence_leaves_access_past_its_deadline(automatic in any::<bool>(), mfa_first in any::<bool>(), ops in proptest::collection::vec(op(), 0..60)) {
+        let mut sim = Sim::new(automatic, mfa_first);
         for op in ops {
             match op {
                 Op::Approve => sim.person(Event::Approved { by: "bob".into(), reason: None }),
                 Op::Reject => sim.person(Event::Rejected { by: "bob".into(), reason: None }),
                 Op::AskRevoke => sim.person(Event::RevokeAsked { by: "ann".into(), reason: None }),
+                Op::StepUp => sim.person(Event::SteppedUp { by: "ann".into(), approved: automatic, pending_for: Some(Duration::from_secs(3)), escalate_after: None }),
+                Op::Extend(ms) => {
+                    let until = Timestamp(sim.r.deadline.map_or(sim.now, |d| d.0) + ms);
+                    sim.person(Event::ExtendAsked { by: "ann".into(), until, reason: None });
+                }
                 Op::Advance(ms) => sim.now += ms,
                 Op::RunDueJob(how) => { sim.run_due(how); }
             }
@@ -368,18 +391,27 @@ proptest! {
         }
         prop_assert!(!sim.on_target, "access left on the target ({})", sim.r.status);
         prop_assert!(!matches!(sim.r.status, S::Active | S::Granting | S::Revoking), "a request stuck {}", sim.r.status);
-        let status_changes = sim.audit.iter().filter(|a| !matches!(a.action, AuditAction::GrantRetry | AuditAction::RevokeRetry | AuditAction::CleanupRetry | AuditAction::CleanupDone)).count();
+        let status_changes = sim.audit.iter().filter(|a| !matches!(a.action, AuditAction::GrantRetry | AuditAction::RevokeRetry | AuditAction::CleanupRetry | AuditAction::CleanupDone | AuditAction::ExtendRetry | AuditAction::ExtendDone | AuditAction::RequestExtend)).count();
         prop_assert_eq!(status_changes, sim.transitions, "one audit entry per transition");
+        let extensions = sim.audit.iter().filter(|a| a.action == AuditAction::RequestExtend).count();
+        prop_assert_eq!(extensions, sim.extensions, "one audit entry per extension");
     }
 }
 
 #[test]
 fn an_unanswered_request_expires_and_an_answer_ends_its_expiry() {
-    let o = open(false, Duration::from_secs(60), Some(Duration::from_secs(3600)), None, Timestamp(1_000));
+    let start = |granted: bool, pending: Option<u64>, escalate: Option<u64>| Start {
+        granted,
+        mfa_first: false,
+        duration: Duration::from_secs(60),
+        pending_for: pending.map(Duration::from_secs),
+        escalate_after: escalate.map(Duration::from_secs),
+    };
+    let o = open(start(false, Some(3600), None), Timestamp(1_000));
     assert_eq!((o.status, o.schedule.clone()), (S::Pending, vec![(JobKind::Expire, Timestamp(3_601_000))]));
-    assert!(open(false, Duration::from_secs(60), None, None, Timestamp(1_000)).schedule.is_empty(), "no expiry unless the flow sets one");
-    assert!(!open(true, Duration::from_secs(60), Some(Duration::from_secs(1)), Some(Duration::from_secs(1)), Timestamp(1_000)).schedule.iter().any(|(k, _)| matches!(k, JobKind::Expire | JobKind::Escalate)));
-    assert_eq!(open(false, Duration::from_secs(60), None, Some(Duration::from_secs(5)), Timestamp(1_000)).schedule, [(JobKind::Escalate, Timestamp(6_000))]);
+    assert!(open(start(false, None, None), Timestamp(1_000)).schedule.is_empty(), "no expiry unless the flow sets one");
+    assert!(!open(start(true, Some(1), Some(1)), Timestamp(1_000)).schedule.iter().any(|(k, _)| matches!(k, JobKind::Expire | JobKind::Escalate)));
+    assert_eq!(open(start(false, None, Some(5)), Timestamp(1_000)).schedule, [(JobKind::Escalate, Timestamp(6_000))]);
     let t = transition(step(&req(S::Pending, None), Event::ExpireDue, Timestamp(3_601_000)).unwrap());
     assert_eq!((t.to, t.finish.clone(), t.audit.action), (S::Expired, vec![JobKind::Expire, JobKind::Escalate], AuditAction::RequestPendingExpired));
     assert!(t.failure_reason.unwrap().contains("ask again"));
@@ -388,4 +420,69 @@ fn an_unanswered_request_expires_and_an_answer_ends_its_expiry() {
     }
     // Answered first: the expire job just finishes.
     assert_eq!(step(&req(S::Granting, Some(9_000)), Event::ExpireDue, Timestamp(3_601_000)).unwrap(), Step::Finish { kind: JobKind::Expire, audit: None });
+}
+
+#[test]
+fn a_request_waiting_for_the_requesters_step_up_goes_on_only_after_it() {
+    let start = |granted: bool, pending: Option<u64>| Start {
+        granted,
+        mfa_first: true,
+        duration: Duration::from_secs(60),
+        pending_for: pending.map(Duration::from_secs),
+        escalate_after: Some(Duration::from_secs(30)),
+    };
+    // It waits for the step-up, not for approvers, and no tier escalates yet.
+    let o = open(start(true, None), Timestamp(1_000));
+    assert_eq!((o.status, o.deadline, o.outcome), (S::PendingMfa, None, crate::audit::Outcome::PendingMfa));
+    assert_eq!(o.schedule, [(JobKind::Expire, Timestamp(1_000).plus(MFA_WAIT))], "an unanswered step-up ends, flow expiry or not");
+    assert_eq!(open(start(false, Some(600)), Timestamp(1_000)).schedule, [(JobKind::Expire, Timestamp(601_000))]);
+    let r = req(S::PendingMfa, None);
+    // Nobody approves a request before its requester stepped up.
+    assert!(step(&r, Event::Approved { by: "bob".into(), reason: None }, Timestamp(2_000)).is_err());
+    // Automatic flow: the step-up grants, and the deadline counts from it.
+    let up = |approved: bool, pending_for: Option<u64>| Event::SteppedUp { by: "ann".into(), approved, pending_for: pending_for.map(Duration::from_secs), escalate_after: Some(Duration::from_secs(30)) };
+    let t = transition(step(&r, up(true, None), Timestamp(5_000)).unwrap());
+    assert_eq!((t.to, t.deadline, t.schedule.clone(), t.finish.clone()), (S::Granting, Some(Timestamp(65_000)), vec![(JobKind::Grant, Timestamp(5_000)), (JobKind::Revoke, Timestamp(65_000))], vec![JobKind::Expire]));
+    assert_eq!((t.audit.action, t.audit.actor.as_str()), (AuditAction::RequestStepUp, "ann"));
+    // Approval needed: Pending, escalation starts now; the wait for the
+    // step-up ends unless the flow expires pending requests itself.
+    let t = transition(step(&r, up(false, None), Timestamp(5_000)).unwrap());
+    assert_eq!((t.to, t.schedule.clone(), t.finish.clone()), (S::Pending, vec![(JobKind::Escalate, Timestamp(35_000))], vec![JobKind::Expire]));
+    assert!(transition(step(&r, up(false, Some(600)), Timestamp(5_000)).unwrap()).finish.is_empty());
+    // Unanswered: Expired, saying why; withdrawn: Revoked.
+    let t = transition(step(&r, Event::ExpireDue, Timestamp(3_601_000)).unwrap());
+    assert_eq!(t.to, S::Expired);
+    assert!(t.failure_reason.unwrap().contains("MFA"));
+    assert_eq!(transition(step(&r, Event::RevokeAsked { by: "ann".into(), reason: None }, Timestamp(2_000)).unwrap()).to, S::Revoked);
+    // A step-up reaches only a request that waits for one.
+    assert!(step(&req(S::Pending, None), up(true, None), Timestamp(2_000)).is_err());
+}
+
+#[test]
+fn an_extension_moves_the_deadline_of_an_active_grant_and_grants_again() {
+    let r = req(S::Active, Some(60_000));
+    let ask = |until: i64| Event::ExtendAsked { by: "ann".into(), until: Timestamp(until), reason: Some("more".into()) };
+    let Step::Extend(x) = step(&r, ask(120_000), Timestamp(30_000)).unwrap() else { panic!("an extension") };
+    assert_eq!((x.deadline_was, x.deadline, x.audit.action), (Timestamp(60_000), Timestamp(120_000), AuditAction::RequestExtend));
+    // Never shorter, never in the past, never for what is not Active.
+    assert!(step(&r, ask(50_000), Timestamp(30_000)).is_err());
+    assert!(step(&r, ask(60_000), Timestamp(30_000)).is_err());
+    assert!(step(&r, ask(120_000), Timestamp(60_000)).is_err(), "past its deadline, a grant is not extended");
+    for st in [S::Pending, S::PendingMfa, S::Granting, S::Revoking, S::Revoked] {
+        assert!(step(&req(st, Some(60_000)), ask(120_000), Timestamp(30_000)).is_err(), "{st}");
+    }
+    // The extend job re-grants while Active and before the deadline; after,
+    // or once revoking, it has nothing to do.
+    assert_eq!(step(&r, Event::ExtendDue, Timestamp(30_000)).unwrap(), Step::Act);
+    assert_eq!(step(&r, Event::ExtendDue, Timestamp(60_000)).unwrap(), Step::Finish { kind: JobKind::Extend, audit: None });
+    assert_eq!(step(&req(S::Revoking, Some(60_000)), Event::ExtendDue, Timestamp(30_000)).unwrap(), Step::Finish { kind: JobKind::Extend, audit: None });
+    let Step::Finish { audit: Some(a), .. } = step(&r, Event::ExtendSucceeded, Timestamp(31_000)).unwrap() else { panic!("finished with its audit entry") };
+    assert_eq!(a.action, AuditAction::ExtendDone);
+    // A failed re-grant retries while Active.
+    assert!(matches!(step(&r, Event::ActionFailed { run: run(JobKind::Extend, 1, 0), error: failed(true) }, Timestamp(31_000)).unwrap(), Step::Retry(_)));
+    assert!(matches!(step(&r, Event::ActionFailed { run: run(JobKind::Extend, 1, 0), error: failed(false) }, Timestamp(31_000)).unwrap(), Step::Retry(_)));
+    // A revoke waits while a re-grant may still land.
+    let revoking = req(S::Revoking, Some(60_000));
+    assert!(matches!(step(&revoking, Event::RevokeDue { grant_in_flight: true }, Timestamp(61_000)).unwrap(), Step::Defer { .. }));
+    assert_eq!(step(&revoking, Event::RevokeDue { grant_in_flight: false }, Timestamp(61_000)).unwrap(), Step::Act);
 }
