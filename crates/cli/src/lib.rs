@@ -64,6 +64,10 @@ pub enum RequestsCmd {
         id: String,
         #[arg(long)]
         reason: Option<String>,
+        /// The current code from your authenticator, for flows that ask
+        /// approvers to step up (or run `sesame mfa verify` first).
+        #[arg(long)]
+        mfa_code: Option<String>,
     },
     Reject {
         id: String,
@@ -78,6 +82,53 @@ pub enum RequestsCmd {
         #[arg(long)]
         wait: bool,
     },
+    /// More time for Active access, within its flow's limits.
+    Extend {
+        id: String,
+        /// How much later access ends, e.g. `30m`.
+        #[arg(long)]
+        duration: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCmd {
+    /// Enrol a TOTP factor: the secret is shown once, as a QR code and an
+    /// otpauth:// URI for your authenticator app.
+    Enroll,
+    /// Step up with the current code: confirms an enrolment, counts for
+    /// approvals that ask for MFA, and moves on your requests waiting in
+    /// PendingMFA.
+    Verify { code: String },
+    /// Remove a person's factor after a lost device (admins).
+    Reset { email: String },
+}
+
+pub async fn mfa(o: &ClientOpts, cmd: MfaCmd) -> Out {
+    use sesame_proto::{MfaCode, MfaEnrolment, MfaStepUp};
+    let c = ApiClient::new(o)?;
+    match cmd {
+        MfaCmd::Enroll => {
+            let e: MfaEnrolment = c.post("/api/v1/mfa/enroll", &()).await?;
+            print::json_or(o, &e, || print::enrolment(&e))
+        }
+        MfaCmd::Verify { code } => {
+            let s: MfaStepUp = c.post("/api/v1/mfa/verify", &MfaCode { code }).await?;
+            print::json_or(o, &s, || {
+                let mut t = format!("stepped up until {}", print::shown(&s.valid_until));
+                if !s.requests.is_empty() {
+                    t.push_str(&format!("; went on: {}", print::shown(&s.requests.join(", "))));
+                }
+                t
+            })
+        }
+        MfaCmd::Reset { email } => {
+            let r: sesame_proto::MfaReset = c.delete(&format!("/api/v1/mfa/users/{}", enc(&email))).await?;
+            print::json_or(o, &r, || format!("MFA factor of {} removed: they enrol again with `sesame mfa enroll`", print::shown(&r.user)))
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -398,11 +449,14 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
             let mut r: sesame_proto::RequestView = c.post(path, &body).await?;
             if wait {
                 if r.status == "Pending" && !o.json {
-                    eprintln!("request {} waits for approval by {}", r.id, r.approvers.join(", "));
+                    eprintln!("request {} waits for approval by {}", print::shown(&r.id), print::shown(&r.approvers.join(", ")));
+                }
+                if r.status == "PendingMFA" && !o.json {
+                    eprintln!("request {} waits for your MFA step-up: run `sesame mfa verify CODE`", print::shown(&r.id));
                 }
                 while matches!(r.status.as_str(), "Pending" | "PendingMFA" | "Granting") {
                     r = c.get(&format!("/api/v1/requests/{}?wait=30s", enc(&r.id))).await?;
-                    if r.status == "Pending" {
+                    if matches!(r.status.as_str(), "Pending" | "PendingMFA") {
                         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     }
                 }
@@ -422,15 +476,19 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
             print::requests(o, &rs)
         }
         RequestsCmd::Show { id } => print::request(o, &c.get(&format!("/api/v1/requests/{}", enc(&id))).await?),
-        RequestsCmd::Approve { id, reason } => {
-            print::request(o, &c.post(&format!("/api/v1/requests/{}/approve", enc(&id)), &Reason { reason }).await?)
+        RequestsCmd::Approve { id, reason, mfa_code } => {
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/approve", enc(&id)), &Reason { reason, mfa_code }).await?)
         }
         RequestsCmd::Reject { id, reason } => {
-            print::request(o, &c.post(&format!("/api/v1/requests/{}/reject", enc(&id)), &Reason { reason }).await?)
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/reject", enc(&id)), &Reason { reason, mfa_code: None }).await?)
         }
         RequestsCmd::Revoke { id, reason, wait } => {
             let q = if wait { "?wait=60s" } else { "" };
-            print::request(o, &c.post(&format!("/api/v1/requests/{}/revoke{q}", enc(&id)), &Reason { reason }).await?)
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/revoke{q}", enc(&id)), &Reason { reason, mfa_code: None }).await?)
+        }
+        RequestsCmd::Extend { id, duration, reason } => {
+            let body = sesame_proto::ExtendRequest { duration, reason };
+            print::request(o, &c.post(&format!("/api/v1/requests/{}/extend", enc(&id)), &body).await?)
         }
     }
 }

@@ -140,7 +140,7 @@ pub fn audit(o: &ClientOpts, a: &[AuditView]) -> Result<(), ApiFailure> {
 
 /// Text from the server shown in a terminal: control characters (escape
 /// sequences a hostile resource name could carry) are shown escaped.
-fn shown(s: &str) -> String {
+pub fn shown(s: &str) -> String {
     s.chars().map(|c| if c.is_control() && c != '\n' { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
@@ -216,4 +216,19 @@ pub fn access_table(rows: &[sesame_proto::AccessReportRow]) -> Result<(), ApiFai
         out.push(fmt(&|i| c[i].clone()));
     }
     line(&out.join("\n"))
+}
+
+/// A new enrolment in a terminal: the QR code an authenticator app scans,
+/// the URI it holds and the secret to type in by hand, shown this once.
+pub fn enrolment(e: &sesame_proto::MfaEnrolment) -> String {
+    let qr = match qrcode::QrCode::new(e.otpauth_uri.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build(),
+        Err(_) => String::from("(the URI is too long for a QR code: type the secret in)"),
+    };
+    format!(
+        "{qr}\n{}\nsecret: {}\nThis is shown once and never again. {}",
+        shown(&e.otpauth_uri),
+        shown(&e.secret),
+        shown(&e.next)
+    )
 }

@@ -94,6 +94,15 @@ pub struct AccessFlow {
     /// of `integration` and its types, permissions and resource scopes.
     pub access_scope: Option<String>,
     pub labels: Vec<String>,
+    /// An approval counts only after the approver's MFA step-up (the seed's
+    /// `require_mfa`).
+    pub require_mfa: bool,
+    /// The requester steps up before anything else (`PendingMFA`).
+    pub requester_mfa: bool,
+    /// How many times an Active grant may be extended, and by how much at
+    /// most each time.
+    pub max_extensions: u32,
+    pub extension_max: Duration,
 }
 
 impl AccessFlow {
@@ -360,6 +369,10 @@ mod tests {
             resource_scopes: vec![],
             access_scope: None,
             labels: vec![],
+            require_mfa: false,
+            requester_mfa: false,
+            max_extensions: 0,
+            extension_max: Duration::from_secs(3600),
         }
     }
 

@@ -20,6 +20,53 @@ pub struct CreateRequest {
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     pub reason: Option<String>,
+    /// Approving for a flow with `require_mfa`: the current code from the
+    /// approver's authenticator (or step up first with `/api/v1/mfa/verify`).
+    #[serde(default)]
+    pub mfa_code: Option<String>,
+}
+
+/// More time for Active access (`POST /api/v1/requests/{id}/extend`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// How much later access ends, e.g. `30m`.
+    pub duration: String,
+    pub reason: Option<String>,
+}
+
+/// A new MFA enrolment, shown once: add it to an authenticator app.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaEnrolment {
+    /// `otpauth://totp/...`: what the QR code holds.
+    pub otpauth_uri: String,
+    /// The same secret in base32, to type in by hand.
+    pub secret: String,
+    /// What to do next.
+    pub next: String,
+}
+
+/// A factor removed by an admin.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaReset {
+    pub user: String,
+}
+
+/// A code from the caller's authenticator.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaCode {
+    pub code: String,
+}
+
+/// A good code: the step-up and what it moved on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MfaStepUp {
+    pub stepped_up_at: String,
+    /// Until when it counts for approvals.
+    pub valid_until: String,
+    /// The caller's requests that were waiting in PendingMFA and went on.
+    pub requests: Vec<String>,
 }
 
 /// A request and the grant it leads to (one grant per request).
@@ -58,6 +105,9 @@ pub struct RequestView {
     /// How many times the current job has failed.
     pub job_failures: i64,
     pub credentials_shown: bool,
+    /// How many times the access was extended.
+    #[serde(default)]
+    pub extensions: i64,
 }
 
 /// One part of a request's approval.

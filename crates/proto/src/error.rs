@@ -46,6 +46,16 @@ pub enum ErrorCode {
     OutsideTimeframe,
     /// The access flow asks approvers for a reason.
     ReasonRequired,
+    /// The access flow asks for an MFA step-up first: the message says how.
+    MfaRequired,
+    /// The caller has no confirmed MFA factor: enrol with `sesame mfa enroll`.
+    MfaNotEnrolled,
+    /// The code is wrong, expired or used already.
+    InvalidMfaCode,
+    /// Too many wrong codes: wait, as the message says.
+    MfaLocked,
+    /// The access flow does not allow this extension (none left, or too long).
+    ExtensionNotAllowed,
     /// Client side: the server could not be reached.
     Unreachable,
     /// Client side: `--wait` saw the request end without access.
@@ -86,6 +96,11 @@ impl ErrorCode {
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::OutsideTimeframe => "outside_timeframe",
             ErrorCode::ReasonRequired => "reason_required",
+            ErrorCode::MfaRequired => "mfa_required",
+            ErrorCode::MfaNotEnrolled => "mfa_not_enrolled",
+            ErrorCode::InvalidMfaCode => "invalid_mfa_code",
+            ErrorCode::MfaLocked => "mfa_locked",
+            ErrorCode::ExtensionNotAllowed => "extension_not_allowed",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::RequestEnded => "request_ended",
             ErrorCode::ChainBroken => "chain_broken",

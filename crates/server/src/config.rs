@@ -53,6 +53,15 @@ pub struct ServerSection {
     /// are refused (429) before the store is asked.
     #[serde(default = "default_auth_failures")]
     pub auth_failures_per_minute: u32,
+    /// The key that seals MFA secrets in the store (32 random bytes, made
+    /// with mode 0600 on first start). Replicas share it. Relative paths are
+    /// relative to this file.
+    #[serde(default = "default_mfa_key_file")]
+    pub mfa_key_file: PathBuf,
+}
+
+fn default_mfa_key_file() -> PathBuf {
+    PathBuf::from("sesame-mfa.key")
 }
 
 fn default_auth_failures() -> u32 {
@@ -61,7 +70,14 @@ fn default_auth_failures() -> u32 {
 
 impl Default for ServerSection {
     fn default() -> Self {
-        ServerSection { listen: default_listen(), store: default_store(), tls_cert: None, tls_key: None, auth_failures_per_minute: default_auth_failures() }
+        ServerSection {
+            listen: default_listen(),
+            store: default_store(),
+            tls_cert: None,
+            tls_key: None,
+            auth_failures_per_minute: default_auth_failures(),
+            mfa_key_file: default_mfa_key_file(),
+        }
     }
 }
 
@@ -436,13 +452,17 @@ pub struct FlowSettingsDecl {
     pub require_approver_reason: bool,
     /// Always true in Sesame.
     pub requester_cannot_approve_self: Option<bool>,
-    /// MFA at approval time.
+    /// MFA at approval time: an approval counts only after the approver's
+    /// step-up.
     pub require_mfa: Option<bool>,
+    /// Sesame's: the requester steps up before the grant (`PendingMFA`).
+    pub requester_mfa: Option<bool>,
     #[serde(default)]
     pub labels: Vec<String>,
-    /// Only 0: extensions are not available yet.
+    /// How many times an Active grant may be extended (default 0).
     pub max_extensions: Option<u32>,
-    /// Only 0: extensions are not available yet.
+    /// The longest one extension may be, in minutes (default: the flow's
+    /// grant duration).
     pub extension_duration_in_min: Option<u64>,
 }
 
@@ -499,6 +519,8 @@ pub struct Settings {
     /// `--insecure-http`: plain HTTP on a non-loopback address, knowingly.
     pub insecure_http: bool,
     pub auth_failures_per_minute: u32,
+    /// Where the key sealing MFA secrets lives.
+    pub mfa_key_file: PathBuf,
     pub store: String,
     pub worker: WorkerSection,
     pub directory: Directory,
@@ -705,12 +727,20 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if settings.and_then(|s| s.requester_cannot_approve_self) == Some(false) {
             return Err(err(format!("`access_flows[{i}].settings.requester_cannot_approve_self` is false: Sesame never lets a requester approve their own request; remove it")));
         }
-        if settings.is_some_and(|s| s.max_extensions.unwrap_or(0) > 0 || s.extension_duration_in_min.unwrap_or(0) > 0) {
-            return Err(err(format!("`access_flows[{i}].settings`: extensions are not available in this Sesame yet; set max_extensions = 0 or remove it")));
+        let require_mfa = settings.and_then(|s| s.require_mfa).unwrap_or(false);
+        if require_mfa && kind == FlowKind::Automatic {
+            return Err(err(format!(
+                "`access_flows[{i}].settings.require_mfa` asks approvers to step up, and an automatic flow has none: use `requester_mfa = true` to have the requester step up"
+            )));
         }
-                if settings.and_then(|s| s.require_mfa) == Some(true) {
-            return Err(err(format!("`access_flows[{i}].settings.require_mfa`: MFA at approval is not available in this Sesame yet; remove it rather than rely on it")));
-        }
+        let max_extensions = settings.and_then(|s| s.max_extensions).unwrap_or(0);
+        let extension_max = match settings.and_then(|s| s.extension_duration_in_min) {
+            Some(0) if max_extensions > 0 => {
+                return Err(err(format!("`access_flows[{i}].settings.extension_duration_in_min` is 0 with max_extensions = {max_extensions}: give the longest extension in minutes")))
+            }
+            Some(m) => Duration::from_secs(m.saturating_mul(60)),
+            None => max_duration,
+        };
         let require_justification = match (settings.and_then(|s| s.justification_required), kind) {
             (Some(true), FlowKind::Automatic) => {
                 return Err(err(format!("`access_flows[{i}].settings.justification_required` must be false for an automatic flow (nobody reads it before the grant)")))
@@ -777,6 +807,10 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 escalation: escalation.clone(),
                 labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
                 timeframe: timeframe.clone(),
+                require_mfa,
+                requester_mfa: settings.and_then(|s| s.requester_mfa).unwrap_or(false),
+                max_extensions,
+                extension_max,
             });
         }
     }
@@ -792,6 +826,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         tls,
         insecure_http: o.insecure_http,
         auth_failures_per_minute: file.server.auth_failures_per_minute.max(1),
+        mfa_key_file: relative(&file.server.mfa_key_file),
         listen: o.listen.unwrap_or_else(default_listen),
         store: resolve_store_url(o.store.unwrap_or_else(default_store), path),
         worker: file.worker,
@@ -919,9 +954,11 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         }
         // Others are refused.
         assert!(matches!(decide(draft(&user("ira@example.com"), "aws-account-integration", "iam_policy", "attach"), &none), sesame_core::Decision::Refuse(_)));
-        // What does not port yet says so.
+        // Extensions port: a count and the longest one.
+        let ext = p(&ported.replace("max_extensions = 0, extension_duration_in_min = 0", "max_extensions = 2, extension_duration_in_min = 30")).unwrap();
+        assert_eq!((ext.flows[1].max_extensions, ext.flows[1].extension_max), (2, Duration::from_secs(1800)));
         let e = p(&ported.replace("max_extensions = 0", "max_extensions = 2")).unwrap_err().to_string();
-        assert!(e.contains("extensions are not available"), "{e}");
+        assert!(e.contains("extension_duration_in_min` is 0 with max_extensions = 2"), "{e}");
         let e = p(&ported.replace("aws-account-iam-policy", "aws-rds-mysql")).unwrap_err().to_string();
         assert!(e.contains("is a type of mysql integrations, and `aws-account-integration` is not one"), "{e}");
     }
@@ -960,13 +997,21 @@ settings = { justification_required = true, requester_cannot_approve_self = true
             ("requesters = {}\napprovers = {}", "self_serve but names no `approvers`"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\ntimeframe = { days_of_week = ['Funday'], start_time = '09:00', end_time = '17:00' }", "`access_flows[0].timeframe`: `Funday` is not a day"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { requester_cannot_approve_self = false }", "never lets a requester approve their own request"),
-            ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { require_mfa = true }", "not available in this Sesame yet"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\ngrant_duration_in_min = 60", "exactly one of `max_duration`"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\nescalation = [ { after = '0s', approvers = [ { type = 'user', values = ['c@x.io'] } ] } ]", "`access_flows[0].escalation[0].after` is zero"),
         ] {
             let e = p(&format!("{base}{extra}")).unwrap_err().to_string();
             assert!(e.contains(says), "{extra}: {e}");
         }
+        // MFA: approvers of a self-serve flow step up; an automatic flow has
+        // no approver to ask, only its requester.
+        let auto = base.replace("kind='self_serve'", "kind='automatic'");
+        let e = p(&format!("{auto}requesters = {{}}\nsettings = {{ require_mfa = true, justification_required = false }}")).unwrap_err().to_string();
+        assert!(e.contains("use `requester_mfa = true`"), "{e}");
+        let f = p(&format!("{auto}requesters = {{}}\nsettings = {{ requester_mfa = true, justification_required = false }}")).unwrap();
+        assert!(f.flows[0].requester_mfa && !f.flows[0].require_mfa);
+        let f = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nsettings = {{ require_mfa = true }}")).unwrap();
+        assert!(f.flows[0].require_mfa && !f.flows[0].requester_mfa);
         // access_targets: one flow per integration target, with its scopes.
         let head = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[integrations]]\ntype = 'mysql'\nname = 'my'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='t'\ntrigger='AUTOMATIC'\nrequesters={}\ngrant_duration_in_min=60\n";
         let two = p(&format!("{head}access_targets = [ {{ integration = {{ integration_name = 'pg', resource_type = 'table', resources_scopes = [ {{ scope_mode = 'exclude_resources', type = 'TAG', key = 'pii', values = ['yes'] }} ] }} }}, {{ integration = {{ integration_name = 'my', resource_type = 'database', permissions = ['read_only'] }} }} ]")).unwrap();

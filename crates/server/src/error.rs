@@ -20,13 +20,13 @@ impl ApiError {
         use ErrorCode as C;
         match self.code {
             C::Unauthorized => StatusCode::UNAUTHORIZED,
-            C::Forbidden | C::SelfApproval | C::NotAnApprover => StatusCode::FORBIDDEN,
+            C::Forbidden | C::SelfApproval | C::NotAnApprover | C::MfaRequired | C::InvalidMfaCode => StatusCode::FORBIDDEN,
             // An integration named that does not exist: not found, wherever named.
             C::NotFound | C::UnknownIntegration => StatusCode::NOT_FOUND,
-            C::InvalidState | C::CredentialsAlreadyShown | C::AlreadyExists => StatusCode::CONFLICT,
+            C::InvalidState | C::CredentialsAlreadyShown | C::AlreadyExists | C::MfaNotEnrolled => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            C::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            C::TooManyRequests | C::MfaLocked => StatusCode::TOO_MANY_REQUESTS,
             C::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             // Client-side codes; the server never answers with them.
@@ -45,7 +45,8 @@ impl ApiError {
             | C::CannotGrant
             | C::InvalidQuery
             | C::OutsideTimeframe
-            | C::ReasonRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            | C::ReasonRequired
+            | C::ExtensionNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }

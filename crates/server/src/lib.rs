@@ -8,6 +8,8 @@ pub mod config;
 pub mod gateway;
 pub mod error;
 pub mod metrics;
+pub mod mfa;
+pub mod seal;
 pub mod owners;
 pub mod reconciler;
 pub mod rotation;
@@ -42,6 +44,8 @@ pub enum StartError {
     PlainHttp(std::net::SocketAddr),
     #[error("cannot read the TLS certificate `{cert}` and key `{key}`: {error}")]
     Tls { cert: String, key: String, error: std::io::Error },
+    #[error("cannot read or make the MFA key `{path}`: {error}: set `server.mfa_key_file` to a file of 32 random bytes, or remove it to have one made")]
+    MfaKey { path: String, error: std::io::Error },
     #[error("the server stopped: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -78,6 +82,8 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         }
     }
     let auth_guard = Arc::new(crate::limits::AuthGuard::new(settings.auth_failures_per_minute));
+    let mfa_key = crate::seal::SealKey::load_or_create(&settings.mfa_key_file)
+        .map_err(|error| StartError::MfaKey { path: settings.mfa_key_file.display().to_string(), error })?;
     Ok(AppState {
         store,
         settings: Arc::new(settings),
@@ -89,6 +95,7 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         hub,
         syncs: Default::default(),
         auth_guard,
+        mfa_key: Arc::new(mfa_key),
     })
 }
 

@@ -169,7 +169,8 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     let the_flow = st.settings.flows.iter().find(|f| f.name == flow);
     let pending_for = the_flow.and_then(|f| f.pending_expiry);
     let escalate_after = the_flow.and_then(|f| f.escalation.first()).map(|t| t.after);
-    let opening = lifecycle::open(status == RequestStatus::Granting, duration, pending_for, escalate_after, now);
+    let mfa_first = the_flow.is_some_and(|f| f.requester_mfa);
+    let opening = lifecycle::open(lifecycle::Start { granted: status == RequestStatus::Granting, mfa_first, duration, pending_for, escalate_after }, now);
     let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
     let new = NewRequest {
         id: id.clone(),
@@ -299,7 +300,29 @@ fn conflict(id: &str, found: Option<RequestStatus>, what: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is {status} and cannot be {what}"))
 }
 
-pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, reason: Option<String>) -> Result<RequestRow, ApiError> {
+/// An approver of a flow with `require_mfa` has stepped up: with `code`
+/// now, or with `sesame mfa verify` within [`crate::mfa::STEP_UP_VALID`].
+async fn approver_stepped_up(st: &AppState, who: &User, flow: &str, code: Option<&str>, now: Timestamp) -> Result<(), ApiError> {
+    if !st.settings.flows.iter().any(|f| f.name == flow && f.require_mfa) {
+        return Ok(());
+    }
+    if let Some(code) = code {
+        crate::mfa::verify(st, who, code).await?;
+        return Ok(());
+    }
+    if crate::mfa::stepped_up(st, who, now).await? {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::MfaRequired,
+        format!(
+            "access flow `{flow}` asks approvers to step up with MFA: approve with --mfa-code CODE, or run `sesame mfa verify CODE` first (it counts for {}); not enrolled? `sesame mfa enroll`",
+            humantime::format_duration(crate::mfa::STEP_UP_VALID)
+        ),
+    ))
+}
+
+pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, reason: Option<String>, mfa_code: Option<&str>) -> Result<RequestRow, ApiError> {
     let now = clock::now();
     let r = visible(st, who, id).await?;
     let refused = |e: ApprovalRefusal| match e {
@@ -332,6 +355,8 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
         // approval is recorded and the request stays Pending.
         let progress = approval::approve(&r.approval_parts, &r.approvals, &who.email, &r.requester).map_err(refused)?;
         reason_needed()?;
+        // An approval without the step-up the flow asks for does not count.
+        approver_stepped_up(st, who, &r.flow, mfa_code, now).await?;
         if !progress.complete() {
             let detail = json!({ "reason": reason, "approvals": progress.approvals, "remaining_parts": progress.remaining.iter().map(|i| &r.approval_parts[*i]).collect::<Vec<_>>() });
             let audit = AuditDraft::new(&who.email, AuditAction::RequestApprovePartial, Some(id), sesame_core::Outcome::Ok, detail);
@@ -380,6 +405,42 @@ pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>)
         }
         _ => Ok(r),
     }
+}
+
+/// More time for an Active grant, within its flow's limits: the deadline
+/// and revoke job move, and the target is granted again with the new
+/// deadline (its own backstops move with it).
+pub async fn extend(st: &AppState, who: &User, id: &str, duration: &str, reason: Option<String>) -> Result<RequestRow, ApiError> {
+    let now = clock::now();
+    let r = visible(st, who, id).await?;
+    if !(r.requester.eq_ignore_ascii_case(&who.email) || who.admin) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "only the requester or an admin can extend a request"));
+    }
+    let by = parse_duration(duration)?;
+    if r.status != RequestStatus::Active {
+        return Err(conflict(id, Some(r.status), "extended (only Active access is)"));
+    }
+    let refuse = |m: String| ApiError::new(ErrorCode::ExtensionNotAllowed, m);
+    let flow = st.settings.flows.iter().find(|f| f.name == r.flow).ok_or_else(|| refuse(format!("access flow `{}` no longer exists: ask again with `sesame requests create`", r.flow)))?;
+    if flow.max_extensions == 0 {
+        return Err(refuse(format!("access flow `{}` allows no extensions: ask again with `sesame requests create` when this access ends", flow.name)));
+    }
+    if r.extensions >= i64::from(flow.max_extensions) {
+        return Err(refuse(format!("request `{id}` was extended {} times, all that access flow `{}` allows: ask again when it ends", r.extensions, flow.name)));
+    }
+    if by > flow.extension_max {
+        return Err(refuse(format!("access flow `{}` extends by at most {}: ask for that or less", flow.name, humantime::format_duration(flow.extension_max))));
+    }
+    let until = r.deadline.unwrap_or(now).plus(by);
+    let step = lifecycle::step(&crate::worker::facts(&r), Event::ExtendAsked { by: who.email.clone(), until, reason }, now)
+        .map_err(|e| conflict(id, Some(e.from), "extended"))?;
+    let Step::Extend(x) = step else { return Err(conflict(id, Some(r.status), "extended")) };
+    if !st.store.extend(&x, now).await? {
+        return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you extended it: look at it again and retry")));
+    }
+    st.changed(id);
+    st.wake_worker.notify_one();
+    get(st, id).await
 }
 
 /// Wait until the request leaves Granting/Revoking (or `timeout` passes).

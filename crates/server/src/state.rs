@@ -37,6 +37,8 @@ pub struct AppState {
     pub syncs: Arc<std::sync::Mutex<BTreeMap<String, Running>>>,
     /// Failed sign-ins, rate limited per address and token.
     pub auth_guard: Arc<crate::limits::AuthGuard>,
+    /// Seals MFA secrets in the store.
+    pub mfa_key: Arc<crate::seal::SealKey>,
 }
 
 impl AppState {

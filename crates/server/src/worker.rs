@@ -85,7 +85,13 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     loop {
         let event = match job.kind {
             JobKind::Grant => Event::GrantDue { run },
-            JobKind::Revoke => Event::RevokeDue { grant_in_flight: st.store.job_in_flight(&JobKind::Grant.id_for(&r.id), now).await? },
+            JobKind::Revoke => {
+                // A grant, or an extension's re-grant, that may still land.
+                let grant = st.store.job_in_flight(&JobKind::Grant.id_for(&r.id), now).await?;
+                let extend = st.store.job_in_flight(&JobKind::Extend.id_for(&r.id), now).await?;
+                Event::RevokeDue { grant_in_flight: grant || extend }
+            }
+            JobKind::Extend => Event::ExtendDue,
             JobKind::Cleanup => break,
             JobKind::Expire => Event::ExpireDue,
             JobKind::Escalate => return escalate(st, &job, &row, now).await,
@@ -120,10 +126,12 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
     let timed_out = |what: &str| IntegrationError::Unavailable(sesame_integrations::Cause::timeout(what, timeout));
     let cleanup_after = integ.descriptor().settings.cleanup_delay_ms();
     let result = match job.kind {
-        JobKind::Grant => {
+        JobKind::Grant | JobKind::Extend => {
+            // Granting again is idempotent: an extension's re-grant carries
+            // the new deadline to the target's backstops.
             let deadline = r.deadline.unwrap_or(now);
             let res = tokio::time::timeout(timeout, integ.grant_access(&params, deadline)).await.unwrap_or_else(|_| Err(timed_out("grant-access")));
-            res.map(|()| Event::GrantSucceeded)
+            res.map(|()| if job.kind == JobKind::Grant { Event::GrantSucceeded } else { Event::ExtendSucceeded })
         }
         JobKind::Revoke => {
             // With user cleanup configured, revocation disables; deletion is a
@@ -238,6 +246,7 @@ async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp)
             tracing::info!(request = %r.id, job = job.kind.as_str(), "done");
             Ok(())
         }
-        Step::Finish { audit: None, .. } | Step::Unchanged | Step::Act => st.store.finish_job(&job.id, now).await,
+        // People extend a grant, never a job.
+        Step::Finish { audit: None, .. } | Step::Unchanged | Step::Act | Step::Extend(_) => st.store.finish_job(&job.id, now).await,
     }
 }

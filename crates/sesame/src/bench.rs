@@ -275,7 +275,8 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
     for i in 0..n {
         let id = format!("req_bench{i}");
         let now = sesame_server::clock::now();
-        let opening = lifecycle::open(true, Duration::from_secs(3600), None, None, now);
+        let start = lifecycle::Start { granted: true, mfa_first: false, duration: Duration::from_secs(3600), pending_for: None, escalate_after: None };
+        let opening = lifecycle::open(start, now);
         let start = Instant::now();
         let new = NewRequest {
             id: id.clone(),

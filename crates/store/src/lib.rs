@@ -8,6 +8,7 @@
 mod audit;
 mod inventory;
 mod jobs;
+mod mfa;
 mod pool;
 mod requests;
 mod boundaries;
@@ -23,6 +24,7 @@ pub use requests::{AccessHeld, NewRequest, RequestFilter, RequestRow};
 pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
 pub use scopes::ScopeRow;
+pub use mfa::MfaFactor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -6,7 +6,7 @@ use sesame_core::AuditDraft;
 use crate::jobs::{insert_job_in, NewJob};
 use sesame_core::lifecycle::Transition;
 use crate::{Result, Store, StoreError};
-use sesame_core::{RequestStatus, Timestamp};
+use sesame_core::{JobKind, RequestStatus, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -58,6 +58,7 @@ impl NewRequest {
             credentials_created_at: None,
             job_failures: 0,
             last_error: None,
+            extensions: 0,
         }
     }
 }
@@ -92,6 +93,8 @@ pub struct RequestRow {
     /// Failures and last error of the newest unfinished job, if any.
     pub job_failures: i64,
     pub last_error: Option<String>,
+    /// How many times the grant was extended.
+    pub extensions: i64,
 }
 
 /// A request that held access, and for how long (`Store::access_held`).
@@ -113,7 +116,7 @@ pub struct RequestFilter {
 
 const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
     r.justification, r.status, r.flow, r.approvers, r.approval_parts, r.approvals, r.decided_by, r.decision_reason, r.username, r.created_at, \
-    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, \
+    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
      ORDER BY j.failures DESC LIMIT 1), r.failure_reason) AS last_error";
@@ -160,6 +163,7 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
         credentials_created_at: ts("credentials_created_at")?,
         job_failures: row.try_get("job_failures")?,
         last_error: row.try_get("last_error")?,
+        extensions: row.try_get("extensions")?,
     })
 }
 
@@ -288,6 +292,41 @@ impl Store {
         append_in(&mut tx, self.engine, &c.audit, now).await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    /// Extend an Active grant (compare-and-set on its status and deadline):
+    /// the new deadline, the revoke job moved to it, the extend job due now
+    /// (a fresh one: an earlier extension's is done), and the audit entry, in
+    /// one transaction. False when the request moved on.
+    pub async fn extend(&self, x: &sesame_core::lifecycle::Extension, now: Timestamp) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let q = sqlx::query("UPDATE requests SET deadline = $1, extensions = extensions + 1, updated_at = $2 WHERE id = $3 AND status = 'Active' AND deadline = $4")
+            .bind(x.deadline.0)
+            .bind(now.0)
+            .bind(&x.request_id)
+            .bind(x.deadline_was.0);
+        if q.execute(&mut *tx).await?.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL")
+            .bind(x.deadline.0)
+            .bind(JobKind::Revoke.id_for(&x.request_id))
+            .execute(&mut *tx)
+            .await?;
+        let extend = JobKind::Extend.id_for(&x.request_id);
+        sqlx::query(
+            "UPDATE jobs SET run_at = $1, done_at = NULL, attempts = 0, failures = 0, last_error = NULL \
+             WHERE id = $2 AND (done_at IS NOT NULL OR lease_until IS NULL OR lease_until < $1)",
+        )
+        .bind(now.0)
+        .bind(&extend)
+        .execute(&mut *tx)
+        .await?;
+        insert_job_in(&mut tx, &NewJob { kind: JobKind::Extend, request_id: x.request_id.clone(), run_at: now }).await?;
+        append_in(&mut tx, self.engine, &x.audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Record one approval of a still-pending request that does not complete

@@ -510,3 +510,65 @@ async fn escalation_widens_approvers_compare_and_set(s: Store) {
     assert!(s.widen_approvers("e2", &read, &wider, audit(AuditAction::RequestEscalate, "e2"), Timestamp(1)).await.unwrap());
     assert_eq!(s.get_request("e2").await.unwrap().unwrap().approval_parts, wider);
 }
+
+both!(an_extension_moves_deadline_and_revoke_job_and_grants_again);
+
+/// An extension moves an Active grant's deadline and its revoke job, makes
+/// the extend job due now (again, for a second extension), counts itself,
+/// and is refused for a request that moved on or a deadline it did not see.
+async fn an_extension_moves_deadline_and_revoke_job_and_grants_again(s: Store) {
+    let mut r = req("x1", RequestStatus::Active);
+    r.deadline = Some(Timestamp(60_000));
+    let jobs = [NewJob { kind: JobKind::Revoke, request_id: "x1".into(), run_at: Timestamp(60_000) }];
+    s.insert_request(&r, &jobs, audit(AuditAction::RequestCreate, "x1"), Timestamp(0)).await.unwrap();
+    let ext = |was: i64, until: i64, now: i64| match step("x1", RequestStatus::Active, Some(was), Event::ExtendAsked { by: "ann@x.io".into(), until: Timestamp(until), reason: None }, now) {
+        Step::Extend(x) => x,
+        other => panic!("{other:?}"),
+    };
+    assert!(s.extend(&ext(60_000, 90_000, 10_000), Timestamp(10_000)).await.unwrap());
+    let got = s.get_request("x1").await.unwrap().unwrap();
+    assert_eq!((got.deadline, got.extensions), (Some(Timestamp(90_000)), 1));
+    // Only the extend job is due now; the revoke job waits for the new deadline.
+    let due = s.claim_jobs("w", Timestamp(10_001), 1_000, 10).await.unwrap();
+    assert_eq!(due.iter().map(|j| j.kind).collect::<Vec<_>>(), [JobKind::Extend]);
+    s.finish_job(&due[0].id, Timestamp(10_002)).await.unwrap();
+    assert!(s.claim_jobs("w", Timestamp(89_999), 1_000, 10).await.unwrap().is_empty(), "the revoke job moved to the new deadline");
+    // A second extension revives the finished extend job.
+    assert!(!s.extend(&ext(60_000, 120_000, 20_000), Timestamp(20_000)).await.unwrap(), "it saw a deadline that moved");
+    assert!(s.extend(&ext(90_000, 120_000, 20_000), Timestamp(20_000)).await.unwrap());
+    let due = s.claim_jobs("w", Timestamp(20_001), 1_000, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].kind, due[0].attempts), (1, JobKind::Extend, 1));
+    assert_eq!(s.get_request("x1").await.unwrap().unwrap().extensions, 2);
+    let revoke = change(step("x1", RequestStatus::Active, Some(120_000), Event::RevokeAsked { by: "ann@x.io".into(), reason: None }, 30_000));
+    assert!(s.apply(&revoke, Timestamp(30_000)).await.unwrap().is_ok());
+    assert!(!s.extend(&ext(120_000, 150_000, 30_001), Timestamp(30_001)).await.unwrap(), "not once revoking");
+    let n = s.list_audit(0, Some("x1"), 100).await.unwrap().iter().filter(|e| e.fields.action == "request.extend").count();
+    assert_eq!(n, 2, "one audit entry per extension");
+}
+
+both!(an_mfa_factor_is_enrolled_confirmed_used_once_and_reset);
+
+/// One factor per person: replaced until a code confirms it, then kept; a
+/// time step counts once; wrong codes are counted; an admin resets it.
+async fn an_mfa_factor_is_enrolled_confirmed_used_once_and_reset(s: Store) {
+    let who = "o'brien+ops@x.io";
+    let a = |action| AuditDraft::new(who, action, None, Outcome::Ok, serde_json::json!({}));
+    assert!(s.mfa_factor(who).await.unwrap().is_none());
+    assert!(s.enroll_mfa(who, "sealed-1", a(AuditAction::MfaEnroll), Timestamp(1)).await.unwrap());
+    assert!(s.enroll_mfa(who, "sealed-2", a(AuditAction::MfaEnroll), Timestamp(2)).await.unwrap(), "an unconfirmed enrolment is replaced");
+    assert!(s.mfa_failed(who, a(AuditAction::MfaVerify), Timestamp(3)).await.unwrap());
+    let f = s.mfa_factor(who).await.unwrap().unwrap();
+    assert_eq!((f.sealed.as_str(), f.confirmed_at, f.failures, f.failed_at), ("sealed-2", None, 1, Some(Timestamp(3))));
+    assert!(s.mfa_accepted(who, 100, a(AuditAction::MfaVerify), Timestamp(4)).await.unwrap());
+    assert!(!s.mfa_accepted(who, 100, a(AuditAction::MfaVerify), Timestamp(5)).await.unwrap(), "a step counts once");
+    assert!(!s.mfa_accepted(who, 99, a(AuditAction::MfaVerify), Timestamp(5)).await.unwrap(), "and no earlier one after it");
+    let f = s.mfa_factor(who).await.unwrap().unwrap();
+    assert_eq!((f.confirmed_at, f.stepped_up_at, f.last_step, f.failures), (Some(Timestamp(4)), Some(Timestamp(4)), 100, 0));
+    assert!(!s.enroll_mfa(who, "sealed-3", a(AuditAction::MfaEnroll), Timestamp(6)).await.unwrap(), "a confirmed factor is kept");
+    assert_eq!(s.mfa_factor(who).await.unwrap().unwrap().sealed, "sealed-2");
+    assert!(s.reset_mfa(who, a(AuditAction::MfaReset), Timestamp(7)).await.unwrap());
+    assert!(!s.reset_mfa(who, a(AuditAction::MfaReset), Timestamp(8)).await.unwrap());
+    assert!(s.enroll_mfa(who, "sealed-4", a(AuditAction::MfaEnroll), Timestamp(9)).await.unwrap(), "after a reset, enrol again");
+    let actions: Vec<String> = s.list_audit(0, None, 100).await.unwrap().iter().map(|e| e.fields.action.clone()).collect();
+    assert_eq!(actions.iter().filter(|a| a.starts_with("mfa.")).count(), 6, "every change audited, refusals not: {actions:?}");
+}

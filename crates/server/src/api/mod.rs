@@ -5,6 +5,7 @@ mod audit;
 mod boundaries;
 mod connector;
 mod inventory;
+mod mfa;
 mod reports;
 mod requests;
 mod scopes;
@@ -19,7 +20,8 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "Sesame", description = "Just-in-time access for AWS and databases"),
     paths(
-        requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke,
+        requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke, requests::extend,
+        mfa::enroll, mfa::verify, mfa::reset,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
@@ -32,6 +34,7 @@ use utoipa::OpenApi;
         sesame_proto::ResourceInfo, sesame_proto::PermissionInfo, sesame_proto::AuditView, sesame_proto::CredentialsView,
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
         sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
+        sesame_proto::ExtendRequest, sesame_proto::MfaEnrolment, sesame_proto::MfaCode, sesame_proto::MfaStepUp, sesame_proto::MfaReset,
         sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
@@ -49,12 +52,12 @@ impl utoipa::Modify for ErrorResponses {
         let statuses: [(&str, &str); 11] = [
             ("400", "Malformed request (body, query or path): `bad_request`"),
             ("401", "No, unknown, expired or revoked token: `unauthorized`"),
-            ("403", "Not allowed for this caller: `forbidden`, `self_approval`, `not_an_approver`"),
+            ("403", "Not allowed for this caller: `forbidden`, `self_approval`, `not_an_approver`, `mfa_required`, `invalid_mfa_code`"),
             ("404", "No such request, integration or endpoint (or not visible to the caller): `not_found`"),
-            ("409", "Not possible in the current state: `invalid_state`, `credentials_already_shown`, `already_exists`"),
+            ("409", "Not possible in the current state: `invalid_state`, `credentials_already_shown`, `already_exists`, `mfa_not_enrolled`"),
             ("413", "Body larger than the endpoint takes: `payload_too_large`"),
-            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, `invalid_query`, `outside_timeframe`, `reason_required`, ..."),
-            ("429", "Too many failed sign-ins from this address or token: `too_many_requests`"),
+            ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, `invalid_query`, `outside_timeframe`, `reason_required`, `extension_not_allowed`, ..."),
+            ("429", "Too many failed sign-ins from this address or token (`too_many_requests`), or wrong MFA codes (`mfa_locked`)"),
             ("500", "The store failed: `internal`"),
             ("502", "The integration failed: `integration_error`"),
             ("503", "At the concurrency limit or too slow: `overloaded`"),
@@ -104,6 +107,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/requests/{id}/approve", post(requests::approve))
         .route("/api/v1/requests/{id}/reject", post(requests::reject))
         .route("/api/v1/requests/{id}/revoke", post(requests::revoke))
+        .route("/api/v1/requests/{id}/extend", post(requests::extend))
+        .route("/api/v1/mfa/enroll", post(mfa::enroll))
+        .route("/api/v1/mfa/verify", post(mfa::verify))
+        .route("/api/v1/mfa/users/{email}", axum::routing::delete(mfa::reset))
         .route("/api/v1/access", get(access::list))
         .route("/api/v1/access/{id}/credentials", post(access::use_credentials))
         .route("/api/v1/access/{id}/reset-credentials", post(access::reset_credentials))

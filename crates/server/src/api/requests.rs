@@ -47,7 +47,10 @@ pub async fn create(
 pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiJson(body): ApiJson<CreateRequest>) -> Result<Json<sesame_proto::DryRunView>, ApiError> {
     let body = svc::normalize(body)?;
     let p = svc::plan(&st, &who, &body, crate::clock::now()).await?;
-    Ok(Json(sesame_proto::DryRunView { status: p.status.to_string(), flow: p.flow, approvers: p.approvers, duration_secs: p.duration.as_secs() }))
+    // A flow with requester MFA waits for the requester's step-up first.
+    let mfa_first = st.settings.flows.iter().any(|f| f.name == p.flow && f.requester_mfa);
+    let status = if mfa_first { sesame_core::RequestStatus::PendingMfa } else { p.status };
+    Ok(Json(sesame_proto::DryRunView { status: status.to_string(), flow: p.flow, approvers: p.approvers, duration_secs: p.duration.as_secs() }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -99,15 +102,15 @@ pub async fn show(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): 
 /// Approve a pending request (never your own).
 #[utoipa::path(post, path = "/api/v1/requests/{id}/approve", params(("id" = String, Path)), request_body = Reason, responses((status = 200, body = RequestView)))]
 pub async fn approve(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
-    let reason = reason_of(&body)?;
-    Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, true, reason).await?)))
+    let b = body_of(&body)?;
+    Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, true, b.reason, b.mfa_code.as_deref()).await?)))
 }
 
 /// Reject a pending request.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/reject", params(("id" = String, Path)), request_body = Reason, responses((status = 200, body = RequestView)))]
 pub async fn reject(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, body: axum::body::Bytes) -> Result<Json<RequestView>, ApiError> {
     let reason = reason_of(&body)?;
-    Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, false, reason).await?)))
+    Ok(Json(views::request(&svc::decide_pending(&st, &who, &id, false, reason, None).await?)))
 }
 
 /// Revoke access now (or withdraw a pending request).
@@ -121,12 +124,21 @@ pub async fn revoke(State(st): State<AppState>, Caller(who): Caller, ApiPath(id)
     Ok(Json(views::request(&r)))
 }
 
-/// An optional `{"reason": ...}` body.
-fn reason_of(body: &[u8]) -> Result<Option<String>, ApiError> {
+/// An optional `{"reason": ..., "mfa_code": ...}` body.
+fn body_of(body: &[u8]) -> Result<Reason, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(Reason::default());
     }
-    let r: Reason = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON body: {e}: send {{\"reason\": \"...\"}} or nothing")))?;
-    Ok(r.reason)
+    serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON body: {e}: send {{\"reason\": \"...\"}} or nothing")))
+}
+
+fn reason_of(body: &[u8]) -> Result<Option<String>, ApiError> {
+    Ok(body_of(body)?.reason)
+}
+
+/// Extend Active access within its flow's limits (`max_extensions`,
+/// `extension_duration_in_min`): the deadline moves by `duration`.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/extend", params(("id" = String, Path)), request_body = sesame_proto::ExtendRequest, responses((status = 200, body = RequestView)))]
+pub async fn extend(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, ApiJson(b): ApiJson<sesame_proto::ExtendRequest>) -> Result<Json<RequestView>, ApiError> {
+    Ok(Json(views::request(&svc::extend(&st, &who, &id, &b.duration, b.reason).await?)))
 }

@@ -35,6 +35,7 @@ pub fn request(r: &RequestRow) -> RequestView {
         last_error: r.last_error.clone(),
         job_failures: r.job_failures,
         credentials_shown: r.credentials_shown_at.is_some(),
+        extensions: r.extensions,
     }
 }
 
