@@ -13,4 +13,5 @@ mod connector_tests;
 mod custom_tests;
 mod flow_tests;
 mod ha_tests;
+mod mfa_tests;
 mod scope_tests;
