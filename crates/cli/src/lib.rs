@@ -26,17 +26,21 @@ pub struct ClientOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum RequestsCmd {
-    /// Ask for access.
+    /// Ask for access: to resources of an integration, or for a bundle.
     Create {
-        #[arg(long)]
-        integration: String,
-        #[arg(long)]
-        resource_type: String,
+        #[arg(long, required_unless_present = "bundle")]
+        integration: Option<String>,
+        #[arg(long, required_unless_present = "bundle")]
+        resource_type: Option<String>,
         /// Resource ids, comma-separated (ids never contain a raw comma).
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_delimiter = ',', required_unless_present = "bundle")]
         resources: Vec<String>,
-        #[arg(long)]
-        permission: String,
+        #[arg(long, required_unless_present = "bundle")]
+        permission: Option<String>,
+        /// Ask for this bundle instead (see `sesame bundles list`): its
+        /// grants are approved, granted and revoked together.
+        #[arg(long, conflicts_with_all = ["integration", "resource_type", "resources", "permission"])]
+        bundle: Option<String>,
         /// e.g. `30m`, `2h`.
         #[arg(long)]
         duration: String,
@@ -91,6 +95,46 @@ pub enum RequestsCmd {
         #[arg(long)]
         reason: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundlesCmd {
+    /// Bundles and what each grants.
+    List,
+    /// One bundle.
+    Show { name: String },
+}
+
+pub async fn bundles(o: &ClientOpts, cmd: BundlesCmd) -> Out {
+    use sesame_proto::BundleView;
+    let c = ApiClient::new(o)?;
+    let v: Vec<BundleView> = match cmd {
+        BundlesCmd::List => c.get("/api/v1/bundles").await?,
+        BundlesCmd::Show { name } => vec![c.get(&format!("/api/v1/bundles/{}", enc(&name))).await?],
+    };
+    print::json_or(o, &v, || {
+        let lines: Vec<String> = v
+            .iter()
+            .map(|b| {
+                let ts: Vec<String> = b
+                    .access_targets
+                    .iter()
+                    .map(|t| match &t.access_scope {
+                        Some(s) => format!("  access scope {s}"),
+                        None => format!(
+                            "  {} {} {}{}",
+                            t.integration.as_deref().unwrap_or_default(),
+                            t.resource_type.as_deref().unwrap_or_default(),
+                            t.permissions.join(","),
+                            if t.resources_scopes.is_empty() { String::new() } else { format!(" ({})", t.resources_scopes.join("; ")) }
+                        ),
+                    })
+                    .collect();
+                format!("{}\n{}", b.name, ts.join("\n"))
+            })
+            .collect();
+        print::shown(&lines.join("\n"))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,8 +481,39 @@ type Out = Result<(), ApiFailure>;
 pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
     let c = ApiClient::new(o)?;
     match cmd {
-        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run } => {
-            let body = CreateRequest { integration, resource_type, resources, permission, duration, justification };
+        RequestsCmd::Create { bundle: Some(bundle), duration, justification, wait, dry_run, .. } => {
+            let body = sesame_proto::BundleRequestBody { duration, justification };
+            let path = format!("/api/v1/bundles/{}/requests", enc(&bundle));
+            if dry_run {
+                let v: sesame_proto::BundleDryRunView = c.post(&format!("{path}/dry-run"), &body).await?;
+                return print::json_or(o, &v, || {
+                    let grants: Vec<String> = v.grants.iter().map(|g| format!("  {} {} {} on {}", g.integration, g.resource_type, g.permission, g.resources.join(", "))).collect();
+                    print::shown(&format!("would be {} by flow `{}`, granting:\n{}", v.status, v.flow, grants.join("\n")))
+                });
+            }
+            let mut b: sesame_proto::BundleRequestView = c.post(&path, &body).await?;
+            if wait {
+                let unsettled = |b: &sesame_proto::BundleRequestView| b.requests.iter().any(|r| matches!(r.status.as_str(), "Pending" | "PendingMFA" | "Granting" | "Revoking"));
+                while unsettled(&b) && !b.requests.iter().any(|r| matches!(r.status.as_str(), "Failed" | "Rejected" | "Expired")) {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    b = c.get(&format!("/api/v1/bundle-requests/{}?wait=30s", enc(&b.id))).await?;
+                }
+            }
+            print::bundle_request(o, &b)?;
+            if wait && b.status != "Active" {
+                return Err(ApiFailure::Ended { id: b.id.clone(), status: b.status.clone(), reason: b.requests.iter().find_map(|r| r.last_error.clone()) });
+            }
+            Ok(())
+        }
+        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run, bundle: None } => {
+            let body = CreateRequest {
+                integration: integration.unwrap_or_default(),
+                resource_type: resource_type.unwrap_or_default(),
+                resources,
+                permission: permission.unwrap_or_default(),
+                duration,
+                justification,
+            };
             if dry_run {
                 let v: sesame_proto::DryRunView = c.post("/api/v1/requests/dry-run", &body).await?;
                 return print::json_or(o, &v, || {
@@ -475,6 +550,7 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
             let rs: Vec<sesame_proto::RequestView> = c.get(&path).await?;
             print::requests(o, &rs)
         }
+        RequestsCmd::Show { id } if id.starts_with("bnd_") => print::bundle_request(o, &c.get(&format!("/api/v1/bundle-requests/{}", enc(&id))).await?),
         RequestsCmd::Show { id } => print::request(o, &c.get(&format!("/api/v1/requests/{}", enc(&id))).await?),
         RequestsCmd::Approve { id, reason, mfa_code } => {
             print::request(o, &c.post(&format!("/api/v1/requests/{}/approve", enc(&id)), &Reason { reason, mfa_code }).await?)

@@ -232,3 +232,15 @@ pub fn enrolment(e: &sesame_proto::MfaEnrolment) -> String {
         shown(&e.next)
     )
 }
+
+/// A bundle request: its id and shared status, then each grant.
+pub fn bundle_request(o: &ClientOpts, b: &sesame_proto::BundleRequestView) -> Result<(), ApiFailure> {
+    json_or(o, b, || {
+        let grants: Vec<String> = b
+            .requests
+            .iter()
+            .map(|r| format!("  {} {} {} {} on {} ({})", r.id, r.status, r.integration, r.permission, r.resources.join(", "), r.username))
+            .collect();
+        shown(&format!("{} bundle {}: {}\n{}", b.id, b.bundle, b.status, grants.join("\n")))
+    })
+}

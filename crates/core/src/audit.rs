@@ -42,10 +42,11 @@ pub enum AuditAction {
     MfaEnroll,
     MfaVerify,
     MfaReset,
+    BundleRollback,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -82,6 +83,7 @@ impl AuditAction {
         AuditAction::MfaEnroll,
         AuditAction::MfaVerify,
         AuditAction::MfaReset,
+        AuditAction::BundleRollback,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +124,7 @@ impl AuditAction {
             AuditAction::MfaEnroll => "mfa.enroll",
             AuditAction::MfaVerify => "mfa.verify",
             AuditAction::MfaReset => "mfa.reset",
+            AuditAction::BundleRollback => "bundle.rollback",
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct AccessFlow {
     /// Covers what this access scope selects, on any integration, instead
     /// of `integration` and its types, permissions and resource scopes.
     pub access_scope: Option<String>,
+    /// Covers requests for this bundle (and nothing else).
+    pub bundle: Option<String>,
     pub labels: Vec<String>,
     /// An approval counts only after the approver's MFA step-up (the seed's
     /// `require_mfa`).
@@ -115,6 +117,18 @@ impl AccessFlow {
     fn miss(&self, r: &RequestDraft<'_>) -> Option<(usize, Miss)> {
         if !self.active {
             return Some((0, Miss::Inactive));
+        }
+        // A bundle flow covers requests for its bundle, and only those.
+        match (&self.bundle, r.bundle) {
+            (Some(mine), Some(asked)) => {
+                if mine != asked {
+                    return Some((0, Miss::Bundle { covers: Some(mine.clone()) }));
+                }
+                return (!self.requestors.admits_requester(r.requester)).then_some((1, Miss::Requester));
+            }
+            (Some(mine), None) => return Some((0, Miss::Bundle { covers: Some(mine.clone()) })),
+            (None, Some(_)) => return Some((0, Miss::Bundle { covers: None })),
+            (None, None) => {}
         }
         if let Some(scope) = &self.access_scope {
             if !self.requestors.admits_requester(r.requester) {
@@ -156,12 +170,17 @@ pub enum Miss {
     Scope { scope: String },
     /// It covers what was asked, for other people.
     Requester,
+    /// It covers that bundle only (`Some`), or no bundle (`None`).
+    Bundle { covers: Option<String> },
 }
 
 /// What a requester asks for, already checked against the inventory.
 #[derive(Debug, Clone)]
 pub struct RequestDraft<'a> {
     pub requester: &'a User,
+    /// A request for this bundle (integration, type, resources and
+    /// permission are then empty: the bundle says them).
+    pub bundle: Option<&'a str>,
     pub integration: &'a str,
     pub resource_type: &'a str,
     /// The requested resources as the inventory knows them.
@@ -368,6 +387,7 @@ mod tests {
             escalation: vec![],
             resource_scopes: vec![],
             access_scope: None,
+            bundle: None,
             labels: vec![],
             require_mfa: false,
             requester_mfa: false,
@@ -383,6 +403,7 @@ mod tests {
     fn draft<'a>(u: &'a User, perm: &'a str, secs: u64, why: Option<&'a str>) -> RequestDraft<'a> {
         RequestDraft {
             requester: u,
+            bundle: None,
             integration: "pg",
             resource_type: "table",
             resources: &[],
@@ -628,5 +649,27 @@ mod tests {
         assert_eq!(may_decide("ANN@x.io", "ann@x.io", &parts), Err(ApprovalRefusal::OwnRequest));
         assert_eq!(may_decide("eve@x.io", "ann@x.io", &parts), Err(ApprovalRefusal::NotAnApprover));
         assert_eq!(may_decide("boss@x.io", "ann@x.io", &parts), Ok(()));
+    }
+
+    #[test]
+    fn a_bundle_flow_covers_requests_for_its_bundle_and_nothing_else() {
+        let d = dir();
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let oncall = AccessFlow { bundle: Some("oncall".into()), integration: String::new(), ..flow("oncall-flow", FlowKind::Automatic) };
+        let plain = flow("plain", FlowKind::Automatic);
+        let flows = [oncall.clone(), plain.clone()];
+        let for_bundle = |b: &'static str| RequestDraft { bundle: Some(b), integration: "", resource_type: "", permission: "", ..draft(&ann, "", 60, Some("x")) };
+        assert_eq!(decide(&for_bundle("oncall"), &flows, &d, &Owners::default(), Timestamp(0)), Decision::Grant { flow: "oncall-flow".into() });
+        // Another bundle: refused, naming the flow that covers which bundle.
+        match decide(&for_bundle("payroll"), &flows, &d, &Owners::default(), Timestamp(0)) {
+            Decision::Refuse(Refusal::NoMatchingFlow { closest: Some((_, Miss::Bundle { .. })) }) => {}
+            other => panic!("{other:?}"),
+        }
+        // A plain request is not covered by the bundle's flow.
+        assert_eq!(decide(&draft(&ann, "read_only", 60, Some("x")), std::slice::from_ref(&oncall), &d, &Owners::default(), Timestamp(0)), Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("oncall-flow".into(), Miss::Bundle { covers: Some("oncall".into()) })) }));
+        // The bundle flow's requestors still decide who may ask.
+        let eve = d.user("eve@x.io").unwrap().clone();
+        let eves = RequestDraft { requester: &eve, ..for_bundle("oncall") };
+        assert!(matches!(decide(&eves, &flows, &d, &Owners::default(), Timestamp(0)), Decision::Refuse(Refusal::NoMatchingFlow { closest: Some((_, Miss::Requester)) })));
     }
 }

@@ -7,6 +7,7 @@ pub mod aql;
 pub mod audit;
 pub mod escalation;
 pub mod backoff;
+pub mod bundle;
 pub mod approval;
 pub mod flow;
 pub mod lifecycle;

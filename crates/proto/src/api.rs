@@ -108,6 +108,70 @@ pub struct RequestView {
     /// How many times the access was extended.
     #[serde(default)]
     pub extensions: i64,
+    /// One grant of a request for this bundle.
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// The bundle request (`bnd_...`) this grant belongs to.
+    #[serde(default)]
+    pub bundle_request: Option<String>,
+}
+
+/// A request for a bundle (`POST /api/v1/bundles/{name}/requests`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BundleRequestBody {
+    /// Humane duration: `30m`, `2h`.
+    pub duration: String,
+    pub justification: Option<String>,
+}
+
+/// One target of a bundle: an integration target, or an access scope.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BundleTargetView {
+    pub integration: Option<String>,
+    pub resource_type: Option<String>,
+    pub permissions: Vec<String>,
+    /// `include_resources`/`exclude_resources` scopes, as configured.
+    pub resources_scopes: Vec<String>,
+    pub access_scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BundleView {
+    pub name: String,
+    pub access_targets: Vec<BundleTargetView>,
+}
+
+/// One grant a bundle request makes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BundleGrantView {
+    pub integration: String,
+    pub resource_type: String,
+    pub permission: String,
+    pub resources: Vec<String>,
+}
+
+/// What a bundle request would become: nothing is written.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BundleDryRunView {
+    pub status: String,
+    pub flow: String,
+    pub approvers: Vec<String>,
+    pub duration_secs: u64,
+    pub grants: Vec<BundleGrantView>,
+}
+
+/// A request for a bundle: its grants, approved, granted and revoked
+/// together (a grant that fails rolls the others back).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BundleRequestView {
+    /// `bnd_...`: approve, reject or revoke the whole request by it (or by
+    /// any of its grants' ids).
+    pub id: String,
+    pub bundle: String,
+    /// The status its grants share, or `Mixed` while they differ.
+    pub status: String,
+    pub requests: Vec<RequestView>,
 }
 
 /// One part of a request's approval.

@@ -27,6 +27,9 @@ pub struct FileConfig {
     pub integrations: Vec<IntegrationDecl>,
     #[serde(default)]
     pub access_flows: Vec<FlowDecl>,
+    /// Named sets of access targets (the seed's `apono_bundle_v2`).
+    #[serde(default)]
+    pub bundles: Vec<BundleDecl>,
     /// Connectors that may dial in (`sesame connector`).
     #[serde(default)]
     pub connectors: Vec<ConnectorDecl>,
@@ -362,6 +365,15 @@ pub struct FlowDecl {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct BundleDecl {
+    pub name: String,
+    /// Integration targets (each permission on what its resources_scopes
+    /// select) and access scopes; no bundles.
+    pub access_targets: Vec<AccessTargetDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccessTargetDecl {
     pub integration: Option<IntegrationTargetDecl>,
     pub bundle: Option<NamedDecl>,
@@ -408,7 +420,62 @@ struct Target {
     scopes: Vec<ResourceScope>,
     /// An access_scope target: what the named scope selects.
     access_scope: Option<String>,
+    /// A bundle target (flows only): requests for that bundle.
+    bundle: Option<String>,
     at: String,
+}
+
+/// The seed's `access_targets` of a flow or a bundle (`at` names it),
+/// each integration target with its type in Sesame's spelling.
+fn access_targets(file: &FileConfig, targets: &[AccessTargetDecl], at: &str, bundles_allowed: bool) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    for (j, t) in targets.iter().enumerate() {
+        let at = format!("{at}.access_targets[{j}]");
+        let it = match (&t.integration, &t.bundle, &t.access_scope) {
+            (Some(it), None, None) => it,
+            (None, None, Some(scope)) => {
+                out.push(Target { integration: String::new(), resource_types: vec![], permissions: vec![], scopes: vec![], access_scope: Some(scope.name.clone()), bundle: None, at });
+                continue;
+            }
+            (None, Some(b), None) if bundles_allowed => {
+                if !file.bundles.iter().any(|d| d.name == b.name) {
+                    return Err(format!("`{at}.bundle.name` `{}` is not declared: add it under [[bundles]] or fix the name", b.name));
+                }
+                out.push(Target { integration: String::new(), resource_types: vec![], permissions: vec![], scopes: vec![], access_scope: None, bundle: Some(b.name.clone()), at });
+                continue;
+            }
+            (None, Some(_), None) => return Err(format!("`{at}`: bundles do not nest; name an integration or an access_scope")),
+            _ => return Err(format!("`{at}` names exactly one of integration, bundle and access_scope")),
+        };
+        let scopes = it
+            .resources_scopes
+            .iter()
+            .enumerate()
+            .map(|(k, sc)| resource_scope(sc).map_err(|e| format!("`{at}.integration.resources_scopes[{k}]`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The seed's spellings: `aws-account-s3-bucket` is the s3_bucket
+        // type of an aws-account integration; `READ_WRITE` is read_write.
+        let declared_kind = file.integrations.iter().find(|d| d.name() == it.integration_name).map(|d| d.kind());
+        let resource_type = match sesame_core::aql::types::meaning(&it.resource_type) {
+            (Some(kind), ty) => {
+                if declared_kind.is_some_and(|k| k.as_str() != kind && k != sesame_proto::connector::IntegrationKind::Remote) {
+                    return Err(format!("`{at}.integration.resource_type` `{}` is a type of {kind} integrations, and `{}` is not one", it.resource_type, it.integration_name));
+                }
+                ty.to_owned()
+            }
+            (None, ty) => ty.to_owned(),
+        };
+        out.push(Target {
+            integration: it.integration_name.clone(),
+            resource_types: vec![resource_type],
+            permissions: it.permissions.iter().map(|p| p.to_lowercase()).collect(),
+            scopes,
+            access_scope: None,
+            bundle: None,
+            at: format!("{at}.integration.integration_name"),
+        });
+    }
+    Ok(out)
 }
 
 fn resource_scope(d: &ResourcesScopeDecl) -> Result<ResourceScope, String> {
@@ -526,6 +593,7 @@ pub struct Settings {
     pub directory: Directory,
     pub integrations: Vec<IntegrationDecl>,
     pub flows: Vec<AccessFlow>,
+    pub bundles: Vec<sesame_core::bundle::Bundle>,
     pub connectors: BTreeSet<String>,
 }
 
@@ -632,52 +700,11 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 permissions: f.permissions.clone(),
                 scopes: vec![],
                 access_scope: None,
+                bundle: None,
                 at: format!("access_flows[{i}].integration"),
             }],
             (None, false) if f.resource_types.is_empty() && f.permissions.is_empty() => {
-                let mut out = Vec::new();
-                for (j, t) in f.access_targets.iter().enumerate() {
-                    let at = format!("access_flows[{i}].access_targets[{j}]");
-                    let it = match (&t.integration, &t.bundle, &t.access_scope) {
-                        (Some(it), None, None) => it,
-                        (None, None, Some(scope)) => {
-                            out.push(Target { integration: String::new(), resource_types: vec![], permissions: vec![], scopes: vec![], access_scope: Some(scope.name.clone()), at });
-                            continue;
-                        }
-                        (None, Some(_), None) => return Err(err(format!("`{at}`: bundle targets are not available in this Sesame yet; name an integration or an access_scope"))),
-                        _ => return Err(err(format!("`{at}` names exactly one of integration, bundle and access_scope"))),
-                    };
-                    let scopes = it
-                        .resources_scopes
-                        .iter()
-                        .enumerate()
-                        .map(|(k, sc)| resource_scope(sc).map_err(|e| err(format!("`{at}.integration.resources_scopes[{k}]`: {e}"))))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    // The seed's spellings: `aws-account-s3-bucket` is the s3_bucket
-                    // type of an aws-account integration; `READ_WRITE` is read_write.
-                    let declared_kind = file.integrations.iter().find(|d| d.name() == it.integration_name).map(|d| d.kind());
-                    let resource_type = match sesame_core::aql::types::meaning(&it.resource_type) {
-                        (Some(kind), ty) => {
-                            if declared_kind.is_some_and(|k| k.as_str() != kind && k != sesame_proto::connector::IntegrationKind::Remote) {
-                                return Err(err(format!(
-                                    "`{at}.integration.resource_type` `{}` is a type of {kind} integrations, and `{}` is not one",
-                                    it.resource_type, it.integration_name
-                                )));
-                            }
-                            ty.to_owned()
-                        }
-                        (None, ty) => ty.to_owned(),
-                    };
-                    out.push(Target {
-                        integration: it.integration_name.clone(),
-                        resource_types: vec![resource_type],
-                        permissions: it.permissions.iter().map(|p| p.to_lowercase()).collect(),
-                        scopes,
-                        access_scope: None,
-                        at: format!("{at}.integration.integration_name"),
-                    });
-                }
-                out
+                access_targets(&file, &f.access_targets, &format!("access_flows[{i}]"), true).map_err(err)?
             }
             _ => {
                 return Err(err(format!(
@@ -685,7 +712,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 )))
             }
         };
-        for Target { integration, at, .. } in targets.iter().filter(|t| t.access_scope.is_none()) {
+        for Target { integration, at, .. } in targets.iter().filter(|t| t.access_scope.is_none() && t.bundle.is_none()) {
             let declared = names.contains(integration) || integration.split_once('/').is_some_and(|(p, c)| !c.is_empty() && parent_may_have_children(p));
             if !declared {
                 return Err(err(format!("`{at}` `{integration}` is not declared: add it under [[integrations]] or fix the name")));
@@ -788,7 +815,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             ),
             None => None,
         };
-        for Target { integration, resource_types, permissions, scopes: resource_scopes, access_scope, .. } in targets {
+        for Target { integration, resource_types, permissions, scopes: resource_scopes, access_scope, bundle, .. } in targets {
             flows.push(AccessFlow {
                 name: f.name.clone(),
                 kind,
@@ -799,6 +826,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 permissions,
                 resource_scopes,
                 access_scope,
+                bundle,
                 max_duration,
                 require_justification,
                 active: f.active,
@@ -813,6 +841,32 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 extension_max,
             });
         }
+    }
+    let mut bundles = Vec::new();
+    for (i, b) in file.bundles.iter().enumerate() {
+        use sesame_core::bundle::{Bundle, BundleTarget};
+        if b.name.trim().is_empty() || file.bundles.iter().filter(|o| o.name == b.name).count() > 1 {
+            return Err(err(format!("`bundles[{i}].name` `{}` is empty or not unique: give each bundle its own name", b.name)));
+        }
+        if b.access_targets.is_empty() {
+            return Err(err(format!("`bundles[{i}].access_targets` is empty: name what the bundle grants")));
+        }
+        let mut targets = Vec::new();
+        for t in access_targets(&file, &b.access_targets, &format!("bundles[{i}]"), false).map_err(err)? {
+            if let Some(name) = t.access_scope {
+                targets.push(BundleTarget::Scope { name });
+                continue;
+            }
+            if !names.contains(&t.integration) {
+                return Err(err(format!("`{}` `{}` is not declared: add it under [[integrations]] or fix the name", t.at, t.integration)));
+            }
+            if t.permissions.is_empty() {
+                return Err(err(format!("`bundles[{i}]`: a bundle's integration target names its permissions (`{}`)", t.integration)));
+            }
+            let resource_type = t.resource_types.into_iter().next().unwrap_or_default();
+            targets.push(BundleTarget::Integration { integration: t.integration, resource_type, permissions: t.permissions, scopes: t.scopes });
+        }
+        bundles.push(Bundle { name: b.name.clone(), targets });
     }
     let relative = |p: &Path| path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_owned());
     let tls = match (&file.server.tls_cert, &file.server.tls_key) {
@@ -833,6 +887,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         directory: Directory { users },
         integrations: file.integrations,
         flows,
+        bundles,
         connectors,
     })
 }
@@ -940,7 +995,7 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         let user = |e: &str| s.directory.user(e).unwrap().clone();
         let draft = |u: &User, integration: &'static str, resource_type: &'static str, permission: &'static str| (u.clone(), integration, resource_type, permission);
         let decide = |(u, integration, resource_type, permission): (User, &str, &str, &str), owners: &sesame_core::Owners| {
-            let r = sesame_core::RequestDraft { requester: &u, integration, resource_type, resources: &[], selected_by: &[], permission, duration: Duration::from_secs(600), justification: Some("port") };
+            let r = sesame_core::RequestDraft { requester: &u, bundle: None, integration, resource_type, resources: &[], selected_by: &[], permission, duration: Duration::from_secs(600), justification: Some("port") };
             sesame_core::decide(&r, &s.flows, &s.directory, owners, sesame_core::Timestamp(0))
         };
         // RND (by "contains") attaches the policy at once.
@@ -1019,7 +1074,7 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         let scoped = p(&format!("{head}access_targets = [ {{ access_scope = {{ name = 'prod-dbs' }} }} ]")).unwrap();
         assert_eq!(scoped.flows[0].access_scope.as_deref(), Some("prod-dbs"), "a scope is created through the API, so it is not looked up at load");
         for (targets, says) in [
-            ("access_targets = [ { bundle = { name = 'b' } } ]", "bundle targets are not available"),
+            ("access_targets = [ { bundle = { name = 'b' } } ]", "`access_flows[0].access_targets[0].bundle.name` `b` is not declared: add it under [[bundles]]"),
             ("access_targets = [ { access_scope = { name = 'a' }, bundle = { name = 'b' } } ]", "exactly one of integration, bundle and access_scope"),
             ("access_targets = [ { integration = { integration_name = 'nope', resource_type = 'table' } } ]", "`access_flows[0].access_targets[0].integration.integration_name` `nope` is not declared"),
             ("access_targets = [ { integration = { integration_name = 'pg', resource_type = 'table', resources_scopes = [ { scope_mode = 'include', type = 'NAME', values = ['a'] } ] } } ]", "`scope_mode` `include` is not include_resources"),
@@ -1030,6 +1085,22 @@ settings = { justification_required = true, requester_cannot_approve_self = true
             let e = p(&format!("{head}{targets}")).unwrap_err().to_string();
             assert!(e.contains(says), "{targets}: {e}");
         }
+        // Bundles: integration targets with their permissions and access
+        // scopes; no nesting; a flow names a declared one.
+        let bundle = |targets: &str| format!("{head}access_targets = [ {{ bundle = {{ name = 'b' }} }} ]\n[[bundles]]\nname = 'b'\naccess_targets = [ {targets} ]\n");
+        let ok = p(&bundle("{ integration = { integration_name = 'pg', resource_type = 'table', permissions = ['READ_ONLY'], resources_scopes = [ { scope_mode = 'include_resources', type = 'NAME', values = ['orders'] } ] } }, { access_scope = { name = 'prod-dbs' } }")).unwrap();
+        assert_eq!((ok.flows[0].bundle.as_deref(), ok.bundles.len(), ok.bundles[0].targets.len()), (Some("b"), 1, 2));
+        assert!(matches!(&ok.bundles[0].targets[0], sesame_core::bundle::BundleTarget::Integration { permissions, scopes, .. } if permissions == &["read_only"] && scopes.len() == 1));
+        for (targets, says) in [
+            ("{ bundle = { name = 'b' } }", "`bundles[0].access_targets[0]`: bundles do not nest"),
+            ("{ integration = { integration_name = 'pg', resource_type = 'table' } }", "a bundle's integration target names its permissions"),
+            ("{ integration = { integration_name = 'nope', resource_type = 'table', permissions = ['read_only'] } }", "`nope` is not declared"),
+        ] {
+            let e = p(&bundle(targets)).unwrap_err().to_string();
+            assert!(e.contains(says), "{targets}: {e}");
+        }
+        let e = p(&format!("{}[[bundles]]\nname = 'b'\naccess_targets = []\n", bundle("{ access_scope = { name = 'x' } }"))).unwrap_err().to_string();
+        assert!(e.contains("not unique"), "{e}");
         let six = ["{ after = '1m', approvers = [ { type = 'manager' } ] }"; 6].join(", ");
         let e = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nescalation = [{six}]")).unwrap_err().to_string();
         assert!(e.contains("has 6 tiers; at most 5"), "{e}");

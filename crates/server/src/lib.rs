@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bundles;
 pub mod limits;
 pub mod clock;
 pub mod config;

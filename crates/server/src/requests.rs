@@ -13,12 +13,39 @@ use sesame_store::{NewJob, NewRequest, RequestRow};
 use serde_json::json;
 use std::time::Duration;
 
-fn new_request_id() -> String {
+pub fn new_request_id() -> String {
+    new_id("req")
+}
+
+/// A fresh id: `prefix_` and 12 random characters people can read aloud.
+pub fn new_id(prefix: &str) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
     let body: String = (0..12).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
-    format!("req_{body}")
+    format!("{prefix}_{body}")
+}
+
+/// The grantee's login name on a target, by the integration's rule.
+pub fn username_for(rule: &sesame_integrations::UsernameRule, who: &User, id: &str) -> String {
+    if rule.requester_identity {
+        who.email.clone()
+    } else {
+        sesame_core::username::derive_username(&rule.prefix, &who.email, id, rule.max_len)
+    }
+}
+
+/// How a request decided by `flow` starts: its expiry, escalation and
+/// requester MFA are the flow's.
+pub fn start_for(st: &AppState, flow: &str, granted: bool, duration: Duration) -> lifecycle::Start {
+    let the_flow = st.settings.flows.iter().find(|f| f.name == flow);
+    lifecycle::Start {
+        granted,
+        mfa_first: the_flow.is_some_and(|f| f.requester_mfa),
+        duration,
+        pending_for: the_flow.and_then(|f| f.pending_expiry),
+        escalate_after: the_flow.and_then(|f| f.escalation.first()).map(|t| t.after),
+    }
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, ApiError> {
@@ -57,9 +84,19 @@ pub fn normalize(mut body: CreateRequest) -> Result<CreateRequest, ApiError> {
     Ok(body)
 }
 
-/// Validate and decide: everything `create` does before it writes. The
-/// dry-run endpoint answers with this, so warnings come before submission.
-pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestamp) -> Result<Plan, ApiError> {
+/// A request's grant checked against its integration and the stored
+/// inventory: the integration, the resources as the inventory knows them
+/// and the duration asked for.
+pub struct Checked {
+    pub integration: std::sync::Arc<dyn sesame_integrations::Integration>,
+    pub found: Vec<sesame_store::StoredResource>,
+    pub duration: Duration,
+}
+
+/// Everything about one grant that holds whoever decides: the integration
+/// offers the type and permission, the resources are known, the guardrail
+/// holds, the duration reads.
+pub async fn check(st: &AppState, body: &CreateRequest) -> Result<Checked, ApiError> {
     let integ = st.integration(&body.integration).ok_or_else(|| {
         let known: Vec<&str> = st.integrations.keys().map(String::as_str).collect();
         ApiError::new(
@@ -100,24 +137,49 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
             .map_err(|g| ApiError::new(ErrorCode::TooManyResources, g.to_string()))?;
     }
     let duration = parse_duration(&body.duration)?;
-    let requested: Vec<sesame_core::flow::RequestedResource> = found
-        .iter()
-        .map(|f| sesame_core::flow::RequestedResource {
-            id: f.id.clone(),
-            name: f.name.clone(),
-            tags: f.metadata.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|t| (t.to_owned(), v.clone()))).collect(),
-        })
-        .collect();
+    Ok(Checked { integration: integ, found, duration })
+}
+
+/// The integration's own check of what it would grant (e.g. IAM policy
+/// sizing), before anything is submitted. Trouble reaching the target does
+/// not block the request: the grant job retries.
+pub async fn preflight(c: &Checked, who: &User, body: &CreateRequest, now: Timestamp) -> Result<(), ApiError> {
+    let probe = sesame_proto::ActionParams {
+        resource_type: body.resource_type.clone(),
+        resources: body.resources.clone(),
+        permission: body.permission.clone(),
+        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), who.email.clone())].into(),
+        ..Default::default()
+    };
+    match c.integration.preflight(&probe, now.plus(c.duration)).await {
+        Ok(()) => Ok(()),
+        Err(sesame_integrations::IntegrationError::Invalid(m)) => {
+            Err(ApiError::new(ErrorCode::CannotGrant, format!("`{}` cannot grant this as asked: {m}", body.integration)))
+        }
+        Err(e) => {
+            tracing::warn!(integration = %body.integration, error = %e, "preflight failed; submitting anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Validate and decide: everything `create` does before it writes. The
+/// dry-run endpoint answers with this, so warnings come before submission.
+pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestamp) -> Result<Plan, ApiError> {
+    let checked = check(st, body).await?;
+    let (offer, found, duration) = (checked.integration.descriptor(), &checked.found, checked.duration);
+    let requested: Vec<sesame_core::flow::RequestedResource> = found.iter().map(requested_resource).collect();
     // The access scopes flows name, evaluated on what is asked.
     let mut scope_names: Vec<String> = st.settings.flows.iter().filter_map(|f| f.access_scope.clone()).collect();
     scope_names.sort();
     scope_names.dedup();
     let selected_by = match offer.permissions(&body.resource_type).iter().find(|p| p.id == body.permission) {
-        Some(p) if !scope_names.is_empty() => crate::scopes::selecting(st, &scope_names, &body.integration, offer.kind.as_str(), &found, p).await?,
+        Some(p) if !scope_names.is_empty() => crate::scopes::selecting(st, &scope_names, &body.integration, offer.kind.as_str(), found, p).await?,
         _ => Vec::new(),
     };
     let draft = RequestDraft {
         requester: who,
+        bundle: None,
         integration: &body.integration,
         resource_type: &body.resource_type,
         resources: &requested,
@@ -126,28 +188,12 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
         duration,
         justification: body.justification.as_deref(),
     };
-    let owners = crate::owners::owners_for(&offer.settings, &found, &st.settings.directory);
+    let owners = crate::owners::owners_for(&offer.settings, found, &st.settings.directory);
     let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
     if let Decision::Refuse(r) = &decision {
         return Err(refusal(r, who, body));
     }
-    // The integration's own check of what it would grant (e.g. IAM policy
-    // sizing), before anything is submitted. Trouble reaching the target
-    // does not block the request: the grant job retries.
-    let probe = sesame_proto::ActionParams {
-        resource_type: body.resource_type.clone(),
-        resources: body.resources.clone(),
-        permission: body.permission.clone(),
-        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), who.email.clone())].into(),
-        ..Default::default()
-    };
-    match integ.preflight(&probe, now.plus(duration)).await {
-        Ok(()) => {}
-        Err(sesame_integrations::IntegrationError::Invalid(m)) => {
-            return Err(ApiError::new(ErrorCode::CannotGrant, format!("`{}` cannot grant this as asked: {m}", body.integration)))
-        }
-        Err(e) => tracing::warn!(integration = %body.integration, error = %e, "preflight failed; submitting anyway"),
-    }
+    preflight(&checked, who, body, now).await?;
     match decision {
         Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration, username: offer.username.clone() }),
         Decision::Pending { flow, approvers, parts } => {
@@ -157,20 +203,21 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     }
 }
 
+/// A stored resource as flows' resource scopes read it.
+pub fn requested_resource(f: &sesame_store::StoredResource) -> sesame_core::flow::RequestedResource {
+    sesame_core::flow::RequestedResource {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        tags: f.metadata.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|t| (t.to_owned(), v.clone()))).collect(),
+    }
+}
+
 pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
     let now = clock::now();
     let Plan { status, flow, approvers, parts, duration, username: rule } = plan(st, who, body, now).await?;
     let id = new_request_id();
-    let username = if rule.requester_identity {
-        who.email.clone()
-    } else {
-        sesame_core::username::derive_username(&rule.prefix, &who.email, &id, rule.max_len)
-    };
-    let the_flow = st.settings.flows.iter().find(|f| f.name == flow);
-    let pending_for = the_flow.and_then(|f| f.pending_expiry);
-    let escalate_after = the_flow.and_then(|f| f.escalation.first()).map(|t| t.after);
-    let mfa_first = the_flow.is_some_and(|f| f.requester_mfa);
-    let opening = lifecycle::open(lifecycle::Start { granted: status == RequestStatus::Granting, mfa_first, duration, pending_for, escalate_after }, now);
+    let username = username_for(&rule, who, &id);
+    let opening = lifecycle::open(start_for(st, &flow, status == RequestStatus::Granting, duration), now);
     let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
     let new = NewRequest {
         id: id.clone(),
@@ -187,6 +234,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         approval_parts: parts.clone(),
         username,
         deadline: opening.deadline,
+        bundle: None,
     };
     let audit = AuditDraft::new(
         &who.email,
@@ -230,6 +278,8 @@ fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
                 Some((f, Miss::Resources { outside })) => format!("; the closest, `{f}`, does not cover {}", list(outside)),
                 Some((f, Miss::Scope { scope })) => format!("; the closest, `{f}`, covers what access scope `{scope}` selects, and it does not select all of this"),
                 Some((f, Miss::Requester)) => format!("; `{f}` covers this, but not for you"),
+                Some((f, Miss::Bundle { covers: Some(b) })) => format!("; the closest, `{f}`, covers requests for bundle `{b}` only"),
+                Some((f, Miss::Bundle { covers: None })) => format!("; the closest, `{f}`, covers no bundle"),
             };
             ApiError::new(
                 ErrorCode::NoMatchingFlow,
@@ -288,7 +338,13 @@ pub fn may_see(who: &User, r: &RequestRow) -> bool {
 }
 
 pub async fn visible(st: &AppState, who: &User, id: &str) -> Result<RequestRow, ApiError> {
-    let r = get(st, id).await?;
+    // A bundle request's id stands for its grants: read as the first.
+    let r = match id.starts_with("bnd_") {
+        true => st.store.bundle_requests(id).await?.into_iter().next().ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, format!("request `{id}` does not exist: list yours with `sesame requests list`"))
+        })?,
+        false => get(st, id).await?,
+    };
     if !may_see(who, &r) {
         return Err(ApiError::new(ErrorCode::NotFound, format!("request `{id}` does not exist: list yours with `sesame requests list`")));
     }
@@ -322,9 +378,39 @@ async fn approver_stepped_up(st: &AppState, who: &User, flow: &str, code: Option
     ))
 }
 
+/// A request and, for a bundle's grant, every grant of its bundle request
+/// (they are approved, rejected and revoked together).
+async fn with_siblings(st: &AppState, r: &RequestRow) -> Result<Vec<RequestRow>, ApiError> {
+    Ok(match &r.bundle {
+        Some((_, group)) => st.store.bundle_requests(group).await?,
+        None => vec![r.clone()],
+    })
+}
+
+/// Apply one person's event to a request and its bundle siblings, all or
+/// none.
+async fn apply_together(st: &AppState, rows: &[RequestRow], event: &Event, what: &str, now: Timestamp) -> Result<(), ApiError> {
+    let mut changes = Vec::new();
+    for x in rows {
+        match lifecycle::step(&crate::worker::facts(x), event.clone(), now).map_err(|e: TransitionError| conflict(&x.id, Some(e.from), what))? {
+            Step::Change(t) => changes.push(t),
+            _ => continue,
+        }
+    }
+    if let Err((id, found)) = st.store.apply_all(&changes, now).await? {
+        return Err(conflict(&id, found, what));
+    }
+    for t in &changes {
+        st.changed(&t.request_id);
+    }
+    st.wake_worker.notify_one();
+    Ok(())
+}
+
 pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, reason: Option<String>, mfa_code: Option<&str>) -> Result<RequestRow, ApiError> {
     let now = clock::now();
     let r = visible(st, who, id).await?;
+    let id = r.id.as_str();
     let refused = |e: ApprovalRefusal| match e {
         ApprovalRefusal::OwnRequest => ApiError::new(ErrorCode::SelfApproval, "you cannot approve or reject your own request: another approver must"),
         ApprovalRefusal::NotAnApprover => ApiError::new(
@@ -359,11 +445,13 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
         approver_stepped_up(st, who, &r.flow, mfa_code, now).await?;
         if !progress.complete() {
             let detail = json!({ "reason": reason, "approvals": progress.approvals, "remaining_parts": progress.remaining.iter().map(|i| &r.approval_parts[*i]).collect::<Vec<_>>() });
-            let audit = AuditDraft::new(&who.email, AuditAction::RequestApprovePartial, Some(id), sesame_core::Outcome::Ok, detail);
-            if !st.store.record_approval(id, &r.approvals, &progress.approvals, audit, now).await? {
-                return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you approved it: look at it again and retry")));
+            for x in with_siblings(st, &r).await? {
+                let audit = AuditDraft::new(&who.email, AuditAction::RequestApprovePartial, Some(&x.id), sesame_core::Outcome::Ok, detail.clone());
+                if !st.store.record_approval(&x.id, &x.approvals, &progress.approvals, audit, now).await? {
+                    return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{}` changed while you approved it: look at it again and retry", x.id)));
+                }
+                st.changed(&x.id);
             }
-            st.changed(id);
             return get(st, id).await;
         }
     } else {
@@ -373,12 +461,7 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     let what = if approve { "approved" } else { "rejected" };
     let by = who.email.clone();
     let event = if approve { Event::Approved { by, reason } } else { Event::Rejected { by, reason } };
-    let step = lifecycle::step(&crate::worker::facts(&r), event, now).map_err(|e: TransitionError| conflict(id, Some(e.from), what))?;
-    if let Step::Change(t) = step {
-        st.store.apply(&t, now).await?.map_err(|found| conflict(id, found, what))?;
-        st.changed(id);
-        st.wake_worker.notify_one();
-    }
+    apply_together(st, &with_siblings(st, &r).await?, &event, what, now).await?;
     get(st, id).await
 }
 
@@ -387,24 +470,21 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
 pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>) -> Result<RequestRow, ApiError> {
     let now = clock::now();
     let r = visible(st, who, id).await?;
+    let id = r.id.as_str();
     let is_requester = r.requester.eq_ignore_ascii_case(&who.email);
     if !(is_requester || who.admin) {
         return Err(ApiError::new(ErrorCode::Forbidden, "only the requester or an admin can revoke a request"));
     }
-    if r.status == RequestStatus::Granting {
-        return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` is still being granted: revoke it again in a few seconds")));
+    // A bundle's grants are revoked together.
+    let rows = with_siblings(st, &r).await?;
+    if let Some(g) = rows.iter().find(|x| x.status == RequestStatus::Granting) {
+        return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{}` is still being granted: revoke it again in a few seconds", g.id)));
     }
-    let step = lifecycle::step(&crate::worker::facts(&r), Event::RevokeAsked { by: who.email.clone(), reason }, now)
-        .map_err(|e| conflict(id, Some(e.from), "revoked"))?;
-    match step {
-        Step::Change(t) => {
-            st.store.apply(&t, now).await?.map_err(|found| conflict(id, found, "revoked"))?;
-            st.changed(id);
-            st.wake_worker.notify_one();
-            get(st, id).await
-        }
-        _ => Ok(r),
-    }
+    // The one named answers as a single request would (a Failed one cannot
+    // be revoked); its siblings join while they hold or may get access.
+    let live: Vec<RequestRow> = rows.into_iter().filter(|x| x.id == r.id || !x.status.is_final()).collect();
+    apply_together(st, &live, &Event::RevokeAsked { by: who.email.clone(), reason }, "revoked", now).await?;
+    get(st, id).await
 }
 
 /// More time for an Active grant, within its flow's limits: the deadline

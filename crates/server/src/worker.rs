@@ -184,6 +184,37 @@ async fn escalate(st: &AppState, job: &Job, row: &RequestRow, now: Timestamp) ->
     }
 }
 
+/// One grant of a bundle request failed (or may have half-landed and is
+/// being revoked): its siblings are taken back — Active ones revoked,
+/// pending ones withdrawn, ones still being granted have their revoke job
+/// brought forward (it waits for a grant in flight, then revokes).
+async fn roll_back_bundle(st: &AppState, failed: &str, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+    let Some(row) = st.store.get_request(failed).await? else { return Ok(()) };
+    let Some((bundle, group)) = row.bundle.clone() else { return Ok(()) };
+    let why = format!("bundle request {group} ({bundle}): grant {failed} failed, so its grants are rolled back together");
+    for x in st.store.bundle_requests(&group).await?.into_iter().filter(|x| x.id != failed) {
+        match x.status {
+            RequestStatus::Granting => {
+                let detail = serde_json::json!({ "bundle": bundle, "bundle_request": group, "failed": failed });
+                let audit = sesame_core::AuditDraft::new(lifecycle::SYSTEM, sesame_core::AuditAction::BundleRollback, Some(&x.id), sesame_core::Outcome::Ok, detail);
+                st.store.revoke_now(&x.id, audit, now).await?;
+            }
+            RequestStatus::Active | RequestStatus::Pending | RequestStatus::PendingMfa => {
+                let event = Event::RevokeAsked { by: lifecycle::SYSTEM.into(), reason: Some(why.clone()) };
+                if let Ok(Step::Change(t)) = lifecycle::step(&facts(&x), event, now) {
+                    // Moved on meanwhile: its own path ends it.
+                    let _ = st.store.apply(&t, now).await?;
+                }
+            }
+            _ => continue,
+        }
+        tracing::warn!(request = %x.id, failed, "bundle grant rolled back");
+        st.changed(&x.id);
+    }
+    st.wake_worker.notify_one();
+    Ok(())
+}
+
 /// The lifecycle's view of a stored request.
 pub fn facts(r: &RequestRow) -> Request {
     Request {
@@ -228,6 +259,10 @@ async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp)
             st.changed(&r.id);
             if !t.run_now.is_empty() {
                 st.wake_worker.notify_one();
+            }
+            // A bundle's grants succeed or are rolled back together.
+            if t.from == RequestStatus::Granting && matches!(t.to, RequestStatus::Failed | RequestStatus::Revoking) {
+                roll_back_bundle(st, &r.id, now).await?;
             }
             Ok(())
         }

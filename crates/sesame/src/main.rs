@@ -86,6 +86,9 @@ enum Cmd {
     /// Access scopes: named AQL queries over the inventory.
     #[command(subcommand)]
     Scopes(sesame_cli::ScopesCmd),
+    /// Bundles: named sets of access targets, requested together.
+    #[command(subcommand)]
+    Bundles(sesame_cli::BundlesCmd),
     /// MFA step-up: enrol a TOTP factor, verify a code, reset (admins).
     #[command(subcommand)]
     Mfa(sesame_cli::MfaCmd),
@@ -264,6 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Audit(a) => sesame_cli::audit(&cli.client, a).await,
         Cmd::Boundaries(c) => sesame_cli::boundaries(&cli.client, c).await,
         Cmd::Scopes(c) => sesame_cli::scopes(&cli.client, c).await,
+        Cmd::Bundles(c) => sesame_cli::bundles(&cli.client, c).await,
         Cmd::Mfa(c) => sesame_cli::mfa(&cli.client, c).await,
         Cmd::Reports(c) => sesame_cli::reports(&cli.client, c).await,
         Cmd::Whoami => sesame_cli::whoami(&cli.client).await,

@@ -28,6 +28,8 @@ pub struct NewRequest {
     pub username: String,
     /// Set when the request is granted at once (automatic flow).
     pub deadline: Option<Timestamp>,
+    /// One grant of a request for this bundle: (bundle name, group id).
+    pub bundle: Option<(String, String)>,
 }
 
 impl NewRequest {
@@ -59,6 +61,7 @@ impl NewRequest {
             job_failures: 0,
             last_error: None,
             extensions: 0,
+            bundle: self.bundle.clone(),
         }
     }
 }
@@ -95,6 +98,8 @@ pub struct RequestRow {
     pub last_error: Option<String>,
     /// How many times the grant was extended.
     pub extensions: i64,
+    /// One grant of a request for this bundle: (bundle name, group id).
+    pub bundle: Option<(String, String)>,
 }
 
 /// A request that held access, and for how long (`Store::access_held`).
@@ -116,7 +121,7 @@ pub struct RequestFilter {
 
 const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
     r.justification, r.status, r.flow, r.approvers, r.approval_parts, r.approvals, r.decided_by, r.decision_reason, r.username, r.created_at, \
-    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, \
+    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, r.bundle, r.bundle_request, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
      ORDER BY j.failures DESC LIMIT 1), r.failure_reason) AS last_error";
@@ -164,7 +169,56 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
         job_failures: row.try_get("job_failures")?,
         last_error: row.try_get("last_error")?,
         extensions: row.try_get("extensions")?,
+        bundle: match (row.try_get::<Option<String>, _>("bundle")?, row.try_get::<Option<String>, _>("bundle_request")?) {
+            (Some(b), Some(g)) => Some((b, g)),
+            _ => None,
+        },
     })
+}
+
+/// A status change inside an open transaction (compare-and-set on `from`):
+/// `Err` with the status found when the request moved on.
+async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: crate::pool::Engine, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
+    let q = sqlx::query(
+        "UPDATE requests SET status = $1, updated_at = $2, \
+         decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
+         deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at), \
+         failure_reason = COALESCE($8, failure_reason) \
+         WHERE id = $7 AND status = $9",
+    )
+    .bind(c.to.as_str())
+    .bind(now.0)
+    .bind(&c.decided_by)
+    .bind(&c.decision_reason)
+    .bind(c.deadline.map(|d| d.0))
+    .bind(c.revoked_at.map(|d| d.0))
+    .bind(&c.request_id)
+    .bind(&c.failure_reason)
+    .bind(c.from.as_str());
+    if q.execute(&mut **tx).await?.rows_affected() == 0 {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT status FROM requests WHERE id = $1").bind(&c.request_id).fetch_optional(&mut **tx).await?;
+        return Ok(Err(found.and_then(|s| s.parse().ok())));
+    }
+    for (kind, run_at) in &c.schedule {
+        insert_job_in(tx, &NewJob { kind: *kind, request_id: c.request_id.clone(), run_at: *run_at }).await?;
+    }
+    for kind in &c.finish {
+        sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
+            .bind(now.0)
+            .bind(kind.id_for(&c.request_id))
+            .execute(&mut **tx)
+            .await?;
+    }
+    for kind in &c.run_now {
+        sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1")
+            .bind(now.0)
+            .bind(kind.id_for(&c.request_id))
+            .execute(&mut **tx)
+            .await?;
+    }
+    append_in(tx, engine, &c.audit, now).await?;
+    Ok(Ok(()))
 }
 
 /// The request, its jobs and its audit entry, inside an open transaction.
@@ -178,8 +232,8 @@ async fn insert_request_in(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
-         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]')",
+         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals, bundle, bundle_request) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]', $16, $17)",
     )
     .bind(&r.id)
     .bind(&r.requester)
@@ -196,6 +250,8 @@ async fn insert_request_in(
     .bind(now.0)
     .bind(r.deadline.map(|d| d.0))
     .bind(serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()))
+    .bind(r.bundle.as_ref().map(|(b, _)| b.clone()))
+    .bind(r.bundle.as_ref().map(|(_, g)| g.clone()))
     .execute(&mut **tx)
     .await?;
     for j in jobs {
@@ -211,6 +267,51 @@ impl Store {
         insert_request_in(&mut tx, self.engine, r, jobs, &audit, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Record the grants of one bundle request — each with its jobs and
+    /// audit entry — in one transaction: all of them or none.
+    pub async fn insert_requests(&self, rs: &[(NewRequest, Vec<NewJob>, AuditDraft)], now: Timestamp) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (r, jobs, audit) in rs {
+            insert_request_in(&mut tx, self.engine, r, jobs, audit, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The grants of one bundle request, in the order they were made.
+    pub async fn bundle_requests(&self, group: &str) -> Result<Vec<RequestRow>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM requests r WHERE r.bundle_request = $1 ORDER BY r.id"))
+            .bind(group)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_to_request).collect()
+    }
+
+    /// Status changes of several requests (a bundle's grants) in one
+    /// transaction, each compare-and-set: all of them, or none and the
+    /// first request found elsewhere with its status.
+    pub async fn apply_all(&self, cs: &[Transition], now: Timestamp) -> Result<Result<(), (String, Option<RequestStatus>)>> {
+        let mut tx = self.begin().await?;
+        for c in cs {
+            if let Err(found) = apply_in(&mut tx, self.engine, c, now).await? {
+                tx.rollback().await?;
+                return Ok(Err((c.request_id.clone(), found)));
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Bring a request's revoke job forward to now (a bundle rolled back
+    /// while this grant was still being made), with the audit entry; the
+    /// lifecycle then takes it from Granting to Revoking once no grant runs.
+    pub async fn revoke_now(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
+        let q = sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1")
+            .bind(now.0)
+            .bind(JobKind::Revoke.id_for(id));
+        self.update_audited(q, &audit, now).await
     }
 
     /// [`Store::insert_request`], and in the same commit claim for `owner`
@@ -250,46 +351,10 @@ impl Store {
     /// The only way a request's status changes.
     pub async fn apply(&self, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
         let mut tx = self.begin().await?;
-        let q = sqlx::query(
-            "UPDATE requests SET status = $1, updated_at = $2, \
-             decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
-             deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at), \
-             failure_reason = COALESCE($8, failure_reason) \
-             WHERE id = $7 AND status = $9",
-        )
-            .bind(c.to.as_str())
-            .bind(now.0)
-            .bind(&c.decided_by)
-            .bind(&c.decision_reason)
-            .bind(c.deadline.map(|d| d.0))
-            .bind(c.revoked_at.map(|d| d.0))
-            .bind(&c.request_id)
-            .bind(&c.failure_reason)
-            .bind(c.from.as_str());
-        if q.execute(&mut *tx).await?.rows_affected() == 0 {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT status FROM requests WHERE id = $1").bind(&c.request_id).fetch_optional(&mut *tx).await?;
+        if let Err(found) = apply_in(&mut tx, self.engine, c, now).await? {
             tx.rollback().await?;
-            return Ok(Err(found.and_then(|s| s.parse().ok())));
+            return Ok(Err(found));
         }
-        for (kind, run_at) in &c.schedule {
-            insert_job_in(&mut tx, &NewJob { kind: *kind, request_id: c.request_id.clone(), run_at: *run_at }).await?;
-        }
-        for kind in &c.finish {
-            sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
-                .bind(now.0)
-                .bind(kind.id_for(&c.request_id))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for kind in &c.run_now {
-            sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1")
-                .bind(now.0)
-                .bind(kind.id_for(&c.request_id))
-                .execute(&mut *tx)
-                .await?;
-        }
-        append_in(&mut tx, self.engine, &c.audit, now).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }

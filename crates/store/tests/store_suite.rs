@@ -66,6 +66,7 @@ fn req(id: &str, status: RequestStatus) -> NewRequest {
         approval_parts: vec![sesame_core::ApprovalPart { resources: vec![], approvers: vec!["boss@x.io".into()] }],
         username: format!("sesame_{id}"),
         deadline: None,
+        bundle: None,
     }
 }
 
@@ -571,4 +572,37 @@ async fn an_mfa_factor_is_enrolled_confirmed_used_once_and_reset(s: Store) {
     assert!(s.enroll_mfa(who, "sealed-4", a(AuditAction::MfaEnroll), Timestamp(9)).await.unwrap(), "after a reset, enrol again");
     let actions: Vec<String> = s.list_audit(0, None, 100).await.unwrap().iter().map(|e| e.fields.action.clone()).collect();
     assert_eq!(actions.iter().filter(|a| a.starts_with("mfa.")).count(), 6, "every change audited, refusals not: {actions:?}");
+}
+
+both!(a_bundles_grants_are_written_and_changed_together);
+
+/// A bundle request's grants: written in one transaction, read as a group,
+/// changed all or none (one that moved on stops them all), and a grant
+/// still being made has its revoke job brought forward.
+async fn a_bundles_grants_are_written_and_changed_together(s: Store) {
+    let grant = |id: &str| {
+        let mut r = req(id, RequestStatus::Pending);
+        r.bundle = Some(("month-end".into(), "bnd_1".into()));
+        let jobs = vec![NewJob { kind: JobKind::Expire, request_id: id.into(), run_at: Timestamp(10_000) }];
+        (r, jobs, audit(AuditAction::RequestCreate, id))
+    };
+    s.insert_requests(&[grant("b1"), grant("b2")], Timestamp(0)).await.unwrap();
+    let group = s.bundle_requests("bnd_1").await.unwrap();
+    assert_eq!(group.iter().map(|r| (r.id.as_str(), r.bundle.clone())).collect::<Vec<_>>(), [("b1", Some(("month-end".to_string(), "bnd_1".to_string()))), ("b2", Some(("month-end".to_string(), "bnd_1".to_string())))]);
+    assert!(s.bundle_requests("bnd_2").await.unwrap().is_empty());
+    let approve = |id: &str| change(step(id, RequestStatus::Pending, None, Event::Approved { by: "boss@x.io".into(), reason: None }, 5));
+    // b2 moved on: neither is approved.
+    let reject = change(step("b2", RequestStatus::Pending, None, Event::Rejected { by: "boss@x.io".into(), reason: None }, 4));
+    let mut both = vec![approve("b1"), approve("b2")];
+    s.apply(&reject, Timestamp(4)).await.unwrap().unwrap();
+    assert_eq!(s.apply_all(&both, Timestamp(5)).await.unwrap(), Err(("b2".to_string(), Some(RequestStatus::Rejected))));
+    assert_eq!(s.get_request("b1").await.unwrap().unwrap().status, RequestStatus::Pending, "all or none");
+    both.truncate(1);
+    s.apply_all(&both, Timestamp(5)).await.unwrap().unwrap();
+    assert_eq!(s.get_request("b1").await.unwrap().unwrap().status, RequestStatus::Granting);
+    // The revoke job, due at the deadline, is brought forward and audited.
+    assert!(s.revoke_now("b1", audit(AuditAction::BundleRollback, "b1"), Timestamp(6)).await.unwrap());
+    let due = s.claim_jobs("w", Timestamp(6), 1_000, 10).await.unwrap();
+    assert!(due.iter().any(|j| j.kind == JobKind::Revoke && j.request_id == "b1"), "{due:?}");
+    assert!(!s.revoke_now("b2", audit(AuditAction::BundleRollback, "b2"), Timestamp(7)).await.unwrap(), "nothing to bring forward");
 }

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod boundaries;
+mod bundles;
 mod connector;
 mod inventory;
 mod mfa;
@@ -22,6 +23,7 @@ use utoipa::OpenApi;
     paths(
         requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke, requests::extend,
         mfa::enroll, mfa::verify, mfa::reset,
+        bundles::list, bundles::show, bundles::request, bundles::dry_run, bundles::show_request,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
@@ -35,6 +37,7 @@ use utoipa::OpenApi;
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
         sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
         sesame_proto::ExtendRequest, sesame_proto::MfaEnrolment, sesame_proto::MfaCode, sesame_proto::MfaStepUp, sesame_proto::MfaReset,
+        sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
         sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
@@ -108,6 +111,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/requests/{id}/reject", post(requests::reject))
         .route("/api/v1/requests/{id}/revoke", post(requests::revoke))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
+        .route("/api/v1/bundles", get(bundles::list))
+        .route("/api/v1/bundles/{name}", get(bundles::show))
+        .route("/api/v1/bundles/{name}/requests", post(bundles::request))
+        .route("/api/v1/bundles/{name}/requests/dry-run", post(bundles::dry_run))
+        .route("/api/v1/bundle-requests/{id}", get(bundles::show_request))
         .route("/api/v1/mfa/enroll", post(mfa::enroll))
         .route("/api/v1/mfa/verify", post(mfa::verify))
         .route("/api/v1/mfa/users/{email}", axum::routing::delete(mfa::reset))

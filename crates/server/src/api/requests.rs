@@ -18,7 +18,7 @@ pub struct WaitQuery {
     pub wait: Option<String>,
 }
 
-fn wait_of(q: &WaitQuery) -> Result<Option<Duration>, ApiError> {
+pub(super) fn wait_of(q: &WaitQuery) -> Result<Option<Duration>, ApiError> {
     q.wait.as_deref().map(svc::parse_duration).transpose().map(|d| d.map(|d| d.min(Duration::from_secs(300))))
 }
 

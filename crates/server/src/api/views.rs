@@ -36,6 +36,8 @@ pub fn request(r: &RequestRow) -> RequestView {
         job_failures: r.job_failures,
         credentials_shown: r.credentials_shown_at.is_some(),
         extensions: r.extensions,
+        bundle: r.bundle.as_ref().map(|(b, _)| b.clone()),
+        bundle_request: r.bundle.as_ref().map(|(_, g)| g.clone()),
     }
 }
 
@@ -51,4 +53,14 @@ pub fn audit(a: &AuditRow) -> AuditView {
         prev_hash: a.prev_hash.clone(),
         hash: a.hash.clone(),
     }
+}
+
+/// A bundle request from its grants.
+pub fn bundle_request(group: &str, bundle: &str, rows: &[RequestRow]) -> sesame_proto::BundleRequestView {
+    let status = match rows.first() {
+        Some(first) if rows.iter().all(|r| r.status == first.status) => first.status.to_string(),
+        Some(_) => "Mixed".into(),
+        None => "Unknown".into(),
+    };
+    sesame_proto::BundleRequestView { id: group.to_owned(), bundle: bundle.to_owned(), status, requests: rows.iter().map(request).collect() }
 }

@@ -400,3 +400,72 @@ async fn iam_auth_rds_grant(delivery: &str) {
     h.finish().await;
     sqlx::raw_sql(&format!("DROP ROLE {connector}")).execute(&root).await.unwrap();
 }
+
+/// Issue 11: a bundle of a PostgreSQL table and an S3 bucket is one
+/// request: both are granted (the grantee logs in and reads the table, an
+/// IAM user holds a policy on exactly that bucket), and one revoke takes
+/// both back (the login fails, no IAM user is left).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_of_a_table_and_a_bucket_is_granted_and_revoked_together() {
+    let (_moto, url) = start_moto().await;
+    fixture(&url, &["buckets", "ledger", "3"]);
+    let dir = key_files();
+    let extra = acct_config(&url, &dir)
+        + r#"
+[[bundles]]
+name = "month-end"
+access_targets = [
+  { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"], resources_scopes = [ { scope_mode = "include_resources", type = "NAME", values = ["orders"] } ] } },
+  { integration = { integration_name = "acct", resource_type = "aws-account-s3-bucket", permissions = ["READ_ONLY"], resources_scopes = [ { scope_mode = "include_resources", type = "NAME", values = ["ledger-001"] } ] } },
+]
+
+[[access_flows]]
+name = "month-end-close"
+trigger = "SELF_SERVE"
+access_targets = [ { bundle = { name = "month-end" } } ]
+requestors = { conditions = [ { type = "user", values = ["outsider@example.com"] } ] }
+approver_policy = { approval_mode = "ANY_OF", approver_groups = [ { approvers = [ { type = "user", values = ["lead@example.com"] } ] } ] }
+grant_duration_in_min = 60
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int); INSERT INTO public.orders VALUES (7); CREATE TABLE public.payroll (id int);", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    let lead = h.token("lead@example.com");
+    h.sync(&admin);
+    h.cli(&admin, &["inventory", "sync", "acct"]);
+    assert_eq!(h.cli(&outsider, &["bundles", "list"])[0]["access_targets"].as_array().unwrap().len(), 2);
+    // Another requester: refused, naming why.
+    let err = h.cli_err(&h.token("dev@example.com"), &["requests", "create", "--bundle", "month-end", "--duration", "30m", "--justification", "x"], "no_matching_flow");
+    assert!(err.contains("bundle `month-end`") && err.contains("not for you"), "{err}");
+    let b = h.cli(&outsider, &["requests", "create", "--bundle", "month-end", "--duration", "30m", "--justification", "close the books"]);
+    let group = s(&b, "id");
+    assert_eq!((s(&b, "status").as_str(), b["requests"].as_array().unwrap().len()), ("Pending", 2), "{b}");
+    // One approval, of the bundle request, approves both grants.
+    h.cli_err(&outsider, &["requests", "approve", &group], "self_approval");
+    h.cli(&lead, &["requests", "approve", &group]);
+    h.wait_until("both grants to become Active", Duration::from_secs(20), || async { s(&h.cli(&outsider, &["requests", "show", &group]), "status") == "Active" }).await;
+    let b = h.cli(&outsider, &["requests", "show", &group]);
+    let by = |i: &str| b["requests"].as_array().unwrap().iter().find(|r| r["integration"] == i).unwrap().clone();
+    let (pg, s3) = (by("local-pg"), by("acct"));
+    assert_eq!(s3["resources"], serde_json::json!(["ledger-001"]), "{b}");
+    // The grantee reads the table, not another one.
+    let creds = h.cli(&outsider, &["access", "use", &s(&pg, "id")]);
+    let mut conn = h.login(&s(&pg, "username"), &s(&creds, "secret")).await.expect("the bundle's table grant logs in");
+    let n: i32 = sqlx::query_scalar("SELECT id FROM public.orders").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(n, 7);
+    assert!(sqlx::query("SELECT * FROM public.payroll").fetch_all(&mut conn).await.is_err(), "only what the bundle names");
+    drop(conn);
+    // The bucket's grant: an IAM user whose policy names exactly that bucket.
+    let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+    assert_eq!(users, vec![s(&s3, "username")]);
+    let doc = fixture(&url, &["user-policy", &s(&s3, "username")]);
+    assert!(doc.contains("arn:aws:s3:::ledger-001") && !doc.contains("ledger-000") && !doc.contains("ledger-002"), "{doc}");
+    // One revoke, of either grant, takes back both.
+    h.cli(&outsider, &["requests", "revoke", &s(&s3, "id")]);
+    h.wait_until("both grants to be Revoked", Duration::from_secs(20), || async { s(&h.cli(&outsider, &["requests", "show", &group]), "status") == "Revoked" }).await;
+    assert!(h.login(&s(&pg, "username"), &s(&creds, "secret")).await.is_err(), "the table's login fails after the revoke");
+    let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+    assert!(users.is_empty(), "no IAM user is left: {users:?}");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -278,3 +278,60 @@ max_duration = "1h"
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A bundle of a PostgreSQL table and a custom app whose handler answers
+/// garbage: the app's grant fails, so the table's grant is rolled back —
+/// the grantee's login no longer works — and the bundle ends with nothing
+/// left anywhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_whose_grant_fails_rolls_the_others_back() {
+    let dir = std::env::temp_dir().join(format!("sesame-bundle-{}", crate::harness::rand_suffix(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.mjs");
+    std::fs::write(&garbage, "export const handler = async (e) => e.event_type === 'grant-access' ? 'not an object' : ({status: 'active', resources: [{id: 'x', name: 'X', type: 'app', metadata: {}}], permissions: [{id: 'reader', name: 'Reader'}]});").unwrap();
+    let extra = integration("broken", &garbage.display().to_string(), &dir.join("unused.json"))
+        + r#"
+[[bundles]]
+name = "half-broken"
+access_targets = [
+  { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"], resources_scopes = [ { scope_mode = "include_resources", type = "NAME", values = ["orders"] } ] } },
+  { integration = { integration_name = "broken", resource_type = "app", permissions = ["reader"] } },
+]
+
+[[access_flows]]
+name = "half-broken-flow"
+trigger = "AUTOMATIC"
+access_targets = [ { bundle = { name = "half-broken" } } ]
+requestors = { conditions = [ { type = "group", values = ["developers"] } ] }
+grant_duration_in_min = 60
+settings = { justification_required = false }
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    h.cli(&admin, &["inventory", "sync", "broken"]);
+    let dry = h.cli(&dev, &["requests", "create", "--bundle", "half-broken", "--duration", "30m", "--dry-run"]);
+    let grants: Vec<(String, String)> = dry["grants"].as_array().unwrap().iter().map(|g| (s(g, "integration"), g["resources"].to_string())).collect();
+    assert_eq!(grants.len(), 2, "{dry}");
+    assert!(grants.iter().any(|(i, rs)| i == "local-pg" && rs.contains("orders") && !rs.contains("payroll")), "the NAME scope picks orders only: {dry}");
+    let (_code, out, _err) = h.cli_raw(&dev, &["requests", "create", "--bundle", "half-broken", "--duration", "30m", "--wait"]);
+    let b: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let group = s(&b, "id");
+    assert!(group.starts_with("bnd_"), "{b}");
+    h.wait_until("the bundle to settle with nothing left", Duration::from_secs(20), || async {
+        let b = h.cli(&dev, &["requests", "show", &group]);
+        b["requests"].as_array().unwrap().iter().all(|r| matches!(r["status"].as_str(), Some("Failed" | "Revoked")))
+    })
+    .await;
+    let b = h.cli(&dev, &["requests", "show", &group]);
+    let by_integration = |i: &str| b["requests"].as_array().unwrap().iter().find(|r| r["integration"] == i).unwrap().clone();
+    assert_eq!(s(&by_integration("broken"), "status"), "Failed", "{b}");
+    let pg = by_integration("local-pg");
+    assert_eq!(s(&pg, "status"), "Revoked", "the table's grant is rolled back: {b}");
+    assert!(!h.role_exists(&s(&pg, "username")).await, "no login is left on PostgreSQL");
+    let audit = h.cli(&admin, &["audit", "--request", &s(&pg, "id")]).to_string();
+    assert!(audit.contains("rolled back together") || audit.contains("bundle.rollback"), "{audit}");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,104 @@
+//! Bundles: what each grants, and requests for one — approved, granted and
+//! revoked together.
+
+use super::views;
+use crate::auth::Caller;
+use crate::bundles as svc;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use sesame_core::bundle::{Bundle, BundleTarget};
+use sesame_core::flow::ScopeBy;
+use sesame_proto::{BundleDryRunView, BundleGrantView, BundleRequestBody, BundleRequestView, BundleTargetView, BundleView};
+
+fn view(b: &Bundle) -> BundleView {
+    let targets = b
+        .targets
+        .iter()
+        .map(|t| match t {
+            BundleTarget::Integration { integration, resource_type, permissions, scopes } => BundleTargetView {
+                integration: Some(integration.clone()),
+                resource_type: Some(resource_type.clone()),
+                permissions: permissions.clone(),
+                resources_scopes: scopes
+                    .iter()
+                    .map(|s| {
+                        let by = match &s.by {
+                            ScopeBy::Name => "NAME".to_owned(),
+                            ScopeBy::Id => "APONO_ID".to_owned(),
+                            ScopeBy::Tag { key } => format!("TAG {key}"),
+                        };
+                        format!("{} {by} {}", if s.include { "include_resources" } else { "exclude_resources" }, s.values.join(", "))
+                    })
+                    .collect(),
+                access_scope: None,
+            },
+            BundleTarget::Scope { name } => {
+                BundleTargetView { integration: None, resource_type: None, permissions: vec![], resources_scopes: vec![], access_scope: Some(name.clone()) }
+            }
+        })
+        .collect();
+    BundleView { name: b.name.clone(), access_targets: targets }
+}
+
+/// Bundles, as configured.
+#[utoipa::path(get, path = "/api/v1/bundles", responses((status = 200, body = Vec<BundleView>)))]
+pub async fn list(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<BundleView>>, ApiError> {
+    Ok(Json(st.settings.bundles.iter().map(view).collect()))
+}
+
+/// One bundle.
+#[utoipa::path(get, path = "/api/v1/bundles/{name}", params(("name" = String, Path)), responses((status = 200, body = BundleView)))]
+pub async fn show(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>) -> Result<Json<BundleView>, ApiError> {
+    Ok(Json(view(svc::find(&st, &name)?)))
+}
+
+/// Ask for a bundle: one request of several grants, decided by the flows
+/// that name the bundle, approved together, granted or rolled back
+/// together.
+#[utoipa::path(post, path = "/api/v1/bundles/{name}/requests", params(("name" = String, Path), super::requests::WaitQuery), request_body = BundleRequestBody,
+    responses((status = 201, body = BundleRequestView)))]
+pub async fn request(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<super::requests::WaitQuery>,
+    ApiJson(body): ApiJson<BundleRequestBody>,
+) -> Result<(StatusCode, Json<BundleRequestView>), ApiError> {
+    let wait = super::requests::wait_of(&q)?;
+    let (group, mut rows) = svc::create(&st, &who, &name, &body).await?;
+    if let Some(w) = wait {
+        rows = svc::wait_settled(&st, &group, w).await?;
+    }
+    Ok((StatusCode::CREATED, Json(views::bundle_request(&group, &name, &rows))))
+}
+
+/// Check a bundle request without submitting it: the grants it would make,
+/// the guardrail across them, the flow's decision.
+#[utoipa::path(post, path = "/api/v1/bundles/{name}/requests/dry-run", params(("name" = String, Path)), request_body = BundleRequestBody,
+    responses((status = 200, body = BundleDryRunView)))]
+pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiPath(name): ApiPath<String>, ApiJson(body): ApiJson<BundleRequestBody>) -> Result<Json<BundleDryRunView>, ApiError> {
+    let p = svc::plan(&st, &who, &name, &body, crate::clock::now()).await?;
+    let mfa_first = st.settings.flows.iter().any(|f| f.name == p.plan.flow && f.requester_mfa);
+    let status = if mfa_first { sesame_core::RequestStatus::PendingMfa } else { p.plan.status };
+    Ok(Json(BundleDryRunView {
+        status: status.to_string(),
+        flow: p.plan.flow,
+        approvers: p.plan.approvers,
+        duration_secs: p.plan.duration.as_secs(),
+        grants: p.parts.into_iter().map(|(g, _)| BundleGrantView { integration: g.integration, resource_type: g.resource_type, permission: g.permission, resources: g.resources }).collect(),
+    }))
+}
+
+/// A bundle request and its grants.
+#[utoipa::path(get, path = "/api/v1/bundle-requests/{id}", params(("id" = String, Path), super::requests::WaitQuery), responses((status = 200, body = BundleRequestView)))]
+pub async fn show_request(State(st): State<AppState>, Caller(who): Caller, ApiPath(id): ApiPath<String>, ApiQuery(q): ApiQuery<super::requests::WaitQuery>) -> Result<Json<BundleRequestView>, ApiError> {
+    let mut rows = svc::group(&st, &who, &id).await?;
+    if let Some(w) = super::requests::wait_of(&q)? {
+        rows = svc::wait_settled(&st, &id, w).await?;
+    }
+    let name = rows.first().and_then(|r| r.bundle.as_ref()).map(|(b, _)| b.clone()).unwrap_or_default();
+    Ok(Json(views::bundle_request(&id, &name, &rows)))
+}

@@ -1,0 +1,223 @@
+//! Requests for a bundle: the bundle's targets expanded over the stored
+//! inventory into grants (one per integration, type and permission), each
+//! checked as a single request's grant would be, the guardrail counted
+//! across all of them, one decision by the flows that name the bundle, and
+//! every grant written in one transaction. Approval, revocation and roll
+//! back act on all of them (`requests.rs`, `worker.rs`).
+
+use crate::clock;
+use crate::error::ApiError;
+use crate::requests::{self, Checked};
+use crate::state::AppState;
+use serde_json::json;
+use sesame_core::bundle::{self, Bundle, BundleTarget, Part};
+use sesame_core::flow::{Miss, Refusal};
+use sesame_core::lifecycle;
+use sesame_core::{decide, AuditAction, AuditDraft, Decision, RequestDraft, RequestStatus, Timestamp, User};
+use sesame_proto::{BundleRequestBody, CreateRequest, ErrorCode};
+use sesame_store::{NewJob, NewRequest, RequestRow};
+
+pub fn find<'a>(st: &'a AppState, name: &str) -> Result<&'a Bundle, ApiError> {
+    st.settings.bundles.iter().find(|b| b.name == name).ok_or_else(|| {
+        let known: Vec<&str> = st.settings.bundles.iter().map(|b| b.name.as_str()).collect();
+        ApiError::new(ErrorCode::NotFound, format!("there is no bundle `{name}`: known bundles are `{}`", known.join("`, `")))
+    })
+}
+
+/// The grants a bundle asks for now: its integration targets over the
+/// stored inventory, its access scopes evaluated, merged.
+pub async fn expand(st: &AppState, b: &Bundle) -> Result<Vec<Part>, ApiError> {
+    let mut parts = Vec::new();
+    for t in &b.targets {
+        match t {
+            BundleTarget::Integration { integration, resource_type, permissions, scopes } => {
+                let inventory: Vec<_> = st.store.list_inventory(integration, Some(resource_type)).await?.iter().map(requests::requested_resource).collect();
+                parts.extend(bundle::integration_parts(integration, resource_type, permissions, scopes, &inventory));
+            }
+            BundleTarget::Scope { name } => {
+                let row = st.store.scope(name).await?.ok_or_else(|| {
+                    ApiError::new(ErrorCode::CannotGrant, format!("bundle `{}` names access scope `{name}`, which does not exist: ask an admin to create it", b.name))
+                })?;
+                let q: sesame_core::aql::Query = row.query.parse().map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("access scope `{name}`: {e}")))?;
+                let units = crate::scopes::units(st, &q).await?;
+                parts.extend(units.into_iter().map(|u| Part { integration: u.integration, resource_type: u.resource_type, permission: u.permission, resources: vec![u.resource] }));
+            }
+        }
+    }
+    let parts = bundle::merge(parts);
+    if parts.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::UnknownResource,
+            format!("bundle `{}` selects no resource in the inventory now: an admin can refresh it with `sesame inventory sync`", b.name),
+        ));
+    }
+    Ok(parts)
+}
+
+/// What a bundle request would become.
+pub struct BundlePlan {
+    pub bundle: String,
+    pub parts: Vec<(Part, Checked)>,
+    pub plan: requests::Plan,
+}
+
+fn body_of(p: &Part, b: &BundleRequestBody) -> CreateRequest {
+    CreateRequest {
+        integration: p.integration.clone(),
+        resource_type: p.resource_type.clone(),
+        resources: p.resources.clone(),
+        permission: p.permission.clone(),
+        duration: b.duration.clone(),
+        justification: b.justification.clone(),
+    }
+}
+
+/// Validate and decide a bundle request; nothing written.
+pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBody, now: Timestamp) -> Result<BundlePlan, ApiError> {
+    let b = find(st, name)?;
+    let duration = requests::parse_duration(&body.duration)?;
+    let draft = RequestDraft {
+        requester: who,
+        bundle: Some(&b.name),
+        integration: "",
+        resource_type: "",
+        resources: &[],
+        selected_by: &[],
+        permission: "",
+        duration,
+        justification: body.justification.as_deref(),
+    };
+    let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &sesame_core::Owners::default(), now);
+    let (status, flow, approvers, parts) = match decision {
+        Decision::Grant { flow } => (RequestStatus::Granting, flow, vec![], vec![]),
+        Decision::Pending { flow, approvers, parts } => (RequestStatus::Pending, flow, approvers, parts),
+        Decision::Refuse(r) => return Err(refusal(&r, who, &b.name, &body.duration)),
+    };
+    // Each grant is checked as a single request's would be; the guardrail
+    // counts the resources selected by name across the grants of one
+    // integration.
+    let mut checked = Vec::new();
+    let mut named: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let grants = expand(st, b).await?;
+    for p in &grants {
+        let c = requests::check(st, &body_of(p, body)).await?;
+        if let Some(limit) = c.integration.descriptor().limits.named_resources {
+            let n = named.entry(p.integration.as_str()).or_default();
+            *n += p.resources.len();
+            sesame_core::policy::check_selection(*n, limit).map_err(|g| {
+                ApiError::new(ErrorCode::TooManyResources, format!("bundle `{}` selects too much of `{}`: {g}", b.name, p.integration))
+            })?;
+        }
+        requests::preflight(&c, who, &body_of(p, body), now).await?;
+        checked.push((p.clone(), c));
+    }
+    // Every grant of a bundle request shares the flow's decision; the login
+    // rule is each integration's own (read when writing).
+    let Some(username) = checked.first().map(|(_, c)| c.integration.descriptor().username.clone()) else {
+        return Err(ApiError::new(ErrorCode::UnknownResource, format!("bundle `{}` selects nothing to grant now", b.name)));
+    };
+    let plan = requests::Plan { status, flow, approvers, parts, duration, username };
+    Ok(BundlePlan { bundle: b.name.clone(), parts: checked, plan })
+}
+
+fn refusal(r: &Refusal, who: &User, bundle: &str, duration: &str) -> ApiError {
+    match r {
+        Refusal::NoMatchingFlow { closest } => {
+            let why = match closest {
+                Some((f, Miss::Requester)) => format!("; `{f}` covers it, but not for you"),
+                Some((f, Miss::Inactive)) => format!("; `{f}` covers it and is inactive"),
+                Some((f, Miss::Bundle { covers: Some(b) })) if b != bundle => format!("; the closest, `{f}`, covers bundle `{b}`"),
+                _ => String::new(),
+            };
+            ApiError::new(ErrorCode::NoMatchingFlow, format!("no access flow lets `{}` request bundle `{bundle}`{why}: ask an admin to add one", who.email))
+        }
+        Refusal::DurationTooLong { flow, max } => ApiError::new(
+            ErrorCode::DurationTooLong,
+            format!("`{duration}` is longer than access flow `{flow}` allows: ask for `{}` or less", humantime::format_duration(*max)),
+        ),
+        Refusal::JustificationRequired { flow } => {
+            ApiError::new(ErrorCode::JustificationRequired, format!("access flow `{flow}` requires a justification: say why with --justification"))
+        }
+        Refusal::NoApprover { flow } => ApiError::new(ErrorCode::NoApprover, format!("access flow `{flow}` has no approver other than you: ask an admin to add approvers")),
+        Refusal::OutsideTimeframe { flow, timeframe, next } => ApiError::new(
+            ErrorCode::OutsideTimeframe,
+            match next {
+                Some(w) => format!("access flow `{flow}` takes requests {timeframe}: ask again between {} and {}", clock::rfc3339(w.opens), clock::rfc3339(w.closes)),
+                None => format!("access flow `{flow}` takes requests {timeframe}, and no window opens in the next week: ask an admin"),
+            },
+        ),
+    }
+}
+
+
+/// Make a bundle request: every grant, its jobs and audit entry in one
+/// transaction, all with the same status and deadline.
+pub async fn create(st: &AppState, who: &User, name: &str, body: &BundleRequestBody) -> Result<(String, Vec<RequestRow>), ApiError> {
+    let now = clock::now();
+    let BundlePlan { bundle, parts, plan } = plan(st, who, name, body, now).await?;
+    let group = requests::new_id("bnd");
+    let opening = lifecycle::open(requests::start_for(st, &plan.flow, plan.status == RequestStatus::Granting, plan.duration), now);
+    let mut rows = Vec::new();
+    for (p, c) in &parts {
+        let id = requests::new_request_id();
+        let username = requests::username_for(&c.integration.descriptor().username, who, &id);
+        let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
+        let new = NewRequest {
+            id: id.clone(),
+            requester: who.email.clone(),
+            integration: p.integration.clone(),
+            resource_type: p.resource_type.clone(),
+            resources: p.resources.clone(),
+            permission: p.permission.clone(),
+            duration_ms: i64::try_from(c.duration.as_millis()).unwrap_or(i64::MAX),
+            justification: body.justification.clone(),
+            status: opening.status,
+            flow: plan.flow.clone(),
+            approvers: plan.approvers.clone(),
+            approval_parts: plan.parts.clone(),
+            username,
+            deadline: opening.deadline,
+            bundle: Some((bundle.clone(), group.clone())),
+        };
+        let audit = AuditDraft::new(
+            &who.email,
+            AuditAction::RequestCreate,
+            Some(&id),
+            opening.outcome,
+            json!({
+                "bundle": bundle, "bundle_request": group, "integration": p.integration, "resource_type": p.resource_type,
+                "resources": p.resources, "permission": p.permission, "duration": body.duration, "justification": body.justification,
+                "flow": plan.flow, "approvers": plan.approvers, "approval_parts": plan.parts,
+            }),
+        );
+        rows.push((new, jobs, audit));
+    }
+    st.store.insert_requests(&rows, now).await?;
+    st.wake_worker.notify_one();
+    if let Some(at) = rows.iter().flat_map(|(_, j, _)| j.iter().map(|j| j.run_at)).filter(|at| *at > now).min() {
+        st.job_due_at(at);
+    }
+    Ok((group, rows.iter().map(|(n, _, _)| n.stored_at(now)).collect()))
+}
+
+/// The grants of a bundle request, for whoever may see one of them.
+pub async fn group(st: &AppState, who: &User, group: &str) -> Result<Vec<RequestRow>, ApiError> {
+    let rows = st.store.bundle_requests(group).await?;
+    if rows.is_empty() || !rows.iter().any(|r| requests::may_see(who, r)) {
+        return Err(ApiError::new(ErrorCode::NotFound, format!("bundle request `{group}` does not exist: list yours with `sesame requests list`")));
+    }
+    Ok(rows)
+}
+
+/// Wait until no grant of the group is Granting or Revoking (or `timeout`).
+pub async fn wait_settled(st: &AppState, group: &str, timeout: std::time::Duration) -> Result<Vec<RequestRow>, ApiError> {
+    let until = tokio::time::Instant::now() + timeout;
+    loop {
+        let rows = st.store.bundle_requests(group).await?;
+        if !rows.iter().any(|r| matches!(r.status, RequestStatus::Granting | RequestStatus::Revoking)) || tokio::time::Instant::now() >= until {
+            return Ok(rows);
+        }
+        let mut rx = st.changes.subscribe();
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await;
+    }
+}

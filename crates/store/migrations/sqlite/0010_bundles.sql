@@ -1,0 +1,5 @@
+-- A request for a bundle is several rows, one per grant, sharing
+-- `bundle_request` (the group's id) and naming the bundle.
+ALTER TABLE requests ADD COLUMN bundle TEXT;
+ALTER TABLE requests ADD COLUMN bundle_request TEXT;
+CREATE INDEX requests_bundle_request ON requests (bundle_request);
