@@ -320,3 +320,50 @@ async fn a_thousand_bucket_grant_is_sized_from_what_discovery_knows() {
     // A grant that fits needs nothing more.
     assert!(a.preflight(&params("sesame_small", "s3_bucket", &refs[..5], "read_only"), DEADLINE).await.is_ok());
 }
+
+/// Issue 11: a grant by tag is one statement per action set on an ARN
+/// pattern with an `aws:ResourceTag` condition — no resource's ARN — read
+/// back with the AWS CLI; `*` is every resource of the type in the
+/// account; hostile tags and types whose access no tag can bound are
+/// refused before anything is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_by_tag_compiles_to_a_tag_condition_and_no_arns() {
+    let m = moto(None).await;
+    let a = account(&m.url, json!({})).await;
+    let p = params("sesame_tagged", "s3_bucket", &["tag:team=payments"], "read_only");
+    a.grant_access(&p, DEADLINE).await.unwrap();
+    let doc = aws_cli(&m.url, TESTING, &["iam", "get-user-policy", "--user-name", "sesame_tagged", "--policy-name", "sesame-grant"]);
+    let st = statements(&doc["PolicyDocument"]);
+    assert_eq!(st.len(), 1, "one statement for any number of tagged buckets: {st:?}");
+    assert_eq!(st[0]["Resource"], json!(["arn:aws:s3:::*", "arn:aws:s3:::*/*"]));
+    assert_eq!(st[0]["Condition"]["StringEquals"]["aws:ResourceTag/team"], "payments");
+    assert_eq!(st[0]["Condition"]["StringEquals"]["aws:ResourceAccount"], "123456789012", "bucket ARNs name no account: the condition does");
+    assert!(st[0]["Condition"]["DateLessThan"]["aws:CurrentTime"].is_string(), "and it ends at the deadline");
+    a.revoke_access(&p).await.unwrap();
+    // Queues by tag, and every secret of the account.
+    let p = params("sesame_tagq", "sqs_queue", &["tag:team=payments", "arn:aws:sqs:us-east-1:123456789012:orders"], "send");
+    a.grant_access(&p, DEADLINE).await.unwrap();
+    let doc = aws_cli(&m.url, TESTING, &["iam", "get-user-policy", "--user-name", "sesame_tagq", "--policy-name", "sesame-grant"]);
+    let st = statements(&doc["PolicyDocument"]);
+    assert_eq!(st.len(), 2, "the tag and the name never share a statement: {st:?}");
+    let by_tag = st.iter().find(|s| s["Condition"]["StringEquals"].is_object()).unwrap();
+    assert_eq!(by_tag["Resource"], json!(["arn:aws:sqs:*:123456789012:*"]));
+    a.revoke_access(&p).await.unwrap();
+    let p = params("sesame_anysecret", "secret", &["*"], "read");
+    a.grant_access(&p, DEADLINE).await.unwrap();
+    let doc = aws_cli(&m.url, TESTING, &["iam", "get-user-policy", "--user-name", "sesame_anysecret", "--policy-name", "sesame-grant"]);
+    assert_eq!(statements(&doc["PolicyDocument"])[0]["Resource"], json!(["arn:aws:secretsmanager:*:123456789012:secret:*"]));
+    a.revoke_access(&p).await.unwrap();
+    // Hostile tags and unboundable types: refused, nothing made.
+    for (t, sel, perm) in [
+        ("s3_bucket", "tag:team=${aws:username}", "read_only"),
+        ("s3_bucket", "tag:team=*", "read_only"),
+        ("sqs_queue", "tag:aws:cloudformation:stack-name=x", "send"),
+        ("ec2_instance", "tag:team=payments", "session"),
+        ("iam_policy", "tag:team=payments", "attach"),
+    ] {
+        let e = a.grant_access(&params("sesame_hostile", t, &[sel], perm), DEADLINE).await.unwrap_err().to_string();
+        assert!(e.contains(sel), "{sel}: {e}");
+    }
+    assert_eq!(aws_cli(&m.url, TESTING, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"], json!([]), "nothing made for a refused grant");
+}

@@ -91,6 +91,29 @@ async fn queues_roles_and_federated_roles_are_proven_with_the_grantees_credentia
     acct.revoke_access(&pq).await.unwrap();
     assert!(sqs.receive_message().queue_url(&queues[0]).send().await.is_err(), "revoked: nothing");
 
+    // Issue 11: a grant by tag. The policy holds an ARN pattern and an
+    // `aws:ResourceTag/team` condition (tests/account.rs reads it back).
+    let s3_admin = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&admin_conf).force_path_style(true).build());
+    let team = aws_sdk_s3::types::Tagging::builder().tag_set(aws_sdk_s3::types::Tag::builder().key("team").value("payments").build().unwrap()).build().unwrap();
+    s3_admin.put_bucket_tagging().bucket("granted-bucket").tagging(team).send().await.unwrap();
+    let pt = grant("sesame_dev_req_t", "s3_bucket", "tag:team=payments", "read_only").grant_id("req_t");
+    acct.grant_access(&pt, deadline).await.unwrap();
+    let k = acct.create_credentials(&pt).await.unwrap();
+    let tagged = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf(&url, &k.username, &k.secret, None)).force_path_style(true).build());
+    let (reads_tagged, reads_untagged) = (readable(&tagged, "granted-bucket").await, readable(&tagged, "other-bucket").await);
+    assert!(reads_tagged, "the grantee reads the tagged bucket");
+    // Said plainly: moto does not evaluate `aws:ResourceTag` on S3 (it
+    // ignores the condition and lets the grantee read the untagged bucket
+    // too), so the "not the untagged one" half cannot be proven here. AWS
+    // evaluates the policy itself — pattern plus condition, read back with
+    // the AWS CLI in tests/account.rs and linted by parliament — on buckets
+    // with ABAC enabled (README, "Grants by tag").
+    if reads_untagged {
+        eprintln!("moto ignored the aws:ResourceTag condition: the untagged bucket was readable (AWS would refuse it)");
+    }
+    acct.revoke_access(&pt).await.unwrap();
+    assert!(!readable(&tagged, "granted-bucket").await, "revoked: nothing");
+
     // A standing role: the grant lets the grantee assume it; revoke stops that.
     let iam_admin = aws_sdk_iam::Client::new(&admin_conf);
     // moto matches trust principals by exact ARN only (an account root does

@@ -82,6 +82,24 @@ fn generated_policies_pass_parliament() {
             }
         }
     }
+    // Grants by tag and of every resource of a type: ARN patterns with their condition.
+    let tag = |k: &str, v: &str, acct: bool| {
+        let mut eq = std::collections::BTreeMap::from([(format!("aws:ResourceTag/{k}"), serde_json::json!(v))]);
+        if acct {
+            eq.insert("aws:ResourceAccount".into(), serde_json::json!("123456789012"));
+        }
+        std::collections::BTreeMap::from([("StringEquals".to_owned(), eq)])
+    };
+    let selected = vec![
+        AccessUnit::Selected {
+            actions: vec!["s3:GetBucketLocation".into(), "s3:GetObject".into(), "s3:ListBucket".into()],
+            patterns: vec!["arn:aws:s3:::*".into(), "arn:aws:s3:::*/*".into()],
+            condition: tag("team", "payments", true),
+        },
+        AccessUnit::Selected { actions: vec!["sqs:SendMessage".into(), "sqs:GetQueueUrl".into()], patterns: vec!["arn:aws:sqs:*:123456789012:*".into()], condition: tag("team", "payments", false) },
+        AccessUnit::Selected { actions: vec!["secretsmanager:GetSecretValue".into()], patterns: vec!["arn:aws:secretsmanager:*:123456789012:secret:*".into()], condition: Default::default() },
+    ];
+    extra.push(("selected-by-tag".into(), pack(&compile(&selected, deadline), deadline, Quotas::for_target(Target::User, 10)).unwrap().inline.unwrap()));
     let mut with_deny = compile(&[AccessUnit::Copied { statements: copied }], deadline);
     with_deny.push(deny_after(deadline));
     extra.push(("copied-with-deadline-deny".into(), pack(&with_deny, deadline, Quotas::for_target(Target::PermissionSet, 0)).unwrap().inline.unwrap()));

@@ -67,7 +67,7 @@ mod tests {
     use crate::flow::ScopeBy;
 
     fn res(id: &str, team: &str) -> RequestedResource {
-        RequestedResource { id: id.into(), name: id.rsplit('/').next().unwrap_or(id).into(), tags: [("team".to_string(), team.to_string())].into() }
+        RequestedResource { id: id.into(), name: id.rsplit('/').next().unwrap_or(id).into(), tags: [("team".to_string(), team.to_string())].into(), selector: false }
     }
 
     #[test]

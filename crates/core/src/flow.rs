@@ -200,6 +200,9 @@ pub struct RequestedResource {
     pub id: String,
     pub name: String,
     pub tags: std::collections::BTreeMap<String, String>,
+    /// Not one resource but a selector (`tag:KEY=VALUE`, `*`): `tags` holds
+    /// the tag it selects by.
+    pub selector: bool,
 }
 
 /// Which resources of its integration a flow covers (the seed's
@@ -232,7 +235,13 @@ impl ResourceScope {
 
 /// Whether scopes cover a resource: in some include scope (when there is
 /// one) and in no exclude scope. No scope covers every resource.
+/// A selector reaches resources nobody listed, so exclusions could not
+/// hold: it is covered only by scopes that exclude nothing and, when they
+/// include, include by the very tag it selects by (`*` only without scopes).
 pub fn in_scopes(scopes: &[ResourceScope], r: &RequestedResource) -> bool {
+    if r.selector {
+        return scopes.iter().all(|s| s.include) && (scopes.is_empty() || scopes.iter().any(|s| matches!(s.by, ScopeBy::Tag { .. }) && s.selects(r)));
+    }
     let includes: Vec<&ResourceScope> = scopes.iter().filter(|s| s.include).collect();
     (includes.is_empty() || includes.iter().any(|s| s.selects(r))) && !scopes.iter().any(|s| !s.include && s.selects(r))
 }
@@ -478,7 +487,7 @@ mod tests {
     /// A flow's resource scopes: include by name, id or tag; exclude wins.
     #[test]
     fn resource_scopes_include_and_exclude_by_name_id_and_tag() {
-        let res = |id: &str, name: &str, tags: &[(&str, &str)]| RequestedResource { id: id.into(), name: name.into(), tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        let res = |id: &str, name: &str, tags: &[(&str, &str)]| RequestedResource { id: id.into(), name: name.into(), tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), selector: false };
         let scope = |include: bool, by: ScopeBy, values: &[&str]| ResourceScope { include, by, values: values.iter().map(|v| v.to_string()).collect() };
         let prod = res("db/public/orders", "orders", &[("env", "prod")]);
         let pay = res("db/public/payroll", "payroll", &[("env", "prod"), ("pii", "yes")]);
@@ -500,6 +509,28 @@ mod tests {
             ask(&[prod, pay]),
             Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("prod-only".into(), Miss::Resources { outside: vec!["db/public/payroll".into()] })) })
         );
+    }
+
+    /// A selector (`tag:env=prod`, `*`) reaches resources nobody listed: a
+    /// flow's exclusions could not hold for it, so only a flow that excludes
+    /// nothing and includes by that very tag (or has no scope, for `*`)
+    /// covers it.
+    #[test]
+    fn a_selector_cannot_slip_past_a_flows_exclusions() {
+        let sel = |tags: &[(&str, &str)]| RequestedResource { id: "tag:x".into(), name: "tag:x".into(), tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), selector: true };
+        let scope = |include: bool, by: ScopeBy, values: &[&str]| ResourceScope { include, by, values: values.iter().map(|v| v.to_string()).collect() };
+        let env = || ScopeBy::Tag { key: "env".into() };
+        let prod = sel(&[("env", "prod")]);
+        let any = sel(&[]);
+        assert!(in_scopes(&[scope(true, env(), &["prod"])], &prod));
+        assert!(!in_scopes(&[scope(true, env(), &["dev"])], &prod), "another tag value");
+        // The attack: `tag:env=prod` would reach payroll, which the flow excludes by name.
+        assert!(!in_scopes(&[scope(true, env(), &["prod"]), scope(false, ScopeBy::Name, &["payroll"])], &prod));
+        assert!(!in_scopes(&[scope(false, ScopeBy::Tag { key: "pii".into() }, &["yes"])], &prod), "any exclusion refuses a selector");
+        assert!(!in_scopes(&[scope(true, ScopeBy::Name, &["tag:x"])], &prod), "a name scope never matches a selector, even one spelled like it");
+        assert!(!in_scopes(&[scope(true, ScopeBy::Id, &["tag:x"])], &prod));
+        assert!(in_scopes(&[], &prod) && in_scopes(&[], &any), "a flow for any resource covers selectors");
+        assert!(!in_scopes(&[scope(true, env(), &["prod"])], &any), "`*` is more than one tag");
     }
 
     /// The refusal names the flow that came closest and what it misses:

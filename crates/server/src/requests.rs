@@ -122,8 +122,25 @@ pub async fn check(st: &AppState, body: &CreateRequest) -> Result<Checked, ApiEr
     if body.resources.is_empty() {
         return Err(ApiError::new(ErrorCode::UnknownResource, "no resources given: name at least one resource id"));
     }
-    let found = st.store.find_resources(&body.integration, &body.resource_type, &body.resources).await?;
-    if let Some(first) = body.resources.iter().find(|id| !found.iter().any(|f| &f.id == *id)) {
+    // `tag:KEY=VALUE` and `*` select resources instead of naming them
+    // (aws-account integrations only); the rest are names the inventory knows.
+    let mut selectors = Vec::new();
+    let mut named = Vec::new();
+    for r in &body.resources {
+        match sesame_core::policy::Selector::parse(r) {
+            Some(Ok(sel)) if offer.kind == sesame_proto::connector::IntegrationKind::AwsAccount => selectors.push(sel),
+            Some(Ok(_)) => {
+                return Err(ApiError::new(
+                    ErrorCode::UnknownResource,
+                    format!("`{r}` selects resources by tag or all of them, which only aws-account integrations grant: name the resources of `{}`", body.integration),
+                ))
+            }
+            Some(Err(e)) => return Err(ApiError::new(ErrorCode::UnknownResource, e)),
+            None => named.push(r.clone()),
+        }
+    }
+    let mut found = st.store.find_resources(&body.integration, &body.resource_type, &named).await?;
+    if let Some(first) = named.iter().find(|id| !found.iter().any(|f| &f.id == *id)) {
         return Err(ApiError::new(
             ErrorCode::UnknownResource,
             format!(
@@ -132,10 +149,19 @@ pub async fn check(st: &AppState, body: &CreateRequest) -> Result<Checked, ApiEr
             ),
         ));
     }
+    // The guardrail counts resources selected by name; a selector is one
+    // statement however many resources it reaches.
     if let Some(limit) = offer.limits.named_resources {
-        sesame_core::policy::check_selection(body.resources.len(), limit)
+        sesame_core::policy::check_selection(named.len(), limit)
             .map_err(|g| ApiError::new(ErrorCode::TooManyResources, g.to_string()))?;
     }
+    // A selector is what flows read for it: its tag, never a name.
+    found.extend(selectors.iter().map(|sel| sesame_store::StoredResource {
+        resource_type: body.resource_type.clone(),
+        id: sel.to_string(),
+        name: sel.to_string(),
+        metadata: sel.tag().map(|(k, v)| (format!("tag:{k}"), v.to_owned())).into_iter().collect(),
+    }));
     let duration = parse_duration(&body.duration)?;
     Ok(Checked { integration: integ, found, duration })
 }
@@ -173,8 +199,10 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     let mut scope_names: Vec<String> = st.settings.flows.iter().filter_map(|f| f.access_scope.clone()).collect();
     scope_names.sort();
     scope_names.dedup();
+    // A selector reaches resources nobody listed: no access scope vouches for it.
+    let has_selector = requested.iter().any(|r| r.selector);
     let selected_by = match offer.permissions(&body.resource_type).iter().find(|p| p.id == body.permission) {
-        Some(p) if !scope_names.is_empty() => crate::scopes::selecting(st, &scope_names, &body.integration, offer.kind.as_str(), found, p).await?,
+        Some(p) if !scope_names.is_empty() && !has_selector => crate::scopes::selecting(st, &scope_names, &body.integration, offer.kind.as_str(), found, p).await?,
         _ => Vec::new(),
     };
     let draft = RequestDraft {
@@ -203,12 +231,13 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     }
 }
 
-/// A stored resource as flows' resource scopes read it.
+/// A stored resource (or a selector) as flows' resource scopes read it.
 pub fn requested_resource(f: &sesame_store::StoredResource) -> sesame_core::flow::RequestedResource {
     sesame_core::flow::RequestedResource {
         id: f.id.clone(),
         name: f.name.clone(),
         tags: f.metadata.iter().filter_map(|(k, v)| k.strip_prefix("tag:").map(|t| (t.to_owned(), v.clone()))).collect(),
+        selector: sesame_core::policy::Selector::parse(&f.id).is_some_and(|s| s.is_ok()),
     }
 }
 

@@ -247,7 +247,9 @@ impl AwsAccount {
     /// The policies a grant needs, placed within the principal's quotas:
     /// the same sizing for a grant and for its dry run.
     async fn placement(&self, p: &ActionParams, valid_until: Timestamp) -> Result<Placement, IntegrationError> {
-        check_selection(p.resources.len(), self.cfg.named_resource_limit).map_err(|g| IntegrationError::Invalid(g.to_string()))?;
+        // Selectors (`tag:KEY=VALUE`, `*`) are not resources selected by name.
+        let named = p.resources.iter().filter(|r| sesame_core::policy::Selector::parse(r).is_none()).count();
+        check_selection(named, self.cfg.named_resource_limit).map_err(|g| IntegrationError::Invalid(g.to_string()))?;
         let units = self.units(&p.resource_type, &p.permission, &p.resources).await?;
         let statements = compile(&units, valid_until);
         let q = match self.federation() {

@@ -4,7 +4,9 @@
 
 use super::discover::arn_parts;
 use super::{sdk_err, AwsAccount};
-use sesame_core::policy::{statements_of, AccessUnit};
+use sesame_core::policy::{statements_of, AccessUnit, Selector};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use sesame_integrations::IntegrationError;
 use sesame_proto::PermissionInfo;
 
@@ -77,6 +79,10 @@ fn unknown_permission(resource_type: &str, permission: &str) -> IntegrationError
     IntegrationError::Invalid(format!("unknown permission `{permission}` on {resource_type}: use {}", offered.join(" or ")))
 }
 
+fn own(actions: &[&str]) -> Vec<String> {
+    actions.iter().map(|a| (*a).to_owned()).collect()
+}
+
 fn decode_document(raw: &str) -> Result<serde_json::Value, IntegrationError> {
     // IAM returns documents percent-encoded.
     let text = percent_decode(raw);
@@ -96,8 +102,14 @@ impl AwsAccount {
             .map(|(_, _, a)| *a)
             .ok_or_else(|| unknown_permission(resource_type, permission))?;
         let mut units = Vec::new();
-        let keys = if resource_type == "s3_bucket" { self.bucket_keys(resources).await } else { Default::default() };
-        for r in resources {
+        let (selected, named): (Vec<&String>, Vec<&String>) = resources.iter().partition(|r| Selector::parse(r).is_some());
+        for r in selected {
+            let sel = Selector::parse(r).unwrap_or_else(|| Err(String::new())).map_err(IntegrationError::Invalid)?;
+            units.push(self.selected_unit(resource_type, permission, actions, &sel).await?);
+        }
+        let named: Vec<String> = named.into_iter().cloned().collect();
+        let keys = if resource_type == "s3_bucket" { self.bucket_keys(&named).await } else { Default::default() };
+        for r in &named {
             match resource_type {
                 "s3_bucket" => units.push(AccessUnit::S3Bucket { bucket: r.clone(), write: permission == "read_write", kms_key_arn: keys.get(r).cloned().flatten() }),
                 "ec2_instance" => {
@@ -132,6 +144,45 @@ impl AwsAccount {
             }
         }
         Ok(units)
+    }
+
+    /// A grant by selector: the type's actions on an ARN pattern of this
+    /// account, with `aws:ResourceTag/KEY` for a tag. Only types whose
+    /// services evaluate resource tags on these actions take one.
+    async fn selected_unit(&self, resource_type: &str, permission: &str, actions: &[&str], sel: &Selector) -> Result<AccessUnit, IntegrationError> {
+        let account = self.account_id().await?;
+        let mut condition: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+        let mut equals = BTreeMap::new();
+        if let Some((k, v)) = sel.tag() {
+            equals.insert(format!("aws:ResourceTag/{k}"), Value::String(v.to_owned()));
+        }
+        let (actions, patterns): (Vec<String>, Vec<String>) = match resource_type {
+            "s3_bucket" => {
+                // Bucket ARNs name no account: the condition does.
+                equals.insert("aws:ResourceAccount".into(), Value::String(account.clone()));
+                let mut a = vec!["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"];
+                if permission == "read_write" {
+                    a.extend(["s3:DeleteObject", "s3:PutObject"]);
+                }
+                (a.into_iter().map(str::to_owned).collect(), vec!["arn:aws:s3:::*".into(), "arn:aws:s3:::*/*".into()])
+            }
+            "sqs_queue" => (own(actions), vec![format!("arn:aws:sqs:*:{account}:*")]),
+            "sns_topic" => (own(actions), vec![format!("arn:aws:sns:*:{account}:*")]),
+            "secret" => (own(actions), vec![format!("arn:aws:secretsmanager:*:{account}:secret:*")]),
+            "rds_instance" => (own(actions), vec![format!("arn:aws:rds:*:{account}:db:*")]),
+            "redshift_cluster" => (own(actions), vec![format!("arn:aws:redshift:*:{account}:cluster:*")]),
+            "ec2_instance" if permission == "manage" => (own(actions), vec![format!("arn:aws:ec2:*:{account}:instance/*")]),
+            "iam_role" => (own(actions), vec![format!("arn:aws:iam::{account}:role/*")]),
+            _ => {
+                return Err(IntegrationError::Invalid(format!(
+                    "`{sel}`: {resource_type} {permission} is granted on named resources only (its policies or sessions are not selected by tag): name them"
+                )))
+            }
+        };
+        if !equals.is_empty() {
+            condition.insert("StringEquals".into(), equals);
+        }
+        Ok(AccessUnit::Selected { actions, patterns, condition })
     }
 
     async fn policy_statements(&self, arn: &str) -> Result<Vec<sesame_core::policy::Statement>, IntegrationError> {

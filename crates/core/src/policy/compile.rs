@@ -20,6 +20,10 @@ pub enum AccessUnit {
     /// The statements of an existing policy (an IAM policy or a group's
     /// policies), copied so that each Allow also ends at the deadline.
     Copied { statements: Vec<Statement> },
+    /// Actions on ARN patterns, limited by a condition: a grant by tag
+    /// (`aws:ResourceTag/KEY`) or of every resource of a type in the
+    /// account ([`super::Selector`]).
+    Selected { actions: Vec<String>, patterns: Vec<String>, condition: BTreeMap<String, BTreeMap<String, Value>> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +167,14 @@ pub fn compile(units: &[AccessUnit], _deadline: Timestamp) -> Vec<Statement> {
                     add(&mut out, &acts, a.clone(), none());
                 }
             }
+            AccessUnit::Selected { actions, patterns, condition } => {
+                let mut acts: Vec<&str> = actions.iter().map(String::as_str).collect();
+                acts.sort_unstable();
+                acts.dedup();
+                for p in patterns {
+                    add(&mut out, &acts, p.clone(), condition.clone());
+                }
+            }
             AccessUnit::Copied { statements } => {
                 for s in statements {
                     match out.iter_mut().find(|x| x.same_shape(s)) {
@@ -216,6 +228,21 @@ mod tests {
         let s = compile(&[unit(false)], Timestamp(0));
         assert_eq!(s[2].resources, ["arn:aws:ssm:eu-west-1:123456789012:session/${aws:username}-*"]);
         assert!(!format!("{s:?}").contains("aws:userid"));
+    }
+
+    #[test]
+    fn a_grant_by_tag_is_one_statement_per_action_set_with_its_condition() {
+        let tag = |k: &str, v: &str| BTreeMap::from([("StringEquals".to_owned(), BTreeMap::from([(format!("aws:ResourceTag/{k}"), json!(v))]))]);
+        let units = vec![
+            AccessUnit::Selected { actions: vec!["sqs:SendMessage".into(), "sqs:GetQueueUrl".into()], patterns: vec!["arn:aws:sqs:*:123456789012:*".into()], condition: tag("team", "pay") },
+            AccessUnit::Selected { actions: vec!["sqs:GetQueueUrl".into(), "sqs:SendMessage".into()], patterns: vec!["arn:aws:sqs:*:123456789012:*".into()], condition: tag("team", "ops") },
+            AccessUnit::Actions { actions: vec!["sqs:SendMessage".into(), "sqs:GetQueueUrl".into()], arns: vec!["arn:aws:sqs:us-east-1:123456789012:q".into()] },
+        ];
+        let s = compile(&units, Timestamp(0));
+        assert_eq!(s.len(), 3, "two tags and one name never share a statement: {s:?}");
+        assert_eq!((s[0].resources.clone(), s[0].condition["StringEquals"]["aws:ResourceTag/team"].clone()), (vec!["arn:aws:sqs:*:123456789012:*".to_string()], json!("pay")));
+        assert_eq!(s[0].actions, ["sqs:GetQueueUrl", "sqs:SendMessage"]);
+        assert!(s[2].condition.is_empty());
     }
 
     #[test]

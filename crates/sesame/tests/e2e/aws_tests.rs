@@ -469,3 +469,54 @@ grant_duration_in_min = 60
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Issue 11: a grant by tag through the CLI: the IAM policy holds a tag
+/// condition and an ARN pattern, not the ARN of any bucket (read with the
+/// AWS CLI); a flow that excludes a bucket by name does not cover a tag,
+/// which could reach it; a tag is not counted by the name guardrail.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_by_tag_has_a_tag_condition_and_no_bucket_arns() {
+    let (_moto, url) = start_moto().await;
+    fixture(&url, &["buckets", "pay", "3"]);
+    let dir = key_files();
+    let extra = acct_config(&url, &dir).replace("requesters = { groups = [\"developers\"] }", "requesters = { users = [\"dev@example.com\"] }")
+        + r#"
+[[access_flows]]
+name = "not-payroll"
+trigger = "AUTOMATIC"
+requestors = { conditions = [ { type = "user", values = ["outsider@example.com"] } ] }
+access_targets = [ { integration = { integration_name = "acct", resource_type = "s3_bucket", permissions = ["read_only"], resources_scopes = [
+  { scope_mode = "include_resources", type = "TAG", key = "team", values = ["payments"] },
+  { scope_mode = "exclude_resources", type = "NAME", values = ["pay-002"] },
+] } } ]
+grant_duration_in_min = 60
+settings = { justification_required = false }
+"#;
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let dev = h.token("dev@example.com");
+    let outsider = h.token("outsider@example.com");
+    h.cli(&h.token("admin@example.com"), &["inventory", "sync", "acct"]);
+    let ask = |tok: &str, resources: &str| {
+        let args = ["requests", "create", "--integration", "acct", "--resource-type", "s3_bucket", "--resources", resources, "--permission", "read_only", "--duration", "30m", "--justification", "tags", "--wait"];
+        h.cli_raw(tok, &args)
+    };
+    // The exclusion could not hold for a tag: the flow does not cover it.
+    let (code, _, err) = ask(&outsider, "tag:team=payments");
+    assert!(code != 0 && err.contains("no_matching_flow") && err.contains("not-payroll"), "{err}");
+    let (code, _, err) = ask(&dev, "tag:team=${aws:username}");
+    assert!(code != 0 && err.contains("unknown_resource") && err.contains("letters, digits"), "{err}");
+    let (code, out, err) = ask(&dev, "tag:team=payments");
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((s(&r, "status").as_str(), r["resources"].clone()), ("Active", serde_json::json!(["tag:team=payments"])), "{r}");
+    let user = s(&r, "username");
+    let doc = crate::aws_common::aws_cli(&url, crate::aws_common::TESTING, &["iam", "get-user-policy", "--user-name", &user, "--policy-name", "sesame-grant"]);
+    let text = doc["PolicyDocument"].to_string();
+    assert!(text.contains("aws:ResourceTag/team") && text.contains("payments"), "a tag condition: {text}");
+    assert!(!text.contains("pay-000") && !text.contains("pay-001") && !text.contains("pay-002"), "no bucket's ARN: {text}");
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+    assert!(users.is_empty(), "{users:?}");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
