@@ -37,6 +37,10 @@ pub enum RequestsCmd {
         resources: Vec<String>,
         #[arg(long, required_unless_present = "bundle")]
         permission: Option<String>,
+        /// Ask for someone else (their e-mail), as the flow's `request_for`
+        /// allows: they get the access and its credentials.
+        #[arg(long = "for", conflicts_with = "bundle")]
+        grantee: Option<String>,
         /// Ask for this bundle instead (see `sesame bundles list`): its
         /// grants are approved, granted and revoked together.
         #[arg(long, conflicts_with_all = ["integration", "resource_type", "resources", "permission"])]
@@ -505,7 +509,7 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
             }
             Ok(())
         }
-        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run, bundle: None } => {
+        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run, bundle: None, grantee } => {
             let body = CreateRequest {
                 integration: integration.unwrap_or_default(),
                 resource_type: resource_type.unwrap_or_default(),
@@ -513,6 +517,7 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
                 permission: permission.unwrap_or_default(),
                 duration,
                 justification,
+                grantee,
             };
             if dry_run {
                 let v: sesame_proto::DryRunView = c.post("/api/v1/requests/dry-run", &body).await?;

@@ -95,6 +95,8 @@ pub struct AccessFlow {
     pub access_scope: Option<String>,
     /// Covers requests for this bundle (and nothing else).
     pub bundle: Option<String>,
+    /// For whom its requestors may ask (the seed's `request_for`).
+    pub request_for: RequestFor,
     pub labels: Vec<String>,
     /// An approval counts only after the approver's MFA step-up (the seed's
     /// `require_mfa`).
@@ -115,6 +117,15 @@ impl AccessFlow {
     /// The first thing this flow does not cover of the request, with how
     /// many of its criteria it meets before that (for "the closest flow").
     fn miss(&self, r: &RequestDraft<'_>) -> Option<(usize, Miss)> {
+        let miss = self.miss_what(r);
+        if miss.is_some() {
+            return miss;
+        }
+        let grantee = r.grantee.unwrap_or(r.requester);
+        (!self.request_for.allows(r.requester, grantee)).then_some((5, Miss::RequestFor))
+    }
+
+    fn miss_what(&self, r: &RequestDraft<'_>) -> Option<(usize, Miss)> {
         if !self.active {
             return Some((0, Miss::Inactive));
         }
@@ -157,6 +168,32 @@ impl AccessFlow {
     }
 }
 
+/// For whom a flow's requestors may ask: themselves, anyone else, or the
+/// people whose manager they are (the seed's `request_scopes` self,
+/// others, direct_reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestFor {
+    pub own: bool,
+    pub others: bool,
+    pub direct_reports: bool,
+}
+
+impl Default for RequestFor {
+    fn default() -> Self {
+        RequestFor { own: true, others: false, direct_reports: false }
+    }
+}
+
+impl RequestFor {
+    /// May `requester` ask for `grantee`?
+    pub fn allows(&self, requester: &User, grantee: &User) -> bool {
+        if grantee.email.eq_ignore_ascii_case(&requester.email) {
+            return self.own;
+        }
+        self.others || (self.direct_reports && grantee.manager.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&requester.email)))
+    }
+}
+
 /// Why the closest flow does not cover a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Miss {
@@ -172,12 +209,16 @@ pub enum Miss {
     Requester,
     /// It covers that bundle only (`Some`), or no bundle (`None`).
     Bundle { covers: Option<String> },
+    /// Its requestors may ask, but not for that person.
+    RequestFor,
 }
 
 /// What a requester asks for, already checked against the inventory.
 #[derive(Debug, Clone)]
 pub struct RequestDraft<'a> {
     pub requester: &'a User,
+    /// Who gets the access, when not the requester.
+    pub grantee: Option<&'a User>,
     /// A request for this bundle (integration, type, resources and
     /// permission are then empty: the bundle says them).
     pub bundle: Option<&'a str>,
@@ -397,6 +438,7 @@ mod tests {
             resource_scopes: vec![],
             access_scope: None,
             bundle: None,
+            request_for: RequestFor::default(),
             labels: vec![],
             require_mfa: false,
             requester_mfa: false,
@@ -412,6 +454,7 @@ mod tests {
     fn draft<'a>(u: &'a User, perm: &'a str, secs: u64, why: Option<&'a str>) -> RequestDraft<'a> {
         RequestDraft {
             requester: u,
+            grantee: None,
             bundle: None,
             integration: "pg",
             resource_type: "table",
@@ -531,6 +574,30 @@ mod tests {
         assert!(!in_scopes(&[scope(true, ScopeBy::Id, &["tag:x"])], &prod));
         assert!(in_scopes(&[], &prod) && in_scopes(&[], &any), "a flow for any resource covers selectors");
         assert!(!in_scopes(&[scope(true, env(), &["prod"])], &any), "`*` is more than one tag");
+    }
+
+    /// The seed's `request_for`: self by default; others; direct reports
+    /// (the grantee's manager is the requester).
+    #[test]
+    fn request_for_says_for_whom_requestors_may_ask() {
+        let ann = user("ann@x.io", &["dev"]);
+        let bob = User { manager: Some("ANN@x.io".into()), ..user("bob@x.io", &[]) };
+        let eve = user("eve@x.io", &[]);
+        let d = Directory { users: vec![ann.clone(), bob.clone(), eve.clone()] };
+        let ask = |rf: RequestFor, grantee: Option<&User>| {
+            let f = AccessFlow { request_for: rf, ..flow("f", FlowKind::Automatic) };
+            decide(&RequestDraft { grantee, ..draft(&ann, "read_only", 60, Some("x")) }, std::slice::from_ref(&f), &d, &Owners::default(), Timestamp(0))
+        };
+        let granted = |d: Decision| matches!(d, Decision::Grant { .. });
+        let own = RequestFor::default();
+        let reports = RequestFor { own: false, others: false, direct_reports: true };
+        let others = RequestFor { own: true, others: true, direct_reports: false };
+        assert!(granted(ask(own, None)) && granted(ask(own, Some(&ann))));
+        assert_eq!(ask(own, Some(&bob)), Decision::Refuse(Refusal::NoMatchingFlow { closest: Some(("f".into(), Miss::RequestFor)) }));
+        assert!(granted(ask(reports, Some(&bob))), "ann manages bob (any case)");
+        assert!(!granted(ask(reports, Some(&eve))), "not eve");
+        assert!(!granted(ask(reports, None)), "nor herself, unless `self` is listed");
+        assert!(granted(ask(others, Some(&eve))) && granted(ask(others, None)));
     }
 
     /// The refusal names the flow that came closest and what it misses:

@@ -14,6 +14,10 @@ pub struct CreateRequest {
     /// Humane duration: `30m`, `2h`, `1h 30m`.
     pub duration: String,
     pub justification: Option<String>,
+    /// Ask for someone else (their e-mail), as the flow's `request_for`
+    /// allows: they get the access and its credentials.
+    #[serde(default)]
+    pub grantee: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -74,6 +78,9 @@ pub struct MfaStepUp {
 pub struct RequestView {
     pub id: String,
     pub requester: String,
+    /// Who gets the access (the requester unless asked for someone else).
+    #[serde(default)]
+    pub grantee: String,
     pub integration: String,
     pub resource_type: String,
     pub resources: Vec<String>,

@@ -69,6 +69,7 @@ fn body_of(p: &Part, b: &BundleRequestBody) -> CreateRequest {
         permission: p.permission.clone(),
         duration: b.duration.clone(),
         justification: b.justification.clone(),
+        grantee: None,
     }
 }
 
@@ -78,6 +79,7 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
     let duration = requests::parse_duration(&body.duration)?;
     let draft = RequestDraft {
         requester: who,
+        grantee: None,
         bundle: Some(&b.name),
         integration: "",
         resource_type: "",
@@ -116,7 +118,7 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
     let Some(username) = checked.first().map(|(_, c)| c.integration.descriptor().username.clone()) else {
         return Err(ApiError::new(ErrorCode::UnknownResource, format!("bundle `{}` selects nothing to grant now", b.name)));
     };
-    let plan = requests::Plan { status, flow, approvers, parts, duration, username };
+    let plan = requests::Plan { status, flow, approvers, parts, duration, username, grantee: None };
     Ok(BundlePlan { bundle: b.name.clone(), parts: checked, plan })
 }
 
@@ -178,6 +180,7 @@ pub async fn create(st: &AppState, who: &User, name: &str, body: &BundleRequestB
             username,
             deadline: opening.deadline,
             bundle: Some((bundle.clone(), group.clone())),
+            grantee: None,
         };
         let audit = AuditDraft::new(
             &who.email,

@@ -361,6 +361,15 @@ pub struct FlowDecl {
     /// Up to 5 tiers: unanswered for `after`, the tier's approvers may approve too.
     #[serde(default)]
     pub escalation: Vec<EscalationDecl>,
+    /// For whom requestors may ask (default: themselves).
+    pub request_for: Option<RequestForDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestForDecl {
+    /// `self`, `others`, `direct_reports`.
+    pub request_scopes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -808,6 +817,24 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if kind == FlowKind::SelfServe && approver_policy.as_ref().is_none_or(|p| p.groups.iter().all(|g| g.conditions.is_empty())) {
             return Err(err(format!("`access_flows[{i}]` is self_serve but names no `approvers`: add approvers.users or approvers.groups, or an approver_policy")));
         }
+        let request_for = match &f.request_for {
+            None => sesame_core::flow::RequestFor::default(),
+            Some(rf) => {
+                let mut out = sesame_core::flow::RequestFor { own: false, others: false, direct_reports: false };
+                for (k, scope) in rf.request_scopes.iter().enumerate() {
+                    match scope.to_ascii_lowercase().as_str() {
+                        "self" => out.own = true,
+                        "others" => out.others = true,
+                        "direct_reports" => out.direct_reports = true,
+                        other => return Err(err(format!("`access_flows[{i}].request_for.request_scopes[{k}]` `{other}` is not self, others or direct_reports"))),
+                    }
+                }
+                if rf.request_scopes.is_empty() {
+                    return Err(err(format!("`access_flows[{i}].request_for.request_scopes` is empty: name self, others or direct_reports")));
+                }
+                out
+            }
+        };
         let timeframe = match &f.timeframe {
             Some(t) => Some(
                 sesame_core::timeframe::Timeframe::parse(&t.days_of_week, &t.start_time, &t.end_time, &t.time_zone)
@@ -827,6 +854,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 resource_scopes,
                 access_scope,
                 bundle,
+                request_for,
                 max_duration,
                 require_justification,
                 active: f.active,
@@ -995,7 +1023,7 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         let user = |e: &str| s.directory.user(e).unwrap().clone();
         let draft = |u: &User, integration: &'static str, resource_type: &'static str, permission: &'static str| (u.clone(), integration, resource_type, permission);
         let decide = |(u, integration, resource_type, permission): (User, &str, &str, &str), owners: &sesame_core::Owners| {
-            let r = sesame_core::RequestDraft { requester: &u, bundle: None, integration, resource_type, resources: &[], selected_by: &[], permission, duration: Duration::from_secs(600), justification: Some("port") };
+            let r = sesame_core::RequestDraft { requester: &u, grantee: None, bundle: None, integration, resource_type, resources: &[], selected_by: &[], permission, duration: Duration::from_secs(600), justification: Some("port") };
             sesame_core::decide(&r, &s.flows, &s.directory, owners, sesame_core::Timestamp(0))
         };
         // RND (by "contains") attaches the policy at once.
@@ -1085,6 +1113,12 @@ settings = { justification_required = true, requester_cannot_approve_self = true
             let e = p(&format!("{head}{targets}")).unwrap_err().to_string();
             assert!(e.contains(says), "{targets}: {e}");
         }
+        // request_for: the seed's scopes, any case; unknown or none refused.
+        let rf = |scopes: &str| p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nrequest_for = {{ request_scopes = [{scopes}] }}"));
+        let f = rf("'SELF', 'direct_reports'").unwrap();
+        assert_eq!(f.flows[0].request_for, sesame_core::flow::RequestFor { own: true, others: false, direct_reports: true });
+        assert!(rf("'anyone'").unwrap_err().to_string().contains("`anyone` is not self, others or direct_reports"));
+        assert!(rf("").unwrap_err().to_string().contains("request_scopes` is empty"));
         // Bundles: integration targets with their permissions and access
         // scopes; no nesting; a flow names a declared one.
         let bundle = |targets: &str| format!("{head}access_targets = [ {{ bundle = {{ name = 'b' }} }} ]\n[[bundles]]\nname = 'b'\naccess_targets = [ {targets} ]\n");

@@ -67,6 +67,8 @@ pub struct Plan {
     pub duration: Duration,
     /// How the integration names the grantee's login.
     pub username: sesame_integrations::UsernameRule,
+    /// Who gets the access, when someone asked for them.
+    pub grantee: Option<User>,
 }
 
 /// The resources of a request, each once, in the order given; at most
@@ -193,6 +195,13 @@ pub async fn preflight(c: &Checked, who: &User, body: &CreateRequest, now: Times
 /// dry-run endpoint answers with this, so warnings come before submission.
 pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestamp) -> Result<Plan, ApiError> {
     let checked = check(st, body).await?;
+    // Asking for someone else: they must be someone Sesame knows.
+    let grantee = match body.grantee.as_deref().map(str::trim) {
+        Some(g) if !g.eq_ignore_ascii_case(&who.email) => Some(st.settings.directory.user(g).cloned().ok_or_else(|| {
+            ApiError::new(ErrorCode::NotFound, format!("there is nobody named `{g}` in the directory: ask for someone Sesame knows, by e-mail"))
+        })?),
+        _ => None,
+    };
     let (offer, found, duration) = (checked.integration.descriptor(), &checked.found, checked.duration);
     let requested: Vec<sesame_core::flow::RequestedResource> = found.iter().map(requested_resource).collect();
     // The access scopes flows name, evaluated on what is asked.
@@ -207,6 +216,7 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     };
     let draft = RequestDraft {
         requester: who,
+        grantee: grantee.as_ref(),
         bundle: None,
         integration: &body.integration,
         resource_type: &body.resource_type,
@@ -221,11 +231,21 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     if let Decision::Refuse(r) = &decision {
         return Err(refusal(r, who, body));
     }
-    preflight(&checked, who, body, now).await?;
+    preflight(&checked, grantee.as_ref().unwrap_or(who), body, now).await?;
     match decision {
-        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration, username: offer.username.clone() }),
-        Decision::Pending { flow, approvers, parts } => {
-            Ok(Plan { status: RequestStatus::Pending, flow, approvers, parts, duration, username: offer.username.clone() })
+        Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration, username: offer.username.clone(), grantee }),
+        Decision::Pending { flow, mut parts, .. } => {
+            // Who gets the access never approves it either.
+            if let Some(g) = &grantee {
+                for p in &mut parts {
+                    p.approvers.retain(|a| !a.eq_ignore_ascii_case(&g.email));
+                }
+                if parts.iter().any(|p| p.approvers.is_empty()) {
+                    return Err(refusal(&Refusal::NoApprover { flow }, who, body));
+                }
+            }
+            let approvers = sesame_core::approval::all_approvers(&parts);
+            Ok(Plan { status: RequestStatus::Pending, flow, approvers, parts, duration, username: offer.username.clone(), grantee })
         }
         Decision::Refuse(r) => Err(refusal(&r, who, body)),
     }
@@ -243,9 +263,9 @@ pub fn requested_resource(f: &sesame_store::StoredResource) -> sesame_core::flow
 
 pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
     let now = clock::now();
-    let Plan { status, flow, approvers, parts, duration, username: rule } = plan(st, who, body, now).await?;
+    let Plan { status, flow, approvers, parts, duration, username: rule, grantee } = plan(st, who, body, now).await?;
     let id = new_request_id();
-    let username = username_for(&rule, who, &id);
+    let username = username_for(&rule, grantee.as_ref().unwrap_or(who), &id);
     let opening = lifecycle::open(start_for(st, &flow, status == RequestStatus::Granting, duration), now);
     let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
     let new = NewRequest {
@@ -264,6 +284,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         username,
         deadline: opening.deadline,
         bundle: None,
+        grantee: grantee.as_ref().map(|g| g.email.clone()),
     };
     let audit = AuditDraft::new(
         &who.email,
@@ -271,6 +292,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         Some(&id),
         opening.outcome,
         json!({
+            "grantee": grantee.as_ref().map(|g| &g.email),
             "integration": body.integration, "resource_type": body.resource_type, "resources": body.resources,
             "permission": body.permission, "duration": body.duration, "justification": body.justification,
             "flow": flow, "approvers": approvers, "approval_parts": parts,
@@ -309,6 +331,10 @@ fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {
                 Some((f, Miss::Requester)) => format!("; `{f}` covers this, but not for you"),
                 Some((f, Miss::Bundle { covers: Some(b) })) => format!("; the closest, `{f}`, covers requests for bundle `{b}` only"),
                 Some((f, Miss::Bundle { covers: None })) => format!("; the closest, `{f}`, covers no bundle"),
+                Some((f, Miss::RequestFor)) => match &body.grantee {
+                    Some(g) if !g.trim().eq_ignore_ascii_case(&who.email) => format!("; `{f}` covers this, but does not let you ask for `{}`", g.trim()),
+                    _ => format!("; `{f}` covers this, but only for others: ask for someone with --for"),
+                },
             };
             ApiError::new(
                 ErrorCode::NoMatchingFlow,
@@ -361,9 +387,12 @@ pub fn waiting_for(r: &RequestRow) -> String {
     }
 }
 
-/// May `who` see request `r`? The requester, its approvers and admins.
+/// May `who` see request `r`? The requester, the grantee, its approvers and admins.
 pub fn may_see(who: &User, r: &RequestRow) -> bool {
-    who.admin || r.requester.eq_ignore_ascii_case(&who.email) || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))
+    who.admin
+        || r.requester.eq_ignore_ascii_case(&who.email)
+        || r.grantee.eq_ignore_ascii_case(&who.email)
+        || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))
 }
 
 pub async fn visible(st: &AppState, who: &User, id: &str) -> Result<RequestRow, ApiError> {
@@ -454,6 +483,9 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     if r.status != RequestStatus::Pending {
         return Err(conflict(id, Some(r.status), if approve { "approved" } else { "rejected" }));
     }
+    if r.grantee.eq_ignore_ascii_case(&who.email) {
+        return Err(refused(ApprovalRefusal::OwnRequest));
+    }
     // Who may decide is checked first; then what they sent.
     let reason_needed = || {
         let wants = st.settings.flows.iter().any(|f| f.name == r.flow && f.require_approver_reason);
@@ -500,9 +532,9 @@ pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>)
     let now = clock::now();
     let r = visible(st, who, id).await?;
     let id = r.id.as_str();
-    let is_requester = r.requester.eq_ignore_ascii_case(&who.email);
+    let is_requester = r.requester.eq_ignore_ascii_case(&who.email) || r.grantee.eq_ignore_ascii_case(&who.email);
     if !(is_requester || who.admin) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "only the requester or an admin can revoke a request"));
+        return Err(ApiError::new(ErrorCode::Forbidden, "only the requester, the grantee or an admin can revoke a request"));
     }
     // A bundle's grants are revoked together.
     let rows = with_siblings(st, &r).await?;
@@ -579,7 +611,7 @@ mod tests {
     use super::*;
 
     fn body(resources: Vec<String>) -> CreateRequest {
-        CreateRequest { integration: "i".into(), resource_type: "t".into(), resources, permission: "p".into(), duration: "1h".into(), justification: None }
+        CreateRequest { integration: "i".into(), resource_type: "t".into(), resources, permission: "p".into(), duration: "1h".into(), justification: None, grantee: None }
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub fn params_for(r: &RequestRow) -> ActionParams {
         resource_type: r.resource_type.clone(),
         resources: r.resources.clone(),
         permission: r.permission.clone(),
-        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), r.requester.clone())].into(),
+        // The identity the access is for: the grantee's.
+        custom_parameters: [(sesame_proto::REQUESTER_PARAM.to_owned(), r.grantee.clone())].into(),
     }
 }
 

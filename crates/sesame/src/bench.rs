@@ -294,6 +294,7 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
             username: format!("sbench_{i}"),
             deadline: opening.deadline,
             bundle: None,
+            grantee: None,
         };
         let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
         let audit = |action| AuditDraft::new("bench@example.com", action, Some(&id), Outcome::Ok, json!({}));

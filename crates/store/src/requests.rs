@@ -30,6 +30,8 @@ pub struct NewRequest {
     pub deadline: Option<Timestamp>,
     /// One grant of a request for this bundle: (bundle name, group id).
     pub bundle: Option<(String, String)>,
+    /// Who gets the access when not the requester.
+    pub grantee: Option<String>,
 }
 
 impl NewRequest {
@@ -62,6 +64,7 @@ impl NewRequest {
             last_error: None,
             extensions: 0,
             bundle: self.bundle.clone(),
+            grantee: self.grantee.clone().unwrap_or_else(|| self.requester.clone()),
         }
     }
 }
@@ -100,6 +103,8 @@ pub struct RequestRow {
     pub extensions: i64,
     /// One grant of a request for this bundle: (bundle name, group id).
     pub bundle: Option<(String, String)>,
+    /// Who gets the access: the requester, or whom they asked for.
+    pub grantee: String,
 }
 
 /// A request that held access, and for how long (`Store::access_held`).
@@ -113,7 +118,10 @@ pub struct AccessHeld {
 
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
+    /// Requests this person made or gets the access of.
     pub requester: Option<String>,
+    /// Requests whose access this person gets.
+    pub grantee: Option<String>,
     pub status: Option<RequestStatus>,
     pub integration: Option<String>,
     pub limit: Option<i64>,
@@ -121,7 +129,7 @@ pub struct RequestFilter {
 
 const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
     r.justification, r.status, r.flow, r.approvers, r.approval_parts, r.approvals, r.decided_by, r.decision_reason, r.username, r.created_at, \
-    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, r.bundle, r.bundle_request, \
+    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, r.bundle, r.bundle_request, COALESCE(r.grantee, r.requester) AS grantee, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
      ORDER BY j.failures DESC LIMIT 1), r.failure_reason) AS last_error";
@@ -173,6 +181,7 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
             (Some(b), Some(g)) => Some((b, g)),
             _ => None,
         },
+        grantee: row.try_get("grantee")?,
     })
 }
 
@@ -232,8 +241,8 @@ async fn insert_request_in(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
-         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals, bundle, bundle_request) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]', $16, $17)",
+         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals, bundle, bundle_request, grantee) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]', $16, $17, $18)",
     )
     .bind(&r.id)
     .bind(&r.requester)
@@ -252,6 +261,7 @@ async fn insert_request_in(
     .bind(serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()))
     .bind(r.bundle.as_ref().map(|(b, _)| b.clone()))
     .bind(r.bundle.as_ref().map(|(_, g)| g.clone()))
+    .bind(&r.grantee)
     .execute(&mut **tx)
     .await?;
     for j in jobs {
@@ -452,14 +462,15 @@ impl Store {
 
     pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM requests r WHERE ($1 IS NULL OR r.requester = $1) AND ($2 IS NULL OR r.status = $2) \
-             AND ($3 IS NULL OR r.integration = $3) ORDER BY r.created_at DESC, r.id LIMIT $4"
+            "SELECT {COLUMNS} FROM requests r WHERE ($1 IS NULL OR r.requester = $1 OR r.grantee = $1) AND ($2 IS NULL OR r.status = $2) \
+             AND ($3 IS NULL OR r.integration = $3) AND ($5 IS NULL OR COALESCE(r.grantee, r.requester) = $5) ORDER BY r.created_at DESC, r.id LIMIT $4"
         );
         let rows = sqlx::query(&sql)
             .bind(&f.requester)
             .bind(f.status.map(|s| s.as_str()))
             .bind(&f.integration)
             .bind(f.limit.unwrap_or(1000))
+            .bind(&f.grantee)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(row_to_request).collect()
@@ -467,13 +478,14 @@ impl Store {
 
     /// Every request whose grant reached its target (`grant.done` in the
     /// audit log), with when it did and when its revoke was done (none while
-    /// it lasts), oldest grant first; by requester and integration if given.
+    /// it lasts), oldest grant first; by grantee (who held it) and
+    /// integration if given.
     pub async fn access_held(&self, requester: Option<&str>, integration: Option<&str>) -> Result<Vec<AccessHeld>> {
         let sql = format!(
             "SELECT {COLUMNS}, \
              (SELECT MIN(a.at_ms) FROM audit a WHERE a.request_id = r.id AND a.action = 'grant.done') AS granted_at, \
              (SELECT MIN(a.at_ms) FROM audit a WHERE a.request_id = r.id AND a.action = 'revoke.done') AS ended_at \
-             FROM requests r WHERE ($1 IS NULL OR r.requester = $1) AND ($2 IS NULL OR r.integration = $2) \
+             FROM requests r WHERE ($1 IS NULL OR COALESCE(r.grantee, r.requester) = $1) AND ($2 IS NULL OR r.integration = $2) \
              AND EXISTS (SELECT 1 FROM audit a WHERE a.request_id = r.id AND a.action = 'grant.done') \
              ORDER BY granted_at, r.id"
         );

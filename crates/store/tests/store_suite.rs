@@ -33,6 +33,25 @@ async fn drop_db(store: Store, db: String) {
     sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await.unwrap();
 }
 
+/// Drops a test's PostgreSQL database when the test ends, also when it
+/// panics: a database left behind is found by later discovery tests.
+struct DropDb(String);
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let db = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Store::connect_raw_admin(&format!("{}/postgres", pg_admin_url())).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&admin).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 macro_rules! both {
     ($name:ident) => {
         mod $name {
@@ -43,6 +62,7 @@ macro_rules! both {
             #[tokio::test]
             async fn postgres() {
                 let (store, db) = super::postgres().await;
+                let _drop = super::DropDb(db.clone());
                 super::$name(store.clone()).await;
                 super::drop_db(store, db).await;
             }
@@ -67,6 +87,7 @@ fn req(id: &str, status: RequestStatus) -> NewRequest {
         username: format!("sesame_{id}"),
         deadline: None,
         bundle: None,
+        grantee: None,
     }
 }
 

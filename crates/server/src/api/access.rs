@@ -16,13 +16,13 @@ use serde_json::json;
 /// My active access.
 #[utoipa::path(get, path = "/api/v1/access", responses((status = 200, body = Vec<RequestView>)))]
 pub async fn list(State(st): State<AppState>, Caller(who): Caller) -> Result<Json<Vec<RequestView>>, ApiError> {
-    let f = RequestFilter { requester: Some(who.email.clone()), status: Some(RequestStatus::Active), ..Default::default() };
+    let f = RequestFilter { grantee: Some(who.email.clone()), status: Some(RequestStatus::Active), ..Default::default() };
     Ok(Json(st.store.list_requests(&f).await?.iter().map(views::request).collect()))
 }
 
 async fn own_active(st: &AppState, who: &sesame_core::User, id: &str) -> Result<RequestRow, ApiError> {
     let r = svc::visible(st, who, id).await?;
-    if !r.requester.eq_ignore_ascii_case(&who.email) {
+    if !r.grantee.eq_ignore_ascii_case(&who.email) {
         return Err(ApiError::new(ErrorCode::Forbidden, "only the grantee can use this access"));
     }
     if r.status != RequestStatus::Active {

@@ -54,7 +54,7 @@ pub async fn access(State(st): State<AppState>, _admin: Admin, ApiQuery(q): ApiQ
             }
             AccessReportRow {
                 request_id: r.id,
-                user: r.requester,
+                user: r.grantee,
                 integration: r.integration,
                 resource_type: r.resource_type,
                 resources: r.resources,

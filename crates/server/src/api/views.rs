@@ -8,6 +8,7 @@ pub fn request(r: &RequestRow) -> RequestView {
     RequestView {
         id: r.id.clone(),
         requester: r.requester.clone(),
+        grantee: r.grantee.clone(),
         integration: r.integration.clone(),
         resource_type: r.resource_type.clone(),
         resources: r.resources.clone(),

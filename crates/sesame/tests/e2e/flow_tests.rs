@@ -298,3 +298,71 @@ async fn an_access_scope_target_covers_what_the_scope_selects() {
     h.cli(&outsider, &["requests", "revoke", &s(&r, "id"), "--wait"]);
     h.finish().await;
 }
+
+/// The seed's `request_for`: a manager asks for a direct report, who gets
+/// the login and its credentials (the manager does not); asking for
+/// someone who is not a report is refused, naming why; with approval, the
+/// grantee cannot approve their own access either.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_asks_for_a_direct_report_who_gets_the_access() {
+    let flows = r#"
+[[users]]
+email = "report@example.com"
+manager = "lead@example.com"
+
+[[access_flows]]
+name = "for-my-reports"
+trigger = "AUTOMATIC"
+integration = "local-pg"
+requestors = { conditions = [ { type = "group", values = ["leads"] } ] }
+request_for = { request_scopes = ["direct_reports"] }
+permissions = ["read_write"]
+grant_duration_in_min = 60
+settings = { justification_required = false }
+
+[[access_flows]]
+name = "others-with-approval"
+trigger = "SELF_SERVE"
+integration = "local-pg"
+requestors = { conditions = [ { type = "user", values = ["dev@example.com"] } ] }
+request_for = { request_scopes = ["others"] }
+approver_policy = { approval_mode = "ANY_OF", approver_groups = [ { approvers = [ { type = "user", values = ["report@example.com", "lead@example.com"] } ] } ] }
+resource_types = ["schema"]
+grant_duration_in_min = 60
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let lead = h.token("lead@example.com");
+    let report = h.token("report@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let ask = |tok: &str, who: &str| h.cli_raw(tok, &["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", &orders, "--permission", "read_write", "--duration", "30m", "--for", who, "--wait"]);
+    let (code, _, err) = ask(&lead, "outsider@example.com");
+    assert!(code != 0 && err.contains("no_matching_flow") && err.contains("does not let you ask for `outsider@example.com`"), "{err}");
+    let (code, _, err) = ask(&lead, "nobody@example.com");
+    assert!(code != 0 && err.contains("not_found") && err.contains("nobody named"), "{err}");
+    let (code, out, err) = ask(&lead, "report@example.com");
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((s(&r, "status").as_str(), s(&r, "requester").as_str(), s(&r, "grantee").as_str()), ("Active", "lead@example.com", "report@example.com"), "{r}");
+    let id = s(&r, "id");
+    assert!(s(&r, "username").contains("report"), "the login is named for the grantee: {r}");
+    h.cli_err(&lead, &["access", "use", &id], "forbidden");
+    assert_eq!(h.cli(&report, &["access", "list"]).as_array().unwrap().len(), 1, "it is the report's access");
+    assert!(h.cli(&lead, &["access", "list"]).as_array().unwrap().is_empty(), "not the manager's");
+    let creds = h.cli(&report, &["access", "use", &id]);
+    let mut conn = h.login(&s(&r, "username"), &s(&creds, "secret")).await.expect("the grantee logs in");
+    sqlx::query("INSERT INTO public.orders VALUES (1)").execute(&mut conn).await.unwrap();
+    drop(conn);
+    // The grantee may end it too.
+    assert_eq!(s(&h.cli(&report, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    assert!(h.login(&s(&r, "username"), &s(&creds, "secret")).await.is_err());
+    // With approval: the grantee is never among the approvers.
+    let schema = join(&[&h.db, "public"]);
+    let p = h.cli(&dev, &["requests", "create", "--integration", "local-pg", "--resource-type", "schema", "--resources", &schema, "--permission", "read_only", "--duration", "30m", "--justification", "for report", "--for", "report@example.com"]);
+    assert_eq!(p["approvers"], serde_json::json!(["lead@example.com"]), "{p}");
+    h.cli_err(&report, &["requests", "approve", &s(&p, "id")], "self_approval");
+    h.cli(&lead, &["requests", "approve", &s(&p, "id")]);
+    h.finish().await;
+}

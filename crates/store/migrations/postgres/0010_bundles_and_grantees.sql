@@ -3,3 +3,6 @@
 ALTER TABLE requests ADD COLUMN bundle TEXT;
 ALTER TABLE requests ADD COLUMN bundle_request TEXT;
 CREATE INDEX requests_bundle_request ON requests (bundle_request);
+-- Who gets the access when someone asked for them (the seed's request_for);
+-- NULL: the requester.
+ALTER TABLE requests ADD COLUMN grantee TEXT;
