@@ -102,6 +102,42 @@ pub enum RequestsCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum FlowsCmd {
+    /// Access flows and what each covers.
+    List,
+    /// One access flow, every setting.
+    Show { name: String },
+}
+
+pub async fn flows(o: &ClientOpts, cmd: FlowsCmd) -> Out {
+    use sesame_proto::AccessFlowView;
+    let c = ApiClient::new(o)?;
+    let v: Vec<AccessFlowView> = match cmd {
+        FlowsCmd::List => c.get("/api/v1/access-flows").await?,
+        FlowsCmd::Show { name } => vec![c.get(&format!("/api/v1/access-flows/{}", enc(&name))).await?],
+    };
+    print::json_or(o, &v, || {
+        let lines: Vec<String> = v
+            .iter()
+            .map(|f| {
+                let approvers = if f.approver_groups.is_empty() { String::new() } else { format!("\n  approvers ({}): {}", f.approval_mode, f.approver_groups.join("; ")) };
+                format!(
+                    "{}{} {} {}m\n  requestors: {}{}\n  {}",
+                    f.name,
+                    if f.active { "" } else { " (inactive)" },
+                    f.trigger,
+                    f.grant_duration_in_min,
+                    f.requestors,
+                    approvers,
+                    f.access_targets.join("\n  ")
+                )
+            })
+            .collect();
+        print::shown(&lines.join("\n"))
+    })
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BundlesCmd {
     /// Bundles and what each grants.
     List,

@@ -100,6 +100,43 @@ pub struct Conditions {
     pub conditions: Vec<Condition>,
 }
 
+impl std::fmt::Display for Conditions {
+    /// As people read it: `group is developers or department is payments`;
+    /// `nobody` / `everybody` for no condition.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.conditions.is_empty() {
+            return f.write_str(if self.logical == Logical::And { "everybody" } else { "nobody" });
+        }
+        let join = if self.logical == Logical::And { " and " } else { " or " };
+        let parts: Vec<String> = self
+            .conditions
+            .iter()
+            .map(|c| {
+                let what = match &c.attribute {
+                    Attribute::User => "user",
+                    Attribute::Group => "group",
+                    Attribute::Manager => "manager",
+                    Attribute::Owner => "Owner",
+                    Attribute::Custom(a) => a.as_str(),
+                };
+                let op = match c.op {
+                    MatchOp::Is => "is",
+                    MatchOp::IsNot => "is_not",
+                    MatchOp::Contains => "contains",
+                    MatchOp::DoesNotContain => "does_not_contain",
+                    MatchOp::StartsWith => "starts_with",
+                };
+                if c.values.is_empty() {
+                    what.to_owned()
+                } else {
+                    format!("{what} {op} {}", c.values.join(", "))
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(join))
+    }
+}
+
 impl Conditions {
     /// `users` or `groups` by name: the flows of Sesame's first configs.
     pub fn of(users: &[String], groups: &[String]) -> Conditions {

@@ -283,3 +283,34 @@ pub struct LiftRequest {
     pub principal_type: String,
     pub name: String,
 }
+
+/// An access flow as configured, with every target it covers (the seed's
+/// `apono_access_flow_v2` fields, read-only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessFlowView {
+    pub name: String,
+    pub active: bool,
+    /// `AUTOMATIC` or `SELF_SERVE`.
+    pub trigger: String,
+    pub grant_duration_in_min: u64,
+    /// Each target: an integration with types, permissions and resource
+    /// scopes, an access scope, or a bundle.
+    pub access_targets: Vec<String>,
+    pub requestors: String,
+    /// `self`, `others`, `direct_reports`.
+    pub request_for: Vec<String>,
+    /// `ANY_OF` / `ALL_OF` and each approver group (empty for AUTOMATIC).
+    pub approval_mode: String,
+    pub approver_groups: Vec<String>,
+    pub timeframe: Option<String>,
+    pub pending_expiry_secs: Option<u64>,
+    /// How many escalation tiers.
+    pub escalation_tiers: usize,
+    pub justification_required: bool,
+    pub require_approver_reason: bool,
+    pub require_mfa: bool,
+    pub requester_mfa: bool,
+    pub max_extensions: u32,
+    pub extension_duration_in_min: u64,
+    pub labels: Vec<String>,
+}

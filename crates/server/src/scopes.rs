@@ -20,6 +20,14 @@ pub fn tags_and_context(r: &StoredResource) -> (BTreeMap<String, String>, BTreeM
             None => context.insert(k.clone(), v.clone()),
         };
     }
+    // A resource's risk level: what discovery said, or its `risk_level`
+    // (or `risk-level`) tag when that names a level (word or the seed's 1-4).
+    if !context.contains_key("risk_level") {
+        let tagged = ["risk_level", "risk-level"].iter().find_map(|k| tags.get(*k)).and_then(|v| level(v));
+        if let Some(l) = tagged {
+            context.insert("risk_level".into(), l.to_owned());
+        }
+    }
     if let Some(arn) = context.get("arn").cloned() {
         let mut parts = arn.split(':');
         let (region, account) = (parts.nth(3).unwrap_or_default(), parts.next().unwrap_or_default());
@@ -32,9 +40,24 @@ pub fn tags_and_context(r: &StoredResource) -> (BTreeMap<String, String>, BTreeM
     (tags, context)
 }
 
+const LEVELS: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// A risk level as people write it: a word in any case, or the seed's 1-4.
+fn level(v: &str) -> Option<&'static str> {
+    let v = v.trim().to_ascii_lowercase();
+    LEVELS.iter().position(|l| *l == v).or_else(|| v.parse::<usize>().ok().filter(|n| (1..=4).contains(n)).map(|n| n - 1)).map(|i| LEVELS[i])
+}
+
+/// The risk of a resource nothing rated: the highest risk of what can be
+/// granted on it (the permissions its integration offers for its type).
+pub fn type_risk(permissions: &[sesame_proto::PermissionInfo]) -> &'static str {
+    permissions.iter().filter_map(|p| p.risk_level.as_deref().and_then(level)).max_by_key(|l| LEVELS.iter().position(|x| x == l)).unwrap_or("")
+}
+
 /// A stored resource as AQL reads it: its path and source id from its
-/// context when discovery named them, its id otherwise.
-fn facts<'a>(integration: &'a str, kind: &'a str, r: &'a StoredResource, tags: &'a BTreeMap<String, String>, context: &'a BTreeMap<String, String>) -> ResourceFacts<'a> {
+/// context when discovery named them, its id otherwise; its risk level as
+/// rated, or `fallback_risk`.
+fn facts<'a>(integration: &'a str, kind: &'a str, r: &'a StoredResource, tags: &'a BTreeMap<String, String>, context: &'a BTreeMap<String, String>, fallback_risk: &'a str) -> ResourceFacts<'a> {
     ResourceFacts {
         integration,
         integration_kind: kind,
@@ -44,7 +67,7 @@ fn facts<'a>(integration: &'a str, kind: &'a str, r: &'a StoredResource, tags: &
         path: context.get("path").map_or(r.id.as_str(), String::as_str),
         source_id: context.get("arn").map_or(r.id.as_str(), String::as_str),
         status: "active",
-        risk_level: context.get("risk_level").map_or("", String::as_str),
+        risk_level: context.get("risk_level").map_or(fallback_risk, String::as_str),
         tags,
         context,
     }
@@ -65,11 +88,13 @@ pub async fn selecting(
     let risk = permission.risk_level.as_deref().unwrap_or_default();
     let p = PermissionFacts { id: &permission.id, name: &permission.name, status: "active", risk_level: risk, tags: &empty, context: &empty };
     let mut out = Vec::new();
+    let offer = st.integration(integration).map(|i| i.descriptor().clone());
     for name in names {
         let Some(q) = st.store.scope(name).await?.and_then(|row| row.query.parse::<Query>().ok()) else { continue };
         let all = resources.iter().all(|r| {
             let (tags, context) = tags_and_context(r);
-            q.matches(&facts(integration, kind, r, &tags, &context), &p)
+            let fallback = offer.as_ref().map_or("", |o| type_risk(o.permissions(&r.resource_type)));
+            q.matches(&facts(integration, kind, r, &tags, &context, fallback), &p)
         });
         if all && !resources.is_empty() {
             out.push(name.clone());
@@ -103,7 +128,8 @@ pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_st
         let none = index.permission_set(&[]);
         for r in st.store.list_inventory(&name, None).await? {
             let (tags, context) = tags_and_context(&r);
-            index.push(&facts(&name, kind, &r, &tags, &context), sets.get(r.resource_type.as_str()).copied().unwrap_or(none));
+            let fallback = type_risk(d.permissions(&r.resource_type));
+            index.push(&facts(&name, kind, &r, &tags, &context, fallback), sets.get(r.resource_type.as_str()).copied().unwrap_or(none));
         }
     }
     Ok(index
@@ -139,5 +165,25 @@ mod tests {
         assert_eq!(context.get("region").unwrap(), "eu-west-1");
         assert_eq!(context.get("account").unwrap(), "123456789012");
         assert!(!context.contains_key("tag:env"));
+        assert!(!context.contains_key("risk_level"), "nothing rated it");
+    }
+
+    #[test]
+    fn a_resources_risk_is_rated_by_discovery_by_its_tag_or_by_what_it_grants() {
+        let r = |meta: &[(&str, &str)]| sesame_store::StoredResource {
+            resource_type: "table".into(),
+            id: "db/public/t".into(),
+            name: "t".into(),
+            metadata: meta.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        };
+        let risk = |meta: &[(&str, &str)]| super::tags_and_context(&r(meta)).1.get("risk_level").cloned();
+        assert_eq!(risk(&[("risk_level", "medium")]), Some("medium".into()), "discovery's word wins");
+        assert_eq!(risk(&[("risk_level", "medium"), ("tag:risk_level", "critical")]), Some("medium".into()));
+        assert_eq!(risk(&[("tag:risk_level", "HIGH")]), Some("high".into()));
+        assert_eq!(risk(&[("tag:risk-level", "3")]), Some("high".into()), "the seed's numbers");
+        assert_eq!(risk(&[("tag:risk_level", "9")]), None, "not a level");
+        let p = |id: &str, r: Option<&str>| sesame_proto::PermissionInfo { id: id.into(), name: id.into(), risk_level: r.map(Into::into) };
+        assert_eq!(super::type_risk(&[p("read_only", Some("low")), p("read_write", Some("high")), p("x", None)]), "high");
+        assert_eq!(super::type_risk(&[p("x", None)]), "");
     }
 }

@@ -86,6 +86,9 @@ enum Cmd {
     /// Access scopes: named AQL queries over the inventory.
     #[command(subcommand)]
     Scopes(sesame_cli::ScopesCmd),
+    /// Access flows: who may ask for what, who approves, with which settings.
+    #[command(subcommand)]
+    Flows(sesame_cli::FlowsCmd),
     /// Bundles: named sets of access targets, requested together.
     #[command(subcommand)]
     Bundles(sesame_cli::BundlesCmd),
@@ -268,6 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Boundaries(c) => sesame_cli::boundaries(&cli.client, c).await,
         Cmd::Scopes(c) => sesame_cli::scopes(&cli.client, c).await,
         Cmd::Bundles(c) => sesame_cli::bundles(&cli.client, c).await,
+        Cmd::Flows(c) => sesame_cli::flows(&cli.client, c).await,
         Cmd::Mfa(c) => sesame_cli::mfa(&cli.client, c).await,
         Cmd::Reports(c) => sesame_cli::reports(&cli.client, c).await,
         Cmd::Whoami => sesame_cli::whoami(&cli.client).await,

@@ -5,6 +5,7 @@ mod audit;
 mod boundaries;
 mod bundles;
 mod connector;
+mod flows;
 mod inventory;
 mod mfa;
 mod reports;
@@ -23,6 +24,7 @@ use utoipa::OpenApi;
     paths(
         requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke, requests::extend,
         mfa::enroll, mfa::verify, mfa::reset,
+        flows::list, flows::show,
         bundles::list, bundles::show, bundles::request, bundles::dry_run, bundles::show_request,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
@@ -37,7 +39,7 @@ use utoipa::OpenApi;
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
         sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
         sesame_proto::ExtendRequest, sesame_proto::MfaEnrolment, sesame_proto::MfaCode, sesame_proto::MfaStepUp, sesame_proto::MfaReset,
-        sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
+        sesame_proto::AccessFlowView, sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
         sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
@@ -111,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/requests/{id}/reject", post(requests::reject))
         .route("/api/v1/requests/{id}/revoke", post(requests::revoke))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
+        .route("/api/v1/access-flows", get(flows::list))
+        .route("/api/v1/access-flows/{name}", get(flows::show))
         .route("/api/v1/bundles", get(bundles::list))
         .route("/api/v1/bundles/{name}", get(bundles::show))
         .route("/api/v1/bundles/{name}/requests", post(bundles::request))

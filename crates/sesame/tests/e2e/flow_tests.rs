@@ -100,6 +100,13 @@ grant_duration_in_min = 60
     let lead = h.token("lead@example.com");
     let dev = h.token("dev@example.com");
     h.sync(&admin);
+    // The flow reads back as configured, in the seed's words.
+    let f = h.cli(&outsider, &["flows", "show", "two-keys"]);
+    assert_eq!((s(&f[0], "trigger").as_str(), s(&f[0], "approval_mode").as_str(), f[0]["labels"].clone()), ("SELF_SERVE", "ALL_OF", serde_json::json!(["pci"])), "{f}");
+    assert_eq!(f[0]["approver_groups"].as_array().unwrap().len(), 2, "{f}");
+    assert_eq!(s(&f[0], "requestors"), "user starts_with outsider@", "{f}");
+    assert!(h.cli(&outsider, &["flows", "list"]).as_array().unwrap().iter().any(|x| x["name"] == "auto-read"));
+    h.cli_err(&outsider, &["flows", "show", "nope"], "not_found");
     let orders = join(&[&h.db, "public", "orders"]);
     let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
     assert_eq!((s(&r, "status").as_str(), s(&r, "flow").as_str()), ("Pending", "two-keys"), "{r}");
