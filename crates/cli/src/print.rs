@@ -244,3 +244,31 @@ pub fn bundle_request(o: &ClientOpts, b: &sesame_proto::BundleRequestView) -> Re
         shown(&format!("{} bundle {}: {}\n{}", b.id, b.bundle, b.status, grants.join("\n")))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    /// The enrolment a terminal shows: a QR code an authenticator scans
+    /// (the URI's own code), the URI and the secret; escape sequences from
+    /// the server are shown escaped, never run.
+    #[test]
+    fn an_enrolment_is_a_qr_code_of_its_uri_and_escapes_are_shown_not_run() {
+        let uri = "otpauth://totp/Sesame:ann%40example.com?secret=JBSWY3DPEHPK3PXP&digits=6&algorithm=SHA1&issuer=Sesame&period=30";
+        let e = sesame_proto::MfaEnrolment { otpauth_uri: uri.into(), secret: "JBSWY3DPEHPK3PXP".into(), next: "verify\u{1b}[2J now".into() };
+        let text = super::enrolment(&e);
+        assert!(text.contains('█') || text.contains('▀') || text.contains('▄'), "a QR code in block characters:\n{text}");
+        assert!(text.contains(uri) && text.contains("secret: JBSWY3DPEHPK3PXP") && text.contains("shown once"));
+        assert!(!text.contains('\u{1b}') && text.contains("\\u{1b}[2J"), "the escape is shown, not sent to the terminal");
+        // The code holds exactly the URI: the same encoder, the same modules.
+        let code = qrcode::QrCode::new(uri.as_bytes()).unwrap();
+        let rows = code.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build();
+        assert!(text.starts_with(&rows), "the QR code printed is the URI's");
+    }
+
+    #[test]
+    fn text_from_the_server_cannot_drive_the_terminal() {
+        assert_eq!(super::shown("db\u{1b}]0;owned\u{7}/t"), "db\\u{1b}]0;owned\\u{7}/t");
+        assert_eq!(super::shown("line\nnext"), "line\nnext");
+    }
+}
