@@ -43,10 +43,12 @@ pub enum AuditAction {
     MfaVerify,
     MfaReset,
     BundleRollback,
+    RequestExtendAsk,
+    RequestExtendReject,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -84,6 +86,8 @@ impl AuditAction {
         AuditAction::MfaVerify,
         AuditAction::MfaReset,
         AuditAction::BundleRollback,
+        AuditAction::RequestExtendAsk,
+        AuditAction::RequestExtendReject,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +129,8 @@ impl AuditAction {
             AuditAction::MfaVerify => "mfa.verify",
             AuditAction::MfaReset => "mfa.reset",
             AuditAction::BundleRollback => "bundle.rollback",
+            AuditAction::RequestExtendAsk => "request.extend.ask",
+            AuditAction::RequestExtendReject => "request.extend.reject",
         }
     }
 }

@@ -121,6 +121,17 @@ pub struct RequestView {
     /// The bundle request (`bnd_...`) this grant belongs to.
     #[serde(default)]
     pub bundle_request: Option<String>,
+    /// An extension waiting for approval: until when, asked by whom.
+    #[serde(default)]
+    pub extension_asked: Option<ExtensionAskedView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExtensionAskedView {
+    pub until: String,
+    pub by: String,
+    pub reason: Option<String>,
+    pub approvals: Vec<String>,
 }
 
 /// A request for a bundle (`POST /api/v1/bundles/{name}/requests`).

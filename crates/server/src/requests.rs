@@ -480,6 +480,9 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
             format!("you approved your part of `{id}` already: it waits for {}", waiting_for(&r)),
         ),
     };
+    if let (RequestStatus::Active, Some(e)) = (r.status, &r.extension_asked) {
+        return decide_extension(st, who, &r, e, approve, reason, mfa_code).await;
+    }
     if r.status != RequestStatus::Pending {
         return Err(conflict(id, Some(r.status), if approve { "approved" } else { "rejected" }));
     }
@@ -554,8 +557,8 @@ pub async fn revoke(st: &AppState, who: &User, id: &str, reason: Option<String>)
 pub async fn extend(st: &AppState, who: &User, id: &str, duration: &str, reason: Option<String>) -> Result<RequestRow, ApiError> {
     let now = clock::now();
     let r = visible(st, who, id).await?;
-    if !(r.requester.eq_ignore_ascii_case(&who.email) || who.admin) {
-        return Err(ApiError::new(ErrorCode::Forbidden, "only the requester or an admin can extend a request"));
+    if !(r.requester.eq_ignore_ascii_case(&who.email) || r.grantee.eq_ignore_ascii_case(&who.email) || who.admin) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "only the requester, the grantee or an admin can extend a request"));
     }
     let by = parse_duration(duration)?;
     if r.status != RequestStatus::Active {
@@ -573,7 +576,27 @@ pub async fn extend(st: &AppState, who: &User, id: &str, duration: &str, reason:
         return Err(refuse(format!("access flow `{}` extends by at most {}: ask for that or less", flow.name, humantime::format_duration(flow.extension_max))));
     }
     let until = r.deadline.unwrap_or(now).plus(by);
-    let step = lifecycle::step(&crate::worker::facts(&r), Event::ExtendAsked { by: who.email.clone(), until, reason }, now)
+    // A self-serve flow's approvers approve the extension as they approved
+    // the request; an automatic flow extends at once.
+    if flow.kind == sesame_core::FlowKind::SelfServe && !who.admin {
+        if let Some(e) = &r.extension_asked {
+            return Err(conflict(id, Some(r.status), &format!("extended again while an extension to {} waits for approval", clock::rfc3339(e.until))));
+        }
+        let ask = sesame_store::ExtensionAsked { until, by: who.email.clone(), reason: reason.clone(), approvals: vec![] };
+        let detail = json!({ "until": until.0, "reason": reason, "approvers": r.approvers });
+        let audit = AuditDraft::new(&who.email, AuditAction::RequestExtendAsk, Some(id), sesame_core::Outcome::PendingApproval, detail);
+        if !st.store.set_extension_asked(id, None, Some(&ask), audit, now).await? {
+            return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you asked: look at it again and retry")));
+        }
+        st.changed(id);
+        return get(st, id).await;
+    }
+    apply_extension(st, &r, &who.email, until, reason, now).await
+}
+
+async fn apply_extension(st: &AppState, r: &RequestRow, by: &str, until: Timestamp, reason: Option<String>, now: Timestamp) -> Result<RequestRow, ApiError> {
+    let id = r.id.as_str();
+    let step = lifecycle::step(&crate::worker::facts(r), Event::ExtendAsked { by: by.to_owned(), until, reason }, now)
         .map_err(|e| conflict(id, Some(e.from), "extended"))?;
     let Step::Extend(x) = step else { return Err(conflict(id, Some(r.status), "extended")) };
     if !st.store.extend(&x, now).await? {
@@ -582,6 +605,43 @@ pub async fn extend(st: &AppState, who: &User, id: &str, duration: &str, reason:
     st.changed(id);
     st.wake_worker.notify_one();
     get(st, id).await
+}
+
+/// Approve or reject the extension an Active request waits for: each part
+/// of the request needs one of its approvers again (never the requester or
+/// the grantee); the last approval applies it.
+async fn decide_extension(st: &AppState, who: &User, r: &RequestRow, e: &sesame_store::ExtensionAsked, approve: bool, reason: Option<String>, mfa_code: Option<&str>) -> Result<RequestRow, ApiError> {
+    let now = clock::now();
+    let id = r.id.as_str();
+    if r.grantee.eq_ignore_ascii_case(&who.email) || e.by.eq_ignore_ascii_case(&who.email) {
+        return Err(ApiError::new(ErrorCode::SelfApproval, "you cannot approve or reject your own extension: another approver must"));
+    }
+    let not_approver = || ApiError::new(ErrorCode::NotAnApprover, format!("you are not an approver of `{id}`: its approvers are `{}`", r.approvers.join("`, `")));
+    if !approve {
+        approval::may_decide(&who.email, &r.requester, &r.approval_parts).map_err(|_| not_approver())?;
+        let audit = AuditDraft::new(&who.email, AuditAction::RequestExtendReject, Some(id), sesame_core::Outcome::Ok, json!({ "reason": reason, "until": e.until.0 }));
+        if !st.store.set_extension_asked(id, Some(e), None, audit, now).await? {
+            return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you answered: look at it again and retry")));
+        }
+        st.changed(id);
+        return get(st, id).await;
+    }
+    let progress = approval::approve(&r.approval_parts, &e.approvals, &who.email, &r.requester).map_err(|x| match x {
+        ApprovalRefusal::OwnRequest => ApiError::new(ErrorCode::SelfApproval, "you cannot approve your own extension: another approver must"),
+        ApprovalRefusal::NotAnApprover => not_approver(),
+        ApprovalRefusal::AlreadyApproved => ApiError::new(ErrorCode::InvalidState, format!("you approved your part of the extension of `{id}` already")),
+    })?;
+    approver_stepped_up(st, who, &r.flow, mfa_code, now).await?;
+    if !progress.complete() {
+        let after = sesame_store::ExtensionAsked { approvals: progress.approvals.clone(), ..e.clone() };
+        let audit = AuditDraft::new(&who.email, AuditAction::RequestApprovePartial, Some(id), sesame_core::Outcome::Ok, json!({ "extension_until": e.until.0, "approvals": progress.approvals }));
+        if !st.store.set_extension_asked(id, Some(e), Some(&after), audit, now).await? {
+            return Err(ApiError::new(ErrorCode::InvalidState, format!("request `{id}` changed while you approved it: look at it again and retry")));
+        }
+        st.changed(id);
+        return get(st, id).await;
+    }
+    apply_extension(st, r, &who.email, e.until, reason.or_else(|| e.reason.clone()), now).await
 }
 
 /// Wait until the request leaves Granting/Revoking (or `timeout` passes).

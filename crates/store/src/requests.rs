@@ -65,6 +65,7 @@ impl NewRequest {
             extensions: 0,
             bundle: self.bundle.clone(),
             grantee: self.grantee.clone().unwrap_or_else(|| self.requester.clone()),
+            extension_asked: None,
         }
     }
 }
@@ -105,6 +106,19 @@ pub struct RequestRow {
     pub bundle: Option<(String, String)>,
     /// Who gets the access: the requester, or whom they asked for.
     pub grantee: String,
+    /// An extension waiting for approval.
+    pub extension_asked: Option<ExtensionAsked>,
+}
+
+/// An extension of Active access that its flow's approvers must approve.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExtensionAsked {
+    pub until: Timestamp,
+    pub by: String,
+    pub reason: Option<String>,
+    /// Who approved so far (a part each, as for the request).
+    #[serde(default)]
+    pub approvals: Vec<String>,
 }
 
 /// A request that held access, and for how long (`Store::access_held`).
@@ -129,7 +143,7 @@ pub struct RequestFilter {
 
 const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.resources, r.permission, r.duration_ms, \
     r.justification, r.status, r.flow, r.approvers, r.approval_parts, r.approvals, r.decided_by, r.decision_reason, r.username, r.created_at, \
-    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, r.bundle, r.bundle_request, COALESCE(r.grantee, r.requester) AS grantee, \
+    r.deadline, r.revoked_at, r.credentials_shown_at, r.credentials_created_at, CAST(r.extensions AS BIGINT) AS extensions, r.bundle, r.bundle_request, COALESCE(r.grantee, r.requester) AS grantee, r.extension_asked, \
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
      ORDER BY j.failures DESC LIMIT 1), r.failure_reason) AS last_error";
@@ -182,6 +196,10 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
             _ => None,
         },
         grantee: row.try_get("grantee")?,
+        extension_asked: match row.try_get::<Option<String>, _>("extension_asked")? {
+            Some(raw) => Some(serde_json::from_str(&raw).map_err(|e| corrupt(format!("extension_asked: {e}")))?),
+            None => None,
+        },
     })
 }
 
@@ -375,7 +393,7 @@ impl Store {
     /// one transaction. False when the request moved on.
     pub async fn extend(&self, x: &sesame_core::lifecycle::Extension, now: Timestamp) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let q = sqlx::query("UPDATE requests SET deadline = $1, extensions = extensions + 1, updated_at = $2 WHERE id = $3 AND status = 'Active' AND deadline = $4")
+        let q = sqlx::query("UPDATE requests SET deadline = $1, extensions = extensions + 1, extension_asked = NULL, updated_at = $2 WHERE id = $3 AND status = 'Active' AND deadline = $4")
             .bind(x.deadline.0)
             .bind(now.0)
             .bind(&x.request_id)
@@ -402,6 +420,20 @@ impl Store {
         append_in(&mut tx, self.engine, &x.audit, now).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Ask for (`after` Some) or answer (`after` None, or new approvals) an
+    /// extension of an Active request: compare-and-set on what was seen,
+    /// with its audit entry. False when the request moved on or someone
+    /// answered meanwhile.
+    pub async fn set_extension_asked(&self, id: &str, seen: Option<&ExtensionAsked>, after: Option<&ExtensionAsked>, audit: AuditDraft, now: Timestamp) -> Result<bool> {
+        let json = |e: Option<&ExtensionAsked>| e.map(|e| serde_json::to_string(e).unwrap_or_default());
+        let q = sqlx::query("UPDATE requests SET extension_asked = $1, updated_at = $2 WHERE id = $3 AND status = 'Active' AND COALESCE(extension_asked, '') = COALESCE($4, '')")
+            .bind(json(after))
+            .bind(now.0)
+            .bind(id)
+            .bind(json(seen));
+        self.update_audited(q, &audit, now).await
     }
 
     /// Record one approval of a still-pending request that does not complete

@@ -627,3 +627,28 @@ async fn a_bundles_grants_are_written_and_changed_together(s: Store) {
     assert!(due.iter().any(|j| j.kind == JobKind::Revoke && j.request_id == "b1"), "{due:?}");
     assert!(!s.revoke_now("b2", audit(AuditAction::BundleRollback, "b2"), Timestamp(7)).await.unwrap(), "nothing to bring forward");
 }
+
+both!(an_extension_waits_for_approval_compare_and_set);
+
+/// An extension asked of an Active request is recorded once, answered by
+/// compare-and-set on what was seen, and cleared when it is applied.
+async fn an_extension_waits_for_approval_compare_and_set(s: Store) {
+    use sesame_store::ExtensionAsked;
+    let mut r = req("w1", RequestStatus::Active);
+    r.deadline = Some(Timestamp(60_000));
+    s.insert_request(&r, &[], audit(AuditAction::RequestCreate, "w1"), Timestamp(0)).await.unwrap();
+    let ask = ExtensionAsked { until: Timestamp(90_000), by: "ann@x.io".into(), reason: Some("more".into()), approvals: vec![] };
+    assert!(s.set_extension_asked("w1", None, Some(&ask), audit(AuditAction::RequestExtendAsk, "w1"), Timestamp(1)).await.unwrap());
+    assert!(!s.set_extension_asked("w1", None, Some(&ask), audit(AuditAction::RequestExtendAsk, "w1"), Timestamp(2)).await.unwrap(), "one at a time");
+    assert_eq!(s.get_request("w1").await.unwrap().unwrap().extension_asked, Some(ask.clone()));
+    let approved = ExtensionAsked { approvals: vec!["boss@x.io".into()], ..ask.clone() };
+    assert!(s.set_extension_asked("w1", Some(&ask), Some(&approved), audit(AuditAction::RequestApprovePartial, "w1"), Timestamp(3)).await.unwrap());
+    assert!(!s.set_extension_asked("w1", Some(&ask), None, audit(AuditAction::RequestExtendReject, "w1"), Timestamp(4)).await.unwrap(), "it saw an answer that is gone");
+    let x = match step("w1", RequestStatus::Active, Some(60_000), Event::ExtendAsked { by: "boss@x.io".into(), until: Timestamp(90_000), reason: None }, 5) {
+        Step::Extend(x) => x,
+        other => panic!("{other:?}"),
+    };
+    assert!(s.extend(&x, Timestamp(5)).await.unwrap());
+    let got = s.get_request("w1").await.unwrap().unwrap();
+    assert_eq!((got.extension_asked, got.deadline), (None, Some(Timestamp(90_000))), "applied: nothing waits");
+}

@@ -39,7 +39,7 @@ use utoipa::OpenApi;
         sesame_proto::Credentials, sesame_proto::WhoAmI, sesame_proto::Restriction, sesame_proto::RestrictRequest, sesame_proto::LiftRequest,
         sesame_proto::AccessScopeView, sesame_proto::NewAccessScope, sesame_proto::AccessScopeQuery, sesame_proto::ScopeUnit, sesame_proto::ScopeUnitsView,
         sesame_proto::ExtendRequest, sesame_proto::MfaEnrolment, sesame_proto::MfaCode, sesame_proto::MfaStepUp, sesame_proto::MfaReset,
-        sesame_proto::AccessFlowView, sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
+        sesame_proto::AccessFlowView, sesame_proto::ExtensionAskedView, sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
         sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
     )),
     modifiers(&BearerAuth, &ErrorResponses)

@@ -81,11 +81,13 @@ pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): 
                 return Err(ApiError::new(ErrorCode::Forbidden, "only admins can list all requests: use scope=mine or scope=to-approve"));
             }
         }
-        "to-approve" => filter.status = Some(sesame_core::RequestStatus::Pending),
+        // Pending requests, and Active ones whose extension waits.
+        "to-approve" => {}
         other => return Err(ApiError::new(ErrorCode::BadRequest, format!("unknown scope `{other}`: use mine, to-approve or all"))),
     }
     let rows = st.store.list_requests(&filter).await?;
-    let rows = rows.iter().filter(|r| scope != "to-approve" || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email)));
+    let waits = |r: &&sesame_store::RequestRow| r.status == sesame_core::RequestStatus::Pending || (r.status == sesame_core::RequestStatus::Active && r.extension_asked.is_some());
+    let rows = rows.iter().filter(|r| scope != "to-approve" || (waits(r) && r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))));
     Ok(Json(rows.map(views::request).collect()))
 }
 

@@ -39,6 +39,12 @@ pub fn request(r: &RequestRow) -> RequestView {
         extensions: r.extensions,
         bundle: r.bundle.as_ref().map(|(b, _)| b.clone()),
         bundle_request: r.bundle.as_ref().map(|(_, g)| g.clone()),
+        extension_asked: r.extension_asked.as_ref().map(|e| sesame_proto::ExtensionAskedView {
+            until: rfc3339(e.until),
+            by: e.by.clone(),
+            reason: e.reason.clone(),
+            approvals: e.approvals.clone(),
+        }),
     }
 }
 

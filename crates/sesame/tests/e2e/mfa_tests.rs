@@ -184,3 +184,49 @@ settings = { justification_required = false, max_extensions = 1, extension_durat
     h.cli_err(&outsider, &["requests", "extend", &id, "--duration", "5m"], "invalid_state");
     h.finish().await;
 }
+
+/// On a self-serve flow an extension is approved again, by the flow's
+/// approvers (never the one who asked): it waits, shows in their
+/// to-approve list, and the approval moves the deadline; a rejection
+/// leaves it where it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_self_serve_extension_waits_for_an_approver() {
+    let flow = r#"
+[[access_flows]]
+name = "approved-twice"
+trigger = "SELF_SERVE"
+integration = "local-pg"
+requesters = { users = ["outsider@example.com"] }
+approvers = { users = ["lead@example.com"] }
+permissions = ["read_write"]
+grant_duration_in_min = 60
+settings = { max_extensions = 2, extension_duration_in_min = 30 }
+"#;
+    let (h, orders) = with_flow(flow).await;
+    let outsider = h.token("outsider@example.com");
+    let lead = h.token("lead@example.com");
+    let r = h.request(&outsider, "table", &orders, "read_write", "20m", &[]);
+    let id = s(&r, "id");
+    h.cli(&lead, &["requests", "approve", &id]);
+    let r = wait_status(&h, &outsider, &id, "Active").await;
+    let deadline = |v: &Value| chrono::DateTime::parse_from_rfc3339(&s(v, "deadline")).unwrap().timestamp_millis();
+    let before = deadline(&r);
+    let asked = h.cli(&outsider, &["requests", "extend", &id, "--duration", "10m", "--reason", "more"]);
+    assert_eq!((deadline(&asked), asked["extensions"].as_i64()), (before, Some(0)), "nothing moves before the approval: {asked}");
+    assert_eq!(s(&asked["extension_asked"], "by"), "outsider@example.com", "{asked}");
+    h.cli_err(&outsider, &["requests", "extend", &id, "--duration", "5m"], "invalid_state");
+    h.cli_err(&outsider, &["requests", "approve", &id], "self_approval");
+    let waiting = h.cli(&lead, &["requests", "list", "--scope", "to-approve"]);
+    assert!(waiting.as_array().unwrap().iter().any(|x| x["id"] == id.as_str()), "the approver sees it waiting: {waiting}");
+    // Rejected: the deadline stays.
+    let r = h.cli(&lead, &["requests", "reject", &id, "--reason", "no"]);
+    assert_eq!((deadline(&r), r["extension_asked"].clone(), s(&r, "status").as_str()), (before, Value::Null, "Active"), "{r}");
+    // Asked again and approved: the deadline moves, on the target too.
+    h.cli(&outsider, &["requests", "extend", &id, "--duration", "10m"]);
+    let r = h.cli(&lead, &["requests", "approve", &id]);
+    assert_eq!((deadline(&r) - before, r["extensions"].as_i64()), (10 * 60 * 1000, Some(1)), "{r}");
+    let audit = h.cli(&h.token("admin@example.com"), &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("request.extend.ask") && audit.contains("request.extend.reject") && audit.contains("request.extend\""), "{audit}");
+    h.cli(&outsider, &["requests", "revoke", &id, "--wait"]);
+    h.finish().await;
+}
