@@ -763,12 +763,11 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         if settings.and_then(|s| s.requester_cannot_approve_self) == Some(false) {
             return Err(err(format!("`access_flows[{i}].settings.requester_cannot_approve_self` is false: Sesame never lets a requester approve their own request; remove it")));
         }
-        let require_mfa = settings.and_then(|s| s.require_mfa).unwrap_or(false);
-        if require_mfa && kind == FlowKind::Automatic {
-            return Err(err(format!(
-                "`access_flows[{i}].settings.require_mfa` asks approvers to step up, and an automatic flow has none: use `requester_mfa = true` to have the requester step up"
-            )));
-        }
+        // MFA at approval time: on a self-serve flow the approvers step up;
+        // an automatic flow approves at request time, so its requester does.
+        let asks_mfa = settings.and_then(|s| s.require_mfa).unwrap_or(false);
+        let require_mfa = asks_mfa && kind == FlowKind::SelfServe;
+        let requester_mfa = settings.and_then(|s| s.requester_mfa).unwrap_or(false) || (asks_mfa && kind == FlowKind::Automatic);
         let max_extensions = settings.and_then(|s| s.max_extensions).unwrap_or(0);
         let extension_max = match settings.and_then(|s| s.extension_duration_in_min) {
             Some(0) if max_extensions > 0 => {
@@ -864,7 +863,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 labels: settings.map(|s| s.labels.clone()).unwrap_or_default(),
                 timeframe: timeframe.clone(),
                 require_mfa,
-                requester_mfa: settings.and_then(|s| s.requester_mfa).unwrap_or(false),
+                requester_mfa,
                 max_extensions,
                 extension_max,
             });
@@ -972,11 +971,74 @@ mod tests {
         assert!(e.contains("`soon` is not a duration"), "{e}");
     }
 
+    /// The seed provider's published `apono_bundle_v2` (s3_bucket_bundle)
+    /// and `apono_access_flow_v2` (bundle-and-access-scope) examples, ported
+    /// field by field: data-source references become names, and the
+    /// bundle's two `integration` keys in one object (HCL keeps the last)
+    /// become two targets. A flow with a bundle and an access scope covers
+    /// requests for the bundle and what the scope selects.
+    #[test]
+    fn the_seeds_published_bundle_example_loads_and_its_flow_covers_it() {
+        let ported = r#"version = 1
+[[users]]
+email = "rita@example.com"
+groups = ["RND-team"]
+[[users]]
+email = "sec@example.com"
+groups = ["InfoSec"]
+[[integrations]]
+type = "aws_account"
+name = "Amazon Account Integration"
+region = "us-east-1"
+[[integrations]]
+type = "aws_organization"
+name = "Amazon Organization Integration"
+sso_region = "us-east-1"
+sso_portal_url = "https://example.awsapps.com/start"
+
+[[bundles]]
+name = "S3 Logs and Sensitive Buckets"
+access_targets = [
+  { integration = { integration_name = "Amazon Account Integration", resource_type = "aws-account-s3-bucket", resources_scopes = [ { scope_mode = "include_resources", type = "NAME", values = ["s3-logs-to-grafana", "s3-sensitive-data"] } ], permissions = ["ADMIN"] } },
+  { integration = { integration_name = "Amazon Organization Integration", resource_type = "aws-organization-s3-bucket", resources_scopes = [ { scope_mode = "include_resources", type = "NAME", values = ["s3-logs-to-Kibana", "s3-sensitive-data"] } ], permissions = ["ADMIN"] } },
+]
+
+[[access_flows]]
+name = "Access to production DBs"
+active = true
+grant_duration_in_min = 30
+trigger = "SELF_SERVE"
+requestors = { logical_operator = "AND", conditions = [ { type = "group", match_operator = "contains", values = ["RND-team"] } ] }
+access_targets = [ { bundle = { name = "S3 Logs and Sensitive Buckets" } }, { access_scope = { name = "production_db" } } ]
+approver_policy = { approval_mode = "ANY_OF", approver_groups = [ { logical_operator = "OR", approvers = [
+  { source_integration_name = "Google Oauth", type = "group", match_operator = "is", values = ["InfoSec"] },
+  { type = "group", match_operator = "is", values = ["DevOps"] },
+] } ] }
+settings = { justification_required = true, requester_cannot_approve_self = true, require_mfa = false, max_extensions = 0, extension_duration_in_min = 0, labels = ["bundle_access", "scope_reference"] }
+"#;
+        let s = p(ported).unwrap();
+        assert_eq!(s.bundles.len(), 1);
+        assert_eq!(s.bundles[0].targets.len(), 2);
+        match &s.bundles[0].targets[0] {
+            sesame_core::bundle::BundleTarget::Integration { resource_type, permissions, scopes, .. } => {
+                assert_eq!((resource_type.as_str(), permissions.clone(), scopes[0].values.len()), ("s3_bucket", vec!["admin".to_string()], 2));
+            }
+            other => panic!("{other:?}"),
+        }
+        let flows: Vec<(Option<&str>, Option<&str>)> = s.flows.iter().map(|f| (f.bundle.as_deref(), f.access_scope.as_deref())).collect();
+        assert_eq!(flows, [(Some("S3 Logs and Sensitive Buckets"), None), (None, Some("production_db"))], "one flow per target");
+        let rita = s.directory.user("rita@example.com").unwrap().clone();
+        let draft = sesame_core::RequestDraft { requester: &rita, grantee: None, bundle: Some("S3 Logs and Sensitive Buckets"), integration: "", resource_type: "", resources: &[], selected_by: &[], permission: "", duration: Duration::from_secs(600), justification: Some("incident") };
+        match sesame_core::decide(&draft, &s.flows, &s.directory, &sesame_core::Owners::default(), sesame_core::Timestamp(0)) {
+            sesame_core::Decision::Pending { flow, approvers, .. } => assert_eq!((flow.as_str(), approvers), ("Access to production DBs", vec!["sec@example.com".to_string()])),
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Two of the seed provider's published `apono_access_flow_v2` examples
     /// (automatic-approval, owner-approver), ported field by field. What
-    /// differs: data-source references become names, an automatic flow
-    /// needs its duration, and `require_mfa = true` is left out (MFA is not
-    /// available yet). They load, and decide as the examples document.
+    /// differs: data-source references become names, and an automatic flow
+    /// needs its duration. They load, and decide as the examples document.
     #[test]
     fn the_seeds_published_flow_examples_load_and_decide_as_documented() {
         let ported = r#"version = 1
@@ -1003,7 +1065,7 @@ trigger = "AUTOMATIC"
 grant_duration_in_min = 60
 requestors = { logical_operator = "OR", conditions = [ { type = "group", match_operator = "contains", values = ["RND"] } ] }
 access_targets = [ { integration = { integration_name = "aws-account-integration", resource_type = "aws-account-iam-policy", permissions = ["Attach"] } } ]
-settings = { justification_required = false }
+settings = { justification_required = false, require_mfa = true }
 
 [[access_flows]]
 name = "AWS Prod Env - Integration Owner Approval"
@@ -1017,6 +1079,7 @@ settings = { justification_required = true, requester_cannot_approve_self = true
 "#;
         let s = p(ported).unwrap();
         let auto = &s.flows[0];
+        assert!(auto.requester_mfa, "MFA on an automatic flow: the requester steps up");
         assert_eq!((auto.kind, auto.resource_types.clone(), auto.permissions.clone(), auto.require_justification), (FlowKind::Automatic, vec!["iam_policy".to_string()], vec!["attach".to_string()], false));
         let owner = &s.flows[1];
         assert_eq!((owner.kind, owner.resource_types.clone(), owner.permissions.clone(), owner.max_duration), (FlowKind::SelfServe, vec!["s3_bucket".to_string()], vec!["read_write".to_string()], Duration::from_secs(7200)));
@@ -1087,10 +1150,10 @@ settings = { justification_required = true, requester_cannot_approve_self = true
             assert!(e.contains(says), "{extra}: {e}");
         }
         // MFA: approvers of a self-serve flow step up; an automatic flow has
-        // no approver to ask, only its requester.
+        // no approver to ask: its requester steps up.
         let auto = base.replace("kind='self_serve'", "kind='automatic'");
-        let e = p(&format!("{auto}requesters = {{}}\nsettings = {{ require_mfa = true, justification_required = false }}")).unwrap_err().to_string();
-        assert!(e.contains("use `requester_mfa = true`"), "{e}");
+        let f = p(&format!("{auto}requesters = {{}}\nsettings = {{ require_mfa = true, justification_required = false }}")).unwrap();
+        assert!(f.flows[0].requester_mfa && !f.flows[0].require_mfa);
         let f = p(&format!("{auto}requesters = {{}}\nsettings = {{ requester_mfa = true, justification_required = false }}")).unwrap();
         assert!(f.flows[0].requester_mfa && !f.flows[0].require_mfa);
         let f = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nsettings = {{ require_mfa = true }}")).unwrap();
