@@ -107,6 +107,52 @@ pub enum FlowsCmd {
     List,
     /// One access flow, every setting.
     Show { name: String },
+    /// Create an access flow (admins) from its declaration, as in the
+    /// configuration file's [[access_flows]] (TOML or JSON).
+    Create {
+        #[command(flatten)]
+        definition: DefinitionArg,
+    },
+    /// Replace an access flow made through the API (admins).
+    Update {
+        name: String,
+        #[command(flatten)]
+        definition: DefinitionArg,
+    },
+    /// Delete an access flow made through the API (admins).
+    Delete { name: String },
+}
+
+/// A flow's or bundle's declaration: `--data '{...}'` (JSON), or `--file F` holding
+/// JSON, or TOML as in the configuration file (one table, or the first of
+/// its `[[access_flows]]` / `[[bundles]]`); `--file -` reads standard input.
+#[derive(Debug, Args)]
+pub struct DefinitionArg {
+    #[arg(long, conflicts_with = "file")]
+    data: Option<String>,
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+}
+
+impl DefinitionArg {
+    fn value(self, array: &str) -> Result<serde_json::Value, ApiFailure> {
+        let bad = |m: String| ApiFailure::Transport(m);
+        let text = match (self.data, self.file) {
+            (Some(j), _) => j,
+            (None, Some(f)) if f.as_os_str() == "-" => std::io::read_to_string(std::io::stdin()).map_err(|e| bad(format!("cannot read standard input: {e}")))?,
+            (None, Some(f)) => std::fs::read_to_string(&f).map_err(|e| bad(format!("cannot read {}: {e}", f.display())))?,
+            (None, None) => return Err(bad("give the declaration with --data or --file".into())),
+        };
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            return Ok(v);
+        }
+        let t: toml::Value = toml::from_str(&text).map_err(|e| bad(format!("the declaration is neither JSON nor TOML: {e}")))?;
+        let one = match t.get(array).and_then(|a| a.as_array()).and_then(|a| a.first()) {
+            Some(first) => first.clone(),
+            None => t,
+        };
+        serde_json::to_value(one).map_err(|e| bad(e.to_string()))
+    }
 }
 
 pub async fn flows(o: &ClientOpts, cmd: FlowsCmd) -> Out {
@@ -115,6 +161,12 @@ pub async fn flows(o: &ClientOpts, cmd: FlowsCmd) -> Out {
     let v: Vec<AccessFlowView> = match cmd {
         FlowsCmd::List => c.get("/api/v1/access-flows").await?,
         FlowsCmd::Show { name } => vec![c.get(&format!("/api/v1/access-flows/{}", enc(&name))).await?],
+        FlowsCmd::Create { definition } => vec![c.post("/api/v1/access-flows", &definition.value("access_flows")?).await?],
+        FlowsCmd::Update { name, definition } => vec![c.put(&format!("/api/v1/access-flows/{}", enc(&name)), &definition.value("access_flows")?).await?],
+        FlowsCmd::Delete { name } => {
+            let v: serde_json::Value = c.delete(&format!("/api/v1/access-flows/{}", enc(&name))).await?;
+            return print::json_or(o, &v, || format!("access flow {} deleted", print::shown(&name)));
+        }
     };
     print::json_or(o, &v, || {
         let lines: Vec<String> = v
@@ -143,6 +195,20 @@ pub enum BundlesCmd {
     List,
     /// One bundle.
     Show { name: String },
+    /// Create a bundle (admins) from its declaration, as in the
+    /// configuration file's [[bundles]] (TOML or JSON).
+    Create {
+        #[command(flatten)]
+        definition: DefinitionArg,
+    },
+    /// Replace a bundle made through the API (admins).
+    Update {
+        name: String,
+        #[command(flatten)]
+        definition: DefinitionArg,
+    },
+    /// Delete a bundle made through the API (admins).
+    Delete { name: String },
 }
 
 pub async fn bundles(o: &ClientOpts, cmd: BundlesCmd) -> Out {
@@ -151,6 +217,12 @@ pub async fn bundles(o: &ClientOpts, cmd: BundlesCmd) -> Out {
     let v: Vec<BundleView> = match cmd {
         BundlesCmd::List => c.get("/api/v1/bundles").await?,
         BundlesCmd::Show { name } => vec![c.get(&format!("/api/v1/bundles/{}", enc(&name))).await?],
+        BundlesCmd::Create { definition } => vec![c.post("/api/v1/bundles", &definition.value("bundles")?).await?],
+        BundlesCmd::Update { name, definition } => vec![c.put(&format!("/api/v1/bundles/{}", enc(&name)), &definition.value("bundles")?).await?],
+        BundlesCmd::Delete { name } => {
+            let v: serde_json::Value = c.delete(&format!("/api/v1/bundles/{}", enc(&name))).await?;
+            return print::json_or(o, &v, || format!("bundle {} deleted", print::shown(&name)));
+        }
     };
     print::json_or(o, &v, || {
         let lines: Vec<String> = v

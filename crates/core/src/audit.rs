@@ -45,10 +45,16 @@ pub enum AuditAction {
     BundleRollback,
     RequestExtendAsk,
     RequestExtendReject,
+    FlowCreate,
+    FlowUpdate,
+    FlowDelete,
+    BundleCreate,
+    BundleUpdate,
+    BundleDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -88,6 +94,12 @@ impl AuditAction {
         AuditAction::BundleRollback,
         AuditAction::RequestExtendAsk,
         AuditAction::RequestExtendReject,
+        AuditAction::FlowCreate,
+        AuditAction::FlowUpdate,
+        AuditAction::FlowDelete,
+        AuditAction::BundleCreate,
+        AuditAction::BundleUpdate,
+        AuditAction::BundleDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +143,12 @@ impl AuditAction {
             AuditAction::BundleRollback => "bundle.rollback",
             AuditAction::RequestExtendAsk => "request.extend.ask",
             AuditAction::RequestExtendReject => "request.extend.reject",
+            AuditAction::FlowCreate => "flow.create",
+            AuditAction::FlowUpdate => "flow.update",
+            AuditAction::FlowDelete => "flow.delete",
+            AuditAction::BundleCreate => "bundle.create",
+            AuditAction::BundleUpdate => "bundle.update",
+            AuditAction::BundleDelete => "bundle.delete",
         }
     }
 }

@@ -17,9 +17,10 @@ use sesame_core::{decide, AuditAction, AuditDraft, Decision, RequestDraft, Reque
 use sesame_proto::{BundleRequestBody, CreateRequest, ErrorCode};
 use sesame_store::{NewJob, NewRequest, RequestRow};
 
-pub fn find<'a>(st: &'a AppState, name: &str) -> Result<&'a Bundle, ApiError> {
-    st.settings.bundles.iter().find(|b| b.name == name).ok_or_else(|| {
-        let known: Vec<&str> = st.settings.bundles.iter().map(|b| b.name.as_str()).collect();
+pub fn find(st: &AppState, name: &str) -> Result<Bundle, ApiError> {
+    let policy = st.policy();
+    policy.bundles.iter().find(|b| b.name == name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = policy.bundles.iter().map(|b| b.name.as_str()).collect();
         ApiError::new(ErrorCode::NotFound, format!("there is no bundle `{name}`: known bundles are `{}`", known.join("`, `")))
     })
 }
@@ -89,7 +90,7 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
         duration,
         justification: body.justification.as_deref(),
     };
-    let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &sesame_core::Owners::default(), now);
+    let decision = decide(&draft, &st.policy().flows, &st.settings.directory, &sesame_core::Owners::default(), now);
     let (status, flow, approvers, parts) = match decision {
         Decision::Grant { flow } => (RequestStatus::Granting, flow, vec![], vec![]),
         Decision::Pending { flow, approvers, parts } => (RequestStatus::Pending, flow, approvers, parts),
@@ -100,7 +101,7 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
     // integration.
     let mut checked = Vec::new();
     let mut named: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    let grants = expand(st, b).await?;
+    let grants = expand(st, &b).await?;
     for p in &grants {
         let c = requests::check(st, &body_of(p, body)).await?;
         if let Some(limit) = c.integration.descriptor().limits.named_resources {

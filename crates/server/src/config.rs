@@ -185,8 +185,12 @@ fn d_action_timeout() -> Duration {
 
 /// Durations written the humane way: `100ms`, `2h`, `1h 30m`.
 mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer};
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
@@ -194,8 +198,15 @@ mod humantime_serde_compat {
     }
 
     pub mod option {
-        use serde::Deserializer;
+        use serde::{Deserializer, Serializer};
         use std::time::Duration;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
             super::deserialize(d).map(Some)
@@ -221,7 +232,7 @@ pub struct UserDecl {
 }
 
 /// Conditions on people, in the seed's spelling.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionsDecl {
     /// `AND` or `OR` (default).
@@ -230,7 +241,7 @@ pub struct ConditionsDecl {
     pub conditions: Vec<ConditionDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionDecl {
     /// `user`, `group`, `manager`, `Owner` (approvers) or a custom attribute.
@@ -246,7 +257,7 @@ pub struct ConditionDecl {
     pub source_integration_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproverPolicyDecl {
     /// `ANY_OF` (default) or `ALL_OF`.
@@ -255,7 +266,7 @@ pub struct ApproverPolicyDecl {
     pub approver_groups: Vec<ApproverGroupDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproverGroupDecl {
     #[serde(default = "default_or")]
@@ -300,7 +311,7 @@ fn conditions(logical: &str, items: &[ConditionDecl], approvers: bool, at: &str)
     Ok(Conditions { logical, conditions: out })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalsDecl {
     #[serde(default)]
@@ -309,14 +320,14 @@ pub struct PrincipalsDecl {
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, serde::Serialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowKindDecl {
     Automatic,
     SelfServe,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowDecl {
     pub name: String,
@@ -365,14 +376,14 @@ pub struct FlowDecl {
     pub request_for: Option<RequestForDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestForDecl {
     /// `self`, `others`, `direct_reports`.
     pub request_scopes: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleDecl {
     pub name: String,
@@ -381,7 +392,7 @@ pub struct BundleDecl {
     pub access_targets: Vec<AccessTargetDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessTargetDecl {
     pub integration: Option<IntegrationTargetDecl>,
@@ -389,13 +400,13 @@ pub struct AccessTargetDecl {
     pub access_scope: Option<NamedDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedDecl {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationTargetDecl {
     pub integration_name: String,
@@ -408,7 +419,7 @@ pub struct IntegrationTargetDecl {
     pub resources_scopes: Vec<ResourcesScopeDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesScopeDecl {
     /// `include_resources` or `exclude_resources`.
@@ -436,7 +447,7 @@ struct Target {
 
 /// The seed's `access_targets` of a flow or a bundle (`at` names it),
 /// each integration target with its type in Sesame's spelling.
-fn access_targets(file: &FileConfig, targets: &[AccessTargetDecl], at: &str, bundles_allowed: bool) -> Result<Vec<Target>, String> {
+fn access_targets(integrations: &[IntegrationDecl], bundles: &[BundleDecl], targets: &[AccessTargetDecl], at: &str, bundles_allowed: bool) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     for (j, t) in targets.iter().enumerate() {
         let at = format!("{at}.access_targets[{j}]");
@@ -447,7 +458,7 @@ fn access_targets(file: &FileConfig, targets: &[AccessTargetDecl], at: &str, bun
                 continue;
             }
             (None, Some(b), None) if bundles_allowed => {
-                if !file.bundles.iter().any(|d| d.name == b.name) {
+                if !bundles.iter().any(|d| d.name == b.name) {
                     return Err(format!("`{at}.bundle.name` `{}` is not declared: add it under [[bundles]] or fix the name", b.name));
                 }
                 out.push(Target { integration: String::new(), resource_types: vec![], permissions: vec![], scopes: vec![], access_scope: None, bundle: Some(b.name.clone()), at });
@@ -464,7 +475,7 @@ fn access_targets(file: &FileConfig, targets: &[AccessTargetDecl], at: &str, bun
             .collect::<Result<Vec<_>, _>>()?;
         // The seed's spellings: `aws-account-s3-bucket` is the s3_bucket
         // type of an aws-account integration; `READ_WRITE` is read_write.
-        let declared_kind = file.integrations.iter().find(|d| d.name() == it.integration_name).map(|d| d.kind());
+        let declared_kind = integrations.iter().find(|d| d.name() == it.integration_name).map(|d| d.kind());
         let resource_type = match sesame_core::aql::types::meaning(&it.resource_type) {
             (Some(kind), ty) => {
                 if declared_kind.is_some_and(|k| k.as_str() != kind && k != sesame_proto::connector::IntegrationKind::Remote) {
@@ -507,7 +518,7 @@ fn resource_scope(d: &ResourcesScopeDecl) -> Result<ResourceScope, String> {
     Ok(ResourceScope { include, by, values: d.values.clone() })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationDecl {
     /// How long the tier before it (or the request) goes unanswered.
@@ -518,7 +529,7 @@ pub struct EscalationDecl {
     pub approvers: Vec<ConditionDecl>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSettingsDecl {
     /// Default true for self-serve flows; automatic flows cannot ask for one.
@@ -546,7 +557,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeframeDecl {
     /// `MONDAY` .. `SUNDAY`; every day when left out.
@@ -601,8 +612,13 @@ pub struct Settings {
     pub worker: WorkerSection,
     pub directory: Directory,
     pub integrations: Vec<IntegrationDecl>,
+    /// The file's access flows and bundles; those made through the API
+    /// join them in `AppState::policy`.
     pub flows: Vec<AccessFlow>,
     pub bundles: Vec<sesame_core::bundle::Bundle>,
+    /// Their declarations, to check API-made ones against.
+    pub flow_decls: Vec<FlowDecl>,
+    pub bundle_decls: Vec<BundleDecl>,
     pub connectors: BTreeSet<String>,
 }
 
@@ -619,86 +635,17 @@ pub fn load(path: &Path, overrides: Overrides) -> Result<Settings, ConfigError> 
     parse(&text, path, overrides)
 }
 
-pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, ConfigError> {
-    let err = |m: String| ConfigError { path: path.display().to_string(), message: m };
-    let file: FileConfig = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
-    if file.version != CONFIG_VERSION {
-        return Err(err(format!("`version` is {} but this Sesame reads version {CONFIG_VERSION}: set `version = 1`", file.version)));
-    }
-    let mut users = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (i, u) in file.users.iter().enumerate() {
-        if !u.email.contains('@') {
-            return Err(err(format!("`users[{i}].email` `{}` is not an e-mail address", u.email)));
-        }
-        if !seen.insert(u.email.to_lowercase()) {
-            return Err(err(format!("`users[{i}].email` `{}` is declared twice: remove one", u.email)));
-        }
-        users.push(User {
-            email: u.email.clone(),
-            groups: u.groups.iter().cloned().collect(),
-            admin: u.admin,
-            name: u.name.clone(),
-            manager: u.manager.clone(),
-            attributes: u.attributes.clone(),
-        });
-    }
-    let mut names = BTreeSet::new();
-    for (i, integ) in file.integrations.iter().enumerate() {
-        if !names.insert(integ.name().to_owned()) {
-            return Err(err(format!("`integrations[{i}].name` `{}` is used twice: integration names are unique", integ.name())));
-        }
-        if integ.name().contains('/') {
-            return Err(err(format!("`integrations[{i}].name` `{}` contains `/`, which names sub-integrations (`parent/rds-instance`): rename it", integ.name())));
-        }
-        integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
-        if let Some(longest) = integ.longest_action().filter(|l| *l >= file.worker.action_timeout) {
-            return Err(err(format!(
-                "`integrations[{i}]` (`{}`) may take {longest:?} per event (timeout_secs × attempts), not less than `worker.action_timeout` ({:?}): \
-                 lower `timeout_secs` or `retries`, or raise `worker.action_timeout` (and `worker.lease` above it)",
-                integ.name(),
-                file.worker.action_timeout
-            )));
-        }
-    }
-    // Two integrations on one server whose prefixes overlap would take each
-    // other's logins for their own.
-    let spaces: Vec<(usize, &IntegrationDecl, (String, u16, &str))> =
-        file.integrations.iter().enumerate().filter_map(|(i, d)| d.login_space().map(|s| (i, d, s))).collect();
-    for (n, (i, a, (ha, pa, xa))) in spaces.iter().enumerate() {
-        for (j, b, (hb, pb, xb)) in &spaces[n + 1..] {
-            if ha == hb && pa == pb && (xa.starts_with(xb) || xb.starts_with(xa)) {
-                return Err(err(format!(
-                    "`integrations[{i}]` (`{}`) and `integrations[{j}]` (`{}`) manage logins on {ha}:{pa} with overlapping prefixes `{xa}` and `{xb}`: \
-                     give each its own `user_prefix` (neither a prefix of the other)",
-                    a.name(),
-                    b.name()
-                )));
-            }
-        }
-    }
-    if file.worker.action_timeout >= file.worker.lease {
-        return Err(err(format!(
-            "`worker.action_timeout` ({:?}) must be shorter than `worker.lease` ({:?}): a job still running when its lease ends would run twice",
-            file.worker.action_timeout, file.worker.lease
-        )));
-    }
-    let connectors: BTreeSet<String> = file.connectors.iter().map(|c| c.id.clone()).collect();
-    for (i, integ) in file.integrations.iter().enumerate() {
-        if let IntegrationDecl::Remote(r) = integ {
-            if !connectors.contains(&r.connector) {
-                return Err(err(format!(
-                    "`integrations[{i}].connector` `{}` is not declared: add [[connectors]] id = \"{}\"",
-                    r.connector, r.connector
-                )));
-            }
-        }
-    }
+/// Access flows and bundles from their declarations (the file's, and any
+/// made through the API), checked against the integrations: the one place
+/// they are read, so both spellings mean the same.
+pub fn policy(integrations: &[IntegrationDecl], flows_decl: &[FlowDecl], bundles_decl: &[BundleDecl]) -> Result<(Vec<AccessFlow>, Vec<sesame_core::bundle::Bundle>), String> {
+    let err = |m: String| m;
+    let names: BTreeSet<String> = integrations.iter().map(|d| d.name().to_owned()).collect();
     let mut flows = Vec::new();
-    for (i, f) in file.access_flows.iter().enumerate() {
+    for (i, f) in flows_decl.iter().enumerate() {
         // `parent/instance`: a sub-integration the parent's discovery finds (RDS auto-discovery).
         let parent_may_have_children = |p: &str| {
-            file.integrations.iter().any(|d| d.name() == p && matches!(d, IntegrationDecl::AwsAccount(_) | IntegrationDecl::Remote(_)))
+            integrations.iter().any(|d| d.name() == p && matches!(d, IntegrationDecl::AwsAccount(_) | IntegrationDecl::Remote(_)))
         };
         // What the flow covers: one integration (Sesame's first spelling) or
         // the seed's `access_targets`, each integration target a flow of its own.
@@ -713,7 +660,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
                 at: format!("access_flows[{i}].integration"),
             }],
             (None, false) if f.resource_types.is_empty() && f.permissions.is_empty() => {
-                access_targets(&file, &f.access_targets, &format!("access_flows[{i}]"), true).map_err(err)?
+                access_targets(integrations, bundles_decl, &f.access_targets, &format!("access_flows[{i}]"), true).map_err(err)?
             }
             _ => {
                 return Err(err(format!(
@@ -870,16 +817,16 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         }
     }
     let mut bundles = Vec::new();
-    for (i, b) in file.bundles.iter().enumerate() {
+    for (i, b) in bundles_decl.iter().enumerate() {
         use sesame_core::bundle::{Bundle, BundleTarget};
-        if b.name.trim().is_empty() || file.bundles.iter().filter(|o| o.name == b.name).count() > 1 {
+        if b.name.trim().is_empty() || bundles_decl.iter().filter(|o| o.name == b.name).count() > 1 {
             return Err(err(format!("`bundles[{i}].name` `{}` is empty or not unique: give each bundle its own name", b.name)));
         }
         if b.access_targets.is_empty() {
             return Err(err(format!("`bundles[{i}].access_targets` is empty: name what the bundle grants")));
         }
         let mut targets = Vec::new();
-        for t in access_targets(&file, &b.access_targets, &format!("bundles[{i}]"), false).map_err(err)? {
+        for t in access_targets(integrations, bundles_decl, &b.access_targets, &format!("bundles[{i}]"), false).map_err(err)? {
             if let Some(name) = t.access_scope {
                 targets.push(BundleTarget::Scope { name });
                 continue;
@@ -895,6 +842,85 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         }
         bundles.push(Bundle { name: b.name.clone(), targets });
     }
+    Ok((flows, bundles))
+}
+
+pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, ConfigError> {
+    let err = |m: String| ConfigError { path: path.display().to_string(), message: m };
+    let file: FileConfig = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
+    if file.version != CONFIG_VERSION {
+        return Err(err(format!("`version` is {} but this Sesame reads version {CONFIG_VERSION}: set `version = 1`", file.version)));
+    }
+    let mut users = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, u) in file.users.iter().enumerate() {
+        if !u.email.contains('@') {
+            return Err(err(format!("`users[{i}].email` `{}` is not an e-mail address", u.email)));
+        }
+        if !seen.insert(u.email.to_lowercase()) {
+            return Err(err(format!("`users[{i}].email` `{}` is declared twice: remove one", u.email)));
+        }
+        users.push(User {
+            email: u.email.clone(),
+            groups: u.groups.iter().cloned().collect(),
+            admin: u.admin,
+            name: u.name.clone(),
+            manager: u.manager.clone(),
+            attributes: u.attributes.clone(),
+        });
+    }
+    let mut names = BTreeSet::new();
+    for (i, integ) in file.integrations.iter().enumerate() {
+        if !names.insert(integ.name().to_owned()) {
+            return Err(err(format!("`integrations[{i}].name` `{}` is used twice: integration names are unique", integ.name())));
+        }
+        if integ.name().contains('/') {
+            return Err(err(format!("`integrations[{i}].name` `{}` contains `/`, which names sub-integrations (`parent/rds-instance`): rename it", integ.name())));
+        }
+        integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
+        if let Some(longest) = integ.longest_action().filter(|l| *l >= file.worker.action_timeout) {
+            return Err(err(format!(
+                "`integrations[{i}]` (`{}`) may take {longest:?} per event (timeout_secs × attempts), not less than `worker.action_timeout` ({:?}): \
+                 lower `timeout_secs` or `retries`, or raise `worker.action_timeout` (and `worker.lease` above it)",
+                integ.name(),
+                file.worker.action_timeout
+            )));
+        }
+    }
+    // Two integrations on one server whose prefixes overlap would take each
+    // other's logins for their own.
+    let spaces: Vec<(usize, &IntegrationDecl, (String, u16, &str))> =
+        file.integrations.iter().enumerate().filter_map(|(i, d)| d.login_space().map(|s| (i, d, s))).collect();
+    for (n, (i, a, (ha, pa, xa))) in spaces.iter().enumerate() {
+        for (j, b, (hb, pb, xb)) in &spaces[n + 1..] {
+            if ha == hb && pa == pb && (xa.starts_with(xb) || xb.starts_with(xa)) {
+                return Err(err(format!(
+                    "`integrations[{i}]` (`{}`) and `integrations[{j}]` (`{}`) manage logins on {ha}:{pa} with overlapping prefixes `{xa}` and `{xb}`: \
+                     give each its own `user_prefix` (neither a prefix of the other)",
+                    a.name(),
+                    b.name()
+                )));
+            }
+        }
+    }
+    if file.worker.action_timeout >= file.worker.lease {
+        return Err(err(format!(
+            "`worker.action_timeout` ({:?}) must be shorter than `worker.lease` ({:?}): a job still running when its lease ends would run twice",
+            file.worker.action_timeout, file.worker.lease
+        )));
+    }
+    let connectors: BTreeSet<String> = file.connectors.iter().map(|c| c.id.clone()).collect();
+    for (i, integ) in file.integrations.iter().enumerate() {
+        if let IntegrationDecl::Remote(r) = integ {
+            if !connectors.contains(&r.connector) {
+                return Err(err(format!(
+                    "`integrations[{i}].connector` `{}` is not declared: add [[connectors]] id = \"{}\"",
+                    r.connector, r.connector
+                )));
+            }
+        }
+    }
+    let (flows, bundles) = policy(&file.integrations, &file.access_flows, &file.bundles).map_err(err)?;
     let relative = |p: &Path| path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_owned());
     let tls = match (&file.server.tls_cert, &file.server.tls_key) {
         (Some(c), Some(k)) => Some(Tls { cert: relative(c), key: relative(k) }),
@@ -915,6 +941,8 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         integrations: file.integrations,
         flows,
         bundles,
+        flow_decls: file.access_flows.clone(),
+        bundle_decls: file.bundles.clone(),
         connectors,
     })
 }

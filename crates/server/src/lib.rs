@@ -6,6 +6,7 @@ pub mod bundles;
 pub mod limits;
 pub mod clock;
 pub mod config;
+pub mod definitions;
 pub mod gateway;
 pub mod error;
 pub mod metrics;
@@ -85,7 +86,10 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
     let auth_guard = Arc::new(crate::limits::AuthGuard::new(settings.auth_failures_per_minute));
     let mfa_key = crate::seal::SealKey::load_or_create(&settings.mfa_key_file)
         .map_err(|error| StartError::MfaKey { path: settings.mfa_key_file.display().to_string(), error })?;
-    Ok(AppState {
+    // The file's flows and bundles are in force from the start; those made
+    // through the API join them when the store is read.
+    let policy = state::Policy { flows: settings.flows.clone(), bundles: settings.bundles.clone(), stamp: (-1, -1) };
+    let st = AppState {
         store,
         settings: Arc::new(settings),
         integrations: Arc::new(integrations),
@@ -97,7 +101,12 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         syncs: Default::default(),
         auth_guard,
         mfa_key: Arc::new(mfa_key),
-    })
+        policy: Arc::new(std::sync::RwLock::new(Arc::new(policy))),
+    };
+    if let Err(e) = definitions::refresh(&st).await {
+        tracing::warn!(error = %e, "cannot read the access flows and bundles made through the API yet; the file's are in force");
+    }
+    Ok(st)
 }
 
 /// Run the server until the process ends: API, worker, reconciler, discovery.
@@ -130,6 +139,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
     tokio::spawn(worker::run(worker_state, owner));
     tokio::spawn(reconciler::run(st.clone()));
     tokio::spawn(discovery::run(st.clone()));
+    tokio::spawn(definitions::watch(st.clone()));
     let hub = st.hub.clone();
     tokio::spawn(async move {
         loop {

@@ -116,7 +116,8 @@ async fn move_on(st: &AppState, who: &User, now: Timestamp) -> Result<Vec<String
     let filter = sesame_store::RequestFilter { requester: Some(who.email.clone()), status: Some(RequestStatus::PendingMfa), ..Default::default() };
     let mut moved = Vec::new();
     for r in st.store.list_requests(&filter).await? {
-        let flow = st.settings.flows.iter().find(|f| f.name == r.flow);
+        let policy = st.policy();
+        let flow = policy.flows.iter().find(|f| f.name == r.flow);
         let event = Event::SteppedUp {
             by: who.email.clone(),
             // A request that needs approval has parts; one from an automatic flow has none.

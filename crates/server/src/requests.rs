@@ -38,7 +38,8 @@ pub fn username_for(rule: &sesame_integrations::UsernameRule, who: &User, id: &s
 /// How a request decided by `flow` starts: its expiry, escalation and
 /// requester MFA are the flow's.
 pub fn start_for(st: &AppState, flow: &str, granted: bool, duration: Duration) -> lifecycle::Start {
-    let the_flow = st.settings.flows.iter().find(|f| f.name == flow);
+    let policy = st.policy();
+    let the_flow = policy.flows.iter().find(|f| f.name == flow);
     lifecycle::Start {
         granted,
         mfa_first: the_flow.is_some_and(|f| f.requester_mfa),
@@ -205,7 +206,7 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     let (offer, found, duration) = (checked.integration.descriptor(), &checked.found, checked.duration);
     let requested: Vec<sesame_core::flow::RequestedResource> = found.iter().map(requested_resource).collect();
     // The access scopes flows name, evaluated on what is asked.
-    let mut scope_names: Vec<String> = st.settings.flows.iter().filter_map(|f| f.access_scope.clone()).collect();
+    let mut scope_names: Vec<String> = st.policy().flows.iter().filter_map(|f| f.access_scope.clone()).collect();
     scope_names.sort();
     scope_names.dedup();
     // A selector reaches resources nobody listed: no access scope vouches for it.
@@ -227,7 +228,7 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
         justification: body.justification.as_deref(),
     };
     let owners = crate::owners::owners_for(&offer.settings, found, &st.settings.directory);
-    let decision = decide(&draft, &st.settings.flows, &st.settings.directory, &owners, now);
+    let decision = decide(&draft, &st.policy().flows, &st.settings.directory, &owners, now);
     if let Decision::Refuse(r) = &decision {
         return Err(refusal(r, who, body));
     }
@@ -417,7 +418,7 @@ fn conflict(id: &str, found: Option<RequestStatus>, what: &str) -> ApiError {
 /// An approver of a flow with `require_mfa` has stepped up: with `code`
 /// now, or with `sesame mfa verify` within [`crate::mfa::STEP_UP_VALID`].
 async fn approver_stepped_up(st: &AppState, who: &User, flow: &str, code: Option<&str>, now: Timestamp) -> Result<(), ApiError> {
-    if !st.settings.flows.iter().any(|f| f.name == flow && f.require_mfa) {
+    if !st.policy().flows.iter().any(|f| f.name == flow && f.require_mfa) {
         return Ok(());
     }
     if let Some(code) = code {
@@ -491,7 +492,7 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     }
     // Who may decide is checked first; then what they sent.
     let reason_needed = || {
-        let wants = st.settings.flows.iter().any(|f| f.name == r.flow && f.require_approver_reason);
+        let wants = st.policy().flows.iter().any(|f| f.name == r.flow && f.require_approver_reason);
         if wants && reason.as_deref().is_none_or(|x| x.trim().is_empty()) {
             return Err(ApiError::new(
                 ErrorCode::ReasonRequired,
@@ -565,7 +566,8 @@ pub async fn extend(st: &AppState, who: &User, id: &str, duration: &str, reason:
         return Err(conflict(id, Some(r.status), "extended (only Active access is)"));
     }
     let refuse = |m: String| ApiError::new(ErrorCode::ExtensionNotAllowed, m);
-    let flow = st.settings.flows.iter().find(|f| f.name == r.flow).ok_or_else(|| refuse(format!("access flow `{}` no longer exists: ask again with `sesame requests create`", r.flow)))?;
+    let policy = st.policy();
+    let flow = policy.flows.iter().find(|f| f.name == r.flow).ok_or_else(|| refuse(format!("access flow `{}` no longer exists: ask again with `sesame requests create`", r.flow)))?;
     if flow.max_extensions == 0 {
         return Err(refuse(format!("access flow `{}` allows no extensions: ask again with `sesame requests create` when this access ends", flow.name)));
     }

@@ -39,9 +39,26 @@ pub struct AppState {
     pub auth_guard: Arc<crate::limits::AuthGuard>,
     /// Seals MFA secrets in the store.
     pub mfa_key: Arc<crate::seal::SealKey>,
+    /// The access flows and bundles in force: the file's and those made
+    /// through the API (`definitions.rs` rebuilds it when they change).
+    pub policy: Arc<RwLock<Arc<Policy>>>,
+}
+
+/// Access flows and bundles, as decisions read them.
+#[derive(Debug, Default)]
+pub struct Policy {
+    pub flows: Vec<sesame_core::AccessFlow>,
+    pub bundles: Vec<sesame_core::bundle::Bundle>,
+    /// What the store's definitions were when this was built.
+    pub stamp: (i64, i64),
 }
 
 impl AppState {
+    /// The access flows and bundles in force now.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn integration(&self, name: &str) -> Option<Arc<dyn Integration>> {
         if let Some(i) = self.integrations.get(name) {
             return Some(i.clone());

@@ -163,7 +163,8 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
 /// A pending request's escalation job: add the approvers of every tier
 /// reached, then wait for the next tier (the job is deferred to it) or end.
 async fn escalate(st: &AppState, job: &Job, row: &RequestRow, now: Timestamp) -> Result<(), sesame_store::StoreError> {
-    let flow = st.settings.flows.iter().find(|f| f.name == row.flow);
+    let policy = st.policy();
+    let flow = policy.flows.iter().find(|f| f.name == row.flow);
     let (Some(flow), Some(requester), RequestStatus::Pending) = (flow, st.settings.directory.user(&row.requester), row.status) else {
         return st.store.finish_job(&job.id, now).await;
     };

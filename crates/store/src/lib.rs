@@ -6,6 +6,7 @@
 //! engines.
 
 mod audit;
+mod definitions;
 mod inventory;
 mod jobs;
 mod mfa;
@@ -25,6 +26,7 @@ pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
 pub use scopes::ScopeRow;
 pub use mfa::MfaFactor;
+pub use definitions::DefinitionRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -652,3 +652,27 @@ async fn an_extension_waits_for_approval_compare_and_set(s: Store) {
     let got = s.get_request("w1").await.unwrap().unwrap();
     assert_eq!((got.extension_asked, got.deadline), (None, Some(Timestamp(90_000))), "applied: nothing waits");
 }
+
+both!(definitions_are_created_replaced_and_deleted_with_their_audit);
+
+/// Flows and bundles made through the API: one per kind and name, replaced
+/// and deleted only when there, each change audited; the stamp moves.
+async fn definitions_are_created_replaced_and_deleted_with_their_audit(s: Store) {
+    use sesame_store::DefinitionRow;
+    let a = |action| AuditDraft::new("admin@x.io", action, None, Outcome::Ok, serde_json::json!({}));
+    assert_eq!(s.definitions_stamp().await.unwrap(), (0, 0));
+    let row = |kind: &str, body: &str, at: i64| DefinitionRow { kind: kind.into(), name: "o'brien \"ops\"".into(), body: body.into(), created_by: "admin@x.io".into(), created_at: Timestamp(at), updated_at: Timestamp(at) };
+    assert!(s.put_definition(&row("flow", "{\"a\":1}", 10), true, a(AuditAction::FlowCreate)).await.unwrap());
+    assert!(!s.put_definition(&row("flow", "{\"a\":2}", 11), true, a(AuditAction::FlowCreate)).await.unwrap(), "one of a kind and name");
+    assert!(s.put_definition(&row("bundle", "{}", 12), true, a(AuditAction::BundleCreate)).await.unwrap(), "a bundle may share a flow's name");
+    assert!(s.put_definition(&row("flow", "{\"a\":3}", 13), false, a(AuditAction::FlowUpdate)).await.unwrap());
+    assert!(!s.put_definition(&row("nothing", "{}", 13), false, a(AuditAction::FlowUpdate)).await.unwrap(), "nothing to replace");
+    let all = s.definitions().await.unwrap();
+    assert_eq!(all.iter().map(|d| (d.kind.as_str(), d.body.as_str(), d.created_at.0, d.updated_at.0)).collect::<Vec<_>>(), [("bundle", "{}", 12, 12), ("flow", "{\"a\":3}", 10, 13)]);
+    assert_eq!(s.definitions_stamp().await.unwrap(), (2, 13));
+    assert!(s.delete_definition("flow", "o'brien \"ops\"", a(AuditAction::FlowDelete), Timestamp(14)).await.unwrap());
+    assert!(!s.delete_definition("flow", "o'brien \"ops\"", a(AuditAction::FlowDelete), Timestamp(15)).await.unwrap());
+    assert_eq!(s.definitions_stamp().await.unwrap(), (1, 12));
+    let n = s.list_audit(0, None, 100).await.unwrap().iter().filter(|e| e.fields.action.starts_with("flow.") || e.fields.action.starts_with("bundle.")).count();
+    assert_eq!(n, 4, "every change audited, refusals not");
+}

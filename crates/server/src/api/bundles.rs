@@ -2,8 +2,9 @@
 //! revoked together.
 
 use super::views;
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::bundles as svc;
+use crate::definitions::{self, Change, Kind};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
@@ -46,13 +47,13 @@ fn view(b: &Bundle) -> BundleView {
 /// Bundles, as configured.
 #[utoipa::path(get, path = "/api/v1/bundles", responses((status = 200, body = Vec<BundleView>)))]
 pub async fn list(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<BundleView>>, ApiError> {
-    Ok(Json(st.settings.bundles.iter().map(view).collect()))
+    Ok(Json(st.policy().bundles.iter().map(view).collect()))
 }
 
 /// One bundle.
 #[utoipa::path(get, path = "/api/v1/bundles/{name}", params(("name" = String, Path)), responses((status = 200, body = BundleView)))]
 pub async fn show(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>) -> Result<Json<BundleView>, ApiError> {
-    Ok(Json(view(svc::find(&st, &name)?)))
+    Ok(Json(view(&svc::find(&st, &name)?)))
 }
 
 /// Ask for a bundle: one request of several grants, decided by the flows
@@ -81,7 +82,7 @@ pub async fn request(
     responses((status = 200, body = BundleDryRunView)))]
 pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiPath(name): ApiPath<String>, ApiJson(body): ApiJson<BundleRequestBody>) -> Result<Json<BundleDryRunView>, ApiError> {
     let p = svc::plan(&st, &who, &name, &body, crate::clock::now()).await?;
-    let mfa_first = st.settings.flows.iter().any(|f| f.name == p.plan.flow && f.requester_mfa);
+    let mfa_first = st.policy().flows.iter().any(|f| f.name == p.plan.flow && f.requester_mfa);
     let status = if mfa_first { sesame_core::RequestStatus::PendingMfa } else { p.plan.status };
     Ok(Json(BundleDryRunView {
         status: status.to_string(),
@@ -101,4 +102,28 @@ pub async fn show_request(State(st): State<AppState>, Caller(who): Caller, ApiPa
     }
     let name = rows.first().and_then(|r| r.bundle.as_ref()).map(|(b, _)| b.clone()).unwrap_or_default();
     Ok(Json(views::bundle_request(&id, &name, &rows)))
+}
+
+/// Create a bundle (admins): the configuration file's `[[bundles]]`
+/// declaration as JSON; it must load with everything else.
+#[utoipa::path(post, path = "/api/v1/bundles", request_body = Object, responses((status = 200, body = BundleView)))]
+pub async fn create(State(st): State<AppState>, Admin(admin): Admin, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Json<BundleView>, ApiError> {
+    let name = body.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+    definitions::change(&st, &admin, Kind::Bundle, Change::Create, &name, Some(body)).await?;
+    Ok(Json(view(&svc::find(&st, &name)?)))
+}
+
+/// Replace a bundle made through the API (admins).
+#[utoipa::path(put, path = "/api/v1/bundles/{name}", params(("name" = String, Path)), request_body = Object, responses((status = 200, body = BundleView)))]
+pub async fn update(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Json<BundleView>, ApiError> {
+    definitions::change(&st, &admin, Kind::Bundle, Change::Update, &name, Some(body)).await?;
+    Ok(Json(view(&svc::find(&st, &name)?)))
+}
+
+/// Delete a bundle made through the API (admins); refused while a flow
+/// names it.
+#[utoipa::path(delete, path = "/api/v1/bundles/{name}", params(("name" = String, Path)), responses((status = 200, body = Object)))]
+pub async fn delete(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    definitions::change(&st, &admin, Kind::Bundle, Change::Delete, &name, None).await?;
+    Ok(Json(serde_json::json!({ "deleted": name })))
 }

@@ -24,8 +24,8 @@ use utoipa::OpenApi;
     paths(
         requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke, requests::extend,
         mfa::enroll, mfa::verify, mfa::reset,
-        flows::list, flows::show,
-        bundles::list, bundles::show, bundles::request, bundles::dry_run, bundles::show_request,
+        flows::list, flows::show, flows::create, flows::update, flows::delete,
+        bundles::list, bundles::show, bundles::create, bundles::update, bundles::delete, bundles::request, bundles::dry_run, bundles::show_request,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
@@ -113,10 +113,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/requests/{id}/reject", post(requests::reject))
         .route("/api/v1/requests/{id}/revoke", post(requests::revoke))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
-        .route("/api/v1/access-flows", get(flows::list))
-        .route("/api/v1/access-flows/{name}", get(flows::show))
-        .route("/api/v1/bundles", get(bundles::list))
-        .route("/api/v1/bundles/{name}", get(bundles::show))
+        .route("/api/v1/access-flows", get(flows::list).post(flows::create))
+        .route("/api/v1/access-flows/{name}", get(flows::show).put(flows::update).delete(flows::delete))
+        .route("/api/v1/bundles", get(bundles::list).post(bundles::create))
+        .route("/api/v1/bundles/{name}", get(bundles::show).put(bundles::update).delete(bundles::delete))
         .route("/api/v1/bundles/{name}/requests", post(bundles::request))
         .route("/api/v1/bundles/{name}/requests/dry-run", post(bundles::dry_run))
         .route("/api/v1/bundle-requests/{id}", get(bundles::show_request))

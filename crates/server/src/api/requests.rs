@@ -48,7 +48,7 @@ pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiJson(bo
     let body = svc::normalize(body)?;
     let p = svc::plan(&st, &who, &body, crate::clock::now()).await?;
     // A flow with requester MFA waits for the requester's step-up first.
-    let mfa_first = st.settings.flows.iter().any(|f| f.name == p.flow && f.requester_mfa);
+    let mfa_first = st.policy().flows.iter().any(|f| f.name == p.flow && f.requester_mfa);
     let status = if mfa_first { sesame_core::RequestStatus::PendingMfa } else { p.status };
     Ok(Json(sesame_proto::DryRunView { status: status.to_string(), flow: p.flow, approvers: p.approvers, duration_secs: p.duration.as_secs() }))
 }

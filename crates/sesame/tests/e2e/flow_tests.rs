@@ -373,3 +373,53 @@ grant_duration_in_min = 60
     h.cli(&lead, &["requests", "approve", &s(&p, "id")]);
     h.finish().await;
 }
+
+/// Access flows and bundles made through the CLI (admins), in the
+/// configuration file's own TOML: they load with the file's or are refused
+/// with why (nothing stored), decide requests at once, change and go.
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_manage_flows_and_bundles_through_the_api() {
+    let h = Harness::start("CREATE TABLE public.orders (id int); CREATE TABLE public.payroll (id int);", Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.sync(&admin);
+    let file = |name: &str, text: &str| {
+        let p = h.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let bundle = file("bundle.toml", "[[bundles]]\nname = \"orders-only\"\naccess_targets = [ { integration = { integration_name = \"local-pg\", resource_type = \"table\", permissions = [\"read_only\"], resources_scopes = [ { scope_mode = \"include_resources\", type = \"NAME\", values = [\"orders\"] } ] } } ]\n");
+    let flow = |who: &str| format!("[[access_flows]]\nname = \"orders-bundle\"\ntrigger = \"AUTOMATIC\"\naccess_targets = [ {{ bundle = {{ name = \"orders-only\" }} }} ]\nrequestors = {{ conditions = [ {{ type = \"user\", values = [\"{who}\"] }} ] }}\ngrant_duration_in_min = 30\nsettings = {{ justification_required = false }}\n");
+    let flow_file = file("flow.toml", &flow("dev@example.com"));
+    // Admins only, before the body is read.
+    h.cli_err(&dev, &["bundles", "create", "--data", "{\"nonsense\": true}"], "forbidden");
+    // A flow naming a bundle that does not exist yet does not load.
+    let err = h.cli_err(&admin, &["flows", "create", "--file", &flow_file], "bad_request");
+    assert!(err.contains("orders-only") && err.contains("not declared"), "{err}");
+    let b = h.cli(&admin, &["bundles", "create", "--file", &bundle]);
+    assert_eq!(s(&b[0], "name"), "orders-only", "{b}");
+    let f = h.cli(&admin, &["flows", "create", "--file", &flow_file]);
+    assert_eq!(s(&f[0], "trigger"), "AUTOMATIC", "{f}");
+    h.cli_err(&admin, &["flows", "create", "--file", &flow_file], "already_exists");
+    let err = h.cli_err(&admin, &["flows", "delete", "auto-read"], "forbidden");
+    assert!(err.contains("configuration file"), "{err}");
+    let err = h.cli_err(&admin, &["flows", "create", "--data", "{\"name\": \"x\", \"trigger\": \"AUTOMATIC\", \"integration\": \"nope\", \"requesters\": {}, \"grant_duration_in_min\": 5}"], "bad_request");
+    assert!(err.contains("`nope` is not declared"), "{err}");
+    // It decides at once.
+    let r = h.cli(&dev, &["requests", "create", "--bundle", "orders-only", "--duration", "10m", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]);
+    // A bundle a flow names cannot go; changed, the flow no longer lets dev ask.
+    let err = h.cli_err(&admin, &["bundles", "delete", "orders-only"], "bad_request");
+    assert!(err.contains("not declared"), "{err}");
+    h.cli(&admin, &["flows", "update", "orders-bundle", "--file", &file("flow2.toml", &flow("outsider@example.com"))]);
+    h.cli_err(&dev, &["requests", "create", "--bundle", "orders-only", "--duration", "10m"], "no_matching_flow");
+    h.cli(&admin, &["flows", "delete", "orders-bundle"]);
+    h.cli(&admin, &["bundles", "delete", "orders-only"]);
+    h.cli_err(&dev, &["bundles", "show", "orders-only"], "not_found");
+    let audit = h.cli(&admin, &["audit"]).to_string();
+    for a in ["bundle.create", "flow.create", "flow.update", "flow.delete", "bundle.delete"] {
+        assert!(audit.contains(a), "{a} audited");
+    }
+    h.finish().await;
+}
