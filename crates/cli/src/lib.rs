@@ -28,14 +28,14 @@ pub struct ClientOpts {
 pub enum RequestsCmd {
     /// Ask for access: to resources of an integration, or for a bundle.
     Create {
-        #[arg(long, required_unless_present = "bundle")]
+        #[arg(long, required_unless_present_any = ["bundle", "scope"])]
         integration: Option<String>,
-        #[arg(long, required_unless_present = "bundle")]
+        #[arg(long, required_unless_present_any = ["bundle", "scope"])]
         resource_type: Option<String>,
         /// Resource ids, comma-separated (ids never contain a raw comma).
-        #[arg(long, value_delimiter = ',', required_unless_present = "bundle")]
+        #[arg(long, value_delimiter = ',', required_unless_present_any = ["bundle", "scope"])]
         resources: Vec<String>,
-        #[arg(long, required_unless_present = "bundle")]
+        #[arg(long, required_unless_present_any = ["bundle", "scope"])]
         permission: Option<String>,
         /// Ask for someone else (their e-mail), as the flow's `request_for`
         /// allows: they get the access and its credentials.
@@ -45,6 +45,10 @@ pub enum RequestsCmd {
         /// grants are approved, granted and revoked together.
         #[arg(long, conflicts_with_all = ["integration", "resource_type", "resources", "permission"])]
         bundle: Option<String>,
+        /// Ask for what this access scope selects (see `sesame scopes units`),
+        /// as one request of several grants, like a bundle.
+        #[arg(long, conflicts_with_all = ["integration", "resource_type", "resources", "permission", "bundle", "grantee"])]
+        scope: Option<String>,
         /// e.g. `30m`, `2h`.
         #[arg(long)]
         duration: String,
@@ -593,9 +597,12 @@ type Out = Result<(), ApiFailure>;
 pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
     let c = ApiClient::new(o)?;
     match cmd {
-        RequestsCmd::Create { bundle: Some(bundle), duration, justification, wait, dry_run, .. } => {
+        RequestsCmd::Create { bundle, scope, duration, justification, wait, dry_run, .. } if bundle.is_some() || scope.is_some() => {
             let body = sesame_proto::BundleRequestBody { duration, justification };
-            let path = format!("/api/v1/bundles/{}/requests", enc(&bundle));
+            let path = match (bundle, scope) {
+                (Some(b), _) => format!("/api/v1/bundles/{}/requests", enc(&b)),
+                (None, s) => format!("/api/v1/access-scopes/{}/requests", enc(&s.unwrap_or_default())),
+            };
             if dry_run {
                 let v: sesame_proto::BundleDryRunView = c.post(&format!("{path}/dry-run"), &body).await?;
                 return print::json_or(o, &v, || {
@@ -617,7 +624,7 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
             }
             Ok(())
         }
-        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run, bundle: None, grantee } => {
+        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run, grantee, .. } => {
             let body = CreateRequest {
                 integration: integration.unwrap_or_default(),
                 resource_type: resource_type.unwrap_or_default(),

@@ -55,6 +55,24 @@ pub async fn expand(st: &AppState, b: &Bundle) -> Result<Vec<Part>, ApiError> {
     Ok(parts)
 }
 
+/// What a request of several grants asks for: a bundle, or what an access
+/// scope selects (then it is a bundle request of one access-scope target).
+#[derive(Debug, Clone)]
+pub enum Asked {
+    Bundle(String),
+    Scope(String),
+}
+
+impl Asked {
+    /// As messages name it.
+    fn label(&self) -> String {
+        match self {
+            Asked::Bundle(b) => format!("bundle `{b}`"),
+            Asked::Scope(s) => format!("access scope `{s}`"),
+        }
+    }
+}
+
 /// What a bundle request would become.
 pub struct BundlePlan {
     pub bundle: String,
@@ -75,17 +93,28 @@ fn body_of(p: &Part, b: &BundleRequestBody) -> CreateRequest {
 }
 
 /// Validate and decide a bundle request; nothing written.
-pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBody, now: Timestamp) -> Result<BundlePlan, ApiError> {
-    let b = find(st, name)?;
+pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequestBody, now: Timestamp) -> Result<BundlePlan, ApiError> {
+    let label = asked.label();
+    // A scope request is covered by the flows whose target is that scope,
+    // as if the scope selected a request for every unit it selects.
+    let (b, selected) = match asked {
+        Asked::Bundle(name) => (find(st, name)?, vec![]),
+        Asked::Scope(name) => {
+            if st.store.scope(name).await?.is_none() {
+                return Err(ApiError::new(ErrorCode::NotFound, format!("there is no access scope `{name}`: see `sesame scopes list`")));
+            }
+            (Bundle { name: format!("access scope {name}"), targets: vec![BundleTarget::Scope { name: name.clone() }] }, vec![name.clone()])
+        }
+    };
     let duration = requests::parse_duration(&body.duration)?;
     let draft = RequestDraft {
         requester: who,
         grantee: None,
-        bundle: Some(&b.name),
+        bundle: matches!(asked, Asked::Bundle(_)).then_some(b.name.as_str()),
         integration: "",
         resource_type: "",
         resources: &[],
-        selected_by: &[],
+        selected_by: &selected,
         permission: "",
         duration,
         justification: body.justification.as_deref(),
@@ -94,7 +123,7 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
     let (status, flow, approvers, parts) = match decision {
         Decision::Grant { flow } => (RequestStatus::Granting, flow, vec![], vec![]),
         Decision::Pending { flow, approvers, parts } => (RequestStatus::Pending, flow, approvers, parts),
-        Decision::Refuse(r) => return Err(refusal(&r, who, &b.name, &body.duration)),
+        Decision::Refuse(r) => return Err(refusal(&r, who, &label, &body.duration)),
     };
     // Each grant is checked as a single request's would be; the guardrail
     // counts the resources selected by name across the grants of one
@@ -108,7 +137,7 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
             let n = named.entry(p.integration.as_str()).or_default();
             *n += p.resources.len();
             sesame_core::policy::check_selection(*n, limit).map_err(|g| {
-                ApiError::new(ErrorCode::TooManyResources, format!("bundle `{}` selects too much of `{}`: {g}", b.name, p.integration))
+                ApiError::new(ErrorCode::TooManyResources, format!("{label} selects too much of `{}`: {g}", p.integration))
             })?;
         }
         requests::preflight(&c, who, &body_of(p, body), now).await?;
@@ -117,22 +146,22 @@ pub async fn plan(st: &AppState, who: &User, name: &str, body: &BundleRequestBod
     // Every grant of a bundle request shares the flow's decision; the login
     // rule is each integration's own (read when writing).
     let Some(username) = checked.first().map(|(_, c)| c.integration.descriptor().username.clone()) else {
-        return Err(ApiError::new(ErrorCode::UnknownResource, format!("bundle `{}` selects nothing to grant now", b.name)));
+        return Err(ApiError::new(ErrorCode::UnknownResource, format!("{label} selects nothing to grant now")));
     };
     let plan = requests::Plan { status, flow, approvers, parts, duration, username, grantee: None };
     Ok(BundlePlan { bundle: b.name.clone(), parts: checked, plan })
 }
 
-fn refusal(r: &Refusal, who: &User, bundle: &str, duration: &str) -> ApiError {
+fn refusal(r: &Refusal, who: &User, label: &str, duration: &str) -> ApiError {
     match r {
         Refusal::NoMatchingFlow { closest } => {
             let why = match closest {
                 Some((f, Miss::Requester)) => format!("; `{f}` covers it, but not for you"),
                 Some((f, Miss::Inactive)) => format!("; `{f}` covers it and is inactive"),
-                Some((f, Miss::Bundle { covers: Some(b) })) if b != bundle => format!("; the closest, `{f}`, covers bundle `{b}`"),
+                Some((f, Miss::Bundle { covers: Some(b) })) if format!("bundle `{b}`") != label => format!("; the closest, `{f}`, covers bundle `{b}`"),
                 _ => String::new(),
             };
-            ApiError::new(ErrorCode::NoMatchingFlow, format!("no access flow lets `{}` request bundle `{bundle}`{why}: ask an admin to add one", who.email))
+            ApiError::new(ErrorCode::NoMatchingFlow, format!("no access flow lets `{}` request {label}{why}: ask an admin to add one", who.email))
         }
         Refusal::DurationTooLong { flow, max } => ApiError::new(
             ErrorCode::DurationTooLong,
@@ -155,9 +184,9 @@ fn refusal(r: &Refusal, who: &User, bundle: &str, duration: &str) -> ApiError {
 
 /// Make a bundle request: every grant, its jobs and audit entry in one
 /// transaction, all with the same status and deadline.
-pub async fn create(st: &AppState, who: &User, name: &str, body: &BundleRequestBody) -> Result<(String, Vec<RequestRow>), ApiError> {
+pub async fn create(st: &AppState, who: &User, asked: &Asked, body: &BundleRequestBody) -> Result<(String, Vec<RequestRow>), ApiError> {
     let now = clock::now();
-    let BundlePlan { bundle, parts, plan } = plan(st, who, name, body, now).await?;
+    let BundlePlan { bundle, parts, plan } = plan(st, who, asked, body, now).await?;
     let group = requests::new_id("bnd");
     let opening = lifecycle::open(requests::start_for(st, &plan.flow, plan.status == RequestStatus::Granting, plan.duration), now);
     let mut rows = Vec::new();

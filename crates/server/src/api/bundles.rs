@@ -69,11 +69,38 @@ pub async fn request(
     ApiJson(body): ApiJson<BundleRequestBody>,
 ) -> Result<(StatusCode, Json<BundleRequestView>), ApiError> {
     let wait = super::requests::wait_of(&q)?;
-    let (group, mut rows) = svc::create(&st, &who, &name, &body).await?;
+    let (group, mut rows) = svc::create(&st, &who, &svc::Asked::Bundle(name.clone()), &body).await?;
     if let Some(w) = wait {
         rows = svc::wait_settled(&st, &group, w).await?;
     }
     Ok((StatusCode::CREATED, Json(views::bundle_request(&group, &name, &rows))))
+}
+
+/// Ask for what an access scope selects: one request of a grant per
+/// integration, type and permission, decided by the flows whose target is
+/// the scope, approved, granted and revoked together (a bundle request).
+#[utoipa::path(post, path = "/api/v1/access-scopes/{name}/requests", params(("name" = String, Path), super::requests::WaitQuery), request_body = BundleRequestBody,
+    responses((status = 201, body = BundleRequestView)))]
+pub async fn scope_request(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<super::requests::WaitQuery>,
+    ApiJson(body): ApiJson<BundleRequestBody>,
+) -> Result<(StatusCode, Json<BundleRequestView>), ApiError> {
+    let wait = super::requests::wait_of(&q)?;
+    let (group, mut rows) = svc::create(&st, &who, &svc::Asked::Scope(name.clone()), &body).await?;
+    if let Some(w) = wait {
+        rows = svc::wait_settled(&st, &group, w).await?;
+    }
+    Ok((StatusCode::CREATED, Json(views::bundle_request(&group, &format!("access scope {name}"), &rows))))
+}
+
+/// Check a request for what an access scope selects, nothing written.
+#[utoipa::path(post, path = "/api/v1/access-scopes/{name}/requests/dry-run", params(("name" = String, Path)), request_body = BundleRequestBody,
+    responses((status = 200, body = BundleDryRunView)))]
+pub async fn scope_dry_run(State(st): State<AppState>, Caller(who): Caller, ApiPath(name): ApiPath<String>, ApiJson(body): ApiJson<BundleRequestBody>) -> Result<Json<BundleDryRunView>, ApiError> {
+    dry_run_of(&st, &who, svc::Asked::Scope(name), &body).await
 }
 
 /// Check a bundle request without submitting it: the grants it would make,
@@ -81,7 +108,12 @@ pub async fn request(
 #[utoipa::path(post, path = "/api/v1/bundles/{name}/requests/dry-run", params(("name" = String, Path)), request_body = BundleRequestBody,
     responses((status = 200, body = BundleDryRunView)))]
 pub async fn dry_run(State(st): State<AppState>, Caller(who): Caller, ApiPath(name): ApiPath<String>, ApiJson(body): ApiJson<BundleRequestBody>) -> Result<Json<BundleDryRunView>, ApiError> {
-    let p = svc::plan(&st, &who, &name, &body, crate::clock::now()).await?;
+    dry_run_of(&st, &who, svc::Asked::Bundle(name), &body).await
+}
+
+/// A dry run of a request of several grants: what each would be.
+pub(super) async fn dry_run_of(st: &AppState, who: &sesame_core::User, asked: svc::Asked, body: &BundleRequestBody) -> Result<Json<BundleDryRunView>, ApiError> {
+    let p = svc::plan(st, who, &asked, body, crate::clock::now()).await?;
     let mfa_first = st.policy().flows.iter().any(|f| f.name == p.plan.flow && f.requester_mfa);
     let status = if mfa_first { sesame_core::RequestStatus::PendingMfa } else { p.plan.status };
     Ok(Json(BundleDryRunView {

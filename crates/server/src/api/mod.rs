@@ -25,7 +25,7 @@ use utoipa::OpenApi;
         requests::create, requests::dry_run, requests::list, requests::show, requests::approve, requests::reject, requests::revoke, requests::extend,
         mfa::enroll, mfa::verify, mfa::reset,
         flows::list, flows::show, flows::create, flows::update, flows::delete,
-        bundles::list, bundles::show, bundles::create, bundles::update, bundles::delete, bundles::request, bundles::dry_run, bundles::show_request,
+        bundles::list, bundles::show, bundles::create, bundles::update, bundles::delete, bundles::request, bundles::dry_run, bundles::show_request, bundles::scope_request, bundles::scope_dry_run,
         access::list, access::use_credentials, access::reset_credentials,
         inventory::integrations, inventory::resources, inventory::permissions, inventory::sync,
         boundaries::list, boundaries::put, boundaries::lift,
@@ -136,6 +136,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access-scopes/preview", post(scopes::preview))
         .route("/api/v1/access-scopes/{name}", get(scopes::show).put(scopes::update).delete(scopes::delete))
         .route("/api/v1/access-scopes/{name}/units", get(scopes::units))
+        .route("/api/v1/access-scopes/{name}/requests", post(bundles::scope_request))
+        .route("/api/v1/access-scopes/{name}/requests/dry-run", post(bundles::scope_dry_run))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/reports/access", get(reports::access))

@@ -303,6 +303,21 @@ async fn an_access_scope_target_covers_what_the_scope_selects() {
         h.cli_err(&outsider, &other, "no_matching_flow");
     }
     h.cli(&outsider, &["requests", "revoke", &s(&r, "id"), "--wait"]);
+    // A request may name the scope itself: one grant per integration, type
+    // and permission of what it selects, decided by the flow for the scope.
+    let dry = h.cli(&outsider, &["requests", "create", "--scope", "orders-read", "--duration", "30m", "--dry-run"]);
+    assert_eq!(dry["grants"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!((s(&dry["grants"][0], "permission").as_str(), dry["grants"][0]["resources"].clone()), ("read_only", serde_json::json!([orders])), "{dry}");
+    let b = h.cli(&outsider, &["requests", "create", "--scope", "orders-read", "--duration", "30m", "--wait"]);
+    assert_eq!((s(&b, "status").as_str(), s(&b["requests"][0], "flow").as_str()), ("Active", "by-scope"), "{b}");
+    let creds = h.cli(&outsider, &["access", "use", &s(&b["requests"][0], "id")]);
+    let mut conn = h.login(&s(&b["requests"][0], "username"), &s(&creds, "secret")).await.expect("the scope's grant logs in");
+    assert!(sqlx::query("SELECT * FROM public.orders").fetch_all(&mut conn).await.is_ok());
+    assert!(sqlx::query("SELECT * FROM public.payroll").fetch_all(&mut conn).await.is_err(), "only what the scope selects");
+    drop(conn);
+    h.cli(&outsider, &["requests", "revoke", &s(&b, "id"), "--wait"]);
+    h.wait_until("the scope request to be revoked", std::time::Duration::from_secs(10), || async { s(&h.cli(&outsider, &["requests", "show", &s(&b, "id")]), "status") == "Revoked" }).await;
+    h.cli_err(&outsider, &["requests", "create", "--scope", "nope", "--duration", "30m"], "not_found");
     h.finish().await;
 }
 
