@@ -107,6 +107,9 @@ pub struct AccessFlow {
     /// most each time.
     pub max_extensions: u32,
     pub extension_max: Duration,
+    /// The requester may approve their own request (the seed's
+    /// `requester_cannot_approve_self = false`; never by default).
+    pub self_approval: bool,
 }
 
 impl AccessFlow {
@@ -368,15 +371,15 @@ fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &
             let p = &f.approver_policy;
             let groups: Vec<(Vec<String>, bool)> = match p.mode {
                 ApprovalMode::AnyOf => {
-                    let mut all: Vec<String> = p.groups.iter().flat_map(|g| g.approvers(dir, r.requester)).collect();
+                    let mut all: Vec<String> = p.groups.iter().flat_map(|g| g.approvers_of(dir, r.requester, f.self_approval)).collect();
                     all.sort();
                     all.dedup();
                     vec![(all, p.owners_join || p.groups.iter().any(Conditions::names_owners))]
                 }
-                ApprovalMode::AllOf => p.groups.iter().map(|g| (g.approvers(dir, r.requester), p.owners_join || g.names_owners())).collect(),
+                ApprovalMode::AllOf => p.groups.iter().map(|g| (g.approvers_of(dir, r.requester, f.self_approval), p.owners_join || g.names_owners())).collect(),
             };
             // With ALL_OF each group approves on its own: their parts are never merged.
-            let parts: Vec<ApprovalPart> = groups.into_iter().flat_map(|(members, with_owners)| group_parts(members, with_owners, r, dir, owners)).collect();
+            let parts: Vec<ApprovalPart> = groups.into_iter().flat_map(|(members, with_owners)| group_parts(members, with_owners, f.self_approval, r, dir, owners)).collect();
             if parts.is_empty() || parts.iter().any(|p| p.approvers.is_empty()) {
                 return Err(Refusal::NoApprover { flow: f.name.clone() });
             }
@@ -388,12 +391,12 @@ fn check_limits(f: &AccessFlow, r: &RequestDraft<'_>, dir: &Directory, owners: &
 /// The parts one approver group approves: its members approve everything;
 /// with owners, each resource's owners approve that resource, the
 /// integration owners any (and all of it when nobody else would).
-fn group_parts(members: Vec<String>, with_owners: bool, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners) -> Vec<ApprovalPart> {
+fn group_parts(members: Vec<String>, with_owners: bool, self_ok: bool, r: &RequestDraft<'_>, dir: &Directory, owners: &Owners) -> Vec<ApprovalPart> {
     let all_resources = || owners.resource_owners.iter().map(|(res, _)| res.clone()).collect::<Vec<_>>();
     if !with_owners {
         return vec![ApprovalPart { resources: all_resources(), approvers: members }];
     }
-    let not_requester = |a: &String| !a.eq_ignore_ascii_case(&r.requester.email);
+    let not_requester = |a: &String| self_ok || !a.eq_ignore_ascii_case(&r.requester.email);
     let mut integration_owners = owners.integration_owners.resolve(dir);
     integration_owners.retain(not_requester);
     let owners_of = |os: &[String]| -> Vec<String> { os.iter().filter(|o| dir.user(o).is_some() && not_requester(o)).cloned().collect() };
@@ -444,6 +447,7 @@ mod tests {
             requester_mfa: false,
             max_extensions: 0,
             extension_max: Duration::from_secs(3600),
+            self_approval: false,
         }
     }
 
@@ -574,6 +578,21 @@ mod tests {
         assert!(!in_scopes(&[scope(true, ScopeBy::Id, &["tag:x"])], &prod));
         assert!(in_scopes(&[], &prod) && in_scopes(&[], &any), "a flow for any resource covers selectors");
         assert!(!in_scopes(&[scope(true, env(), &["prod"])], &any), "`*` is more than one tag");
+    }
+
+    /// Only a flow that opts in (`requester_cannot_approve_self = false`)
+    /// counts the requester among its approvers.
+    #[test]
+    fn the_requester_approves_only_where_the_flow_opts_in() {
+        let d = dir();
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let by_group = AccessFlow { approver_policy: ApproverPolicy::of(Conditions::of(&[], &["dev".into()])), ..flow("f", FlowKind::SelfServe) };
+        let ask = |f: &AccessFlow| decide(&draft(&ann, "read_only", 60, Some("x")), std::slice::from_ref(f), &d, &Owners::default(), Timestamp(0));
+        assert_eq!(ask(&by_group), Decision::Refuse(Refusal::NoApprover { flow: "f".into() }), "ann is the only dev: nobody else approves");
+        match ask(&AccessFlow { self_approval: true, ..by_group }) {
+            Decision::Pending { approvers, .. } => assert_eq!(approvers, ["ann@x.io"]),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// The seed's `request_for`: self by default; others; direct reports

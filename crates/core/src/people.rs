@@ -185,10 +185,16 @@ impl Conditions {
     /// Everybody in the directory these conditions admit as approvers of
     /// `requester`'s request (never the requester), sorted.
     pub fn approvers(&self, dir: &Directory, requester: &User) -> Vec<String> {
+        self.approvers_of(dir, requester, false)
+    }
+
+    /// [`Conditions::approvers`], the requester included when `self_ok`
+    /// (a flow with `requester_cannot_approve_self = false`).
+    pub fn approvers_of(&self, dir: &Directory, requester: &User, self_ok: bool) -> Vec<String> {
         let mut out: Vec<String> = dir
             .users
             .iter()
-            .filter(|a| !a.email.eq_ignore_ascii_case(&requester.email) && self.admits_approver(a, requester))
+            .filter(|a| (self_ok || !a.email.eq_ignore_ascii_case(&requester.email)) && self.admits_approver(a, requester))
             .map(|a| a.email.clone())
             .collect();
         out.sort();

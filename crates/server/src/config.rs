@@ -707,9 +707,8 @@ pub fn policy(integrations: &[IntegrationDecl], flows_decl: &[FlowDecl], bundles
             .collect::<Result<Vec<_>, String>>()
             .map_err(err)?;
         let settings = f.settings.as_ref();
-        if settings.and_then(|s| s.requester_cannot_approve_self) == Some(false) {
-            return Err(err(format!("`access_flows[{i}].settings.requester_cannot_approve_self` is false: Sesame never lets a requester approve their own request; remove it")));
-        }
+        // The seed's opt-in to self-approval; Sesame's default is never.
+        let self_approval = settings.and_then(|s| s.requester_cannot_approve_self) == Some(false);
         // MFA at approval time: on a self-serve flow the approvers step up;
         // an automatic flow approves at request time, so its requester does.
         let asks_mfa = settings.and_then(|s| s.require_mfa).unwrap_or(false);
@@ -813,6 +812,7 @@ pub fn policy(integrations: &[IntegrationDecl], flows_decl: &[FlowDecl], bundles
                 requester_mfa,
                 max_extensions,
                 extension_max,
+                self_approval,
             });
         }
     }
@@ -1170,7 +1170,6 @@ settings = { justification_required = true, requester_cannot_approve_self = true
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\napprover_policy = { approver_groups = [ { approvers = [ { type = 'manager' } ] } ] }", "both `approvers` and `approver_policy`"),
             ("requesters = {}\napprovers = {}", "self_serve but names no `approvers`"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\ntimeframe = { days_of_week = ['Funday'], start_time = '09:00', end_time = '17:00' }", "`access_flows[0].timeframe`: `Funday` is not a day"),
-            ("requesters = {}\napprovers = { users = ['b@x.io'] }\nsettings = { requester_cannot_approve_self = false }", "never lets a requester approve their own request"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\ngrant_duration_in_min = 60", "exactly one of `max_duration`"),
             ("requesters = {}\napprovers = { users = ['b@x.io'] }\nescalation = [ { after = '0s', approvers = [ { type = 'user', values = ['c@x.io'] } ] } ]", "`access_flows[0].escalation[0].after` is zero"),
         ] {
@@ -1186,6 +1185,10 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         assert!(f.flows[0].requester_mfa && !f.flows[0].require_mfa);
         let f = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nsettings = {{ require_mfa = true }}")).unwrap();
         assert!(f.flows[0].require_mfa && !f.flows[0].requester_mfa);
+        // Self-approval only when a flow opts in, as the seed spells it.
+        assert!(!f.flows[0].self_approval);
+        let f = p(&format!("{base}requesters = {{}}\napprovers = {{ users = ['b@x.io'] }}\nsettings = {{ requester_cannot_approve_self = false }}")).unwrap();
+        assert!(f.flows[0].self_approval);
         // access_targets: one flow per integration target, with its scopes.
         let head = "version = 1\n[[integrations]]\ntype = 'postgresql'\nname = 'pg'\nhost = 'h'\nusername = 'u'\n[[integrations]]\ntype = 'mysql'\nname = 'my'\nhost = 'h'\nusername = 'u'\n[[access_flows]]\nname='t'\ntrigger='AUTOMATIC'\nrequesters={}\ngrant_duration_in_min=60\n";
         let two = p(&format!("{head}access_targets = [ {{ integration = {{ integration_name = 'pg', resource_type = 'table', resources_scopes = [ {{ scope_mode = 'exclude_resources', type = 'TAG', key = 'pii', values = ['yes'] }} ] }} }}, {{ integration = {{ integration_name = 'my', resource_type = 'database', permissions = ['read_only'] }} }} ]")).unwrap();

@@ -236,8 +236,10 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     match decision {
         Decision::Grant { flow } => Ok(Plan { status: RequestStatus::Granting, flow, approvers: vec![], parts: vec![], duration, username: offer.username.clone(), grantee }),
         Decision::Pending { flow, mut parts, .. } => {
-            // Who gets the access never approves it either.
-            if let Some(g) = &grantee {
+            // Who gets the access never approves it either (unless the flow
+            // opts in to self-approval).
+            let self_ok = st.policy().flows.iter().any(|f| f.name == flow && f.self_approval);
+            if let Some(g) = grantee.as_ref().filter(|_| !self_ok) {
                 for p in &mut parts {
                     p.approvers.retain(|a| !a.eq_ignore_ascii_case(&g.email));
                 }
@@ -487,7 +489,11 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     if r.status != RequestStatus::Pending {
         return Err(conflict(id, Some(r.status), if approve { "approved" } else { "rejected" }));
     }
-    if r.grantee.eq_ignore_ascii_case(&who.email) {
+    // A flow that opts in to self-approval (`requester_cannot_approve_self
+    // = false`) lets the requester (and grantee) approve; no other does.
+    let self_ok = st.policy().flows.iter().any(|f| f.name == r.flow && f.self_approval);
+    let requester = if self_ok { "" } else { r.requester.as_str() };
+    if !self_ok && r.grantee.eq_ignore_ascii_case(&who.email) {
         return Err(refused(ApprovalRefusal::OwnRequest));
     }
     // Who may decide is checked first; then what they sent.
@@ -504,7 +510,7 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
     if approve {
         // Each part needs one of its approvers; until every part has one, the
         // approval is recorded and the request stays Pending.
-        let progress = approval::approve(&r.approval_parts, &r.approvals, &who.email, &r.requester).map_err(refused)?;
+        let progress = approval::approve(&r.approval_parts, &r.approvals, &who.email, requester).map_err(refused)?;
         reason_needed()?;
         // An approval without the step-up the flow asks for does not count.
         approver_stepped_up(st, who, &r.flow, mfa_code, now).await?;
@@ -520,7 +526,7 @@ pub async fn decide_pending(st: &AppState, who: &User, id: &str, approve: bool, 
             return get(st, id).await;
         }
     } else {
-        approval::may_decide(&who.email, &r.requester, &r.approval_parts).map_err(refused)?;
+        approval::may_decide(&who.email, requester, &r.approval_parts).map_err(refused)?;
         reason_needed()?;
     }
     let what = if approve { "approved" } else { "rejected" };

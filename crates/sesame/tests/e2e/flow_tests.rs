@@ -438,3 +438,33 @@ async fn admins_manage_flows_and_bundles_through_the_api() {
     }
     h.finish().await;
 }
+
+/// The seed's `requester_cannot_approve_self = false`: on that flow only,
+/// a requester who is among its approvers approves their own request; on
+/// every other flow they never do.
+#[tokio::test(flavor = "multi_thread")]
+async fn self_approval_only_where_a_flow_opts_in() {
+    let flows = r#"
+[[access_flows]]
+name = "self-ok"
+trigger = "SELF_SERVE"
+integration = "local-pg"
+requesters = { users = ["outsider@example.com"] }
+approvers = { users = ["outsider@example.com", "lead@example.com"] }
+permissions = ["read_write"]
+grant_duration_in_min = 60
+settings = { requester_cannot_approve_self = false, justification_required = false }
+"#;
+    let h = Harness::start("CREATE TABLE public.orders (id int);", Opts { extra_flows: flows.into(), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+    let r = h.request(&outsider, "table", &orders, "read_write", "30m", &[]);
+    assert!(r["approvers"].as_array().unwrap().iter().any(|a| a == "outsider@example.com"), "{r}");
+    h.cli(&outsider, &["requests", "approve", &s(&r, "id")]);
+    h.wait_until("the self-approved grant", std::time::Duration::from_secs(10), || async { s(&h.cli(&outsider, &["requests", "show", &s(&r, "id")]), "status") == "Active" }).await;
+    h.cli(&outsider, &["requests", "revoke", &s(&r, "id"), "--wait"]);
+    // Elsewhere never (loop_tests::self_serve_flow_needs_another_approver).
+    h.finish().await;
+}
