@@ -759,9 +759,16 @@ pub fn policy(integrations: &[IntegrationDecl], flows_decl: &[FlowDecl], bundles
             (None, None) => None,
             (Some(_), Some(_)) => return Err(err(format!("`access_flows[{i}]` has both `approvers` and `approver_policy`: keep one"))),
         };
-        if kind == FlowKind::SelfServe && approver_policy.as_ref().is_none_or(|p| p.groups.iter().all(|g| g.conditions.is_empty())) {
+        // The seed's `trigger = "SELF_SERVE"` with no approver_policy: people
+        // ask, and nobody approves (its basic example). Sesame's own
+        // `kind = "self_serve"` always names approvers.
+        let seed_unapproved = f.trigger.is_some() && approver_policy.is_none();
+        if kind == FlowKind::SelfServe && !seed_unapproved && approver_policy.as_ref().is_none_or(|p| p.groups.iter().all(|g| g.conditions.is_empty())) {
             return Err(err(format!("`access_flows[{i}]` is self_serve but names no `approvers`: add approvers.users or approvers.groups, or an approver_policy")));
         }
+        let kind = if seed_unapproved { FlowKind::Automatic } else { kind };
+        // Nobody approves: MFA at approval time is the requester's.
+        let (require_mfa, requester_mfa) = if seed_unapproved { (false, requester_mfa || asks_mfa) } else { (require_mfa, requester_mfa) };
         let request_for = match &f.request_for {
             None => sesame_core::flow::RequestFor::default(),
             Some(rf) => {
@@ -1108,6 +1115,12 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         let s = p(ported).unwrap();
         let auto = &s.flows[0];
         assert!(auto.requester_mfa, "MFA on an automatic flow: the requester steps up");
+        // basic.tf: SELF_SERVE with no approver_policy — people ask, nobody
+        // approves, justification by default. (Sesame needs a duration: the
+        // seed's default is indefinite.)
+        let basic = p(&format!("{ported}\n[[access_flows]]\nname = \"AWS Attach Access Flow\"\ntrigger = \"SELF_SERVE\"\ngrant_duration_in_min = 60\nrequestors = {{ logical_operator = \"OR\", conditions = [ {{ type = \"group\", match_operator = \"contains\", values = [\"RND\"] }} ] }}\naccess_targets = [ {{ integration = {{ integration_name = \"aws-account-integration\", resource_type = \"aws-account-iam-policy\", permissions = [\"Attach\"] }} }} ]\nsettings = {{}}\n")).unwrap();
+        let b = basic.flows.iter().find(|f| f.name == "AWS Attach Access Flow").unwrap();
+        assert_eq!((b.kind, b.require_justification), (FlowKind::Automatic, true));
         assert_eq!((auto.kind, auto.resource_types.clone(), auto.permissions.clone(), auto.require_justification), (FlowKind::Automatic, vec!["iam_policy".to_string()], vec!["attach".to_string()], false));
         let owner = &s.flows[1];
         assert_eq!((owner.kind, owner.resource_types.clone(), owner.permissions.clone(), owner.max_duration), (FlowKind::SelfServe, vec!["s3_bucket".to_string()], vec!["read_write".to_string()], Duration::from_secs(7200)));
