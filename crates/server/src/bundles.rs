@@ -126,18 +126,19 @@ pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequest
         Decision::Refuse(r) => return Err(refusal(&r, who, &label, &body.duration)),
     };
     // Each grant is checked as a single request's would be; the guardrail
-    // counts the resources selected by name across the grants of one
-    // integration.
+    // counts the AWS resources selected by name across all the grants of
+    // the request — between integrations and within the bundle, as the
+    // seed's table says (a bundle's targets are granted by name here, so
+    // every resource they select counts).
     let mut checked = Vec::new();
-    let mut named: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    let mut named = 0usize;
     let grants = expand(st, &b).await?;
     for p in &grants {
         let c = requests::check(st, &body_of(p, body)).await?;
         if let Some(limit) = c.integration.descriptor().limits.named_resources {
-            let n = named.entry(p.integration.as_str()).or_default();
-            *n += p.resources.len();
-            sesame_core::policy::check_selection(*n, limit).map_err(|g| {
-                ApiError::new(ErrorCode::TooManyResources, format!("{label} selects too much of `{}`: {g}", p.integration))
+            named += p.resources.len();
+            sesame_core::policy::check_selection(named, limit).map_err(|g| {
+                ApiError::new(ErrorCode::TooManyResources, format!("{label} selects too much, across its AWS grants: {g}"))
             })?;
         }
         requests::preflight(&c, who, &body_of(p, body), now).await?;

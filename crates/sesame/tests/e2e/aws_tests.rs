@@ -520,3 +520,38 @@ settings = { justification_required = false }
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The seed's guardrail across a bundle: more than 100 AWS resources
+/// selected by name between two integrations of one bundle request is
+/// refused before submission (the dry run says so); 100 pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_guardrail_counts_a_bundles_resources_across_integrations() {
+    let (_moto, url) = start_moto().await;
+    fixture(&url, &["buckets", "gr", "101"]);
+    let dir = key_files();
+    let names = |r: std::ops::Range<usize>| r.map(|i| format!("\"gr-{i:03}\"")).collect::<Vec<_>>().join(", ");
+    let target = |integ: &str, r: std::ops::Range<usize>| {
+        format!("{{ integration = {{ integration_name = \"{integ}\", resource_type = \"s3_bucket\", permissions = [\"read_only\"], resources_scopes = [ {{ scope_mode = \"include_resources\", type = \"NAME\", values = [{}] }} ] }} }}", names(r))
+    };
+    let extra = acct_config(&url, &dir)
+        + &acct_config(&url, &dir).replace("name = \"acct\"", "name = \"acct2\"").replace("name = \"acct-read\"", "name = \"acct2-read\"").replace("integration = \"acct\"", "integration = \"acct2\"")
+        + &format!(
+            "\n[[bundles]]\nname = \"too-big\"\naccess_targets = [ {}, {} ]\n\n[[bundles]]\nname = \"just-fits\"\naccess_targets = [ {}, {} ]\n\n[[access_flows]]\nname = \"bundles\"\ntrigger = \"AUTOMATIC\"\naccess_targets = [ {{ bundle = {{ name = \"too-big\" }} }}, {{ bundle = {{ name = \"just-fits\" }} }} ]\nrequestors = {{ conditions = [ {{ type = \"group\", values = [\"developers\"] }} ] }}\ngrant_duration_in_min = 30\nsettings = {{ justification_required = false }}\n",
+            target("acct", 0..51),
+            target("acct2", 51..101),
+            target("acct", 0..50),
+            target("acct2", 50..100)
+        );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "acct"]);
+    h.cli(&admin, &["inventory", "sync", "acct2"]);
+    let err = h.cli_err(&dev, &["requests", "create", "--bundle", "too-big", "--duration", "10m", "--dry-run"], "too_many_resources");
+    assert!(err.contains("101 AWS resources are selected by name; the limit is 100"), "{err}");
+    let ok = h.cli(&dev, &["requests", "create", "--bundle", "just-fits", "--duration", "10m", "--dry-run"]);
+    assert_eq!(ok["grants"].as_array().unwrap().len(), 2, "{ok}");
+    assert!(h.cli(&admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().is_empty(), "dry runs write nothing");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
