@@ -85,7 +85,14 @@ pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): 
         "to-approve" => {}
         other => return Err(ApiError::new(ErrorCode::BadRequest, format!("unknown scope `{other}`: use mine, to-approve or all"))),
     }
-    let rows = st.store.list_requests(&filter).await?;
+    let rows = if scope == "to-approve" && filter.status.is_none() {
+        // Read by status, so older waiting requests are never crowded out.
+        let mut rows = st.store.list_requests(&RequestFilter { status: Some(sesame_core::RequestStatus::Pending), ..filter.clone() }).await?;
+        rows.extend(st.store.list_requests(&RequestFilter { status: Some(sesame_core::RequestStatus::Active), ..filter }).await?);
+        rows
+    } else {
+        st.store.list_requests(&filter).await?
+    };
     let waits = |r: &&sesame_store::RequestRow| r.status == sesame_core::RequestStatus::Pending || (r.status == sesame_core::RequestStatus::Active && r.extension_asked.is_some());
     let rows = rows.iter().filter(|r| scope != "to-approve" || (waits(r) && r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))));
     Ok(Json(rows.map(views::request).collect()))
