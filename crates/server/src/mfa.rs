@@ -115,7 +115,9 @@ pub async fn verify(st: &AppState, who: &User, code: &str) -> Result<SteppedUp, 
 async fn move_on(st: &AppState, who: &User, now: Timestamp) -> Result<Vec<String>, ApiError> {
     let filter = sesame_store::RequestFilter { requester: Some(who.email.clone()), status: Some(RequestStatus::PendingMfa), ..Default::default() };
     let mut moved = Vec::new();
-    for r in st.store.list_requests(&filter).await? {
+    // The requester's own requests only (the filter also finds those made
+    // for them by someone else, whose step-up it is not).
+    for r in st.store.list_requests(&filter).await?.into_iter().filter(|r| r.requester.eq_ignore_ascii_case(&who.email)) {
         let policy = st.policy();
         let flow = policy.flows.iter().find(|f| f.name == r.flow);
         let event = Event::SteppedUp {
