@@ -105,26 +105,49 @@ pub enum RequestsCmd {
     },
 }
 
+/// Access flows or bundles: read them; admins manage those made through
+/// the API from their declaration, as in the configuration file's
+/// [[access_flows]] / [[bundles]] (TOML or JSON).
 #[derive(Debug, Subcommand)]
-pub enum FlowsCmd {
-    /// Access flows and what each covers.
+pub enum DefinitionsCmd {
+    /// Every one, and what each covers.
     List,
-    /// One access flow, every setting.
+    /// One, every setting.
     Show { name: String },
-    /// Create an access flow (admins) from its declaration, as in the
-    /// configuration file's [[access_flows]] (TOML or JSON).
+    /// Create one (admins) from its declaration.
     Create {
         #[command(flatten)]
         definition: DefinitionArg,
     },
-    /// Replace an access flow made through the API (admins).
+    /// Replace one made through the API (admins).
     Update {
         name: String,
         #[command(flatten)]
         definition: DefinitionArg,
     },
-    /// Delete an access flow made through the API (admins).
+    /// Delete one made through the API (admins).
     Delete { name: String },
+}
+
+pub type FlowsCmd = DefinitionsCmd;
+pub type BundlesCmd = DefinitionsCmd;
+
+/// Run a definitions command against `base` (`/api/v1/access-flows`):
+/// what it answers, or `None` once a deletion was printed.
+async fn definitions<T: serde::de::DeserializeOwned>(o: &ClientOpts, base: &str, array: &str, what: &str, cmd: DefinitionsCmd) -> Result<Option<Vec<T>>, ApiFailure> {
+    let c = ApiClient::new(o)?;
+    let one = |name: &str| format!("{base}/{}", enc(name));
+    Ok(Some(match cmd {
+        DefinitionsCmd::List => c.get(base).await?,
+        DefinitionsCmd::Show { name } => vec![c.get(&one(&name)).await?],
+        DefinitionsCmd::Create { definition } => vec![c.post(base, &definition.value(array)?).await?],
+        DefinitionsCmd::Update { name, definition } => vec![c.put(&one(&name), &definition.value(array)?).await?],
+        DefinitionsCmd::Delete { name } => {
+            let v: serde_json::Value = c.delete(&one(&name)).await?;
+            print::json_or(o, &v, || format!("{what} {} deleted", print::shown(&name)))?;
+            return Ok(None);
+        }
+    }))
 }
 
 /// A flow's or bundle's declaration: `--data '{...}'` (JSON), or `--file F` holding
@@ -161,17 +184,7 @@ impl DefinitionArg {
 
 pub async fn flows(o: &ClientOpts, cmd: FlowsCmd) -> Out {
     use sesame_proto::AccessFlowView;
-    let c = ApiClient::new(o)?;
-    let v: Vec<AccessFlowView> = match cmd {
-        FlowsCmd::List => c.get("/api/v1/access-flows").await?,
-        FlowsCmd::Show { name } => vec![c.get(&format!("/api/v1/access-flows/{}", enc(&name))).await?],
-        FlowsCmd::Create { definition } => vec![c.post("/api/v1/access-flows", &definition.value("access_flows")?).await?],
-        FlowsCmd::Update { name, definition } => vec![c.put(&format!("/api/v1/access-flows/{}", enc(&name)), &definition.value("access_flows")?).await?],
-        FlowsCmd::Delete { name } => {
-            let v: serde_json::Value = c.delete(&format!("/api/v1/access-flows/{}", enc(&name))).await?;
-            return print::json_or(o, &v, || format!("access flow {} deleted", print::shown(&name)));
-        }
-    };
+    let Some(v) = definitions::<AccessFlowView>(o, "/api/v1/access-flows", "access_flows", "access flow", cmd).await? else { return Ok(()) };
     print::json_or(o, &v, || {
         let lines: Vec<String> = v
             .iter()
@@ -193,41 +206,9 @@ pub async fn flows(o: &ClientOpts, cmd: FlowsCmd) -> Out {
     })
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BundlesCmd {
-    /// Bundles and what each grants.
-    List,
-    /// One bundle.
-    Show { name: String },
-    /// Create a bundle (admins) from its declaration, as in the
-    /// configuration file's [[bundles]] (TOML or JSON).
-    Create {
-        #[command(flatten)]
-        definition: DefinitionArg,
-    },
-    /// Replace a bundle made through the API (admins).
-    Update {
-        name: String,
-        #[command(flatten)]
-        definition: DefinitionArg,
-    },
-    /// Delete a bundle made through the API (admins).
-    Delete { name: String },
-}
-
 pub async fn bundles(o: &ClientOpts, cmd: BundlesCmd) -> Out {
     use sesame_proto::BundleView;
-    let c = ApiClient::new(o)?;
-    let v: Vec<BundleView> = match cmd {
-        BundlesCmd::List => c.get("/api/v1/bundles").await?,
-        BundlesCmd::Show { name } => vec![c.get(&format!("/api/v1/bundles/{}", enc(&name))).await?],
-        BundlesCmd::Create { definition } => vec![c.post("/api/v1/bundles", &definition.value("bundles")?).await?],
-        BundlesCmd::Update { name, definition } => vec![c.put(&format!("/api/v1/bundles/{}", enc(&name)), &definition.value("bundles")?).await?],
-        BundlesCmd::Delete { name } => {
-            let v: serde_json::Value = c.delete(&format!("/api/v1/bundles/{}", enc(&name))).await?;
-            return print::json_or(o, &v, || format!("bundle {} deleted", print::shown(&name)));
-        }
-    };
+    let Some(v) = definitions::<BundleView>(o, "/api/v1/bundles", "bundles", "bundle", cmd).await? else { return Ok(()) };
     print::json_or(o, &v, || {
         let lines: Vec<String> = v
             .iter()

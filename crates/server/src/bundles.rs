@@ -194,7 +194,7 @@ pub async fn create(st: &AppState, who: &User, asked: &Asked, body: &BundleReque
     for (p, c) in &parts {
         let id = requests::new_request_id();
         let username = requests::username_for(&c.integration.descriptor().username, who, &id);
-        let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
+        let jobs: Vec<NewJob> = NewJob::scheduled(&id, &opening.schedule);
         let new = NewRequest {
             id: id.clone(),
             requester: who.email.clone(),

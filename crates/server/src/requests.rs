@@ -270,7 +270,7 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     let id = new_request_id();
     let username = username_for(&rule, grantee.as_ref().unwrap_or(who), &id);
     let opening = lifecycle::open(start_for(st, &flow, status == RequestStatus::Granting, duration), now);
-    let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
+    let jobs: Vec<NewJob> = NewJob::scheduled(&id, &opening.schedule);
     let new = NewRequest {
         id: id.clone(),
         requester: who.email.clone(),

@@ -296,7 +296,7 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
             bundle: None,
             grantee: None,
         };
-        let jobs: Vec<NewJob> = opening.schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: id.clone(), run_at: *run_at }).collect();
+        let jobs: Vec<NewJob> = NewJob::scheduled(&id, &opening.schedule);
         let audit = |action| AuditDraft::new("bench@example.com", action, Some(&id), Outcome::Ok, json!({}));
         store.insert_request_claiming(&new, &jobs, audit(AuditAction::RequestCreate), now, "bench", 180_000).await?;
         let facts = Request { id: id.clone(), status: opening.status, username: new.username.clone(), duration: Duration::from_secs(3600), deadline: opening.deadline };

@@ -14,6 +14,11 @@ pub struct NewJob {
 }
 
 impl NewJob {
+    /// The jobs a request starts with, from the lifecycle's schedule.
+    pub fn scheduled(request_id: &str, schedule: &[(JobKind, Timestamp)]) -> Vec<NewJob> {
+        schedule.iter().map(|(kind, run_at)| NewJob { kind: *kind, request_id: request_id.to_owned(), run_at: *run_at }).collect()
+    }
+
     pub fn id(&self) -> String {
         self.kind.id_for(&self.request_id)
     }

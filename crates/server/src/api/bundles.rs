@@ -68,12 +68,30 @@ pub async fn request(
     ApiQuery(q): ApiQuery<super::requests::WaitQuery>,
     ApiJson(body): ApiJson<BundleRequestBody>,
 ) -> Result<(StatusCode, Json<BundleRequestView>), ApiError> {
-    let wait = super::requests::wait_of(&q)?;
-    let (group, mut rows) = svc::create(&st, &who, &svc::Asked::Bundle(name.clone()), &body).await?;
+    ask(&st, &who, svc::Asked::Bundle(name), &q, &body).await
+}
+
+/// Make a request of several grants and answer with it (once settled, with
+/// `wait`).
+async fn ask(
+    st: &AppState,
+    who: &sesame_core::User,
+    asked: svc::Asked,
+    q: &super::requests::WaitQuery,
+    body: &BundleRequestBody,
+) -> Result<(StatusCode, Json<BundleRequestView>), ApiError> {
+    let wait = super::requests::wait_of(q)?;
+    let (group, mut rows) = svc::create(st, who, &asked, body).await?;
     if let Some(w) = wait {
-        rows = svc::wait_settled(&st, &group, w).await?;
+        rows = svc::wait_settled(st, &group, w).await?;
     }
-    Ok((StatusCode::CREATED, Json(views::bundle_request(&group, &name, &rows))))
+    Ok((StatusCode::CREATED, Json(views::bundle_request(&group, &bundle_of(&rows), &rows))))
+}
+
+/// The name a bundle request's grants carry (`access scope NAME` for one
+/// made from a scope).
+fn bundle_of(rows: &[sesame_store::RequestRow]) -> String {
+    rows.first().and_then(|r| r.bundle.as_ref()).map(|(b, _)| b.clone()).unwrap_or_default()
 }
 
 /// Ask for what an access scope selects: one request of a grant per
@@ -88,12 +106,7 @@ pub async fn scope_request(
     ApiQuery(q): ApiQuery<super::requests::WaitQuery>,
     ApiJson(body): ApiJson<BundleRequestBody>,
 ) -> Result<(StatusCode, Json<BundleRequestView>), ApiError> {
-    let wait = super::requests::wait_of(&q)?;
-    let (group, mut rows) = svc::create(&st, &who, &svc::Asked::Scope(name.clone()), &body).await?;
-    if let Some(w) = wait {
-        rows = svc::wait_settled(&st, &group, w).await?;
-    }
-    Ok((StatusCode::CREATED, Json(views::bundle_request(&group, &format!("access scope {name}"), &rows))))
+    ask(&st, &who, svc::Asked::Scope(name), &q, &body).await
 }
 
 /// Check a request for what an access scope selects, nothing written.
@@ -132,8 +145,7 @@ pub async fn show_request(State(st): State<AppState>, Caller(who): Caller, ApiPa
     if let Some(w) = super::requests::wait_of(&q)? {
         rows = svc::wait_settled(&st, &id, w).await?;
     }
-    let name = rows.first().and_then(|r| r.bundle.as_ref()).map(|(b, _)| b.clone()).unwrap_or_default();
-    Ok(Json(views::bundle_request(&id, &name, &rows)))
+    Ok(Json(views::bundle_request(&id, &bundle_of(&rows), &rows)))
 }
 
 /// Create a bundle (admins): the configuration file's `[[bundles]]`
