@@ -23,6 +23,10 @@
 //! UNTIL`, an IAM policy's `aws:CurrentTime` condition) move with it. A
 //! revoke waits while that job holds a live claim, so a late re-grant never
 //! lands after the revoke.
+//!
+//! A grant's window starts when it becomes Active: one that lands more than
+//! [`LATE_START`] after its deadline was set gets a whole window from then,
+//! moved and re-granted the same way.
 
 use crate::audit::{AuditAction, AuditDraft, Outcome};
 use crate::backoff::retry_delay;
@@ -215,6 +219,10 @@ pub struct Transition {
     pub finish: Vec<JobKind>,
     /// Jobs to run now instead of later.
     pub run_now: Vec<JobKind>,
+    /// Jobs that move to a new time, made again if they were done (unless
+    /// a live claim holds them): the revoke and extend jobs of a grant whose
+    /// window starts late.
+    pub moved: Vec<(JobKind, Timestamp)>,
     /// Why the request ends Failed: shown to the requester.
     pub failure_reason: Option<String>,
     pub audit: AuditDraft,
@@ -271,6 +279,14 @@ pub struct TransitionError {
 
 /// How long a revoke waits for a grant still running before looking again.
 pub const WAIT_FOR_GRANT: Duration = Duration::from_millis(500);
+
+/// A grant's window starts when access becomes Active. The deadline is
+/// set before anything reaches the target (approval time plus the
+/// duration), so a grant that took longer than this to land (retries, a
+/// slow target) gets its deadline moved when it becomes Active, and is
+/// granted again so the target's own backstops move with it. A quicker
+/// grant keeps its deadline: its window started at most this much early.
+pub const LATE_START: Duration = Duration::from_secs(30);
 
 /// How long a request waits for its requester's step-up when its flow sets
 /// no `pending_expiry`.
@@ -340,6 +356,7 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
         schedule: vec![],
         finish: vec![],
         run_now: vec![],
+        moved: vec![],
         failure_reason: None,
         audit,
     };
@@ -446,8 +463,24 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
         },
         (_, Event::GrantDue { .. }) => Step::Finish { kind: JobKind::Grant, audit: None },
         (S::Granting, Event::GrantSucceeded) => {
-            let detail = json!({ "username": r.username, "deadline": r.deadline.map(|d| d.0) });
-            Step::Change(Transition { finish: vec![JobKind::Grant], ..change(S::Active, system(AuditAction::GrantDone, Outcome::Ok, detail)) })
+            // The window starts now: a late start moves the deadline (and
+            // the revoke job) and grants again with it.
+            let full = now.plus(r.duration);
+            match r.deadline.filter(|d| full > d.plus(LATE_START)) {
+                Some(was) => {
+                    let detail = json!({ "username": r.username, "deadline": full.0, "deadline_was": was.0 });
+                    Step::Change(Transition {
+                        deadline: Some(full),
+                        finish: vec![JobKind::Grant],
+                        moved: vec![(JobKind::Revoke, full), (JobKind::Extend, now)],
+                        ..change(S::Active, system(AuditAction::GrantDone, Outcome::Ok, detail))
+                    })
+                }
+                None => {
+                    let detail = json!({ "username": r.username, "deadline": r.deadline.map(|d| d.0) });
+                    Step::Change(Transition { finish: vec![JobKind::Grant], ..change(S::Active, system(AuditAction::GrantDone, Outcome::Ok, detail)) })
+                }
+            }
         }
         (S::Granting, Event::ActionFailed { run, error }) if run.kind == JobKind::Grant && !error.retryable => {
             if run.may_have_reached_target() {
@@ -483,10 +516,15 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
         // A re-grant (extension) still running could land after the revoke: wait for it.
         (S::Revoking, Event::RevokeDue { grant_in_flight: true }) => Step::Defer { until: now.plus(WAIT_FOR_GRANT) },
         (S::Revoking, Event::RevokeDue { .. }) => Step::Act,
-        (S::Active, Event::RevokeDue { .. }) => {
-            let detail = json!({ "deadline": r.deadline.map(|d| d.0) });
-            Step::Change(change(S::Revoking, system(AuditAction::RequestExpire, Outcome::Ok, detail)))
-        }
+        // A revoke job that ran early (its deadline moved while it was
+        // claimed) waits for the deadline.
+        (S::Active, Event::RevokeDue { .. }) => match r.deadline {
+            Some(d) if now < d => Step::Defer { until: d },
+            _ => {
+                let detail = json!({ "deadline": r.deadline.map(|d| d.0) });
+                Step::Change(change(S::Revoking, system(AuditAction::RequestExpire, Outcome::Ok, detail)))
+            }
+        },
         // The deadline came while granting: wait for a running grant; then
         // take back whatever it may have left (a handler that never granted
         // answers revoke-access with ok).

@@ -244,8 +244,26 @@ async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: crate::pool
             .execute(&mut **tx)
             .await?;
     }
+    for (kind, at) in &c.moved {
+        move_job_in(tx, *kind, &c.request_id, *at, now).await?;
+    }
     append_in(tx, engine, &c.audit, now).await?;
     Ok(Ok(()))
+}
+
+/// A job due at `at` from now on: made if missing, made again (with a
+/// clean history) if done; one that holds a live claim keeps it.
+async fn move_job_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, kind: JobKind, request_id: &str, at: Timestamp, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET run_at = $1, done_at = NULL, attempts = 0, failures = 0, last_error = NULL \
+         WHERE id = $2 AND (done_at IS NOT NULL OR lease_until IS NULL OR lease_until < $3)",
+    )
+    .bind(at.0)
+    .bind(kind.id_for(request_id))
+    .bind(now.0)
+    .execute(&mut **tx)
+    .await?;
+    insert_job_in(tx, &NewJob { kind, request_id: request_id.to_owned(), run_at: at }).await
 }
 
 /// The request, its jobs and its audit entry, inside an open transaction.
@@ -407,16 +425,7 @@ impl Store {
             .bind(JobKind::Revoke.id_for(&x.request_id))
             .execute(&mut *tx)
             .await?;
-        let extend = JobKind::Extend.id_for(&x.request_id);
-        sqlx::query(
-            "UPDATE jobs SET run_at = $1, done_at = NULL, attempts = 0, failures = 0, last_error = NULL \
-             WHERE id = $2 AND (done_at IS NOT NULL OR lease_until IS NULL OR lease_until < $1)",
-        )
-        .bind(now.0)
-        .bind(&extend)
-        .execute(&mut *tx)
-        .await?;
-        insert_job_in(&mut tx, &NewJob { kind: JobKind::Extend, request_id: x.request_id.clone(), run_at: now }).await?;
+        move_job_in(&mut tx, JobKind::Extend, &x.request_id, now, now).await?;
         append_in(&mut tx, self.engine, &x.audit, now).await?;
         tx.commit().await?;
         Ok(true)

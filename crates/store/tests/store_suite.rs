@@ -568,6 +568,26 @@ async fn an_extension_moves_deadline_and_revoke_job_and_grants_again(s: Store) {
     assert_eq!(n, 2, "one audit entry per extension");
 }
 
+both!(a_grant_that_lands_late_moves_its_revoke_job_and_grants_again);
+
+/// A grant that became Active long after approval: its deadline and revoke
+/// job move to a whole window from then, and an extend job is due now.
+async fn a_grant_that_lands_late_moves_its_revoke_job_and_grants_again(s: Store) {
+    let mut r = req("l1", RequestStatus::Granting);
+    r.deadline = Some(Timestamp(1_000_000));
+    let jobs = [NewJob { kind: JobKind::Revoke, request_id: "l1".into(), run_at: Timestamp(1_000_000) }];
+    s.insert_request(&r, &jobs, audit(AuditAction::RequestCreate, "l1"), Timestamp(5)).await.unwrap();
+    let late = change(step("l1", RequestStatus::Granting, Some(1_000_000), Event::GrantSucceeded, 200_000));
+    assert!(s.apply(&late, Timestamp(200_000)).await.unwrap().is_ok());
+    let got = s.get_request("l1").await.unwrap().unwrap();
+    assert_eq!((got.status, got.deadline), (RequestStatus::Active, Some(Timestamp(200_000 + 999_995))));
+    let due = s.claim_jobs("w", Timestamp(200_001), 1_000, 10).await.unwrap();
+    assert_eq!(due.iter().map(|j| j.kind).collect::<Vec<_>>(), [JobKind::Extend], "the re-grant is due now");
+    s.finish_job(&due[0].id, Timestamp(200_002)).await.unwrap();
+    assert!(s.claim_jobs("w", Timestamp(1_199_994), 1_000, 10).await.unwrap().is_empty(), "the revoke job moved to the new deadline");
+    assert_eq!(s.claim_jobs("w", Timestamp(1_199_995), 1_000, 10).await.unwrap()[0].kind, JobKind::Revoke);
+}
+
 both!(an_mfa_factor_is_enrolled_confirmed_used_once_and_reset);
 
 /// One factor per person: replaced until a code confirms it, then kept; a

@@ -166,9 +166,10 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(automatic: bool, mfa_first: bool) -> Sim {
-        // A short grant, so deadlines fall among retries and lost claims.
-        let r = Request { duration: Duration::from_secs(4), ..req(S::Pending, None) };
+    fn new(automatic: bool, mfa_first: bool, long: bool) -> Sim {
+        // A short grant, so deadlines fall among retries and lost claims; a
+        // long one, so grants can land later than LATE_START.
+        let r = Request { duration: Duration::from_secs(if long { 45 } else { 4 }), ..req(S::Pending, None) };
         let mut s = Sim { now: 1_000, r, jobs: BTreeMap::new(), on_target: false, transitions: 0, extensions: 0, audit: vec![] };
         // Unanswered for 3 s, a pending request expires.
         let start = Start { granted: automatic, mfa_first, duration: s.r.duration, pending_for: Some(Duration::from_secs(3)), escalate_after: None };
@@ -201,6 +202,13 @@ impl Sim {
                     if let Some(j) = self.jobs.get_mut(k) {
                         j.done = true;
                         j.lease_until = None;
+                    }
+                }
+                for (k, at) in &t.moved {
+                    let now = self.now;
+                    let j = self.jobs.entry(*k).or_insert(SimJob { run_at: at.0, done: false, attempts: 0, failures: 0, lease_until: None });
+                    if j.done || j.lease_until.is_none_or(|l| l < now) {
+                        *j = SimJob { run_at: at.0, done: false, attempts: 0, failures: 0, lease_until: None };
                     }
                 }
                 for k in &t.run_now {
@@ -349,8 +357,8 @@ proptest! {
     /// ends revoked (nothing left on the target, nothing Active past its
     /// deadline).
     #[test]
-    fn no_sequence_leaves_access_past_its_deadline(automatic in any::<bool>(), mfa_first in any::<bool>(), ops in proptest::collection::vec(op(), 0..60)) {
-        let mut sim = Sim::new(automatic, mfa_first);
+    fn no_sequence_leaves_access_past_its_deadline(automatic in any::<bool>(), mfa_first in any::<bool>(), long in any::<bool>(), ops in proptest::collection::vec(op(), 0..60)) {
+        let mut sim = Sim::new(automatic, mfa_first, long);
         for op in ops {
             match op {
                 Op::Approve => sim.person(Event::Approved { by: "bob".into(), reason: None }),
@@ -361,7 +369,8 @@ proptest! {
                     let until = Timestamp(sim.r.deadline.map_or(sim.now, |d| d.0) + ms);
                     sim.person(Event::ExtendAsked { by: "ann".into(), until, reason: None });
                 }
-                Op::Advance(ms) => sim.now += ms,
+                // Long grants see time pass faster.
+                Op::Advance(ms) => sim.now += if long { ms * 4 } else { ms },
                 Op::RunDueJob(how) => { sim.run_due(how); }
             }
             sim.check();
@@ -485,4 +494,25 @@ fn an_extension_moves_the_deadline_of_an_active_grant_and_grants_again() {
     let revoking = req(S::Revoking, Some(60_000));
     assert!(matches!(step(&revoking, Event::RevokeDue { grant_in_flight: true }, Timestamp(61_000)).unwrap(), Step::Defer { .. }));
     assert_eq!(step(&revoking, Event::RevokeDue { grant_in_flight: false }, Timestamp(61_000)).unwrap(), Step::Act);
+}
+
+#[test]
+fn a_grant_that_lands_late_gets_its_whole_window_from_when_it_became_active() {
+    let granting = Request { duration: Duration::from_secs(3600), ..req(S::Granting, Some(3_601_000)) };
+    // Landed within LATE_START of approval: the deadline stays.
+    let t = transition(step(&granting, Event::GrantSucceeded, Timestamp(1_000 + 29_000)).unwrap());
+    assert_eq!((t.to, t.deadline, t.moved.clone()), (S::Active, None, vec![]));
+    // Landed two minutes late (retries): the window starts now, the revoke
+    // job follows, and an extend job grants again so the target's backstop moves.
+    let now = Timestamp(1_000 + 120_000);
+    let t = transition(step(&granting, Event::GrantSucceeded, now).unwrap());
+    let full = now.plus(Duration::from_secs(3600));
+    assert_eq!((t.to, t.deadline), (S::Active, Some(full)));
+    assert_eq!(t.moved, vec![(JobKind::Revoke, full), (JobKind::Extend, now)]);
+    assert_eq!(t.audit.detail["deadline_was"], 3_601_000);
+    // A revoke job claimed at the old deadline finds the request Active
+    // with a later one: it waits for it.
+    let active = Request { deadline: Some(full), ..req(S::Active, None) };
+    assert_eq!(step(&active, Event::RevokeDue { grant_in_flight: false }, Timestamp(3_601_000)).unwrap(), Step::Defer { until: full });
+    assert!(matches!(step(&active, Event::RevokeDue { grant_in_flight: false }, full).unwrap(), Step::Change(t) if t.to == S::Revoking));
 }
