@@ -3,7 +3,8 @@
 //! a bundle is one request of several grants, approved together and granted
 //! or rolled back together.
 
-use crate::flow::{in_scopes, RequestedResource, ResourceScope};
+use crate::flow::{in_scopes, RequestedResource, ResourceScope, ScopeBy};
+use crate::policy::Selector;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
@@ -44,6 +45,28 @@ pub fn integration_parts(integration: &str, resource_type: &str, permissions: &[
         .collect()
 }
 
+/// The selectors that grant what an integration target's scopes select,
+/// when a target that selects by tag can say it itself: `*` without scopes,
+/// one `tag:KEY=VALUE` per value of include-by-tag scopes. `None` when a
+/// scope names resources or excludes some: then they are granted by name.
+pub fn target_selectors(scopes: &[ResourceScope]) -> Option<Vec<Selector>> {
+    if scopes.is_empty() {
+        return Some(vec![Selector::Any]);
+    }
+    let mut out = Vec::new();
+    for s in scopes {
+        match &s.by {
+            ScopeBy::Tag { key } if s.include => {
+                for v in &s.values {
+                    out.push(Selector::of_tag(key, v)?);
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 /// Access units (integration, type, resource, permission) — what a scope
 /// selects — gathered into grants, one per integration, type and
 /// permission; parts asking for the same grant are merged, each resource
@@ -64,7 +87,6 @@ pub fn merge(parts: impl IntoIterator<Item = Part>) -> Vec<Part> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::ScopeBy;
 
     fn res(id: &str, team: &str) -> RequestedResource {
         RequestedResource { id: id.into(), name: id.rsplit('/').next().unwrap_or(id).into(), tags: [("team".to_string(), team.to_string())].into(), selector: false }
@@ -89,5 +111,18 @@ mod tests {
         let p = |perm: &str, rs: &[&str]| Part { integration: "pg".into(), resource_type: "table".into(), permission: perm.into(), resources: rs.iter().map(|s| s.to_string()).collect() };
         let merged = merge([p("read_only", &["a", "b"]), p("read_write", &["a"]), p("read_only", &["b", "c"])]);
         assert_eq!(merged, [p("read_only", &["a", "b", "c"]), p("read_write", &["a"])]);
+    }
+
+    #[test]
+    fn a_target_by_tag_or_of_every_resource_is_its_own_selector() {
+        let tag = |include: bool, values: &[&str]| ResourceScope { include, by: ScopeBy::Tag { key: "team".into() }, values: values.iter().map(|v| (*v).to_owned()).collect() };
+        assert_eq!(target_selectors(&[]), Some(vec![Selector::Any]));
+        assert_eq!(
+            target_selectors(&[tag(true, &["pay", "ops"])]),
+            Some(vec![Selector::of_tag("team", "pay").unwrap(), Selector::of_tag("team", "ops").unwrap()])
+        );
+        assert_eq!(target_selectors(&[tag(true, &["pay"]), tag(false, &["ops"])]), None, "an exclusion is said by name");
+        assert_eq!(target_selectors(&[ResourceScope { include: true, by: ScopeBy::Name, values: vec!["a".into()] }]), None);
+        assert_eq!(target_selectors(&[tag(true, &["pay*"])]), None, "a value IAM would read as a wildcard");
     }
 }

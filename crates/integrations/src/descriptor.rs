@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn the_wire_form_carries_everything_back() {
-        let p = |id: &str| PermissionInfo { id: id.into(), name: id.into(), risk_level: Some("low".into()) };
+        let p = |id: &str| PermissionInfo { id: id.into(), name: id.into(), risk_level: Some("low".into()), selectable: false };
         let d = Descriptor::new(
             IntegrationKind::Mysql,
             &["database".into(), "role".into()],

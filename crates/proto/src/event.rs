@@ -71,6 +71,10 @@ pub struct PermissionInfo {
     /// (AQL's `permission_risk_level`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_level: Option<String>,
+    /// Granted on selected resources too — `*` (every resource of the type)
+    /// and `tag:KEY=VALUE` — not only on resources named one by one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub selectable: bool,
 }
 
 /// Credentials made for a grantee: shown once, never stored.

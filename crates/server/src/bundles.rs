@@ -33,15 +33,22 @@ pub async fn expand(st: &AppState, b: &Bundle) -> Result<Vec<Part>, ApiError> {
         match t {
             BundleTarget::Integration { integration, resource_type, permissions, scopes } => {
                 let inventory: Vec<_> = st.store.list_inventory(integration, Some(resource_type)).await?.iter().map(requests::requested_resource).collect();
-                parts.extend(bundle::integration_parts(integration, resource_type, permissions, scopes, &inventory));
+                // What it selects now, granted by name — or, where the
+                // target can select by itself, by the same tag or as `*`.
+                let selectors = bundle::target_selectors(scopes);
+                for mut p in bundle::integration_parts(integration, resource_type, permissions, scopes, &inventory) {
+                    if let Some(sels) = selectors.as_ref().filter(|_| crate::scopes::selectable(st, &p)) {
+                        p.resources = sels.iter().map(ToString::to_string).collect();
+                    }
+                    parts.push(p);
+                }
             }
             BundleTarget::Scope { name } => {
                 let row = st.store.scope(name).await?.ok_or_else(|| {
                     ApiError::new(ErrorCode::CannotGrant, format!("bundle `{}` names access scope `{name}`, which does not exist: ask an admin to create it", b.name))
                 })?;
                 let q: sesame_core::aql::Query = row.query.parse().map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("access scope `{name}`: {e}")))?;
-                let units = crate::scopes::units(st, &q).await?;
-                parts.extend(units.into_iter().map(|u| Part { integration: u.integration, resource_type: u.resource_type, permission: u.permission, resources: vec![u.resource] }));
+                parts.extend(crate::scopes::grants(st, &q).await?);
             }
         }
     }
@@ -136,7 +143,7 @@ pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequest
     for p in &grants {
         let c = requests::check(st, &body_of(p, body)).await?;
         if let Some(limit) = c.integration.descriptor().limits.named_resources {
-            named += p.resources.len();
+            named += p.resources.iter().filter(|r| sesame_core::policy::Selector::parse(r).is_none()).count();
             sesame_core::policy::check_selection(named, limit).map_err(|g| {
                 ApiError::new(ErrorCode::TooManyResources, format!("{label} selects too much, across its AWS grants: {g}"))
             })?;

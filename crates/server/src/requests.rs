@@ -126,16 +126,21 @@ pub async fn check(st: &AppState, body: &CreateRequest) -> Result<Checked, ApiEr
         return Err(ApiError::new(ErrorCode::UnknownResource, "no resources given: name at least one resource id"));
     }
     // `tag:KEY=VALUE` and `*` select resources instead of naming them
-    // (aws-account integrations only); the rest are names the inventory knows.
+    // (where the permission is `selectable`: aws-account integrations); the
+    // rest are names the inventory knows.
+    let selectable = offer.permissions(&body.resource_type).iter().any(|p| p.id == body.permission && p.selectable);
     let mut selectors = Vec::new();
     let mut named = Vec::new();
     for r in &body.resources {
         match sesame_core::policy::Selector::parse(r) {
-            Some(Ok(sel)) if offer.kind == sesame_proto::connector::IntegrationKind::AwsAccount => selectors.push(sel),
+            Some(Ok(sel)) if selectable => selectors.push(sel),
             Some(Ok(_)) => {
                 return Err(ApiError::new(
                     ErrorCode::UnknownResource,
-                    format!("`{r}` selects resources by tag or all of them, which only aws-account integrations grant: name the resources of `{}`", body.integration),
+                    format!(
+                        "`{r}` selects resources by tag or all of them, which `{}` does not grant for {} {}: name the resources",
+                        body.integration, body.resource_type, body.permission
+                    ),
                 ))
             }
             Some(Err(e)) => return Err(ApiError::new(ErrorCode::UnknownResource, e)),

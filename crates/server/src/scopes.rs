@@ -3,7 +3,8 @@
 //! integration offers for their type.
 
 use crate::state::AppState;
-use sesame_core::aql::{Inventory, PermissionFacts, PermissionSet, Query, ResourceFacts};
+use sesame_core::aql::{Grant, Inventory, PermissionFacts, PermissionSet, Query, ResourceFacts};
+use sesame_core::bundle::{self, Part};
 use sesame_proto::ScopeUnit;
 use sesame_store::StoredResource;
 use std::collections::BTreeMap;
@@ -148,6 +149,34 @@ pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_st
         .collect())
 }
 
+/// What the query selects, as grants (one per integration, type and
+/// permission): by name, or — where the integration grants on selected
+/// resources and the query says which by itself (every resource of the
+/// type, or a tag) — by selector, so the grant is one compact statement
+/// that follows the inventory as the scope does.
+pub async fn grants(st: &AppState, q: &Query) -> Result<Vec<Part>, sesame_store::StoreError> {
+    let units = units(st, q).await?;
+    let mut parts = bundle::merge(units.into_iter().map(|u| Part { integration: u.integration, resource_type: u.resource_type, permission: u.permission, resources: vec![u.resource] }));
+    let empty = BTreeMap::new();
+    for p in &mut parts {
+        let Some(integ) = st.integration(&p.integration).filter(|_| selectable(st, p)) else { continue };
+        let d = integ.descriptor();
+        let Some(perm) = d.permissions(&p.resource_type).iter().find(|x| x.id == p.permission) else { continue };
+        let facts = PermissionFacts { id: &perm.id, name: &perm.name, status: "active", risk_level: perm.risk_level.as_deref().unwrap_or_default(), tags: &empty, context: &empty };
+        let g = Grant { integration: &p.integration, integration_kind: d.kind.as_str(), resource_type: &p.resource_type, resource_status: "active", permission: facts };
+        if let Some(sels) = q.reach(&g).filter(|s| !s.is_empty()) {
+            p.resources = sels.iter().map(ToString::to_string).collect();
+        }
+    }
+    Ok(parts)
+}
+
+/// Whether the part's integration grants its permission on selected
+/// resources (`*`, a tag), not only on named ones.
+pub fn selectable(st: &AppState, p: &Part) -> bool {
+    st.integration(&p.integration).is_some_and(|i| i.descriptor().permissions(&p.resource_type).iter().any(|x| x.id == p.permission && x.selectable))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -182,7 +211,7 @@ mod tests {
         assert_eq!(risk(&[("tag:risk_level", "HIGH")]), Some("high".into()));
         assert_eq!(risk(&[("tag:risk-level", "3")]), Some("high".into()), "the seed's numbers");
         assert_eq!(risk(&[("tag:risk_level", "9")]), None, "not a level");
-        let p = |id: &str, r: Option<&str>| sesame_proto::PermissionInfo { id: id.into(), name: id.into(), risk_level: r.map(Into::into) };
+        let p = |id: &str, r: Option<&str>| sesame_proto::PermissionInfo { id: id.into(), name: id.into(), risk_level: r.map(Into::into), selectable: false };
         assert_eq!(super::type_risk(&[p("read_only", Some("low")), p("read_write", Some("high")), p("x", None)]), "high");
         assert_eq!(super::type_risk(&[p("x", None)]), "");
     }

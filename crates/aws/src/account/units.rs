@@ -64,10 +64,22 @@ fn risk_of(resource_type: &str, permission: &str) -> &'static str {
     }
 }
 
+/// Whether a permission is granted on selected resources too (`*`, a tag):
+/// the services of these types evaluate `aws:ResourceTag` on its actions.
+/// S3 and EC2 sessions, IAM policies and groups are granted by name only
+/// (their policies or sessions are not selected by tag).
+pub fn selectable(resource_type: &str, permission: &str) -> bool {
+    match resource_type {
+        "s3_bucket" | "sqs_queue" | "sns_topic" | "secret" | "rds_instance" | "redshift_cluster" | "iam_role" => true,
+        "ec2_instance" => permission == "manage",
+        _ => false,
+    }
+}
+
 pub fn permissions(resource_type: &str) -> Vec<PermissionInfo> {
     table(resource_type)
         .iter()
-        .map(|(id, name, _)| PermissionInfo { id: (*id).into(), name: (*name).into(), risk_level: Some(risk_of(resource_type, id).into()) })
+        .map(|(id, name, _)| PermissionInfo { id: (*id).into(), name: (*name).into(), risk_level: Some(risk_of(resource_type, id).into()), selectable: selectable(resource_type, id) })
         .collect()
 }
 
@@ -156,6 +168,11 @@ impl AwsAccount {
         if let Some((k, v)) = sel.tag() {
             equals.insert(format!("aws:ResourceTag/{k}"), Value::String(v.to_owned()));
         }
+        if !selectable(resource_type, permission) {
+            return Err(IntegrationError::Invalid(format!(
+                "`{sel}`: {resource_type} {permission} is granted on named resources only (its policies or sessions are not selected by tag): name them"
+            )));
+        }
         let (actions, patterns): (Vec<String>, Vec<String>) = match resource_type {
             "s3_bucket" => {
                 // Bucket ARNs name no account: the condition does.
@@ -173,11 +190,7 @@ impl AwsAccount {
             "redshift_cluster" => (own(actions), vec![format!("arn:aws:redshift:*:{account}:cluster:*")]),
             "ec2_instance" if permission == "manage" => (own(actions), vec![format!("arn:aws:ec2:*:{account}:instance/*")]),
             "iam_role" => (own(actions), vec![format!("arn:aws:iam::{account}:role/*")]),
-            _ => {
-                return Err(IntegrationError::Invalid(format!(
-                    "`{sel}`: {resource_type} {permission} is granted on named resources only (its policies or sessions are not selected by tag): name them"
-                )))
-            }
+            _ => return Err(IntegrationError::Invalid(format!("`{sel}`: {resource_type} {permission} is granted on named resources only: name them"))),
         };
         if !equals.is_empty() {
             condition.insert("StringEquals".into(), equals);

@@ -165,7 +165,7 @@ impl AwsOrganization {
         let ids_conf = aws_sdk_identitystore::config::Builder::from(&sdk).retry_config(aws_config::retry::RetryConfig::disabled()).build();
         let types: Vec<String> = RESOURCE_TYPES.iter().map(|s| s.to_string()).collect();
         let offered: Vec<PermissionInfo> =
-            permissions.iter().map(|p| PermissionInfo { id: p.id.clone(), name: p.name.clone().unwrap_or_else(|| p.id.clone()), risk_level: None }).collect();
+            permissions.iter().map(|p| PermissionInfo { id: p.id.clone(), name: p.name.clone().unwrap_or_else(|| p.id.clone()), risk_level: None, selectable: false }).collect();
         let descriptor = Descriptor::new(
             IntegrationKind::AwsOrganization,
             &types,

@@ -30,6 +30,7 @@ mod eval;
 mod index;
 pub mod parse;
 mod print;
+mod reach;
 pub mod types;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ mod tests;
 pub use ast::{Cond, Expr, Field, Op, KEYED_FIELDS, OPS, PLAIN_FIELDS};
 pub use eval::{PermissionFacts, ResourceFacts};
 pub use index::{Inventory, PermissionSet};
+pub use reach::Grant;
 
 use std::fmt;
 use std::str::FromStr;

@@ -261,6 +261,22 @@ fn expr() -> impl Strategy<Value = Expr> {
     })
 }
 
+/// Queries made mostly of what a grant decides and tag equalities, so that
+/// many of them compile to selectors.
+fn grant_and_tag_expr() -> impl Strategy<Value = Expr> {
+    let tag = (prop::sample::select(vec!["env", "owner"]), prop::collection::vec(prop::sample::select(vec!["prod", "dev", "high"]), 1..3), any::<bool>())
+        .prop_map(|(k, vs, list)| Cond { field: Field::ResourceTag(k.into()), op: if list { Op::In } else { Op::Eq }, values: if list { vs.iter().map(|v| (*v).to_owned()).collect() } else { vec![vs[0].to_owned()] } });
+    let grant = (prop::sample::select(vec![Field::ResourceType, Field::Permission, Field::Integration, Field::ResourceStatus, Field::PermissionRiskLevel]), prop::sample::select(vec!["s3_bucket", "aws-account-s3-bucket", "read_only", "aws-prod", "active", "low", "table"]), any::<bool>())
+        .prop_map(|(field, v, ne)| Cond { field, op: if ne { Op::Ne } else { Op::Eq }, values: vec![v.to_owned()] });
+    prop_oneof![2 => tag.prop_map(Expr::Cond), 2 => grant.prop_map(Expr::Cond), 1 => cond().prop_map(Expr::Cond)].prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|e| Expr::Not(Box::new(e))),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::and),
+            prop::collection::vec(inner, 2..4).prop_map(Expr::or),
+        ]
+    })
+}
+
 /// The evaluator written the slow, obvious way: every spelling of the type,
 /// negative operators as `not` of the positive ones, two-valued.
 fn reference(e: &Expr, r: &Res, p: &Perm) -> bool {
@@ -369,6 +385,25 @@ proptest! {
         }
         let got: Vec<(usize, String)> = index.select(&query).into_iter().map(|u| { let (r, p) = index.unit(u); (r, p.to_owned()) }).collect();
         prop_assert_eq!(got, expected, "{}", e);
+    }
+
+    /// A grant by selectors reaches exactly the resources the query selects
+    /// for it (every one for `*`, those with the tag for `tag:k=v`).
+    #[test]
+    fn selectors_reach_what_the_query_selects(e in prop_oneof![expr(), grant_and_tag_expr(), grant_and_tag_expr()], inventory in prop::collection::vec((resource(), prop::collection::vec(permission(), 1..3)), 1..8)) {
+        let query = Query::new(e.clone());
+        for (r, perms) in &inventory {
+            for p in perms {
+                let g = super::Grant { integration: &r.integration, integration_kind: r.kind, resource_type: &r.resource_type, resource_status: &r.status, permission: p.facts() };
+                if let Some(selectors) = query.reach(&g) {
+                    let reached = selectors.iter().any(|s| match s.tag() {
+                        None => true,
+                        Some((k, v)) => r.tags.get(k).is_some_and(|t| t == v),
+                    });
+                    prop_assert_eq!(reached, reference(&e, r, p), "{} on {} / {}: {:?}", e, r.name, p.id, selectors);
+                }
+            }
+        }
     }
 
     #[test]

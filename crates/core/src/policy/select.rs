@@ -39,17 +39,27 @@ impl Selector {
         }
         let rest = s.strip_prefix("tag:")?;
         Some(match rest.split_once('=') {
-            Some((key, value)) if !key.is_empty() && key.len() <= 128 && value.len() <= 256 => {
-                if key.to_ascii_lowercase().starts_with("aws:") {
-                    Err(format!("`{s}`: tags starting with `aws:` are AWS's own; name a tag of yours"))
-                } else if !tag_text(key) || !tag_text(value) {
-                    Err(format!("`{s}`: a tag's key and value hold letters, digits, spaces and `_ . : / = + - @` only"))
-                } else {
-                    Ok(Selector::Tag { key: key.to_owned(), value: value.to_owned() })
-                }
-            }
-            _ => Err(format!("`{s}` is not a tag selector: write `tag:KEY=VALUE` (a key of 1 to 128 characters)")),
+            Some((key, value)) => Selector::checked_tag(key, value).map_err(|why| format!("`{s}`: {why}")),
+            None => Err(format!("`{s}` is not a tag selector: write `tag:KEY=VALUE` (a key of 1 to 128 characters)")),
         })
+    }
+
+    /// The selector of a tag, when IAM can match it as written: `None` for
+    /// a key or value that could be read as anything else.
+    pub fn of_tag(key: &str, value: &str) -> Option<Selector> {
+        Selector::checked_tag(key, value).ok().filter(|s| Selector::parse(&s.to_string()) == Some(Ok(s.clone())))
+    }
+
+    fn checked_tag(key: &str, value: &str) -> Result<Selector, String> {
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            Err("a tag's key holds 1 to 128 characters and its value at most 256: write `tag:KEY=VALUE`".into())
+        } else if key.to_ascii_lowercase().starts_with("aws:") {
+            Err("tags starting with `aws:` are AWS's own; name a tag of yours".into())
+        } else if !tag_text(key) || !tag_text(value) {
+            Err("a tag's key and value hold letters, digits, spaces and `_ . : / = + - @` only".into())
+        } else {
+            Ok(Selector::Tag { key: key.to_owned(), value: value.to_owned() })
+        }
     }
 
     /// The tag it selects by, if any.
@@ -77,5 +87,10 @@ mod tests {
             assert!(matches!(Selector::parse(bad), Some(Err(_))), "{bad:?}");
         }
         assert_eq!(Selector::parse("tag:team=payments").unwrap().unwrap().to_string(), "tag:team=payments");
+        // Built from a key and value: only what reads back the same.
+        assert_eq!(Selector::of_tag("team", "a=b"), Some(Selector::Tag { key: "team".into(), value: "a=b".into() }));
+        assert_eq!(Selector::of_tag("a=b", "c"), None, "a key with `=` would read back as another tag");
+        assert_eq!(Selector::of_tag("team", "${aws:username}"), None);
+        assert_eq!(Selector::of_tag("aws:x", "y"), None);
     }
 }

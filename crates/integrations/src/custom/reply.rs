@@ -99,6 +99,8 @@ pub fn resources(v: &Value, resource_type: &str) -> Result<(Vec<ResourceInfo>, V
     let perms = perms
         .iter()
         .map(|p| serde_json::from_value::<PermissionInfo>(p.clone()).map_err(|e| bad(&format!("a permission does not fit {{id, name}} ({e})"))))
+        // A handler names resources one by one: it cannot claim to grant by tag.
+        .map(|p| p.map(|p| PermissionInfo { selectable: false, ..p }))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((out, perms))
 }

@@ -20,7 +20,7 @@ pub enum AuthType {
 /// The permissions of the database integrations: data access levels on
 /// data resources (`data_types`), membership on roles.
 pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionInfo> {
-    let p = |id: &str, name: &str, risk: &str| PermissionInfo { id: id.into(), name: name.into(), risk_level: Some(risk.into()) };
+    let p = |id: &str, name: &str, risk: &str| PermissionInfo { id: id.into(), name: name.into(), risk_level: Some(risk.into()), selectable: false };
     if data_types.contains(&resource_type) {
         vec![p("read_only", "Read only", "low"), p("read_write", "Read/write", "medium"), p("admin", "Admin", "high")]
     } else if resource_type == "role" {

@@ -521,6 +521,76 @@ settings = { justification_required = false }
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Issue 11: a request for an access scope compiles to compact policies.
+/// A scope that selects by tag is granted as the tag (condition, ARN
+/// pattern, no bucket's ARN — read with the AWS CLI); one that selects by
+/// name is granted on exactly the ARNs it selects; a bundle target of every
+/// bucket is `*`. Selectors are not counted by the name guardrail.
+#[tokio::test(flavor = "multi_thread")]
+async fn scope_and_bundle_grants_compile_to_tag_conditions_where_iam_can_select() {
+    let (_moto, url) = start_moto().await;
+    fixture(&url, &["buckets", "sc", "3"]);
+    for b in ["sc-000", "sc-001"] {
+        fixture(&url, &["tag-bucket", b, "team", "payments"]);
+    }
+    let dir = key_files();
+    let extra = acct_config(&url, &dir)
+        + r#"
+[[bundles]]
+name = "every-bucket"
+access_targets = [ { integration = { integration_name = "acct", resource_type = "s3_bucket", permissions = ["read_only"] } } ]
+
+[[access_flows]]
+name = "scoped"
+trigger = "AUTOMATIC"
+requestors = { conditions = [ { type = "user", values = ["outsider@example.com"] } ] }
+access_targets = [ { access_scope = { name = "payments-buckets" } }, { access_scope = { name = "one-bucket" } }, { bundle = { name = "every-bucket" } } ]
+grant_duration_in_min = 60
+settings = { justification_required = false }
+"#;
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let outsider = h.token("outsider@example.com");
+    h.cli(&admin, &["inventory", "sync", "acct"]);
+    h.cli(&admin, &["scopes", "create", "payments-buckets", "--query", "resource_type = \"aws-account-s3-bucket\" and resource_tag[\"team\"] = \"payments\" and permission = \"read_only\""]);
+    h.cli(&admin, &["scopes", "create", "one-bucket", "--query", "resource_type = \"s3_bucket\" and resource_name = \"sc-002\" and permission = \"read_only\""]);
+    let policy_of = |r: &serde_json::Value| {
+        let doc = crate::aws_common::aws_cli(&url, crate::aws_common::TESTING, &["iam", "get-user-policy", "--user-name", &s(r, "username"), "--policy-name", "sesame-grant"]);
+        doc["PolicyDocument"].to_string()
+    };
+    // By tag: the grant is the tag, whatever buckets carry it now.
+    let dry = h.cli(&outsider, &["requests", "create", "--scope", "payments-buckets", "--duration", "30m", "--dry-run"]);
+    assert_eq!(dry["grants"][0]["resources"], serde_json::json!(["tag:team=payments"]), "{dry}");
+    let b = h.cli(&outsider, &["requests", "create", "--scope", "payments-buckets", "--duration", "30m", "--wait"]);
+    let r = &b["requests"][0];
+    assert_eq!((s(&b, "status").as_str(), r["resources"].clone()), ("Active", serde_json::json!(["tag:team=payments"])), "{b}");
+    let text = policy_of(r);
+    assert!(text.contains("aws:ResourceTag/team") && text.contains("payments") && text.contains("arn:aws:s3:::*"), "a tag condition on a pattern: {text}");
+    assert!(!text.contains("sc-00"), "no bucket's ARN: {text}");
+    h.cli(&outsider, &["requests", "revoke", &s(&b, "id"), "--wait"]);
+    // By name: exactly the bucket it selects, no condition on tags.
+    let b = h.cli(&outsider, &["requests", "create", "--scope", "one-bucket", "--duration", "30m", "--wait"]);
+    let r = &b["requests"][0];
+    assert_eq!(r["resources"], serde_json::json!(["sc-002"]), "{b}");
+    let text = policy_of(r);
+    assert!(text.contains("arn:aws:s3:::sc-002") && !text.contains("ResourceTag") && !text.contains("sc-000"), "{text}");
+    h.cli(&outsider, &["requests", "revoke", &s(&b, "id"), "--wait"]);
+    // A bundle target of every bucket of the type: `*`, one statement.
+    let b = h.cli(&outsider, &["requests", "create", "--bundle", "every-bucket", "--duration", "30m", "--wait"]);
+    let r = &b["requests"][0];
+    assert_eq!(r["resources"], serde_json::json!(["*"]), "{b}");
+    let text = policy_of(r);
+    assert!(text.contains("arn:aws:s3:::*") && text.contains("aws:ResourceAccount") && !text.contains("sc-00"), "{text}");
+    h.cli(&outsider, &["requests", "revoke", &s(&b, "id"), "--wait"]);
+    h.wait_until("every grant to be revoked", Duration::from_secs(20), || async {
+        let users: Vec<String> = serde_json::from_str(&fixture(&url, &["iam-users"])).unwrap();
+        users.is_empty()
+    })
+    .await;
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The seed's guardrail across a bundle: more than 100 AWS resources
 /// selected by name between two integrations of one bundle request is
 /// refused before submission (the dry run says so); 100 pass.
