@@ -300,6 +300,31 @@ pub struct Owners {
     pub integration_owners: Principals,
 }
 
+impl Owners {
+    /// The owners of a request that spans integrations (a bundle's grants):
+    /// each resource, keyed `integration/id`, with its own owners and its
+    /// integration's owners — an integration's owners approve only its
+    /// resources.
+    pub fn across(by_integration: Vec<(String, Owners)>, dir: &Directory) -> Owners {
+        let mut resource_owners = Vec::new();
+        for (integration, o) in by_integration {
+            let io = o.integration_owners.resolve(dir);
+            for (res, os) in o.resource_owners {
+                let key = format!("{integration}/{res}");
+                let mut all = [os, io.clone()].concat();
+                // A resource asked for with two permissions is one resource.
+                if let Some((_, seen)) = resource_owners.iter_mut().find(|(k, _): &&mut (String, Vec<String>)| *k == key) {
+                    all.retain(|o| !seen.contains(o));
+                    seen.extend(all);
+                } else {
+                    resource_owners.push((key, all));
+                }
+            }
+        }
+        Owners { resource_owners, integration_owners: Principals::default() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Grant { flow: String },
@@ -675,6 +700,22 @@ mod tests {
             decide(&dr, &[f], &d, &Owners::default(), Timestamp(0)),
             Decision::Refuse(Refusal::NoApprover { flow: "ss".into() })
         );
+    }
+
+    #[test]
+    fn across_a_bundle_each_integrations_owners_approve_only_its_resources() {
+        let d = Directory { users: vec![user("ann@x.io", &["dev"]), user("own@x.io", &[]), user("io-a@x.io", &[]), user("io-b@x.io", &[])] };
+        let ann = d.user("ann@x.io").unwrap().clone();
+        let mut f = flow("ss", FlowKind::SelfServe);
+        f.approver_policy = ApproverPolicy { owners_join: false, ..ApproverPolicy::of(group(&[("Owner", &[])])) };
+        let a = Owners { resource_owners: vec![("t".into(), vec!["own@x.io".into()])], integration_owners: Principals { users: strs(&["io-a@x.io"]), groups: vec![] } };
+        let b = Owners { resource_owners: vec![("t".into(), vec![])], integration_owners: Principals { users: strs(&["io-b@x.io", "ann@x.io"]), groups: vec![] } };
+        let owners = Owners::across(vec![("pg".into(), a), ("app".into(), b)], &d);
+        let dr = draft(&ann, "read_only", 60, Some("x"));
+        assert_eq!(pending(decide(&dr, &[f], &d, &owners, Timestamp(0))), vec![
+            (strs(&["pg/t"]), strs(&["io-a@x.io", "own@x.io"])),
+            (strs(&["app/t"]), strs(&["io-b@x.io"])),
+        ], "same-named resources of two integrations stay apart; never the requester");
     }
 
     fn group(conditions: &[(&str, &[&str])]) -> Conditions {

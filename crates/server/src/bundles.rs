@@ -13,7 +13,7 @@ use serde_json::json;
 use sesame_core::bundle::{self, Bundle, BundleTarget, Part};
 use sesame_core::flow::{Miss, Refusal};
 use sesame_core::lifecycle;
-use sesame_core::{decide, AuditAction, AuditDraft, Decision, RequestDraft, RequestStatus, Timestamp, User};
+use sesame_core::{decide, AuditAction, AuditDraft, Decision, Owners, RequestDraft, RequestStatus, Timestamp, User};
 use sesame_proto::{BundleRequestBody, CreateRequest, ErrorCode};
 use sesame_store::{NewJob, NewRequest, RequestRow};
 
@@ -126,12 +126,13 @@ pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequest
         duration,
         justification: body.justification.as_deref(),
     };
-    let decision = decide(&draft, &st.policy().flows, &st.settings.directory, &sesame_core::Owners::default(), now);
-    let (status, flow, approvers, parts) = match decision {
-        Decision::Grant { flow } => (RequestStatus::Granting, flow, vec![], vec![]),
-        Decision::Pending { flow, approvers, parts } => (RequestStatus::Pending, flow, approvers, parts),
-        Decision::Refuse(r) => return Err(refusal(&r, who, &label, &body.duration)),
-    };
+    // Who may ask, first (approvers wait for the owners of what it selects).
+    let dir = &st.settings.directory;
+    if let Decision::Refuse(r) = decide(&draft, &st.policy().flows, dir, &Owners::default(), now) {
+        if !matches!(r, Refusal::NoApprover { .. }) {
+            return Err(refusal(&r, who, &label, &body.duration));
+        }
+    }
     // Each grant is checked as a single request's would be; the guardrail
     // counts the AWS resources selected by name across all the grants of
     // the request — between integrations and within the bundle, as the
@@ -151,8 +152,15 @@ pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequest
         requests::preflight(&c, who, &body_of(p, body), now).await?;
         checked.push((p.clone(), c));
     }
-    // Every grant of a bundle request shares the flow's decision; the login
-    // rule is each integration's own (read when writing).
+    // Every grant of a bundle request shares the flow's decision, with each
+    // integration's owners for its resources; the login rule is each
+    // integration's own (read when writing).
+    let owners = Owners::across(checked.iter().map(|(p, c)| (p.integration.clone(), crate::owners::owners_for(&c.integration.descriptor().settings, &c.found, dir))).collect(), dir);
+    let (status, flow, approvers, parts) = match decide(&draft, &st.policy().flows, dir, &owners, now) {
+        Decision::Grant { flow } => (RequestStatus::Granting, flow, vec![], vec![]),
+        Decision::Pending { flow, approvers, parts } => (RequestStatus::Pending, flow, approvers, parts),
+        Decision::Refuse(r) => return Err(refusal(&r, who, &label, &body.duration)),
+    };
     let Some(username) = checked.first().map(|(_, c)| c.integration.descriptor().username.clone()) else {
         return Err(ApiError::new(ErrorCode::UnknownResource, format!("{label} selects nothing to grant now")));
     };

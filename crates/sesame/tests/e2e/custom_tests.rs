@@ -242,6 +242,18 @@ integration = "owned"
 requesters = {{ groups = ["developers"] }}
 approvers = {{ groups = ["nobody-in-particular"] }}
 max_duration = "1h"
+
+[[bundles]]
+name = "owned-apps"
+access_targets = [ {{ integration = {{ integration_name = "owned", resource_type = "app", permissions = ["reader"], resources_scopes = [ {{ scope_mode = "include_resources", type = "APONO_ID", values = ["alpha", "beta"] }} ] }} }} ]
+
+[[access_flows]]
+name = "owned-bundle"
+trigger = "SELF_SERVE"
+access_targets = [ {{ bundle = {{ name = "owned-apps" }} }} ]
+requestors = {{ conditions = [ {{ type = "group", values = ["developers"] }} ] }}
+approver_policy = {{ approver_groups = [ {{ approvers = [ {{ type = "Owner" }} ] }} ] }}
+grant_duration_in_min = 10
 "#,
         state = dir.join("state.json").display(),
         wrapper = examples().join("lambda-exec.mjs").display(),
@@ -275,6 +287,18 @@ max_duration = "1h"
     let id = ask("beta");
     h.cli_err(&a, &["requests", "approve", &id], "not_found");
     assert_ne!(s(&h.cli(&b, &["requests", "approve", &id]), "status"), "Pending");
+
+    // A bundle of both apps, approved by `Owner`: each owner approves their
+    // app's part, the integration owner either.
+    let group = s(&h.cli(&dev, &["requests", "create", "--bundle", "owned-apps", "--duration", "10m", "--justification", "both apps"]), "id");
+    let shown = h.cli(&dev, &["requests", "show", &group]);
+    let parts = shown["requests"][0]["approval_parts"].as_array().unwrap().clone();
+    assert_eq!(parts.len(), 2, "one part per owned app: {shown}");
+    assert!(parts.iter().all(|p| p["approvers"].as_array().unwrap().contains(&serde_json::json!("io@example.com"))), "{shown}");
+    let r = h.cli(&a, &["requests", "approve", &group]);
+    assert_eq!(s(&r, "status"), "Pending", "A approves alpha only: {r}");
+    let r = h.cli(&b, &["requests", "approve", &group]);
+    assert_ne!(s(&r, "status"), "Pending", "both owners approved the bundle: {r}");
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
