@@ -1148,6 +1148,31 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         assert!(e.contains("extension_duration_in_min` is 0 with max_extensions = 2"), "{e}");
         let e = p(&ported.replace("aws-account-iam-policy", "aws-rds-mysql")).unwrap_err().to_string();
         assert!(e.contains("is a type of mysql integrations, and `aws-account-integration` is not one"), "{e}");
+
+        // managers_request_for_employees.tf: managers ask for their direct
+        // reports only; no approver policy, MFA required — so the manager
+        // steps up and nobody approves. (Its Azure SQL server target becomes
+        // an S3 bucket: Sesame has no Azure integration.)
+        let managers = format!(
+            "{ported}\n[[users]]\nemail = \"mona@example.com\"\ngroups = [\"All Company\"]\n[[users]]\nemail = \"eli@example.com\"\ngroups = [\"All Company\"]\nmanager = \"mona@example.com\"\n\n\
+             [[access_flows]]\nname = \"Sensitive Access to Production AWS\"\nactive = true\ngrant_duration_in_min = 60\ntrigger = \"SELF_SERVE\"\n\
+             requestors = {{ logical_operator = \"OR\", conditions = [ {{ type = \"group\", match_operator = \"contains\", source_integration_name = \"Google Oauth\", values = [\"All Company\"] }} ] }}\n\
+             request_for = {{ request_scopes = [\"direct_reports\"] }}\n\
+             access_targets = [ {{ integration = {{ integration_name = \"aws-staging\", resource_type = \"aws-account-s3-bucket\", permissions = [\"READ_WRITE\"] }} }} ]\n\
+             settings = {{ justification_required = true, require_approver_reason = false, requester_cannot_approve_self = false, require_mfa = true, max_extensions = 0, extension_duration_in_min = 0, labels = [\"created_from_terraform\"] }}\n"
+        );
+        let m = p(&managers).unwrap();
+        let f = m.flows.iter().find(|f| f.name == "Sensitive Access to Production AWS").unwrap();
+        assert_eq!((f.kind, f.requester_mfa, f.require_justification, f.self_approval), (FlowKind::Automatic, true, true, true));
+        assert_eq!(f.request_for, sesame_core::flow::RequestFor { own: false, others: false, direct_reports: true });
+        let (mona, eli) = (m.directory.user("mona@example.com").unwrap().clone(), m.directory.user("eli@example.com").unwrap().clone());
+        let ask = |requester: &User, grantee: Option<&User>| {
+            let r = sesame_core::RequestDraft { requester, grantee, bundle: None, integration: "aws-staging", resource_type: "s3_bucket", resources: &[], selected_by: &[], permission: "read_write", duration: Duration::from_secs(600), justification: Some("port") };
+            sesame_core::decide(&r, &m.flows, &m.directory, &sesame_core::Owners::default(), sesame_core::Timestamp(0))
+        };
+        assert!(matches!(ask(&mona, Some(&eli)), sesame_core::Decision::Grant { ref flow } if flow == "Sensitive Access to Production AWS"), "for a direct report");
+        assert!(matches!(ask(&mona, None), sesame_core::Decision::Refuse(_)), "not for herself");
+        assert!(matches!(ask(&eli, Some(&mona)), sesame_core::Decision::Refuse(_)), "not for one's manager");
     }
 
     #[test]
