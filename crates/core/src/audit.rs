@@ -51,10 +51,12 @@ pub enum AuditAction {
     BundleCreate,
     BundleUpdate,
     BundleDelete,
+    /// A person or group created, changed or deleted through SCIM.
+    ScimChange,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 45] = [
+    pub const ALL: [AuditAction; 46] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -100,6 +102,7 @@ impl AuditAction {
         AuditAction::BundleCreate,
         AuditAction::BundleUpdate,
         AuditAction::BundleDelete,
+        AuditAction::ScimChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -149,6 +152,7 @@ impl AuditAction {
             AuditAction::BundleCreate => "bundle.create",
             AuditAction::BundleUpdate => "bundle.update",
             AuditAction::BundleDelete => "bundle.delete",
+            AuditAction::ScimChange => "scim.change",
         }
     }
 }

@@ -8,6 +8,9 @@ use sesame_core::User;
 use sesame_proto::ErrorCode;
 use sha2::{Digest, Sha256};
 
+/// The principal of the token an identity provider pushes people with.
+pub const SCIM_PRINCIPAL: &str = "scim:provisioning";
+
 /// Tokens of connectors name their principal `connector:ID`.
 pub const CONNECTOR_TOKEN_PREFIX: &str = "connector:";
 
@@ -31,12 +34,15 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let email = principal(parts, state).await?;
+        if email == SCIM_PRINCIPAL {
+            return Err(ApiError::new(ErrorCode::Forbidden, "this is the SCIM token: it opens /scim/v2 only; people's endpoints need a user's token"));
+        }
         if email.starts_with(CONNECTOR_TOKEN_PREFIX) {
             return Err(ApiError::new(ErrorCode::Forbidden, "this is a connector's token: people's endpoints need a user's token"));
         }
         let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
         let user = state
-            .settings
+            .people()
             .directory
             .user(&email)
             .cloned()

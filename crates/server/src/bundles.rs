@@ -127,7 +127,8 @@ pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequest
         justification: body.justification.as_deref(),
     };
     // Who may ask, first (approvers wait for the owners of what it selects).
-    let dir = &st.settings.directory;
+    let people = st.people();
+    let dir = &people.directory;
     if let Decision::Refuse(r) = decide(&draft, &st.policy().flows, dir, &Owners::default(), now) {
         if !matches!(r, Refusal::NoApprover { .. }) {
             return Err(refusal(&r, who, &label, &body.duration));

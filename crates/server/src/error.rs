@@ -140,7 +140,7 @@ pub async fn jsonify(res: Response) -> Response {
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/scim+json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return res;
     }

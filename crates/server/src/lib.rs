@@ -15,6 +15,7 @@ pub mod seal;
 pub mod owners;
 pub mod reconciler;
 pub mod rotation;
+pub mod scim;
 pub mod scopes;
 pub mod requests;
 pub mod state;
@@ -89,6 +90,7 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
     // The file's flows and bundles are in force from the start; those made
     // through the API join them when the store is read.
     let policy = state::Policy { flows: settings.flows.clone(), bundles: settings.bundles.clone(), stamp: (-1, -1) };
+    let settings_directory = settings.directory.clone();
     let st = AppState {
         store,
         settings: Arc::new(settings),
@@ -102,7 +104,11 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         auth_guard,
         mfa_key: Arc::new(mfa_key),
         policy: Arc::new(std::sync::RwLock::new(Arc::new(policy))),
+        people: Arc::new(std::sync::RwLock::new(Arc::new(state::People { directory: settings_directory, stamp: None }))),
     };
+    if let Err(e) = scim::refresh(&st).await {
+        tracing::warn!(error = %e, "cannot read the people pushed through SCIM yet; the file's are in force");
+    }
     if let Err(e) = definitions::refresh(&st).await {
         tracing::warn!(error = %e, "cannot read the access flows and bundles made through the API yet; the file's are in force");
     }
@@ -140,6 +146,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
     tokio::spawn(reconciler::run(st.clone()));
     tokio::spawn(discovery::run(st.clone()));
     tokio::spawn(definitions::watch(st.clone()));
+    tokio::spawn(scim::watch(st.clone()));
     let hub = st.hub.clone();
     tokio::spawn(async move {
         loop {

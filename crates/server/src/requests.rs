@@ -203,7 +203,7 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
     let checked = check(st, body).await?;
     // Asking for someone else: they must be someone Sesame knows.
     let grantee = match body.grantee.as_deref().map(str::trim) {
-        Some(g) if !g.eq_ignore_ascii_case(&who.email) => Some(st.settings.directory.user(g).cloned().ok_or_else(|| {
+        Some(g) if !g.eq_ignore_ascii_case(&who.email) => Some(st.people().directory.user(g).cloned().ok_or_else(|| {
             ApiError::new(ErrorCode::NotFound, format!("there is nobody named `{g}` in the directory: ask for someone Sesame knows, by e-mail"))
         })?),
         _ => None,
@@ -232,8 +232,9 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
         duration,
         justification: body.justification.as_deref(),
     };
-    let owners = crate::owners::owners_for(&offer.settings, found, &st.settings.directory);
-    let decision = decide(&draft, &st.policy().flows, &st.settings.directory, &owners, now);
+    let people = st.people();
+    let owners = crate::owners::owners_for(&offer.settings, found, &people.directory);
+    let decision = decide(&draft, &st.policy().flows, &people.directory, &owners, now);
     if let Decision::Refuse(r) = &decision {
         return Err(refusal(r, who, body));
     }

@@ -42,6 +42,16 @@ pub struct AppState {
     /// The access flows and bundles in force: the file's and those made
     /// through the API (`definitions.rs` rebuilds it when they change).
     pub policy: Arc<RwLock<Arc<Policy>>>,
+    /// The people decisions read: the file's, overlaid by those pushed
+    /// through SCIM (`scim::refresh` rebuilds it when they change).
+    pub people: Arc<RwLock<Arc<People>>>,
+}
+
+/// The directory in force, and the SCIM store's stamp it was built from.
+#[derive(Debug, Default)]
+pub struct People {
+    pub directory: sesame_core::Directory,
+    pub stamp: Option<(i64, i64, i64)>,
 }
 
 /// Access flows and bundles, as decisions read them.
@@ -57,6 +67,11 @@ impl AppState {
     /// The access flows and bundles in force now.
     pub fn policy(&self) -> Arc<Policy> {
         self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The people in force now.
+    pub fn people(&self) -> Arc<People> {
+        self.people.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn integration(&self, name: &str) -> Option<Arc<dyn Integration>> {

@@ -165,11 +165,12 @@ async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError
 async fn escalate(st: &AppState, job: &Job, row: &RequestRow, now: Timestamp) -> Result<(), sesame_store::StoreError> {
     let policy = st.policy();
     let flow = policy.flows.iter().find(|f| f.name == row.flow);
-    let (Some(flow), Some(requester), RequestStatus::Pending) = (flow, st.settings.directory.user(&row.requester), row.status) else {
+    let people = st.people();
+    let (Some(flow), Some(requester), RequestStatus::Pending) = (flow, people.directory.user(&row.requester), row.status) else {
         return st.store.finish_job(&job.id, now).await;
     };
     let (n, next) = sesame_core::escalation::reached(&flow.escalation, now.since(row.created_at));
-    if let Some(parts) = sesame_core::escalation::widen(&row.approval_parts, &flow.escalation, n, &st.settings.directory, requester) {
+    if let Some(parts) = sesame_core::escalation::widen(&row.approval_parts, &flow.escalation, n, &people.directory, requester) {
         let added: Vec<String> = sesame_core::approval::all_approvers(&parts).into_iter().filter(|a| !row.approvers.contains(a)).collect();
         let detail = serde_json::json!({ "tier": n, "added_approvers": added });
         let audit = sesame_core::AuditDraft::new(lifecycle::SYSTEM, sesame_core::AuditAction::RequestEscalate, Some(&row.id), sesame_core::Outcome::Ok, detail);

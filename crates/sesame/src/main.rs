@@ -114,11 +114,15 @@ enum TokenCmd {
     Issue {
         #[command(flatten)]
         config: ConfigArg,
-        #[arg(long, required_unless_present = "connector", conflicts_with = "connector")]
+        #[arg(long, required_unless_present_any = ["connector", "scim"], conflicts_with_all = ["connector", "scim"])]
         user: Option<String>,
         /// Issue a connector's token instead of a user's.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scim")]
         connector: Option<String>,
+        /// Issue the token an identity provider pushes people with (SCIM,
+        /// `/scim/v2`); it opens nothing else.
+        #[arg(long)]
+        scim: bool,
         #[arg(long)]
         label: Option<String>,
         /// How long it works: e.g. `90d`, `12h`, or `never`.
@@ -210,13 +214,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("token {id} revoked");
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Token(TokenCmd::Issue { config, user, connector, label, expires_in, store }) => {
+        Cmd::Token(TokenCmd::Issue { config, user, connector, scim, label, expires_in, store }) => {
             let settings = load(&config, Overrides { listen: None, store, ..Default::default() })?;
+            let store = sesame_store::Store::connect(&settings.store).await?;
             let principal = match (user, connector) {
-                (Some(user), _) => settings
-                    .directory
+                _ if scim => sesame_server::scim::PRINCIPAL.to_owned(),
+                (Some(user), _) => sesame_server::scim::directory_of(&store, &settings.directory)
+                    .await?
                     .user(&user)
-                    .with_context(|| format!("user `{user}` is not declared in {}: add it under [[users]]", settings.path.display()))?
+                    .with_context(|| format!("user `{user}` is not declared in {} nor pushed through SCIM: add it under [[users]]", settings.path.display()))?
                     .email
                     .clone(),
                 (None, Some(c)) => {
@@ -225,14 +231,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     format!("{}{c}", sesame_server::auth::CONNECTOR_TOKEN_PREFIX)
                 }
-                (None, None) => anyhow::bail!("say whose token: --user EMAIL or --connector ID"),
+                (None, None) => anyhow::bail!("say whose token: --user EMAIL, --connector ID or --scim"),
             };
             let now = sesame_server::clock::now();
             let expires_at = match expires_in.as_str() {
                 "never" => None,
                 d => Some(now.plus(humantime::parse_duration(d).with_context(|| format!("`--expires-in {d}`: write e.g. `90d`, `12h` or `never`"))?)),
             };
-            let store = sesame_store::Store::connect(&settings.store).await?;
             let token = sesame_server::auth::new_token();
             let hash = sesame_server::auth::token_hash(&token);
             let detail = serde_json::json!({"token_id": sesame_store::token_id(&hash), "principal": principal, "label": label, "expires_at": expires_at.map(sesame_server::clock::rfc3339)});

@@ -13,6 +13,7 @@ mod mfa;
 mod pool;
 mod requests;
 mod boundaries;
+mod scim;
 mod scopes;
 mod tokens;
 
@@ -24,6 +25,7 @@ pub use pool::{Engine, Store};
 pub use requests::{AccessHeld, ExtensionAsked, NewRequest, RequestFilter, RequestRow};
 pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
+pub use scim::{ScimPut, ScimRow, ScimWrite};
 pub use scopes::ScopeRow;
 pub use mfa::MfaFactor;
 pub use definitions::DefinitionRow;

@@ -5,7 +5,7 @@
 
 use sesame_core::lifecycle::{self, ActionError, Event, JobRun, Request, RetryPolicy, Step, Transition};
 use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome, RequestStatus, Timestamp};
-use sesame_store::{NewJob, NewRequest, RequestFilter, Store, StoredResource};
+use sesame_store::{NewJob, NewRequest, RequestFilter, ScimPut, ScimWrite, Store, StoredResource};
 use std::time::Duration;
 
 fn pg_admin_url() -> String {
@@ -590,6 +590,35 @@ async fn a_grant_that_lands_late_moves_its_revoke_job_and_grants_again(s: Store)
     s.finish_job(&due[0].id, Timestamp(200_002)).await.unwrap();
     assert!(s.claim_jobs("w", Timestamp(1_199_994), 1_000, 10).await.unwrap().is_empty(), "the revoke job moved to the new deadline");
     assert_eq!(s.claim_jobs("w", Timestamp(1_199_995), 1_000, 10).await.unwrap()[0].kind, JobKind::Revoke);
+}
+
+both!(scim_resources_are_unique_by_name_versioned_and_audited);
+
+/// SCIM resources: unique per kind by name (another kind may share it), a
+/// replace bumps the version, a missing one is said, every change audited.
+async fn scim_resources_are_unique_by_name_versioned_and_audited(s: Store) {
+    let a = |id: &str| AuditDraft::new("scim", AuditAction::ScimChange, None, Outcome::Ok, serde_json::json!({ "id": id }));
+    let stamp = s.scim_stamp().await.unwrap();
+    let put = |id: &'static str, key: &'static str, body: &'static str, create: bool, now: i64| {
+        let s = s.clone();
+        async move { s.put_scim(ScimPut { kind: "User", id, name_key: key, body }, create, &a(id), Timestamp(now)).await.unwrap() }
+    };
+    let ScimWrite::Done(u) = put("u1", "ann@x.io", r#"{"userName":"Ann@x.io"}"#, true, 10).await else { panic!("created") };
+    assert_eq!((u.version, u.created_at, u.updated_at), (1, Timestamp(10), Timestamp(10)));
+    assert_eq!(put("u2", "ann@x.io", "{}", true, 11).await, ScimWrite::NameTaken, "userName is unique");
+    assert_eq!(put("u1", "other", "{}", true, 11).await, ScimWrite::NameTaken, "so is the id");
+    assert!(matches!(s.put_scim(ScimPut { kind: "Group", id: "g1", name_key: "ann@x.io", body: "{}" }, true, &a("g1"), Timestamp(12)).await.unwrap(), ScimWrite::Done(_)), "per kind");
+    let ScimWrite::Done(u) = put("u1", "ann@x.io", r#"{"userName":"ann@x.io","active":false}"#, false, 20).await else { panic!("replaced") };
+    assert_eq!((u.version, u.created_at, u.updated_at, u.body.contains("false")), (2, Timestamp(10), Timestamp(20), true));
+    assert_eq!(put("nope", "x", "{}", false, 21).await, ScimWrite::Missing);
+    assert_ne!(s.scim_stamp().await.unwrap(), stamp);
+    assert_eq!(s.scim_resources("User").await.unwrap().len(), 1);
+    assert_eq!(s.scim_resource("User", "u1").await.unwrap().unwrap().version, 2);
+    assert!(s.delete_scim("User", "u1", &a("u1"), Timestamp(30)).await.unwrap());
+    assert!(!s.delete_scim("User", "u1", &a("u1"), Timestamp(31)).await.unwrap());
+    assert!(s.scim_resource("User", "u1").await.unwrap().is_none());
+    let n = s.list_audit(0, None, 100).await.unwrap().iter().filter(|e| e.fields.action == "scim.change").count();
+    assert_eq!(n, 4, "creates, replace and delete audited; refusals not");
 }
 
 both!(an_mfa_factor_is_enrolled_confirmed_used_once_and_reset);

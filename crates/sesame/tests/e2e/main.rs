@@ -14,4 +14,5 @@ mod custom_tests;
 mod flow_tests;
 mod ha_tests;
 mod mfa_tests;
+mod scim_tests;
 mod scope_tests;

@@ -1,0 +1,522 @@
+//! SCIM 2.0 (RFC 7643/7644) at `/scim/v2`, so an identity provider (Okta,
+//! Entra ID) pushes people and groups: discovery (`ServiceProviderConfig`,
+//! `ResourceTypes`, `Schemas`), `Users` and `Groups` with filters
+//! (`filter.rs`), paging, PATCH (`patch.rs`) and ETags. It takes only the
+//! token made for it (`sesame token issue --scim`). Every change is audited;
+//! deactivating or deleting a person revokes their active grants and
+//! withdraws their pending requests. Decisions read the result through
+//! [`people`] (rebuilt here, and every few seconds for other replicas).
+
+pub mod filter;
+pub mod patch;
+pub mod people;
+pub mod schema;
+
+use crate::state::{AppState, People};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+use sesame_core::{AuditAction, AuditDraft, Outcome, RequestStatus, User};
+use sesame_store::{ScimPut, ScimRow, ScimWrite};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Who a SCIM token belongs to.
+pub use crate::auth::SCIM_PRINCIPAL as PRINCIPAL;
+const CONTENT_TYPE: &str = "application/scim+json";
+
+/// A SCIM error: its own format (with Sesame's `code` and `message` too).
+#[derive(Debug)]
+pub struct ScimError {
+    status: StatusCode,
+    scim_type: Option<&'static str>,
+    detail: String,
+}
+
+fn err(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> ScimError {
+    ScimError { status, scim_type, detail: detail.into() }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let code = match self.status {
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::CONFLICT => "already_exists",
+            StatusCode::PRECONDITION_FAILED => "conflict",
+            s if s.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        let mut body = json!({"schemas": [schema::ERROR], "status": self.status.as_u16().to_string(), "detail": self.detail, "code": code, "message": self.detail});
+        if let Some(t) = self.scim_type {
+            body["scimType"] = json!(t);
+        }
+        (self.status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+    }
+}
+
+impl From<sesame_store::StoreError> for ScimError {
+    fn from(e: sesame_store::StoreError) -> Self {
+        tracing::error!(error = %e, "SCIM: the store failed");
+        err(StatusCode::INTERNAL_SERVER_ERROR, None, "the store failed: try again")
+    }
+}
+
+type Result<T> = std::result::Result<T, ScimError>;
+
+fn scim(status: StatusCode, v: &Value) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(CONTENT_TYPE));
+    if let Some(etag) = v.pointer("/meta/version").and_then(Value::as_str).and_then(|e| header::HeaderValue::from_str(e).ok()) {
+        headers.insert(header::ETAG, etag);
+    }
+    (status, headers, v.to_string()).into_response()
+}
+
+/// Only the SCIM token; failures count like any sign-in's.
+async fn authorize(parts: &HeaderMap, st: &AppState) -> Result<()> {
+    let mut req = axum::http::Request::new(());
+    *req.headers_mut() = parts.clone();
+    let (p, ()) = req.into_parts();
+    match crate::auth::principal(&p, st).await {
+        Ok(who) if who == PRINCIPAL => Ok(()),
+        Ok(_) => Err(err(StatusCode::FORBIDDEN, None, "this token is not a SCIM token: make one with `sesame token issue --scim`")),
+        Err(e) if e.code == sesame_proto::ErrorCode::TooManyRequests => Err(err(StatusCode::TOO_MANY_REQUESTS, None, e.message)),
+        Err(e) => Err(err(StatusCode::UNAUTHORIZED, None, e.message)),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/scim/v2/ServiceProviderConfig", get(service_provider_config))
+        .route("/scim/v2/ResourceTypes", get(resource_types))
+        .route("/scim/v2/ResourceTypes/{id}", get(resource_type))
+        .route("/scim/v2/Schemas", get(schemas))
+        .route("/scim/v2/Schemas/{id}", get(schema_one))
+        .route("/scim/v2/Users", get(list_users).post(create_user))
+        .route("/scim/v2/Users/{id}", get(get_user).put(put_user).patch(patch_user).delete(delete_user))
+        .route("/scim/v2/Groups", get(list_groups).post(create_group))
+        .route("/scim/v2/Groups/{id}", get(get_group).put(put_group).patch(patch_group).delete(delete_group))
+        .fallback(|| async { err(StatusCode::NOT_FOUND, None, "no such SCIM endpoint: see /scim/v2/ResourceTypes") })
+}
+
+fn base(h: &HeaderMap) -> String {
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let proto = h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}/scim/v2")
+}
+
+fn list(base: &str, items: Vec<Value>, total: usize, start: usize) -> Value {
+    let _ = base;
+    json!({"schemas": [schema::LIST], "totalResults": total, "startIndex": start, "itemsPerPage": items.len(), "Resources": items})
+}
+
+async fn service_provider_config(State(st): State<AppState>, h: HeaderMap) -> Result<Response> {
+    authorize(&h, &st).await?;
+    Ok(scim(StatusCode::OK, &schema::service_provider_config(&base(&h))))
+}
+
+async fn resource_types(State(st): State<AppState>, h: HeaderMap) -> Result<Response> {
+    authorize(&h, &st).await?;
+    let all = schema::resource_types(&base(&h));
+    Ok(scim(StatusCode::OK, &list(&base(&h), all.clone(), all.len(), 1)))
+}
+
+async fn resource_type(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    authorize(&h, &st).await?;
+    let one = schema::resource_types(&base(&h)).into_iter().find(|r| r["id"] == json!(id));
+    one.map(|r| scim(StatusCode::OK, &r)).ok_or_else(|| err(StatusCode::NOT_FOUND, None, format!("no resource type `{id}`: User or Group")))
+}
+
+async fn schemas(State(st): State<AppState>, h: HeaderMap) -> Result<Response> {
+    authorize(&h, &st).await?;
+    let all = schema::schemas(&base(&h));
+    Ok(scim(StatusCode::OK, &list(&base(&h), all.clone(), all.len(), 1)))
+}
+
+async fn schema_one(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    authorize(&h, &st).await?;
+    let one = schema::schemas(&base(&h)).into_iter().find(|s| s["id"] == json!(id));
+    one.map(|s| scim(StatusCode::OK, &s)).ok_or_else(|| err(StatusCode::NOT_FOUND, None, format!("no schema `{id}`")))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+        }
+    }
+
+    fn endpoint(self) -> &'static str {
+        match self {
+            Kind::User => "Users",
+            Kind::Group => "Groups",
+        }
+    }
+
+    fn schema(self) -> &'static str {
+        match self {
+            Kind::User => schema::USER,
+            Kind::Group => schema::GROUP,
+        }
+    }
+
+    /// The attribute that is unique and required.
+    fn name_attr(self) -> &'static str {
+        match self {
+            Kind::User => "userName",
+            Kind::Group => "displayName",
+        }
+    }
+}
+
+fn parse_body(b: &Bytes) -> Result<Value> {
+    let v: Value = serde_json::from_slice(b).map_err(|e| err(StatusCode::BAD_REQUEST, Some("invalidSyntax"), format!("the body is not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(err(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "the body is not a JSON object"));
+    }
+    Ok(v)
+}
+
+/// What is kept of what the provider sent: no `id`, `meta` or read-only
+/// attributes, no password; the schemas it uses; the unique name checked.
+fn clean(kind: Kind, mut v: Value) -> Result<(Value, String)> {
+    let o = v.as_object_mut().ok_or_else(|| err(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "not an object"))?;
+    o.retain(|k, _| !["id", "meta", "schemas", "password", "groups"].iter().any(|x| x.eq_ignore_ascii_case(k)));
+    let name_key = o.keys().find(|k| k.eq_ignore_ascii_case(kind.name_attr())).cloned();
+    let name = name_key.as_ref().and_then(|k| o.get(k)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let Some(name) = name else {
+        return Err(err(StatusCode::BAD_REQUEST, Some("invalidValue"), format!("`{}` is required: a non-empty string", kind.name_attr())));
+    };
+    if let Some(k) = name_key {
+        o.remove(&k);
+    }
+    o.insert(kind.name_attr().into(), Value::String(name.clone()));
+    if let Some(a) = o.keys().find(|k| k.eq_ignore_ascii_case("active")).cloned() {
+        if !o[&a].is_boolean() {
+            return Err(err(StatusCode::BAD_REQUEST, Some("invalidValue"), "`active` is true or false"));
+        }
+    }
+    if kind == Kind::Group {
+        if let Some(m) = o.keys().find(|k| k.eq_ignore_ascii_case("members")).cloned() {
+            let members = o.remove(&m).unwrap_or(Value::Null);
+            let Value::Array(ms) = members else { return Err(err(StatusCode::BAD_REQUEST, Some("invalidValue"), "`members` is a list of {value}")) };
+            let kept: Vec<Value> = ms
+                .into_iter()
+                .filter_map(|x| {
+                    let value = filter::get_ci(&x, "value").and_then(Value::as_str)?.to_owned();
+                    let mut one = Map::new();
+                    one.insert("value".into(), Value::String(value));
+                    if let Some(t) = filter::get_ci(&x, "type").and_then(Value::as_str) {
+                        one.insert("type".into(), Value::String(t.to_owned()));
+                    }
+                    Some(Value::Object(one))
+                })
+                .collect();
+            o.insert("members".into(), Value::Array(kept));
+        }
+    }
+    let mut schemas = vec![Value::String(kind.schema().into())];
+    if kind == Kind::User && o.keys().any(|k| k.eq_ignore_ascii_case(schema::ENTERPRISE)) {
+        schemas.push(Value::String(schema::ENTERPRISE.into()));
+    }
+    o.insert("schemas".into(), Value::Array(schemas));
+    Ok((v, name.to_lowercase()))
+}
+
+/// A stored resource as served: with id, meta and (for people) groups.
+fn served(kind: Kind, row: &ScimRow, base: &str, groups_of: &BTreeMap<String, Vec<Value>>) -> Value {
+    let mut v: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
+    let location = format!("{base}/{}/{}", kind.endpoint(), row.id);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), json!(row.id));
+        o.insert(
+            "meta".into(),
+            json!({"resourceType": kind.as_str(), "created": crate::clock::rfc3339(row.created_at), "lastModified": crate::clock::rfc3339(row.updated_at),
+                   "location": location, "version": format!("W/\"{}\"", row.version)}),
+        );
+        if kind == Kind::User {
+            if let Some(gs) = groups_of.get(&row.id) {
+                o.insert("groups".into(), Value::Array(gs.clone()));
+            }
+        }
+        if kind == Kind::Group {
+            if let Some(Value::Array(ms)) = o.get_mut("members") {
+                for m in ms {
+                    if let Some(id) = m.get("value").and_then(Value::as_str).map(str::to_owned) {
+                        m["$ref"] = json!(format!("{base}/Users/{id}"));
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+async fn groups_by_member(st: &AppState, base: &str) -> Result<BTreeMap<String, Vec<Value>>> {
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for g in st.store.scim_resources("Group").await? {
+        let v: Value = serde_json::from_str(&g.body).unwrap_or_default();
+        let display = v.get("displayName").cloned().unwrap_or(Value::Null);
+        for m in v.get("members").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(id) = m.get("value").and_then(Value::as_str) {
+                out.entry(id.to_owned()).or_default().push(json!({"value": g.id, "$ref": format!("{base}/Groups/{}", g.id), "display": display}));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `attributes` / `excludedAttributes`: top-level names (id, schemas and
+/// meta always stay).
+fn project(mut v: Value, attributes: Option<&str>, excluded: Option<&str>) -> Value {
+    let names = |s: &str| s.split(',').map(|x| x.trim().rsplit(':').next().unwrap_or("").split('.').next().unwrap_or("").to_ascii_lowercase()).filter(|x| !x.is_empty()).collect::<Vec<_>>();
+    if let Some(o) = v.as_object_mut() {
+        let keep_always = |k: &str| ["id", "schemas", "meta"].contains(&k.to_ascii_lowercase().as_str());
+        if let Some(a) = attributes.filter(|a| !a.trim().is_empty()) {
+            let want = names(a);
+            o.retain(|k, _| keep_always(k) || want.contains(&k.to_ascii_lowercase()) || (k.to_ascii_lowercase().starts_with("urn:") && a.to_ascii_lowercase().contains(&k.to_ascii_lowercase())));
+        } else if let Some(x) = excluded.filter(|x| !x.trim().is_empty()) {
+            let drop = names(x);
+            o.retain(|k, _| keep_always(k) || !drop.contains(&k.to_ascii_lowercase()));
+        }
+    }
+    v
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+async fn list_of(st: &AppState, kind: Kind, h: &HeaderMap, q: ListQuery) -> Result<Response> {
+    authorize(h, st).await?;
+    let base = base(h);
+    let f = q.filter.as_deref().filter(|f| !f.trim().is_empty()).map(filter::parse).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, Some("invalidFilter"), e))?;
+    let groups_of = if kind == Kind::User { groups_by_member(st, &base).await? } else { BTreeMap::new() };
+    let all: Vec<Value> = st.store.scim_resources(kind.as_str()).await?.iter().map(|r| served(kind, r, &base, &groups_of)).filter(|v| f.as_ref().is_none_or(|f| f.matches(v))).collect();
+    let total = all.len();
+    let start = usize::try_from(q.start_index.unwrap_or(1).max(1)).unwrap_or(1);
+    let count = usize::try_from(q.count.unwrap_or(schema::MAX_PAGE as i64).max(0)).unwrap_or(0).min(schema::MAX_PAGE);
+    let page: Vec<Value> = all.into_iter().skip(start - 1).take(count).map(|v| project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())).collect();
+    Ok(scim(StatusCode::OK, &list(&base, page, total, start)))
+}
+
+async fn one(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<(ScimRow, Value)> {
+    let row = st.store.scim_resource(kind.as_str(), id).await?.ok_or_else(|| err(StatusCode::NOT_FOUND, None, format!("no {} with id `{id}`", kind.as_str())))?;
+    let base = base(h);
+    let groups_of = if kind == Kind::User { groups_by_member(st, &base).await? } else { BTreeMap::new() };
+    let v = served(kind, &row, &base, &groups_of);
+    Ok((row, v))
+}
+
+async fn get_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, q: &ListQuery) -> Result<Response> {
+    authorize(h, st).await?;
+    let (_, v) = one(st, kind, h, id).await?;
+    if let Some(tag) = h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if v.pointer("/meta/version").and_then(Value::as_str) == Some(tag) {
+            return Ok(StatusCode::NOT_MODIFIED.into_response());
+        }
+    }
+    Ok(scim(StatusCode::OK, &project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())))
+}
+
+fn audit(kind: Kind, op: &str, id: &str, name: &str) -> AuditDraft {
+    AuditDraft::new("scim", AuditAction::ScimChange, None, Outcome::Ok, json!({"resource_type": kind.as_str(), "op": op, "id": id, "name": name}))
+}
+
+/// Store a resource (`create`, or replace `id`), then what follows: the
+/// directory is rebuilt and a person who is no longer active loses access.
+async fn write(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, body: Value, create: bool, op: &str) -> Result<Response> {
+    let (clean, key) = clean(kind, body)?;
+    let name = clean.get(kind.name_attr()).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let before = if create { None } else { st.store.scim_resource(kind.as_str(), id).await? };
+    let text = clean.to_string();
+    let put = ScimPut { kind: kind.as_str(), id, name_key: &key, body: &text };
+    let row = match st.store.put_scim(put, create, &audit(kind, op, id, &name), crate::clock::now()).await? {
+        ScimWrite::Done(r) => r,
+        ScimWrite::NameTaken => return Err(err(StatusCode::CONFLICT, Some("uniqueness"), format!("another {} has {} `{name}`", kind.as_str(), kind.name_attr()))),
+        ScimWrite::Missing => return Err(err(StatusCode::NOT_FOUND, None, format!("no {} with id `{id}`", kind.as_str()))),
+    };
+    refresh(st).await?;
+    if kind == Kind::User {
+        let was = before.as_ref().and_then(|b| serde_json::from_str::<Value>(&b.body).ok());
+        let gone_email = was.as_ref().filter(|w| people::active(w)).and_then(people::email_of);
+        let now_email = people::email_of(&clean).filter(|_| people::active(&clean));
+        // Inactive now, or known by another e-mail: the old identity loses access.
+        if let Some(e) = gone_email.filter(|e| now_email.as_ref().is_none_or(|n| !n.eq_ignore_ascii_case(e))) {
+            end_access(st, &e).await;
+        }
+        if create && now_email.is_none() {
+            if let Some(e) = people::email_of(&clean) {
+                end_access(st, &e).await;
+            }
+        }
+    }
+    let base = base(h);
+    let groups_of = if kind == Kind::User { groups_by_member(st, &base).await? } else { BTreeMap::new() };
+    Ok(scim(if create { StatusCode::CREATED } else { StatusCode::OK }, &served(kind, &row, &base, &groups_of)))
+}
+
+fn check_etag(h: &HeaderMap, row: &ScimRow) -> Result<()> {
+    match h.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(tag) if tag.trim() != "*" && tag.trim() != format!("W/\"{}\"", row.version) => {
+            Err(err(StatusCode::PRECONDITION_FAILED, None, "the resource changed since it was read: read it again"))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn replace(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) -> Result<Response> {
+    authorize(h, st).await?;
+    let body = parse_body(b)?;
+    let (row, _) = one(st, kind, h, id).await?;
+    check_etag(h, &row)?;
+    write(st, kind, h, id, body, false, "replace").await
+}
+
+async fn patch_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) -> Result<Response> {
+    authorize(h, st).await?;
+    let body = parse_body(b)?;
+    let (row, _) = one(st, kind, h, id).await?;
+    check_etag(h, &row)?;
+    let ops = filter::get_ci(&body, "Operations").and_then(Value::as_array).ok_or_else(|| err(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "a PATCH body has `Operations`: a list of {op, path, value}"))?;
+    let stored: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
+    let patched = patch::apply(&stored, ops).map_err(|e| err(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail))?;
+    write(st, kind, h, id, patched, false, "patch").await
+}
+
+async fn remove(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<Response> {
+    authorize(h, st).await?;
+    let (row, v) = one(st, kind, h, id).await?;
+    check_etag(h, &row)?;
+    let name = v.get(kind.name_attr()).and_then(Value::as_str).unwrap_or_default().to_owned();
+    if !st.store.delete_scim(kind.as_str(), id, &audit(kind, "delete", id, &name), crate::clock::now()).await? {
+        return Err(err(StatusCode::NOT_FOUND, None, format!("no {} with id `{id}`", kind.as_str())));
+    }
+    refresh(st).await?;
+    if kind == Kind::User {
+        if let Some(e) = people::email_of(&v) {
+            end_access(st, &e).await;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_users(State(st): State<AppState>, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {
+    list_of(&st, Kind::User, &h, q).await
+}
+async fn list_groups(State(st): State<AppState>, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {
+    list_of(&st, Kind::Group, &h, q).await
+}
+async fn create_user(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
+    authorize(&h, &st).await?;
+    write(&st, Kind::User, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, true, "create").await
+}
+async fn create_group(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
+    authorize(&h, &st).await?;
+    write(&st, Kind::Group, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, true, "create").await
+}
+async fn get_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
+    get_of(&st, Kind::User, &h, &id, &q).await
+}
+async fn get_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
+    get_of(&st, Kind::Group, &h, &id, &q).await
+}
+async fn put_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+    replace(&st, Kind::User, &h, &id, &b).await
+}
+async fn put_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+    replace(&st, Kind::Group, &h, &id, &b).await
+}
+async fn patch_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+    patch_of(&st, Kind::User, &h, &id, &b).await
+}
+async fn patch_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+    patch_of(&st, Kind::Group, &h, &id, &b).await
+}
+async fn delete_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    remove(&st, Kind::User, &h, &id).await
+}
+async fn delete_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    remove(&st, Kind::Group, &h, &id).await
+}
+
+/// A person is no longer active: revoke what they hold, withdraw what they
+/// wait for (as requester or grantee). A grant still being made is revoked
+/// once it lands (waited for here, for up to two minutes).
+pub async fn end_access(st: &AppState, email: &str) {
+    let system = User { email: "scim".into(), admin: true, ..Default::default() };
+    let filter = sesame_store::RequestFilter { requester: Some(email.to_owned()), limit: Some(100_000), ..Default::default() };
+    let rows = match st.store.list_requests(&filter).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, person = %email, "SCIM: cannot read the requests of a deactivated person; the reconciler's sweep will");
+            return;
+        }
+    };
+    for r in rows {
+        if r.status == RequestStatus::Granting {
+            let (st, id, system) = (st.clone(), r.id.clone(), system.clone());
+            tokio::spawn(async move {
+                let _ = crate::requests::wait_settled(&st, &id, std::time::Duration::from_secs(120)).await;
+                if let Err(e) = crate::requests::revoke(&st, &system, &id, Some("the person was deactivated in the identity provider".into())).await {
+                    tracing::warn!(error = %e.message, request = %id, "SCIM: could not end a deactivated person's request");
+                }
+            });
+            continue;
+        }
+        if !matches!(r.status, RequestStatus::Active | RequestStatus::Pending | RequestStatus::PendingMfa) {
+            continue;
+        }
+        if let Err(e) = crate::requests::revoke(st, &system, &r.id, Some("the person was deactivated in the identity provider".into())).await {
+            tracing::warn!(error = %e.message, request = %r.id, "SCIM: could not end a deactivated person's request");
+        }
+    }
+}
+
+/// The file's people overlaid by the store's SCIM people.
+pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Directory) -> std::result::Result<sesame_core::Directory, sesame_store::StoreError> {
+    let parse = |rs: Vec<ScimRow>| rs.into_iter().map(|r| (r.id, serde_json::from_str(&r.body).unwrap_or(Value::Null))).collect::<Vec<_>>();
+    let users = parse(store.scim_resources("User").await?);
+    let groups = parse(store.scim_resources("Group").await?);
+    Ok(people::directory(file, &users, &groups))
+}
+
+/// Rebuild the directory from the file and the store when the store changed.
+pub async fn refresh(st: &AppState) -> std::result::Result<(), sesame_store::StoreError> {
+    let stamp = st.store.scim_stamp().await?;
+    if st.people().stamp == Some(stamp) {
+        return Ok(());
+    }
+    let directory = directory_of(&st.store, &st.settings.directory).await?;
+    *st.people.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(People { directory, stamp: Some(stamp) });
+    Ok(())
+}
+
+/// Every few seconds, pick up what other replicas changed.
+pub async fn watch(st: AppState) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        if let Err(e) = refresh(&st).await {
+            tracing::warn!(error = %e, "cannot read the people pushed through SCIM; retrying");
+        }
+    }
+}
