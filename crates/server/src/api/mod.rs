@@ -144,7 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/connectors", get(connector::list))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
         .merge(connector)
-        .merge(crate::scim::router())
+        .nest("/scim/v2", crate::scim::router())
         .fallback(|| async {
             crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, "no such endpoint: see /openapi.json")
         })

@@ -29,7 +29,8 @@ use std::sync::Arc;
 pub use crate::auth::SCIM_PRINCIPAL as PRINCIPAL;
 const CONTENT_TYPE: &str = "application/scim+json";
 
-/// A SCIM error: its own format (with Sesame's `code` and `message` too).
+/// A SCIM error, in SCIM's own format (RFC 7644 §3.12): `/scim/v2` speaks
+/// the protocol identity providers expect, not Sesame's `{code, message}`.
 #[derive(Debug)]
 pub struct ScimError {
     status: StatusCode,
@@ -43,16 +44,7 @@ fn err(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<St
 
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
-        let code = match self.status {
-            StatusCode::UNAUTHORIZED => "unauthorized",
-            StatusCode::FORBIDDEN => "forbidden",
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::CONFLICT => "already_exists",
-            StatusCode::PRECONDITION_FAILED => "conflict",
-            s if s.is_server_error() => "internal",
-            _ => "bad_request",
-        };
-        let mut body = json!({"schemas": [schema::ERROR], "status": self.status.as_u16().to_string(), "detail": self.detail, "code": code, "message": self.detail});
+        let mut body = json!({"schemas": [schema::ERROR], "status": self.status.as_u16().to_string(), "detail": self.detail});
         if let Some(t) = self.scim_type {
             body["scimType"] = json!(t);
         }
@@ -91,17 +83,21 @@ async fn authorize(parts: &HeaderMap, st: &AppState) -> Result<()> {
     }
 }
 
+/// The endpoints, to nest under `/scim/v2`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/scim/v2/ServiceProviderConfig", get(service_provider_config))
-        .route("/scim/v2/ResourceTypes", get(resource_types))
-        .route("/scim/v2/ResourceTypes/{id}", get(resource_type))
-        .route("/scim/v2/Schemas", get(schemas))
-        .route("/scim/v2/Schemas/{id}", get(schema_one))
-        .route("/scim/v2/Users", get(list_users).post(create_user))
-        .route("/scim/v2/Users/{id}", get(get_user).put(put_user).patch(patch_user).delete(delete_user))
-        .route("/scim/v2/Groups", get(list_groups).post(create_group))
-        .route("/scim/v2/Groups/{id}", get(get_group).put(put_group).patch(patch_group).delete(delete_group))
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema_one))
+        .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", axum::routing::post(search_users))
+        .route("/Users/{id}", get(get_user).put(put_user).patch(patch_user).delete(delete_user))
+        .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", axum::routing::post(search_groups))
+        .route("/.search", axum::routing::post(search_all))
+        .route("/Groups/{id}", get(get_group).put(put_group).patch(patch_group).delete(delete_group))
         .fallback(|| async { err(StatusCode::NOT_FOUND, None, "no such SCIM endpoint: see /scim/v2/ResourceTypes") })
 }
 
@@ -312,11 +308,17 @@ async fn list_of(st: &AppState, kind: Kind, h: &HeaderMap, q: ListQuery) -> Resu
     let f = q.filter.as_deref().filter(|f| !f.trim().is_empty()).map(filter::parse).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, Some("invalidFilter"), e))?;
     let groups_of = if kind == Kind::User { groups_by_member(st, &base).await? } else { BTreeMap::new() };
     let all: Vec<Value> = st.store.scim_resources(kind.as_str()).await?.iter().map(|r| served(kind, r, &base, &groups_of)).filter(|v| f.as_ref().is_none_or(|f| f.matches(v))).collect();
+    Ok(scim(StatusCode::OK, &page(&base, all, &q)))
+}
+
+/// One page of what matched (`startIndex` from 1; `count` at most
+/// [`schema::MAX_PAGE`]), each projected as asked.
+fn page(base: &str, all: Vec<Value>, q: &ListQuery) -> Value {
     let total = all.len();
     let start = usize::try_from(q.start_index.unwrap_or(1).max(1)).unwrap_or(1);
     let count = usize::try_from(q.count.unwrap_or(schema::MAX_PAGE as i64).max(0)).unwrap_or(0).min(schema::MAX_PAGE);
-    let page: Vec<Value> = all.into_iter().skip(start - 1).take(count).map(|v| project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())).collect();
-    Ok(scim(StatusCode::OK, &list(&base, page, total, start)))
+    let items: Vec<Value> = all.into_iter().skip(start - 1).take(count).map(|v| project(v, q.attributes.as_deref(), q.excluded_attributes.as_deref())).collect();
+    list(base, items, total, start)
 }
 
 async fn one(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<(ScimRow, Value)> {
@@ -418,6 +420,41 @@ async fn remove(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<Re
         }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /.search`: the query in the body (RFC 7644 §3.4.3).
+fn search_query(b: &Bytes) -> Result<ListQuery> {
+    let v = parse_body(b)?;
+    let text = |k: &str| filter::get_ci(&v, k).map(|x| match x {
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        other => other.as_str().map(str::to_owned).unwrap_or_default(),
+    });
+    let num = |k: &str| filter::get_ci(&v, k).and_then(Value::as_i64);
+    Ok(ListQuery { filter: text("filter"), start_index: num("startIndex"), count: num("count"), attributes: text("attributes"), excluded_attributes: text("excludedAttributes") })
+}
+
+async fn search_users(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
+    authorize(&h, &st).await?;
+    list_of(&st, Kind::User, &h, search_query(&b)?).await
+}
+
+async fn search_groups(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
+    authorize(&h, &st).await?;
+    list_of(&st, Kind::Group, &h, search_query(&b)?).await
+}
+
+/// `POST /.search` at the root: people and groups at once.
+async fn search_all(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
+    authorize(&h, &st).await?;
+    let q = search_query(&b)?;
+    let base = base(&h);
+    let f = q.filter.as_deref().filter(|f| !f.trim().is_empty()).map(filter::parse).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, Some("invalidFilter"), e))?;
+    let groups_of = groups_by_member(&st, &base).await?;
+    let mut all = Vec::new();
+    for kind in [Kind::User, Kind::Group] {
+        all.extend(st.store.scim_resources(kind.as_str()).await?.iter().map(|r| served(kind, r, &base, &groups_of)).filter(|v| f.as_ref().is_none_or(|f| f.matches(v))));
+    }
+    Ok(scim(StatusCode::OK, &page(&base, all, &q)))
 }
 
 async fn list_users(State(st): State<AppState>, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {

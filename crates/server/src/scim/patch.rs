@@ -147,6 +147,27 @@ fn apply_one(res: &mut Value, kind: Kind, path: Option<&str>, value: Option<Valu
         }
         return Ok(());
     };
+    // The path names a whole extension.
+    if path.trim().eq_ignore_ascii_case(super::schema::ENTERPRISE) {
+        let root = container(res, None)?;
+        let k = key_of(root, super::schema::ENTERPRISE);
+        match (kind, value) {
+            (Kind::Remove, _) => {
+                root.remove(&k);
+            }
+            (Kind::Replace, Some(Value::Object(o))) => {
+                root.insert(k, Value::Object(o));
+            }
+            (Kind::Add, Some(Value::Object(o))) => {
+                let m = container(res, Some(super::schema::ENTERPRISE))?;
+                for (ek, ev) in o {
+                    merge_value(m, &ek, ev, Kind::Add);
+                }
+            }
+            _ => return Err(bad("invalidValue", format!("`{path}` takes an object of its attributes"))),
+        }
+        return Ok(());
+    }
     let p = parse_path(path)?;
     let m = container(res, p.urn.as_deref())?;
     let key = key_of(m, &p.attr);

@@ -11,6 +11,7 @@ pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:
 pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 /// The most resources one page returns.
 pub const MAX_PAGE: usize = 200;
@@ -62,7 +63,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
         attr("type", "string", "work, home or other"),
         attr("primary", "boolean", "The address Sesame uses"),
     ]}));
-    let user = json!({"id": USER, "name": "User", "description": "A person", "attributes": [
+    let user = json!({"schemas": [SCHEMA], "id": USER, "name": "User", "description": "A person", "attributes": [
         with(attr("userName", "string", "Unique; an e-mail address"), json!({"required": true, "uniqueness": "server"})),
         with(attr("name", "complex", "The person's name"), json!({"subAttributes": [
             attr("formatted", "string", "The full name"), attr("familyName", "string", "Family name"), attr("givenName", "string", "Given name"),
@@ -77,7 +78,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
             with(attr("display", "string", "The group's name"), json!({"mutability": "readOnly"})),
         ]})),
     ], "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{USER}")}});
-    let enterprise = json!({"id": ENTERPRISE, "name": "EnterpriseUser", "description": "Enterprise attributes", "attributes": [
+    let enterprise = json!({"schemas": [SCHEMA], "id": ENTERPRISE, "name": "EnterpriseUser", "description": "Enterprise attributes", "attributes": [
         attr("employeeNumber", "string", "Employee number"),
         attr("costCenter", "string", "Cost center"),
         attr("organization", "string", "Organization"),
@@ -89,7 +90,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
             with(attr("displayName", "string", "The manager's name"), json!({"mutability": "readOnly"})),
         ]})),
     ], "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{ENTERPRISE}")}});
-    let group = json!({"id": GROUP, "name": "Group", "description": "A group", "attributes": [
+    let group = json!({"schemas": [SCHEMA], "id": GROUP, "name": "Group", "description": "A group", "attributes": [
         with(attr("displayName", "string", "Unique; the name access flows use"), json!({"required": true, "uniqueness": "server"})),
         with(attr("members", "complex", "The group's members"), json!({"multiValued": true, "subAttributes": [
             with(attr("value", "string", "A member's id"), json!({"mutability": "immutable"})),

@@ -133,3 +133,23 @@ grant_duration_in_min = 60
     assert_eq!(code, 403, "{gone}");
     h.finish().await;
 }
+
+/// The SCIM compliance checker (PyPI `scim2-tester`, installed by the test
+/// command) runs every check it has against `/scim/v2` — discovery, create,
+/// read, replace, PATCH add/replace/remove of each published attribute,
+/// searches, deletion, unknown URLs — and finds nothing wrong.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scim_compliance_checker_finds_no_failure() {
+    let h = Harness::start("", Opts::default()).await;
+    let python = sesame_testkit::moto::venv().join("bin/python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit/fixtures/scim_check.py");
+    let out = Command::new(&python).arg(&script).arg(format!("{}/scim/v2", h.url)).arg(scim_token(&h)).output();
+    let out = out.unwrap_or_else(|e| panic!("cannot run {}: {e}: run scripts/test (it installs scim2-tester)", python.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "scim2-tester found failures:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap();
+    let passed = summary["summary"]["SUCCESS"].as_u64().unwrap_or(0);
+    assert!(passed >= 90, "the checker ran its checks: {summary}");
+    assert_eq!(summary["summary"].as_object().unwrap().len(), 1, "only successes: {summary}");
+    h.finish().await;
+}
