@@ -22,7 +22,7 @@ pub mod username;
 
 pub use approval::{ApprovalPart, ApprovalRefusal};
 pub use flow::{decide, AccessFlow, Decision, FlowKind, Owners, Principals, RequestDraft};
-pub use model::{Directory, User};
+pub use model::{Directory, Roles, User};
 pub use audit::{AuditAction, AuditDraft, Outcome};
 pub use lifecycle::{step, Event, JobKind, Step, Transition, TransitionError};
 pub use status::RequestStatus;

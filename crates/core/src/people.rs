@@ -213,6 +213,7 @@ mod tests {
             email: email.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
             admin: false,
+            auditor: false,
             name: None,
             manager: manager.map(str::to_owned),
             attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

@@ -102,6 +102,21 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// An admin or an auditor: reads the audit log and reports.
+pub struct Auditor(pub User);
+
+impl FromRequestParts<AppState> for Auditor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Caller(u) = Caller::from_request_parts(parts, state).await?;
+        if !(u.admin || u.auditor) {
+            return Err(ApiError::new(ErrorCode::Forbidden, "this needs an admin or an auditor (`[roles] auditors`): ask one"));
+        }
+        Ok(Auditor(u))
+    }
+}
+
 impl Caller {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.0.admin {

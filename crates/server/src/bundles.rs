@@ -101,6 +101,7 @@ fn body_of(p: &Part, b: &BundleRequestBody) -> CreateRequest {
 
 /// Validate and decide a bundle request; nothing written.
 pub async fn plan(st: &AppState, who: &User, asked: &Asked, body: &BundleRequestBody, now: Timestamp) -> Result<BundlePlan, ApiError> {
+    requests::may_request(st, who)?;
     let label = asked.label();
     // A scope request is covered by the flows whose target is that scope,
     // as if the scope selected a request for every unit it selects.

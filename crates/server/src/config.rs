@@ -33,6 +33,22 @@ pub struct FileConfig {
     /// Connectors that may dial in (`sesame connector`).
     #[serde(default)]
     pub connectors: Vec<ConnectorDecl>,
+    /// Sesame's own roles, granted to groups.
+    #[serde(default)]
+    pub roles: RolesDecl,
+}
+
+/// `[roles]`: the groups whose members administer Sesame, audit it (read
+/// the audit log and reports, change nothing), and may request access at
+/// all (everybody when left out).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesDecl {
+    #[serde(default)]
+    pub admins: Vec<String>,
+    #[serde(default)]
+    pub auditors: Vec<String>,
+    pub requesters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -611,6 +627,7 @@ pub struct Settings {
     pub store: String,
     pub worker: WorkerSection,
     pub directory: Directory,
+    pub roles: sesame_core::Roles,
     pub integrations: Vec<IntegrationDecl>,
     /// The file's access flows and bundles; those made through the API
     /// join them in `AppState::policy`.
@@ -871,6 +888,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             email: u.email.clone(),
             groups: u.groups.iter().cloned().collect(),
             admin: u.admin,
+            auditor: false,
             name: u.name.clone(),
             manager: u.manager.clone(),
             attributes: u.attributes.clone(),
@@ -935,6 +953,12 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         _ => return Err(err("`server.tls_cert` and `server.tls_key` go together: set both (PEM files) or neither".into())),
     };
     let o = Overrides { listen: Some(file.server.listen), store: Some(file.server.store), ..Default::default() }.then(overrides);
+    let roles = sesame_core::Roles { admins: file.roles.admins, auditors: file.roles.auditors, requesters: file.roles.requesters };
+    if roles.requesters.as_ref().is_some_and(Vec::is_empty) {
+        return Err(err("`roles.requesters` is empty, so nobody but admins could ask for access: name groups, or leave it out (everybody)".into()));
+    }
+    let mut directory = Directory { users };
+    roles.apply(&mut directory);
     Ok(Settings {
         path: path.to_owned(),
         tls,
@@ -944,7 +968,8 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         listen: o.listen.unwrap_or_else(default_listen),
         store: resolve_store_url(o.store.unwrap_or_else(default_store), path),
         worker: file.worker,
-        directory: Directory { users },
+        directory,
+        roles,
         integrations: file.integrations,
         flows,
         bundles,

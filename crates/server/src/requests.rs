@@ -200,6 +200,7 @@ pub async fn preflight(c: &Checked, who: &User, body: &CreateRequest, now: Times
 /// Validate and decide: everything `create` does before it writes. The
 /// dry-run endpoint answers with this, so warnings come before submission.
 pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestamp) -> Result<Plan, ApiError> {
+    may_request(st, who)?;
     let checked = check(st, body).await?;
     // Asking for someone else: they must be someone Sesame knows.
     let grantee = match body.grantee.as_deref().map(str::trim) {
@@ -258,6 +259,16 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
         }
         Decision::Refuse(r) => Err(refusal(&r, who, body)),
     }
+}
+
+/// Whether the person may ask for access at all (`[roles] requesters`).
+pub fn may_request(st: &AppState, who: &User) -> Result<(), ApiError> {
+    let roles = &st.settings.roles;
+    if roles.may_request(who) {
+        return Ok(());
+    }
+    let groups = roles.requesters.as_deref().unwrap_or_default().join("`, `");
+    Err(ApiError::new(ErrorCode::Forbidden, format!("only members of `{groups}` ask for access here (`[roles] requesters`): ask an admin to add you")))
 }
 
 /// A stored resource (or a selector) as flows' resource scopes read it.
@@ -399,6 +410,7 @@ pub fn waiting_for(r: &RequestRow) -> String {
 /// May `who` see request `r`? The requester, the grantee, its approvers and admins.
 pub fn may_see(who: &User, r: &RequestRow) -> bool {
     who.admin
+        || who.auditor
         || r.requester.eq_ignore_ascii_case(&who.email)
         || r.grantee.eq_ignore_ascii_case(&who.email)
         || r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&who.email))

@@ -219,7 +219,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = sesame_store::Store::connect(&settings.store).await?;
             let principal = match (user, connector) {
                 _ if scim => sesame_server::scim::PRINCIPAL.to_owned(),
-                (Some(user), _) => sesame_server::scim::directory_of(&store, &settings.directory)
+                (Some(user), _) => sesame_server::scim::directory_of(&store, &settings.directory, &settings.roles)
                     .await?
                     .user(&user)
                     .with_context(|| format!("user `{user}` is not declared in {} nor pushed through SCIM: add it under [[users]]", settings.path.display()))?

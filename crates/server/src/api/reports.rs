@@ -1,7 +1,7 @@
 //! Review Access (admins): every grant that reached its target, filtered by
 //! person, integration, resource and time.
 
-use crate::auth::Admin;
+use crate::auth::Auditor;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiQuery};
 use crate::state::AppState;
@@ -36,7 +36,7 @@ fn time(what: &str, v: &str) -> Result<Timestamp, ApiError> {
 
 /// Who had what, when, why, and who approved it, oldest grant first.
 #[utoipa::path(get, path = "/api/v1/reports/access", params(AccessQuery), responses((status = 200, body = Vec<AccessReportRow>)))]
-pub async fn access(State(st): State<AppState>, _admin: Admin, ApiQuery(q): ApiQuery<AccessQuery>) -> Result<Json<Vec<AccessReportRow>>, ApiError> {
+pub async fn access(State(st): State<AppState>, _auditor: Auditor, ApiQuery(q): ApiQuery<AccessQuery>) -> Result<Json<Vec<AccessReportRow>>, ApiError> {
     let since = q.since.as_deref().map(|v| time("since", v)).transpose()?;
     let until = q.until.as_deref().map(|v| time("until", v)).transpose()?;
     let held = st.store.access_held(q.user.as_deref(), q.integration.as_deref()).await?;

@@ -77,8 +77,8 @@ pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): 
     match scope {
         "mine" => filter.requester = Some(who.email.clone()),
         "all" => {
-            if !who.admin {
-                return Err(ApiError::new(ErrorCode::Forbidden, "only admins can list all requests: use scope=mine or scope=to-approve"));
+            if !(who.admin || who.auditor) {
+                return Err(ApiError::new(ErrorCode::Forbidden, "only admins and auditors can list all requests: use scope=mine or scope=to-approve"));
             }
         }
         // Pending requests, and Active ones whose extension waits.

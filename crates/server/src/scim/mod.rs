@@ -530,11 +530,11 @@ pub async fn end_access(st: &AppState, email: &str) {
 }
 
 /// The file's people overlaid by the store's SCIM people.
-pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Directory) -> std::result::Result<sesame_core::Directory, sesame_store::StoreError> {
+pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Directory, roles: &sesame_core::Roles) -> std::result::Result<sesame_core::Directory, sesame_store::StoreError> {
     let parse = |rs: Vec<ScimRow>| rs.into_iter().map(|r| (r.id, serde_json::from_str(&r.body).unwrap_or(Value::Null))).collect::<Vec<_>>();
     let users = parse(store.scim_resources("User").await?);
     let groups = parse(store.scim_resources("Group").await?);
-    Ok(people::directory(file, &users, &groups))
+    Ok(people::directory(file, &users, &groups, roles))
 }
 
 /// Rebuild the directory from the file and the store when the store changed.
@@ -543,7 +543,7 @@ pub async fn refresh(st: &AppState) -> std::result::Result<(), sesame_store::Sto
     if st.people().stamp == Some(stamp) {
         return Ok(());
     }
-    let directory = directory_of(&st.store, &st.settings.directory).await?;
+    let directory = directory_of(&st.store, &st.settings.directory, &st.settings.roles).await?;
     *st.people.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(People { directory, stamp: Some(stamp) });
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use super::filter::get_ci;
 use super::schema::ENTERPRISE;
-use sesame_core::{Directory, User};
+use sesame_core::{Directory, Roles, User};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -31,8 +31,9 @@ fn text(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-/// `users` and `groups`: (id, resource) of every stored SCIM resource.
-pub fn directory(config: &Directory, users: &[(String, Value)], groups: &[(String, Value)]) -> Directory {
+/// `users` and `groups`: (id, resource) of every stored SCIM resource;
+/// `roles` granted by group to everybody.
+pub fn directory(config: &Directory, users: &[(String, Value)], groups: &[(String, Value)], roles: &Roles) -> Directory {
     let by_id: BTreeMap<&str, &Value> = users.iter().map(|(id, u)| (id.as_str(), u)).collect();
     let mut out: Vec<User> = config.users.clone();
     for (id, u) in users {
@@ -65,9 +66,11 @@ pub fn directory(config: &Directory, users: &[(String, Value)], groups: &[(Strin
             .filter(|(_, g)| get_ci(g, "members").and_then(Value::as_array).is_some_and(|ms| ms.iter().any(|m| get_ci(m, "value").and_then(Value::as_str) == Some(id.as_str()))))
             .filter_map(|(_, g)| text(get_ci(g, "displayName")))
             .collect();
-        out.push(User { email, groups: member_of, admin, name, manager, attributes });
+        out.push(User { email, groups: member_of, admin, auditor: false, name, manager, attributes });
     }
-    Directory { users: out }
+    let mut d = Directory { users: out };
+    roles.apply(&mut d);
+    d
 }
 
 #[cfg(test)]
@@ -86,7 +89,9 @@ mod tests {
             ("u3".to_string(), json!({"userName": "gone@x.io", "active": false})),
         ];
         let groups = vec![("g1".to_string(), json!({"displayName": "developers", "members": [{"value": "u1"}, {"value": "u3"}]}))];
-        let d = directory(&config, &users, &groups);
+        let roles = Roles { auditors: vec!["developers".into()], ..Roles::default() };
+        let d = directory(&config, &users, &groups, &roles);
+        assert!(d.user("ann@x.io").unwrap().auditor, "a pushed group grants a role");
         let ann = d.user("ann@x.io").unwrap();
         assert!(ann.admin, "an admin of the file stays one");
         assert_eq!((ann.name.as_deref(), ann.manager.as_deref()), (Some("Ann Lee"), Some("boss@x.io")));

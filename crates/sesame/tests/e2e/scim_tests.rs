@@ -65,6 +65,10 @@ requestors = { conditions = [ { type = "department", values = ["Payments"] } ] }
 access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_write"] } } ]
 approver_policy = { approver_groups = [ { approvers = [ { type = "manager" } ] } ] }
 grant_duration_in_min = 60
+
+[roles]
+auditors = ["sesame-auditors"]
+requesters = ["scim-devs", "developers"]
 "#;
     let h = Harness::start("CREATE TABLE public.ledger (id int); INSERT INTO public.ledger VALUES (1);", Opts { extra_flows: extra.into(), ..Default::default() }).await;
     let admin = h.token("admin@example.com");
@@ -95,6 +99,17 @@ grant_duration_in_min = 60
     assert_eq!(listed["Resources"][0]["groups"][0]["display"], "scim-devs", "{listed}");
     let (code, bad) = api.call(M::GET, "/Users?filter=userName%20like%20%22z%22", None).await;
     assert_eq!((code, bad["scimType"].clone()), (400, json!("invalidFilter")), "{bad}");
+
+    // Sesame's roles follow pushed groups: Lena audits, and may not ask.
+    let (code, _) = api.call(M::POST, "/Groups", Some(json!({"displayName": "sesame-auditors", "members": [{"value": s(&lead, "id")}]}))).await;
+    assert_eq!(code, 201);
+    let lena = h.token("lena@example.com");
+    assert!(h.cli(&lena, &["audit", "--limit", "5"]).as_array().is_some_and(|a| !a.is_empty()), "an auditor reads the whole log");
+    h.cli(&lena, &["reports", "access"]);
+    h.cli(&lena, &["requests", "list", "--scope", "all"]);
+    let err = h.cli_err(&lena, &["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", &table, "--permission", "read_only", "--duration", "5m"], "forbidden");
+    assert!(err.contains("scim-devs") && err.contains("requesters"), "{err}");
+    h.cli_err(&lena, &["flows", "delete", "scim-devs-read"], "forbidden");
 
     // Zoe (in no file, pushed by SCIM) asks: the pushed group's flow grants it.
     let zoe_token = h.token("zoe@example.com");
