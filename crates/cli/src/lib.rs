@@ -1,9 +1,11 @@
 //! The command line: a thin client of the public API (through `sesame-proto`).
 
 mod client;
+mod declared;
 mod print;
 
 pub use client::{ApiClient, ApiFailure};
+pub use declared::{apply, export, ApplyArgs, ExportArgs};
 
 use clap::{Args, Subcommand};
 use sesame_proto::{CreateRequest, Reason};

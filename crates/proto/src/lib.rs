@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod cause;
 pub mod connector;
+pub mod declared;
 pub mod error;
 pub mod event;
 pub mod report;
@@ -12,6 +13,7 @@ pub mod scope;
 
 pub use api::*;
 pub use cause::Cause;
+pub use declared::{ApplyBody, ApplyPlan, Declarations, FieldChange, PlannedChange};
 pub use error::{ErrorBody, ErrorCode};
 pub use report::AccessReportRow;
 pub use scope::{AccessScopeQuery, AccessScopeView, NewAccessScope, ScopeUnit, ScopeUnitsView};

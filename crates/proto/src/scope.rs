@@ -17,7 +17,7 @@ pub struct AccessScopeView {
 
 /// Create an access scope (the field names of the seed product's
 /// `apono_access_scope`: `name`, `query`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccessScope {
     #[schema(min_length = 1, max_length = 128)]

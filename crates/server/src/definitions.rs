@@ -30,14 +30,14 @@ impl Kind {
         }
     }
 
-    fn what(self) -> &'static str {
+    pub fn what(self) -> &'static str {
         match self {
             Kind::Flow => "access flow",
             Kind::Bundle => "bundle",
         }
     }
 
-    fn audit(self, change: Change) -> AuditAction {
+    pub fn audit(self, change: Change) -> AuditAction {
         match (self, change) {
             (Kind::Flow, Change::Create) => AuditAction::FlowCreate,
             (Kind::Flow, Change::Update) => AuditAction::FlowUpdate,
@@ -57,7 +57,7 @@ pub enum Change {
 }
 
 /// The stored declarations, read back.
-fn stored(rows: &[DefinitionRow]) -> Result<(Vec<FlowDecl>, Vec<BundleDecl>), String> {
+pub(crate) fn stored(rows: &[DefinitionRow]) -> Result<(Vec<FlowDecl>, Vec<BundleDecl>), String> {
     let mut flows = Vec::new();
     let mut bundles = Vec::new();
     for r in rows {
@@ -71,7 +71,7 @@ fn stored(rows: &[DefinitionRow]) -> Result<(Vec<FlowDecl>, Vec<BundleDecl>), St
 }
 
 /// The file's flows and bundles followed by `flows`/`bundles`, read as one.
-fn build(st: &AppState, flows: &[FlowDecl], bundles: &[BundleDecl]) -> Result<Policy, String> {
+pub(crate) fn build(st: &AppState, flows: &[FlowDecl], bundles: &[BundleDecl]) -> Result<Policy, String> {
     let s = &st.settings;
     let all_flows: Vec<FlowDecl> = s.flow_decls.iter().chain(flows).cloned().collect();
     let all_bundles: Vec<BundleDecl> = s.bundle_decls.iter().chain(bundles).cloned().collect();

@@ -6,6 +6,7 @@ pub mod bundles;
 pub mod limits;
 pub mod clock;
 pub mod config;
+pub mod declared;
 pub mod definitions;
 pub mod gateway;
 pub mod error;

@@ -149,6 +149,22 @@ pub async fn units(st: &AppState, q: &Query) -> Result<Vec<ScopeUnit>, sesame_st
         .collect())
 }
 
+/// A query as an admin wrote it: parsed, or why not (line and column).
+pub fn parse_query(query: &str) -> Result<Query, crate::error::ApiError> {
+    query.parse().map_err(|e| crate::error::ApiError::new(sesame_proto::ErrorCode::InvalidQuery, format!("the query does not parse: {e}")))
+}
+
+/// A scope's name: what people type and read; no control characters.
+pub fn check_name(name: &str) -> Result<(), crate::error::ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) || name.trim() != name {
+        return Err(crate::error::ApiError::new(
+            sesame_proto::ErrorCode::BadRequest,
+            "a scope's name is 1 to 128 characters, without control characters or surrounding spaces: choose another",
+        ));
+    }
+    Ok(())
+}
+
 /// What the query selects, as grants (one per integration, type and
 /// permission): by name, or — where the integration grants on selected
 /// resources and the query says which by itself (every resource of the

@@ -92,6 +92,13 @@ enum Cmd {
     /// Bundles: named sets of access targets, requested together.
     #[command(subcommand)]
     Bundles(sesame_cli::BundlesCmd),
+    /// Bring the access flows, bundles and access scopes made through the
+    /// API to match a file (admins): `--dry-run` prints the plan, `--prune`
+    /// deletes what it does not declare.
+    Apply(sesame_cli::ApplyArgs),
+    /// Write the access flows, bundles and access scopes made through the
+    /// API as one declaration (admins); `apply` reads it back unchanged.
+    Export(sesame_cli::ExportArgs),
     /// MFA step-up: enrol a TOTP factor, verify a code, reset (admins).
     #[command(subcommand)]
     Mfa(sesame_cli::MfaCmd),
@@ -277,6 +284,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Scopes(c) => sesame_cli::scopes(&cli.client, c).await,
         Cmd::Bundles(c) => sesame_cli::bundles(&cli.client, c).await,
         Cmd::Flows(c) => sesame_cli::flows(&cli.client, c).await,
+        Cmd::Apply(a) => sesame_cli::apply(&cli.client, a).await,
+        Cmd::Export(a) => sesame_cli::export(&cli.client, a).await,
         Cmd::Mfa(c) => sesame_cli::mfa(&cli.client, c).await,
         Cmd::Reports(c) => sesame_cli::reports(&cli.client, c).await,
         Cmd::Whoami => sesame_cli::whoami(&cli.client).await,

@@ -5,6 +5,7 @@
 //! **Invariant:** the same test suite (`tests/store_suite.rs`) runs on both
 //! engines.
 
+mod apply;
 mod audit;
 mod definitions;
 mod inventory;
@@ -17,6 +18,7 @@ mod scim;
 mod scopes;
 mod tokens;
 
+pub use apply::Declared;
 pub use audit::AuditRow;
 pub use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome};
 pub use inventory::{IntegrationState, IntegrationStatus, StoredResource};

@@ -621,6 +621,41 @@ async fn scim_resources_are_unique_by_name_versioned_and_audited(s: Store) {
     assert_eq!(n, 4, "creates, replace and delete audited; refusals not");
 }
 
+both!(declared_changes_apply_all_or_nothing);
+
+/// `apply`: flows, bundles and scopes changed in one transaction with an
+/// audit entry each; one change that finds the store otherwise undoes all.
+async fn declared_changes_apply_all_or_nothing(s: Store) {
+    use sesame_store::{Declared, DefinitionRow, ScopeRow};
+    let a = |n: &str| AuditDraft::new("admin@x.io", AuditAction::FlowCreate, None, Outcome::Ok, serde_json::json!({ "name": n }));
+    let def = |kind: &str, name: &str| DefinitionRow { kind: kind.into(), name: name.into(), body: "{}".into(), created_by: "admin@x.io".into(), created_at: Timestamp(1), updated_at: Timestamp(1) };
+    let scope = ScopeRow { name: "s1".into(), query: "resource = \"x\"".into(), created_by: "admin@x.io".into(), created_at: Timestamp(1), updated_at: Timestamp(1) };
+    let first = [
+        (Declared::PutDefinition { row: def("flow", "f1"), create: true }, a("f1")),
+        (Declared::PutDefinition { row: def("bundle", "b1"), create: true }, a("b1")),
+        (Declared::CreateScope(scope.clone()), a("s1")),
+    ];
+    assert!(s.apply_declared(&first, Timestamp(2)).await.unwrap());
+    assert_eq!((s.definitions().await.unwrap().len(), s.scopes().await.unwrap().len()), (2, 1));
+    // The second op finds nothing to update: the first is undone too.
+    let bad = [
+        (Declared::UpdateScope { name: "s1".into(), query: "resource = \"y\"".into() }, a("s1")),
+        (Declared::PutDefinition { row: def("flow", "missing"), create: false }, a("missing")),
+    ];
+    assert!(!s.apply_declared(&bad, Timestamp(3)).await.unwrap());
+    assert_eq!(s.scope("s1").await.unwrap().unwrap().query, "resource = \"x\"", "all or nothing");
+    let gone = [
+        (Declared::DeleteDefinition { kind: "flow".into(), name: "f1".into() }, a("f1")),
+        (Declared::DeleteScope { name: "s1".into() }, a("s1")),
+        (Declared::PutDefinition { row: DefinitionRow { body: "{\"a\":1}".into(), ..def("bundle", "b1") }, create: false }, a("b1")),
+    ];
+    assert!(s.apply_declared(&gone, Timestamp(4)).await.unwrap());
+    let defs = s.definitions().await.unwrap();
+    assert_eq!((defs.len(), defs[0].body.as_str(), defs[0].updated_at), (1, "{\"a\":1}", Timestamp(4)));
+    assert!(s.scopes().await.unwrap().is_empty());
+    assert_eq!(s.list_audit(0, None, 100).await.unwrap().len(), 6, "one entry per applied change, none for the undone");
+}
+
 both!(an_mfa_factor_is_enrolled_confirmed_used_once_and_reset);
 
 /// One factor per person: replaced until a code confirms it, then kept; a

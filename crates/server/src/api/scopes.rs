@@ -9,7 +9,6 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde_json::json;
-use sesame_core::aql::Query;
 use sesame_core::{AuditAction, AuditDraft, Outcome};
 use sesame_proto::{AccessScopeQuery, AccessScopeView, ErrorCode, NewAccessScope, ScopeUnitsView};
 use sesame_store::ScopeRow;
@@ -22,17 +21,7 @@ fn not_found(name: &str) -> ApiError {
     ApiError::new(ErrorCode::NotFound, format!("there is no access scope `{name}`: see `sesame scopes list`"))
 }
 
-fn parse(query: &str) -> Result<Query, ApiError> {
-    query.parse().map_err(|e| ApiError::new(ErrorCode::InvalidQuery, format!("the query does not parse: {e}")))
-}
-
-/// A scope's name: what people type and read; no control characters.
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) || name.trim() != name {
-        return Err(ApiError::new(ErrorCode::BadRequest, "a scope's name is 1 to 128 characters, without control characters or surrounding spaces: choose another"));
-    }
-    Ok(())
-}
+use crate::scopes::{check_name, parse_query as parse};
 
 async fn load(st: &AppState, name: &str) -> Result<ScopeRow, ApiError> {
     st.store.scope(name).await?.ok_or_else(|| not_found(name))

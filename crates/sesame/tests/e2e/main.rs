@@ -11,6 +11,7 @@ mod aws_tests;
 mod bad_input;
 mod connector_tests;
 mod custom_tests;
+mod declared_tests;
 mod flow_tests;
 mod ha_tests;
 mod mfa_tests;
