@@ -1,6 +1,6 @@
 //! `sesame apply -f FILE` and `sesame export`: the access flows, bundles and
-//! access scopes made through the API, as a TOML (or JSON) file in the
-//! configuration file's shape.
+//! access scopes made through the API, as a TOML (or YAML, or JSON) file in
+//! the configuration file's shape.
 
 use crate::client::{ApiClient, ApiFailure};
 use crate::{print, ClientOpts, Out};
@@ -10,7 +10,8 @@ use sesame_proto::{ApplyBody, ApplyPlan, Declarations};
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The declaration: `[[access_flows]]`, `[[bundles]]` and
-    /// `[[access_scopes]]` (name, query), TOML or JSON (`-`: standard input).
+    /// `[[access_scopes]]` (name, query), TOML, YAML (`.yaml`) or JSON (`-`:
+    /// standard input).
     #[arg(short = 'f', long = "file")]
     pub file: std::path::PathBuf,
     /// Print the plan; change nothing.
@@ -23,7 +24,7 @@ pub struct ApplyArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// toml (default) or json.
+    /// toml (default), yaml or json.
     #[arg(long, default_value = "toml")]
     pub format: String,
 }
@@ -32,19 +33,26 @@ fn bad(m: String) -> ApiFailure {
     ApiFailure::Transport(m)
 }
 
-/// A declaration file: JSON when it reads as JSON, else TOML.
+/// A declaration file: YAML by its `.yaml`/`.yml` name, else JSON when it
+/// reads as JSON, else TOML.
 pub fn read(file: &std::path::Path) -> Result<Declarations, ApiFailure> {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).map_err(|e| bad(format!("cannot read standard input: {e}")))?
     } else {
         std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?
     };
+    let shape = |e: String| bad(format!("{}: {e}: a declaration holds access_flows, bundles and access_scopes only", file.display()));
+    let yaml = file.extension().is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"));
+    if yaml {
+        let v: serde_json::Value = serde_norway::from_str(&text).map_err(|e| bad(format!("{} is not YAML: {e}", file.display())))?;
+        return serde_json::from_value(v).map_err(|e| shape(e.to_string()));
+    }
     if let Ok(d) = serde_json::from_str::<Declarations>(&text) {
         return Ok(d);
     }
-    let t: toml::Value = toml::from_str(&text).map_err(|e| bad(format!("{} is neither JSON nor TOML: {e}", file.display())))?;
+    let t: toml::Value = toml::from_str(&text).map_err(|e| bad(format!("{} is neither JSON nor TOML (name YAML files .yaml): {e}", file.display())))?;
     let v = serde_json::to_value(t).map_err(|e| bad(e.to_string()))?;
-    serde_json::from_value(v).map_err(|e| bad(format!("{}: {e}: a declaration holds [[access_flows]], [[bundles]] and [[access_scopes]] only", file.display())))
+    serde_json::from_value(v).map_err(|e| shape(e.to_string()))
 }
 
 /// The plan as people read it: `+` create, `~` update (field: before → after), `-` delete.
@@ -87,7 +95,8 @@ pub async fn export(o: &ClientOpts, a: ExportArgs) -> Out {
             let t: toml::Value = serde_json::from_value(v).map_err(|e| bad(format!("cannot write TOML: {e}")))?;
             print!("{}", toml::to_string_pretty(&t).map_err(|e| bad(format!("cannot write TOML: {e}")))?);
         }
-        other => return Err(bad(format!("`--format {other}`: write toml or json"))),
+        "yaml" => print!("{}", serde_norway::to_string(&d).map_err(|e| bad(format!("cannot write YAML: {e}")))?),
+        other => return Err(bad(format!("`--format {other}`: write toml, yaml or json"))),
     }
     Ok(())
 }

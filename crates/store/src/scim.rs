@@ -18,13 +18,15 @@ pub struct ScimRow {
     pub updated_at: Timestamp,
 }
 
-/// A resource to write: its kind, id, unique name (lower-cased) and body.
+/// A resource to write: its kind, id, unique name (lower-cased) and body;
+/// a replace only if it is still at `version` (when given).
 #[derive(Debug, Clone, Copy)]
 pub struct ScimPut<'a> {
     pub kind: &'a str,
     pub id: &'a str,
     pub name_key: &'a str,
     pub body: &'a str,
+    pub version: Option<i64>,
 }
 
 /// What a write found.
@@ -35,6 +37,8 @@ pub enum ScimWrite {
     NameTaken,
     /// No resource with that id (a replace).
     Missing,
+    /// It changed since `version` was read.
+    Stale,
 }
 
 const COLUMNS: &str = "kind, id, body, version, created_at, updated_at";
@@ -70,7 +74,7 @@ impl Store {
 
     /// Create (`create`) or replace a resource, with its audit entry.
     pub async fn put_scim(&self, r: ScimPut<'_>, create: bool, audit: &AuditDraft, now: Timestamp) -> Result<ScimWrite> {
-        let ScimPut { kind, id, name_key, body } = r;
+        let ScimPut { kind, id, name_key, body, version } = r;
         let mut tx = self.begin().await?;
         let taken: Option<String> = sqlx::query_scalar("SELECT id FROM scim_resources WHERE kind = $1 AND name_key = $2 AND id <> $3")
             .bind(kind)
@@ -90,16 +94,22 @@ impl Store {
                 .bind(body)
                 .bind(now.0)
         } else {
-            sqlx::query("UPDATE scim_resources SET name_key = $3, body = $4, version = version + 1, updated_at = $5 WHERE kind = $1 AND id = $2")
+            sqlx::query("UPDATE scim_resources SET name_key = $3, body = $4, version = version + 1, updated_at = $5 WHERE kind = $1 AND id = $2 AND ($6 < 0 OR version = $6)")
                 .bind(kind)
                 .bind(id)
                 .bind(name_key)
                 .bind(body)
                 .bind(now.0)
+                .bind(version.unwrap_or(-1))
         };
         if q.execute(&mut *tx).await?.rows_affected() == 0 {
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM scim_resources WHERE kind = $1 AND id = $2").bind(kind).bind(id).fetch_optional(&mut *tx).await?;
             tx.rollback().await?;
-            return Ok(if create { ScimWrite::NameTaken } else { ScimWrite::Missing });
+            return Ok(match (create, exists) {
+                (true, _) => ScimWrite::NameTaken,
+                (false, Some(_)) => ScimWrite::Stale,
+                (false, None) => ScimWrite::Missing,
+            });
         }
         append_in(&mut tx, self.engine, audit, now).await?;
         let r = sqlx::query(&format!("SELECT {COLUMNS} FROM scim_resources WHERE kind = $1 AND id = $2")).bind(kind).bind(id).fetch_one(&mut *tx).await?;

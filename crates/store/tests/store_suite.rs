@@ -601,24 +601,28 @@ async fn scim_resources_are_unique_by_name_versioned_and_audited(s: Store) {
     let stamp = s.scim_stamp().await.unwrap();
     let put = |id: &'static str, key: &'static str, body: &'static str, create: bool, now: i64| {
         let s = s.clone();
-        async move { s.put_scim(ScimPut { kind: "User", id, name_key: key, body }, create, &a(id), Timestamp(now)).await.unwrap() }
+        async move { s.put_scim(ScimPut { kind: "User", id, name_key: key, body, version: None }, create, &a(id), Timestamp(now)).await.unwrap() }
     };
     let ScimWrite::Done(u) = put("u1", "ann@x.io", r#"{"userName":"Ann@x.io"}"#, true, 10).await else { panic!("created") };
     assert_eq!((u.version, u.created_at, u.updated_at), (1, Timestamp(10), Timestamp(10)));
     assert_eq!(put("u2", "ann@x.io", "{}", true, 11).await, ScimWrite::NameTaken, "userName is unique");
     assert_eq!(put("u1", "other", "{}", true, 11).await, ScimWrite::NameTaken, "so is the id");
-    assert!(matches!(s.put_scim(ScimPut { kind: "Group", id: "g1", name_key: "ann@x.io", body: "{}" }, true, &a("g1"), Timestamp(12)).await.unwrap(), ScimWrite::Done(_)), "per kind");
+    assert!(matches!(s.put_scim(ScimPut { kind: "Group", id: "g1", name_key: "ann@x.io", body: "{}", version: None }, true, &a("g1"), Timestamp(12)).await.unwrap(), ScimWrite::Done(_)), "per kind");
     let ScimWrite::Done(u) = put("u1", "ann@x.io", r#"{"userName":"ann@x.io","active":false}"#, false, 20).await else { panic!("replaced") };
     assert_eq!((u.version, u.created_at, u.updated_at, u.body.contains("false")), (2, Timestamp(10), Timestamp(20), true));
     assert_eq!(put("nope", "x", "{}", false, 21).await, ScimWrite::Missing);
+    // A replace of what was read at version 1 finds version 2: refused.
+    let stale = ScimPut { kind: "User", id: "u1", name_key: "ann@x.io", body: "{}", version: Some(1) };
+    assert_eq!(s.put_scim(stale, false, &a("u1"), Timestamp(22)).await.unwrap(), ScimWrite::Stale);
+    assert!(matches!(s.put_scim(ScimPut { version: Some(2), ..stale }, false, &a("u1"), Timestamp(23)).await.unwrap(), ScimWrite::Done(r) if r.version == 3));
     assert_ne!(s.scim_stamp().await.unwrap(), stamp);
     assert_eq!(s.scim_resources("User").await.unwrap().len(), 1);
-    assert_eq!(s.scim_resource("User", "u1").await.unwrap().unwrap().version, 2);
+    assert_eq!(s.scim_resource("User", "u1").await.unwrap().unwrap().version, 3);
     assert!(s.delete_scim("User", "u1", &a("u1"), Timestamp(30)).await.unwrap());
     assert!(!s.delete_scim("User", "u1", &a("u1"), Timestamp(31)).await.unwrap());
     assert!(s.scim_resource("User", "u1").await.unwrap().is_none());
     let n = s.list_audit(0, None, 100).await.unwrap().iter().filter(|e| e.fields.action == "scim.change").count();
-    assert_eq!(n, 4, "creates, replace and delete audited; refusals not");
+    assert_eq!(n, 5, "creates, replaces and delete audited; refusals not");
 }
 
 both!(declared_changes_apply_all_or_nothing);

@@ -346,20 +346,22 @@ fn audit(kind: Kind, op: &str, id: &str, name: &str) -> AuditDraft {
 
 /// Store a resource (`create`, or replace `id`), then what follows: the
 /// directory is rebuilt and a person who is no longer active loses access.
-async fn write(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, body: Value, create: bool, op: &str) -> Result<Response> {
+/// `before`: the resource a replace read (and saw at its version).
+async fn write(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, body: Value, before: Option<&ScimRow>, op: &str) -> Result<Response> {
+    let create = before.is_none();
     let (clean, key) = clean(kind, body)?;
     let name = clean.get(kind.name_attr()).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let before = if create { None } else { st.store.scim_resource(kind.as_str(), id).await? };
     let text = clean.to_string();
-    let put = ScimPut { kind: kind.as_str(), id, name_key: &key, body: &text };
+    let put = ScimPut { kind: kind.as_str(), id, name_key: &key, body: &text, version: before.map(|b| b.version) };
     let row = match st.store.put_scim(put, create, &audit(kind, op, id, &name), crate::clock::now()).await? {
         ScimWrite::Done(r) => r,
         ScimWrite::NameTaken => return Err(err(StatusCode::CONFLICT, Some("uniqueness"), format!("another {} has {} `{name}`", kind.as_str(), kind.name_attr()))),
         ScimWrite::Missing => return Err(err(StatusCode::NOT_FOUND, None, format!("no {} with id `{id}`", kind.as_str()))),
+        ScimWrite::Stale => return Err(err(StatusCode::PRECONDITION_FAILED, None, "the resource changed while this change was made: read it again and retry")),
     };
     refresh(st).await?;
     if kind == Kind::User {
-        let was = before.as_ref().and_then(|b| serde_json::from_str::<Value>(&b.body).ok());
+        let was = before.and_then(|b| serde_json::from_str::<Value>(&b.body).ok());
         let gone_email = was.as_ref().filter(|w| people::active(w)).and_then(people::email_of);
         let now_email = people::email_of(&clean).filter(|_| people::active(&clean));
         // Inactive now, or known by another e-mail: the old identity loses access.
@@ -391,7 +393,7 @@ async fn replace(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) 
     let body = parse_body(b)?;
     let (row, _) = one(st, kind, h, id).await?;
     check_etag(h, &row)?;
-    write(st, kind, h, id, body, false, "replace").await
+    write(st, kind, h, id, body, Some(&row), "replace").await
 }
 
 async fn patch_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) -> Result<Response> {
@@ -402,7 +404,7 @@ async fn patch_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes)
     let ops = filter::get_ci(&body, "Operations").and_then(Value::as_array).ok_or_else(|| err(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "a PATCH body has `Operations`: a list of {op, path, value}"))?;
     let stored: Value = serde_json::from_str(&row.body).unwrap_or_else(|_| json!({}));
     let patched = patch::apply(&stored, ops).map_err(|e| err(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail))?;
-    write(st, kind, h, id, patched, false, "patch").await
+    write(st, kind, h, id, patched, Some(&row), "patch").await
 }
 
 async fn remove(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<Response> {
@@ -465,11 +467,11 @@ async fn list_groups(State(st): State<AppState>, h: HeaderMap, Query(q): Query<L
 }
 async fn create_user(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
     authorize(&h, &st).await?;
-    write(&st, Kind::User, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, true, "create").await
+    write(&st, Kind::User, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, None, "create").await
 }
 async fn create_group(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
     authorize(&h, &st).await?;
-    write(&st, Kind::Group, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, true, "create").await
+    write(&st, Kind::Group, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, None, "create").await
 }
 async fn get_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
     get_of(&st, Kind::User, &h, &id, &q).await

@@ -51,12 +51,17 @@ async fn apply_plans_applies_once_prunes_and_export_round_trips() {
     // The same file again: nothing to change.
     let again = h.cli(&admin, &["apply", "-f", &v1]);
     assert_eq!((again["changes"].as_array().unwrap().len(), again["unchanged"].clone()), (0, serde_json::json!(3)), "{again}");
-    // export → apply is a no-op, in TOML and in JSON.
+    // export → apply is a no-op, in TOML, YAML and JSON.
     let (code, toml_out, err) = h.cli_raw(&admin, &["export"]);
     assert_eq!(code, 0, "{err}");
     assert!(toml_out.contains("[[access_flows]]") && toml_out.contains("ops-read"), "{toml_out}");
     let exported = file("exported.toml", &toml_out);
     assert_eq!(h.cli(&admin, &["apply", "-f", &exported])["changes"].as_array().unwrap().len(), 0, "export then apply changes nothing");
+    let (code, yaml_out, err) = h.cli_raw(&admin, &["export", "--format", "yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(yaml_out.contains("access_flows:") && yaml_out.contains("ops-read"), "{yaml_out}");
+    let exported = file("exported.yaml", &yaml_out);
+    assert_eq!(h.cli(&admin, &["apply", "-f", &exported])["changes"].as_array().unwrap().len(), 0, "in YAML too");
     let json = h.cli(&admin, &["export", "--format", "json"]);
     let exported = file("exported.json", &json.to_string());
     assert_eq!(h.cli(&admin, &["apply", "-f", &exported])["changes"].as_array().unwrap().len(), 0);
