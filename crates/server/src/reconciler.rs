@@ -61,9 +61,44 @@ async fn reconcile_integration(st: &AppState, name: &str) -> Vec<String> {
     removed
 }
 
+/// Access held or awaited by someone the directory no longer has —
+/// deactivated or deleted in the identity provider, or removed from the
+/// file — is ended: the durable backstop of SCIM's deactivation (a grant
+/// still being made then, or a revoke that failed, is caught here). Skipped
+/// until the pushed people have been read, so a store hiccup at start never
+/// reads as everybody leaving. Returns the requests it ended.
+pub async fn end_departed(st: &AppState) -> Vec<String> {
+    use sesame_core::RequestStatus as S;
+    let people = st.people();
+    let mut ended = Vec::new();
+    if people.stamp.is_none() {
+        return ended;
+    }
+    let system = sesame_core::User { email: SYSTEM.into(), admin: true, ..Default::default() };
+    for status in [S::Active, S::Pending, S::PendingMfa] {
+        let filter = sesame_store::RequestFilter { status: Some(status), limit: Some(100_000), ..Default::default() };
+        let rows = match st.store.list_requests(&filter).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the requests of people who left; next pass retries");
+                return ended;
+            }
+        };
+        let gone = |e: &str| people.directory.user(e).is_none();
+        for r in rows.into_iter().filter(|r| gone(&r.grantee) || (status != S::Active && gone(&r.requester))) {
+            match crate::requests::revoke(st, &system, &r.id, Some("the person is no longer in the directory".into())).await {
+                Ok(_) => ended.push(r.id),
+                Err(e) => tracing::warn!(request = %r.id, error = %e.message, "cannot end the access of someone who left; next pass retries"),
+            }
+        }
+    }
+    ended
+}
+
 pub async fn run(st: AppState) {
     loop {
         reconcile_once(&st).await;
+        end_departed(&st).await;
         crate::rotation::rotate_once(&st).await;
         tokio::time::sleep(st.settings.worker.reconcile_interval).await;
     }

@@ -499,8 +499,10 @@ async fn delete_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<S
 }
 
 /// A person is no longer active: revoke what they hold, withdraw what they
-/// wait for (as requester or grantee). A grant still being made is revoked
-/// once it lands (waited for here, for up to two minutes).
+/// wait for (as requester or grantee), now. A grant still being made, or a
+/// revoke that fails here, is ended by the reconciler's next pass
+/// (`reconciler::end_departed`), which ends the access of whoever the
+/// directory no longer has.
 pub async fn end_access(st: &AppState, email: &str) {
     let system = User { email: "scim".into(), admin: true, ..Default::default() };
     let filter = sesame_store::RequestFilter { requester: Some(email.to_owned()), limit: Some(100_000), ..Default::default() };
@@ -512,16 +514,6 @@ pub async fn end_access(st: &AppState, email: &str) {
         }
     };
     for r in rows {
-        if r.status == RequestStatus::Granting {
-            let (st, id, system) = (st.clone(), r.id.clone(), system.clone());
-            tokio::spawn(async move {
-                let _ = crate::requests::wait_settled(&st, &id, std::time::Duration::from_secs(120)).await;
-                if let Err(e) = crate::requests::revoke(&st, &system, &id, Some("the person was deactivated in the identity provider".into())).await {
-                    tracing::warn!(error = %e.message, request = %id, "SCIM: could not end a deactivated person's request");
-                }
-            });
-            continue;
-        }
         if !matches!(r.status, RequestStatus::Active | RequestStatus::Pending | RequestStatus::PendingMfa) {
             continue;
         }

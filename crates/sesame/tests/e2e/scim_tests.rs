@@ -168,3 +168,47 @@ async fn the_scim_compliance_checker_finds_no_failure() {
     assert_eq!(summary["summary"].as_object().unwrap().len(), 1, "only successes: {summary}");
     h.finish().await;
 }
+
+/// The backstop: a person who vanishes from the directory without Sesame's
+/// deactivation running (their record removed behind its back) loses their
+/// access at the reconciler's next pass, and their login fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_gone_from_the_directory_loses_access_even_without_a_deactivation_call() {
+    let scratch = crate::harness::ScratchDb::create("scim").await;
+    let url = format!("postgres://postgres@{}:{}/{}", crate::harness::pg_host(), crate::harness::pg_port(), scratch.name);
+    let extra = r#"
+[[access_flows]]
+name = "scim-devs-read"
+trigger = "AUTOMATIC"
+requestors = { conditions = [ { type = "group", values = ["scim-devs"] } ] }
+access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"] } } ]
+grant_duration_in_min = 60
+settings = { justification_required = false }
+"#;
+    let h = Harness::start("CREATE TABLE public.ledger (id int);", Opts { extra_flows: extra.into(), store: Some(url), ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    h.sync(&admin);
+    let api = Scim { http: reqwest::Client::new(), base: h.url.clone(), token: scim_token(&h) };
+    let (code, ivy) = api.call(reqwest::Method::POST, "/Users", Some(person("ivy@example.com", "Ivy", None))).await;
+    assert_eq!(code, 201, "{ivy}");
+    let (code, _) = api.call(reqwest::Method::POST, "/Groups", Some(json!({"displayName": "scim-devs", "members": [{"value": s(&ivy, "id")}]}))).await;
+    assert_eq!(code, 201);
+    let ivy_token = h.token("ivy@example.com");
+    let table = sesame_core::resource_id::join(&[&h.db, "public", "ledger"]);
+    let r = h.request(&ivy_token, "table", &table, "read_only", "30m", &["--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let creds = h.cli(&ivy_token, &["access", "use", &s(&r, "id")]);
+    assert!(h.login(&s(&creds, "username"), &s(&creds, "secret")).await.is_ok());
+    // Behind Sesame's back: the record is gone, no SCIM call ran.
+    let store = crate::harness::admin(&scratch.name).await;
+    sqlx::query("DELETE FROM scim_resources WHERE kind = 'User' AND id = $1").bind(s(&ivy, "id")).execute(&store).await.unwrap();
+    h.wait_until("the departed person's grant to be revoked", Duration::from_secs(30), || async {
+        s(&h.cli(&admin, &["requests", "show", &s(&r, "id")]), "status") == "Revoked"
+    })
+    .await;
+    assert!(h.login(&s(&creds, "username"), &s(&creds, "secret")).await.is_err(), "the login fails");
+    let audit = h.cli(&admin, &["audit", "--request", &s(&r, "id")]).to_string();
+    assert!(audit.contains("no longer in the directory"), "{audit}");
+    store.close().await;
+    h.finish().await;
+}
