@@ -9,6 +9,17 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sesame");
 
+/// Members of the pushed group `scim-devs` read tables at once.
+const DEVS_READ: &str = r#"
+[[access_flows]]
+name = "scim-devs-read"
+trigger = "AUTOMATIC"
+requestors = { conditions = [ { type = "group", values = ["scim-devs"] } ] }
+access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"] } } ]
+grant_duration_in_min = 60
+settings = { justification_required = false }
+"#;
+
 fn scim_token(h: &Harness) -> String {
     let out = Command::new(BIN).args(["token", "issue", "--config"]).arg(&h.config).arg("--scim").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -49,15 +60,8 @@ fn person(email: &str, given: &str, manager: Option<&str>) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn okta_pushes_people_and_groups_that_decide_access_and_deactivation_ends_it() {
-    let extra = r#"
-[[access_flows]]
-name = "scim-devs-read"
-trigger = "AUTOMATIC"
-requestors = { conditions = [ { type = "group", values = ["scim-devs"] } ] }
-access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"] } } ]
-grant_duration_in_min = 60
-settings = { justification_required = false }
-
+    let extra = DEVS_READ.to_owned()
+        + r#"
 [[access_flows]]
 name = "payments-write"
 trigger = "SELF_SERVE"
@@ -70,7 +74,7 @@ grant_duration_in_min = 60
 auditors = ["sesame-auditors"]
 requesters = ["scim-devs", "developers"]
 "#;
-    let h = Harness::start("CREATE TABLE public.ledger (id int); INSERT INTO public.ledger VALUES (1);", Opts { extra_flows: extra.into(), ..Default::default() }).await;
+    let h = Harness::start("CREATE TABLE public.ledger (id int); INSERT INTO public.ledger VALUES (1);", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     h.sync(&admin);
     let table = sesame_core::resource_id::join(&[&h.db, "public", "ledger"]);
@@ -176,16 +180,7 @@ async fn the_scim_compliance_checker_finds_no_failure() {
 async fn a_person_gone_from_the_directory_loses_access_even_without_a_deactivation_call() {
     let scratch = crate::harness::ScratchDb::create("scim").await;
     let url = format!("postgres://postgres@{}:{}/{}", crate::harness::pg_host(), crate::harness::pg_port(), scratch.name);
-    let extra = r#"
-[[access_flows]]
-name = "scim-devs-read"
-trigger = "AUTOMATIC"
-requestors = { conditions = [ { type = "group", values = ["scim-devs"] } ] }
-access_targets = [ { integration = { integration_name = "local-pg", resource_type = "table", permissions = ["read_only"] } } ]
-grant_duration_in_min = 60
-settings = { justification_required = false }
-"#;
-    let h = Harness::start("CREATE TABLE public.ledger (id int);", Opts { extra_flows: extra.into(), store: Some(url), ..Default::default() }).await;
+    let h = Harness::start("CREATE TABLE public.ledger (id int);", Opts { extra_flows: DEVS_READ.into(), store: Some(url), ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     h.sync(&admin);
     let api = Scim { http: reqwest::Client::new(), base: h.url.clone(), token: scim_token(&h) };
