@@ -72,6 +72,14 @@ impl Plugin for Aws {
         &[IntegrationKind::AwsAccount, IntegrationKind::AwsOrganization]
     }
 
+    fn config_schemas(&self) -> Vec<(String, serde_json::Value)> {
+        use sesame_integrations::config_schema::schema_of;
+        vec![
+            ("aws_account".into(), schema_of::<account::AwsAccountConfig>("aws_account")),
+            ("aws_organization".into(), schema_of::<organization::AwsOrganizationConfig>("aws_organization")),
+        ]
+    }
+
     async fn build(&self, kind: IntegrationKind, config: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
         match kind {
             IntegrationKind::AwsOrganization => organization::build(config, registry).await,

@@ -8,6 +8,7 @@
 //! no-op and revoking what is already gone succeeds, so any action can be
 //! retried after a crash.
 
+pub mod config_schema;
 pub mod custom;
 pub mod descriptor;
 pub mod mysql;

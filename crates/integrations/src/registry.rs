@@ -61,6 +61,11 @@ pub trait Plugin: Send + Sync + 'static {
     fn kinds(&self) -> &'static [IntegrationKind] {
         &[]
     }
+    /// The configuration schema of each type it builds, by the `type` the
+    /// configuration file writes (see [`crate::config_schema`]).
+    fn config_schemas(&self) -> Vec<(String, serde_json::Value)> {
+        vec![]
+    }
     /// Build an integration of one of [`Plugin::kinds`].
     async fn build(&self, kind: IntegrationKind, _config: &serde_json::Value, _registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
         Err(IntegrationError::Misconfigured(format!("`{kind}` integrations are not built here")))
@@ -83,6 +88,16 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Every integration type's configuration as JSON Schema: the built-in
+    /// types', then the plugins'.
+    pub fn config_schemas(&self) -> Vec<(String, serde_json::Value)> {
+        let mut all = crate::config_schema::builtin();
+        for p in &self.plugins {
+            all.extend(p.config_schemas());
+        }
+        all
+    }
+
     /// The built-in types only (PostgreSQL, MySQL, Redshift, custom over exec
     /// and webhook), with `env` and `file` secrets.
     pub fn new() -> Registry {

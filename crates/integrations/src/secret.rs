@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SecretRef {
     /// Read from this environment variable.
@@ -18,7 +18,7 @@ pub enum SecretRef {
     RdsIamToken(RdsTokenRef),
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RdsTokenRef {
     pub host: String,
@@ -32,7 +32,7 @@ pub struct RdsTokenRef {
 
 /// Who reads a secret or signs a token: explicit keys (by reference), else
 /// the profile, else the default credential chain.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsIdentity {
     pub profile: Option<String>,
@@ -40,7 +40,7 @@ pub struct AwsIdentity {
     pub secret_access_key: Option<Box<SecretRef>>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsSecretRef {
     /// Name or ARN of the secret.

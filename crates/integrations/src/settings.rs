@@ -5,7 +5,7 @@
 use crate::ConfigError;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationSettings {
     /// Credentials older than this many days are rotated; the grantee can
@@ -23,7 +23,7 @@ pub struct IntegrationSettings {
     pub resource_owner: Option<ResourceOwner>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Owners {
     #[serde(default)]
@@ -38,7 +38,7 @@ impl Owners {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerAttribute {
     /// The tag value is a person's e-mail.
@@ -47,7 +47,7 @@ pub enum OwnerAttribute {
     Group,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceOwner {
     pub tag_key: String,

@@ -65,3 +65,15 @@ pub struct ApplyPlan {
     pub unchanged: usize,
     pub applied: bool,
 }
+
+/// One integration type and its configuration as JSON Schema
+/// (`GET /api/v1/integration-types`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntegrationTypeView {
+    /// As the configuration file's `type` writes it (`postgresql`, `aws_account`…).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// JSON Schema (draft 2019-09); secret references carry `x-sesame-secret`.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+}

@@ -13,7 +13,7 @@ pub mod scope;
 
 pub use api::*;
 pub use cause::Cause;
-pub use declared::{ApplyBody, ApplyPlan, Declarations, FieldChange, PlannedChange};
+pub use declared::{ApplyBody, ApplyPlan, Declarations, FieldChange, IntegrationTypeView, PlannedChange};
 pub use error::{ErrorBody, ErrorCode};
 pub use report::AccessReportRow;
 pub use scope::{AccessScopeQuery, AccessScopeView, NewAccessScope, ScopeUnit, ScopeUnitsView};

@@ -106,6 +106,7 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         mfa_key: Arc::new(mfa_key),
         policy: Arc::new(std::sync::RwLock::new(Arc::new(policy))),
         people: Arc::new(std::sync::RwLock::new(Arc::new(state::People { directory: settings_directory, stamp: None }))),
+        integration_types: Arc::new(registry.config_schemas().into_iter().map(|(type_name, schema)| sesame_proto::IntegrationTypeView { type_name, schema }).collect()),
     };
     if let Err(e) = scim::refresh(&st).await {
         tracing::warn!(error = %e, "cannot read the people pushed through SCIM yet; the file's are in force");

@@ -45,6 +45,8 @@ pub struct AppState {
     /// The people decisions read: the file's, overlaid by those pushed
     /// through SCIM (`scim::refresh` rebuilds it when they change).
     pub people: Arc<RwLock<Arc<People>>>,
+    /// Every integration type's configuration as JSON Schema.
+    pub integration_types: Arc<Vec<sesame_proto::IntegrationTypeView>>,
 }
 
 /// The directory in force, and the SCIM store's stamp it was built from.

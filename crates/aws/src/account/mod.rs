@@ -49,7 +49,7 @@ fn default_limit() -> usize {
 }
 
 /// Where a grant's access goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// A per-grant IAM user; its access key is shown once.
@@ -61,7 +61,7 @@ pub enum Delivery {
     SamlRole,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsAccountConfig {
     pub name: String,

@@ -26,7 +26,7 @@ pub use tree::{split_list, Tree};
 pub const RESOURCE_TYPES: [&str; 2] = ["aws_account", "aws_ou"];
 
 /// A permission offered on accounts and OUs: what its permission set holds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgPermission {
     pub id: String,
@@ -53,7 +53,7 @@ fn default_permissions() -> Vec<OrgPermission> {
 }
 
 /// A list given as the seed's comma-separated string or as a list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum IdList {
     Csv(String),
@@ -85,7 +85,7 @@ fn default_limit() -> usize {
     sesame_core::policy::DEFAULT_NAMED_RESOURCE_LIMIT
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsOrganizationConfig {
     pub name: String,

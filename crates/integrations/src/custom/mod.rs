@@ -37,7 +37,7 @@ fn default_username() -> UsernameMode {
 }
 
 /// What `params.username` carries to the handler.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UsernameMode {
     /// The requester's e-mail: the handler's application knows people.
@@ -46,7 +46,7 @@ pub enum UsernameMode {
     Generated,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields, tag = "kind")]
 pub enum TransportConfig {
     /// A local executable: the event on stdin, the reply on stdout.
@@ -72,7 +72,7 @@ fn default_retries() -> u32 {
     3
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomConfig {
     pub name: String,

@@ -16,7 +16,7 @@ fn default_user_host() -> String {
     "%".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MysqlConfig {
     pub name: String,

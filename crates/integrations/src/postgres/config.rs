@@ -3,7 +3,7 @@
 use crate::secret::SecretRef;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SslMode {
     Disable,
@@ -56,7 +56,7 @@ fn default_orphan_owner() -> String {
 }
 
 /// What happens to objects a grantee created when its login is deleted.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GranteeObjects {
     /// Owned by `orphan_owner` (NOLOGIN, no privileges) from then on.
@@ -70,7 +70,7 @@ fn default_prefix() -> String {
     "sesame_".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
     /// Unique name used in access flows and requests.

@@ -30,7 +30,7 @@ fn default_prefix() -> String {
     "sesame_".into()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedshiftConfig {
     pub name: String,

@@ -7,7 +7,7 @@ pub mod scram;
 use sesame_proto::PermissionInfo;
 
 /// How grantees of a database integration authenticate (the seed's Auth Type).
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
     /// A random password, shown once.
@@ -35,7 +35,7 @@ pub fn permissions(resource_type: &str, data_types: &[&str]) -> Vec<PermissionIn
 /// patterns (`app_*`, `report?`), from the configuration's `roles`. Empty
 /// (the default) offers none: a role is access to whatever it holds, so
 /// which ones are safe to hand out is the operator's decision.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct RoleAllowList(Vec<String>);
 

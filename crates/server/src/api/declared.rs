@@ -5,7 +5,7 @@ use crate::error::{ApiError, ApiJson};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use sesame_proto::{ApplyBody, ApplyPlan, Declarations};
+use sesame_proto::{ApplyBody, ApplyPlan, Declarations, IntegrationTypeView};
 
 /// Bring the access flows, bundles and access scopes made through the API
 /// to match a declaration (admins): creates, updates (with the fields that
@@ -22,4 +22,12 @@ pub async fn apply(State(st): State<AppState>, Admin(admin): Admin, ApiJson(b): 
 #[utoipa::path(get, path = "/api/v1/declarations", responses((status = 200, body = Declarations)))]
 pub async fn export(State(st): State<AppState>, _admin: Admin) -> Result<Json<Declarations>, ApiError> {
     Ok(Json(crate::declared::current(&st).await?))
+}
+
+/// Every integration type's configuration as JSON Schema: fields, types,
+/// required ones, defaults, descriptions, and which values are secret
+/// references (`x-sesame-secret`) — what forms and `apply` are built from.
+#[utoipa::path(get, path = "/api/v1/integration-types", responses((status = 200, body = Vec<IntegrationTypeView>)))]
+pub async fn integration_types(State(st): State<AppState>, _c: crate::auth::Caller) -> Json<Vec<IntegrationTypeView>> {
+    Json(st.integration_types.as_ref().clone())
 }

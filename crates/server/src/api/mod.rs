@@ -32,7 +32,7 @@ use utoipa::OpenApi;
         boundaries::list, boundaries::put, boundaries::lift,
         scopes::list, scopes::show, scopes::create, scopes::update, scopes::delete, scopes::units, scopes::preview,
         audit::list, audit::export, reports::access, whoami,
-        declared::apply, declared::export,
+        declared::apply, declared::export, declared::integration_types,
     ),
     components(schemas(
         sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ApprovalPartView, sesame_proto::ErrorBody,
@@ -43,7 +43,7 @@ use utoipa::OpenApi;
         sesame_proto::ExtendRequest, sesame_proto::MfaEnrolment, sesame_proto::MfaCode, sesame_proto::MfaStepUp, sesame_proto::MfaReset,
         sesame_proto::AccessFlowView, sesame_proto::ExtensionAskedView, sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
         sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
-        sesame_proto::ApplyBody, sesame_proto::ApplyPlan, sesame_proto::PlannedChange, sesame_proto::FieldChange, sesame_proto::Declarations,
+        sesame_proto::ApplyBody, sesame_proto::ApplyPlan, sesame_proto::PlannedChange, sesame_proto::FieldChange, sesame_proto::Declarations, sesame_proto::IntegrationTypeView,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]
@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/connectors", get(connector::list))
         .route("/api/v1/apply", post(declared::apply))
         .route("/api/v1/declarations", get(declared::export))
+        .route("/api/v1/integration-types", get(declared::integration_types))
         .layer(DefaultBodyLimit::max(limits::USER_BODY_LIMIT))
         .merge(connector)
         .nest("/scim/v2", crate::scim::router())

@@ -86,3 +86,23 @@ async fn apply_plans_applies_once_prunes_and_export_round_trips() {
     assert!(audit.contains("flow.create") && audit.contains("bundle.delete") && audit.contains("scope.delete") && audit.contains("\"via\":\"apply\""), "every change audited: {audit}");
     h.finish().await;
 }
+
+/// Every integration type publishes its configuration as JSON Schema: the
+/// built-in ones and the AWS plugin's, with required fields, defaults and
+/// secret references marked.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_integration_type_publishes_its_configuration_schema() {
+    let h = Harness::start("", Opts::default()).await;
+    let dev = h.token("dev@example.com");
+    let types: serde_json::Value = reqwest::Client::new().get(format!("{}/api/v1/integration-types", h.url)).bearer_auth(&dev).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = types.as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(names, ["postgresql", "mysql", "redshift", "custom", "aws_account", "aws_organization"]);
+    let aws = &types[4]["schema"];
+    assert_eq!(aws["properties"]["type"]["const"], "aws_account");
+    assert!(aws["required"].as_array().unwrap().contains(&serde_json::json!("region")), "{aws}");
+    assert!(aws["properties"]["secret_access_key"].to_string().contains("SecretRef"), "{aws}");
+    assert_eq!(aws["$defs"]["SecretRef"]["x-sesame-secret"], true, "secret references are marked");
+    let mysql = &types[1]["schema"];
+    assert_eq!(mysql["properties"]["port"]["default"], 3306);
+    h.finish().await;
+}
