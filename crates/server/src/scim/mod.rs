@@ -70,16 +70,20 @@ fn scim(status: StatusCode, v: &Value) -> Response {
     (status, headers, v.to_string()).into_response()
 }
 
-/// Only the SCIM token; failures count like any sign-in's.
-async fn authorize(parts: &HeaderMap, st: &AppState) -> Result<()> {
-    let mut req = axum::http::Request::new(());
-    *req.headers_mut() = parts.clone();
-    let (p, ()) = req.into_parts();
-    match crate::auth::principal(&p, st).await {
-        Ok(who) if who == PRINCIPAL => Ok(()),
-        Ok(_) => Err(err(StatusCode::FORBIDDEN, None, "this token is not a SCIM token: make one with `sesame token issue --scim`")),
-        Err(e) if e.code == sesame_proto::ErrorCode::TooManyRequests => Err(err(StatusCode::TOO_MANY_REQUESTS, None, e.message)),
-        Err(e) => Err(err(StatusCode::UNAUTHORIZED, None, e.message)),
+/// The caller holds the SCIM token; checked before anything else is read.
+/// Failures count like any sign-in's (per address and token).
+pub struct ScimCaller;
+
+impl axum::extract::FromRequestParts<AppState> for ScimCaller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &AppState) -> Result<Self> {
+        match crate::auth::principal(parts, st).await {
+            Ok(who) if who == PRINCIPAL => Ok(ScimCaller),
+            Ok(_) => Err(err(StatusCode::FORBIDDEN, None, "this token is not a SCIM token: make one with `sesame token issue --scim`")),
+            Err(e) if e.code == sesame_proto::ErrorCode::TooManyRequests => Err(err(StatusCode::TOO_MANY_REQUESTS, None, e.message)),
+            Err(e) => Err(err(StatusCode::UNAUTHORIZED, None, e.message)),
+        }
     }
 }
 
@@ -112,31 +116,26 @@ fn list(base: &str, items: Vec<Value>, total: usize, start: usize) -> Value {
     json!({"schemas": [schema::LIST], "totalResults": total, "startIndex": start, "itemsPerPage": items.len(), "Resources": items})
 }
 
-async fn service_provider_config(State(st): State<AppState>, h: HeaderMap) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn service_provider_config(_c: ScimCaller, h: HeaderMap) -> Result<Response> {
     Ok(scim(StatusCode::OK, &schema::service_provider_config(&base(&h))))
 }
 
-async fn resource_types(State(st): State<AppState>, h: HeaderMap) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn resource_types(_c: ScimCaller, h: HeaderMap) -> Result<Response> {
     let all = schema::resource_types(&base(&h));
     Ok(scim(StatusCode::OK, &list(&base(&h), all.clone(), all.len(), 1)))
 }
 
-async fn resource_type(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn resource_type(_c: ScimCaller, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let one = schema::resource_types(&base(&h)).into_iter().find(|r| r["id"] == json!(id));
     one.map(|r| scim(StatusCode::OK, &r)).ok_or_else(|| err(StatusCode::NOT_FOUND, None, format!("no resource type `{id}`: User or Group")))
 }
 
-async fn schemas(State(st): State<AppState>, h: HeaderMap) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn schemas(_c: ScimCaller, h: HeaderMap) -> Result<Response> {
     let all = schema::schemas(&base(&h));
     Ok(scim(StatusCode::OK, &list(&base(&h), all.clone(), all.len(), 1)))
 }
 
-async fn schema_one(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn schema_one(_c: ScimCaller, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     let one = schema::schemas(&base(&h)).into_iter().find(|s| s["id"] == json!(id));
     one.map(|s| scim(StatusCode::OK, &s)).ok_or_else(|| err(StatusCode::NOT_FOUND, None, format!("no schema `{id}`")))
 }
@@ -303,7 +302,6 @@ struct ListQuery {
 }
 
 async fn list_of(st: &AppState, kind: Kind, h: &HeaderMap, q: ListQuery) -> Result<Response> {
-    authorize(h, st).await?;
     let base = base(h);
     let f = q.filter.as_deref().filter(|f| !f.trim().is_empty()).map(filter::parse).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, Some("invalidFilter"), e))?;
     let groups_of = if kind == Kind::User { groups_by_member(st, &base).await? } else { BTreeMap::new() };
@@ -330,7 +328,6 @@ async fn one(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<(Scim
 }
 
 async fn get_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, q: &ListQuery) -> Result<Response> {
-    authorize(h, st).await?;
     let (_, v) = one(st, kind, h, id).await?;
     if let Some(tag) = h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if v.pointer("/meta/version").and_then(Value::as_str) == Some(tag) {
@@ -389,7 +386,6 @@ fn check_etag(h: &HeaderMap, row: &ScimRow) -> Result<()> {
 }
 
 async fn replace(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) -> Result<Response> {
-    authorize(h, st).await?;
     let body = parse_body(b)?;
     let (row, _) = one(st, kind, h, id).await?;
     check_etag(h, &row)?;
@@ -397,7 +393,6 @@ async fn replace(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) 
 }
 
 async fn patch_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes) -> Result<Response> {
-    authorize(h, st).await?;
     let body = parse_body(b)?;
     let (row, _) = one(st, kind, h, id).await?;
     check_etag(h, &row)?;
@@ -408,7 +403,6 @@ async fn patch_of(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, b: &Bytes)
 }
 
 async fn remove(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<Response> {
-    authorize(h, st).await?;
     let (row, v) = one(st, kind, h, id).await?;
     check_etag(h, &row)?;
     let name = v.get(kind.name_attr()).and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -435,19 +429,16 @@ fn search_query(b: &Bytes) -> Result<ListQuery> {
     Ok(ListQuery { filter: text("filter"), start_index: num("startIndex"), count: num("count"), attributes: text("attributes"), excluded_attributes: text("excludedAttributes") })
 }
 
-async fn search_users(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn search_users(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, b: Bytes) -> Result<Response> {
     list_of(&st, Kind::User, &h, search_query(&b)?).await
 }
 
-async fn search_groups(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn search_groups(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, b: Bytes) -> Result<Response> {
     list_of(&st, Kind::Group, &h, search_query(&b)?).await
 }
 
 /// `POST /.search` at the root: people and groups at once.
-async fn search_all(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn search_all(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, b: Bytes) -> Result<Response> {
     let q = search_query(&b)?;
     let base = base(&h);
     let f = q.filter.as_deref().filter(|f| !f.trim().is_empty()).map(filter::parse).transpose().map_err(|e| err(StatusCode::BAD_REQUEST, Some("invalidFilter"), e))?;
@@ -459,42 +450,40 @@ async fn search_all(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Resul
     Ok(scim(StatusCode::OK, &page(&base, all, &q)))
 }
 
-async fn list_users(State(st): State<AppState>, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {
+async fn list_users(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {
     list_of(&st, Kind::User, &h, q).await
 }
-async fn list_groups(State(st): State<AppState>, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {
+async fn list_groups(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response> {
     list_of(&st, Kind::Group, &h, q).await
 }
-async fn create_user(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn create_user(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, b: Bytes) -> Result<Response> {
     write(&st, Kind::User, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, None, "create").await
 }
-async fn create_group(State(st): State<AppState>, h: HeaderMap, b: Bytes) -> Result<Response> {
-    authorize(&h, &st).await?;
+async fn create_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, b: Bytes) -> Result<Response> {
     write(&st, Kind::Group, &h, &uuid::Uuid::new_v4().to_string(), parse_body(&b)?, None, "create").await
 }
-async fn get_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
+async fn get_user(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
     get_of(&st, Kind::User, &h, &id, &q).await
 }
-async fn get_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
+async fn get_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>, Query(q): Query<ListQuery>) -> Result<Response> {
     get_of(&st, Kind::Group, &h, &id, &q).await
 }
-async fn put_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+async fn put_user(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
     replace(&st, Kind::User, &h, &id, &b).await
 }
-async fn put_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+async fn put_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
     replace(&st, Kind::Group, &h, &id, &b).await
 }
-async fn patch_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+async fn patch_user(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
     patch_of(&st, Kind::User, &h, &id, &b).await
 }
-async fn patch_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
+async fn patch_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>, b: Bytes) -> Result<Response> {
     patch_of(&st, Kind::Group, &h, &id, &b).await
 }
-async fn delete_user(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+async fn delete_user(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     remove(&st, Kind::User, &h, &id).await
 }
-async fn delete_group(State(st): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+async fn delete_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     remove(&st, Kind::Group, &h, &id).await
 }
 

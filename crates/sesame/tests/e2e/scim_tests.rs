@@ -81,6 +81,12 @@ requesters = ["scim-devs", "developers"]
     let api = Scim { http: reqwest::Client::new(), base: h.url.clone(), token: scim_token(&h) };
     use reqwest::Method as M;
 
+    // Who calls is checked before what they send: a bad token with a bad
+    // body is a 401, in SCIM's error format.
+    let stranger = Scim { http: reqwest::Client::new(), base: h.url.clone(), token: "ses_not-a-token".into() };
+    let (code, e) = stranger.call(M::POST, "/Users", Some(json!("not an object"))).await;
+    assert_eq!((code, e["schemas"][0].clone()), (401, json!("urn:ietf:params:scim:api:messages:2.0:Error")), "{e}");
+
     // Okta looks the person up, then creates them; a manager first.
     let (code, found) = api.call(M::GET, "/Users?filter=userName%20eq%20%22zoe%40example.com%22&startIndex=1&count=100", None).await;
     assert_eq!((code, found["totalResults"].clone()), (200, json!(0)), "{found}");
