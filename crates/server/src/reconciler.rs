@@ -86,7 +86,7 @@ pub async fn end_departed(st: &AppState) -> Vec<String> {
         };
         let gone = |e: &str| people.directory.user(e).is_none();
         for r in rows.into_iter().filter(|r| gone(&r.grantee) || (status != S::Active && gone(&r.requester))) {
-            match crate::requests::revoke(st, &system, &r.id, Some("the person is no longer in the directory".into())).await {
+            match crate::requests::revoke(st, &system, &r.id, Some("the person is no longer in the directory (deactivated in the identity provider, deleted, or removed from the file)".into())).await {
                 Ok(_) => ended.push(r.id),
                 Err(e) => tracing::warn!(request = %r.id, error = %e.message, "cannot end the access of someone who left; next pass retries"),
             }

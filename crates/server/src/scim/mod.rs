@@ -4,7 +4,8 @@
 //! (`filter.rs`), paging, PATCH (`patch.rs`) and ETags. It takes only the
 //! token made for it (`sesame token issue --scim`). Every change is audited;
 //! deactivating or deleting a person revokes their active grants and
-//! withdraws their pending requests. Decisions read the result through
+//! withdraws their pending requests at once (`reconciler::end_departed`,
+//! which the reconciler also runs on every pass). Decisions read the result through
 //! [`people`] (rebuilt here, and every few seconds for other replicas).
 
 pub mod filter;
@@ -20,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
-use sesame_core::{AuditAction, AuditDraft, Outcome, RequestStatus, User};
+use sesame_core::{AuditAction, AuditDraft, Outcome};
 use sesame_store::{ScimPut, ScimRow, ScimWrite};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -358,17 +359,12 @@ async fn write(st: &AppState, kind: Kind, h: &HeaderMap, id: &str, body: Value, 
     };
     refresh(st).await?;
     if kind == Kind::User {
+        // Someone left the directory (deactivated, or known by another
+        // e-mail now): their access ends at once, by the reconciler's sweep.
         let was = before.and_then(|b| serde_json::from_str::<Value>(&b.body).ok());
-        let gone_email = was.as_ref().filter(|w| people::active(w)).and_then(people::email_of);
-        let now_email = people::email_of(&clean).filter(|_| people::active(&clean));
-        // Inactive now, or known by another e-mail: the old identity loses access.
-        if let Some(e) = gone_email.filter(|e| now_email.as_ref().is_none_or(|n| !n.eq_ignore_ascii_case(e))) {
-            end_access(st, &e).await;
-        }
-        if create && now_email.is_none() {
-            if let Some(e) = people::email_of(&clean) {
-                end_access(st, &e).await;
-            }
+        let was_in = was.as_ref().filter(|w| people::active(w)).and_then(people::email_of);
+        if was_in.is_some_and(|e| st.people().directory.user(&e).is_none()) {
+            crate::reconciler::end_departed(st).await;
         }
     }
     let base = base(h);
@@ -411,9 +407,7 @@ async fn remove(st: &AppState, kind: Kind, h: &HeaderMap, id: &str) -> Result<Re
     }
     refresh(st).await?;
     if kind == Kind::User {
-        if let Some(e) = people::email_of(&v) {
-            end_access(st, &e).await;
-        }
+        crate::reconciler::end_departed(st).await;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -485,31 +479,6 @@ async fn delete_user(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, P
 }
 async fn delete_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, Path(id): Path<String>) -> Result<Response> {
     remove(&st, Kind::Group, &h, &id).await
-}
-
-/// A person is no longer active: revoke what they hold, withdraw what they
-/// wait for (as requester or grantee), now. A grant still being made, or a
-/// revoke that fails here, is ended by the reconciler's next pass
-/// (`reconciler::end_departed`), which ends the access of whoever the
-/// directory no longer has.
-pub async fn end_access(st: &AppState, email: &str) {
-    let system = User { email: "scim".into(), admin: true, ..Default::default() };
-    let filter = sesame_store::RequestFilter { requester: Some(email.to_owned()), limit: Some(100_000), ..Default::default() };
-    let rows = match st.store.list_requests(&filter).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, person = %email, "SCIM: cannot read the requests of a deactivated person; the reconciler's sweep will");
-            return;
-        }
-    };
-    for r in rows {
-        if !matches!(r.status, RequestStatus::Active | RequestStatus::Pending | RequestStatus::PendingMfa) {
-            continue;
-        }
-        if let Err(e) = crate::requests::revoke(st, &system, &r.id, Some("the person was deactivated in the identity provider".into())).await {
-            tracing::warn!(error = %e.message, request = %r.id, "SCIM: could not end a deactivated person's request");
-        }
-    }
 }
 
 /// The file's people overlaid by the store's SCIM people.
