@@ -63,11 +63,22 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// A client with the caller's token: `--token`/`SESAME_TOKEN`, else the
+    /// session `sesame login` kept for this server.
     pub fn new(o: &ClientOpts) -> Result<ApiClient, ApiFailure> {
-        let token = o
-            .token
-            .clone()
-            .ok_or_else(|| ApiFailure::Transport("no token: set SESAME_TOKEN or pass --token (get one with `sesame token issue`)".into()))?;
+        let token = o.token.clone().or_else(|| crate::session::load(&o.url).map(|s| s.token)).ok_or_else(|| {
+            ApiFailure::Transport("no token: run `sesame login`, or set SESAME_TOKEN / pass --token (an admin issues one with `sesame token issue`)".into())
+        })?;
+        ApiClient::with_token(o, &token)
+    }
+
+    /// A client that presents no token (signing in).
+    pub fn anonymous(o: &ClientOpts) -> Result<ApiClient, ApiFailure> {
+        ApiClient::with_token(o, "")
+    }
+
+    pub fn with_token(o: &ClientOpts, token: &str) -> Result<ApiClient, ApiFailure> {
+        let token = token.to_owned();
         let mut http = reqwest::Client::builder();
         if let Some(path) = &o.ca_cert {
             let pem = std::fs::read(path).map_err(|e| ApiFailure::Transport(format!("cannot read the CA certificate `{}`: {e}", path.display())))?;
@@ -79,8 +90,18 @@ impl ApiClient {
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ApiFailure> {
+        let bytes = self.send_raw(req).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::Transport(format!("unexpected response: {e}")))
+    }
+
+    /// A call whose success has no body (204).
+    pub async fn post_empty(&self, path: &str) -> Result<(), ApiFailure> {
+        self.send_raw(self.http.post(format!("{}{path}", self.base))).await.map(drop)
+    }
+
+    async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, ApiFailure> {
+        let req = if self.token.is_empty() { req } else { req.bearer_auth(&self.token) };
         let resp = req
-            .bearer_auth(&self.token)
             .send()
             .await
             .map_err(|e| ApiFailure::Transport(format!("cannot reach {}: {e}; is `sesame serve` running?", self.base)))?;
@@ -92,7 +113,7 @@ impl ApiClient {
                 Err(_) => ApiFailure::Transport(format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes))),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ApiFailure::Transport(format!("unexpected response: {e}")))
+        Ok(bytes.to_vec())
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {

@@ -3,9 +3,11 @@
 mod client;
 mod declared;
 mod print;
+mod session;
 
 pub use client::{ApiClient, ApiFailure};
 pub use declared::{apply, export, ApplyArgs, ExportArgs};
+pub use session::{login, logout};
 
 use clap::{Args, Subcommand};
 use sesame_proto::{CreateRequest, Reason};

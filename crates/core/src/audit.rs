@@ -53,10 +53,14 @@ pub enum AuditAction {
     BundleDelete,
     /// A person or group created, changed or deleted through SCIM.
     ScimChange,
+    /// Someone signed in through the identity provider (or was refused).
+    SignIn,
+    /// A sign-in session ended (`sesame logout`).
+    SignOut,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 46] = [
+    pub const ALL: [AuditAction; 48] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -103,6 +107,8 @@ impl AuditAction {
         AuditAction::BundleUpdate,
         AuditAction::BundleDelete,
         AuditAction::ScimChange,
+        AuditAction::SignIn,
+        AuditAction::SignOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +159,8 @@ impl AuditAction {
             AuditAction::BundleUpdate => "bundle.update",
             AuditAction::BundleDelete => "bundle.delete",
             AuditAction::ScimChange => "scim.change",
+            AuditAction::SignIn => "auth.sign_in",
+            AuditAction::SignOut => "auth.sign_out",
         }
     }
 }

@@ -261,6 +261,15 @@ pub struct CredentialsView {
 pub struct WhoAmI {
     pub email: String,
     pub admin: bool,
+    /// Reads the audit log and reports.
+    #[serde(default)]
+    pub auditor: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The groups Sesame knows the caller by (configuration, SCIM, or the
+    /// identity provider at sign-in).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A standing IAM principal Sesame restricted with a permission boundary.

@@ -56,6 +56,12 @@ pub enum ErrorCode {
     MfaLocked,
     /// The access flow does not allow this extension (none left, or too long).
     ExtensionNotAllowed,
+    /// Sign-in through an identity provider is not configured (`[oidc]`),
+    /// or the provider cannot be reached now.
+    SignInUnavailable,
+    /// The identity provider's answer was refused (the message says which
+    /// check failed), or the sign-in was unknown, used or expired.
+    SignInRefused,
     /// Client side: the server could not be reached.
     Unreachable,
     /// Client side: `--wait` saw the request end without access.
@@ -101,6 +107,8 @@ impl ErrorCode {
             ErrorCode::InvalidMfaCode => "invalid_mfa_code",
             ErrorCode::MfaLocked => "mfa_locked",
             ErrorCode::ExtensionNotAllowed => "extension_not_allowed",
+            ErrorCode::SignInUnavailable => "sign_in_unavailable",
+            ErrorCode::SignInRefused => "sign_in_refused",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::RequestEnded => "request_ended",
             ErrorCode::ChainBroken => "chain_broken",

@@ -10,11 +10,13 @@ pub mod error;
 pub mod event;
 pub mod report;
 pub mod scope;
+pub mod signin;
 
 pub use api::*;
 pub use cause::Cause;
 pub use declared::{ApplyBody, ApplyPlan, Declarations, FieldChange, IntegrationTypeView, PlannedChange};
 pub use error::{ErrorBody, ErrorCode};
 pub use report::AccessReportRow;
+pub use signin::{DevicePollBody, DevicePollView, DeviceStartView};
 pub use scope::{AccessScopeQuery, AccessScopeView, NewAccessScope, ScopeUnit, ScopeUnitsView};
 pub use event::{ActionParams, Credentials, EventType, IntegrationEvent, PermissionInfo, ResourceInfo, REQUESTER_PARAM};

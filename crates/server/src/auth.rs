@@ -11,6 +11,31 @@ use sha2::{Digest, Sha256};
 /// The principal of the token an identity provider pushes people with.
 pub const SCIM_PRINCIPAL: &str = "scim:provisioning";
 
+/// The cookie a browser's sign-in session travels in.
+pub const SESSION_COOKIE: &str = "sesame_session";
+
+/// What a page of Sesame's own sends with a change made on a browser
+/// session. A cross-site form cannot send a header, and no other site may
+/// (no CORS), so a cookie alone never changes anything.
+pub const CSRF_HEADER: &str = "x-sesame-csrf";
+
+/// The session cookie's token, if the request carries one.
+fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .find(|t| !t.is_empty())
+}
+
+/// The token a request presents: its bearer token, else its session cookie.
+pub fn presented_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let bearer = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    bearer.or_else(|| cookie_token(headers)).map(str::to_owned)
+}
+
 /// Tokens of connectors name their principal `connector:ID`.
 pub const CONNECTOR_TOKEN_PREFIX: &str = "connector:";
 
@@ -66,7 +91,17 @@ pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 /// Failed attempts count against the caller's address and the token; one
 /// over its budget is refused before the store is asked.
 pub async fn principal(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
-    let token = bearer(parts).ok();
+    let from_cookie = match parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+        true => None,
+        false => cookie_token(&parts.headers),
+    };
+    if from_cookie.is_some() && !parts.method.is_safe() && !parts.headers.contains_key(CSRF_HEADER) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "a change made with a browser session needs the `X-Sesame-Csrf` header (Sesame's own pages send it); scripts use `Authorization: Bearer TOKEN`",
+        ));
+    }
+    let token = bearer(parts).ok().or(from_cookie);
     let keys = crate::limits::auth_keys(parts, token.map(token_hash).as_deref());
     state.auth_guard.check(&keys)?;
     let found = match token {

@@ -36,6 +36,41 @@ pub struct FileConfig {
     /// Sesame's own roles, granted to groups.
     #[serde(default)]
     pub roles: RolesDecl,
+    /// Sign-in through an OpenID Provider.
+    pub oidc: Option<OidcDecl>,
+}
+
+/// `[oidc]`: people sign in at this OpenID Provider (browsers with the
+/// authorization-code flow and PKCE, `sesame login` with the device grant).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcDecl {
+    /// The issuer URL; its `/.well-known/openid-configuration` is read.
+    pub issuer: String,
+    pub client_id: String,
+    /// A reference (`{ env = "..." }`, `{ file = "..." }`), never the value.
+    pub client_secret: sesame_integrations::secret::SecretRef,
+    /// Scopes asked for; `openid` is always asked.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that lists the person's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Sesame's `/auth/callback` as the provider sends browsers back to it.
+    pub redirect_url: String,
+    /// How long a sign-in lasts.
+    #[serde(default = "default_session", with = "humantime_serde_compat")]
+    pub session: Duration,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+fn default_session() -> Duration {
+    Duration::from_secs(8 * 3600)
 }
 
 /// `[roles]`: the groups whose members administer Sesame, audit it (read
@@ -637,6 +672,7 @@ pub struct Settings {
     pub flow_decls: Vec<FlowDecl>,
     pub bundle_decls: Vec<BundleDecl>,
     pub connectors: BTreeSet<String>,
+    pub oidc: Option<OidcDecl>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -976,6 +1012,7 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         flow_decls: file.access_flows.clone(),
         bundle_decls: file.bundles.clone(),
         connectors,
+        oidc: file.oidc,
     })
 }
 

@@ -19,7 +19,8 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         use ErrorCode as C;
         match self.code {
-            C::Unauthorized => StatusCode::UNAUTHORIZED,
+            C::Unauthorized | C::SignInRefused => StatusCode::UNAUTHORIZED,
+            C::SignInUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             C::Forbidden | C::SelfApproval | C::NotAnApprover | C::MfaRequired | C::InvalidMfaCode => StatusCode::FORBIDDEN,
             // An integration named that does not exist: not found, wherever named.
             C::NotFound | C::UnknownIntegration => StatusCode::NOT_FOUND,

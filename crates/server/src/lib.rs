@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod error;
 pub mod metrics;
 pub mod mfa;
+pub mod oidc;
 pub mod seal;
 pub mod owners;
 pub mod reconciler;
@@ -50,6 +51,8 @@ pub enum StartError {
     Tls { cert: String, key: String, error: std::io::Error },
     #[error("cannot read or make the MFA key `{path}`: {error}: set `server.mfa_key_file` to a file of 32 random bytes, or remove it to have one made")]
     MfaKey { path: String, error: std::io::Error },
+    #[error("sign-in (`[oidc]`): {0}")]
+    Oidc(String),
     #[error("the server stopped: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -92,6 +95,13 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
     // through the API join them when the store is read.
     let policy = state::Policy { flows: settings.flows.clone(), bundles: settings.bundles.clone(), stamp: (-1, -1) };
     let settings_directory = settings.directory.clone();
+    let sign_in = match &settings.oidc {
+        Some(o) => {
+            let secret = registry.resolve(&o.client_secret).await.map_err(|e| StartError::Oidc(format!("`oidc.client_secret`: {}", e.0)))?;
+            Some(Arc::new(oidc::SignIn::new(o.clone(), secret.trim_end().to_owned()).map_err(StartError::Oidc)?))
+        }
+        None => None,
+    };
     let st = AppState {
         store,
         settings: Arc::new(settings),
@@ -103,9 +113,11 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         hub,
         syncs: Default::default(),
         auth_guard,
+        sign_in_starts: Default::default(),
         mfa_key: Arc::new(mfa_key),
         policy: Arc::new(std::sync::RwLock::new(Arc::new(policy))),
         people: Arc::new(std::sync::RwLock::new(Arc::new(state::People { directory: settings_directory, stamp: None }))),
+        sign_in,
         integration_types: Arc::new(registry.config_schemas().into_iter().map(|(type_name, schema)| sesame_proto::IntegrationTypeView { type_name, schema }).collect()),
     };
     if let Err(e) = scim::refresh(&st).await {
@@ -143,7 +155,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
     // in front of a revoke.
     let mut worker_state = st.clone();
     worker_state.store =
-        Store::connect_dedicated(&st.settings.store).await.map_err(|error| StartError::Store { url: st.settings.store.clone(), error })?;
+        st.store.connect_dedicated(&st.settings.store).await.map_err(|error| StartError::Store { url: st.settings.store.clone(), error })?;
     tokio::spawn(worker::run(worker_state, owner));
     tokio::spawn(reconciler::run(st.clone()));
     tokio::spawn(discovery::run(st.clone()));

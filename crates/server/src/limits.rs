@@ -102,6 +102,42 @@ impl AuthGuard {
     }
 }
 
+/// Sign-ins started without a token (`/auth/login`, the device grant): each
+/// keeps a row until used or expired and calls the identity provider, so an
+/// address may start a few a minute, not a flood.
+pub struct SignInStarts(DefaultKeyedRateLimiter<String>);
+
+/// Sign-ins an address may start per minute.
+pub const SIGN_IN_STARTS_PER_MINUTE: u32 = 30;
+
+impl Default for SignInStarts {
+    fn default() -> Self {
+        SignInStarts(RateLimiter::keyed(Quota::per_minute(NonZeroU32::new(SIGN_IN_STARTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN))))
+    }
+}
+
+impl SignInStarts {
+    pub fn check(&self, who: &ClientAddr) -> Result<(), ApiError> {
+        if self.0.len() > 100_000 {
+            self.0.retain_recent();
+        }
+        self.0.check_key(&who.0).map_err(|_| {
+            ApiError::new(ErrorCode::TooManyRequests, format!("more than {SIGN_IN_STARTS_PER_MINUTE} sign-ins started from this address in a minute: wait a minute"))
+        })
+    }
+}
+
+/// The caller's address (`unknown` when the server was not told it).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(auth_keys(parts, None).swap_remove(0)))
+    }
+}
+
 /// The keys a sign-in attempt is counted under: the address, and the
 /// token's hash when there is one.
 pub fn auth_keys(parts: &axum::http::request::Parts, token_hash: Option<&str>) -> Vec<String> {

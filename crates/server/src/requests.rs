@@ -323,8 +323,9 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
         // worker would run it (no hand-off, no second commit for the claim).
         let owner = format!("api-{}", std::process::id());
         for job in st.store.insert_request_claiming(&new, &jobs, audit, now, &owner, st.settings.worker.lease_ms()).await? {
-            let st = st.clone();
-            tokio::spawn(async move { crate::worker::run_claimed(&st, job).await });
+            // The row is the one just committed: the job need not read it back.
+            let (st, row) = (st.clone(), new.stored_at(now));
+            tokio::spawn(async move { crate::worker::run_claimed_on(&st, job, row).await });
         }
     } else {
         st.store.insert_request(&new, &jobs, audit, now).await?;

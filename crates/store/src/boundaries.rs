@@ -40,7 +40,7 @@ impl Store {
             .bind(integration)
             .bind(principal_type)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         r.as_ref().map(row).transpose()
     }
@@ -48,7 +48,7 @@ impl Store {
     pub async fn boundaries(&self, integration: &str) -> Result<Vec<BoundaryRow>> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM boundaries WHERE integration = $1 ORDER BY principal_type, name"))
             .bind(integration)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(row).collect()
     }

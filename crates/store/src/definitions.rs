@@ -19,7 +19,7 @@ pub struct DefinitionRow {
 impl Store {
     /// Every definition, by kind and name.
     pub async fn definitions(&self) -> Result<Vec<DefinitionRow>> {
-        let rows = sqlx::query("SELECT kind, name, body, created_by, created_at, updated_at FROM definitions ORDER BY kind, name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT kind, name, body, created_by, created_at, updated_at FROM definitions ORDER BY kind, name").fetch_all(&self.read).await?;
         rows.iter()
             .map(|r| {
                 Ok(DefinitionRow {
@@ -36,7 +36,7 @@ impl Store {
 
     /// What changes when any definition does: (count, newest change).
     pub async fn definitions_stamp(&self) -> Result<(i64, i64)> {
-        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM definitions").fetch_one(&self.pool).await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at FROM definitions").fetch_one(&self.read).await?;
         Ok((r.try_get("n")?, r.try_get("at")?))
     }
 

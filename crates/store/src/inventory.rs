@@ -76,7 +76,7 @@ impl Store {
     pub async fn integration_state(&self, integration: &str) -> Result<Option<IntegrationState>> {
         let row = sqlx::query("SELECT name, status, message, last_sync FROM integration_state WHERE name = $1")
             .bind(integration)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.map(|r| {
             let status: String = r.try_get("status")?;
@@ -98,7 +98,7 @@ impl Store {
         )
         .bind(integration)
         .bind(resource_type)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {
@@ -122,7 +122,7 @@ impl Store {
                 .bind(integration)
                 .bind(resource_type)
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read)
                 .await?;
             if let Some(r) = row {
                 let meta: String = r.try_get("metadata")?;

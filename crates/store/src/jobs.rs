@@ -144,14 +144,14 @@ impl Store {
         )
         .bind(id)
         .bind(now.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.read)
         .await?;
         Ok(n > 0)
     }
 
     /// Earliest run time of any unfinished job, to know how long to sleep.
     pub async fn next_job_at(&self) -> Result<Option<Timestamp>> {
-        let t: Option<i64> = sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE done_at IS NULL").fetch_one(&self.pool).await?;
+        let t: Option<i64> = sqlx::query_scalar("SELECT MIN(run_at) FROM jobs WHERE done_at IS NULL").fetch_one(&self.read).await?;
         Ok(t.map(Timestamp))
     }
 
@@ -160,7 +160,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT request_id, failures, last_error FROM jobs WHERE kind = 'revoke' AND done_at IS NULL AND failures > 0",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter().map(|r| Ok((r.try_get("request_id")?, r.try_get("failures")?, r.try_get("last_error")?))).collect()
     }

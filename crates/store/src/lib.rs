@@ -15,6 +15,7 @@ mod pool;
 mod requests;
 mod boundaries;
 mod scim;
+mod signins;
 mod scopes;
 mod tokens;
 
@@ -28,6 +29,7 @@ pub use requests::{AccessHeld, ExtensionAsked, NewRequest, RequestFilter, Reques
 pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
 pub use scim::{ScimPut, ScimRow, ScimWrite};
+pub use signins::SignedIn;
 pub use scopes::ScopeRow;
 pub use mfa::MfaFactor;
 pub use definitions::DefinitionRow;

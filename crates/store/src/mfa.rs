@@ -39,7 +39,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<MfaFactor> {
 
 impl Store {
     pub async fn mfa_factor(&self, user: &str) -> Result<Option<MfaFactor>> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM mfa_factors WHERE user_email = $1")).bind(user).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM mfa_factors WHERE user_email = $1")).bind(user).fetch_optional(&self.read).await?;
         r.as_ref().map(row).transpose()
     }
 

@@ -6,6 +6,17 @@ use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Read-only SQLite connections per handle.
+const READERS: u32 = 4;
+
+/// SQLite opens read-write and creates the file unless the URL says otherwise.
+fn sqlite_url(url: &str, engine: Engine) -> String {
+    match engine {
+        Engine::Sqlite if !url.contains("mode=") => format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' }),
+        _ => url.to_owned(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
@@ -15,8 +26,18 @@ pub enum Engine {
 /// The store. Cheap to clone (a pool handle).
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Writes and transactions. On SQLite one connection: one writer at a
+    /// time is SQLite's nature, and queueing writers here (first come, first
+    /// served) keeps them out of SQLite's busy handler, which sleeps.
     pub(crate) pool: AnyPool,
+    /// Reads outside a transaction. On SQLite several read-only connections
+    /// (WAL readers never wait for the writer), so a read never queues
+    /// behind a write or behind the writer connection's return to the pool;
+    /// on PostgreSQL the same pool as writes.
+    pub(crate) read: AnyPool,
     pub(crate) engine: Engine,
+    /// False on a dedicated SQLite handle: the writer is another handle's.
+    owns_writer: bool,
 }
 
 impl Store {
@@ -30,8 +51,14 @@ impl Store {
 
     /// Another handle on an already migrated store with connections of its
     /// own: the worker's, so a flood of API calls never delays a revoke.
-    pub async fn connect_dedicated(url: &str) -> Result<Store> {
-        Store::open(url, 4).await
+    /// On SQLite, where writes take turns whatever the handle, it shares
+    /// `self`'s writer (a fair queue instead of two writers meeting in the
+    /// busy handler) and has readers of its own.
+    pub async fn connect_dedicated(&self, url: &str) -> Result<Store> {
+        match self.engine {
+            Engine::Sqlite => Ok(Store { pool: self.pool.clone(), read: Store::readers(url, &self.pool).await?, engine: self.engine, owns_writer: false }),
+            Engine::Postgres => Store::open(url, 4).await,
+        }
     }
 
     /// A transaction. On SQLite it takes the write lock at once (`BEGIN
@@ -53,18 +80,12 @@ impl Store {
         } else {
             return Err(StoreError::BadUrl(url.to_owned()));
         };
-        let url = match engine {
-            Engine::Sqlite if !url.contains("mode=") => {
-                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-            }
-            _ => url.to_owned(),
-        };
-        let opts = AnyConnectOptions::from_str(&url)?;
-        let pool = match engine {
+        let opts = AnyConnectOptions::from_str(&sqlite_url(url, engine))?;
+        Ok(match engine {
             // One writer at a time is SQLite's nature; one connection makes it
             // explicit and removes SQLITE_BUSY from the picture.
             Engine::Sqlite => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
@@ -79,13 +100,38 @@ impl Store {
                         })
                     })
                     .connect_with(opts)
-                    .await?
+                    .await?;
+                // The writer made the file and set WAL before any reader opens.
+                pool.acquire().await?;
+                Store { read: Store::readers(url, &pool).await?, pool, engine, owns_writer: true }
             }
             Engine::Postgres => {
-                AnyPoolOptions::new().max_connections(pg_connections).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?
+                let pool = AnyPoolOptions::new().max_connections(pg_connections).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?;
+                Store { read: pool.clone(), pool, engine, owns_writer: true }
             }
-        };
-        Ok(Store { pool, engine })
+        })
+    }
+
+    /// SQLite connections that only read (`query_only`): a statement that
+    /// writes fails on them instead of racing the writer. An in-memory
+    /// database exists on its one connection only, so it reads there.
+    async fn readers(url: &str, writer: &AnyPool) -> Result<AnyPool> {
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(writer.clone());
+        }
+        let opts = AnyConnectOptions::from_str(&sqlite_url(url, Engine::Sqlite))?;
+        Ok(AnyPoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA query_only = ON").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?)
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -100,8 +146,13 @@ impl Store {
         self.engine
     }
 
+    /// Close this handle's connections (a dedicated SQLite handle leaves the
+    /// writer it shares open).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.read.close().await;
+        if self.owns_writer {
+            self.pool.close().await;
+        }
     }
 }
 

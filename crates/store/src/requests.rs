@@ -330,7 +330,7 @@ impl Store {
     pub async fn bundle_requests(&self, group: &str) -> Result<Vec<RequestRow>> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM requests r WHERE r.bundle_request = $1 ORDER BY r.id"))
             .bind(group)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(row_to_request).collect()
     }
@@ -496,7 +496,7 @@ impl Store {
     pub async fn get_request(&self, id: &str) -> Result<Option<RequestRow>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM requests r WHERE r.id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(row_to_request).transpose()
     }
@@ -512,7 +512,7 @@ impl Store {
             .bind(&f.integration)
             .bind(f.limit.unwrap_or(1000))
             .bind(&f.grantee)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(row_to_request).collect()
     }
@@ -530,7 +530,7 @@ impl Store {
              AND EXISTS (SELECT 1 FROM audit a WHERE a.request_id = r.id AND a.action = 'grant.done') \
              ORDER BY granted_at, r.id"
         );
-        let rows = sqlx::query(&sql).bind(requester).bind(integration).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(requester).bind(integration).fetch_all(&self.read).await?;
         rows.iter()
             .map(|r| {
                 Ok(AccessHeld {
@@ -550,7 +550,7 @@ impl Store {
              OR EXISTS (SELECT 1 FROM jobs j WHERE j.request_id = r.id AND j.kind = 'cleanup' AND j.done_at IS NULL))",
         )
         .bind(integration)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         Ok(rows)
     }
@@ -563,7 +563,7 @@ impl Store {
         ))
         .bind(integration)
         .bind(older_than.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter().map(row_to_request).collect()
     }

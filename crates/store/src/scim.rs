@@ -57,18 +57,18 @@ fn row(r: &sqlx::any::AnyRow) -> Result<ScimRow> {
 impl Store {
     /// Every resource of a kind, oldest first.
     pub async fn scim_resources(&self, kind: &str) -> Result<Vec<ScimRow>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM scim_resources WHERE kind = $1 ORDER BY created_at, id")).bind(kind).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM scim_resources WHERE kind = $1 ORDER BY created_at, id")).bind(kind).fetch_all(&self.read).await?;
         rows.iter().map(row).collect()
     }
 
     pub async fn scim_resource(&self, kind: &str, id: &str) -> Result<Option<ScimRow>> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM scim_resources WHERE kind = $1 AND id = $2")).bind(kind).bind(id).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM scim_resources WHERE kind = $1 AND id = $2")).bind(kind).bind(id).fetch_optional(&self.read).await?;
         r.as_ref().map(row).transpose()
     }
 
     /// What changes when any resource does: (count, newest change, sum of versions).
     pub async fn scim_stamp(&self) -> Result<(i64, i64, i64)> {
-        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v FROM scim_resources").fetch_one(&self.pool).await?;
+        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(updated_at), 0) AS at, CAST(COALESCE(SUM(version), 0) AS BIGINT) AS v FROM scim_resources").fetch_one(&self.read).await?;
         Ok((r.try_get("n")?, r.try_get("at")?, r.try_get("v")?))
     }
 

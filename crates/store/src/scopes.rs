@@ -29,12 +29,12 @@ fn row(r: &sqlx::any::AnyRow) -> Result<ScopeRow> {
 
 impl Store {
     pub async fn scope(&self, name: &str) -> Result<Option<ScopeRow>> {
-        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM access_scopes WHERE name = $1")).bind(name).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(&format!("SELECT {COLUMNS} FROM access_scopes WHERE name = $1")).bind(name).fetch_optional(&self.read).await?;
         r.as_ref().map(row).transpose()
     }
 
     pub async fn scopes(&self) -> Result<Vec<ScopeRow>> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM access_scopes ORDER BY name")).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM access_scopes ORDER BY name")).fetch_all(&self.read).await?;
         rows.iter().map(row).collect()
     }
 

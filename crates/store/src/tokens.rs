@@ -43,12 +43,12 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT user_email FROM tokens WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)")
             .bind(hash)
             .bind(now.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?)
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRow>> {
-        let rows = sqlx::query("SELECT hash, user_email, label, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at, hash").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT hash, user_email, label, created_at, expires_at, revoked_at FROM tokens ORDER BY created_at, hash").fetch_all(&self.read).await?;
         rows.iter()
             .map(|r| {
                 let hash: String = r.try_get("hash")?;

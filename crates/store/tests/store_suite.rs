@@ -5,7 +5,7 @@
 
 use sesame_core::lifecycle::{self, ActionError, Event, JobRun, Request, RetryPolicy, Step, Transition};
 use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome, RequestStatus, Timestamp};
-use sesame_store::{NewJob, NewRequest, RequestFilter, ScimPut, ScimWrite, Store, StoredResource};
+use sesame_store::{NewJob, NewRequest, RequestFilter, ScimPut, ScimWrite, SignedIn, Store, StoredResource};
 use std::time::Duration;
 
 fn pg_admin_url() -> String {
@@ -389,11 +389,17 @@ async fn one_approval_of_several_is_compare_and_set(s: Store) {
 }
 both!(one_approval_of_several_is_compare_and_set);
 
-/// The worker's own handle sees what the API's handle wrote.
+/// The worker's own handle sees what the API's handle wrote, and the other
+/// way round; each reads at once what it has just written itself (reads run
+/// on other connections than writes on SQLite).
 async fn a_dedicated_handle_shares_the_store(url: &str, s: Store) {
-    let worker = Store::connect_dedicated(url).await.unwrap();
+    let worker = s.connect_dedicated(url).await.unwrap();
     s.insert_request(&req("d1", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "d1"), Timestamp(0)).await.unwrap();
     assert_eq!(worker.get_request("d1").await.unwrap().unwrap().status, RequestStatus::Pending);
+    assert_eq!(s.get_request("d1").await.unwrap().unwrap().status, RequestStatus::Pending);
+    worker.insert_request(&req("d2", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "d2"), Timestamp(1)).await.unwrap();
+    assert_eq!(s.get_request("d2").await.unwrap().unwrap().status, RequestStatus::Pending);
+    assert_eq!(worker.get_request("d2").await.unwrap().unwrap().status, RequestStatus::Pending);
     worker.close().await;
 }
 
@@ -411,6 +417,37 @@ async fn a_dedicated_handle_shares_the_store_on_postgres() {
     a_dedicated_handle_shares_the_store(&format!("{}/{db}", pg_admin_url()), store.clone()).await;
     drop_db(store, db).await;
 }
+
+/// A sign-in under way is taken once; a replay finds nothing; an expired
+/// one is gone. A sign-in records who and their session token in one
+/// commit; people count only while their session lasts; sign-out ends it.
+async fn sign_ins_are_used_once_and_last_their_session(s: Store) {
+    s.put_signin_pending("h1", "code", "{\"nonce\":\"n'1\"}", Timestamp(1_000), Timestamp(0)).await.unwrap();
+    s.put_signin_pending("h2", "device", "{}", Timestamp(50), Timestamp(0)).await.unwrap();
+    assert_eq!(s.signin_pending("h1", "device", Timestamp(1)).await.unwrap(), None, "the kind is part of the key");
+    assert_eq!(s.signin_pending("h2", "device", Timestamp(1)).await.unwrap().as_deref(), Some("{}"), "a device code stays while polled");
+    assert_eq!(s.take_signin_pending("h1", "code", Timestamp(2)).await.unwrap().as_deref(), Some("{\"nonce\":\"n'1\"}"));
+    assert_eq!(s.take_signin_pending("h1", "code", Timestamp(3)).await.unwrap(), None, "a replayed state finds nothing");
+    assert_eq!(s.take_signin_pending("h2", "device", Timestamp(60)).await.unwrap(), None, "expired");
+
+    let who = SignedIn { email: "ann@x.io".into(), subject: "sub-1".into(), name: Some("Ann O'Neil".into()), groups: vec!["eng".into(), "a\"b".into()], until: Timestamp(10_000) };
+    assert_eq!(s.signin_stamp(Timestamp(5)).await.unwrap().0, 0);
+    s.sign_in(&who, "tokhash1", "oidc browser session", audit(AuditAction::SignIn, ""), Timestamp(5)).await.unwrap();
+    assert_eq!(s.user_for_token("tokhash1", Timestamp(6)).await.unwrap().as_deref(), Some("ann@x.io"));
+    assert_eq!(s.signins(Timestamp(6)).await.unwrap(), vec![who.clone()]);
+    assert_eq!(s.signin_stamp(Timestamp(6)).await.unwrap(), (1, 5));
+    // Signing in again replaces what the provider said before.
+    let again = SignedIn { groups: vec!["ops".into()], until: Timestamp(20_000), ..who.clone() };
+    s.sign_in(&again, "tokhash2", "oidc device session", audit(AuditAction::SignIn, ""), Timestamp(7)).await.unwrap();
+    assert_eq!(s.signins(Timestamp(8)).await.unwrap(), vec![again]);
+    assert!(s.signins(Timestamp(20_000)).await.unwrap().is_empty(), "not once the session has ended");
+    assert_eq!(s.user_for_token("tokhash2", Timestamp(20_001)).await.unwrap(), None, "the session token expires with it");
+    assert!(s.sign_out("tokhash1", audit(AuditAction::SignOut, ""), Timestamp(9)).await.unwrap());
+    assert!(!s.sign_out("tokhash1", audit(AuditAction::SignOut, ""), Timestamp(9)).await.unwrap(), "once");
+    assert_eq!(s.user_for_token("tokhash1", Timestamp(10)).await.unwrap(), None);
+    assert_eq!(s.user_for_token("tokhash2", Timestamp(10)).await.unwrap().as_deref(), Some("ann@x.io"), "other sessions go on");
+}
+both!(sign_ins_are_used_once_and_last_their_session);
 
 /// Every public function of the store is called somewhere in this suite.
 #[test]

@@ -4,5 +4,6 @@
 //! on nothing of Sesame's.
 
 pub mod moto;
+pub mod oidc;
 pub mod params;
 pub mod targets;

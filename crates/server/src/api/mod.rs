@@ -12,6 +12,7 @@ mod mfa;
 mod reports;
 mod requests;
 mod scopes;
+mod signin;
 pub mod views;
 
 use crate::state::AppState;
@@ -33,6 +34,7 @@ use utoipa::OpenApi;
         scopes::list, scopes::show, scopes::create, scopes::update, scopes::delete, scopes::units, scopes::preview,
         audit::list, audit::export, reports::access, whoami,
         declared::apply, declared::export, declared::integration_types,
+        signin::login, signin::callback, signin::device_start, signin::device_poll, signin::logout,
     ),
     components(schemas(
         sesame_proto::CreateRequest, sesame_proto::DryRunView, sesame_proto::Reason, sesame_proto::RequestView, sesame_proto::ApprovalPartView, sesame_proto::ErrorBody,
@@ -44,6 +46,7 @@ use utoipa::OpenApi;
         sesame_proto::AccessFlowView, sesame_proto::ExtensionAskedView, sesame_proto::BundleRequestBody, sesame_proto::BundleTargetView, sesame_proto::BundleView, sesame_proto::BundleGrantView, sesame_proto::BundleDryRunView, sesame_proto::BundleRequestView,
         sesame_proto::audit::AuditRecord, sesame_proto::audit::AuditFields, sesame_proto::AccessReportRow,
         sesame_proto::ApplyBody, sesame_proto::ApplyPlan, sesame_proto::PlannedChange, sesame_proto::FieldChange, sesame_proto::Declarations, sesame_proto::IntegrationTypeView,
+        sesame_proto::DeviceStartView, sesame_proto::DevicePollBody, sesame_proto::DevicePollView,
     )),
     modifiers(&BearerAuth, &ErrorResponses)
 )]
@@ -109,6 +112,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/metrics", get(crate::metrics::handler))
         .route("/api/v1/whoami", get(whoami))
+        .route("/auth/login", get(signin::login))
+        .route("/auth/callback", get(signin::callback))
+        .route("/api/v1/auth/device", post(signin::device_start))
+        .route("/api/v1/auth/device/token", post(signin::device_poll))
+        .route("/api/v1/auth/logout", post(signin::logout))
         .route("/api/v1/requests", post(requests::create).get(requests::list))
         .route("/api/v1/requests/dry-run", post(requests::dry_run))
         .route("/api/v1/requests/{id}", get(requests::show))
@@ -168,5 +176,5 @@ pub fn router(state: AppState) -> Router {
 /// Who the token belongs to.
 #[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = sesame_proto::WhoAmI)))]
 async fn whoami(crate::auth::Caller(u): crate::auth::Caller) -> Json<sesame_proto::WhoAmI> {
-    Json(sesame_proto::WhoAmI { email: u.email, admin: u.admin })
+    Json(sesame_proto::WhoAmI { email: u.email, admin: u.admin, auditor: u.auditor, name: u.name, groups: u.groups.into_iter().collect() })
 }

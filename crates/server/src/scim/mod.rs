@@ -482,20 +482,23 @@ async fn delete_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, 
 }
 
 /// The file's people overlaid by the store's SCIM people.
-pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Directory, roles: &sesame_core::Roles) -> std::result::Result<sesame_core::Directory, sesame_store::StoreError> {
+pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Directory, roles: &sesame_core::Roles, now: sesame_core::Timestamp) -> std::result::Result<sesame_core::Directory, sesame_store::StoreError> {
     let parse = |rs: Vec<ScimRow>| rs.into_iter().map(|r| (r.id, serde_json::from_str(&r.body).unwrap_or(Value::Null))).collect::<Vec<_>>();
     let users = parse(store.scim_resources("User").await?);
     let groups = parse(store.scim_resources("Group").await?);
-    Ok(people::directory(file, &users, &groups, roles))
+    let signed_in = store.signins(now).await?;
+    Ok(people::directory(file, &users, &groups, &signed_in, roles))
 }
 
-/// Rebuild the directory from the file and the store when the store changed.
+/// Rebuild the directory from the file and the store when the store changed
+/// (or a sign-in's session ended).
 pub async fn refresh(st: &AppState) -> std::result::Result<(), sesame_store::StoreError> {
-    let stamp = st.store.scim_stamp().await?;
+    let now = crate::clock::now();
+    let stamp = (st.store.scim_stamp().await?, st.store.signin_stamp(now).await?);
     if st.people().stamp == Some(stamp) {
         return Ok(());
     }
-    let directory = directory_of(&st.store, &st.settings.directory, &st.settings.roles).await?;
+    let directory = directory_of(&st.store, &st.settings.directory, &st.settings.roles, now).await?;
     *st.people.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(People { directory, stamp: Some(stamp) });
     Ok(())
 }

@@ -7,6 +7,7 @@
 use super::filter::get_ci;
 use super::schema::ENTERPRISE;
 use sesame_core::{Directory, Roles, User};
+use sesame_store::SignedIn;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -33,7 +34,7 @@ fn text(v: Option<&Value>) -> Option<String> {
 
 /// `users` and `groups`: (id, resource) of every stored SCIM resource;
 /// `roles` granted by group to everybody.
-pub fn directory(config: &Directory, users: &[(String, Value)], groups: &[(String, Value)], roles: &Roles) -> Directory {
+pub fn directory(config: &Directory, users: &[(String, Value)], groups: &[(String, Value)], signed_in: &[SignedIn], roles: &Roles) -> Directory {
     let by_id: BTreeMap<&str, &Value> = users.iter().map(|(id, u)| (id.as_str(), u)).collect();
     let mut out: Vec<User> = config.users.clone();
     for (id, u) in users {
@@ -68,6 +69,32 @@ pub fn directory(config: &Directory, users: &[(String, Value)], groups: &[(Strin
             .collect();
         out.push(User { email, groups: member_of, admin, auditor: false, name, manager, attributes });
     }
+    // Who signed in through the identity provider: SCIM's word stands for
+    // those it pushed (a deactivated person stays out); the file's people
+    // gain the provider's groups; anyone else is who the provider said.
+    let pushed: Vec<String> = users.iter().filter_map(|(_, u)| email_of(u)).collect();
+    for s in signed_in {
+        if pushed.iter().any(|p| p.eq_ignore_ascii_case(&s.email)) {
+            continue;
+        }
+        match out.iter_mut().find(|x| x.email.eq_ignore_ascii_case(&s.email)) {
+            Some(known) => {
+                known.groups.extend(s.groups.iter().cloned());
+                if known.name.is_none() {
+                    known.name = s.name.clone();
+                }
+            }
+            None => out.push(User {
+                email: s.email.clone(),
+                groups: s.groups.iter().cloned().collect(),
+                admin: false,
+                auditor: false,
+                name: s.name.clone(),
+                manager: None,
+                attributes: BTreeMap::new(),
+            }),
+        }
+    }
     let mut d = Directory { users: out };
     roles.apply(&mut d);
     d
@@ -80,6 +107,26 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn signed_in_people_join_with_their_providers_groups() {
+        let config = Directory { users: vec![User { email: "ann@x.io".into(), groups: ["ops".to_string()].into(), ..Default::default() }] };
+        let users = vec![("u3".to_string(), json!({"userName": "gone@x.io", "active": false}))];
+        let signed = |email: &str, groups: &[&str]| SignedIn {
+            email: email.into(),
+            subject: "s".into(),
+            name: Some("From The Provider".into()),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            until: sesame_core::Timestamp(1),
+        };
+        let roles = Roles { admins: vec!["sesame-admins".into()], ..Roles::default() };
+        let d = directory(&config, &users, &[], &[signed("ann@x.io", &["eng"]), signed("new@x.io", &["sesame-admins"]), signed("gone@x.io", &["eng"])], &roles);
+        let ann = d.user("ann@x.io").unwrap();
+        assert_eq!(ann.groups.iter().collect::<Vec<_>>(), ["eng", "ops"], "the file's groups and the provider's");
+        assert_eq!(ann.name.as_deref(), Some("From The Provider"));
+        assert!(d.user("new@x.io").unwrap().admin, "the provider's group grants a role");
+        assert!(d.user("gone@x.io").is_none(), "SCIM deactivated them: a sign-in does not bring them back");
+    }
+
+    #[test]
     fn scim_people_overlay_the_configuration() {
         let config = Directory { users: vec![User { email: "ann@x.io".into(), admin: true, ..Default::default() }, User { email: "gone@x.io".into(), ..Default::default() }] };
         let users = vec![
@@ -90,7 +137,7 @@ mod tests {
         ];
         let groups = vec![("g1".to_string(), json!({"displayName": "developers", "members": [{"value": "u1"}, {"value": "u3"}]}))];
         let roles = Roles { auditors: vec!["developers".into()], ..Roles::default() };
-        let d = directory(&config, &users, &groups, &roles);
+        let d = directory(&config, &users, &groups, &[], &roles);
         assert!(d.user("ann@x.io").unwrap().auditor, "a pushed group grants a role");
         let ann = d.user("ann@x.io").unwrap();
         assert!(ann.admin, "an admin of the file stays one");

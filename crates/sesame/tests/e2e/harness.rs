@@ -76,6 +76,7 @@ pub struct Harness {
     pub server: Option<Child>,
     pub pg: PgPool,
     pub remote: bool,
+    listen: String,
     /// Declared last: dropped after the server is killed.
     _scratch: ScratchDb,
 }
@@ -95,6 +96,9 @@ pub struct Opts {
     pub server_extra: String,
     /// Extra lines for the `[worker]` section (e.g. a short lease).
     pub worker_extra: String,
+    /// Where the server listens (a free port when `None`), for a URL that
+    /// must be known before it starts (an identity provider's redirect).
+    pub listen: Option<String>,
 }
 
 impl Default for Opts {
@@ -107,6 +111,7 @@ impl Default for Opts {
             remote: false,
             server_extra: String::new(),
             worker_extra: String::new(),
+            listen: None,
         }
     }
 }
@@ -128,13 +133,14 @@ impl Harness {
         let (server_cfg, connector_cfg) = config_text(&db, &prefix, &opts);
         std::fs::write(&config, server_cfg).unwrap();
         std::fs::write(dir.join("connector.toml"), connector_cfg).unwrap();
-        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg, remote: opts.remote, _scratch: scratch };
+        let listen = opts.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
+        let mut h = Harness { dir, config, db, prefix, url: String::new(), server: None, pg, remote: opts.remote, listen, _scratch: scratch };
         h.spawn_server();
         h
     }
 
     pub fn spawn_server(&mut self) {
-        let (child, url) = self.spawn_replica("server.log");
+        let (child, url) = self.spawn_replica_on("server.log", &self.listen.clone());
         self.url = url;
         self.server = Some(child);
     }

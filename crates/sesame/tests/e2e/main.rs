@@ -15,5 +15,6 @@ mod declared_tests;
 mod flow_tests;
 mod ha_tests;
 mod mfa_tests;
+mod oidc_tests;
 mod scim_tests;
 mod scope_tests;
