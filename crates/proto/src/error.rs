@@ -56,8 +56,9 @@ pub enum ErrorCode {
     MfaLocked,
     /// The access flow does not allow this extension (none left, or too long).
     ExtensionNotAllowed,
-    /// Sign-in through an identity provider is not configured (`[oidc]`),
-    /// or the provider cannot be reached now.
+    /// Sign-in through an identity provider is not configured (`[oidc]`).
+    SignInNotConfigured,
+    /// The identity provider cannot be reached now.
     SignInUnavailable,
     /// The identity provider's answer was refused (the message says which
     /// check failed), or the sign-in was unknown, used or expired.
@@ -107,6 +108,7 @@ impl ErrorCode {
             ErrorCode::InvalidMfaCode => "invalid_mfa_code",
             ErrorCode::MfaLocked => "mfa_locked",
             ErrorCode::ExtensionNotAllowed => "extension_not_allowed",
+            ErrorCode::SignInNotConfigured => "sign_in_not_configured",
             ErrorCode::SignInUnavailable => "sign_in_unavailable",
             ErrorCode::SignInRefused => "sign_in_refused",
             ErrorCode::Unreachable => "unreachable",

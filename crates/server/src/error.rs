@@ -23,7 +23,7 @@ impl ApiError {
             C::SignInUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             C::Forbidden | C::SelfApproval | C::NotAnApprover | C::MfaRequired | C::InvalidMfaCode => StatusCode::FORBIDDEN,
             // An integration named that does not exist: not found, wherever named.
-            C::NotFound | C::UnknownIntegration => StatusCode::NOT_FOUND,
+            C::NotFound | C::UnknownIntegration | C::SignInNotConfigured => StatusCode::NOT_FOUND,
             C::InvalidState | C::CredentialsAlreadyShown | C::AlreadyExists | C::MfaNotEnrolled => StatusCode::CONFLICT,
             C::IntegrationError => StatusCode::BAD_GATEWAY,
             C::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -62,16 +62,16 @@ impl utoipa::Modify for ErrorResponses {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let statuses: [(&str, &str); 11] = [
             ("400", "Malformed request (body, query or path): `bad_request`"),
-            ("401", "No, unknown, expired or revoked token: `unauthorized`"),
+            ("401", "No, unknown, expired or revoked token: `unauthorized`; a sign-in the identity provider's answer failed: `sign_in_refused`"),
             ("403", "Not allowed for this caller: `forbidden`, `self_approval`, `not_an_approver`, `mfa_required`, `invalid_mfa_code`"),
-            ("404", "No such request, integration or endpoint (or not visible to the caller): `not_found`"),
+            ("404", "No such request, integration or endpoint (or not visible to the caller): `not_found`; no identity provider configured: `sign_in_not_configured`"),
             ("409", "Not possible in the current state: `invalid_state`, `credentials_already_shown`, `already_exists`, `mfa_not_enrolled`"),
             ("413", "Body larger than the endpoint takes: `payload_too_large`"),
             ("422", "Refused as asked: `unknown_integration`, `unknown_resource`, `duration_too_long`, `no_matching_flow`, `cannot_grant`, `invalid_query`, `outside_timeframe`, `reason_required`, `extension_not_allowed`, ..."),
             ("429", "Too many failed sign-ins from this address or token (`too_many_requests`), or wrong MFA codes (`mfa_locked`)"),
             ("500", "The store failed: `internal`"),
             ("502", "The integration failed: `integration_error`"),
-            ("503", "At the concurrency limit or too slow: `overloaded`"),
+            ("503", "At the concurrency limit or too slow: `overloaded`; the identity provider cannot be reached: `sign_in_unavailable`"),
         ];
         for item in openapi.paths.paths.values_mut() {
             for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten() {

@@ -28,7 +28,7 @@ const DEVICE_WAIT: Duration = Duration::from_secs(20);
 
 fn provider(st: &AppState) -> Result<Arc<SignIn>, ApiError> {
     st.sign_in.clone().ok_or_else(|| {
-        ApiError::new(ErrorCode::SignInUnavailable, "sign-in through an identity provider is not configured: add [oidc] to the configuration, or use `sesame token issue`")
+        ApiError::new(ErrorCode::SignInNotConfigured, "sign-in through an identity provider is not configured: add [oidc] to the configuration, or use `sesame token issue`")
     })
 }
 
@@ -85,7 +85,7 @@ pub struct LoginQuery {
 }
 
 /// Start a browser sign-in: redirects to the identity provider.
-#[utoipa::path(get, path = "/auth/login", params(LoginQuery), responses((status = 303, description = "to the identity provider")))]
+#[utoipa::path(get, path = "/auth/login", security(()), params(LoginQuery), responses((status = 303, description = "to the identity provider")))]
 pub async fn login(State(st): State<AppState>, from: ClientAddr, ApiQuery(q): ApiQuery<LoginQuery>) -> Result<Response, ApiError> {
     let sign_in = provider(&st)?;
     st.sign_in_starts.check(&from)?;
@@ -108,7 +108,7 @@ pub struct CallbackQuery {
 
 /// Where the identity provider sends the browser back: the code is
 /// exchanged, the ID token checked, and a session cookie set.
-#[utoipa::path(get, path = "/auth/callback", params(CallbackQuery), responses((status = 303, description = "signed in: to where the sign-in started")))]
+#[utoipa::path(get, path = "/auth/callback", security(()), params(CallbackQuery), responses((status = 303, description = "signed in: to where the sign-in started")))]
 pub async fn callback(State(st): State<AppState>, from: ClientAddr, ApiQuery(q): ApiQuery<CallbackQuery>) -> Result<Response, ApiError> {
     let sign_in = provider(&st)?;
     st.auth_guard.check(std::slice::from_ref(&from.0))?;
@@ -145,7 +145,7 @@ pub async fn callback(State(st): State<AppState>, from: ClientAddr, ApiQuery(q):
 
 /// Start a device sign-in (`sesame login`): where the person goes, the code
 /// they enter, and a handle to poll with.
-#[utoipa::path(post, path = "/api/v1/auth/device", responses((status = 200, body = DeviceStartView)))]
+#[utoipa::path(post, path = "/api/v1/auth/device", security(()), responses((status = 200, body = DeviceStartView)))]
 pub async fn device_start(State(st): State<AppState>, from: ClientAddr) -> Result<Json<DeviceStartView>, ApiError> {
     let sign_in = provider(&st)?;
     st.sign_in_starts.check(&from)?;
@@ -166,7 +166,7 @@ pub async fn device_start(State(st): State<AppState>, from: ClientAddr) -> Resul
 
 /// Poll a device sign-in: waits up to 20 s for the person to approve, then
 /// answers `pending` (poll again) or the session token (shown once).
-#[utoipa::path(post, path = "/api/v1/auth/device/token", request_body = DevicePollBody, responses((status = 200, body = DevicePollView)))]
+#[utoipa::path(post, path = "/api/v1/auth/device/token", security(()), request_body = DevicePollBody, responses((status = 200, body = DevicePollView)))]
 pub async fn device_poll(State(st): State<AppState>, from: ClientAddr, ApiJson(b): ApiJson<DevicePollBody>) -> Result<Json<DevicePollView>, ApiError> {
     let sign_in = provider(&st)?;
     st.auth_guard.check(std::slice::from_ref(&from.0))?;

@@ -252,7 +252,7 @@ async fn without_a_provider_sign_in_says_how_to_get_a_token() {
     let h = Harness::start("", Opts::default()).await;
     let r = reqwest::Client::new().get(format!("{}/auth/login", h.url)).send().await.unwrap();
     let (status, body) = refusal(r).await;
-    assert_eq!((status, body["code"].as_str()), (503, Some("sign_in_unavailable")), "{body}");
+    assert_eq!((status, body["code"].as_str()), (404, Some("sign_in_not_configured")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("sesame token issue"), "{body}");
     // The local admin's token still works.
     let me = h.cli(&h.token("admin@example.com"), &["whoami"]);
