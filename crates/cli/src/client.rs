@@ -66,7 +66,7 @@ impl ApiClient {
     /// A client with the caller's token: `--token`/`SESAME_TOKEN`, else the
     /// session `sesame login` kept for this server.
     pub fn new(o: &ClientOpts) -> Result<ApiClient, ApiFailure> {
-        let token = o.token.clone().or_else(|| crate::session::load(&o.url).map(|s| s.token)).ok_or_else(|| {
+        let token = o.token.clone().or_else(|| crate::session_file::load(&o.url).map(|s| s.token)).ok_or_else(|| {
             ApiFailure::Transport("no token: run `sesame login`, or set SESAME_TOKEN / pass --token (an admin issues one with `sesame token issue`)".into())
         })?;
         ApiClient::with_token(o, &token)

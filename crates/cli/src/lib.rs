@@ -4,6 +4,7 @@ mod client;
 mod declared;
 mod print;
 mod session;
+mod session_file;
 
 pub use client::{ApiClient, ApiFailure};
 pub use declared::{apply, export, ApplyArgs, ExportArgs};
