@@ -15,7 +15,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl, IdToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -121,6 +121,10 @@ impl SignIn {
         Ok(SignIn { cfg, secret, http, provider: RwLock::new(None) })
     }
 
+    pub fn redirect_url(&self) -> &str {
+        &self.cfg.redirect_url
+    }
+
     pub fn issuer(&self) -> &str {
         &self.cfg.issuer
     }
@@ -174,7 +178,6 @@ impl SignIn {
             .request_async(&self.http)
             .await
             .map_err(|e| SignInError::Refused(format!("the provider did not exchange the code: {}", describe(&e))))?;
-        let _ = token.access_token();
         let raw = token.id_token().ok_or_else(|| SignInError::Refused("the provider sent no ID token: add the `openid` scope".into()))?.to_string();
         self.verify(&raw, Some(&started.nonce), now).await
     }
@@ -239,6 +242,12 @@ impl SignIn {
         let email = claims.email().map(|e| e.as_str().to_owned()).ok_or_else(|| {
             openidconnect::ClaimsVerificationError::Other("the ID token has no `email`: add the `email` scope".into())
         })?;
+        if !plain_email(&email) {
+            return Err(openidconnect::ClaimsVerificationError::Other(format!(
+                "the ID token's e-mail `{}` is not a plain address (one `@`, no `:`, spaces or controls)",
+                email.escape_debug()
+            )));
+        }
         if claims.email_verified() == Some(false) {
             return Err(openidconnect::ClaimsVerificationError::Other(format!("the provider has not verified `{email}`")));
         }
@@ -268,6 +277,14 @@ fn describe(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// An e-mail Sesame can know a person by: `local@domain`, nothing that
+/// could pass for one of Sesame's own principals (`scim:…`, `connector:…`).
+fn plain_email(e: &str) -> bool {
+    let mut parts = e.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else { return false };
+    !local.is_empty() && !domain.is_empty() && !e.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control())
+}
+
 /// Where a browser may be sent after signing in: a path on this server only
 /// (never another host: no open redirect).
 pub fn safe_return(to: Option<&str>) -> String {
@@ -280,6 +297,14 @@ pub fn safe_return(to: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_plain_addresses_are_people() {
+        assert!(plain_email("o'brien+ops@example.com"));
+        for hostile in ["scim:provisioning", "connector:dc-1@x.io", "a@b@c", "@x.io", "a@", "a b@x.io", "a@x.io\n", ""] {
+            assert!(!plain_email(hostile), "{hostile:?}");
+        }
+    }
 
     #[test]
     fn return_paths_stay_on_this_server() {

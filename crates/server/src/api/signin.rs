@@ -134,7 +134,8 @@ pub async fn callback(State(st): State<AppState>, from: ClientAddr, ApiQuery(q):
         Err(e) => return Err(refused(&st, &from, "browser", e).await),
     };
     let (token, until) = open_session(&st, &sign_in, &who, "browser").await?;
-    let secure = if st.settings.tls.is_some() { "; Secure" } else { "" };
+    // Over HTTPS (here, or at a proxy in front) the cookie never travels in clear.
+    let secure = if st.settings.tls.is_some() || sign_in.redirect_url().starts_with("https://") { "; Secure" } else { "" };
     let max_age = until.0.saturating_sub(clock::now().0) / 1000;
     let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     let mut headers = HeaderMap::new();

@@ -139,6 +139,7 @@ async fn hostile_id_tokens_are_refused() {
         ("tamper-unknown-kid", "key"),
         ("tamper-replayed-nonce", "nonce"),
         ("carol", "not verified"),
+        ("tamper-reserved-email", "not a plain address"),
     ] {
         let browser = Browser::new(None);
         let r = browser.code_flow(&format!("{}/auth/login", h.url), login).await;
@@ -160,7 +161,7 @@ async fn hostile_id_tokens_are_refused() {
     let admin = h.token("admin@example.com");
     let audit = h.cli(&admin, &["audit"]);
     let refused = audit.as_array().unwrap().iter().filter(|e| e["action"] == "auth.sign_in" && e["outcome"] == "error").count();
-    assert!(refused >= 9, "{audit}");
+    assert!(refused >= 10, "{audit}");
     // Starting sign-ins without end from one address is cut off.
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut limited = None;
