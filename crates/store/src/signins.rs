@@ -1,7 +1,6 @@
 //! Sign-in through an OpenID Provider: sign-ins under way (a browser's
 //! `state`, a device code), kept until used or expired, and the people who
-//! signed in with what their provider said of them (e-mail, name, groups),
-//! while their session lasts.
+//! signed in with what their provider said of them (e-mail, name, groups).
 
 use crate::{AuditDraft, Result, Store};
 use sesame_core::Timestamp;
@@ -86,10 +85,10 @@ impl Store {
         Ok(())
     }
 
-    /// The people signed in now (their session has not ended).
-    pub async fn signins(&self, now: Timestamp) -> Result<Vec<SignedIn>> {
-        let rows = sqlx::query("SELECT email, subject, name, groups, until FROM signins WHERE until > $1 ORDER BY email")
-            .bind(now.0)
+    /// The people who signed in after `since` (their latest sign-in).
+    pub async fn signins(&self, since: Timestamp) -> Result<Vec<SignedIn>> {
+        let rows = sqlx::query("SELECT email, subject, name, groups, until FROM signins WHERE at > $1 ORDER BY email")
+            .bind(since.0)
             .fetch_all(&self.read)
             .await?;
         rows.iter()
@@ -106,9 +105,9 @@ impl Store {
             .collect()
     }
 
-    /// What changes when the people signed in do: (how many now, latest sign-in).
-    pub async fn signin_stamp(&self, now: Timestamp) -> Result<(i64, i64)> {
-        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(at), 0) AS at FROM signins WHERE until > $1").bind(now.0).fetch_one(&self.read).await?;
+    /// What changes when [`Store::signins`] since `since` does: (how many, latest sign-in).
+    pub async fn signin_stamp(&self, since: Timestamp) -> Result<(i64, i64)> {
+        let r = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(at), 0) AS at FROM signins WHERE at > $1").bind(since.0).fetch_one(&self.read).await?;
         Ok((r.try_get("n")?, r.try_get("at")?))
     }
 

@@ -420,7 +420,8 @@ async fn a_dedicated_handle_shares_the_store_on_postgres() {
 
 /// A sign-in under way is taken once; a replay finds nothing; an expired
 /// one is gone. A sign-in records who and their session token in one
-/// commit; people count only while their session lasts; sign-out ends it.
+/// commit; people are listed by their latest sign-in; sign-out ends a
+/// session, and a session's token expires with it.
 async fn sign_ins_are_used_once_and_last_their_session(s: Store) {
     s.put_signin_pending("h1", "code", "{\"nonce\":\"n'1\"}", Timestamp(1_000), Timestamp(0)).await.unwrap();
     s.put_signin_pending("h2", "device", "{}", Timestamp(50), Timestamp(0)).await.unwrap();
@@ -431,16 +432,17 @@ async fn sign_ins_are_used_once_and_last_their_session(s: Store) {
     assert_eq!(s.take_signin_pending("h2", "device", Timestamp(60)).await.unwrap(), None, "expired");
 
     let who = SignedIn { email: "ann@x.io".into(), subject: "sub-1".into(), name: Some("Ann O'Neil".into()), groups: vec!["eng".into(), "a\"b".into()], until: Timestamp(10_000) };
-    assert_eq!(s.signin_stamp(Timestamp(5)).await.unwrap().0, 0);
+    assert_eq!(s.signin_stamp(Timestamp(0)).await.unwrap().0, 0);
     s.sign_in(&who, "tokhash1", "oidc browser session", audit(AuditAction::SignIn, ""), Timestamp(5)).await.unwrap();
     assert_eq!(s.user_for_token("tokhash1", Timestamp(6)).await.unwrap().as_deref(), Some("ann@x.io"));
-    assert_eq!(s.signins(Timestamp(6)).await.unwrap(), vec![who.clone()]);
-    assert_eq!(s.signin_stamp(Timestamp(6)).await.unwrap(), (1, 5));
+    assert_eq!(s.signins(Timestamp(4)).await.unwrap(), vec![who.clone()]);
+    assert_eq!(s.signin_stamp(Timestamp(4)).await.unwrap(), (1, 5));
+    assert!(s.signins(Timestamp(5)).await.unwrap().is_empty(), "signed in at 5, not after");
     // Signing in again replaces what the provider said before.
     let again = SignedIn { groups: vec!["ops".into()], until: Timestamp(20_000), ..who.clone() };
     s.sign_in(&again, "tokhash2", "oidc device session", audit(AuditAction::SignIn, ""), Timestamp(7)).await.unwrap();
-    assert_eq!(s.signins(Timestamp(8)).await.unwrap(), vec![again]);
-    assert!(s.signins(Timestamp(20_000)).await.unwrap().is_empty(), "not once the session has ended");
+    assert_eq!(s.signins(Timestamp(0)).await.unwrap(), vec![again]);
+    assert_eq!(s.signin_stamp(Timestamp(0)).await.unwrap(), (1, 7));
     assert_eq!(s.user_for_token("tokhash2", Timestamp(20_001)).await.unwrap(), None, "the session token expires with it");
     assert!(s.sign_out("tokhash1", audit(AuditAction::SignOut, ""), Timestamp(9)).await.unwrap());
     assert!(!s.sign_out("tokhash1", audit(AuditAction::SignOut, ""), Timestamp(9)).await.unwrap(), "once");

@@ -481,20 +481,31 @@ async fn delete_group(State(st): State<AppState>, _c: ScimCaller, h: HeaderMap, 
     remove(&st, Kind::Group, &h, &id).await
 }
 
-/// The file's people overlaid by the store's SCIM people.
+/// How long someone known only from signing in stays in the directory after
+/// their latest sign-in. Not their session: a grant outlives the session it
+/// was asked in, and leaving the directory ends access (`end_departed`).
+/// Where people must go at once, SCIM's deactivation does it.
+pub const SIGNED_IN_KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+fn signed_in_since(now: sesame_core::Timestamp) -> sesame_core::Timestamp {
+    sesame_core::Timestamp(now.0.saturating_sub(i64::try_from(SIGNED_IN_KNOWN_FOR.as_millis()).unwrap_or(i64::MAX)))
+}
+
+/// The file's people overlaid by the store's SCIM people and those who
+/// signed in lately.
 pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Directory, roles: &sesame_core::Roles, now: sesame_core::Timestamp) -> std::result::Result<sesame_core::Directory, sesame_store::StoreError> {
     let parse = |rs: Vec<ScimRow>| rs.into_iter().map(|r| (r.id, serde_json::from_str(&r.body).unwrap_or(Value::Null))).collect::<Vec<_>>();
     let users = parse(store.scim_resources("User").await?);
     let groups = parse(store.scim_resources("Group").await?);
-    let signed_in = store.signins(now).await?;
+    let signed_in = store.signins(signed_in_since(now)).await?;
     Ok(people::directory(file, &users, &groups, &signed_in, roles))
 }
 
 /// Rebuild the directory from the file and the store when the store changed
-/// (or a sign-in's session ended).
+/// (or someone's latest sign-in grew too old).
 pub async fn refresh(st: &AppState) -> std::result::Result<(), sesame_store::StoreError> {
     let now = crate::clock::now();
-    let stamp = (st.store.scim_stamp().await?, st.store.signin_stamp(now).await?);
+    let stamp = (st.store.scim_stamp().await?, st.store.signin_stamp(signed_in_since(now)).await?);
     if st.people().stamp == Some(stamp) {
         return Ok(());
     }

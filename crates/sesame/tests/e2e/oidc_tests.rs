@@ -14,6 +14,10 @@ use std::process::{Command, Stdio};
 /// signing in at `p`; `eng` may read through an automatic flow, the
 /// provider's `sesame-admins` administer Sesame.
 async fn start() -> (Harness, Provider) {
+    start_with_session("1h").await
+}
+
+async fn start_with_session(session: &str) -> (Harness, Provider) {
     let port = free_port();
     let callback = format!("http://127.0.0.1:{port}/auth/callback");
     let p = Provider::start(&[&callback]);
@@ -39,7 +43,7 @@ client_secret = {{ file = "{secret}" }}
 scopes = ["openid", "email", "profile", "groups"]
 groups_claim = "groups"
 redirect_url = "{callback}"
-session = "1h"
+session = "{session}"
 "#,
         issuer = p.issuer,
         secret = secret.display()
@@ -245,6 +249,27 @@ async fn the_cli_signs_in_with_the_device_grant_and_out() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sign_in_refused"), "{err}");
     assert!(!file.exists());
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_grant_outlives_the_session_it_was_asked_in() {
+    let (h, _p) = start_with_session("3s").await;
+    let bob = Browser::new(None);
+    let me: Value = bob.code_flow(&format!("{}/auth/login", h.url), "bob").await.json().await.unwrap();
+    assert_eq!(me["email"], "bob@example.com");
+    let ask = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": [format!("{}/public/items", h.db)], "permission": "read_only", "duration": "10m"});
+    let granted: Value = bob.http.post(format!("{}/api/v1/requests?wait=30s", h.url)).header("x-sesame-csrf", "1").json(&ask).send().await.unwrap().json().await.unwrap();
+    assert_eq!(granted["status"], "Active", "{granted}");
+    let id = granted["id"].as_str().unwrap().to_owned();
+    // The session ends; the reconciler passes (every second here) find bob
+    // still known, so his grant runs its full ten minutes.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let r = bob.http.get(format!("{}/api/v1/whoami", h.url)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "the session is over");
+    let admin = h.token("admin@example.com");
+    let shown = h.cli(&admin, &["requests", "show", &id]);
+    assert_eq!(shown["status"], "Active", "{shown}");
     h.finish().await;
 }
 
