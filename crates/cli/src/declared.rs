@@ -5,13 +5,13 @@
 use crate::client::{ApiClient, ApiFailure};
 use crate::{print, ClientOpts, Out};
 use clap::Args;
-use sesame_proto::{ApplyBody, ApplyPlan, Declarations};
+use sesame_proto::{ApplyBody, ApplyPlan, DeclarationFormat, Declarations};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The declaration: `[[access_flows]]`, `[[bundles]]` and
-    /// `[[access_scopes]]` (name, query), TOML, YAML (`.yaml`) or JSON (`-`:
-    /// standard input).
+    /// The declaration: `[[integrations]]`, `[[connectors]]`, `[[groups]]`,
+    /// `[[access_flows]]`, `[[bundles]]` and `[[access_scopes]]`; TOML, YAML
+    /// (`.yaml`) or JSON (`.json`, or `-`: standard input).
     #[arg(short = 'f', long = "file")]
     pub file: std::path::PathBuf,
     /// Print the plan; change nothing.
@@ -20,6 +20,10 @@ pub struct ApplyArgs {
     /// Also delete what the file does not declare (of what the API made).
     #[arg(long)]
     pub prune: bool,
+    /// Deleting an integration whose grants are live revokes them first
+    /// (otherwise such a delete is refused).
+    #[arg(long)]
+    pub revoke_active: bool,
 }
 
 #[derive(Debug, Args)]
@@ -33,26 +37,14 @@ fn bad(m: String) -> ApiFailure {
     ApiFailure::Transport(m)
 }
 
-/// A declaration file: YAML by its `.yaml`/`.yml` name, else JSON when it
-/// reads as JSON, else TOML.
+/// A declaration file (`-`: standard input), in the format its name says.
 pub fn read(file: &std::path::Path) -> Result<Declarations, ApiFailure> {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).map_err(|e| bad(format!("cannot read standard input: {e}")))?
     } else {
         std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?
     };
-    let shape = |e: String| bad(format!("{}: {e}: a declaration holds access_flows, bundles and access_scopes only", file.display()));
-    let yaml = file.extension().is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"));
-    if yaml {
-        let v: serde_json::Value = serde_norway::from_str(&text).map_err(|e| bad(format!("{} is not YAML: {e}", file.display())))?;
-        return serde_json::from_value(v).map_err(|e| shape(e.to_string()));
-    }
-    if let Ok(d) = serde_json::from_str::<Declarations>(&text) {
-        return Ok(d);
-    }
-    let t: toml::Value = toml::from_str(&text).map_err(|e| bad(format!("{} is neither JSON nor TOML (name YAML files .yaml): {e}", file.display())))?;
-    let v = serde_json::to_value(t).map_err(|e| bad(e.to_string()))?;
-    serde_json::from_value(v).map_err(|e| shape(e.to_string()))
+    Declarations::parse(&text, DeclarationFormat::of(file)).map_err(|e| bad(format!("{}: {e}", file.display())))
 }
 
 /// The plan as people read it: `+` create, `~` update (field: before → after), `-` delete.
@@ -68,6 +60,9 @@ pub fn plan_text(p: &ApplyPlan) -> String {
                 _ => "~",
             };
             let mut l = format!("{sign} {} {}", c.kind, c.name);
+            if let Some(n) = &c.note {
+                l.push_str(&format!(" ({n})"));
+            }
             for f in &c.fields {
                 l.push_str(&format!("\n    {}: {} → {}", f.field, short(&f.before), short(&f.after)));
             }
@@ -81,22 +76,23 @@ pub fn plan_text(p: &ApplyPlan) -> String {
 
 pub async fn apply(o: &ClientOpts, a: ApplyArgs) -> Out {
     let d = read(&a.file)?;
-    let body = ApplyBody { declarations: d, prune: a.prune, dry_run: a.dry_run };
+    let body = ApplyBody { declarations: d, prune: a.prune, dry_run: a.dry_run, revoke_active: a.revoke_active };
     let p: ApplyPlan = ApiClient::new(o)?.post("/api/v1/apply", &body).await?;
     print::json_or(o, &p, || plan_text(&p))
 }
 
 pub async fn export(o: &ClientOpts, a: ExportArgs) -> Out {
     let d: Declarations = ApiClient::new(o)?.get("/api/v1/declarations").await?;
-    match a.format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(&d).map_err(|e| bad(e.to_string()))?),
-        "toml" => {
-            let v = serde_json::to_value(&d).map_err(|e| bad(e.to_string()))?;
-            let t: toml::Value = serde_json::from_value(v).map_err(|e| bad(format!("cannot write TOML: {e}")))?;
-            print!("{}", toml::to_string_pretty(&t).map_err(|e| bad(format!("cannot write TOML: {e}")))?);
-        }
-        "yaml" => print!("{}", serde_norway::to_string(&d).map_err(|e| bad(format!("cannot write YAML: {e}")))?),
+    let format = match a.format.as_str() {
+        "json" => DeclarationFormat::Json,
+        "toml" => DeclarationFormat::Toml,
+        "yaml" => DeclarationFormat::Yaml,
         other => return Err(bad(format!("`--format {other}`: write toml, yaml or json"))),
+    };
+    let text = d.write(format).map_err(bad)?;
+    print!("{text}");
+    if format == DeclarationFormat::Json {
+        println!();
     }
     Ok(())
 }

@@ -48,6 +48,16 @@ pub enum AuditAction {
     FlowCreate,
     FlowUpdate,
     FlowDelete,
+    IntegrationCreate,
+    IntegrationUpdate,
+    /// Deleted, or (with live grants, `--revoke-active`) retiring until
+    /// they are revoked.
+    IntegrationDelete,
+    ConnectorCreate,
+    ConnectorDelete,
+    GroupCreate,
+    GroupUpdate,
+    GroupDelete,
     BundleCreate,
     BundleUpdate,
     BundleDelete,
@@ -60,7 +70,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 48] = [
+    pub const ALL: [AuditAction; 56] = [
         AuditAction::RequestCreate,
         AuditAction::RequestApprove,
         AuditAction::RequestApprovePartial,
@@ -103,6 +113,14 @@ impl AuditAction {
         AuditAction::FlowCreate,
         AuditAction::FlowUpdate,
         AuditAction::FlowDelete,
+        AuditAction::IntegrationCreate,
+        AuditAction::IntegrationUpdate,
+        AuditAction::IntegrationDelete,
+        AuditAction::ConnectorCreate,
+        AuditAction::ConnectorDelete,
+        AuditAction::GroupCreate,
+        AuditAction::GroupUpdate,
+        AuditAction::GroupDelete,
         AuditAction::BundleCreate,
         AuditAction::BundleUpdate,
         AuditAction::BundleDelete,
@@ -155,6 +173,14 @@ impl AuditAction {
             AuditAction::FlowCreate => "flow.create",
             AuditAction::FlowUpdate => "flow.update",
             AuditAction::FlowDelete => "flow.delete",
+            AuditAction::IntegrationCreate => "integration.create",
+            AuditAction::IntegrationUpdate => "integration.update",
+            AuditAction::IntegrationDelete => "integration.delete",
+            AuditAction::ConnectorCreate => "connector.create",
+            AuditAction::ConnectorDelete => "connector.delete",
+            AuditAction::GroupCreate => "group.create",
+            AuditAction::GroupUpdate => "group.update",
+            AuditAction::GroupDelete => "group.delete",
             AuditAction::BundleCreate => "bundle.create",
             AuditAction::BundleUpdate => "bundle.update",
             AuditAction::BundleDelete => "bundle.delete",

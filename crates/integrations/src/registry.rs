@@ -18,10 +18,11 @@ use std::time::Duration;
 
 /// An integration served by a connector process elsewhere: the control plane
 /// knows its name and its connector, never its configuration or secrets.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteDecl {
     pub name: String,
+    /// The id of the connector that serves it (declared under `[[connectors]]`).
     pub connector: String,
     /// Approval-relevant settings (owners, rotation, cleanup, access
     /// details) come from here, never from what the connector reports.

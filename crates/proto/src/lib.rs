@@ -14,7 +14,7 @@ pub mod signin;
 
 pub use api::*;
 pub use cause::Cause;
-pub use declared::{ApplyBody, ApplyPlan, Declarations, FieldChange, IntegrationTypeView, PlannedChange};
+pub use declared::{ApplyBody, ApplyPlan, ConnectorDeclaration, DeclarationFormat, Declarations, FieldChange, GroupDeclaration, IntegrationTypeView, PlannedChange, SesameRole};
 pub use error::{ErrorBody, ErrorCode};
 pub use report::AccessReportRow;
 pub use signin::{DevicePollBody, DevicePollView, DeviceStartView};

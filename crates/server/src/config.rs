@@ -38,6 +38,44 @@ pub struct FileConfig {
     pub roles: RolesDecl,
     /// Sign-in through an OpenID Provider.
     pub oidc: Option<OidcDecl>,
+    /// What integrations made through the API may reach of this server.
+    #[serde(default)]
+    pub api_integrations: ApiIntegrations,
+    /// A declaration (`sesame apply`'s format: TOML, YAML or JSON) applied
+    /// at every start, as `sesame apply -f` would (without pruning).
+    /// Relative to this file.
+    pub declarations: Option<PathBuf>,
+}
+
+/// `[api_integrations]`: an admin who makes integrations through the API
+/// must not gain this server's own secrets or a shell on it. Their secret
+/// references may only read environment variables with this prefix, files
+/// inside this directory, and AWS Secrets Manager secrets whose name starts
+/// with this prefix; custom integrations over `exec` are declared in this
+/// file only.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiIntegrations {
+    #[serde(default = "default_env_prefix")]
+    pub secret_env_prefix: String,
+    /// Without it, `file` references are refused. Relative to this file.
+    pub secret_dir: Option<PathBuf>,
+    #[serde(default = "default_aws_secret_prefix")]
+    pub aws_secret_prefix: String,
+}
+
+impl Default for ApiIntegrations {
+    fn default() -> Self {
+        ApiIntegrations { secret_env_prefix: default_env_prefix(), secret_dir: None, aws_secret_prefix: default_aws_secret_prefix() }
+    }
+}
+
+fn default_env_prefix() -> String {
+    "SESAME_SECRET_".into()
+}
+
+fn default_aws_secret_prefix() -> String {
+    "sesame/".into()
 }
 
 /// `[oidc]`: people sign in at this OpenID Provider (browsers with the
@@ -673,6 +711,9 @@ pub struct Settings {
     pub bundle_decls: Vec<BundleDecl>,
     pub connectors: BTreeSet<String>,
     pub oidc: Option<OidcDecl>,
+    pub api_integrations: ApiIntegrations,
+    /// Applied at start (`declarations`), resolved against the file's directory.
+    pub declarations: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -905,6 +946,52 @@ pub fn policy(integrations: &[IntegrationDecl], flows_decl: &[FlowDecl], bundles
     Ok((flows, bundles))
 }
 
+/// Integrations that are served together (the file's and those made
+/// through the API), each labelled as its declaration is (`integrations[2]`):
+/// unique names, each valid alone, each done within the worker's timeout,
+/// no two managing the same logins, each remote one's connector declared.
+pub fn check_integrations(all: &[(String, &IntegrationDecl)], worker: &WorkerSection, connectors: &BTreeSet<String>) -> Result<(), String> {
+    let mut names = BTreeSet::new();
+    for (at, integ) in all {
+        if !names.insert(integ.name().to_owned()) {
+            return Err(format!("`{at}.name` `{}` is used twice: integration names are unique", integ.name()));
+        }
+        if integ.name().contains('/') {
+            return Err(format!("`{at}.name` `{}` contains `/`, which names sub-integrations (`parent/rds-instance`): rename it", integ.name()));
+        }
+        integ.validate().map_err(|m| format!("`{at}` (`{}`): {m}", integ.name()))?;
+        if let Some(longest) = integ.longest_action().filter(|l| *l >= worker.action_timeout) {
+            return Err(format!(
+                "`{at}` (`{}`) may take {longest:?} per event (timeout_secs × attempts), not less than `worker.action_timeout` ({:?}): \
+                 lower `timeout_secs` or `retries`, or raise `worker.action_timeout` (and `worker.lease` above it)",
+                integ.name(),
+                worker.action_timeout
+            ));
+        }
+        if let IntegrationDecl::Remote(r) = integ {
+            if !connectors.contains(&r.connector) {
+                return Err(format!("`{at}.connector` `{}` is not declared: add [[connectors]] id = \"{}\"", r.connector, r.connector));
+            }
+        }
+    }
+    // Two integrations on one server whose prefixes overlap would take each
+    // other's logins for their own.
+    let spaces: Vec<(&String, &IntegrationDecl, (String, u16, &str))> = all.iter().filter_map(|(at, d)| d.login_space().map(|s| (at, *d, s))).collect();
+    for (n, (i, a, (ha, pa, xa))) in spaces.iter().enumerate() {
+        for (j, b, (hb, pb, xb)) in &spaces[n + 1..] {
+            if ha == hb && pa == pb && (xa.starts_with(xb) || xb.starts_with(xa)) {
+                return Err(format!(
+                    "`{i}` (`{}`) and `{j}` (`{}`) manage logins on {ha}:{pa} with overlapping prefixes `{xa}` and `{xb}`: \
+                     give each its own `user_prefix` (neither a prefix of the other)",
+                    a.name(),
+                    b.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, ConfigError> {
     let err = |m: String| ConfigError { path: path.display().to_string(), message: m };
     let file: FileConfig = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_owned()))?;
@@ -930,40 +1017,6 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
             attributes: u.attributes.clone(),
         });
     }
-    let mut names = BTreeSet::new();
-    for (i, integ) in file.integrations.iter().enumerate() {
-        if !names.insert(integ.name().to_owned()) {
-            return Err(err(format!("`integrations[{i}].name` `{}` is used twice: integration names are unique", integ.name())));
-        }
-        if integ.name().contains('/') {
-            return Err(err(format!("`integrations[{i}].name` `{}` contains `/`, which names sub-integrations (`parent/rds-instance`): rename it", integ.name())));
-        }
-        integ.validate().map_err(|m| err(format!("`integrations[{i}]` (`{}`): {m}", integ.name())))?;
-        if let Some(longest) = integ.longest_action().filter(|l| *l >= file.worker.action_timeout) {
-            return Err(err(format!(
-                "`integrations[{i}]` (`{}`) may take {longest:?} per event (timeout_secs × attempts), not less than `worker.action_timeout` ({:?}): \
-                 lower `timeout_secs` or `retries`, or raise `worker.action_timeout` (and `worker.lease` above it)",
-                integ.name(),
-                file.worker.action_timeout
-            )));
-        }
-    }
-    // Two integrations on one server whose prefixes overlap would take each
-    // other's logins for their own.
-    let spaces: Vec<(usize, &IntegrationDecl, (String, u16, &str))> =
-        file.integrations.iter().enumerate().filter_map(|(i, d)| d.login_space().map(|s| (i, d, s))).collect();
-    for (n, (i, a, (ha, pa, xa))) in spaces.iter().enumerate() {
-        for (j, b, (hb, pb, xb)) in &spaces[n + 1..] {
-            if ha == hb && pa == pb && (xa.starts_with(xb) || xb.starts_with(xa)) {
-                return Err(err(format!(
-                    "`integrations[{i}]` (`{}`) and `integrations[{j}]` (`{}`) manage logins on {ha}:{pa} with overlapping prefixes `{xa}` and `{xb}`: \
-                     give each its own `user_prefix` (neither a prefix of the other)",
-                    a.name(),
-                    b.name()
-                )));
-            }
-        }
-    }
     if file.worker.action_timeout >= file.worker.lease {
         return Err(err(format!(
             "`worker.action_timeout` ({:?}) must be shorter than `worker.lease` ({:?}): a job still running when its lease ends would run twice",
@@ -971,16 +1024,8 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         )));
     }
     let connectors: BTreeSet<String> = file.connectors.iter().map(|c| c.id.clone()).collect();
-    for (i, integ) in file.integrations.iter().enumerate() {
-        if let IntegrationDecl::Remote(r) = integ {
-            if !connectors.contains(&r.connector) {
-                return Err(err(format!(
-                    "`integrations[{i}].connector` `{}` is not declared: add [[connectors]] id = \"{}\"",
-                    r.connector, r.connector
-                )));
-            }
-        }
-    }
+    let labelled: Vec<(String, &IntegrationDecl)> = file.integrations.iter().enumerate().map(|(i, d)| (format!("integrations[{i}]"), d)).collect();
+    check_integrations(&labelled, &file.worker, &connectors).map_err(err)?;
     let (flows, bundles) = policy(&file.integrations, &file.access_flows, &file.bundles).map_err(err)?;
     let relative = |p: &Path| path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_owned());
     let tls = match (&file.server.tls_cert, &file.server.tls_key) {
@@ -1013,6 +1058,8 @@ pub fn parse(text: &str, path: &Path, overrides: Overrides) -> Result<Settings, 
         bundle_decls: file.bundles.clone(),
         connectors,
         oidc: file.oidc,
+        api_integrations: ApiIntegrations { secret_dir: file.api_integrations.secret_dir.as_deref().map(relative), ..file.api_integrations },
+        declarations: file.declarations.as_deref().map(relative),
     })
 }
 

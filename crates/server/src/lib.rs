@@ -7,6 +7,7 @@ pub mod limits;
 pub mod clock;
 pub mod config;
 pub mod declared;
+pub mod made_integrations;
 pub mod definitions;
 pub mod gateway;
 pub mod error;
@@ -51,6 +52,8 @@ pub enum StartError {
     Tls { cert: String, key: String, error: std::io::Error },
     #[error("cannot read or make the MFA key `{path}`: {error}: set `server.mfa_key_file` to a file of 32 random bytes, or remove it to have one made")]
     MfaKey { path: String, error: std::io::Error },
+    #[error("{0}: fix the file it names, or remove `declarations` from the configuration")]
+    Declarations(String),
     #[error("sign-in (`[oidc]`): {0}")]
     Oidc(String),
     #[error("the server stopped: {0}")]
@@ -72,29 +75,52 @@ pub async fn build_integrations(settings: &Settings, registry: &Registry) -> Res
     Ok(out)
 }
 
+/// Build one integration: in this process (its secrets read here), or, for
+/// a remote one, as tasks for its connector through the hub.
+pub async fn build_one(
+    decl: &IntegrationDecl,
+    registry: &Registry,
+    hub: &Arc<gateway::Hub>,
+    action_timeout: std::time::Duration,
+) -> Result<Arc<dyn Integration>, sesame_integrations::IntegrationError> {
+    match decl {
+        IntegrationDecl::Remote(r) => {
+            let remote = gateway::remote::Remote { name: r.name.clone(), connector: r.connector.clone(), hub: hub.clone(), timeout: action_timeout, decl: Arc::new(r.clone()) };
+            Ok(remote.integration())
+        }
+        other => registry.build(other).await,
+    }
+}
+
 pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, StartError> {
     let store = Store::connect(&settings.store).await.map_err(|error| StartError::Store { url: settings.store.clone(), error })?;
-    let mut integrations = build_integrations(&settings, registry).await?;
     let hub = Arc::new(gateway::Hub::new(settings.connectors.clone(), settings.worker.connector_timeout));
+    let mut integrations = BTreeMap::new();
     for decl in &settings.integrations {
-        if let IntegrationDecl::Remote(r) = decl {
-            let remote = gateway::remote::Remote {
-                name: r.name.clone(),
-                connector: r.connector.clone(),
-                hub: hub.clone(),
-                timeout: settings.worker.action_timeout,
-                decl: Arc::new(r.clone()),
-            };
-            integrations.insert(r.name.clone(), remote.integration());
-        }
+        let built = build_one(decl, registry, &hub, settings.worker.action_timeout).await.map_err(|error| StartError::Integration {
+            name: decl.name().to_owned(),
+            config: settings.path.display().to_string(),
+            error,
+        })?;
+        integrations.insert(decl.name().to_owned(), built);
     }
     let auth_guard = Arc::new(crate::limits::AuthGuard::new(settings.auth_failures_per_minute));
     let mfa_key = crate::seal::SealKey::load_or_create(&settings.mfa_key_file)
         .map_err(|error| StartError::MfaKey { path: settings.mfa_key_file.display().to_string(), error })?;
     // The file's flows and bundles are in force from the start; those made
     // through the API join them when the store is read.
-    let policy = state::Policy { flows: settings.flows.clone(), bundles: settings.bundles.clone(), stamp: (-1, -1) };
+    let policy = state::Policy {
+        flows: settings.flows.clone(),
+        bundles: settings.bundles.clone(),
+        integrations,
+        decls: settings.integrations.clone(),
+        roles: settings.roles.clone(),
+        connectors: settings.connectors.clone(),
+        stamp: (-1, -1),
+        ..Default::default()
+    };
     let settings_directory = settings.directory.clone();
+    let settings_roles = settings.roles.clone();
     let sign_in = match &settings.oidc {
         Some(o) => {
             let secret = registry.resolve(&o.client_secret).await.map_err(|e| StartError::Oidc(format!("`oidc.client_secret`: {}", e.0)))?;
@@ -105,7 +131,7 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
     let st = AppState {
         store,
         settings: Arc::new(settings),
-        integrations: Arc::new(integrations),
+        registry: registry.clone(),
         children: Default::default(),
         wake_worker: Arc::new(Notify::new()),
         worker_wakes_at: Default::default(),
@@ -116,15 +142,18 @@ pub async fn state(settings: Settings, registry: &Registry) -> Result<AppState, 
         sign_in_starts: Default::default(),
         mfa_key: Arc::new(mfa_key),
         policy: Arc::new(std::sync::RwLock::new(Arc::new(policy))),
-        people: Arc::new(std::sync::RwLock::new(Arc::new(state::People { directory: settings_directory, stamp: None }))),
+        people: Arc::new(std::sync::RwLock::new(Arc::new(state::People { directory: settings_directory, stamp: None, roles: settings_roles }))),
         sign_in,
         integration_types: Arc::new(registry.config_schemas().into_iter().map(|(type_name, schema)| sesame_proto::IntegrationTypeView { type_name, schema }).collect()),
     };
+    if let Err(e) = definitions::refresh(&st).await {
+        tracing::warn!(error = %e, "cannot read what was made through the API yet; the file's are in force");
+    }
     if let Err(e) = scim::refresh(&st).await {
         tracing::warn!(error = %e, "cannot read the people pushed through SCIM yet; the file's are in force");
     }
-    if let Err(e) = definitions::refresh(&st).await {
-        tracing::warn!(error = %e, "cannot read the access flows and bundles made through the API yet; the file's are in force");
+    if let Some(plan) = declared::apply_at_start(&st).await.map_err(StartError::Declarations)? {
+        tracing::info!(changes = plan.changes.len(), unchanged = plan.unchanged, "applied the configuration file's `declarations`");
     }
     Ok(st)
 }

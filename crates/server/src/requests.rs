@@ -100,8 +100,16 @@ pub struct Checked {
 /// offers the type and permission, the resources are known, the guardrail
 /// holds, the duration reads.
 pub async fn check(st: &AppState, body: &CreateRequest) -> Result<Checked, ApiError> {
+    let policy = st.policy();
+    let parent = body.integration.split_once('/').map_or(body.integration.as_str(), |(p, _)| p);
+    if policy.retiring.contains(parent) {
+        return Err(ApiError::new(
+            ErrorCode::UnknownIntegration,
+            format!("integration `{parent}` is being deleted (its grants are being revoked): ask for access through another"),
+        ));
+    }
     let integ = st.integration(&body.integration).ok_or_else(|| {
-        let known: Vec<&str> = st.integrations.keys().map(String::as_str).collect();
+        let known: Vec<&str> = policy.integrations.keys().map(String::as_str).collect();
         ApiError::new(
             ErrorCode::UnknownIntegration,
             format!("integration `{}` does not exist: known integrations are `{}`", body.integration, known.join("`, `")),
@@ -263,12 +271,13 @@ pub async fn plan(st: &AppState, who: &User, body: &CreateRequest, now: Timestam
 
 /// Whether the person may ask for access at all (`[roles] requesters`).
 pub fn may_request(st: &AppState, who: &User) -> Result<(), ApiError> {
-    let roles = &st.settings.roles;
+    let policy = st.policy();
+    let roles = &policy.roles;
     if roles.may_request(who) {
         return Ok(());
     }
     let groups = roles.requesters.as_deref().unwrap_or_default().join("`, `");
-    Err(ApiError::new(ErrorCode::Forbidden, format!("only members of `{groups}` ask for access here (`[roles] requesters`): ask an admin to add you")))
+    Err(ApiError::new(ErrorCode::Forbidden, format!("only members of `{groups}` ask for access here (`[roles] requesters`, or groups declared with the `requester` role): ask an admin to add you")))
 }
 
 /// A stored resource (or a selector) as flows' resource scopes read it.

@@ -21,7 +21,8 @@ pub type Running = futures::future::Shared<futures::future::BoxFuture<'static, R
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub integrations: Arc<BTreeMap<String, Arc<dyn Integration>>>,
+    /// What builds integrations made through the API (and reads their secrets).
+    pub registry: sesame_integrations::registry::Registry,
     /// Sub-integrations discovery found (`parent/child`), e.g. tagged RDS instances.
     pub children: Arc<RwLock<BTreeMap<String, Arc<dyn Integration>>>>,
     /// Wakes the worker when a job is due now.
@@ -41,8 +42,9 @@ pub struct AppState {
     pub sign_in_starts: Arc<crate::limits::SignInStarts>,
     /// Seals MFA secrets in the store.
     pub mfa_key: Arc<crate::seal::SealKey>,
-    /// The access flows and bundles in force: the file's and those made
-    /// through the API (`definitions.rs` rebuilds it when they change).
+    /// The integrations, connectors, groups' roles, access flows and bundles
+    /// in force: the file's and those made through the API (`definitions.rs`
+    /// rebuilds it when they change).
     pub policy: Arc<RwLock<Arc<Policy>>>,
     /// The people decisions read: the file's, overlaid by those pushed
     /// through SCIM (`scim::refresh` rebuilds it when they change).
@@ -58,19 +60,50 @@ pub struct AppState {
 pub struct People {
     pub directory: sesame_core::Directory,
     pub stamp: Option<PeopleStamp>,
+    /// The roles granted to groups when it was built.
+    pub roles: sesame_core::Roles,
 }
 
 /// What changes when the people in the store do: SCIM's resources, and who
 /// is signed in.
 pub type PeopleStamp = ((i64, i64, i64), (i64, i64));
 
-/// Access flows and bundles, as decisions read them.
-#[derive(Debug, Default)]
+/// What is in force from the file and the API: integrations, connectors,
+/// groups' roles, access flows and bundles, as decisions read them.
+#[derive(Default)]
 pub struct Policy {
     pub flows: Vec<sesame_core::AccessFlow>,
     pub bundles: Vec<sesame_core::bundle::Bundle>,
+    /// Every integration served: the file's and those made through the API.
+    pub integrations: BTreeMap<String, Arc<dyn Integration>>,
+    /// Their declarations (the file's first).
+    pub decls: Vec<sesame_integrations::registry::IntegrationDecl>,
+    /// The declaration each integration made through the API was built
+    /// from, so an unchanged one is not built again.
+    pub made: BTreeMap<String, String>,
+    /// Integrations deleted while grants were live on them: served to
+    /// revoke those, refused for anything new.
+    pub retiring: std::collections::BTreeSet<String>,
+    /// The file's `[roles]` with the roles declared groups grant.
+    pub roles: sesame_core::Roles,
+    /// Connectors that may register.
+    pub connectors: std::collections::BTreeSet<String>,
     /// What the store's definitions were when this was built.
     pub stamp: (i64, i64),
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("flows", &self.flows.len())
+            .field("bundles", &self.bundles.len())
+            .field("integrations", &self.integrations.keys().collect::<Vec<_>>())
+            .field("retiring", &self.retiring)
+            .field("roles", &self.roles)
+            .field("connectors", &self.connectors)
+            .field("stamp", &self.stamp)
+            .finish()
+    }
 }
 
 impl AppState {
@@ -85,7 +118,7 @@ impl AppState {
     }
 
     pub fn integration(&self, name: &str) -> Option<Arc<dyn Integration>> {
-        if let Some(i) = self.integrations.get(name) {
+        if let Some(i) = self.policy().integrations.get(name) {
             return Some(i.clone());
         }
         self.children.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
@@ -93,7 +126,7 @@ impl AppState {
 
     /// Configured integrations, then discovered sub-integrations.
     pub fn integration_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.integrations.keys().cloned().collect();
+        let mut names: Vec<String> = self.policy().integrations.keys().cloned().collect();
         names.extend(self.children.read().unwrap_or_else(|p| p.into_inner()).keys().cloned());
         names
     }

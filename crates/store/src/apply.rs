@@ -1,5 +1,6 @@
-//! Many definitions changed at once (`sesame apply`): access flows, bundles
-//! and access scopes created, replaced or deleted in one transaction with
+//! Many definitions changed at once (`sesame apply`): integrations,
+//! connectors, groups, access flows, bundles and access scopes created,
+//! replaced, retired or deleted in one transaction with
 //! their audit entries — all of them, or none when any found the store
 //! other than planned.
 
@@ -14,6 +15,9 @@ pub enum Declared {
     /// Create (`create`) or replace an access flow or bundle.
     PutDefinition { row: DefinitionRow, create: bool },
     DeleteDefinition { kind: String, name: String },
+    /// Mark a definition as going once nothing live needs it (an
+    /// integration whose grants are being revoked).
+    Retire { kind: String, name: String },
     CreateScope(ScopeRow),
     UpdateScope { name: String, query: String },
     DeleteScope { name: String },
@@ -35,7 +39,10 @@ impl Store {
                         .bind(now.0)
                 }
                 Declared::PutDefinition { row, create: false } => {
-                    sqlx::query("UPDATE definitions SET body = $3, updated_at = $4 WHERE kind = $1 AND name = $2").bind(&row.kind).bind(&row.name).bind(&row.body).bind(now.0)
+                    sqlx::query("UPDATE definitions SET body = $3, updated_at = $4, retiring_since = NULL WHERE kind = $1 AND name = $2").bind(&row.kind).bind(&row.name).bind(&row.body).bind(now.0)
+                }
+                Declared::Retire { kind, name } => {
+                    sqlx::query("UPDATE definitions SET retiring_since = $3, updated_at = $3 WHERE kind = $1 AND name = $2 AND retiring_since IS NULL").bind(kind).bind(name).bind(now.0)
                 }
                 Declared::DeleteDefinition { kind, name } => sqlx::query("DELETE FROM definitions WHERE kind = $1 AND name = $2").bind(kind).bind(name),
                 Declared::CreateScope(s) => sqlx::query("INSERT INTO access_scopes (name, query, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING")

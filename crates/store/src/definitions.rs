@@ -1,6 +1,6 @@
-//! Access flows and bundles made through the API (`kind` `flow` or
-//! `bundle`), each the JSON declaration its author sent. Every change is
-//! written with its audit entry in one transaction.
+//! What was made through the API (`kind` `integration`, `connector`,
+//! `group`, `flow` or `bundle`), each the JSON declaration its author sent.
+//! Every change is written with its audit entry in one transaction.
 
 use crate::{AuditDraft, Result, Store};
 use sesame_core::Timestamp;
@@ -14,12 +14,14 @@ pub struct DefinitionRow {
     pub created_by: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Deleted while grants were live on it: kept for their revocation only.
+    pub retiring_since: Option<Timestamp>,
 }
 
 impl Store {
     /// Every definition, by kind and name.
     pub async fn definitions(&self) -> Result<Vec<DefinitionRow>> {
-        let rows = sqlx::query("SELECT kind, name, body, created_by, created_at, updated_at FROM definitions ORDER BY kind, name").fetch_all(&self.read).await?;
+        let rows = sqlx::query("SELECT kind, name, body, created_by, created_at, updated_at, retiring_since FROM definitions ORDER BY kind, name").fetch_all(&self.read).await?;
         rows.iter()
             .map(|r| {
                 Ok(DefinitionRow {
@@ -29,6 +31,7 @@ impl Store {
                     created_by: r.try_get("created_by")?,
                     created_at: Timestamp(r.try_get("created_at")?),
                     updated_at: Timestamp(r.try_get("updated_at")?),
+                    retiring_since: r.try_get::<Option<i64>, _>("retiring_since")?.map(Timestamp),
                 })
             })
             .collect()
@@ -52,7 +55,7 @@ impl Store {
                 .bind(d.created_at.0)
                 .bind(d.updated_at.0)
         } else {
-            sqlx::query("UPDATE definitions SET body = $3, updated_at = $4 WHERE kind = $1 AND name = $2").bind(&d.kind).bind(&d.name).bind(&d.body).bind(d.updated_at.0)
+            sqlx::query("UPDATE definitions SET body = $3, updated_at = $4, retiring_since = NULL WHERE kind = $1 AND name = $2").bind(&d.kind).bind(&d.name).bind(&d.body).bind(d.updated_at.0)
         };
         self.update_audited(q, &audit, d.updated_at).await
     }

@@ -671,7 +671,7 @@ both!(declared_changes_apply_all_or_nothing);
 async fn declared_changes_apply_all_or_nothing(s: Store) {
     use sesame_store::{Declared, DefinitionRow, ScopeRow};
     let a = |n: &str| AuditDraft::new("admin@x.io", AuditAction::FlowCreate, None, Outcome::Ok, serde_json::json!({ "name": n }));
-    let def = |kind: &str, name: &str| DefinitionRow { kind: kind.into(), name: name.into(), body: "{}".into(), created_by: "admin@x.io".into(), created_at: Timestamp(1), updated_at: Timestamp(1) };
+    let def = |kind: &str, name: &str| DefinitionRow { kind: kind.into(), name: name.into(), body: "{}".into(), created_by: "admin@x.io".into(), created_at: Timestamp(1), updated_at: Timestamp(1), retiring_since: None };
     let scope = ScopeRow { name: "s1".into(), query: "resource = \"x\"".into(), created_by: "admin@x.io".into(), created_at: Timestamp(1), updated_at: Timestamp(1) };
     let first = [
         (Declared::PutDefinition { row: def("flow", "f1"), create: true }, a("f1")),
@@ -697,6 +697,15 @@ async fn declared_changes_apply_all_or_nothing(s: Store) {
     assert_eq!((defs.len(), defs[0].body.as_str(), defs[0].updated_at), (1, "{\"a\":1}", Timestamp(4)));
     assert!(s.scopes().await.unwrap().is_empty());
     assert_eq!(s.list_audit(0, None, 100).await.unwrap().len(), 6, "one entry per applied change, none for the undone");
+    // Retired once (the stamp moves); declared again, it is no longer retiring.
+    let retire = [(Declared::Retire { kind: "bundle".into(), name: "b1".into() }, a("b1"))];
+    assert!(s.apply_declared(&retire, Timestamp(5)).await.unwrap());
+    assert_eq!(s.definitions().await.unwrap()[0].retiring_since, Some(Timestamp(5)));
+    assert_eq!(s.definitions_stamp().await.unwrap(), (1, 5));
+    assert!(!s.apply_declared(&retire, Timestamp(6)).await.unwrap(), "already retiring");
+    let back = [(Declared::PutDefinition { row: def("bundle", "b1"), create: false }, a("b1"))];
+    assert!(s.apply_declared(&back, Timestamp(7)).await.unwrap());
+    assert_eq!(s.definitions().await.unwrap()[0].retiring_since, None);
 }
 
 both!(an_mfa_factor_is_enrolled_confirmed_used_once_and_reset);
@@ -792,7 +801,7 @@ async fn definitions_are_created_replaced_and_deleted_with_their_audit(s: Store)
     use sesame_store::DefinitionRow;
     let a = |action| AuditDraft::new("admin@x.io", action, None, Outcome::Ok, serde_json::json!({}));
     assert_eq!(s.definitions_stamp().await.unwrap(), (0, 0));
-    let row = |kind: &str, body: &str, at: i64| DefinitionRow { kind: kind.into(), name: "o'brien \"ops\"".into(), body: body.into(), created_by: "admin@x.io".into(), created_at: Timestamp(at), updated_at: Timestamp(at) };
+    let row = |kind: &str, body: &str, at: i64| DefinitionRow { kind: kind.into(), name: "o'brien \"ops\"".into(), body: body.into(), created_by: "admin@x.io".into(), created_at: Timestamp(at), updated_at: Timestamp(at), retiring_since: None };
     assert!(s.put_definition(&row("flow", "{\"a\":1}", 10), true, a(AuditAction::FlowCreate)).await.unwrap());
     assert!(!s.put_definition(&row("flow", "{\"a\":2}", 11), true, a(AuditAction::FlowCreate)).await.unwrap(), "one of a kind and name");
     assert!(s.put_definition(&row("bundle", "{}", 12), true, a(AuditAction::BundleCreate)).await.unwrap(), "a bundle may share a flow's name");

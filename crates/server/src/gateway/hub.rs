@@ -41,7 +41,9 @@ struct State {
 }
 
 pub struct Hub {
-    declared: BTreeSet<String>,
+    /// The file's connectors and those made through the API
+    /// (`definitions::refresh` keeps it current).
+    declared: std::sync::RwLock<BTreeSet<String>>,
     /// An instance that has not polled for this long is gone.
     liveness: Duration,
     state: Mutex<State>,
@@ -63,7 +65,27 @@ const MAX_INSTANCES: usize = 64;
 
 impl Hub {
     pub fn new(declared: BTreeSet<String>, liveness: Duration) -> Hub {
-        Hub { declared, liveness, state: Mutex::new(State::default()), wake: Notify::new() }
+        Hub { declared: std::sync::RwLock::new(declared), liveness, state: Mutex::new(State::default()), wake: Notify::new() }
+    }
+
+    /// The connectors that may register from now on.
+    pub fn set_declared(&self, declared: BTreeSet<String>) {
+        *self.declared.write().unwrap_or_else(|p| p.into_inner()) = declared;
+    }
+
+    /// What the control plane holds for a connector changed (a remote
+    /// integration of its was made, changed or deleted): forget its
+    /// instances and end their waiting polls, so each registers again and
+    /// reports what it serves now.
+    pub fn tell(&self, connector: &str) {
+        if let Some(c) = self.lock().conns.get_mut(connector) {
+            c.instances.clear();
+        }
+        self.wake.notify_waiters();
+    }
+
+    fn declared(&self) -> BTreeSet<String> {
+        self.declared.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -71,7 +93,7 @@ impl Hub {
     }
 
     pub fn is_declared(&self, id: &str) -> bool {
-        self.declared.contains(id)
+        self.declared().contains(id)
     }
 
     fn alive(&self, i: &Instance, now: Timestamp) -> bool {
@@ -79,7 +101,7 @@ impl Hub {
     }
 
     pub fn register(&self, r: Register) -> Result<RegisterReply, HubError> {
-        if !self.declared.contains(&r.connector_id) {
+        if !self.is_declared(&r.connector_id) {
             return Err(HubError::Undeclared(r.connector_id));
         }
         let mut st = self.lock();
@@ -285,8 +307,9 @@ impl Hub {
 
     pub fn views(&self) -> Vec<ConnectorView> {
         let now = clock::now();
+        let declared = self.declared();
         let st = self.lock();
-        self.declared
+        declared
             .iter()
             .map(|id| {
                 let conn = st.conns.get(id);

@@ -506,11 +506,13 @@ pub async fn directory_of(store: &sesame_store::Store, file: &sesame_core::Direc
 pub async fn refresh(st: &AppState) -> std::result::Result<(), sesame_store::StoreError> {
     let now = crate::clock::now();
     let stamp = (st.store.scim_stamp().await?, st.store.signin_stamp(signed_in_since(now)).await?);
-    if st.people().stamp == Some(stamp) {
+    let roles = st.policy().roles.clone();
+    let people = st.people();
+    if people.stamp == Some(stamp) && people.roles == roles {
         return Ok(());
     }
-    let directory = directory_of(&st.store, &st.settings.directory, &st.settings.roles, now).await?;
-    *st.people.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(People { directory, stamp: Some(stamp) });
+    let directory = directory_of(&st.store, &st.settings.directory, &roles, now).await?;
+    *st.people.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(People { directory, stamp: Some(stamp), roles });
     Ok(())
 }
 

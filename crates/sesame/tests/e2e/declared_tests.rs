@@ -96,13 +96,15 @@ async fn every_integration_type_publishes_its_configuration_schema() {
     let dev = h.token("dev@example.com");
     let types: serde_json::Value = reqwest::Client::new().get(format!("{}/api/v1/integration-types", h.url)).bearer_auth(&dev).send().await.unwrap().json().await.unwrap();
     let names: Vec<&str> = types.as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
-    assert_eq!(names, ["postgresql", "mysql", "redshift", "custom", "aws_account", "aws_organization"]);
-    let aws = &types[4]["schema"];
+    assert_eq!(names, ["postgresql", "mysql", "redshift", "custom", "remote", "aws_account", "aws_organization"]);
+    let aws = &types[5]["schema"];
     assert_eq!(aws["properties"]["type"]["const"], "aws_account");
     assert!(aws["required"].as_array().unwrap().contains(&serde_json::json!("region")), "{aws}");
     assert!(aws["properties"]["secret_access_key"].to_string().contains("SecretRef"), "{aws}");
     assert_eq!(aws["$defs"]["SecretRef"]["x-sesame-secret"], true, "secret references are marked");
     let mysql = &types[1]["schema"];
     assert_eq!(mysql["properties"]["port"]["default"], 3306);
+    let remote = &types[4]["schema"];
+    assert!(remote["required"].as_array().unwrap().contains(&serde_json::json!("connector")), "{remote}");
     h.finish().await;
 }
