@@ -8,7 +8,7 @@
 //! at all. Declaring what is already there changes nothing. An integration
 //! that grants are live on is deleted only with `revoke_active`: it retires
 //! (served to revoke them, refused for anything new) and goes once they are
-//! revoked (`end_retired`).
+//! revoked (`retiring.rs`).
 
 use crate::clock;
 use crate::config::{BundleDecl, FlowDecl};
@@ -16,7 +16,7 @@ use crate::definitions::{self, Made};
 use crate::error::ApiError;
 use crate::state::AppState;
 use serde_json::{json, Map, Value};
-use sesame_core::{AuditAction, AuditDraft, Outcome, RequestStatus, User};
+use sesame_core::{AuditAction, AuditDraft, Outcome, User};
 use sesame_integrations::registry::IntegrationDecl;
 use sesame_proto::{ApplyBody, ApplyPlan, ConnectorDeclaration, Declarations, ErrorCode, FieldChange, GroupDeclaration, NewAccessScope, PlannedChange};
 use sesame_store::{Declared, DefinitionRow, ScopeRow};
@@ -190,22 +190,6 @@ fn audit(admin: &User, action: AuditAction, name: &str, detail: Value) -> AuditD
     AuditDraft::new(&admin.email, action, None, Outcome::Ok, d)
 }
 
-/// Requests that hold or may still get access through an integration (or
-/// one of its discovered sub-integrations).
-async fn live_on(st: &AppState, integration: &str) -> Result<Vec<String>, ApiError> {
-    let mut ids = Vec::new();
-    let child = format!("{integration}/");
-    for status in RequestStatus::ALL.into_iter().filter(|s| !s.is_final()) {
-        let filter = sesame_store::RequestFilter { status: Some(status), limit: Some(100_000), ..Default::default() };
-        for r in st.store.list_requests(&filter).await? {
-            if r.integration == integration || r.integration.starts_with(&child) {
-                ids.push(r.id);
-            }
-        }
-    }
-    Ok(ids)
-}
-
 /// What is stored of one kind: by name, the declaration and whether it is retiring.
 type Have = BTreeMap<String, (Value, bool)>;
 
@@ -268,7 +252,7 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
                 keep(&mut result, *sort, name, v, *retiring)?;
                 continue;
             }
-            let live = if *sort == Sort::Integration { live_on(st, name).await? } else { vec![] };
+            let live = if *sort == Sort::Integration { crate::retiring::live_on(st, name).await? } else { vec![] };
             if live.is_empty() {
                 changes.push(PlannedChange { kind: label.into(), name: name.clone(), action: "delete".into(), fields: vec![], note: None });
                 writes.push((Declared::DeleteDefinition { kind: sort.stored().into(), name: name.clone() }, audit(admin, sort.audit("delete"), name, json!({}))));
@@ -332,7 +316,7 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
     }
     definitions::refresh(st).await?;
     crate::scim::refresh(st).await?;
-    end_retired(st).await;
+    crate::retiring::end_retired(st).await;
     Ok(ApplyPlan { changes, unchanged, applied: true })
 }
 
@@ -352,47 +336,6 @@ fn keep(m: &mut Made, sort: Sort, name: &str, v: &Value, retiring: bool) -> Resu
         Sort::Bundle => m.bundles.push(serde_json::from_value(v.clone()).map_err(bad)?),
     }
     Ok(())
-}
-
-/// Integrations deleted with live grants: revoke what is live on them
-/// (retried every pass until it succeeds), and delete each once nothing is
-/// live. Returns the integrations deleted.
-pub async fn end_retired(st: &AppState) -> Vec<String> {
-    let system = User { email: sesame_core::lifecycle::SYSTEM.into(), admin: true, ..Default::default() };
-    let mut deleted = Vec::new();
-    for name in st.policy().retiring.clone() {
-        let live = match live_on(st, &name).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(integration = %name, error = %e.message, "cannot read what is live on a retiring integration; next pass retries");
-                continue;
-            }
-        };
-        if live.is_empty() {
-            let gone = [(
-                Declared::DeleteDefinition { kind: "integration".into(), name: name.clone() },
-                AuditDraft::new(sesame_core::lifecycle::SYSTEM, AuditAction::IntegrationDelete, None, Outcome::Ok, json!({ "name": name, "why": "its grants are revoked" })),
-            )];
-            match st.store.apply_declared(&gone, clock::now()).await {
-                Ok(true) => deleted.push(name),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(integration = %name, error = %e, "cannot delete a retired integration; next pass retries"),
-            }
-            continue;
-        }
-        for id in live {
-            let why = format!("integration `{name}` is being deleted (apply --revoke-active)");
-            if let Err(e) = crate::requests::revoke(st, &system, &id, Some(why)).await {
-                tracing::info!(request = %id, error = %e.message, "a grant on a retiring integration is not revoked yet; next pass retries");
-            }
-        }
-    }
-    if !deleted.is_empty() {
-        if let Err(e) = definitions::refresh(st).await {
-            tracing::warn!(error = %e, "cannot read what was made through the API; retrying");
-        }
-    }
-    deleted
 }
 
 /// The configuration file's `declarations`, applied at start as `apply`

@@ -21,6 +21,7 @@ pub mod rotation;
 pub mod scim;
 pub mod scopes;
 pub mod requests;
+pub mod retiring;
 pub mod state;
 pub mod discovery;
 pub mod worker;

@@ -30,7 +30,11 @@ pub fn check(v: &Value, types: &[IntegrationTypeView], rules: &ApiIntegrations) 
         .map(|e| {
             let at = e.instance_path().to_string();
             let field = if at.is_empty() { "the declaration".to_owned() } else { format!("`{}`", at.trim_start_matches('/').replace('/', ".")) };
-            format!("{field}: {e}")
+            // The value itself is not repeated: it may be a secret written
+            // where a reference belongs.
+            let shown = e.instance().to_string();
+            let message = e.to_string().replace(&shown, "the value");
+            format!("{field}: {message}")
         })
         .collect();
     if !problems.is_empty() {
@@ -141,6 +145,8 @@ mod tests {
         let e = check(&json!({ "type": "nosuch", "name": "x" }), &types(), &rules(None)).unwrap_err();
         assert!(e.contains("`nosuch`") && e.contains("postgresql"), "{e}");
         assert!(check(&pg(json!({ "env": "SESAME_SECRET_PG" })), &types(), &rules(None)).is_ok());
+        let e = check(&pg(json!("hunter2-literal")), &types(), &rules(None)).unwrap_err();
+        assert!(e.contains("`password`") && !e.contains("hunter2"), "a value where a reference belongs is refused without repeating it: {e}");
     }
 
     #[test]
@@ -175,6 +181,18 @@ mod tests {
         assert!(ok(json!({ "aws_secrets_manager": { "secret_id": "arn:aws:secretsmanager:eu-west-1:1:secret:sesame/db-AbCd", "region": "eu-west-1" } })).is_ok());
         assert!(ok(json!({ "rds_iam_token": { "host": "DB.internal", "port": 5432, "username": "sesame", "region": "eu-west-1" } })).is_ok());
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn the_readmes_apply_example_reads_and_passes() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n# access.toml").expect("the apply example") + "```toml\n".len();
+        let len = readme[start..].find("```").expect("its end");
+        let d = sesame_proto::Declarations::parse(&readme[start..start + len], sesame_proto::DeclarationFormat::Toml).unwrap();
+        assert_eq!((d.integrations.len(), d.connectors.len(), d.groups.len(), d.access_flows.len(), d.access_scopes.len()), (2, 1, 1, 1, 1));
+        for i in &d.integrations {
+            check(i, &types(), &ApiIntegrations::default()).unwrap_or_else(|e| panic!("{i}: {e}"));
+        }
     }
 
     #[test]

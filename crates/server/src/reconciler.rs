@@ -99,7 +99,7 @@ pub async fn run(st: AppState) {
     loop {
         reconcile_once(&st).await;
         end_departed(&st).await;
-        crate::declared::end_retired(&st).await;
+        crate::retiring::end_retired(&st).await;
         crate::rotation::rotate_once(&st).await;
         tokio::time::sleep(st.settings.worker.reconcile_interval).await;
     }

@@ -239,8 +239,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .email
                     .clone(),
                 (None, Some(c)) => {
-                    if !settings.connectors.contains(&c) {
-                        anyhow::bail!("connector `{c}` is not declared in {}: add [[connectors]] id = \"{c}\"", settings.path.display());
+                    let made = store.definitions().await?.iter().any(|d| d.kind == "connector" && d.name == c && d.retiring_since.is_none());
+                    if !settings.connectors.contains(&c) && !made {
+                        anyhow::bail!("connector `{c}` is not declared in {} nor made through the API: add [[connectors]] id = \"{c}\" to either", settings.path.display());
                     }
                     format!("{}{c}", sesame_server::auth::CONNECTOR_TOKEN_PREFIX)
                 }

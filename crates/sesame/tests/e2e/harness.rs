@@ -159,6 +159,8 @@ impl Harness {
             .args(["--listen", listen])
             .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info")
             .env("SESAME_E2E_PG_SECRET", if self.remote { "" } else { INTEGRATION_SECRET })
+            // What integrations made through the API may read (`[api_integrations]`).
+            .env("SESAME_SECRET_E2E_PG", INTEGRATION_SECRET)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(self.dir.join(log)).unwrap()))
             .spawn()
@@ -180,12 +182,17 @@ impl Harness {
 
     /// A connector dialing every replica in `servers`.
     pub fn spawn_connector_to(&self, n: usize, servers: &[&str]) -> Child {
-        let out = Command::new(BIN).args(["token", "issue", "--config"]).arg(&self.config).args(["--connector", "dc-1"]).output().unwrap();
+        self.spawn_connector_as(n, "dc-1", &self.dir.join("connector.toml"), servers)
+    }
+
+    /// `sesame connector` with id `id` and configuration `config`.
+    pub fn spawn_connector_as(&self, n: usize, id: &str, config: &std::path::Path, servers: &[&str]) -> Child {
+        let out = Command::new(BIN).args(["token", "issue", "--config"]).arg(&self.config).args(["--connector", id]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         Command::new(BIN)
             .args(["connector", "--config"])
-            .arg(self.dir.join("connector.toml"))
+            .arg(config)
             .args(["--server", &servers.join(","), "--token", &token, "--poll-wait", "1s"])
             .env("SESAME_LOG", "debug,hyper=info,h2=info,tower=info,reqwest=info")
             .env("SESAME_E2E_PG_SECRET", INTEGRATION_SECRET)

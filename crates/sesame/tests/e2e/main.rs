@@ -6,6 +6,7 @@
 pub(crate) use sesame_testkit::moto as aws_common;
 mod harness;
 mod loop_tests;
+mod made_tests;
 mod robustness;
 mod aws_tests;
 mod bad_input;
