@@ -40,15 +40,14 @@ fn mark_secret(s: &mut SchemaObject) {
     );
 }
 
-/// The built-in types: PostgreSQL, MySQL, Redshift, custom integrations,
-/// and integrations served by a connector (`remote`).
+/// The built-in types: PostgreSQL, MySQL, Redshift and custom integrations
+/// (the registry adds `remote`, served by a connector).
 pub fn builtin() -> Vec<(String, Value)> {
     vec![
         ("postgresql".into(), schema_of::<crate::postgres::PostgresConfig>("postgresql")),
         ("mysql".into(), schema_of::<crate::mysql::MysqlConfig>("mysql")),
         ("redshift".into(), schema_of::<crate::redshift::RedshiftConfig>("redshift")),
         ("custom".into(), schema_of::<crate::custom::CustomConfig>("custom")),
-        ("remote".into(), schema_of::<crate::registry::RemoteDecl>("remote")),
     ]
 }
 
@@ -72,6 +71,6 @@ mod tests {
         assert!(password.contains("#/$defs/SecretRef"), "{password}");
         assert_eq!(pg["$defs"]["SecretRef"]["x-sesame-secret"], true);
         assert!(!pg.to_string().contains("#/definitions/"), "every reference points into $defs");
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 4);
     }
 }

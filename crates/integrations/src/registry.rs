@@ -90,9 +90,10 @@ pub struct Registry {
 
 impl Registry {
     /// Every integration type's configuration as JSON Schema: the built-in
-    /// types', then the plugins'.
+    /// types', `remote`, then the plugins'.
     pub fn config_schemas(&self) -> Vec<(String, serde_json::Value)> {
         let mut all = crate::config_schema::builtin();
+        all.push(("remote".into(), crate::config_schema::schema_of::<RemoteDecl>("remote")));
         for p in &self.plugins {
             all.extend(p.config_schemas());
         }

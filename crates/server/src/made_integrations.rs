@@ -125,7 +125,7 @@ mod tests {
     use serde_json::json;
 
     fn types() -> Vec<IntegrationTypeView> {
-        sesame_integrations::config_schema::builtin().into_iter().map(|(type_name, schema)| IntegrationTypeView { type_name, schema }).collect()
+        sesame_integrations::registry::Registry::new().config_schemas().into_iter().map(|(type_name, schema)| IntegrationTypeView { type_name, schema }).collect()
     }
 
     fn rules(dir: Option<&Path>) -> ApiIntegrations {
