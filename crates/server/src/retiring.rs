@@ -44,7 +44,7 @@ pub async fn end_retired(st: &AppState) -> Vec<String> {
         };
         if live.is_empty() {
             let gone = [(
-                Declared::DeleteDefinition { kind: "integration".into(), name: name.clone() },
+                Declared::DeleteRetired { kind: "integration".into(), name: name.clone() },
                 AuditDraft::new(sesame_core::lifecycle::SYSTEM, AuditAction::IntegrationDelete, None, Outcome::Ok, json!({ "name": name, "why": "its grants are revoked" })),
             )];
             match st.store.apply_declared(&gone, clock::now()).await {

@@ -18,6 +18,8 @@ pub enum Declared {
     /// Mark a definition as going once nothing live needs it (an
     /// integration whose grants are being revoked).
     Retire { kind: String, name: String },
+    /// Delete a definition only if it is (still) retiring.
+    DeleteRetired { kind: String, name: String },
     CreateScope(ScopeRow),
     UpdateScope { name: String, query: String },
     DeleteScope { name: String },
@@ -43,6 +45,9 @@ impl Store {
                 }
                 Declared::Retire { kind, name } => {
                     sqlx::query("UPDATE definitions SET retiring_since = $3, updated_at = $3 WHERE kind = $1 AND name = $2 AND retiring_since IS NULL").bind(kind).bind(name).bind(now.0)
+                }
+                Declared::DeleteRetired { kind, name } => {
+                    sqlx::query("DELETE FROM definitions WHERE kind = $1 AND name = $2 AND retiring_since IS NOT NULL").bind(kind).bind(name)
                 }
                 Declared::DeleteDefinition { kind, name } => sqlx::query("DELETE FROM definitions WHERE kind = $1 AND name = $2").bind(kind).bind(name),
                 Declared::CreateScope(s) => sqlx::query("INSERT INTO access_scopes (name, query, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING")

@@ -706,6 +706,12 @@ async fn declared_changes_apply_all_or_nothing(s: Store) {
     let back = [(Declared::PutDefinition { row: def("bundle", "b1"), create: false }, a("b1"))];
     assert!(s.apply_declared(&back, Timestamp(7)).await.unwrap());
     assert_eq!(s.definitions().await.unwrap()[0].retiring_since, None);
+    // Only what is still retiring is deleted as retired.
+    let sweep = [(Declared::DeleteRetired { kind: "bundle".into(), name: "b1".into() }, a("b1"))];
+    assert!(!s.apply_declared(&sweep, Timestamp(8)).await.unwrap(), "declared again: kept");
+    assert!(s.apply_declared(&retire, Timestamp(9)).await.unwrap());
+    assert!(s.apply_declared(&sweep, Timestamp(10)).await.unwrap());
+    assert!(s.definitions().await.unwrap().is_empty());
 }
 
 both!(an_mfa_factor_is_enrolled_confirmed_used_once_and_reset);
