@@ -20,7 +20,7 @@ pub const SESSION_COOKIE: &str = "sesame_session";
 pub const CSRF_HEADER: &str = "x-sesame-csrf";
 
 /// The session cookie's token, if the request carries one.
-fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -59,21 +59,26 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let email = principal(parts, state).await?;
-        if email == SCIM_PRINCIPAL {
-            return Err(ApiError::new(ErrorCode::Forbidden, "this is the SCIM token: it opens /scim/v2 only; people's endpoints need a user's token"));
-        }
-        if email.starts_with(CONNECTOR_TOKEN_PREFIX) {
-            return Err(ApiError::new(ErrorCode::Forbidden, "this is a connector's token: people's endpoints need a user's token"));
-        }
-        let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
-        let user = state
-            .people()
-            .directory
-            .user(&email)
-            .cloned()
-            .ok_or_else(|| unauthorized("the token's user is no longer declared in the configuration"))?;
-        Ok(Caller(user))
+        person(state, &email).map(Caller)
     }
+}
+
+/// The person a principal names: never the SCIM or a connector's token;
+/// someone the directory has.
+pub fn person(state: &AppState, email: &str) -> Result<User, ApiError> {
+    if email == SCIM_PRINCIPAL {
+        return Err(ApiError::new(ErrorCode::Forbidden, "this is the SCIM token: it opens /scim/v2 only; people's endpoints need a user's token"));
+    }
+    if email.starts_with(CONNECTOR_TOKEN_PREFIX) {
+        return Err(ApiError::new(ErrorCode::Forbidden, "this is a connector's token: people's endpoints need a user's token"));
+    }
+    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
+    state
+        .people()
+        .directory
+        .user(email)
+        .cloned()
+        .ok_or_else(|| unauthorized("the token's user is no longer declared in the configuration"))
 }
 
 /// The bearer token of a request.
@@ -91,11 +96,17 @@ pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 /// Failed attempts count against the caller's address and the token; one
 /// over its budget is refused before the store is asked.
 pub async fn principal(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
+    principal_with(parts, state, false).await
+}
+
+/// [`principal`], for a change whose request-forgery check was made by its
+/// caller (`form_checked`: a portal form's token matched the session).
+pub async fn principal_with(parts: &Parts, state: &AppState, form_checked: bool) -> Result<String, ApiError> {
     let from_cookie = match parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
         true => None,
         false => cookie_token(&parts.headers),
     };
-    if from_cookie.is_some() && !parts.method.is_safe() && !parts.headers.contains_key(CSRF_HEADER) {
+    if from_cookie.is_some() && !parts.method.is_safe() && !form_checked && !parts.headers.contains_key(CSRF_HEADER) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "a change made with a browser session needs the `X-Sesame-Csrf` header (Sesame's own pages send it); scripts use `Authorization: Bearer TOKEN`",

@@ -16,7 +16,7 @@ impl ApiError {
         ApiError { code, message: message.into() }
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         use ErrorCode as C;
         match self.code {
             C::Unauthorized | C::SignInRefused => StatusCode::UNAUTHORIZED,

@@ -6,6 +6,7 @@ pub mod bundles;
 pub mod limits;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod declared;
 pub mod made_integrations;
 pub mod definitions;
@@ -16,6 +17,7 @@ pub mod mfa;
 pub mod oidc;
 pub mod seal;
 pub mod owners;
+pub mod portal;
 pub mod reconciler;
 pub mod rotation;
 pub mod scim;
@@ -199,7 +201,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
         }
     });
     on_ready(addr);
-    let app = api::router(st).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = api::router(st.clone()).merge(portal::router(st)).into_make_service_with_connect_info::<std::net::SocketAddr>();
     match tls {
         Some(config) => axum_server::from_tcp_rustls(listener.into_std()?, config).serve(app).await?,
         None => axum::serve(listener, app).await?,

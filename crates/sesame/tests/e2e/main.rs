@@ -17,5 +17,6 @@ mod flow_tests;
 mod ha_tests;
 mod mfa_tests;
 mod oidc_tests;
+mod portal_tests;
 mod scim_tests;
 mod scope_tests;

@@ -1,0 +1,29 @@
+// Sesame's portal: the only script. It follows a request's status through
+// server-sent events (no polling loop) and shows a countdown beside
+// deadlines. Every action works without it: forms post and pages reload.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const follow = document.querySelector("[data-follow]");
+  if (follow && "EventSource" in window) {
+    const status = document.getElementById("status");
+    const events = new EventSource(follow.dataset.follow);
+    events.addEventListener("status", (e) => {
+      if (status && status.textContent !== e.data) {
+        // A settled request offers other actions: show them.
+        events.close();
+        window.location.reload();
+      }
+    });
+  }
+  for (const t of document.querySelectorAll("time[data-countdown]")) {
+    const end = Date.parse(t.getAttribute("datetime"));
+    if (Number.isNaN(end)) continue;
+    const tick = () => {
+      const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      t.textContent = left === 0 ? "ended" : `${h ? h + "h " : ""}${m}m ${s}s left`;
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
+});

@@ -1,0 +1,311 @@
+//! The portal's pages and forms: each reads or changes through the same
+//! services as the API (`requests.rs`, `credentials.rs`), so a page can do
+//! nothing the caller's token could not.
+
+use super::{error_page, render, session_cookie, Posted, Viewer};
+use crate::api::views;
+use crate::auth::{token_hash, SESSION_COOKIE};
+use crate::clock;
+use crate::requests as svc;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::stream::Stream;
+use minijinja::context;
+use serde::Deserialize;
+use sesame_core::RequestStatus;
+use sesame_proto::CreateRequest;
+use sesame_store::RequestFilter;
+use std::convert::Infallible;
+
+#[derive(Deserialize)]
+pub struct ReturnTo {
+    return_to: Option<String>,
+}
+
+/// Where to go after signing in: a path of this server only.
+fn safe_return(to: Option<&str>) -> String {
+    match to {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control) => p.to_owned(),
+        _ => "/portal".to_owned(),
+    }
+}
+
+pub async fn sign_in_page(State(st): State<AppState>, Query(q): Query<ReturnTo>) -> Response {
+    let to = safe_return(q.return_to.as_deref());
+    let oidc = st.sign_in.is_some().then(|| format!("/auth/login?return_to={}", super::percent(&to)));
+    render("sign_in.html", context! { return_to => to, oidc => oidc, error => None::<String> })
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    token: String,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+/// Whether a form post came from this server's own page. Browsers say
+/// where a post comes from in `Sec-Fetch-Site`; without it (older ones),
+/// `Origin` must name this host (the portal's `no-referrer` policy makes
+/// browsers send `Origin: null` on its own forms, so `null` alone is not
+/// refused when `Sec-Fetch-Site` vouches for the post).
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, h)| h == host),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// Sign in with a token from `sesame token issue` (the local admin of the
+/// embedded default; anyone with a token): it becomes the session cookie.
+pub async fn sign_in(State(st): State<AppState>, from: crate::limits::ClientAddr, headers: HeaderMap, axum::Form(f): axum::Form<SignInForm>) -> Response {
+    let to = safe_return(f.return_to.as_deref());
+    let again = |m: &str| {
+        let mut r = render("sign_in.html", context! { return_to => to.clone(), oidc => None::<String>, error => m });
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        r
+    };
+    if !same_origin(&headers) {
+        return again("this sign-in did not come from Sesame's own page");
+    }
+    let token = f.token.trim();
+    let keys = vec![from.0, format!("token:{}", token_hash(token))];
+    if let Err(e) = st.auth_guard.check(&keys) {
+        return error_page(e, None);
+    }
+    let email = match st.store.user_for_token(&token_hash(token), clock::now()).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            st.auth_guard.failed(&keys);
+            return again("unknown, expired or revoked token: issue one with `sesame token issue --user EMAIL`");
+        }
+        Err(e) => return error_page(e.into(), None),
+    };
+    if let Err(e) = crate::auth::person(&st, &email) {
+        return again(&e.message);
+    }
+    st.auth_guard.succeeded(&keys);
+    let cookie = session_cookie(&st, token, 8 * 3600, false);
+    let mut r = Redirect::to(&to).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// Leave: the cookie goes (an OIDC session's token is revoked by
+/// `/api/v1/auth/logout`; a pasted token stays the holder's).
+pub async fn sign_out(Posted { .. }: Posted<Empty>) -> Response {
+    let mut r = Redirect::to("/portal/sign-in").into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// My requests, and the access I hold now.
+pub async fn home(State(st): State<AppState>, v: Viewer) -> Response {
+    let mine = RequestFilter { requester: Some(v.user.email.clone()), limit: Some(50), ..Default::default() };
+    let held = RequestFilter { grantee: Some(v.user.email.clone()), status: Some(RequestStatus::Active), ..Default::default() };
+    let (mine, held) = match (st.store.list_requests(&mine).await, st.store.list_requests(&held).await) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return error_page(e.into(), Some(&v)),
+    };
+    let mine: Vec<_> = mine.iter().map(views::request).collect();
+    let held: Vec<_> = held.iter().map(views::request).collect();
+    render("home.html", context! { user => v.user_view(), csrf => v.csrf, mine => mine, held => held })
+}
+
+/// What may be asked for: every integration with its resource types and permissions.
+fn offers(st: &AppState) -> Vec<minijinja::Value> {
+    st.integration_names()
+        .into_iter()
+        .filter_map(|name| {
+            let d = st.integration(&name)?.descriptor();
+            let types: Vec<minijinja::Value> = d
+                .resource_types
+                .iter()
+                .map(|t| context! { name => t.name, permissions => t.permissions.iter().map(|p| p.id.clone()).collect::<Vec<_>>() })
+                .collect();
+            Some(context! { name => name, types => types })
+        })
+        .collect()
+}
+
+pub async fn new_page(State(st): State<AppState>, v: Viewer) -> Response {
+    render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => None::<String>, error => None::<String> })
+}
+
+#[derive(Deserialize)]
+pub struct NewForm {
+    integration: String,
+    resource_type: String,
+    resources: String,
+    permission: String,
+    duration: String,
+    #[serde(default)]
+    justification: String,
+}
+
+/// Ask: the same checks and decision as the API; a refusal comes back on
+/// the form with what to change.
+pub async fn create(State(st): State<AppState>, Posted { viewer: v, form: f }: Posted<NewForm>) -> Response {
+    let body = CreateRequest {
+        integration: f.integration.trim().to_owned(),
+        resource_type: f.resource_type.trim().to_owned(),
+        resources: f.resources.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+        permission: f.permission.trim().to_owned(),
+        duration: f.duration.trim().to_owned(),
+        justification: Some(f.justification.trim().to_owned()).filter(|j| !j.is_empty()),
+        grantee: None,
+    };
+    let done = match svc::normalize(body) {
+        Ok(b) => svc::create(&st, &v.user, &b).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(r) => Redirect::to(&format!("/portal/requests/{}", super::percent(&r.id))).into_response(),
+        Err(e) => {
+            let form = context! { integration => f.integration, resource_type => f.resource_type, resources => f.resources, permission => f.permission, duration => f.duration, justification => f.justification };
+            let mut r = render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => form, error => context! { code => e.code.as_str(), message => e.message } });
+            *r.status_mut() = e.status();
+            r
+        }
+    }
+}
+
+/// What waits for my approval.
+pub async fn inbox(State(st): State<AppState>, v: Viewer) -> Response {
+    let f = RequestFilter { status: Some(RequestStatus::Pending), limit: Some(500), ..Default::default() };
+    let rows = match st.store.list_requests(&f).await {
+        Ok(r) => r,
+        Err(e) => return error_page(e.into(), Some(&v)),
+    };
+    let waiting: Vec<_> = rows.iter().filter(|r| r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&v.user.email))).map(views::request).collect();
+    render("inbox.html", context! { user => v.user_view(), csrf => v.csrf, waiting => waiting })
+}
+
+/// One request: its status (followed live), and what the viewer may do.
+pub async fn show(State(st): State<AppState>, v: Viewer, Path(id): Path<String>) -> Response {
+    let r = match svc::visible(&st, &v.user, &id).await {
+        Ok(r) => r,
+        Err(e) => return error_page(e, Some(&v)),
+    };
+    let me = &v.user.email;
+    let may_approve = r.status == RequestStatus::Pending && r.approvers.iter().any(|a| a.eq_ignore_ascii_case(me)) && !r.requester.eq_ignore_ascii_case(me);
+    let is_grantee = r.grantee.eq_ignore_ascii_case(me);
+    let may_reveal = is_grantee && r.status == RequestStatus::Active && r.credentials_shown_at.is_none();
+    let may_revoke = (is_grantee || r.requester.eq_ignore_ascii_case(me) || v.user.admin) && matches!(r.status, RequestStatus::Active | RequestStatus::Pending | RequestStatus::PendingMfa);
+    let settled = r.status.is_final() || r.status == RequestStatus::Active;
+    render(
+        "request.html",
+        context! { user => v.user_view(), csrf => v.csrf, r => views::request(&r), may_approve, may_reveal, may_revoke, settled, shown => r.credentials_shown_at.is_some() },
+    )
+}
+
+/// The request's status as it changes (server-sent events): `status` events
+/// carry the new status; the page reloads itself when it settles.
+pub async fn events(State(st): State<AppState>, v: Viewer, Path(id): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    let first = svc::visible(&st, &v.user, &id).await.map_err(|e| error_page(e, Some(&v)))?;
+    let mut changes = st.changes.subscribe();
+    let user = v.user.clone();
+    let stream = async_stream(move |tx| async move {
+        let mut last = first.status;
+        if tx.send(Event::default().event("status").data(last.to_string())).await.is_err() {
+            return;
+        }
+        loop {
+            let wake = tokio::time::timeout(std::time::Duration::from_secs(15), changes.recv()).await;
+            if matches!(wake, Ok(Err(tokio::sync::broadcast::error::RecvError::Closed))) {
+                return;
+            }
+            if let Ok(Ok(changed)) = &wake {
+                if changed != &id {
+                    continue;
+                }
+            }
+            let Ok(r) = svc::visible(&st, &user, &id).await else { return };
+            if r.status != last {
+                last = r.status;
+                if tx.send(Event::default().event("status").data(last.to_string())).await.is_err() {
+                    return;
+                }
+            }
+            if last.is_final() {
+                return;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A stream fed by a task: what the task sends, until it ends.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(f(tx));
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+fn reason(f: &ReasonForm) -> Option<String> {
+    Some(f.reason.trim().to_owned()).filter(|r| !r.is_empty())
+}
+
+fn back_to(id: &str) -> Response {
+    Redirect::to(&format!("/portal/requests/{}", super::percent(id))).into_response()
+}
+
+pub async fn approve(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, form }: Posted<ReasonForm>) -> Response {
+    match svc::decide_pending(&st, &v.user, &id, true, reason(&form), None).await {
+        Ok(_) => back_to(&id),
+        Err(e) => error_page(e, Some(&v)),
+    }
+}
+
+pub async fn reject(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, form }: Posted<ReasonForm>) -> Response {
+    match svc::decide_pending(&st, &v.user, &id, false, reason(&form), None).await {
+        Ok(_) => back_to(&id),
+        Err(e) => error_page(e, Some(&v)),
+    }
+}
+
+pub async fn revoke(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, form }: Posted<ReasonForm>) -> Response {
+    match svc::revoke(&st, &v.user, &id, reason(&form)).await {
+        Ok(_) => back_to(&id),
+        Err(e) => error_page(e, Some(&v)),
+    }
+}
+
+/// The credentials, once: this response only (never cached); the request's
+/// page afterwards says they were shown.
+pub async fn reveal(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, .. }: Posted<Empty>) -> Response {
+    let c = match crate::credentials::reveal(&st, &v.user, &id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(e, Some(&v)),
+    };
+    let r = match svc::visible(&st, &v.user, &id).await {
+        Ok(r) => r,
+        Err(e) => return error_page(e, Some(&v)),
+    };
+    let mut resp = render("credentials.html", context! { user => v.user_view(), csrf => v.csrf, r => views::request(&r), c => c });
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,73 @@
+//! Issue 13, first slice: the portal in a real headless Chromium (Debian's,
+//! driven by playwright-core): a requester signs in and asks for a table, an
+//! approver approves from the inbox, the requester follows the status live,
+//! reveals the credentials once and logs into PostgreSQL with them, then
+//! revokes and the login fails. Forged form posts are refused, the session
+//! cookie is HttpOnly, the credentials are gone after a reload, and axe-core
+//! finds no serious or critical violation on any page. Screenshots of every
+//! page are kept under the target directory (`portal-screenshots/`).
+
+use crate::harness::{s, Harness, Opts};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+const SETUP: &str = "CREATE TABLE public.orders (id int); INSERT INTO public.orders VALUES (1);";
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testkit/fixtures/browser")
+}
+
+/// Run one phase of `portal.mjs` in Chromium; its JSON answer.
+fn browser(plan: Value) -> Value {
+    let chromium = std::env::var("SESAME_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(std::path::Path::new(&chromium).exists(), "{chromium} is missing: run scripts/test (it installs Debian's chromium), or apt-get install chromium");
+    assert!(fixture().join("node_modules/playwright-core").exists(), "playwright-core is missing: run scripts/test, or npm ci --prefix crates/testkit/fixtures/browser");
+    let out = std::process::Command::new("node").arg(fixture().join("portal.mjs")).arg(plan.to_string()).output().expect("node runs (apt-get install nodejs)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("portal.mjs answered no JSON ({e}): {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(v.get("error").is_none(), "the browser failed: {}", v["error"].as_str().unwrap_or_default());
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let (admin, dev, lead) = (h.token("admin@example.com"), h.token("dev@example.com"), h.token("lead@example.com"));
+    h.sync(&admin);
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let state = h.dir.join("requester-state.json");
+    let table = sesame_core::resource_id::join(&[&h.db, "public", "orders"]);
+    let base = json!({ "url": h.url, "shots": shots, "state": state });
+    let mut ask = base.clone();
+    ask.as_object_mut().unwrap().extend(json!({ "phase": "ask", "requester": dev, "approver": lead, "integration": "local-pg", "table": table }).as_object().unwrap().clone());
+    let out = browser(ask);
+
+    assert_eq!((out["asked_status"].as_str(), out["active_status"].as_str()), (Some("Pending"), Some("Active")), "{out}");
+    assert_eq!(out["cookie"], json!({ "httpOnly": true, "sameSite": "Lax" }), "the session cookie is HttpOnly and SameSite: {out}");
+    assert_eq!(out["forged"], json!([403, 403]), "forged form posts are refused: {out}");
+    assert_eq!(s(&h.cli(&dev, &["requests", "show", &s(&out, "id")]), "status"), "Active", "and changed nothing");
+    assert_eq!((out["after_reload_has_secret"].as_bool(), out["request_page_has_secret"].as_bool()), (Some(false), Some(false)), "credentials are shown once: {out}");
+    let csp = s(&out, "csp");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(out["violations"], json!([]), "axe-core: no serious or critical violation on any page");
+    assert!(out["shots"].as_array().unwrap().len() >= 7, "{out}");
+
+    // The revealed credentials are the real ones, with the asked permission.
+    let (user, secret) = (s(&out, "username"), s(&out, "secret"));
+    let mut conn = h.login(&user, &secret).await.expect("the credentials the browser showed log in");
+    sqlx::query("INSERT INTO public.orders VALUES (2)").execute(&mut conn).await.expect("read_write was granted");
+    drop(conn);
+    let audit = h.cli(&admin, &["audit", "--limit", "500"]).to_string();
+    for step in ["request.create", "request.approve", "credentials.create"] {
+        assert!(audit.contains(step), "`{step}` is audited: {audit}");
+    }
+
+    let mut revoke = base;
+    revoke.as_object_mut().unwrap().extend(json!({ "phase": "revoke", "id": out["id"] }).as_object().unwrap().clone());
+    let done = browser(revoke);
+    assert_eq!(done["status"], "Revoked", "{done}");
+    assert_eq!(done["violations"], json!([]));
+    assert!(h.login(&user, &secret).await.is_err(), "the revoked login fails");
+    h.finish().await;
+}
