@@ -188,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "Sesame is listening on {scheme}://{addr}");
                 let _ = writeln!(out, "Get an API token:  sesame token issue --config {cfg_path} --user EMAIL");
+                let _ = writeln!(out, "Open the portal:   {scheme}://{addr}/portal   (sign in with such a token, or through your identity provider when [oidc] is set)");
                 if let Some(u) = users.first() {
                     let _ = writeln!(out, "  (declared users: {})", users.join(", "));
                     let _ = writeln!(out, "Then:  export SESAME_URL={scheme}://{addr} SESAME_TOKEN=<token>; sesame whoami   # e.g. as {u}");
