@@ -197,11 +197,26 @@ pub async fn refresh(st: &AppState) -> Result<(), sesame_store::StoreError> {
         return Ok(());
     }
     let rows = st.store.definitions().await?;
-    let mut policy = match stored(&rows).and_then(|m| build(st, &m)) {
+    let made = match stored(&rows) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "what was made through the API does not read; what was in force stays");
+            return Ok(());
+        }
+    };
+    let mut policy = match build(st, &made) {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(error = %e, "what was made through the API does not load with the configuration file; what was in force stays");
-            return Ok(());
+            // The integrations alone still serve their grants' revocations.
+            tracing::error!(error = %e, "the access flows, bundles and groups made through the API do not load with the configuration file; only the integrations and connectors made through it are in force");
+            let alone = Made { integrations: made.integrations.clone(), connectors: made.connectors.clone(), ..Made::default() };
+            match build(st, &alone) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "the integrations made through the API do not load with the configuration file; what was in force stays");
+                    return Ok(());
+                }
+            }
         }
     };
     for e in realize(st, &mut policy, &old).await {
