@@ -71,22 +71,42 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    fields: AuditFields {
-                        seq: r.try_get("seq")?,
-                        at_ms: r.try_get("at_ms")?,
-                        actor: r.try_get("actor")?,
-                        action: r.try_get("action")?,
-                        request_id: r.try_get("request_id")?,
-                        outcome: r.try_get("outcome")?,
-                        detail: r.try_get("detail")?,
-                    },
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        audit_rows(&rows)
     }
+
+    /// The newest entries first, optionally only one action, actor or
+    /// request (the portal's audit page).
+    pub async fn newest_audit(&self, action: Option<&str>, actor: Option<&str>, request_id: Option<&str>, limit: i64) -> Result<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash FROM audit \
+             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR request_id = $3) ORDER BY seq DESC LIMIT $4",
+        )
+        .bind(action)
+        .bind(actor)
+        .bind(request_id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        audit_rows(&rows)
+    }
+}
+
+fn audit_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<AuditRow>> {
+    rows.iter()
+        .map(|r| {
+            Ok(AuditRow {
+                fields: AuditFields {
+                    seq: r.try_get("seq")?,
+                    at_ms: r.try_get("at_ms")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    request_id: r.try_get("request_id")?,
+                    outcome: r.try_get("outcome")?,
+                    detail: r.try_get("detail")?,
+                },
+                prev_hash: r.try_get("prev_hash")?,
+                hash: r.try_get("hash")?,
+            })
+        })
+        .collect()
 }

@@ -249,6 +249,15 @@ async fn audit_chain_verifies_and_is_append_only(s: Store) {
     assert!(s.raw_execute("UPDATE audit SET actor = 'eve' WHERE seq = 2").await.is_err());
     assert!(s.raw_execute("DELETE FROM audit WHERE seq = 2").await.is_err());
     assert_eq!(s.list_audit(3, None, 100).await.unwrap().len(), 2);
+    // Newest first, filtered by action, actor and request.
+    let newest = s.newest_audit(None, None, None, 2).await.unwrap();
+    assert_eq!(newest.iter().map(|r| r.fields.seq).collect::<Vec<_>>(), [5, 4]);
+    let action = AuditAction::ALL[1].as_str();
+    let one = s.newest_audit(Some(action), None, None, 10).await.unwrap();
+    assert_eq!((one.len(), one[0].fields.action.as_str()), (1, action));
+    let actor = rows[2].fields.actor.clone();
+    assert!(s.newest_audit(None, Some(&actor), None, 10).await.unwrap().iter().all(|r| r.fields.actor == actor));
+    assert!(s.newest_audit(None, None, Some("no-such-request"), 10).await.unwrap().is_empty());
 }
 both!(audit_chain_verifies_and_is_append_only);
 

@@ -309,3 +309,37 @@ pub async fn reveal(State(st): State<AppState>, Path(id): Path<String>, Posted {
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
+
+#[derive(Deserialize)]
+pub struct AuditFilter {
+    action: Option<String>,
+    actor: Option<String>,
+    request: Option<String>,
+}
+
+/// The audit log, newest first, filtered by action, actor or request
+/// (admins and auditors); the whole log exports as JSON.
+pub async fn audit(State(st): State<AppState>, v: Viewer, Query(q): Query<AuditFilter>) -> Response {
+    if !(v.user.admin || v.user.auditor) {
+        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "the audit log is for admins and auditors: ask one"), Some(&v));
+    }
+    let some = |x: &Option<String>| x.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned);
+    let (action, actor, request) = (some(&q.action), some(&q.actor), some(&q.request));
+    let rows = match st.store.newest_audit(action.as_deref(), actor.as_deref(), request.as_deref(), 200).await {
+        Ok(r) => r,
+        Err(e) => return error_page(e.into(), Some(&v)),
+    };
+    let entries: Vec<minijinja::Value> = rows
+        .iter()
+        .map(|r| {
+            let a = views::audit(r);
+            let mut detail = a.detail.to_string();
+            if detail.chars().count() > 240 {
+                detail = detail.chars().take(240).collect::<String>() + "…";
+            }
+            context! { seq => a.seq, at => a.at, actor => a.actor, action => a.action, request_id => a.request_id, outcome => a.outcome, detail => detail }
+        })
+        .collect();
+    let actions: Vec<&str> = sesame_core::AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+    render("audit.html", context! { user => v.user_view(), csrf => v.csrf, entries => entries, actions => actions, q => context! { action => action, actor => actor, request => request } })
+}

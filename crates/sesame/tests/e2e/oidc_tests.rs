@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 /// Sesame on a port known in advance (the provider's redirect names it),
 /// signing in at `p`; `eng` may read through an automatic flow, the
 /// provider's `sesame-admins` administer Sesame.
-async fn start() -> (Harness, Provider) {
+pub(crate) async fn start() -> (Harness, Provider) {
     start_with_session("1h").await
 }
 

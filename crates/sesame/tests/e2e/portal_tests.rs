@@ -71,3 +71,26 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     assert!(h.login(&user, &secret).await.is_err(), "the revoked login fails");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_step_in_the_audit_page() {
+    let (h, _provider) = crate::oidc_tests::start().await;
+    let admin = h.token("admin@example.com");
+    h.sync(&admin);
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let table = sesame_core::resource_id::join(&[&h.db, "public", "items"]);
+    let out = browser(json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table }));
+    assert_eq!(s(&out, "header"), "Bob Builder", "signed in as the provider's bob: {out}");
+    let mut conn = h.login(&s(&out, "username"), &s(&out, "secret")).await.expect("bob's credentials log in");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM public.items").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(n, 1);
+    drop(conn);
+    // The admin (the provider's sesame-admins) finds the request's every step.
+    let text = s(&out, "audit_text");
+    for step in ["request.create", "grant.done", "credentials.create", "bob@example.com"] {
+        assert!(text.contains(step), "`{step}` on the audit page: {text}");
+    }
+    assert_eq!(out["violations"], json!([]), "axe-core on the audit page");
+    h.finish().await;
+}
