@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/new", get(pages::new_page).post(pages::create))
         .route("/portal/inbox", get(pages::inbox))
         .route("/portal/audit", get(pages::audit))
+        .route("/portal/scopes", get(pages::scopes))
         .route("/portal/requests/{id}", get(pages::show))
         .route("/portal/requests/{id}/events", get(pages::events))
         .route("/portal/requests/{id}/approve", post(pages::approve))
@@ -96,6 +97,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("credentials.html", include_str!("templates/credentials.html")),
             ("error.html", include_str!("templates/error.html")),
             ("audit.html", include_str!("templates/audit.html")),
+            ("scopes.html", include_str!("templates/scopes.html")),
         ] {
             // The templates are part of the binary: one that does not parse
             // fails every test that renders a page.
@@ -224,7 +226,7 @@ mod tests {
 
     #[test]
     fn every_template_parses_and_escapes() {
-        for name in ["base.html", "sign_in.html", "home.html", "new.html", "inbox.html", "request.html", "credentials.html", "error.html", "audit.html"] {
+        for name in ["base.html", "sign_in.html", "home.html", "new.html", "inbox.html", "request.html", "credentials.html", "error.html", "audit.html", "scopes.html"] {
             templates().get_template(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let html = templates().get_template("error.html").unwrap().render(minijinja::context! { code => "bad_request", message => "<script>alert(1)</script>" }).unwrap();
@@ -239,6 +241,7 @@ mod tests {
             ("credentials.html", minijinja::context! { user => user.clone(), csrf => "t", r => r.clone(), c => c }),
             ("new.html", minijinja::context! { user => user.clone(), csrf => "t", offers => Vec::<minijinja::Value>::new(), form => None::<String>, error => None::<String> }),
             ("sign_in.html", minijinja::context! { return_to => "/portal", oidc => "/auth/login", error => "no" }),
+            ("scopes.html", minijinja::context! { user => user.clone(), csrf => "t", scopes => Vec::<minijinja::Value>::new(), query => "x =", error => minijinja::context! { message => "m", line => 1, column => 3, text => "x =", pad => "  " }, count => None::<usize>, units => Vec::<minijinja::Value>::new() }),
             ("audit.html", minijinja::context! { user => user.clone(), csrf => "t", actions => vec!["request.create"], q => minijinja::context! { action => "request.create" }, entries => vec![minijinja::context! { seq => 1, at => "2026-12-07T00:00:00Z", actor => "a@x.io", action => "request.create", request_id => "req 1", outcome => "ok", detail => "{}" }] }),
         ] {
             let html = templates().get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -343,3 +343,37 @@ pub async fn audit(State(st): State<AppState>, v: Viewer, Query(q): Query<AuditF
     let actions: Vec<&str> = sesame_core::AuditAction::ALL.iter().map(|a| a.as_str()).collect();
     render("audit.html", context! { user => v.user_view(), csrf => v.csrf, entries => entries, actions => actions, q => context! { action => action, actor => actor, request => request } })
 }
+
+#[derive(Deserialize)]
+pub struct ScopeQuery {
+    q: Option<String>,
+}
+
+/// The AQL editor: the access scopes defined, and a query checked as it is
+/// typed — where it does not parse (line and column, marked under the
+/// line), else how many access units it selects and the first of them.
+pub async fn scopes(State(st): State<AppState>, v: Viewer, Query(q): Query<ScopeQuery>) -> Response {
+    let defined = match st.store.scopes().await {
+        Ok(s) => s.into_iter().map(|s| context! { name => s.name, query => s.query }).collect::<Vec<_>>(),
+        Err(e) => return error_page(e.into(), Some(&v)),
+    };
+    let query = q.q.unwrap_or_default();
+    let (mut error, mut count, mut units) = (None, None, Vec::new());
+    if !query.trim().is_empty() {
+        match query.parse::<sesame_core::aql::Query>() {
+            Err(e) => {
+                let text = query.lines().nth(e.line.saturating_sub(1) as usize).unwrap_or_default().to_owned();
+                let pad = " ".repeat(e.column.saturating_sub(1) as usize);
+                error = Some(context! { message => e.message, line => e.line, column => e.column, text => text, pad => pad });
+            }
+            Ok(parsed) => match crate::scopes::units(&st, &parsed).await {
+                Ok(all) => {
+                    count = Some(all.len());
+                    units = all.into_iter().take(50).map(|u| context! { integration => u.integration, resource_type => u.resource_type, resource => u.resource, permission => u.permission }).collect();
+                }
+                Err(e) => return error_page(e.into(), Some(&v)),
+            },
+        }
+    }
+    render("scopes.html", context! { user => v.user_view(), csrf => v.csrf, scopes => defined, query => query, error => error, count => count, units => units })
+}

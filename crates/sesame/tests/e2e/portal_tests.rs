@@ -80,7 +80,10 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let table = sesame_core::resource_id::join(&[&h.db, "public", "items"]);
-    let out = browser(json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table }));
+    let bad = "resource_type = \"postgresql-table\" and\n  (integration = \"local-pg\" or )";
+    let good = "resource_type = \"postgresql-table\"";
+    let plan = json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table, "bad_query": bad, "good_query": good });
+    let out = browser(plan);
     assert_eq!(s(&out, "header"), "Bob Builder", "signed in as the provider's bob: {out}");
     let mut conn = h.login(&s(&out, "username"), &s(&out, "secret")).await.expect("bob's credentials log in");
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM public.items").fetch_one(&mut conn).await.unwrap();
@@ -91,6 +94,14 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     for step in ["request.create", "grant.done", "credentials.create", "bob@example.com"] {
         assert!(text.contains(step), "`{step}` on the audit page: {text}");
     }
-    assert_eq!(out["violations"], json!([]), "axe-core on the audit page");
+    assert_eq!(out["violations"], json!([]), "axe-core on the audit and scope pages");
+    // The AQL error is shown where the parser found it, the caret under its column.
+    let e = bad.parse::<sesame_core::aql::Query>().unwrap_err();
+    assert_eq!((out["aql_error"]["line"].as_u64(), out["aql_error"]["column"].as_u64()), (Some(u64::from(e.line)), Some(u64::from(e.column))), "{out}");
+    let caret = s(&out["aql_error"], "caret");
+    let lines: Vec<&str> = caret.lines().collect();
+    assert_eq!(lines[0], bad.lines().nth(e.line as usize - 1).unwrap(), "the line at fault: {caret}");
+    assert_eq!(lines[1].find('^').map(|c| c + 1), Some(e.column as usize), "the caret under the column: {caret}");
+    assert!(out["aql_count"].as_u64().is_some_and(|n| n >= 1), "the query selects the synced tables: {out}");
     h.finish().await;
 }
