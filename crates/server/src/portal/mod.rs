@@ -239,7 +239,7 @@ mod tests {
             ("inbox.html", minijinja::context! { user => user.clone(), csrf => "t", waiting => vec![r.clone()] }),
             ("request.html", minijinja::context! { user => user.clone(), csrf => "t", r => r.clone(), may_approve => true, may_reveal => true, may_revoke => true, settled => false }),
             ("credentials.html", minijinja::context! { user => user.clone(), csrf => "t", r => r.clone(), c => c }),
-            ("new.html", minijinja::context! { user => user.clone(), csrf => "t", offers => Vec::<minijinja::Value>::new(), form => None::<String>, error => None::<String> }),
+            ("new.html", minijinja::context! { user => user.clone(), csrf => "t", offers => vec![minijinja::context! { name => "acct", limit => 100, types => Vec::<minijinja::Value>::new() }], form => None::<String>, error => None::<String>, plan => minijinja::context! { flow => "f", waits => true, approvers => vec!["b@x.io"], minutes => 30 } }),
             ("sign_in.html", minijinja::context! { return_to => "/portal", oidc => "/auth/login", error => "no" }),
             ("scopes.html", minijinja::context! { user => user.clone(), csrf => "t", scopes => Vec::<minijinja::Value>::new(), query => "x =", error => minijinja::context! { message => "m", line => 1, column => 3, text => "x =", pad => "  " }, count => None::<usize>, units => Vec::<minijinja::Value>::new() }),
             ("audit.html", minijinja::context! { user => user.clone(), csrf => "t", actions => vec!["request.create"], q => minijinja::context! { action => "request.create" }, entries => vec![minijinja::context! { seq => 1, at => "2026-12-07T00:00:00Z", actor => "a@x.io", action => "request.create", request_id => "req 1", outcome => "ok", detail => "{}" }] }),

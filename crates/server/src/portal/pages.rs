@@ -136,17 +136,20 @@ fn offers(st: &AppState) -> Vec<minijinja::Value> {
                 .iter()
                 .map(|t| context! { name => t.name, permissions => t.permissions.iter().map(|p| p.id.clone()).collect::<Vec<_>>() })
                 .collect();
-            Some(context! { name => name, types => types })
+            Some(context! { name => name, types => types, limit => d.limits.named_resources })
         })
         .collect()
 }
 
 pub async fn new_page(State(st): State<AppState>, v: Viewer) -> Response {
-    render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => None::<String>, error => None::<String> })
+    render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => None::<String>, error => None::<String>, plan => None::<String> })
 }
 
 #[derive(Deserialize)]
 pub struct NewForm {
+    /// Set by the "Check first" button: plan only, nothing is asked.
+    #[serde(default)]
+    check: Option<String>,
     integration: String,
     resource_type: String,
     resources: String,
@@ -168,19 +171,32 @@ pub async fn create(State(st): State<AppState>, Posted { viewer: v, form: f }: P
         justification: Some(f.justification.trim().to_owned()).filter(|j| !j.is_empty()),
         grantee: None,
     };
-    let done = match svc::normalize(body) {
-        Ok(b) => svc::create(&st, &v.user, &b).await,
-        Err(e) => Err(e),
+    let form = context! { integration => f.integration, resource_type => f.resource_type, resources => f.resources, permission => f.permission, duration => f.duration, justification => f.justification };
+    let again = |error: Option<minijinja::Value>, plan: Option<minijinja::Value>| render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => form, error => error, plan => plan });
+    let body = match svc::normalize(body) {
+        Ok(b) => b,
+        Err(e) => return refused(again(Some(context! { code => e.code.as_str(), message => e.message }), None), &e),
     };
-    match done {
-        Ok(r) => Redirect::to(&format!("/portal/requests/{}", super::percent(&r.id))).into_response(),
-        Err(e) => {
-            let form = context! { integration => f.integration, resource_type => f.resource_type, resources => f.resources, permission => f.permission, duration => f.duration, justification => f.justification };
-            let mut r = render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => form, error => context! { code => e.code.as_str(), message => e.message } });
-            *r.status_mut() = e.status();
-            r
-        }
+    if f.check.is_some() {
+        // The same checks and decision as asking (the guardrail included), nothing written.
+        return match svc::plan(&st, &v.user, &body, clock::now()).await {
+            Ok(p) => {
+                let waits = p.status == RequestStatus::Pending;
+                again(None, Some(context! { flow => p.flow, waits => waits, approvers => p.approvers, minutes => p.duration.as_secs() / 60 }))
+            }
+            Err(e) => refused(again(Some(context! { code => e.code.as_str(), message => e.message }), None), &e),
+        };
     }
+    match svc::create(&st, &v.user, &body).await {
+        Ok(r) => Redirect::to(&format!("/portal/requests/{}", super::percent(&r.id))).into_response(),
+        Err(e) => refused(again(Some(context! { code => e.code.as_str(), message => e.message }), None), &e),
+    }
+}
+
+/// A page answering a refusal, with its status.
+fn refused(mut page: Response, e: &crate::error::ApiError) -> Response {
+    *page.status_mut() = e.status();
+    page
 }
 
 /// What waits for my approval.

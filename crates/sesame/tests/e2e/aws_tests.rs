@@ -48,6 +48,17 @@ async fn aws_account_through_the_server_with_the_guardrail_before_submission() {
     let v = h.cli(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!((s(&v, "status").as_str(), s(&v, "flow").as_str()), ("Granting", "acct-read"));
     assert!(h.cli(&admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().is_empty(), "a refused request and a dry run write nothing");
+    // The portal warns before submission, in the page and from the server.
+    let plan = serde_json::json!({ "phase": "guardrail", "url": h.url, "shots": crate::portal_tests::shots(), "requester": dev, "integration": "acct", "resource_type": "s3_bucket", "resources": all });
+    let out = crate::portal_tests::browser(plan);
+    let live = out["live"].as_str().unwrap_or_default();
+    assert!(live.contains("101 resources are selected by name") && live.contains("at most 100"), "the page's own warning: {out}");
+    let checked = s(&out, "checked");
+    assert!(checked.contains("too_many_resources") && checked.contains("101 AWS resources are selected by name; the limit is 100"), "{out}");
+    assert_eq!(out["live_within"], false, "{out}");
+    assert!(s(&out, "plan").contains("granted at once") && s(&out, "plan").contains("acct-read"), "{out}");
+    assert_eq!(out["violations"], serde_json::json!([]), "axe-core on the warned form");
+    assert!(h.cli(&admin, &["requests", "list", "--scope", "all"]).as_array().unwrap().is_empty(), "checking in the portal asks nothing");
 
     let args = create("data-001,data-002", &["--wait"]);
     let r = h.cli(&dev, &args.iter().map(String::as_str).collect::<Vec<_>>());

@@ -17,8 +17,15 @@ fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testkit/fixtures/browser")
 }
 
+/// Where every page's screenshot is kept.
+pub(crate) fn shots() -> PathBuf {
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
 /// Run one phase of `portal.mjs` in Chromium; its JSON answer.
-fn browser(plan: Value) -> Value {
+pub(crate) fn browser(plan: Value) -> Value {
     let chromium = std::env::var("SESAME_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(std::path::Path::new(&chromium).exists(), "{chromium} is missing: run scripts/test (it installs Debian's chromium), or apt-get install chromium");
     assert!(fixture().join("node_modules/playwright-core").exists(), "playwright-core is missing: run scripts/test, or npm ci --prefix crates/testkit/fixtures/browser");
@@ -34,8 +41,7 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     let h = Harness::start(SETUP, Opts::default()).await;
     let (admin, dev, lead) = (h.token("admin@example.com"), h.token("dev@example.com"), h.token("lead@example.com"));
     h.sync(&admin);
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots();
     let state = h.dir.join("requester-state.json");
     let table = sesame_core::resource_id::join(&[&h.db, "public", "orders"]);
     let base = json!({ "url": h.url, "shots": shots, "state": state });
@@ -77,8 +83,7 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     let (h, _provider) = crate::oidc_tests::start().await;
     let admin = h.token("admin@example.com");
     h.sync(&admin);
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots();
     let table = sesame_core::resource_id::join(&[&h.db, "public", "items"]);
     let bad = "resource_type = \"postgresql-table\" and\n  (integration = \"local-pg\" or )";
     let good = "resource_type = \"postgresql-table\"";

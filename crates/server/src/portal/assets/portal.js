@@ -15,6 +15,24 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // The guardrail, before submission: resources named beyond the
+  // integration's limit (the server refuses them too).
+  const integration = document.getElementById("integration");
+  const resources = document.getElementById("resources");
+  const guardrail = document.getElementById("guardrail");
+  if (integration && resources && guardrail) {
+    const check = () => {
+      const option = integration.selectedOptions[0];
+      const limit = option ? Number(option.dataset.limit || 0) : 0;
+      const named = new Set(resources.value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l)).size;
+      const over = limit > 0 && named > limit;
+      guardrail.hidden = !over;
+      guardrail.textContent = over ? `${named} resources are selected by name; ${option.value} allows at most ${limit} in one request: split it, or select by tag.` : "";
+    };
+    integration.addEventListener("change", check);
+    resources.addEventListener("input", check);
+    check();
+  }
   for (const t of document.querySelectorAll("time[data-countdown]")) {
     const end = Date.parse(t.getAttribute("datetime"));
     if (Number.isNaN(end)) continue;
