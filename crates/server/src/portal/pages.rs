@@ -8,7 +8,7 @@ use crate::auth::{token_hash, SESSION_COOKIE};
 use crate::clock;
 use crate::requests as svc;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -141,8 +141,16 @@ fn offers(st: &AppState) -> Vec<minijinja::Value> {
         .collect()
 }
 
-pub async fn new_page(State(st): State<AppState>, v: Viewer) -> Response {
-    render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => None::<String>, error => None::<String>, plan => None::<String> })
+/// The request form, filled in from the browse page when it comes from
+/// there (`integration`, `resource_type`, a `resource` per choice).
+pub async fn new_page(State(st): State<AppState>, v: Viewer, RawQuery(q): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> = q.as_deref().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
+    let get = |k: &str| pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
+    let chosen: Vec<&str> = pairs.iter().filter(|(k, _)| k == "resource").map(|(_, v)| v.as_str()).collect();
+    let form = (get("integration").is_some() || !chosen.is_empty()).then(|| {
+        context! { integration => get("integration"), resource_type => get("resource_type"), resources => chosen.join("\n"), permission => "", duration => "1h", justification => "" }
+    });
+    render("new.html", context! { user => v.user_view(), csrf => v.csrf, offers => offers(&st), form => form, error => None::<String>, plan => None::<String> })
 }
 
 #[derive(Deserialize)]
@@ -392,4 +400,59 @@ pub async fn scopes(State(st): State<AppState>, v: Viewer, Query(q): Query<Scope
         }
     }
     render("scopes.html", context! { user => v.user_view(), csrf => v.csrf, scopes => defined, query => query, error => error, count => count, units => units })
+}
+
+#[derive(Deserialize)]
+pub struct BrowseQuery {
+    integration: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: Option<String>,
+    q: Option<String>,
+}
+
+/// What may be asked for: every integration with its status, last sync and
+/// error; one integration's resources (by type, searched by name or id),
+/// any of which go on to the request form; for admins, the connectors.
+pub async fn browse(State(st): State<AppState>, v: Viewer, Query(b): Query<BrowseQuery>) -> Response {
+    let mut integrations = Vec::new();
+    for name in st.integration_names() {
+        let Some(i) = st.integration(&name) else { continue };
+        let d = i.descriptor();
+        let state = match st.store.integration_state(&name).await {
+            Ok(s) => s,
+            Err(e) => return error_page(e.into(), Some(&v)),
+        };
+        integrations.push(context! {
+            name => name,
+            kind => d.kind.as_str(),
+            status => state.as_ref().map_or("Initializing", |s| s.status.as_str()),
+            message => state.as_ref().and_then(|s| s.message.clone()),
+            last_sync => state.as_ref().and_then(|s| s.last_sync).map(clock::rfc3339),
+            types => d.type_names(),
+        });
+    }
+    let mut chosen = None;
+    if let Some(name) = b.integration.as_deref().filter(|n| !n.is_empty()) {
+        let Some(i) = st.integration(name) else {
+            return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::UnknownIntegration, format!("integration `{name}` does not exist")), Some(&v));
+        };
+        let d = i.descriptor();
+        let wanted = b.resource_type.as_deref().filter(|t| !t.is_empty());
+        let rows = match st.store.list_inventory(name, wanted).await {
+            Ok(r) => r,
+            Err(e) => return error_page(e.into(), Some(&v)),
+        };
+        let needle = b.q.as_deref().map(str::trim).unwrap_or_default().to_lowercase();
+        let matching: Vec<_> = rows.iter().filter(|r| needle.is_empty() || r.name.to_lowercase().contains(&needle) || r.id.to_lowercase().contains(&needle)).collect();
+        let resources: Vec<minijinja::Value> = matching.iter().take(200).map(|r| context! { id => r.id, name => r.name, resource_type => r.resource_type }).collect();
+        let permissions: Vec<minijinja::Value> = d
+            .resource_types
+            .iter()
+            .filter(|t| wanted.is_none_or(|w| w == t.name))
+            .map(|t| context! { resource_type => t.name, permissions => t.permissions.iter().map(|p| context! { id => p.id, name => p.name, risk => p.risk_level }).collect::<Vec<_>>() })
+            .collect();
+        chosen = Some(context! { name => name, types => d.type_names(), resource_type => wanted, q => b.q, resources => resources, total => matching.len(), permissions => permissions });
+    }
+    let connectors = if v.user.admin { st.hub.views() } else { Vec::new() };
+    render("browse.html", context! { user => v.user_view(), csrf => v.csrf, integrations => integrations, chosen => chosen, connectors => connectors })
 }

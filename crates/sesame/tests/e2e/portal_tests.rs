@@ -49,6 +49,7 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     ask.as_object_mut().unwrap().extend(json!({ "phase": "ask", "requester": dev, "approver": lead, "integration": "local-pg", "table": table }).as_object().unwrap().clone());
     let out = browser(ask);
 
+    assert_eq!(s(&out, "prefilled"), table, "the table chosen while browsing fills the form");
     assert_eq!((out["asked_status"].as_str(), out["active_status"].as_str()), (Some("Pending"), Some("Active")), "{out}");
     assert_eq!(out["cookie"], json!({ "httpOnly": true, "sameSite": "Lax" }), "the session cookie is HttpOnly and SameSite: {out}");
     assert_eq!(out["forged"], json!([403, 403]), "forged form posts are refused: {out}");
@@ -57,7 +58,7 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     let csp = s(&out, "csp");
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(out["violations"], json!([]), "axe-core: no serious or critical violation on any page");
-    assert!(out["shots"].as_array().unwrap().len() >= 7, "{out}");
+    assert!(out["shots"].as_array().unwrap().len() >= 8, "{out}");
 
     // The revealed credentials are the real ones, with the asked permission.
     let (user, secret) = (s(&out, "username"), s(&out, "secret"));
