@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/requests/{id}/reject", post(pages::reject))
         .route("/portal/requests/{id}/revoke", post(pages::revoke))
         .route("/portal/requests/{id}/credentials", post(pages::reveal))
+        .route("/portal/requests/{id}/reset-credentials", post(pages::reset))
+        .route("/portal/requests/{id}/extend", post(pages::extend))
         .route("/portal/assets/portal.css", get(|| async { asset("text/css", include_str!("assets/portal.css")) }))
         .route("/portal/assets/portal.js", get(|| async { asset("text/javascript", include_str!("assets/portal.js")) }))
         .layer(axum::middleware::map_response(secure_headers))
@@ -238,7 +240,7 @@ mod tests {
         let c = minijinja::context! { username => "u", secret => "s", details => minijinja::context! { host => "h" }, connect_command => "psql" };
         for (name, ctx) in [
             ("home.html", minijinja::context! { user => user.clone(), csrf => "t", mine => vec![r.clone()], held => vec![r.clone()] }),
-            ("inbox.html", minijinja::context! { user => user.clone(), csrf => "t", waiting => vec![r.clone()] }),
+            ("inbox.html", minijinja::context! { user => user.clone(), csrf => "t", waiting => vec![minijinja::context! { r => r.clone(), risk => "high" }], decided => vec![minijinja::context! { at => "2026-12-07T00:00:00Z", action => "request.approve", request_id => "req_1" }] }),
             ("request.html", minijinja::context! { user => user.clone(), csrf => "t", r => r.clone(), may_approve => true, may_reveal => true, may_revoke => true, settled => false }),
             ("credentials.html", minijinja::context! { user => user.clone(), csrf => "t", r => r.clone(), c => c }),
             ("new.html", minijinja::context! { user => user.clone(), csrf => "t", offers => vec![minijinja::context! { name => "acct", limit => 100, types => Vec::<minijinja::Value>::new() }], form => None::<String>, error => None::<String>, plan => minijinja::context! { flow => "f", waits => true, approvers => vec!["b@x.io"], minutes => 30 } }),

@@ -214,8 +214,29 @@ pub async fn inbox(State(st): State<AppState>, v: Viewer) -> Response {
         Ok(r) => r,
         Err(e) => return error_page(e.into(), Some(&v)),
     };
-    let waiting: Vec<_> = rows.iter().filter(|r| r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&v.user.email))).map(views::request).collect();
-    render("inbox.html", context! { user => v.user_view(), csrf => v.csrf, waiting => waiting })
+    let waiting: Vec<minijinja::Value> = rows
+        .iter()
+        .filter(|r| r.approvers.iter().any(|a| a.eq_ignore_ascii_case(&v.user.email)))
+        .map(|r| {
+            let risk = st.integration(&r.integration).and_then(|i| {
+                let d = i.descriptor();
+                let p = d.permissions(&r.resource_type).iter().find(|p| p.id == r.permission)?.risk_level.clone();
+                p.or_else(|| Some(crate::scopes::type_risk(d.permissions(&r.resource_type)).to_owned()).filter(|x| !x.is_empty()))
+            });
+            context! { r => views::request(r), risk => risk }
+        })
+        .collect();
+    // What I decided before (the audit log keeps it).
+    let mut decided = Vec::new();
+    for action in [sesame_core::AuditAction::RequestApprove, sesame_core::AuditAction::RequestReject] {
+        match st.store.newest_audit(Some(action.as_str()), Some(&v.user.email), None, 20).await {
+            Ok(rows) => decided.extend(rows.iter().map(views::audit)),
+            Err(e) => return error_page(e.into(), Some(&v)),
+        }
+    }
+    decided.sort_by(|a, b| b.seq.cmp(&a.seq));
+    let decided: Vec<minijinja::Value> = decided.into_iter().take(20).map(|a| context! { at => a.at, action => a.action, request_id => a.request_id }).collect();
+    render("inbox.html", context! { user => v.user_view(), csrf => v.csrf, waiting => waiting, decided => decided })
 }
 
 /// One request: its status (followed live), and what the viewer may do.
@@ -321,17 +342,44 @@ pub async fn revoke(State(st): State<AppState>, Path(id): Path<String>, Posted {
 /// The credentials, once: this response only (never cached); the request's
 /// page afterwards says they were shown.
 pub async fn reveal(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, .. }: Posted<Empty>) -> Response {
-    let c = match crate::credentials::reveal(&st, &v.user, &id).await {
+    let made = crate::credentials::reveal(&st, &v.user, &id).await;
+    credentials_page(&st, v, &id, made).await
+}
+
+/// New credentials (the old ones stop working), shown as a reveal is.
+pub async fn reset(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, .. }: Posted<Empty>) -> Response {
+    let made = crate::credentials::reset(&st, &v.user, &id).await;
+    credentials_page(&st, v, &id, made).await
+}
+
+async fn credentials_page(st: &AppState, v: Viewer, id: &str, made: Result<sesame_proto::CredentialsView, crate::error::ApiError>) -> Response {
+    let c = match made {
         Ok(c) => c,
         Err(e) => return error_page(e, Some(&v)),
     };
-    let r = match svc::visible(&st, &v.user, &id).await {
+    let r = match svc::visible(st, &v.user, id).await {
         Ok(r) => r,
         Err(e) => return error_page(e, Some(&v)),
     };
     let mut resp = render("credentials.html", context! { user => v.user_view(), csrf => v.csrf, r => views::request(&r), c => c });
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+#[derive(Deserialize)]
+pub struct ExtendForm {
+    duration: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// More time, within the flow's limits.
+pub async fn extend(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, form }: Posted<ExtendForm>) -> Response {
+    let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
+    match svc::extend(&st, &v.user, &id, form.duration.trim(), reason).await {
+        Ok(_) => back_to(&id),
+        Err(e) => error_page(e, Some(&v)),
+    }
 }
 
 #[derive(Deserialize)]

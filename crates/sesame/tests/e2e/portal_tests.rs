@@ -60,17 +60,29 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     assert_eq!(out["violations"], json!([]), "axe-core: no serious or critical violation on any page");
     assert!(out["shots"].as_array().unwrap().len() >= 8, "{out}");
 
-    // The revealed credentials are the real ones, with the asked permission.
+    // The revealed credentials are the real ones (the local server trusts
+    // loopback logins: the stored verifier says which password is real),
+    // with the asked permission.
     let (user, secret) = (s(&out, "username"), s(&out, "secret"));
+    assert!(h.password_matches(&user, &secret).await, "the password the browser showed is the login's");
     let mut conn = h.login(&user, &secret).await.expect("the credentials the browser showed log in");
     sqlx::query("INSERT INTO public.orders VALUES (2)").execute(&mut conn).await.expect("read_write was granted");
     drop(conn);
+    // New credentials from the page: the old password stops working, the new one is the login's.
+    let mut reset = base.clone();
+    reset.as_object_mut().unwrap().extend(json!({ "phase": "reset", "id": out["id"] }).as_object().unwrap().clone());
+    let fresh = s(&browser(reset), "secret");
+    assert_ne!(fresh, secret);
+    assert!(h.password_matches(&user, &fresh).await, "the new password is the login's");
+    assert!(!h.password_matches(&user, &secret).await, "the old one stops working after a reset");
+    let secret = fresh;
+    assert_eq!(out["phone_overflow"], json!([]), "no page is wider than a phone's screen");
     let audit = h.cli(&admin, &["audit", "--limit", "500"]).to_string();
-    for step in ["request.create", "request.approve", "credentials.create"] {
+    for step in ["request.create", "request.approve", "credentials.create", "credentials.reset"] {
         assert!(audit.contains(step), "`{step}` is audited: {audit}");
     }
 
-    let mut revoke = base;
+    let mut revoke = base.clone();
     revoke.as_object_mut().unwrap().extend(json!({ "phase": "revoke", "id": out["id"] }).as_object().unwrap().clone());
     let done = browser(revoke);
     assert_eq!(done["status"], "Revoked", "{done}");
