@@ -5,6 +5,7 @@
 //! Beside the latency: the floor (the same statements straight to the
 //! engine), the store's durable commits on the path, and what is left.
 
+mod portal;
 mod scopes;
 
 use anyhow::{bail, Context};
@@ -29,6 +30,8 @@ pub enum BenchCmd {
     },
     /// Access scopes (AQL) evaluated over a large synthetic inventory, on one core.
     Scopes(scopes::ScopesArgs),
+    /// Every portal page with 10,000 requests in the store: time and weight.
+    Portal(portal::PortalArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,6 +76,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Grant(a) => grant(a).await,
         BenchCmd::Connector { idle } => connector_rss(idle.into()).await,
         BenchCmd::Scopes(a) => scopes::run(a),
+        BenchCmd::Portal(a) => portal::run(a).await,
     }
 }
 

@@ -75,18 +75,27 @@ impl Store {
     }
 
     /// The newest entries first, optionally only one action, actor or
-    /// request (the portal's audit page).
+    /// request (the portal's audit page). Only the filters given are in
+    /// the statement, so the indexes on actor and request serve it.
     pub async fn newest_audit(&self, action: Option<&str>, actor: Option<&str>, request_id: Option<&str>, limit: i64) -> Result<Vec<AuditRow>> {
-        let rows = sqlx::query(
-            "SELECT seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash FROM audit \
-             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR request_id = $3) ORDER BY seq DESC LIMIT $4",
-        )
-        .bind(action)
-        .bind(actor)
-        .bind(request_id)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in [("actor", actor), ("action", action), ("request_id", request_id)] {
+            if let Some(v) = value {
+                values.push(v);
+                conditions.push(format!("{column} = ${}", values.len()));
+            }
+        }
+        let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "SELECT seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash FROM audit {filter} ORDER BY seq DESC LIMIT ${}",
+            values.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for v in values {
+            q = q.bind(v);
+        }
+        let rows = q.bind(limit).fetch_all(&self.read).await?;
         audit_rows(&rows)
     }
 }

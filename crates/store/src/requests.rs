@@ -138,6 +138,8 @@ pub struct RequestFilter {
     pub grantee: Option<String>,
     pub status: Option<RequestStatus>,
     pub integration: Option<String>,
+    /// Requests this person is among the approvers of.
+    pub approver: Option<String>,
     pub limit: Option<i64>,
 }
 
@@ -147,6 +149,23 @@ const COLUMNS: &str = "r.id, r.requester, r.integration, r.resource_type, r.reso
     (SELECT COALESCE(MAX(j.failures), 0) FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL) AS job_failures, \
     COALESCE((SELECT j.last_error FROM jobs j WHERE j.request_id = r.id AND j.done_at IS NULL AND j.last_error IS NOT NULL \
      ORDER BY j.failures DESC LIMIT 1), r.failure_reason) AS last_error";
+
+/// A LIKE pattern that matches the stored approver list (JSON) holding
+/// `email` as one whole entry, whatever the case (compared lower-cased on
+/// both sides): the e-mail as JSON writes it, quotes included, with LIKE's
+/// own `%`, `_` and `\` escaped.
+fn approver_pattern(email: &str) -> String {
+    let quoted = serde_json::to_string(&email.to_lowercase()).unwrap_or_default();
+    let mut p = String::from("%");
+    for c in quoted.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
 
 fn list_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -504,7 +523,8 @@ impl Store {
     pub async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<RequestRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM requests r WHERE ($1 IS NULL OR r.requester = $1 OR r.grantee = $1) AND ($2 IS NULL OR r.status = $2) \
-             AND ($3 IS NULL OR r.integration = $3) AND ($5 IS NULL OR COALESCE(r.grantee, r.requester) = $5) ORDER BY r.created_at DESC, r.id LIMIT $4"
+             AND ($3 IS NULL OR r.integration = $3) AND ($5 IS NULL OR COALESCE(r.grantee, r.requester) = $5) \
+             AND ($6 IS NULL OR LOWER(r.approvers) LIKE $6 ESCAPE '\\') ORDER BY r.created_at DESC, r.id LIMIT $4"
         );
         let rows = sqlx::query(&sql)
             .bind(&f.requester)
@@ -512,6 +532,7 @@ impl Store {
             .bind(&f.integration)
             .bind(f.limit.unwrap_or(1000))
             .bind(&f.grantee)
+            .bind(f.approver.as_deref().map(approver_pattern))
             .fetch_all(&self.read)
             .await?;
         rows.iter().map(row_to_request).collect()

@@ -126,6 +126,23 @@ async fn request_round_trip(s: Store) {
     assert_eq!(mine.len(), 1);
     let none = s.list_requests(&RequestFilter { status: Some(RequestStatus::Active), ..Default::default() }).await.unwrap();
     assert!(none.is_empty());
+    // Among the approvers: the whole e-mail, any case; LIKE's `_` and `%`
+    // in an address are literal, and one address never matches inside another.
+    let mut hostile = req("r1c", RequestStatus::Pending);
+    hostile.approvers = vec!["A_B%ops@x.io".into(), "lead\\\"q@x.io".into()];
+    s.insert_request(&hostile, &[], audit(AuditAction::RequestCreate, "r1c"), Timestamp(12)).await.unwrap();
+    let approving = |who: &str| {
+        let f = RequestFilter { approver: Some(who.into()), ..Default::default() };
+        let s = s.clone();
+        async move { s.list_requests(&f).await.unwrap().into_iter().map(|r| r.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(approving("boss@x.io").await, ["r1"]);
+    assert_eq!(approving("BOSS@X.IO").await, ["r1"], "any case");
+    assert_eq!(approving("a_b%ops@x.io").await, ["r1c"]);
+    assert_eq!(approving("lead\\\"q@x.io").await, ["r1c"], "quotes and backslashes as stored");
+    for miss in ["axb%ops@x.io", "a_bxops@x.io", "%", "_", "oss@x.io", "b@x.io", "ops@x.io"] {
+        assert!(approving(miss).await.is_empty(), "`{miss}` approves nothing");
+    }
     // Jobs must belong to a request (foreign keys survive the migrations).
     assert!(s.raw_execute("INSERT INTO jobs (id, kind, request_id, run_at) VALUES ('x', 'grant', 'nope', 0)").await.is_err());
     // Custom integrations share one username (the requester's) across grants.

@@ -82,7 +82,7 @@ pub async fn list(State(st): State<AppState>, Caller(who): Caller, ApiQuery(q): 
             }
         }
         // Pending requests, and Active ones whose extension waits.
-        "to-approve" => {}
+        "to-approve" => filter.approver = Some(who.email.clone()),
         other => return Err(ApiError::new(ErrorCode::BadRequest, format!("unknown scope `{other}`: use mine, to-approve or all"))),
     }
     let rows = if scope == "to-approve" && filter.status.is_none() {

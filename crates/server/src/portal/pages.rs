@@ -115,7 +115,7 @@ pub async fn sign_out(Posted { .. }: Posted<Empty>) -> Response {
 /// My requests, and the access I hold now.
 pub async fn home(State(st): State<AppState>, v: Viewer) -> Response {
     let mine = RequestFilter { requester: Some(v.user.email.clone()), limit: Some(50), ..Default::default() };
-    let held = RequestFilter { grantee: Some(v.user.email.clone()), status: Some(RequestStatus::Active), ..Default::default() };
+    let held = RequestFilter { grantee: Some(v.user.email.clone()), status: Some(RequestStatus::Active), limit: Some(50), ..Default::default() };
     let (mine, held) = match (st.store.list_requests(&mine).await, st.store.list_requests(&held).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return error_page(e.into(), Some(&v)),
@@ -209,7 +209,7 @@ fn refused(mut page: Response, e: &crate::error::ApiError) -> Response {
 
 /// What waits for my approval.
 pub async fn inbox(State(st): State<AppState>, v: Viewer) -> Response {
-    let f = RequestFilter { status: Some(RequestStatus::Pending), limit: Some(500), ..Default::default() };
+    let f = RequestFilter { status: Some(RequestStatus::Pending), approver: Some(v.user.email.clone()), limit: Some(50), ..Default::default() };
     let rows = match st.store.list_requests(&f).await {
         Ok(r) => r,
         Err(e) => return error_page(e.into(), Some(&v)),
@@ -397,7 +397,7 @@ pub async fn audit(State(st): State<AppState>, v: Viewer, Query(q): Query<AuditF
     }
     let some = |x: &Option<String>| x.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned);
     let (action, actor, request) = (some(&q.action), some(&q.actor), some(&q.request));
-    let rows = match st.store.newest_audit(action.as_deref(), actor.as_deref(), request.as_deref(), 200).await {
+    let rows = match st.store.newest_audit(action.as_deref(), actor.as_deref(), request.as_deref(), 100).await {
         Ok(r) => r,
         Err(e) => return error_page(e.into(), Some(&v)),
     };
