@@ -10,50 +10,19 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use sesame_core::bundle::{Bundle, BundleTarget};
-use sesame_core::flow::ScopeBy;
-use sesame_proto::{BundleDryRunView, BundleGrantView, BundleRequestBody, BundleRequestView, BundleTargetView, BundleView};
+use sesame_proto::{BundleDryRunView, BundleGrantView, BundleRequestBody, BundleRequestView, BundleView};
 
-fn view(b: &Bundle) -> BundleView {
-    let targets = b
-        .targets
-        .iter()
-        .map(|t| match t {
-            BundleTarget::Integration { integration, resource_type, permissions, scopes } => BundleTargetView {
-                integration: Some(integration.clone()),
-                resource_type: Some(resource_type.clone()),
-                permissions: permissions.clone(),
-                resources_scopes: scopes
-                    .iter()
-                    .map(|s| {
-                        let by = match &s.by {
-                            ScopeBy::Name => "NAME".to_owned(),
-                            ScopeBy::Id => "APONO_ID".to_owned(),
-                            ScopeBy::Tag { key } => format!("TAG {key}"),
-                        };
-                        format!("{} {by} {}", if s.include { "include_resources" } else { "exclude_resources" }, s.values.join(", "))
-                    })
-                    .collect(),
-                access_scope: None,
-            },
-            BundleTarget::Scope { name } => {
-                BundleTargetView { integration: None, resource_type: None, permissions: vec![], resources_scopes: vec![], access_scope: Some(name.clone()) }
-            }
-        })
-        .collect();
-    BundleView { name: b.name.clone(), access_targets: targets }
-}
 
 /// Bundles, as configured.
 #[utoipa::path(get, path = "/api/v1/bundles", responses((status = 200, body = Vec<BundleView>)))]
 pub async fn list(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<BundleView>>, ApiError> {
-    Ok(Json(st.policy().bundles.iter().map(view).collect()))
+    Ok(Json(st.policy().bundles.iter().map(views::bundle).collect()))
 }
 
 /// One bundle.
 #[utoipa::path(get, path = "/api/v1/bundles/{name}", params(("name" = String, Path)), responses((status = 200, body = BundleView)))]
 pub async fn show(State(st): State<AppState>, _c: Caller, ApiPath(name): ApiPath<String>) -> Result<Json<BundleView>, ApiError> {
-    Ok(Json(view(&svc::find(&st, &name)?)))
+    Ok(Json(views::bundle(&svc::find(&st, &name)?)))
 }
 
 /// Ask for a bundle: one request of several grants, decided by the flows
@@ -154,14 +123,14 @@ pub async fn show_request(State(st): State<AppState>, Caller(who): Caller, ApiPa
 pub async fn create(State(st): State<AppState>, Admin(admin): Admin, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Json<BundleView>, ApiError> {
     let name = body.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_owned();
     definitions::change(&st, &admin, Kind::Bundle, Change::Create, &name, Some(body)).await?;
-    Ok(Json(view(&svc::find(&st, &name)?)))
+    Ok(Json(views::bundle(&svc::find(&st, &name)?)))
 }
 
 /// Replace a bundle made through the API (admins).
 #[utoipa::path(put, path = "/api/v1/bundles/{name}", params(("name" = String, Path)), request_body = Object, responses((status = 200, body = BundleView)))]
 pub async fn update(State(st): State<AppState>, Admin(admin): Admin, ApiPath(name): ApiPath<String>, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Json<BundleView>, ApiError> {
     definitions::change(&st, &admin, Kind::Bundle, Change::Update, &name, Some(body)).await?;
-    Ok(Json(view(&svc::find(&st, &name)?)))
+    Ok(Json(views::bundle(&svc::find(&st, &name)?)))
 }
 
 /// Delete a bundle made through the API (admins); refused while a flow

@@ -71,3 +71,90 @@ pub fn bundle_request(group: &str, bundle: &str, rows: &[RequestRow]) -> sesame_
     };
     sesame_proto::BundleRequestView { id: group.to_owned(), bundle: bundle.to_owned(), status, requests: rows.iter().map(request).collect() }
 }
+
+/// What a flow covers, in the seed's words.
+fn flow_target(f: &sesame_core::AccessFlow) -> String {
+    if let Some(b) = &f.bundle {
+        return format!("bundle {b}");
+    }
+    if let Some(s) = &f.access_scope {
+        return format!("access scope {s}");
+    }
+    let all = |v: &[String], what: &str| if v.is_empty() { format!("every {what}") } else { v.join(", ") };
+    let mut t = format!("{}: {} ({})", f.integration, all(&f.resource_types, "type"), all(&f.permissions, "permission"));
+    for s in &f.resource_scopes {
+        t.push_str(&format!("; {}", resource_scope(s)));
+    }
+    t
+}
+
+/// A resource scope in the seed's words: `include_resources TAG env prd`.
+fn resource_scope(s: &sesame_core::flow::ResourceScope) -> String {
+    let by = match &s.by {
+        sesame_core::flow::ScopeBy::Name => "NAME".to_owned(),
+        sesame_core::flow::ScopeBy::Id => "APONO_ID".to_owned(),
+        sesame_core::flow::ScopeBy::Tag { key } => format!("TAG {key}"),
+    };
+    format!("{} {by} {}", if s.include { "include_resources" } else { "exclude_resources" }, s.values.join(", "))
+}
+
+/// A bundle and what each of its targets grants.
+pub fn bundle(b: &sesame_core::bundle::Bundle) -> sesame_proto::BundleView {
+    use sesame_core::bundle::BundleTarget;
+    use sesame_proto::BundleTargetView;
+    let targets = b
+        .targets
+        .iter()
+        .map(|t| match t {
+            BundleTarget::Integration { integration, resource_type, permissions, scopes } => BundleTargetView {
+                integration: Some(integration.clone()),
+                resource_type: Some(resource_type.clone()),
+                permissions: permissions.clone(),
+                resources_scopes: scopes.iter().map(resource_scope).collect(),
+                access_scope: None,
+            },
+            BundleTarget::Scope { name } => {
+                BundleTargetView { integration: None, resource_type: None, permissions: vec![], resources_scopes: vec![], access_scope: Some(name.clone()) }
+            }
+        })
+        .collect();
+    sesame_proto::BundleView { name: b.name.clone(), access_targets: targets }
+}
+
+/// One view per flow name: a flow with several targets is several entries
+/// in the settings, one per target.
+pub fn flows(flows: &[sesame_core::AccessFlow]) -> Vec<sesame_proto::AccessFlowView> {
+    let mut out: Vec<sesame_proto::AccessFlowView> = Vec::new();
+    for f in flows {
+        if let Some(v) = out.iter_mut().find(|v| v.name == f.name) {
+            v.access_targets.push(flow_target(f));
+            continue;
+        }
+        let rf = &f.request_for;
+        let request_for = [(rf.own, "self"), (rf.others, "others"), (rf.direct_reports, "direct_reports")].iter().filter(|(on, _)| *on).map(|(_, n)| (*n).to_owned()).collect();
+        let self_serve = f.kind == sesame_core::FlowKind::SelfServe;
+        out.push(sesame_proto::AccessFlowView {
+            name: f.name.clone(),
+            active: f.active,
+            trigger: if self_serve { "SELF_SERVE" } else { "AUTOMATIC" }.into(),
+            grant_duration_in_min: f.max_duration.as_secs() / 60,
+            access_targets: vec![flow_target(f)],
+            requestors: f.requestors.to_string(),
+            request_for,
+            approval_mode: if !self_serve { String::new() } else if f.approver_policy.mode == sesame_core::flow::ApprovalMode::AllOf { "ALL_OF".into() } else { "ANY_OF".into() },
+            approver_groups: if self_serve { f.approver_policy.groups.iter().map(|g| g.to_string()).collect() } else { vec![] },
+            timeframe: f.timeframe.as_ref().map(|t| t.to_string()),
+            pending_expiry_secs: f.pending_expiry.map(|d| d.as_secs()),
+            escalation_tiers: f.escalation.len(),
+            justification_required: f.require_justification,
+            require_approver_reason: f.require_approver_reason,
+            require_mfa: f.require_mfa,
+            requester_mfa: f.requester_mfa,
+            max_extensions: f.max_extensions,
+            extension_duration_in_min: f.extension_max.as_secs() / 60,
+            labels: f.labels.clone(),
+        });
+    }
+    out
+}
+

@@ -504,3 +504,12 @@ pub async fn browse(State(st): State<AppState>, v: Viewer, Query(b): Query<Brows
     let connectors = if v.user.admin { st.hub.views() } else { Vec::new() };
     render("browse.html", context! { user => v.user_view(), csrf => v.csrf, integrations => integrations, chosen => chosen, connectors => connectors })
 }
+
+/// The access flows and bundles in force (the file's and those made through
+/// the API): what each covers, who asks, who approves, for how long.
+pub async fn flows(State(st): State<AppState>, v: Viewer) -> Response {
+    let policy = st.policy();
+    let flows = views::flows(&policy.flows);
+    let bundles: Vec<_> = policy.bundles.iter().map(views::bundle).collect();
+    render("flows.html", context! { user => v.user_view(), csrf => v.csrf, flows => flows, bundles => bundles })
+}

@@ -50,6 +50,8 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     let out = browser(ask);
 
     assert_eq!(s(&out, "prefilled"), table, "the table chosen while browsing fills the form");
+    let flows = s(&out, "flows_text");
+    assert!(flows.contains("approved-write") && flows.contains("auto-read") && flows.contains("ANY_OF"), "the flows in force: {flows}");
     assert_eq!((out["asked_status"].as_str(), out["active_status"].as_str()), (Some("Pending"), Some("Active")), "{out}");
     assert_eq!(out["cookie"], json!({ "httpOnly": true, "sameSite": "Lax" }), "the session cookie is HttpOnly and SameSite: {out}");
     assert_eq!(out["forged"], json!([403, 403]), "forged form posts are refused: {out}");
