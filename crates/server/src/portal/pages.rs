@@ -251,9 +251,11 @@ pub async fn show(State(st): State<AppState>, v: Viewer, Path(id): Path<String>)
     let may_reveal = is_grantee && r.status == RequestStatus::Active && r.credentials_shown_at.is_none();
     let may_revoke = (is_grantee || r.requester.eq_ignore_ascii_case(me) || v.user.admin) && matches!(r.status, RequestStatus::Active | RequestStatus::Pending | RequestStatus::PendingMfa);
     let settled = r.status.is_final() || r.status == RequestStatus::Active;
+    let approver_mfa = may_approve && st.policy().flows.iter().any(|f| f.name == r.flow && f.require_mfa);
+    let step_up = r.status == RequestStatus::PendingMfa && r.requester.eq_ignore_ascii_case(me);
     render(
         "request.html",
-        context! { user => v.user_view(), csrf => v.csrf, r => views::request(&r), may_approve, may_reveal, may_revoke, settled, shown => r.credentials_shown_at.is_some() },
+        context! { user => v.user_view(), csrf => v.csrf, r => views::request(&r), may_approve, may_reveal, may_revoke, settled, approver_mfa, step_up, shown => r.credentials_shown_at.is_some() },
     )
 }
 
@@ -308,6 +310,9 @@ where
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
+    /// The approver's authenticator code, when the flow asks for a step-up.
+    #[serde(default)]
+    code: String,
 }
 
 fn reason(f: &ReasonForm) -> Option<String> {
@@ -319,7 +324,8 @@ fn back_to(id: &str) -> Response {
 }
 
 pub async fn approve(State(st): State<AppState>, Path(id): Path<String>, Posted { viewer: v, form }: Posted<ReasonForm>) -> Response {
-    match svc::decide_pending(&st, &v.user, &id, true, reason(&form), None).await {
+    let code = Some(form.code.trim()).filter(|c| !c.is_empty());
+    match svc::decide_pending(&st, &v.user, &id, true, reason(&form), code).await {
         Ok(_) => back_to(&id),
         Err(e) => error_page(e, Some(&v)),
     }
@@ -512,4 +518,39 @@ pub async fn flows(State(st): State<AppState>, v: Viewer) -> Response {
     let flows = views::flows(&policy.flows);
     let bundles: Vec<_> = policy.bundles.iter().map(views::bundle).collect();
     render("flows.html", context! { user => v.user_view(), csrf => v.csrf, flows => flows, bundles => bundles })
+}
+
+/// Two-factor: enrol an authenticator (shown once, as a QR code and the
+/// secret), or step up with a code.
+pub async fn mfa_page(v: Viewer) -> Response {
+    render("mfa.html", context! { user => v.user_view(), csrf => v.csrf, enrolment => None::<String>, return_to => "/portal/mfa" })
+}
+
+pub async fn mfa_enroll(State(st): State<AppState>, Posted { viewer: v, .. }: Posted<Empty>) -> Response {
+    let e = match crate::mfa::enroll(&st, &v.user).await {
+        Ok(e) => e,
+        Err(e) => return error_page(e, Some(&v)),
+    };
+    let qr = qrcode::QrCode::new(e.uri.as_bytes())
+        .map(|c| c.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build())
+        .unwrap_or_default();
+    let enrolment = context! { secret => e.secret_base32, uri => e.uri, qr => minijinja::Value::from_safe_string(qr) };
+    let mut r = render("mfa.html", context! { user => v.user_view(), csrf => v.csrf, enrolment => enrolment, return_to => "/portal/mfa" });
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+/// A step-up: requests waiting for it move on.
+pub async fn mfa_verify(State(st): State<AppState>, Posted { viewer: v, form }: Posted<CodeForm>) -> Response {
+    match crate::mfa::verify(&st, &v.user, form.code.trim()).await {
+        Ok(_) => Redirect::to(&safe_return(form.return_to.as_deref())).into_response(),
+        Err(e) => error_page(e, Some(&v)),
+    }
 }

@@ -125,3 +125,30 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     assert!(out["aql_count"].as_u64().is_some_and(|n| n >= 1), "the query selects the synced tables: {out}");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_enrols_and_steps_up_in_the_portal_before_the_grant() {
+    let flow = r#"
+[[access_flows]]
+name = "step-up-first"
+trigger = "AUTOMATIC"
+integration = "local-pg"
+requesters = { users = ["outsider@example.com"] }
+permissions = ["read_write"]
+grant_duration_in_min = 60
+settings = { justification_required = false, requester_mfa = true }
+"#;
+    let h = Harness::start(SETUP, Opts { extra_flows: flow.into(), ..Default::default() }).await;
+    let (admin, outsider) = (h.token("admin@example.com"), h.token("outsider@example.com"));
+    h.sync(&admin);
+    let table = sesame_core::resource_id::join(&[&h.db, "public", "orders"]);
+    let out = browser(json!({ "phase": "mfa", "url": h.url, "shots": shots(), "requester": outsider, "integration": "local-pg", "table": table }));
+    assert_eq!(out["qr"], 1, "the enrolment shows a QR code: {out}");
+    assert_eq!(s(&out, "asked_status"), "PendingMFA", "nothing is granted before the step-up: {out}");
+    assert_eq!(s(&out, "status"), "Active", "{out}");
+    assert_eq!(s(&h.cli(&outsider, &["requests", "show", &s(&out, "id")]), "status"), "Active");
+    assert_eq!(out["violations"], json!([]));
+    let audit = h.cli(&admin, &["audit", "--limit", "500"]).to_string();
+    assert!(audit.contains("mfa.enroll") && audit.contains("mfa.verify"), "{audit}");
+    h.finish().await;
+}
