@@ -45,11 +45,8 @@ async fn wait_status(h: &Harness, token: &str, id: &str, status: &str) -> Value 
     h.cli(token, &["requests", "show", id])
 }
 
-/// `requester_mfa`: nothing is granted until the requester steps up; the
-/// step-up moves the request on, and the grantee then logs in.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_requester_steps_up_before_the_grant() {
-    let flow = r#"
+/// An automatic flow for the outsider that waits for their step-up.
+pub(crate) const STEP_UP_FIRST: &str = r#"
 [[access_flows]]
 name = "step-up-first"
 trigger = "AUTOMATIC"
@@ -59,6 +56,12 @@ permissions = ["read_write"]
 grant_duration_in_min = 60
 settings = { justification_required = false, requester_mfa = true }
 "#;
+
+/// `requester_mfa`: nothing is granted until the requester steps up; the
+/// step-up moves the request on, and the grantee then logs in.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_steps_up_before_the_grant() {
+    let flow = STEP_UP_FIRST;
     let (h, orders) = with_flow(flow).await;
     let outsider = h.token("outsider@example.com");
     let dry = h.cli(&outsider, &["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", &orders, "--permission", "read_write", "--duration", "30m", "--dry-run"]);

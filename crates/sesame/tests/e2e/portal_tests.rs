@@ -128,17 +128,7 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_requester_enrols_and_steps_up_in_the_portal_before_the_grant() {
-    let flow = r#"
-[[access_flows]]
-name = "step-up-first"
-trigger = "AUTOMATIC"
-integration = "local-pg"
-requesters = { users = ["outsider@example.com"] }
-permissions = ["read_write"]
-grant_duration_in_min = 60
-settings = { justification_required = false, requester_mfa = true }
-"#;
-    let h = Harness::start(SETUP, Opts { extra_flows: flow.into(), ..Default::default() }).await;
+    let h = Harness::start(SETUP, Opts { extra_flows: crate::mfa_tests::STEP_UP_FIRST.into(), ..Default::default() }).await;
     let (admin, outsider) = (h.token("admin@example.com"), h.token("outsider@example.com"));
     h.sync(&admin);
     let table = sesame_core::resource_id::join(&[&h.db, "public", "orders"]);
