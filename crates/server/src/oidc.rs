@@ -286,11 +286,11 @@ fn plain_email(e: &str) -> bool {
 }
 
 /// Where a browser may be sent after signing in: a path on this server only
-/// (never another host: no open redirect).
-pub fn safe_return(to: Option<&str>) -> String {
+/// (never another host: no open redirect), else `default`.
+pub fn safe_return(to: Option<&str>, default: &str) -> String {
     match to {
         Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control) => p.to_owned(),
-        _ => "/api/v1/whoami".to_owned(),
+        _ => default.to_owned(),
     }
 }
 
@@ -308,10 +308,10 @@ mod tests {
 
     #[test]
     fn return_paths_stay_on_this_server() {
-        assert_eq!(safe_return(Some("/requests?x=1")), "/requests?x=1");
+        assert_eq!(safe_return(Some("/requests?x=1"), "/d"), "/requests?x=1");
         for hostile in ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/a\r\nSet-Cookie: x=1"] {
-            assert_eq!(safe_return(Some(hostile)), "/api/v1/whoami", "{hostile:?}");
+            assert_eq!(safe_return(Some(hostile), "/d"), "/d", "{hostile:?}");
         }
-        assert_eq!(safe_return(None), "/api/v1/whoami");
+        assert_eq!(safe_return(None, "/d"), "/d");
     }
 }

@@ -89,7 +89,7 @@ pub struct LoginQuery {
 pub async fn login(State(st): State<AppState>, from: ClientAddr, ApiQuery(q): ApiQuery<LoginQuery>) -> Result<Response, ApiError> {
     let sign_in = provider(&st)?;
     st.sign_in_starts.check(&from)?;
-    let (url, state, started) = sign_in.start(crate::oidc::safe_return(q.return_to.as_deref())).await.map_err(api_error)?;
+    let (url, state, started) = sign_in.start(crate::oidc::safe_return(q.return_to.as_deref(), "/api/v1/whoami")).await.map_err(api_error)?;
     let now = clock::now();
     let body = serde_json::to_string(&started).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     st.store.put_signin_pending(&token_hash(&state), "code", &body, now.plus(BROWSER_SIGN_IN), now).await?;

@@ -25,16 +25,8 @@ pub struct ReturnTo {
     return_to: Option<String>,
 }
 
-/// Where to go after signing in: a path of this server only.
-fn safe_return(to: Option<&str>) -> String {
-    match to {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control) => p.to_owned(),
-        _ => "/portal".to_owned(),
-    }
-}
-
 pub async fn sign_in_page(State(st): State<AppState>, Query(q): Query<ReturnTo>) -> Response {
-    let to = safe_return(q.return_to.as_deref());
+    let to = crate::oidc::safe_return(q.return_to.as_deref(), "/portal");
     let oidc = st.sign_in.is_some().then(|| format!("/auth/login?return_to={}", super::percent(&to)));
     render("sign_in.html", context! { return_to => to, oidc => oidc, error => None::<String> })
 }
@@ -65,7 +57,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Sign in with a token from `sesame token issue` (the local admin of the
 /// embedded default; anyone with a token): it becomes the session cookie.
 pub async fn sign_in(State(st): State<AppState>, from: crate::limits::ClientAddr, headers: HeaderMap, axum::Form(f): axum::Form<SignInForm>) -> Response {
-    let to = safe_return(f.return_to.as_deref());
+    let to = crate::oidc::safe_return(f.return_to.as_deref(), "/portal");
     let again = |m: &str| {
         let mut r = render("sign_in.html", context! { return_to => to.clone(), oidc => None::<String>, error => m });
         *r.status_mut() = StatusCode::UNAUTHORIZED;
@@ -550,7 +542,7 @@ pub struct CodeForm {
 /// A step-up: requests waiting for it move on.
 pub async fn mfa_verify(State(st): State<AppState>, Posted { viewer: v, form }: Posted<CodeForm>) -> Response {
     match crate::mfa::verify(&st, &v.user, form.code.trim()).await {
-        Ok(_) => Redirect::to(&safe_return(form.return_to.as_deref())).into_response(),
+        Ok(_) => Redirect::to(&crate::oidc::safe_return(form.return_to.as_deref(), "/portal")).into_response(),
         Err(e) => error_page(e, Some(&v)),
     }
 }
