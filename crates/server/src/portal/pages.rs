@@ -226,7 +226,7 @@ pub async fn inbox(State(st): State<AppState>, v: Viewer) -> Response {
             Err(e) => return error_page(e.into(), Some(&v)),
         }
     }
-    decided.sort_by(|a, b| b.seq.cmp(&a.seq));
+    decided.sort_by_key(|a| std::cmp::Reverse(a.seq));
     let decided: Vec<minijinja::Value> = decided.into_iter().take(20).map(|a| context! { at => a.at, action => a.action, request_id => a.request_id }).collect();
     render("inbox.html", context! { user => v.user_view(), csrf => v.csrf, waiting => waiting, decided => decided })
 }
