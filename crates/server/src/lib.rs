@@ -22,6 +22,7 @@ pub mod reconciler;
 pub mod rotation;
 pub mod scim;
 pub mod scopes;
+pub mod reports;
 pub mod requests;
 pub mod retiring;
 pub mod state;

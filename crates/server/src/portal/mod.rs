@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/scopes", get(pages::scopes))
         .route("/portal/browse", get(pages::browse))
         .route("/portal/flows", get(pages::flows))
+        .route("/portal/review", get(pages::review))
         .route("/portal/mfa", get(pages::mfa_page))
         .route("/portal/mfa/enroll", post(pages::mfa_enroll))
         .route("/portal/mfa/verify", post(pages::mfa_verify))
@@ -108,6 +109,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("browse.html", include_str!("templates/browse.html")),
             ("flows.html", include_str!("templates/flows.html")),
             ("mfa.html", include_str!("templates/mfa.html")),
+            ("review.html", include_str!("templates/review.html")),
         ] {
             // The templates are part of the binary: one that does not parse
             // fails every test that renders a page.
@@ -236,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_template_parses_and_escapes() {
-        for name in ["base.html", "sign_in.html", "home.html", "new.html", "inbox.html", "request.html", "credentials.html", "error.html", "audit.html", "scopes.html", "browse.html", "flows.html", "mfa.html"] {
+        for name in ["base.html", "sign_in.html", "home.html", "new.html", "inbox.html", "request.html", "credentials.html", "error.html", "audit.html", "scopes.html", "browse.html", "flows.html", "mfa.html", "review.html"] {
             templates().get_template(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let html = templates().get_template("error.html").unwrap().render(minijinja::context! { code => "bad_request", message => "<script>alert(1)</script>" }).unwrap();
@@ -255,6 +257,7 @@ mod tests {
             ("browse.html", minijinja::context! { user => user.clone(), csrf => "t", integrations => vec![minijinja::context! { name => "pg", kind => "postgresql", status => "Active", types => vec!["table"] }], chosen => minijinja::context! { name => "pg", types => vec!["table"], resources => vec![minijinja::context! { id => "db/public/t", name => "t", resource_type => "table" }], total => 1, permissions => vec![minijinja::context! { resource_type => "table", permissions => vec![minijinja::context! { id => "read_only", name => "Read only", risk => "low" }] }] }, connectors => vec![minijinja::context! { id => "dc-1", status => "CONNECTED", version => "1.8.0", instances => Vec::<minijinja::Value>::new(), integrations => vec!["far"] }] }),
             ("flows.html", minijinja::context! { user => user.clone(), csrf => "t", flows => vec![minijinja::context! { name => "f", active => true, trigger => "SELF_SERVE", grant_duration_in_min => 60, access_targets => vec!["pg: table (read_only)"], requestors => "group developers", approval_mode => "ANY_OF", approver_groups => vec!["group leads"], max_extensions => 1 }], bundles => vec![minijinja::context! { name => "b", access_targets => vec![minijinja::context! { integration => "pg", resource_type => "table", permissions => vec!["read_only"], resources_scopes => vec!["include_resources NAME t"] }] }] }),
             ("mfa.html", minijinja::context! { user => user.clone(), csrf => "t", return_to => "/portal/mfa", enrolment => minijinja::context! { secret => "ABC", uri => "otpauth://totp/x", qr => minijinja::Value::from_safe_string("<svg></svg>".into()) } }),
+            ("review.html", minijinja::context! { user => user.clone(), csrf => "t", total => 1, error => None::<String>, q => minijinja::context! { user => "a@x.io" }, rows => vec![minijinja::context! { request_id => "req_1", user => "a@x.io", integration => "pg", resource_type => "table", resources => vec!["t"], permission => "read_only", flow => "f", justification => "why", approved_by => vec!["b@x.io"], granted_at => "2026-12-07T00:00:00Z", ended_at => None::<String>, status => "Active" }] }),
             ("audit.html", minijinja::context! { user => user.clone(), csrf => "t", actions => vec!["request.create"], q => minijinja::context! { action => "request.create" }, entries => vec![minijinja::context! { seq => 1, at => "2026-12-07T00:00:00Z", actor => "a@x.io", action => "request.create", request_id => "req 1", outcome => "ok", detail => "{}" }] }),
         ] {
             let html = templates().get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name}: {e}"));

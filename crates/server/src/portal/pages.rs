@@ -546,3 +546,30 @@ pub async fn mfa_verify(State(st): State<AppState>, Posted { viewer: v, form }: 
         Err(e) => error_page(e, Some(&v)),
     }
 }
+
+#[derive(Deserialize)]
+pub struct ReviewQuery {
+    user: Option<String>,
+    integration: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// Review Access (admins and auditors): who had what, when, why, and who
+/// approved it; filtered by person, integration and time; the same rows
+/// as `sesame reports access`.
+pub async fn review(State(st): State<AppState>, v: Viewer, Query(q): Query<ReviewQuery>) -> Response {
+    if !(v.user.admin || v.user.auditor) {
+        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "Review Access is for admins and auditors: ask one"), Some(&v));
+    }
+    let some = |x: &Option<String>| x.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned);
+    let f = crate::reports::AccessFilter { user: some(&q.user), integration: some(&q.integration), resource: None, since: some(&q.since), until: some(&q.until) };
+    let (rows, error) = match crate::reports::access(&st, &f).await {
+        Ok(rows) => (rows, None),
+        Err(e) => (vec![], Some(context! { code => e.code.as_str(), message => e.message })),
+    };
+    let total = rows.len();
+    // Newest first on the page; the API and the CLI give them all.
+    let rows: Vec<_> = rows.into_iter().rev().take(200).collect();
+    render("review.html", context! { user => v.user_view(), csrf => v.csrf, rows => rows, total => total, error => error, q => context! { user => f.user, integration => f.integration, since => f.since, until => f.until } })
+}

@@ -114,7 +114,9 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     for step in ["request.create", "grant.done", "credentials.create", "bob@example.com"] {
         assert!(text.contains(step), "`{step}` on the audit page: {text}");
     }
-    assert_eq!(out["violations"], json!([]), "axe-core on the audit and scope pages");
+    let review = s(&out, "review_text");
+    assert!(review.contains("1 grant") && review.contains("bob@example.com") && review.contains("automatic (eng-read)") && review.contains(&s(&out, "id")), "Review access: {review}");
+    assert_eq!(out["violations"], json!([]), "axe-core on the audit, review and scope pages");
     // The AQL error is shown where the parser found it, the caret under its column.
     let e = bad.parse::<sesame_core::aql::Query>().unwrap_err();
     assert_eq!((out["aql_error"]["line"].as_u64(), out["aql_error"]["column"].as_u64()), (Some(u64::from(e.line)), Some(u64::from(e.column))), "{out}");
