@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/browse", get(pages::browse))
         .route("/portal/flows", get(pages::flows))
         .route("/portal/review", get(pages::review))
+        .route("/portal/ask-set", post(pages::ask_set))
         .route("/portal/mfa", get(pages::mfa_page))
         .route("/portal/mfa/enroll", post(pages::mfa_enroll))
         .route("/portal/mfa/verify", post(pages::mfa_verify))
@@ -253,7 +254,7 @@ mod tests {
             ("credentials.html", minijinja::context! { user => user.clone(), csrf => "t", r => r.clone(), c => c }),
             ("new.html", minijinja::context! { user => user.clone(), csrf => "t", offers => vec![minijinja::context! { name => "acct", limit => 100, types => Vec::<minijinja::Value>::new() }], form => None::<String>, error => None::<String>, plan => minijinja::context! { flow => "f", waits => true, approvers => vec!["b@x.io"], minutes => 30 } }),
             ("sign_in.html", minijinja::context! { return_to => "/portal", oidc => "/auth/login", error => "no" }),
-            ("scopes.html", minijinja::context! { user => user.clone(), csrf => "t", scopes => Vec::<minijinja::Value>::new(), query => "x =", error => minijinja::context! { message => "m", line => 1, column => 3, text => "x =", pad => "  " }, count => None::<usize>, units => Vec::<minijinja::Value>::new() }),
+            ("scopes.html", minijinja::context! { user => user.clone(), csrf => "t", scopes => vec![minijinja::context! { name => "s", query => "x = \"y\"" }], query => "x =", error => minijinja::context! { message => "m", line => 1, column => 3, text => "x =", pad => "  " }, count => None::<usize>, units => Vec::<minijinja::Value>::new() }),
             ("browse.html", minijinja::context! { user => user.clone(), csrf => "t", integrations => vec![minijinja::context! { name => "pg", kind => "postgresql", status => "Active", types => vec!["table"] }], chosen => minijinja::context! { name => "pg", types => vec!["table"], resources => vec![minijinja::context! { id => "db/public/t", name => "t", resource_type => "table" }], total => 1, permissions => vec![minijinja::context! { resource_type => "table", permissions => vec![minijinja::context! { id => "read_only", name => "Read only", risk => "low" }] }] }, connectors => vec![minijinja::context! { id => "dc-1", status => "CONNECTED", version => "1.8.0", instances => Vec::<minijinja::Value>::new(), integrations => vec!["far"] }] }),
             ("flows.html", minijinja::context! { user => user.clone(), csrf => "t", flows => vec![minijinja::context! { name => "f", active => true, trigger => "SELF_SERVE", grant_duration_in_min => 60, access_targets => vec!["pg: table (read_only)"], requestors => "group developers", approval_mode => "ANY_OF", approver_groups => vec!["group leads"], max_extensions => 1 }], bundles => vec![minijinja::context! { name => "b", access_targets => vec![minijinja::context! { integration => "pg", resource_type => "table", permissions => vec!["read_only"], resources_scopes => vec!["include_resources NAME t"] }] }] }),
             ("mfa.html", minijinja::context! { user => user.clone(), csrf => "t", return_to => "/portal/mfa", enrolment => minijinja::context! { secret => "ABC", uri => "otpauth://totp/x", qr => minijinja::Value::from_safe_string("<svg></svg>".into()) } }),

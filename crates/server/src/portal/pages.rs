@@ -573,3 +573,31 @@ pub async fn review(State(st): State<AppState>, v: Viewer, Query(q): Query<Revie
     let rows: Vec<_> = rows.into_iter().rev().take(200).collect();
     render("review.html", context! { user => v.user_view(), csrf => v.csrf, rows => rows, total => total, error => error, q => context! { user => f.user, integration => f.integration, since => f.since, until => f.until } })
 }
+
+#[derive(Deserialize)]
+pub struct SetForm {
+    /// `bundle` or `scope`.
+    kind: String,
+    name: String,
+    duration: String,
+    #[serde(default)]
+    justification: String,
+}
+
+/// Ask for a bundle or an access scope: one grant per target it reaches,
+/// decided and written together, as `sesame requests create --bundle/--scope`.
+pub async fn ask_set(State(st): State<AppState>, Posted { viewer: v, form }: Posted<SetForm>) -> Response {
+    let asked = match form.kind.as_str() {
+        "bundle" => crate::bundles::Asked::Bundle(form.name.clone()),
+        "scope" => crate::bundles::Asked::Scope(form.name.clone()),
+        other => return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::BadRequest, format!("`{other}` is neither a bundle nor a scope")), Some(&v)),
+    };
+    let body = sesame_proto::BundleRequestBody { duration: form.duration.trim().to_owned(), justification: Some(form.justification.trim().to_owned()).filter(|j| !j.is_empty()) };
+    match crate::bundles::create(&st, &v.user, &asked, &body).await {
+        Ok((_, rows)) => match rows.first() {
+            Some(r) => back_to(&r.id),
+            None => Redirect::to("/portal").into_response(),
+        },
+        Err(e) => error_page(e, Some(&v)),
+    }
+}

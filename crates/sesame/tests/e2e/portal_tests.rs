@@ -102,7 +102,17 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     let table = sesame_core::resource_id::join(&[&h.db, "public", "items"]);
     let bad = "resource_type = \"postgresql-table\" and\n  (integration = \"local-pg\" or )";
     let good = "resource_type = \"postgresql-table\"";
-    let plan = json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table, "bad_query": bad, "good_query": good });
+    // An access scope, and a flow over it for the provider's `eng`, as code.
+    let declared = h.dir.join("scope.toml");
+    std::fs::write(
+        &declared,
+        "[[access_scopes]]\nname = \"items-read\"\nquery = 'resource_type = \"postgresql-table\" and resource_name = \"items\" and permission = \"read_only\"'\n\n\
+         [[access_flows]]\nname = \"items-by-scope\"\ntrigger = \"AUTOMATIC\"\nrequestors = { conditions = [ { type = \"group\", values = [\"eng\"] } ] }\n\
+         access_targets = [ { access_scope = { name = \"items-read\" } } ]\ngrant_duration_in_min = 30\nsettings = { justification_required = false }\n",
+    )
+    .unwrap();
+    h.cli(&admin, &["apply", "-f", &declared.display().to_string()]);
+    let plan = json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table, "bad_query": bad, "good_query": good, "scope": "items-read" });
     let out = browser(plan);
     assert_eq!(s(&out, "header"), "Bob Builder", "signed in as the provider's bob: {out}");
     let mut conn = h.login(&s(&out, "username"), &s(&out, "secret")).await.expect("bob's credentials log in");
@@ -114,6 +124,9 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     for step in ["request.create", "grant.done", "credentials.create", "bob@example.com"] {
         assert!(text.contains(step), "`{step}` on the audit page: {text}");
     }
+    assert_eq!(s(&out, "scope_status"), "Active", "a scope asked for by name in the portal is granted: {out}");
+    let by_scope = h.cli(&admin, &["requests", "show", &s(&out, "scope_request")]);
+    assert_eq!((s(&by_scope, "requester").as_str(), by_scope["resources"][0].as_str()), ("bob@example.com", Some(table.as_str())), "{by_scope}");
     let review = s(&out, "review_text");
     assert!(review.contains("1 grant") && review.contains("bob@example.com") && review.contains("automatic (eng-read)") && review.contains(&s(&out, "id")), "Review access: {review}");
     assert_eq!(out["violations"], json!([]), "axe-core on the audit, review and scope pages");
