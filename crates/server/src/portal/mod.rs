@@ -111,6 +111,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("flows.html", include_str!("templates/flows.html")),
             ("mfa.html", include_str!("templates/mfa.html")),
             ("review.html", include_str!("templates/review.html")),
+            ("ask_set.html", include_str!("templates/ask_set.html")),
         ] {
             // The templates are part of the binary: one that does not parse
             // fails every test that renders a page.
