@@ -13,6 +13,7 @@
 //! in the form is read.
 
 mod pages;
+pub mod schema_form;
 
 use crate::auth::{cookie_token, person, principal_with, SESSION_COOKIE};
 use crate::error::ApiError;
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/flows", get(pages::flows))
         .route("/portal/review", get(pages::review))
         .route("/portal/ask-set", post(pages::ask_set))
+        .route("/portal/integrations/new", get(pages::integration_new))
+        .route("/portal/integrations", post(pages::integration_create))
         .route("/portal/mfa", get(pages::mfa_page))
         .route("/portal/mfa/enroll", post(pages::mfa_enroll))
         .route("/portal/mfa/verify", post(pages::mfa_verify))
@@ -112,6 +115,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("mfa.html", include_str!("templates/mfa.html")),
             ("review.html", include_str!("templates/review.html")),
             ("ask_set.html", include_str!("templates/ask_set.html")),
+            ("integration_form.html", include_str!("templates/integration_form.html")),
         ] {
             // The templates are part of the binary: one that does not parse
             // fails every test that renders a page.
@@ -240,7 +244,7 @@ mod tests {
 
     #[test]
     fn every_template_parses_and_escapes() {
-        for name in ["base.html", "sign_in.html", "home.html", "new.html", "inbox.html", "request.html", "credentials.html", "error.html", "audit.html", "scopes.html", "browse.html", "flows.html", "mfa.html", "review.html"] {
+        for name in ["base.html", "sign_in.html", "home.html", "new.html", "inbox.html", "request.html", "credentials.html", "error.html", "audit.html", "scopes.html", "browse.html", "flows.html", "mfa.html", "review.html", "integration_form.html"] {
             templates().get_template(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let html = templates().get_template("error.html").unwrap().render(minijinja::context! { code => "bad_request", message => "<script>alert(1)</script>" }).unwrap();
@@ -260,6 +264,7 @@ mod tests {
             ("flows.html", minijinja::context! { user => user.clone(), csrf => "t", flows => vec![minijinja::context! { name => "f", active => true, trigger => "SELF_SERVE", grant_duration_in_min => 60, access_targets => vec!["pg: table (read_only)"], requestors => "group developers", approval_mode => "ANY_OF", approver_groups => vec!["group leads"], max_extensions => 1 }], bundles => vec![minijinja::context! { name => "b", access_targets => vec![minijinja::context! { integration => "pg", resource_type => "table", permissions => vec!["read_only"], resources_scopes => vec!["include_resources NAME t"] }] }] }),
             ("mfa.html", minijinja::context! { user => user.clone(), csrf => "t", return_to => "/portal/mfa", enrolment => minijinja::context! { secret => "ABC", uri => "otpauth://totp/x", qr => minijinja::Value::from_safe_string("<svg></svg>".into()) } }),
             ("review.html", minijinja::context! { user => user.clone(), csrf => "t", total => 1, error => None::<String>, q => minijinja::context! { user => "a@x.io" }, rows => vec![minijinja::context! { request_id => "req_1", user => "a@x.io", integration => "pg", resource_type => "table", resources => vec!["t"], permission => "read_only", flow => "f", justification => "why", approved_by => vec!["b@x.io"], granted_at => "2026-12-07T00:00:00Z", ended_at => None::<String>, status => "Active" }] }),
+            ("integration_form.html", minijinja::context! { user => user.clone(), csrf => "t", type_name => "postgresql", types => vec!["postgresql"], fields => schema_form::fields(&sesame_integrations::config_schema::builtin()[0].1), form => std::collections::BTreeMap::from([("f.host".to_owned(), "h".to_owned())]), outcome => minijinja::context! { applied => false, changes => vec!["create integration x"] }, details => "<b>hi</b>", details_len => 9 }),
             ("audit.html", minijinja::context! { user => user.clone(), csrf => "t", actions => vec!["request.create"], q => minijinja::context! { action => "request.create" }, entries => vec![minijinja::context! { seq => 1, at => "2026-12-07T00:00:00Z", actor => "a@x.io", action => "request.create", request_id => "req 1", outcome => "ok", detail => "{}" }] }),
         ] {
             let html = templates().get_template(name).unwrap().render(ctx).unwrap_or_else(|e| panic!("{name}: {e}"));

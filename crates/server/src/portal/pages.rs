@@ -601,3 +601,58 @@ pub async fn ask_set(State(st): State<AppState>, Posted { viewer: v, form }: Pos
         Err(e) => error_page(e, Some(&v)),
     }
 }
+
+#[derive(Deserialize)]
+pub struct TypeQuery {
+    #[serde(rename = "type")]
+    type_name: Option<String>,
+}
+
+/// The form an integration type's JSON Schema makes (admins).
+fn integration_form(st: &AppState, v: &Viewer, type_name: &str, form: &std::collections::BTreeMap<String, String>, outcome: minijinja::Value) -> Response {
+    let Some(t) = st.integration_types.iter().find(|t| t.type_name == type_name) else {
+        let known: Vec<&str> = st.integration_types.iter().map(|t| t.type_name.as_str()).collect();
+        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::BadRequest, format!("`{type_name}` is not an integration type: one of `{}`", known.join("`, `"))), Some(v));
+    };
+    let fields = super::schema_form::fields(&t.schema);
+    let types: Vec<&str> = st.integration_types.iter().map(|t| t.type_name.as_str()).collect();
+    let details = form.get("access_details").cloned().unwrap_or_default();
+    render(
+        "integration_form.html",
+        context! { user => v.user_view(), csrf => v.csrf, type_name => type_name, types => types, fields => fields, form => form, outcome => outcome, details => details, details_len => details.chars().count() },
+    )
+}
+
+pub async fn integration_new(State(st): State<AppState>, v: Viewer, Query(q): Query<TypeQuery>) -> Response {
+    if !v.user.admin {
+        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "integrations are made by admins: ask one"), Some(&v));
+    }
+    let type_name = q.type_name.unwrap_or_else(|| "postgresql".into());
+    integration_form(&st, &v, &type_name, &Default::default(), minijinja::Value::from(()))
+}
+
+/// Preview (a dry run of `apply` with this one integration) or make it:
+/// checked against its schema, the server's secret rules and everything
+/// else in force, exactly as `sesame apply` checks it.
+pub async fn integration_create(State(st): State<AppState>, Posted { viewer: v, form }: Posted<std::collections::BTreeMap<String, String>>) -> Response {
+    if !v.user.admin {
+        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "integrations are made by admins: ask one"), Some(&v));
+    }
+    let type_name = form.get("type").cloned().unwrap_or_default();
+    let Some(t) = st.integration_types.iter().find(|t| t.type_name == type_name) else {
+        return integration_form(&st, &v, &type_name, &form, minijinja::Value::from(()));
+    };
+    let fields = super::schema_form::fields(&t.schema);
+    let preview = form.contains_key("preview");
+    let outcome = match super::schema_form::declaration(&type_name, &fields, &form) {
+        Err(e) => context! { error => e },
+        Ok(decl) => {
+            let body = sesame_proto::ApplyBody { declarations: sesame_proto::Declarations { integrations: vec![decl], ..Default::default() }, prune: false, dry_run: preview, revoke_active: false };
+            match crate::declared::apply(&st, &v.user, body).await {
+                Ok(plan) => context! { applied => plan.applied, changes => plan.changes.iter().map(|c| format!("{} {} {}", c.action, c.kind, c.name)).collect::<Vec<_>>(), unchanged => plan.unchanged },
+                Err(e) => context! { error => format!("{}: {}", e.code.as_str(), e.message) },
+            }
+        }
+    };
+    integration_form(&st, &v, &type_name, &form, outcome)
+}

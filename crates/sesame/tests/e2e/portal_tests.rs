@@ -90,6 +90,27 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     assert_eq!(done["status"], "Revoked", "{done}");
     assert_eq!(done["violations"], json!([]));
     assert!(h.login(&user, &secret).await.is_err(), "the revoked login fails");
+
+    // An admin makes an integration from the form its type's schema makes,
+    // with a preview of the access details grantees will read.
+    let mut make = base.clone();
+    let details = "Use <b>psql</b> & the VPN";
+    make.as_object_mut().unwrap().extend(
+        json!({ "phase": "integration", "admin": admin, "host": crate::harness::pg_host(), "port": crate::harness::pg_port(), "db": h.db, "prefix": format!("w{}", h.prefix), "secret_env": "SESAME_SECRET_E2E_PG", "details": details })
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let made = browser(make);
+    assert!(s(&made, "preview").contains("Preview (nothing changed): create integration portal-pg"), "{made}");
+    assert_eq!(s(&made, "details_preview"), details, "the preview shows the text as grantees will read it");
+    assert!(!s(&made, "details_html").contains("<b>"), "and never as markup: {made}");
+    assert!(s(&made, "refused").contains("SESAME_SECRET_") && s(&made, "refused").contains("password"), "{made}");
+    assert!(s(&made, "created").contains("Applied: create integration portal-pg"), "{made}");
+    assert_eq!(made["violations"], json!([]));
+    let exported = h.cli(&admin, &["export", "--format", "json"]);
+    assert_eq!((exported["integrations"][0]["name"].as_str(), exported["integrations"][0]["password"]["env"].as_str()), (Some("portal-pg"), Some("SESAME_SECRET_E2E_PG")), "{exported}");
+    assert_eq!(exported["integrations"][0]["settings"]["custom_access_details"], details);
     h.finish().await;
 }
 
