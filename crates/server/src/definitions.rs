@@ -193,7 +193,9 @@ fn connectors_changed(old: &Policy, new: &Policy) -> BTreeSet<String> {
 pub async fn refresh(st: &AppState) -> Result<(), sesame_store::StoreError> {
     let stamp = st.store.definitions_stamp().await?;
     let old = st.policy();
-    if old.stamp == stamp {
+    // An integration that could not be built (a secret not readable yet) is
+    // tried again on every pass, not only when the definitions change.
+    if old.stamp == stamp && old.unbuilt.is_empty() {
         return Ok(());
     }
     let rows = st.store.definitions().await?;
@@ -219,9 +221,12 @@ pub async fn refresh(st: &AppState) -> Result<(), sesame_store::StoreError> {
             }
         }
     };
-    for e in realize(st, &mut policy, &old).await {
-        tracing::error!(error = %e, "an integration made through the API cannot be built: it is not served until it is fixed");
+    let unbuilt = realize(st, &mut policy, &old).await;
+    // Said once per failure, not on every retry.
+    for e in unbuilt.iter().filter(|e| !old.unbuilt.contains(e)) {
+        tracing::error!(error = %e, "an integration made through the API cannot be built: it is not served until it can be (tried again every few seconds)");
     }
+    policy.unbuilt = unbuilt;
     policy.stamp = stamp;
     st.hub.set_declared(policy.connectors.clone());
     let told = connectors_changed(&old, &policy);

@@ -88,6 +88,9 @@ pub struct Policy {
     pub roles: sesame_core::Roles,
     /// Connectors that may register.
     pub connectors: std::collections::BTreeSet<String>,
+    /// Why integrations made through the API could not be built (tried
+    /// again on every refresh).
+    pub unbuilt: Vec<String>,
     /// What the store's definitions were when this was built.
     pub stamp: (i64, i64),
 }
@@ -101,6 +104,7 @@ impl std::fmt::Debug for Policy {
             .field("retiring", &self.retiring)
             .field("roles", &self.roles)
             .field("connectors", &self.connectors)
+            .field("unbuilt", &self.unbuilt)
             .field("stamp", &self.stamp)
             .finish()
     }

@@ -274,3 +274,36 @@ async fn a_mysql_integration_made_through_apply_grants_on_mariadb_with_a_postgre
     sqlx::raw_sql(&format!("DROP DATABASE {db}")).execute(&root).await.unwrap();
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_integration_whose_secret_is_missing_at_start_is_served_once_it_appears() {
+    let mut h = Harness::start(SETUP, Opts::default()).await;
+    let secrets = h.dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    let secret = secrets.join("pg");
+    std::fs::write(&secret, INTEGRATION_SECRET).unwrap();
+    let config = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, format!("{config}\n[api_integrations]\nsecret_dir = \"{}\"\n", secrets.display())).unwrap();
+    h.kill_server();
+    h.spawn_server();
+    let admin = h.token("admin@example.com");
+    let own = format!("v{}", h.prefix);
+    let f = write(&h, "file.toml", &declaration(&h, &own, &format!("{{ file = \"{}\" }}", secret.display()), ""));
+    h.cli(&admin, &["apply", "-f", &f]);
+    h.cli(&admin, &["inventory", "sync", "api-pg"]);
+    // Started again without the secret: not served, and said why in the log.
+    std::fs::remove_file(&secret).unwrap();
+    h.kill_server();
+    h.spawn_server();
+    h.cli_err(&admin, &["inventory", "sync", "api-pg"], "unknown_integration");
+    // The secret comes back: served within a few seconds, without a restart.
+    std::fs::write(&secret, INTEGRATION_SECRET).unwrap();
+    h.wait_until("the integration to be built once its secret is there", Duration::from_secs(15), || async {
+        let (code, _, _) = h.cli_raw(&admin, &["inventory", "sync", "api-pg"]);
+        code == 0
+    })
+    .await;
+    let log = std::fs::read_to_string(h.dir.join("server.log")).unwrap();
+    assert_eq!(log.matches("cannot be built").count(), 1, "said once, not on every retry");
+    h.finish().await;
+}
