@@ -202,7 +202,7 @@ pub async fn serve(st: AppState, on_ready: impl FnOnce(std::net::SocketAddr)) ->
         }
     });
     on_ready(addr);
-    let app = api::router(st.clone()).merge(portal::router(st)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = limits::guard(api::router(st.clone()).merge(portal::router(st))).into_make_service_with_connect_info::<std::net::SocketAddr>();
     match tls {
         Some(config) => axum_server::from_tcp_rustls(listener.into_std()?, config).serve(app).await?,
         None => axum::serve(listener, app).await?,

@@ -165,6 +165,19 @@ pub async fn layer_error(e: tower::BoxError) -> ApiError {
     }
 }
 
+/// The whole server's flood limits, one budget for the API and the portal:
+/// load shedding past [`MAX_CONCURRENT_REQUESTS`] at once, and
+/// [`REQUEST_TIMEOUT`] per request.
+pub fn guard(app: axum::Router) -> axum::Router {
+    app.layer(
+        tower::ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(layer_error))
+            .load_shed()
+            .concurrency_limit(MAX_CONCURRENT_REQUESTS)
+            .timeout(REQUEST_TIMEOUT),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

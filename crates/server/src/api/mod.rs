@@ -100,7 +100,6 @@ impl utoipa::Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     use crate::limits;
     use axum::extract::DefaultBodyLimit;
-    use tower::ServiceBuilder;
     // Connectors report whole discoveries: they get a larger body limit.
     let connector = Router::new()
         .route("/api/v1/connector/register", post(connector::register))
@@ -163,13 +162,6 @@ pub fn router(state: AppState) -> Router {
             crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, "no such endpoint: see /openapi.json")
         })
         .layer(axum::middleware::map_response(crate::error::jsonify))
-        .layer(
-            ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(limits::layer_error))
-                .load_shed()
-                .concurrency_limit(limits::MAX_CONCURRENT_REQUESTS)
-                .timeout(limits::REQUEST_TIMEOUT),
-        )
         .with_state(state)
 }
 

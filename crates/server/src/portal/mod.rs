@@ -35,10 +35,8 @@ use std::sync::OnceLock;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The portal's routes, with the API's flood limits.
+/// The portal's routes (the flood limits are the server's, `limits::guard`).
 pub fn router(state: AppState) -> Router {
-    use crate::limits;
-    use tower::ServiceBuilder;
     Router::new()
         .route("/", get(|| async { Redirect::to("/portal") }))
         .route("/portal", get(pages::home))
@@ -68,13 +66,6 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/assets/portal.css", get(|| async { asset("text/css", include_str!("assets/portal.css")) }))
         .route("/portal/assets/portal.js", get(|| async { asset("text/javascript", include_str!("assets/portal.js")) }))
         .layer(axum::middleware::map_response(secure_headers))
-        .layer(
-            ServiceBuilder::new()
-                .layer(axum::error_handling::HandleErrorLayer::new(limits::layer_error))
-                .load_shed()
-                .concurrency_limit(limits::MAX_CONCURRENT_REQUESTS)
-                .timeout(limits::REQUEST_TIMEOUT),
-        )
         .with_state(state)
 }
 
