@@ -24,6 +24,6 @@ pub use approval::{ApprovalPart, ApprovalRefusal};
 pub use flow::{decide, AccessFlow, Decision, FlowKind, Owners, Principals, RequestDraft};
 pub use model::{Directory, Roles, User};
 pub use audit::{AuditAction, AuditDraft, Outcome};
-pub use lifecycle::{step, Event, JobKind, Step, Transition, TransitionError};
+pub use lifecycle::{step, Durability, Event, JobKind, Step, Transition, TransitionError};
 pub use status::RequestStatus;
 pub use time::Timestamp;

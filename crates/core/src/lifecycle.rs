@@ -226,6 +226,31 @@ pub struct Transition {
     /// Why the request ends Failed: shown to the requester.
     pub failure_reason: Option<String>,
     pub audit: AuditDraft,
+    /// Whether the commit must reach the disk before the store answers.
+    pub durability: Durability,
+}
+
+/// How soon a transition's commit must reach the disk.
+///
+/// Every action on a target follows a commit that reaches the disk first:
+/// the claim of the job that acts (or the request's insert, which claims its
+/// grant), or the credentials' "shown" mark. A store's log is written in
+/// order, so that commit carries every earlier one to the disk with it.
+/// What is left is the commit that only records what an action did
+/// (granted, revoked): if the machine loses power before a later commit
+/// reaches the disk, it is lost, the request is found where it was with its
+/// job still claimed, and the job runs again when the lease runs out (grant
+/// and revoke are idempotent). A process that is killed loses nothing
+/// either way: the commit is in the operating system's hands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// On the disk before the store answers: anything that comes before an
+    /// action, a deadline, a person's decision.
+    #[default]
+    OnDisk,
+    /// The record of an action already done: written, and on the disk with
+    /// the next commit that is.
+    Recorded,
 }
 
 /// A longer deadline for an Active request, applied only if it is still
@@ -359,6 +384,7 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
         moved: vec![],
         failure_reason: None,
         audit,
+        durability: Durability::OnDisk,
     };
     let system = |action: AuditAction, outcome: Outcome, detail: serde_json::Value| AuditDraft::new(SYSTEM, action, Some(&r.id), outcome, detail);
     let person = |by: &str, action: AuditAction, reason: &Option<String>| AuditDraft::new(by, action, Some(&r.id), Outcome::Ok, json!({ "reason": reason }));
@@ -472,13 +498,20 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
                     Step::Change(Transition {
                         deadline: Some(full),
                         finish: vec![JobKind::Grant],
+                        // Lost, the revoke stays at the earlier deadline and
+                        // the grant runs again.
                         moved: vec![(JobKind::Revoke, full), (JobKind::Extend, now)],
+                        durability: Durability::Recorded,
                         ..change(S::Active, system(AuditAction::GrantDone, Outcome::Ok, detail))
                     })
                 }
                 None => {
                     let detail = json!({ "username": r.username, "deadline": r.deadline.map(|d| d.0) });
-                    Step::Change(Transition { finish: vec![JobKind::Grant], ..change(S::Active, system(AuditAction::GrantDone, Outcome::Ok, detail)) })
+                    Step::Change(Transition {
+                        finish: vec![JobKind::Grant],
+                        durability: Durability::Recorded,
+                        ..change(S::Active, system(AuditAction::GrantDone, Outcome::Ok, detail))
+                    })
                 }
             }
         }
@@ -541,6 +574,7 @@ pub fn step(r: &Request, event: Event, now: Timestamp) -> Result<Step, Transitio
                 revoked_at: Some(now),
                 finish: vec![JobKind::Revoke],
                 schedule: cleanup_after.map(|d| vec![(JobKind::Cleanup, now.plus(d))]).unwrap_or_default(),
+                durability: Durability::Recorded,
                 ..change(S::Revoked, system(AuditAction::RevokeDone, Outcome::Ok, detail))
             })
         }

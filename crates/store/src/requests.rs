@@ -4,7 +4,9 @@
 use crate::audit::append_in;
 use sesame_core::AuditDraft;
 use crate::jobs::{insert_job_in, NewJob};
-use sesame_core::lifecycle::Transition;
+use sesame_core::lifecycle::{Durability, Transition};
+use crate::pool::Engine;
+use sqlx::{Connection, Executor};
 use crate::{Result, Store, StoreError};
 use sesame_core::{JobKind, RequestStatus, Timestamp};
 use sqlx::any::AnyRow;
@@ -224,6 +226,43 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
 
 /// A status change inside an open transaction (compare-and-set on `from`):
 /// `Err` with the status found when the request moved on.
+async fn apply_on(mut tx: sqlx::Transaction<'_, sqlx::Any>, engine: Engine, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
+    if let Err(found) = apply_in(&mut tx, engine, c, now).await? {
+        tx.rollback().await?;
+        return Ok(Err(found));
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// SQLite's writer connection with `synchronous = NORMAL` (in WAL mode a
+/// commit is written to the log and not flushed). It goes back to the pool
+/// only once set to `FULL` again; otherwise it is closed.
+struct Relaxed {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    restored: bool,
+}
+
+impl Relaxed {
+    async fn take(pool: &sqlx::AnyPool) -> Result<Relaxed> {
+        let mut w = Relaxed { conn: pool.acquire().await?, restored: false };
+        w.conn.execute("PRAGMA synchronous = NORMAL").await?;
+        Ok(w)
+    }
+
+    async fn restore(&mut self) {
+        self.restored = self.conn.execute("PRAGMA synchronous = FULL").await.is_ok();
+    }
+}
+
+impl Drop for Relaxed {
+    fn drop(&mut self) {
+        if !self.restored {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: crate::pool::Engine, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
     let q = sqlx::query(
         "UPDATE requests SET status = $1, updated_at = $2, \
@@ -414,14 +453,30 @@ impl Store {
     /// `c.from`: the status, the jobs and the audit entry in one transaction.
     /// Returns the status found when it was not (nothing is written then).
     /// The only way a request's status changes.
+    ///
+    /// A transition that only records what an action did
+    /// ([`Durability::Recorded`]) is committed without waiting for the disk;
+    /// the next commit that waits carries it there.
     pub async fn apply(&self, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-        let mut tx = self.begin().await?;
-        if let Err(found) = apply_in(&mut tx, self.engine, c, now).await? {
-            tx.rollback().await?;
-            return Ok(Err(found));
+        match (c.durability, self.engine) {
+            (Durability::OnDisk, _) => apply_on(self.begin().await?, self.engine, c, now).await,
+            (Durability::Recorded, Engine::Postgres) => {
+                let mut tx = self.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+                apply_on(tx, self.engine, c, now).await
+            }
+            (Durability::Recorded, Engine::Sqlite) => {
+                // The one writer, told not to wait for this commit, then
+                // told again to wait for every commit.
+                let mut w = Relaxed::take(&self.pool).await?;
+                let out = match w.conn.begin_with("BEGIN IMMEDIATE").await {
+                    Ok(tx) => apply_on(tx, self.engine, c, now).await,
+                    Err(e) => Err(e.into()),
+                };
+                w.restore().await;
+                out
+            }
         }
-        tx.commit().await?;
-        Ok(Ok(()))
     }
 
     /// Extend an Active grant (compare-and-set on its status and deadline):
@@ -625,5 +680,40 @@ impl Store {
             .bind(now.0)
             .bind(id);
         self.update_audited(q, &audit, now).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    async fn synchronous(pool: &sqlx::AnyPool) -> i64 {
+        sqlx::query("PRAGMA synchronous").fetch_one(pool).await.unwrap().get::<i64, _>(0)
+    }
+
+    /// The writer waits for the disk again after a recorded commit, and is
+    /// never handed on otherwise.
+    #[tokio::test]
+    async fn a_relaxed_writer_goes_back_to_full_or_is_closed() {
+        let path = std::env::temp_dir().join(format!("sesame-relaxed-{}.db", uuid::Uuid::new_v4()));
+        let store = Store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        const FULL: i64 = 2;
+        const NORMAL: i64 = 1;
+        assert_eq!(synchronous(&store.pool).await, FULL);
+        let mut w = Relaxed::take(&store.pool).await.unwrap();
+        assert_eq!(sqlx::query("PRAGMA synchronous").fetch_one(&mut *w.conn).await.unwrap().get::<i64, _>(0), NORMAL);
+        w.restore().await;
+        drop(w);
+        assert_eq!(synchronous(&store.pool).await, FULL);
+        // Dropped before it was restored (an error, a cancelled call): the
+        // connection is closed and the next one is opened with FULL.
+        let w = Relaxed::take(&store.pool).await.unwrap();
+        drop(w);
+        assert_eq!(synchronous(&store.pool).await, FULL);
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

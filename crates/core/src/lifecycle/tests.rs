@@ -122,6 +122,9 @@ enum Op {
     Extend(i64),
     Advance(i64),
     RunDueJob(Outcome2),
+    /// The machine loses power: what did not reach the disk is gone, the
+    /// target keeps what it has.
+    PowerCut,
 }
 
 fn outcome() -> impl Strategy<Value = Outcome2> {
@@ -142,6 +145,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1i64..5_000).prop_map(Op::Extend),
         3 => (0i64..6_000).prop_map(Op::Advance),
         6 => outcome().prop_map(Op::RunDueJob),
+        1 => Just(Op::PowerCut),
     ]
 }
 
@@ -163,20 +167,43 @@ struct Sim {
     transitions: usize,
     extensions: usize,
     audit: Vec<AuditDraft>,
+    /// What the store's disk holds: the state as of the last commit that
+    /// reached it (a later commit's flush carries the earlier ones).
+    disk: Option<Box<Disk>>,
+}
+
+#[derive(Clone)]
+struct Disk {
+    r: Request,
+    jobs: BTreeMap<JobKind, SimJob>,
+    transitions: usize,
+    extensions: usize,
+    audit: Vec<AuditDraft>,
 }
 
 impl Sim {
+    /// A commit that reaches the disk.
+    fn flush(&mut self) {
+        self.disk = Some(Box::new(Disk { r: self.r.clone(), jobs: self.jobs.clone(), transitions: self.transitions, extensions: self.extensions, audit: self.audit.clone() }));
+    }
+
+    fn power_cut(&mut self) {
+        let d = *self.disk.clone().expect("the request was stored");
+        (self.r, self.jobs, self.transitions, self.extensions, self.audit) = (d.r, d.jobs, d.transitions, d.extensions, d.audit);
+    }
+
     fn new(automatic: bool, mfa_first: bool, long: bool) -> Sim {
         // A short grant, so deadlines fall among retries and lost claims; a
         // long one, so grants can land later than LATE_START.
         let r = Request { duration: Duration::from_secs(if long { 45 } else { 4 }), ..req(S::Pending, None) };
-        let mut s = Sim { now: 1_000, r, jobs: BTreeMap::new(), on_target: false, transitions: 0, extensions: 0, audit: vec![] };
+        let mut s = Sim { now: 1_000, r, jobs: BTreeMap::new(), on_target: false, transitions: 0, extensions: 0, audit: vec![], disk: None };
         // Unanswered for 3 s, a pending request expires.
         let start = Start { granted: automatic, mfa_first, duration: s.r.duration, pending_for: Some(Duration::from_secs(3)), escalate_after: None };
         let o = open(start, Timestamp(s.now));
         s.r.status = o.status;
         s.r.deadline = o.deadline;
         s.schedule(&o.schedule);
+        s.flush();
         s
     }
 
@@ -218,6 +245,10 @@ impl Sim {
                 }
                 self.transitions += 1;
                 self.audit.push(t.audit.clone());
+                if t.durability == Durability::OnDisk {
+                    self.flush();
+                }
+                return;
             }
             Step::Extend(x) => {
                 assert_eq!(self.r.status, S::Active, "only an active grant is extended");
@@ -248,8 +279,10 @@ impl Sim {
                 j.lease_until = None;
                 self.audit.extend(audit.clone());
             }
-            Step::Act | Step::Unchanged => {}
+            Step::Act | Step::Unchanged => return,
         }
+        // The store's other writes (extend, defer, retry, finish) reach the disk.
+        self.flush();
     }
 
     fn person(&mut self, e: Event) {
@@ -274,6 +307,8 @@ impl Sim {
         j.attempts += 1;
         j.lease_until = Some(self.now + LEASE_MS);
         let run = JobRun { kind, attempts: j.attempts, failures: j.failures, retry: RETRY };
+        // A claim reaches the disk before the job acts.
+        self.flush();
         // A step may change status first (e.g. Active -> Revoking), then act.
         for _ in 0..3 {
             let event = match kind {
@@ -372,6 +407,7 @@ proptest! {
                 // Long grants see time pass faster.
                 Op::Advance(ms) => sim.now += if long { ms * 4 } else { ms },
                 Op::RunDueJob(how) => { sim.run_due(how); }
+                Op::PowerCut => sim.power_cut(),
             }
             sim.check();
             if let Some(d) = sim.r.deadline {
