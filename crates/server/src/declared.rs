@@ -193,14 +193,51 @@ fn audit(admin: &User, action: AuditAction, name: &str, detail: Value) -> AuditD
 /// What is stored of one kind: by name, the declaration and whether it is retiring.
 type Have = BTreeMap<String, (Value, bool)>;
 
+/// What a plan deletes of what is stored and not declared.
+enum Prune<'a> {
+    Nothing,
+    All,
+    /// This integration only (the portal's Delete).
+    Integration(&'a str),
+}
+
+impl Prune<'_> {
+    fn covers(&self, sort: Sort, name: &str) -> bool {
+        match self {
+            Prune::Nothing => false,
+            Prune::All => true,
+            Prune::Integration(n) => sort == Sort::Integration && *n == name,
+        }
+    }
+}
+
 /// Plan, check, and (unless a dry run) write.
 pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<ApplyPlan, ApiError> {
+    let prune = if body.prune { Prune::All } else { Prune::Nothing };
+    plan_and_write(st, admin, &body.declarations, prune, body.revoke_active, body.dry_run).await
+}
+
+/// Delete one integration made through the API, as `apply --prune` would
+/// with everything else declared as it is (and nothing else touched): refused
+/// while grants are live on it unless `revoke_active`, which retires it.
+pub async fn delete_integration(st: &AppState, admin: &User, name: &str, revoke_active: bool, dry_run: bool) -> Result<ApplyPlan, ApiError> {
+    if !st.policy().made.contains_key(name) {
+        let why = match st.integration(name) {
+            Some(_) => "is declared in the server's configuration file: delete it there",
+            None => "is not an integration made through the API",
+        };
+        return Err(ApiError::new(ErrorCode::NotFound, format!("integration `{name}` {why}")));
+    }
+    plan_and_write(st, admin, &Declarations::default(), Prune::Integration(name), revoke_active, dry_run).await
+}
+
+async fn plan_and_write(st: &AppState, admin: &User, declared: &Declarations, prune: Prune<'_>, revoke_active: bool, dry_run: bool) -> Result<ApplyPlan, ApiError> {
     let mut want: Vec<(Sort, BTreeMap<String, Value>)> = Vec::new();
     for sort in Sort::ALL {
-        want.push((sort, by_name(st, sort, &sort.items(&body.declarations)?)?));
+        want.push((sort, by_name(st, sort, &sort.items(declared)?)?));
     }
     let mut want_scopes = BTreeMap::new();
-    for (i, s) in body.declarations.access_scopes.iter().enumerate() {
+    for (i, s) in declared.access_scopes.iter().enumerate() {
         let at = |e: ApiError| ApiError::new(e.code, format!("`access_scopes[{i}]` (`{}`): {}", s.name, e.message));
         crate::scopes::check_name(&s.name).map_err(at)?;
         crate::scopes::parse_query(&s.query).map_err(at)?;
@@ -248,7 +285,7 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
             writes.push((Declared::PutDefinition { row, create: action == "create" }, audit(admin, sort.audit(action), name, detail)));
         }
         for (name, (v, retiring)) in have.iter().filter(|(n, _)| !want.contains_key(*n)) {
-            if !body.prune || *retiring {
+            if !prune.covers(*sort, name) || *retiring {
                 keep(&mut result, *sort, name, v, *retiring)?;
                 continue;
             }
@@ -258,7 +295,7 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
                 writes.push((Declared::DeleteDefinition { kind: sort.stored().into(), name: name.clone() }, audit(admin, sort.audit("delete"), name, json!({}))));
                 continue;
             }
-            if !body.revoke_active {
+            if !revoke_active {
                 return Err(ApiError::new(
                     ErrorCode::InvalidState,
                     format!(
@@ -293,7 +330,7 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
         changes.push(PlannedChange { kind: "access_scope".into(), name: name.clone(), action: action.into(), fields, note: None });
         writes.push((write, audit(admin, act, name, json!({ "scope": name, "query": query }))));
     }
-    if body.prune {
+    if matches!(prune, Prune::All) {
         for name in have_scopes.keys().filter(|n| !want_scopes.contains_key(*n)) {
             changes.push(PlannedChange { kind: "access_scope".into(), name: name.clone(), action: "delete".into(), fields: vec![], note: None });
             writes.push((Declared::DeleteScope { name: name.clone() }, audit(admin, AuditAction::ScopeDelete, name, json!({ "scope": name }))));
@@ -308,7 +345,7 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
         return Err(refuse(failed.join("; ")));
     }
 
-    if body.dry_run || writes.is_empty() {
+    if dry_run || writes.is_empty() {
         return Ok(ApplyPlan { changes, unchanged, applied: false });
     }
     if !st.store.apply_declared(&writes, now).await? {

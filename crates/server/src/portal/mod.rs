@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/ask-set", post(pages::ask_set))
         .route("/portal/integrations/new", get(pages::integration_new))
         .route("/portal/integrations", post(pages::integration_create))
+        .route("/portal/integrations/{name}/edit", get(pages::integration_edit))
+        .route("/portal/integrations/{name}/delete", post(pages::integration_delete))
         .route("/portal/mfa", get(pages::mfa_page))
         .route("/portal/mfa/enroll", post(pages::mfa_enroll))
         .route("/portal/mfa/verify", post(pages::mfa_verify))
@@ -106,6 +108,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("mfa.html", include_str!("templates/mfa.html")),
             ("review.html", include_str!("templates/review.html")),
             ("ask_set.html", include_str!("templates/ask_set.html")),
+            ("field_input.html", include_str!("templates/field_input.html")),
             ("integration_form.html", include_str!("templates/integration_form.html")),
         ] {
             // The templates are part of the binary: one that does not parse

@@ -461,6 +461,7 @@ pub struct BrowseQuery {
 /// any of which go on to the request form; for admins, the connectors.
 pub async fn browse(State(st): State<AppState>, v: Viewer, Query(b): Query<BrowseQuery>) -> Response {
     let mut integrations = Vec::new();
+    let policy = st.policy();
     for name in st.integration_names() {
         let Some(i) = st.integration(&name) else { continue };
         let d = i.descriptor();
@@ -475,6 +476,8 @@ pub async fn browse(State(st): State<AppState>, v: Viewer, Query(b): Query<Brows
             message => state.as_ref().and_then(|s| s.message.clone()),
             last_sync => state.as_ref().and_then(|s| s.last_sync).map(clock::rfc3339),
             types => d.type_names(),
+            made => policy.made.contains_key(&name) && !policy.retiring.contains(&name),
+            retiring => policy.retiring.contains(&name),
         });
     }
     let mut chosen = None;
@@ -608,8 +611,9 @@ pub struct TypeQuery {
     type_name: Option<String>,
 }
 
-/// The form an integration type's JSON Schema makes (admins).
-fn integration_form(st: &AppState, v: &Viewer, type_name: &str, form: &std::collections::BTreeMap<String, String>, outcome: minijinja::Value) -> Response {
+/// The form an integration type's JSON Schema makes (admins); `editing`:
+/// the integration made through the API it changes.
+fn integration_form(st: &AppState, v: &Viewer, type_name: &str, form: &std::collections::BTreeMap<String, String>, outcome: minijinja::Value, editing: Option<&str>) -> Response {
     let Some(t) = st.integration_types.iter().find(|t| t.type_name == type_name) else {
         let known: Vec<&str> = st.integration_types.iter().map(|t| t.type_name.as_str()).collect();
         return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::BadRequest, format!("`{type_name}` is not an integration type: one of `{}`", known.join("`, `"))), Some(v));
@@ -619,40 +623,122 @@ fn integration_form(st: &AppState, v: &Viewer, type_name: &str, form: &std::coll
     let details = form.get("access_details").cloned().unwrap_or_default();
     render(
         "integration_form.html",
-        context! { user => v.user_view(), csrf => v.csrf, type_name => type_name, types => types, fields => fields, form => form, outcome => outcome, details => details, details_len => details.chars().count() },
+        context! { user => v.user_view(), csrf => v.csrf, type_name => type_name, types => types, fields => fields, form => form, outcome => outcome, details => details, details_len => details.chars().count(), editing => editing },
     )
 }
 
+fn admins_only(v: &Viewer) -> Option<Response> {
+    (!v.user.admin).then(|| error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "integrations are made by admins: ask one"), Some(v)))
+}
+
+/// The stored declaration of an integration made through the API.
+async fn made_declaration(st: &AppState, name: &str) -> Result<serde_json::Value, crate::error::ApiError> {
+    let current = crate::declared::current(st).await?;
+    current.integrations.into_iter().find(|d| d.get("name").and_then(serde_json::Value::as_str) == Some(name)).ok_or_else(|| {
+        let why = match st.integration(name) {
+            Some(_) => "is declared in the server's configuration file: change it there",
+            None => "is not an integration made through the API",
+        };
+        crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, format!("integration `{name}` {why}"))
+    })
+}
+
+/// Edit an integration made through the API: its declaration fills the form.
+pub async fn integration_edit(State(st): State<AppState>, v: Viewer, Path(name): Path<String>) -> Response {
+    if let Some(refused) = admins_only(&v) {
+        return refused;
+    }
+    let decl = match made_declaration(&st, &name).await {
+        Ok(d) => d,
+        Err(e) => return error_page(e, Some(&v)),
+    };
+    let type_name = decl.get("type").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let Some(t) = st.integration_types.iter().find(|t| t.type_name == type_name) else {
+        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::BadRequest, format!("`{type_name}` is not an integration type")), Some(&v));
+    };
+    let form = super::schema_form::form_of(&super::schema_form::fields(&t.schema), &decl);
+    integration_form(&st, &v, &type_name, &form, minijinja::Value::from(()), Some(&name))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    revoke_active: Option<String>,
+    #[serde(default)]
+    preview: Option<String>,
+}
+
+/// Delete an integration made through the API (its live grants revoked
+/// first when asked), as `sesame apply --prune` would.
+pub async fn integration_delete(State(st): State<AppState>, Path(name): Path<String>, Posted { viewer: v, form }: Posted<DeleteForm>) -> Response {
+    if let Some(refused) = admins_only(&v) {
+        return refused;
+    }
+    let (revoke, preview) = (form.revoke_active.is_some(), form.preview.is_some());
+    let outcome = match crate::declared::delete_integration(&st, &v.user, &name, revoke, preview).await {
+        Ok(plan) if plan.applied => return Redirect::to("/portal/browse").into_response(),
+        Ok(plan) => context! { applied => plan.applied, changes => plan.changes.iter().map(change_line).collect::<Vec<_>>() },
+        Err(e) => context! { error => format!("{}: {}", e.code.as_str(), e.message) },
+    };
+    let decl = match made_declaration(&st, &name).await {
+        Ok(d) => d,
+        Err(e) => return error_page(e, Some(&v)),
+    };
+    let type_name = decl.get("type").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let fields = st.integration_types.iter().find(|t| t.type_name == type_name).map(|t| super::schema_form::fields(&t.schema)).unwrap_or_default();
+    integration_form(&st, &v, &type_name, &super::schema_form::form_of(&fields, &decl), outcome, Some(&name))
+}
+
+fn change_line(c: &sesame_proto::PlannedChange) -> String {
+    match &c.note {
+        Some(n) => format!("{} {} {} ({n})", c.action, c.kind, c.name),
+        None => format!("{} {} {}", c.action, c.kind, c.name),
+    }
+}
+
 pub async fn integration_new(State(st): State<AppState>, v: Viewer, Query(q): Query<TypeQuery>) -> Response {
-    if !v.user.admin {
-        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "integrations are made by admins: ask one"), Some(&v));
+    if let Some(refused) = admins_only(&v) {
+        return refused;
     }
     let type_name = q.type_name.unwrap_or_else(|| "postgresql".into());
-    integration_form(&st, &v, &type_name, &Default::default(), minijinja::Value::from(()))
+    integration_form(&st, &v, &type_name, &Default::default(), minijinja::Value::from(()), None)
 }
 
 /// Preview (a dry run of `apply` with this one integration) or make it:
 /// checked against its schema, the server's secret rules and everything
 /// else in force, exactly as `sesame apply` checks it.
 pub async fn integration_create(State(st): State<AppState>, Posted { viewer: v, form }: Posted<std::collections::BTreeMap<String, String>>) -> Response {
-    if !v.user.admin {
-        return error_page(crate::error::ApiError::new(sesame_proto::ErrorCode::Forbidden, "integrations are made by admins: ask one"), Some(&v));
+    if let Some(refused) = admins_only(&v) {
+        return refused;
     }
     let type_name = form.get("type").cloned().unwrap_or_default();
+    let editing = form.get("editing").cloned().filter(|e| !e.is_empty());
     let Some(t) = st.integration_types.iter().find(|t| t.type_name == type_name) else {
-        return integration_form(&st, &v, &type_name, &form, minijinja::Value::from(()));
+        return integration_form(&st, &v, &type_name, &form, minijinja::Value::from(()), editing.as_deref());
     };
     let fields = super::schema_form::fields(&t.schema);
     let preview = form.contains_key("preview");
-    let outcome = match super::schema_form::declaration(&type_name, &fields, &form) {
+    let made = super::schema_form::declaration(&type_name, &fields, &form);
+    // An edit keeps what the form does not show; its name stays.
+    let made = match (made, editing.as_deref()) {
+        (Ok(mut d), Some(name)) => match made_declaration(&st, name).await {
+            Ok(stored) => {
+                d["name"] = serde_json::json!(name);
+                Ok(super::schema_form::merged(&stored, &fields, d))
+            }
+            Err(e) => Err(e.message),
+        },
+        (made, _) => made,
+    };
+    let outcome = match made {
         Err(e) => context! { error => e },
         Ok(decl) => {
             let body = sesame_proto::ApplyBody { declarations: sesame_proto::Declarations { integrations: vec![decl], ..Default::default() }, prune: false, dry_run: preview, revoke_active: false };
             match crate::declared::apply(&st, &v.user, body).await {
-                Ok(plan) => context! { applied => plan.applied, changes => plan.changes.iter().map(|c| format!("{} {} {}", c.action, c.kind, c.name)).collect::<Vec<_>>(), unchanged => plan.unchanged },
+                Ok(plan) => context! { applied => plan.applied, changes => plan.changes.iter().map(change_line).collect::<Vec<_>>(), unchanged => plan.unchanged },
                 Err(e) => context! { error => format!("{}: {}", e.code.as_str(), e.message) },
             }
         }
     };
-    integration_form(&st, &v, &type_name, &form, outcome)
+    integration_form(&st, &v, &type_name, &form, outcome, editing.as_deref())
 }

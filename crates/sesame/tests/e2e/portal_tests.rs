@@ -111,6 +111,38 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     let exported = h.cli(&admin, &["export", "--format", "json"]);
     assert_eq!((exported["integrations"][0]["name"].as_str(), exported["integrations"][0]["password"]["env"].as_str()), (Some("portal-pg"), Some("SESAME_SECRET_E2E_PG")), "{exported}");
     assert_eq!(exported["integrations"][0]["settings"]["custom_access_details"], details);
+
+    // It is edited from the form its declaration fills, then deleted; a
+    // custom integration is made over a webhook, its transport's fields
+    // offered kind by kind.
+    let mut edit = base.clone();
+    let hook_url = format!("{}/hook-for-portal-test", h.url);
+    edit.as_object_mut().unwrap().extend(
+        json!({ "phase": "integration-edit", "admin": admin, "details": "Ask #db-help first", "secret_env": "SESAME_SECRET_E2E_PG", "hook_url": hook_url }).as_object().unwrap().clone(),
+    );
+    let edited = browser(edit);
+    assert_eq!((s(&edited, "host"), s(&edited, "secret_ref")), (crate::harness::pg_host(), "SESAME_SECRET_E2E_PG".to_owned()), "{edited}");
+    assert!(edited["name_readonly"].is_string(), "an edit keeps the name: {edited}");
+    assert!(s(&edited, "edit_preview").contains("Preview (nothing changed): update integration portal-pg"), "{edited}");
+    assert!(s(&edited, "saved").contains("Applied: update integration portal-pg"), "{edited}");
+    assert!(s(&edited, "delete_preview").contains("Preview (nothing changed): delete integration portal-pg"), "{edited}");
+    assert_eq!(edited["listed_after_delete"], 0, "{edited}");
+    assert_eq!(edited["lambda_hidden"], true, "only the chosen kind's fields show: {edited}");
+    assert!(s(&edited, "hook_created").contains("Applied: create integration portal-hook"), "{edited}");
+    assert_eq!(edited["violations"], json!([]));
+    let exported = h.cli(&admin, &["export", "--format", "json"]);
+    let names: Vec<&str> = exported["integrations"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(names, ["portal-hook"], "portal-pg deleted, portal-hook made: {exported}");
+    assert_eq!(
+        exported["integrations"][0]["transport"],
+        json!({ "kind": "webhook", "url": hook_url, "secret": { "env": "SESAME_SECRET_E2E_PG" } }),
+        "{exported}"
+    );
+    assert_eq!(exported["integrations"][0]["custom_parameters"], json!({ "team": "payments", "region": "eu-west-1" }));
+    let audit = h.cli(&admin, &["audit", "--limit", "500"]).to_string();
+    for said in ["integration.update", "Ask #db-help first", "integration.delete"] {
+        assert!(audit.contains(said), "the edit and the delete are audited ({said}): {audit}");
+    }
     h.finish().await;
 }
 

@@ -1,6 +1,7 @@
 // Sesame's portal: the only script. It follows a request's status through
 // server-sent events (no polling loop) and shows a countdown beside
-// deadlines. Every action works without it: forms post and pages reload.
+// deadlines, the guardrail before submission and only the chosen kind's
+// fields. Every action works without it: forms post and pages reload.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const follow = document.querySelector("[data-follow]");
@@ -32,6 +33,16 @@ document.addEventListener("DOMContentLoaded", () => {
     integration.addEventListener("change", check);
     resources.addEventListener("input", check);
     check();
+  }
+  // One of several kinds (a transport): only the chosen kind's fields show.
+  for (const choose of document.querySelectorAll("select[data-variants]")) {
+    const show = () => {
+      for (const f of document.querySelectorAll("fieldset[data-variant-of]")) {
+        if (f.dataset.variantOf === choose.dataset.variants) f.hidden = f.dataset.kind !== choose.value;
+      }
+    };
+    choose.addEventListener("change", show);
+    show();
   }
   for (const t of document.querySelectorAll("time[data-countdown]")) {
     const end = Date.parse(t.getAttribute("datetime"));
