@@ -161,11 +161,14 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
         &declared,
         "[[access_scopes]]\nname = \"items-read\"\nquery = 'resource_type = \"postgresql-table\" and resource_name = \"items\" and permission = \"read_only\"'\n\n\
          [[access_flows]]\nname = \"items-by-scope\"\ntrigger = \"AUTOMATIC\"\nrequestors = { conditions = [ { type = \"group\", values = [\"eng\"] } ] }\n\
-         access_targets = [ { access_scope = { name = \"items-read\" } } ]\ngrant_duration_in_min = 30\nsettings = { justification_required = false }\n",
+         access_targets = [ { access_scope = { name = \"items-read\" } } ]\ngrant_duration_in_min = 30\nsettings = { justification_required = false }\n\n\
+         [[bundles]]\nname = \"items-bundle\"\naccess_targets = [ { integration = { integration_name = \"local-pg\", resource_type = \"table\", permissions = [\"read_only\"], resources_scopes = [ { scope_mode = \"include_resources\", type = \"NAME\", values = [\"items\"] } ] } } ]\n\n\
+         [[access_flows]]\nname = \"items-bundle-for-eng\"\ntrigger = \"AUTOMATIC\"\nrequestors = { conditions = [ { type = \"group\", values = [\"eng\"] } ] }\n\
+         access_targets = [ { bundle = { name = \"items-bundle\" } } ]\ngrant_duration_in_min = 30\nsettings = { justification_required = false }\n",
     )
     .unwrap();
     h.cli(&admin, &["apply", "-f", &declared.display().to_string()]);
-    let plan = json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table, "bad_query": bad, "good_query": good, "scope": "items-read" });
+    let plan = json!({ "phase": "oidc", "url": h.url, "shots": shots, "login": "bob", "admin_login": "alice", "integration": "local-pg", "table": table, "bad_query": bad, "good_query": good, "scope": "items-read", "bundle": "items-bundle" });
     let out = browser(plan);
     assert_eq!(s(&out, "header"), "Bob Builder", "signed in as the provider's bob: {out}");
     let mut conn = h.login(&s(&out, "username"), &s(&out, "secret")).await.expect("bob's credentials log in");
@@ -180,6 +183,9 @@ async fn people_sign_in_through_the_identity_provider_and_the_admin_finds_every_
     assert_eq!(s(&out, "scope_status"), "Active", "a scope asked for by name in the portal is granted: {out}");
     let by_scope = h.cli(&admin, &["requests", "show", &s(&out, "scope_request")]);
     assert_eq!((s(&by_scope, "requester").as_str(), by_scope["resources"][0].as_str()), ("bob@example.com", Some(table.as_str())), "{by_scope}");
+    assert_eq!(s(&out, "bundle_status"), "Active", "a bundle asked for on the flows page is granted: {out}");
+    let by_bundle = h.cli(&admin, &["requests", "show", &s(&out, "bundle_request")]);
+    assert_eq!((by_bundle["bundle"].as_str(), by_bundle["resources"][0].as_str()), (Some("items-bundle"), Some(table.as_str())), "{by_bundle}");
     let review = s(&out, "review_text");
     assert!(review.contains("1 grant") && review.contains("bob@example.com") && review.contains("automatic (eng-read)") && review.contains(&s(&out, "id")), "Review access: {review}");
     assert_eq!(out["violations"], json!([]), "axe-core on the audit, review and scope pages");
