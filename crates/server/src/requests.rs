@@ -682,21 +682,27 @@ async fn decide_extension(st: &AppState, who: &User, r: &RequestRow, e: &sesame_
 
 /// Wait until the request leaves Granting/Revoking (or `timeout` passes).
 pub async fn wait_settled(st: &AppState, id: &str, timeout: Duration) -> Result<RequestRow, ApiError> {
-    let mut rx = st.changes.subscribe();
+    let changes = st.changes.subscribe();
+    let r = get(st, id).await?;
+    wait_settled_from(st, r, changes, timeout).await
+}
+
+/// [`wait_settled`] from a row already read, with a subscription taken
+/// before it was.
+pub async fn wait_settled_from(st: &AppState, mut r: RequestRow, mut rx: tokio::sync::broadcast::Receiver<String>, timeout: Duration) -> Result<RequestRow, ApiError> {
     let until = tokio::time::Instant::now() + timeout;
     loop {
-        let r = get(st, id).await?;
         if !matches!(r.status, RequestStatus::Granting | RequestStatus::Revoking) {
             return Ok(r);
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(until) => return get(st, id).await,
+            _ = tokio::time::sleep_until(until) => return get(st, &r.id).await,
             msg = rx.recv() => match msg {
                 // Another request changed: nothing to read again.
-                Ok(changed) if changed != id => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return get(st, id).await,
+                Ok(changed) if changed != r.id => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return get(st, &r.id).await,
                 // Ours, or too many to tell (lagged): look.
-                _ => {}
+                _ => r = get(st, &r.id).await?,
             }
         }
     }

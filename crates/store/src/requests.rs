@@ -332,6 +332,7 @@ async fn insert_request_in(
     jobs: &[NewJob],
     audit: &AuditDraft,
     now: Timestamp,
+    claim: Option<&Claim<'_>>,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
@@ -358,17 +359,52 @@ async fn insert_request_in(
     .bind(&r.grantee)
     .execute(&mut **tx)
     .await?;
-    for j in jobs {
-        insert_job_in(tx, j).await?;
-    }
+    insert_jobs_in(tx, jobs, claim).await?;
     append_in(tx, engine, audit, now).await
+}
+
+/// Who takes a new request's due jobs in the commit that stores it.
+struct Claim<'a> {
+    owner: &'a str,
+    until: i64,
+    now: Timestamp,
+}
+
+impl Claim<'_> {
+    fn takes(&self, j: &NewJob) -> bool {
+        j.run_at <= self.now
+    }
+}
+
+/// A new request's jobs in one statement, those `claim` takes already
+/// claimed (one round trip instead of an insert per job and an update).
+async fn insert_jobs_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, jobs: &[NewJob], claim: Option<&Claim<'_>>) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..jobs.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 7 + 1, i * 7 + 2, i * 7 + 3, i * 7 + 4, i * 7 + 5, i * 7 + 6, i * 7 + 7)).collect();
+    let sql = format!("INSERT INTO jobs (id, kind, request_id, run_at, lease_owner, lease_until, attempts) VALUES {} ON CONFLICT (id) DO NOTHING", rows.join(", "));
+    let mut q = sqlx::query(&sql);
+    for j in jobs {
+        let taken = claim.filter(|c| c.takes(j));
+        q = q
+            .bind(j.id())
+            .bind(j.kind.as_str())
+            .bind(&j.request_id)
+            .bind(j.run_at.0)
+            .bind(taken.map(|c| c.owner.to_owned()))
+            .bind(taken.map(|c| c.until))
+            .bind(i64::from(taken.is_some()));
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
 }
 
 impl Store {
     /// Record a new request, the jobs it starts with and its audit entry.
     pub async fn insert_request(&self, r: &NewRequest, jobs: &[NewJob], audit: AuditDraft, now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
-        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now).await?;
+        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -378,7 +414,7 @@ impl Store {
     pub async fn insert_requests(&self, rs: &[(NewRequest, Vec<NewJob>, AuditDraft)], now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
         for (r, jobs, audit) in rs {
-            insert_request_in(&mut tx, self.engine, r, jobs, audit, now).await?;
+            insert_request_in(&mut tx, self.engine, r, jobs, audit, now, None).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -432,21 +468,16 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<crate::Job>> {
         let mut tx = self.begin().await?;
-        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now).await?;
-        let rows = sqlx::query(
-            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-             WHERE request_id = $3 AND done_at IS NULL AND run_at <= $4 \
-             RETURNING id, kind, request_id, run_at, attempts, failures",
-        )
-        .bind(owner)
-        .bind(now.0 + lease_ms)
-        .bind(&r.id)
-        .bind(now.0)
-        .fetch_all(&mut *tx)
-        .await?;
-        let claimed = rows.iter().map(crate::jobs::job_of).collect::<Result<Vec<_>>>()?;
+        let claim = Claim { owner, until: now.0 + lease_ms, now };
+        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now, Some(&claim)).await?;
         tx.commit().await?;
-        Ok(claimed)
+        // The jobs are new: those due now were written claimed, as a claim
+        // would leave them (first attempt, no failure).
+        Ok(jobs
+            .iter()
+            .filter(|j| claim.takes(j))
+            .map(|j| crate::Job { id: j.id(), kind: j.kind, request_id: j.request_id.clone(), run_at: j.run_at, attempts: 1, failures: 0 })
+            .collect())
     }
 
     /// Apply a transition the lifecycle decided, if the request is still in

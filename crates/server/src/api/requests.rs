@@ -33,9 +33,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let wait = wait_of(&q)?;
     let body = svc::normalize(body)?;
+    // Listening before the grant starts, so its change is never missed and
+    // the row just stored need not be read again.
+    let changes = wait.map(|_| st.changes.subscribe());
     let mut r = svc::create(&st, &who, &body).await?;
-    if let Some(w) = wait {
-        r = svc::wait_settled(&st, &r.id, w).await?;
+    if let (Some(w), Some(changes)) = (wait, changes) {
+        r = svc::wait_settled_from(&st, r, changes, w).await?;
     }
     Ok((StatusCode::CREATED, Json(views::request(&r))))
 }
