@@ -28,20 +28,25 @@ fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> Credenti
     CredentialsView { request_id: r.id.clone(), credentials: c, access_details }
 }
 
-/// Make the credentials of `id` and show them, once.
+/// Make the credentials of `id` and show them, once. The mark that they
+/// were shown is taken first (one caller wins); the target makes them while
+/// their audit entry is written, and they are shown only once that entry is
+/// on the disk.
 pub async fn reveal(st: &AppState, who: &User, id: &str) -> Result<CredentialsView, ApiError> {
     let r = own_active(st, who, id).await?;
     let integ = st.integration(&r.integration).ok_or_else(|| ApiError::new(ErrorCode::UnknownIntegration, "the integration is gone"))?;
-    let audit = AuditDraft::new(&who.email, AuditAction::CredentialsCreate, Some(id), Outcome::Ok, json!({"username": r.username}));
-    if !st.store.mark_credentials_shown(id, audit, clock::now()).await? {
+    if !st.store.mark_credentials_shown(id, clock::now()).await? {
         return Err(ApiError::new(
             ErrorCode::CredentialsAlreadyShown,
             format!("the credentials of `{id}` were already shown once: run `sesame access reset-credentials {id}` for new ones"),
         ));
     }
-    let creds = match integ.create_credentials(&params_for(&r)).await {
-        Ok(c) => c,
-        Err(e) => {
+    let audit = AuditDraft::new(&who.email, AuditAction::CredentialsCreate, Some(id), Outcome::Ok, json!({"username": r.username}));
+    let params = params_for(&r);
+    let (made, audited) = tokio::join!(integ.create_credentials(&params), st.store.append_audit(audit, clock::now()));
+    let creds = match (made, audited) {
+        (Ok(c), Ok(())) => c,
+        (Err(e), _) => {
             st.store.clear_credentials_shown(id, r.credentials_created_at).await?;
             // The details are for admins (audit log); the requester reads the stable message.
             let audit = AuditDraft::new(&who.email, AuditAction::CredentialsFailed, Some(id), Outcome::Error, json!({"error": e.to_string()}));
@@ -50,6 +55,12 @@ pub async fn reveal(st: &AppState, who: &User, id: &str) -> Result<CredentialsVi
                 ErrorCode::IntegrationError,
                 format!("creating credentials failed: {}; try `sesame access use {id}` again", e.user_message()),
             ));
+        }
+        // Made but not audited: never shown (they work for nobody who
+        // knows them); the next try makes new ones.
+        (Ok(_), Err(e)) => {
+            let _ = st.store.clear_credentials_shown(id, r.credentials_created_at).await;
+            return Err(e.into());
         }
     };
     Ok(view(st, &r, creds))

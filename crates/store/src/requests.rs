@@ -705,12 +705,28 @@ impl Store {
     }
 
     /// Mark the credentials of a request as shown and made now, before they
-    /// are made (one commit); false when they were shown already.
-    pub async fn mark_credentials_shown(&self, id: &str, audit: AuditDraft, now: Timestamp) -> Result<bool> {
-        let q = sqlx::query("UPDATE requests SET credentials_shown_at = $1, credentials_created_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL")
-            .bind(now.0)
-            .bind(id);
-        self.update_audited(q, &audit, now).await
+    /// are made; false when they were shown already. Only one caller wins
+    /// (compare-and-set), and the commit does not wait for the disk: the
+    /// credentials reach their grantee only after their audit entry's
+    /// commit, which does, and carries this one with it.
+    pub async fn mark_credentials_shown(&self, id: &str, now: Timestamp) -> Result<bool> {
+        const SQL: &str = "UPDATE requests SET credentials_shown_at = $1, credentials_created_at = $1 WHERE id = $2 AND credentials_shown_at IS NULL";
+        let n = match self.engine {
+            Engine::Postgres => {
+                let mut tx = self.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+                let n = sqlx::query(SQL).bind(now.0).bind(id).execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                n
+            }
+            Engine::Sqlite => {
+                let mut w = Relaxed::take(&self.pool).await?;
+                let n = sqlx::query(SQL).bind(now.0).bind(id).execute(&mut *w.conn).await.map(|r| r.rows_affected());
+                w.restore().await;
+                n?
+            }
+        };
+        Ok(n > 0)
     }
 }
 
