@@ -91,6 +91,16 @@ async fn a_request_is_asked_approved_revealed_and_revoked_in_a_real_browser() {
     assert_eq!(done["violations"], json!([]));
     assert!(h.login(&user, &secret).await.is_err(), "the revoked login fails");
 
+    // The core paths with JavaScript off: plain forms, the status on reload.
+    let mut nojs = base.clone();
+    nojs.as_object_mut().unwrap().extend(json!({ "phase": "nojs", "requester": dev, "approver": lead, "integration": "local-pg", "table": table }).as_object().unwrap().clone());
+    let plain = browser(nojs);
+    assert_eq!(s(&plain, "status"), "Revoked", "{plain}");
+    assert!(s(&plain, "secret").len() >= 20 && !s(&plain, "username").is_empty(), "credentials were shown without a script: {plain}");
+    let shown = h.cli(&dev, &["requests", "show", &s(&plain, "id")]);
+    assert_eq!((s(&shown, "status").as_str(), s(&shown, "decided_by").as_str()), ("Revoked", "lead@example.com"), "{shown}");
+    assert!(h.login(&s(&plain, "username"), &s(&plain, "secret")).await.is_err(), "revoked without a script: the login fails");
+
     // An admin makes an integration from the form its type's schema makes,
     // with a preview of the access details grantees will read.
     let mut make = base.clone();
