@@ -4,6 +4,7 @@
 //! the plug-in a binary adds to its registry: `Registry::new().with(Aws)`.
 
 pub mod account;
+pub mod eks;
 pub mod organization;
 pub mod lambda;
 pub mod secrets;

@@ -108,6 +108,20 @@ fn generated_policies_pass_parliament() {
         "trust-saml".into(),
         trust_policy(&Federation::Saml { provider_arn: "arn:aws:iam::123456789012:saml-provider/okta".into() }, "123456789012", "alice@example.com", deadline),
     ));
+    // EKS access: the role's permissions and its trust, both federations.
+    use sesame_aws::eks::setup::{Federation as EksFederation, Mapping, Setup};
+    let eks = |federation| Setup {
+        account: "123456789012".into(),
+        cluster: "prod-eu".into(),
+        region: "eu-west-1".into(),
+        role: "apono-k8s-access".into(),
+        federation,
+        mapping: Mapping::AccessEntry,
+        user_prefix: "apono:".into(),
+    };
+    extra.push(("eks-permissions".into(), eks(EksFederation::IdentityCenter).permissions_policy()));
+    extra.push(("trust-eks-identity-center".into(), eks(EksFederation::IdentityCenter).trust_policy()));
+    extra.push(("trust-eks-saml".into(), eks(EksFederation::Saml { provider: "okta".into() }).trust_policy()));
     let dir = std::env::temp_dir().join(format!("sesame-parliament-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();

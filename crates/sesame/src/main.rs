@@ -3,6 +3,7 @@
 //! `token issue`, which writes to the store directly to bootstrap access.
 
 mod bench;
+mod eks;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -118,6 +119,9 @@ enum Cmd {
     /// Benchmarks against the local databases, with OpenBao side by side.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Amazon EKS: the once-per-cluster setup of access.
+    #[command(subcommand)]
+    Eks(eks::EksCmd),
 }
 
 #[derive(Subcommand)]
@@ -282,6 +286,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Bench(b) => {
             bench::run(b).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Eks(c) => {
+            eks::run(c)?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Requests(c) => sesame_cli::requests(&cli.client, c).await,

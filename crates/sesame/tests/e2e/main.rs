@@ -13,6 +13,7 @@ mod bad_input;
 mod connector_tests;
 mod custom_tests;
 mod declared_tests;
+mod eks_tests;
 mod flow_tests;
 mod ha_tests;
 mod mfa_tests;
