@@ -43,11 +43,22 @@ pub struct SetupArgs {
     /// The Kubernetes user name's prefix in access entries.
     #[arg(long, default_value = DEFAULT_USER_PREFIX)]
     username_prefix: String,
+    /// Also create (or bring up to date) the role, its trust policy and its
+    /// permissions in the account, with the default AWS credentials.
+    #[arg(long)]
+    apply: bool,
+    /// The AWS endpoint (e.g. a local emulator).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// The AWS profile to use.
+    #[arg(long)]
+    profile: Option<String>,
 }
 
-pub fn run(cmd: EksCmd) -> anyhow::Result<()> {
+pub async fn run(cmd: EksCmd) -> anyhow::Result<()> {
     match cmd {
         EksCmd::Setup(a) => {
+            let (apply, endpoint, profile) = (a.apply, a.endpoint_url.clone(), a.profile.clone());
             let s = Setup {
                 account: a.account,
                 cluster: a.cluster,
@@ -62,6 +73,14 @@ pub fn run(cmd: EksCmd) -> anyhow::Result<()> {
             }
             .checked()?;
             print!("{}", render(&s));
+            if apply {
+                let done = sesame_aws::eks::apply::apply_to_account(&s, endpoint.as_deref(), profile.as_deref()).await?;
+                println!("\nApplied in account {}:", s.account);
+                for line in done {
+                    println!("- {line}");
+                }
+                println!("The cluster's side (step 3) is for a cluster admin to apply.");
+            }
             Ok(())
         }
     }

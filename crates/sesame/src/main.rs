@@ -289,7 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Eks(c) => {
-            eks::run(c)?;
+            eks::run(c).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Requests(c) => sesame_cli::requests(&cli.client, c).await,

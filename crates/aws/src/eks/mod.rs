@@ -8,4 +8,5 @@
 //! the role's trust policy (IAM Identity Center or SAML federation), the
 //! cluster's mapping — and what a grantee runs to reach the cluster.
 
+pub mod apply;
 pub mod setup;

@@ -33,3 +33,41 @@ fn eks_setup_prints_the_policy_the_trust_and_the_mapping_and_refuses_hostile_nam
         assert!(!ok && out.is_empty() && err.contains("is not valid"), "{flag} {value} refused, nothing printed: {out}{err}");
     }
 }
+
+/// `--apply` on moto: the role with the trust and the permissions printed,
+/// the trust brought up to date when the federation changes, and nothing
+/// else made.
+#[tokio::test]
+async fn eks_setup_applies_the_role_in_the_account_and_brings_it_up_to_date() {
+    let m = crate::aws_common::moto(None).await;
+    let apply = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["eks", "setup", "--account", "123456789012", "--cluster", "prod-eu", "--region", "us-east-1", "--apply", "--endpoint-url", &m.url])
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let cli = |args: &[&str]| crate::aws_common::aws_cli(&m.url, crate::aws_common::TESTING, args);
+    let out = apply(&[]);
+    assert!(out.contains("created role `apono-k8s-access`") && out.contains("policy `describe-eks-clusters`"), "{out}");
+    let role = cli(&["iam", "get-role", "--role-name", "apono-k8s-access"]);
+    let trust = &role["Role"]["AssumeRolePolicyDocument"];
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEqualsIgnoreCase"]["sts:RoleSessionName"], "${SAML:sub}", "{role}");
+    let policy = cli(&["iam", "get-role-policy", "--role-name", "apono-k8s-access", "--policy-name", "describe-eks-clusters"]);
+    assert_eq!(policy["PolicyDocument"]["Statement"][0]["Action"], "eks:DescribeCluster", "{policy}");
+    assert_eq!(policy["PolicyDocument"]["Statement"][0]["Resource"], "arn:aws:eks:*:123456789012:cluster/*");
+    // Again, now through SAML: the same role, its trust replaced.
+    let out = apply(&["--saml-provider", "okta"]);
+    assert!(out.contains("role `apono-k8s-access` exists: its trust policy set"), "{out}");
+    let trust = cli(&["iam", "get-role", "--role-name", "apono-k8s-access"])["Role"]["AssumeRolePolicyDocument"].clone();
+    assert_eq!(trust["Statement"][0]["Principal"]["Federated"], "arn:aws:iam::123456789012:saml-provider/okta", "{trust}");
+    let roles = cli(&["iam", "list-roles"]);
+    assert_eq!(roles["Roles"].as_array().unwrap().len(), 1, "one role, made once: {roles}");
+}
