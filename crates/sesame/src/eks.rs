@@ -1,6 +1,7 @@
-//! `sesame eks setup`: print what an administrator puts in place once for
+//! `sesame eks setup` and `sesame eks check`: the once-per-cluster setup of
 //! EKS access (the IAM policy, the role's trust policy, the cluster's
-//! mapping), from `sesame_aws::eks::setup`.
+//! mapping), printed, applied in the account, and checked, from
+//! `sesame_aws::eks`.
 
 use clap::{Args, Subcommand, ValueEnum};
 use sesame_aws::eks::setup::{render, Federation, Mapping, Setup, DEFAULT_ROLE, DEFAULT_USER_PREFIX};
@@ -9,8 +10,20 @@ use sesame_aws::eks::setup::{render, Federation, Mapping, Setup, DEFAULT_ROLE, D
 pub enum EksCmd {
     /// Print the IAM policy, the role's trust policy and the cluster's
     /// mapping (an access entry or the aws-auth mapRoles entry), names
-    /// checked and command words quoted.
-    Setup(SetupArgs),
+    /// checked and command words quoted; `--apply` also makes the role.
+    Setup {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Also create (or bring up to date) the role, its trust policy and
+        /// its permissions in the account, with the default AWS credentials.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Check the account's side of the setup, naming what is missing.
+    Check {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -22,7 +35,7 @@ pub enum Auth {
 }
 
 #[derive(Args)]
-pub struct SetupArgs {
+pub struct ClusterArgs {
     /// The AWS account the cluster is in (12 digits).
     #[arg(long)]
     account: String,
@@ -43,10 +56,6 @@ pub struct SetupArgs {
     /// The Kubernetes user name's prefix in access entries.
     #[arg(long, default_value = DEFAULT_USER_PREFIX)]
     username_prefix: String,
-    /// Also create (or bring up to date) the role, its trust policy and its
-    /// permissions in the account, with the default AWS credentials.
-    #[arg(long)]
-    apply: bool,
     /// The AWS endpoint (e.g. a local emulator).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
@@ -55,33 +64,48 @@ pub struct SetupArgs {
     profile: Option<String>,
 }
 
-pub async fn run(cmd: EksCmd) -> anyhow::Result<()> {
+impl ClusterArgs {
+    fn setup(&self) -> anyhow::Result<Setup> {
+        Ok(Setup {
+            account: self.account.clone(),
+            cluster: self.cluster.clone(),
+            region: self.region.clone(),
+            role: self.role_name.clone(),
+            federation: self.saml_provider.clone().map_or(Federation::IdentityCenter, |provider| Federation::Saml { provider }),
+            mapping: match self.auth {
+                Auth::AccessEntry => Mapping::AccessEntry,
+                Auth::ConfigMap => Mapping::ConfigMap,
+            },
+            user_prefix: self.username_prefix.clone(),
+        }
+        .checked()?)
+    }
+}
+
+/// Whether everything is in place (`check`); `setup` is always true.
+pub async fn run(cmd: EksCmd) -> anyhow::Result<bool> {
     match cmd {
-        EksCmd::Setup(a) => {
-            let (apply, endpoint, profile) = (a.apply, a.endpoint_url.clone(), a.profile.clone());
-            let s = Setup {
-                account: a.account,
-                cluster: a.cluster,
-                region: a.region,
-                role: a.role_name,
-                federation: a.saml_provider.map_or(Federation::IdentityCenter, |provider| Federation::Saml { provider }),
-                mapping: match a.auth {
-                    Auth::AccessEntry => Mapping::AccessEntry,
-                    Auth::ConfigMap => Mapping::ConfigMap,
-                },
-                user_prefix: a.username_prefix,
-            }
-            .checked()?;
+        EksCmd::Setup { cluster, apply } => {
+            let s = cluster.setup()?;
             print!("{}", render(&s));
             if apply {
-                let done = sesame_aws::eks::apply::apply_to_account(&s, endpoint.as_deref(), profile.as_deref()).await?;
+                let done = sesame_aws::eks::apply::apply_to_account(&s, cluster.endpoint_url.as_deref(), cluster.profile.as_deref()).await?;
                 println!("\nApplied in account {}:", s.account);
                 for line in done {
                     println!("- {line}");
                 }
                 println!("The cluster's side (step 3) is for a cluster admin to apply.");
             }
-            Ok(())
+            Ok(true)
+        }
+        EksCmd::Check { cluster } => {
+            let s = cluster.setup()?;
+            let found = sesame_aws::eks::check::check_account(&s, cluster.endpoint_url.as_deref(), cluster.profile.as_deref()).await?;
+            for f in &found {
+                println!("{} {}", if f.ok { "ok     " } else { "MISSING" }, f.what);
+            }
+            println!("not checked: the cluster's side (the access entry or the aws-auth entry), which needs the cluster's API");
+            Ok(found.iter().all(|f| f.ok))
         }
     }
 }

@@ -289,8 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Eks(c) => {
-            eks::run(c).await?;
-            return Ok(ExitCode::SUCCESS);
+            return Ok(if eks::run(c).await? { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Cmd::Requests(c) => sesame_cli::requests(&cli.client, c).await,
         Cmd::Access(c) => sesame_cli::access(&cli.client, c).await,

@@ -9,4 +9,5 @@
 //! cluster's mapping — and what a grantee runs to reach the cluster.
 
 pub mod apply;
+pub mod check;
 pub mod setup;
