@@ -222,13 +222,18 @@ pub async fn apply(st: &AppState, admin: &User, body: ApplyBody) -> Result<Apply
 /// while grants are live on it unless `revoke_active`, which retires it.
 pub async fn delete_integration(st: &AppState, admin: &User, name: &str, revoke_active: bool, dry_run: bool) -> Result<ApplyPlan, ApiError> {
     if !st.policy().made.contains_key(name) {
-        let why = match st.integration(name) {
-            Some(_) => "is declared in the server's configuration file: delete it there",
-            None => "is not an integration made through the API",
-        };
-        return Err(ApiError::new(ErrorCode::NotFound, format!("integration `{name}` {why}")));
+        return Err(not_made(st, name));
     }
     plan_and_write(st, admin, &Declarations::default(), Prune::Integration(name), revoke_active, dry_run).await
+}
+
+/// Why `name` cannot be changed or deleted as an integration made through the API.
+pub fn not_made(st: &AppState, name: &str) -> ApiError {
+    let why = match st.integration(name) {
+        Some(_) => "is declared in the server's configuration file: change it there",
+        None => "is not an integration made through the API",
+    };
+    ApiError::new(ErrorCode::NotFound, format!("integration `{name}` {why}"))
 }
 
 async fn plan_and_write(st: &AppState, admin: &User, declared: &Declarations, prune: Prune<'_>, revoke_active: bool, dry_run: bool) -> Result<ApplyPlan, ApiError> {

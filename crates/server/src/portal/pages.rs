@@ -634,13 +634,7 @@ fn admins_only(v: &Viewer) -> Option<Response> {
 /// The stored declaration of an integration made through the API.
 async fn made_declaration(st: &AppState, name: &str) -> Result<serde_json::Value, crate::error::ApiError> {
     let current = crate::declared::current(st).await?;
-    current.integrations.into_iter().find(|d| d.get("name").and_then(serde_json::Value::as_str) == Some(name)).ok_or_else(|| {
-        let why = match st.integration(name) {
-            Some(_) => "is declared in the server's configuration file: change it there",
-            None => "is not an integration made through the API",
-        };
-        crate::error::ApiError::new(sesame_proto::ErrorCode::NotFound, format!("integration `{name}` {why}"))
-    })
+    current.integrations.into_iter().find(|d| d.get("name").and_then(serde_json::Value::as_str) == Some(name)).ok_or_else(|| crate::declared::not_made(st, name))
 }
 
 /// Edit an integration made through the API: its declaration fills the form.

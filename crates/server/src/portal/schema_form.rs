@@ -193,16 +193,23 @@ pub fn declaration(type_name: &str, fields: &[Field], form: &BTreeMap<String, St
     Ok(Value::Object(out))
 }
 
+/// A secret reference the form can show: its kind and reference.
+fn shown_secret(v: &Value) -> Option<(&str, &str)> {
+    let m = v.as_object().filter(|m| m.len() == 1)?;
+    let (kind, r) = m.iter().next()?;
+    Some((kind.as_str(), r.as_str()?)).filter(|(k, _)| SECRET_KINDS.contains(k))
+}
+
 fn fill(f: &Field, key: &str, v: &Value, form: &mut BTreeMap<String, String>) {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
     match (&f.input, v) {
-        (Input::Secret, Value::Object(m)) => {
-            if let Some((kind, r)) = m.iter().next().filter(|(k, r)| m.len() == 1 && SECRET_KINDS.contains(&k.as_str()) && r.is_string()) {
-                form.insert(format!("{key}.kind"), kind.clone());
-                form.insert(format!("{key}.ref"), text(r));
+        (Input::Secret, v) => {
+            if let Some((kind, r)) = shown_secret(v) {
+                form.insert(format!("{key}.kind"), kind.to_owned());
+                form.insert(format!("{key}.ref"), r.to_owned());
             }
         }
         (Input::Yes, Value::Bool(b)) => {
@@ -272,7 +279,7 @@ pub fn merged(stored: &Value, fields: &[Field], from_form: Value) -> Value {
             None => {
                 new.insert(k.clone(), v.clone());
             }
-            Some(f) if f.input == Input::Secret && !new.contains_key(k) && form_of(std::slice::from_ref(f), &json!({ k.clone(): v })).is_empty() => {
+            Some(f) if f.input == Input::Secret && !new.contains_key(k) && shown_secret(v).is_none() => {
                 new.insert(k.clone(), v.clone());
             }
             Some(_) => {}
