@@ -1,5 +1,5 @@
-//! AWS for Sesame, through the official SDK: the `aws-account` and
-//! `aws-organization` integrations, custom integrations over Lambda
+//! AWS for Sesame, through the official SDK: the `aws-account`,
+//! `aws-organization` and `eks` integrations, custom integrations over Lambda
 //! `Invoke`, secrets from AWS Secrets Manager and RDS IAM tokens. [`Aws`] is
 //! the plug-in a binary adds to its registry: `Registry::new().with(Aws)`.
 
@@ -70,7 +70,7 @@ pub struct Aws;
 #[async_trait::async_trait]
 impl Plugin for Aws {
     fn kinds(&self) -> &'static [IntegrationKind] {
-        &[IntegrationKind::AwsAccount, IntegrationKind::AwsOrganization]
+        &[IntegrationKind::AwsAccount, IntegrationKind::AwsOrganization, IntegrationKind::Eks]
     }
 
     fn config_schemas(&self) -> Vec<(String, serde_json::Value)> {
@@ -78,12 +78,14 @@ impl Plugin for Aws {
         vec![
             ("aws_account".into(), schema_of::<account::AwsAccountConfig>("aws_account")),
             ("aws_organization".into(), schema_of::<organization::AwsOrganizationConfig>("aws_organization")),
+            ("eks".into(), schema_of::<eks::integration::EksConfig>("eks")),
         ]
     }
 
     async fn build(&self, kind: IntegrationKind, config: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
         match kind {
             IntegrationKind::AwsOrganization => organization::build(config, registry).await,
+            IntegrationKind::Eks => eks::integration::build(config, registry).await,
             _ => account::build(config, registry).await,
         }
     }

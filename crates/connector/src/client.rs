@@ -55,8 +55,9 @@ impl Conn {
 }
 
 async fn info(name: &str, integ: &dyn Integration) -> IntegrationInfo {
-    // Permissions of custom integrations are learnt from list-resources.
-    if integ.descriptor().kind == sesame_proto::connector::IntegrationKind::Custom {
+    // What custom and EKS integrations offer is learnt from list-resources.
+    use sesame_proto::connector::IntegrationKind;
+    if matches!(integ.descriptor().kind, IntegrationKind::Custom | IntegrationKind::Eks) {
         for attempt in 0..3u64 {
             match integ.list_resources().await {
                 Ok(_) => break,
@@ -105,6 +106,7 @@ pub async fn run(
     let instance = uuid::Uuid::new_v4().simple().to_string();
     tracing::info!(connector = %cfg.id, %instance, version = VERSION, servers = ?servers, "connector starting");
     let mut sessions = tokio::task::JoinSet::new();
+    sessions.spawn(expire_forever(integrations.clone(), Duration::from_secs(cfg.expiry_every_secs)));
     for server in servers {
         let conn = Arc::new(Conn { http: http.clone(), server: server.trim_end_matches('/').to_owned(), token: token.clone(), id: cfg.id.clone(), instance: instance.clone() });
         sessions.spawn(session(conn, integrations.clone(), poll_wait));
@@ -167,6 +169,25 @@ async fn session(conn: Arc<Conn>, integrations: Arc<BTreeMap<String, Arc<dyn Int
                     };
                     report(&conn, &task.task_id, outcome).await;
                 });
+            }
+        }
+    }
+}
+
+/// The backstop for targets that cannot expire access by themselves: on
+/// the connector's own clock, whether or not any control plane answers,
+/// remove what is past its deadline. The control plane's revoke still
+/// runs (and finds it gone: revoking what is gone succeeds).
+async fn expire_forever(integrations: Arc<BTreeMap<String, Arc<dyn Integration>>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for (name, i) in integrations.iter() {
+            match i.expire(now()).await {
+                Ok(removed) if !removed.is_empty() => tracing::warn!(integration = %name, ?removed, "removed access past its deadline"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(integration = %name, error = %e, "cannot remove access past its deadline; trying again"),
             }
         }
     }

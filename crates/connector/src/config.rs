@@ -13,6 +13,15 @@ pub struct ConnectorConfig {
     pub id: String,
     #[serde(default)]
     pub integrations: Vec<IntegrationDecl>,
+    /// How often the connector removes, on its own, what its integrations
+    /// made that is past its deadline (for targets with no expiry of their
+    /// own, such as Kubernetes bindings), in seconds.
+    #[serde(default = "default_expiry_every")]
+    pub expiry_every_secs: u64,
+}
+
+fn default_expiry_every() -> u64 {
+    30
 }
 
 /// A connector configuration that cannot be used, and why.
@@ -27,6 +36,9 @@ pub fn load(path: &Path) -> Result<ConnectorConfig, ConfigError> {
     let bad = |message: String| ConfigError { path: path.display().to_string(), message };
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the file: {e}")))?;
     let cfg: ConnectorConfig = toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().to_owned()))?;
+    if cfg.expiry_every_secs == 0 {
+        return Err(bad("`expiry_every_secs` is 0: give a number of seconds, such as 30".into()));
+    }
     if cfg.version != 1 {
         return Err(bad(format!("`version` is {} but this connector reads version 1: set `version = 1`", cfg.version)));
     }

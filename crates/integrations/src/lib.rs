@@ -125,6 +125,15 @@ pub trait Integration: Send + Sync {
     /// Logins on the target that carry [`Integration::user_prefix`], for the reconciler.
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError>;
 
+    /// The target-side deadline for targets that have none of their own
+    /// (Kubernetes bindings): remove what Sesame made there that is past
+    /// its deadline, and say what was removed. A connector calls it on its
+    /// own clock, so access ends even while the control plane is
+    /// unreachable; the default has nothing to remove.
+    async fn expire(&self, _now: Timestamp) -> Result<Vec<String>, IntegrationError> {
+        Ok(vec![])
+    }
+
     /// Would a grant of `params` fit on the target? Checked before a request
     /// is submitted (and by its dry run): e.g. the IAM policy sizing of AWS
     /// grants. Reads only; the default has nothing to check.

@@ -50,6 +50,8 @@ pub enum IntegrationDecl {
     AwsAccount(serde_json::Map<String, serde_json::Value>),
     /// An AWS organization through IAM Identity Center (built by `sesame-aws`).
     AwsOrganization(serde_json::Map<String, serde_json::Value>),
+    /// A Kubernetes cluster on AWS (built by `sesame-aws`).
+    Eks(serde_json::Map<String, serde_json::Value>),
 }
 
 /// What a binary plugs into the [`Registry`] beyond the built-in types:
@@ -187,7 +189,7 @@ impl Registry {
             IntegrationDecl::Remote(c) => {
                 return Err(IntegrationError::Misconfigured(format!("`{}` is served by connector `{}`, not here", c.name, c.connector)))
             }
-            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) | IntegrationDecl::Eks(m) => {
                 let kind = decl.kind();
                 let p = self.plugins.iter().find(|p| p.kinds().contains(&kind)).ok_or_else(|| {
                     IntegrationError::Misconfigured(format!("this build has no `{kind}` integrations: run the `sesame` binary, which has AWS built in"))
@@ -206,7 +208,7 @@ impl IntegrationDecl {
             IntegrationDecl::Redshift(c) => &c.name,
             IntegrationDecl::Custom(c) => &c.name,
             IntegrationDecl::Remote(c) => &c.name,
-            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => m.get("name").and_then(|v| v.as_str()).unwrap_or_default(),
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) | IntegrationDecl::Eks(m) => m.get("name").and_then(|v| v.as_str()).unwrap_or_default(),
         }
     }
 
@@ -220,6 +222,7 @@ impl IntegrationDecl {
             IntegrationDecl::Remote(_) => IntegrationKind::Remote,
             IntegrationDecl::AwsAccount(_) => IntegrationKind::AwsAccount,
             IntegrationDecl::AwsOrganization(_) => IntegrationKind::AwsOrganization,
+            IntegrationDecl::Eks(_) => IntegrationKind::Eks,
         }
     }
 
@@ -230,7 +233,7 @@ impl IntegrationDecl {
             IntegrationDecl::Redshift(c) => Some(&c.settings),
             IntegrationDecl::Custom(c) => Some(&c.settings),
             IntegrationDecl::Remote(c) => Some(&c.settings),
-            IntegrationDecl::AwsAccount(_) | IntegrationDecl::AwsOrganization(_) => None,
+            IntegrationDecl::AwsAccount(_) | IntegrationDecl::AwsOrganization(_) | IntegrationDecl::Eks(_) => None,
         }
     }
 
@@ -275,7 +278,7 @@ impl IntegrationDecl {
                 }
                 c.settings.validate()
             }
-            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) => {
+            IntegrationDecl::AwsAccount(m) | IntegrationDecl::AwsOrganization(m) | IntegrationDecl::Eks(m) => {
                 if m.get("name").and_then(|v| v.as_str()).is_none_or(str::is_empty) {
                     return Err("`name` is missing".into());
                 }
@@ -296,7 +299,7 @@ pub fn min_connector_version(kind: IntegrationKind) -> Option<&'static str> {
         K::Redshift => Some("1.3.2"),
         K::Custom => Some("1.4.1"),
         K::AwsAccount | K::AwsOrganization => Some("1.7.0"),
-        K::Remote => None,
+        K::Eks | K::Remote => None,
     }
 }
 

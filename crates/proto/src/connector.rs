@@ -17,6 +17,8 @@ pub enum IntegrationKind {
     Custom,
     AwsAccount,
     AwsOrganization,
+    /// A Kubernetes cluster on AWS (EKS): RBAC bindings per grant.
+    Eks,
     /// Served by a connector elsewhere (the control plane's view of it).
     Remote,
 }
@@ -30,6 +32,7 @@ impl IntegrationKind {
             IntegrationKind::Custom => "custom",
             IntegrationKind::AwsAccount => "aws-account",
             IntegrationKind::AwsOrganization => "aws-organization",
+            IntegrationKind::Eks => "eks",
             IntegrationKind::Remote => "remote",
         }
     }

@@ -3,6 +3,7 @@
 //! crates it depends only on the wire types (`sesame-proto`), which depend
 //! on nothing of Sesame's.
 
+pub mod kube;
 pub mod moto;
 pub mod oidc;
 pub mod params;

@@ -7,7 +7,12 @@
 //! `setup.rs`: what an administrator puts in place once — the IAM policy,
 //! the role's trust policy (IAM Identity Center or SAML federation), the
 //! cluster's mapping — and what a grantee runs to reach the cluster.
+//! `integration.rs`: the `eks` integration (grants as RBAC bindings,
+//! `rbac.rs` pure, `cluster.rs` the Kubernetes API through kube-rs).
 
 pub mod apply;
 pub mod check;
+pub mod cluster;
+pub mod integration;
+pub mod rbac;
 pub mod setup;

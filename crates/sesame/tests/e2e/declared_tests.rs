@@ -96,7 +96,10 @@ async fn every_integration_type_publishes_its_configuration_schema() {
     let dev = h.token("dev@example.com");
     let types: serde_json::Value = reqwest::Client::new().get(format!("{}/api/v1/integration-types", h.url)).bearer_auth(&dev).send().await.unwrap().json().await.unwrap();
     let names: Vec<&str> = types.as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
-    assert_eq!(names, ["postgresql", "mysql", "redshift", "custom", "remote", "aws_account", "aws_organization"]);
+    assert_eq!(names, ["postgresql", "mysql", "redshift", "custom", "remote", "aws_account", "aws_organization", "eks"]);
+    let eks = &types[7]["schema"];
+    assert!(eks["required"].as_array().unwrap().contains(&serde_json::json!("cluster_name")), "{eks}");
+    assert!(eks["properties"]["token"].to_string().contains("SecretRef"), "the Kubernetes token is a secret reference: {eks}");
     let aws = &types[5]["schema"];
     assert_eq!(aws["properties"]["type"]["const"], "aws_account");
     assert!(aws["required"].as_array().unwrap().contains(&serde_json::json!("region")), "{aws}");

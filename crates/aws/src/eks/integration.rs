@@ -1,0 +1,298 @@
+//! The `eks` integration: access to a Kubernetes cluster on AWS, the seed's
+//! way. People reach the cluster as themselves (the role mapped at setup,
+//! assumed with their e-mail as the session name); a grant is RBAC bindings
+//! for their Kubernetes user, made by the connector that runs in or next to
+//! the cluster, until the deadline — which the connector also enforces on
+//! its own ([`Integration::expire`]), since Kubernetes bindings never
+//! expire by themselves.
+
+use super::cluster::{Cluster, Endpoint, Managed};
+use super::rbac::{self, Grant, Kind, CLUSTER, NAMESPACE};
+use super::setup::{Federation, Mapping, Setup, DEFAULT_ROLE, DEFAULT_USER_PREFIX};
+use async_trait::async_trait;
+use serde::Deserialize;
+use sesame_core::Timestamp;
+use sesame_integrations::registry::Registry;
+use sesame_integrations::secret::SecretRef;
+use sesame_integrations::settings::IntegrationSettings;
+use sesame_integrations::{Descriptor, Discovery, Integration, IntegrationError, StatusReport, UsernameRule};
+use sesame_proto::connector::IntegrationKind;
+use sesame_proto::{ActionParams, Credentials, ResourceInfo};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How the cluster maps the role to people's Kubernetes users (chosen at
+/// setup: `sesame eks setup --auth`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// EKS API access entries: `USERNAME_PREFIX` + e-mail.
+    #[default]
+    AccessEntry,
+    /// The `aws-auth` ConfigMap's `mapRoles`: the e-mail itself.
+    ConfigMap,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_role() -> String {
+    DEFAULT_ROLE.into()
+}
+fn default_user_prefix() -> String {
+    DEFAULT_USER_PREFIX.into()
+}
+fn default_login_prefix() -> String {
+    "sesame_".into()
+}
+fn default_timeout() -> u64 {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EksConfig {
+    pub name: String,
+    /// The EKS cluster's name.
+    pub cluster_name: String,
+    /// The AWS account the cluster is in (12 digits).
+    pub account_id: String,
+    /// The cluster's region.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The role people assume to reach the cluster (the seed's `apono-k8s-access`).
+    #[serde(default = "default_role")]
+    pub role_name: String,
+    /// The Kubernetes API server; unset: the cluster the connector runs in.
+    pub server_url: Option<String>,
+    /// PEM certificate(s) of the API server's authority; unset: the
+    /// in-cluster one, or the system's.
+    pub certificate_authority: Option<String>,
+    /// A bearer token for `server_url`; unset: the connector pod's service account.
+    pub token: Option<SecretRef>,
+    #[serde(default)]
+    pub auth_mode: AuthMode,
+    /// Prefix of people's Kubernetes user names under access entries.
+    #[serde(default = "default_user_prefix")]
+    pub username_prefix: String,
+    /// Prefix of the grants' logins, which name and label their objects;
+    /// the reconciler only touches objects whose login has it.
+    #[serde(default = "default_login_prefix")]
+    pub user_prefix: String,
+    /// Resource types offered: `cluster`, `namespace` and namespaced kinds
+    /// (`pods`, `deployments.apps`); unset: all three, with every kind the
+    /// cluster serves.
+    pub resource_types: Option<Vec<String>>,
+    /// Longest one Kubernetes API call may take, in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default)]
+    pub settings: IntegrationSettings,
+}
+
+/// Build an `eks` integration from its configuration.
+pub async fn build(v: &serde_json::Value, registry: &Registry) -> Result<Arc<dyn Integration>, IntegrationError> {
+    let cfg: EksConfig = serde_json::from_value(v.clone()).map_err(|e| IntegrationError::Misconfigured(e.to_string()))?;
+    Ok(Arc::new(Eks::build(cfg, registry).await?))
+}
+
+pub struct Eks {
+    cfg: EksConfig,
+    setup: Setup,
+    cluster: Cluster,
+    descriptor: RwLock<Arc<Descriptor>>,
+}
+
+fn descriptor(cfg: &EksConfig, types: &[String], roles: &[String]) -> Descriptor {
+    let role_permissions = rbac::role_permissions(roles);
+    Descriptor::new(
+        IntegrationKind::Eks,
+        types,
+        |t| if t == CLUSTER || t == NAMESPACE { role_permissions.clone() } else { rbac::kind_permissions() },
+        UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 63, requester_identity: false },
+        cfg.settings.clone(),
+    )
+}
+
+impl Eks {
+    pub async fn build(cfg: EksConfig, registry: &Registry) -> Result<Eks, IntegrationError> {
+        let setup = Setup {
+            account: cfg.account_id.clone(),
+            cluster: cfg.cluster_name.clone(),
+            region: cfg.region.clone(),
+            role: cfg.role_name.clone(),
+            federation: Federation::IdentityCenter,
+            mapping: match cfg.auth_mode {
+                AuthMode::AccessEntry => Mapping::AccessEntry,
+                AuthMode::ConfigMap => Mapping::ConfigMap,
+            },
+            user_prefix: cfg.username_prefix.clone(),
+        }
+        .checked()
+        .map_err(|e| IntegrationError::Misconfigured(e.0))?;
+        if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
+            return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]* and be at most 20 bytes", cfg.user_prefix)));
+        }
+        if let Some(bad) = cfg.resource_types.iter().flatten().find(|t| *t != CLUSTER && *t != NAMESPACE && Kind::parse(t).is_none()) {
+            return Err(IntegrationError::Misconfigured(format!("`resource_types` names `{bad}`: use cluster, namespace or a kind such as pods or deployments.apps")));
+        }
+        cfg.settings.validate()?;
+        let token = registry.resolve_opt(cfg.token.as_ref()).await?;
+        let cluster = Cluster::connect(&Endpoint {
+            server_url: cfg.server_url.clone(),
+            certificate_authority: cfg.certificate_authority.clone(),
+            token,
+            timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
+        })?;
+        let types = cfg.resource_types.clone().unwrap_or_else(|| vec![CLUSTER.into(), NAMESPACE.into()]);
+        let d = descriptor(&cfg, &types, &[]);
+        Ok(Eks { cfg, setup, cluster, descriptor: RwLock::new(Arc::new(d)) })
+    }
+
+    /// The grantee's Kubernetes user: their e-mail (checked by STS's rule
+    /// for a session name, which it is) as the cluster's mapping names it.
+    fn user_of(&self, p: &ActionParams) -> Result<(String, String), IntegrationError> {
+        let email = p.requester().ok_or_else(|| IntegrationError::Invalid("an EKS grant needs the requester's e-mail (the role's session name)".into()))?;
+        self.setup.grantee_commands(email).map_err(|e| IntegrationError::Invalid(e.0))?;
+        Ok((email.to_owned(), self.setup.kubernetes_user(email)))
+    }
+
+    async fn delete_login(&self, login: &str) -> Result<(), IntegrationError> {
+        // The login goes into a label selector: checked first, so it can only ever select itself.
+        rbac::object_name(login)?;
+        for m in self.cluster.managed(Some(login)).await? {
+            self.cluster.delete(&m).await?;
+        }
+        Ok(())
+    }
+
+    fn credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        let (email, user) = self.user_of(p)?;
+        let c = self.setup.grantee_commands(&email).map_err(|e| IntegrationError::Invalid(e.0))?;
+        let details = BTreeMap::from([
+            ("cluster".to_owned(), self.cfg.cluster_name.clone()),
+            ("region".to_owned(), self.cfg.region.clone()),
+            ("role_arn".to_owned(), self.setup.role_arn()),
+            ("kubernetes_user".to_owned(), user.clone()),
+            ("aws_config_profile".to_owned(), c.profile),
+        ]);
+        Ok(Credentials {
+            username: user,
+            // Nothing secret: people reach the cluster with their own AWS session.
+            secret: String::new(),
+            details,
+            connect_command: Some(format!("{}\n{}", c.assume_role, c.update_kubeconfig)),
+        })
+    }
+}
+
+#[async_trait]
+impl Integration for Eks {
+    fn descriptor(&self) -> Arc<Descriptor> {
+        self.descriptor.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
+        let v = self.cluster.version().await?;
+        Ok(StatusReport { healthy: true, message: format!("Kubernetes {v} (cluster {})", self.cfg.cluster_name) })
+    }
+
+    /// The cluster, its namespaces and the namespaced kinds it serves (a
+    /// kind's resources are the namespaces); permissions are the built-in
+    /// ClusterRoles and those found in the cluster.
+    async fn list_resources(&self) -> Result<Discovery, IntegrationError> {
+        let namespaces = self.cluster.namespaces().await?;
+        let roles = self.cluster.cluster_roles().await?;
+        let types: Vec<String> = match &self.cfg.resource_types {
+            Some(t) => t.clone(),
+            None => {
+                let mut t = vec![CLUSTER.to_owned(), NAMESPACE.to_owned()];
+                t.extend(self.cluster.namespaced_kinds().await?.iter().map(Kind::type_name));
+                t
+            }
+        };
+        let mut resources = Vec::new();
+        for t in &types {
+            if t == CLUSTER {
+                resources.push(ResourceInfo { id: self.cfg.cluster_name.clone(), name: self.cfg.cluster_name.clone(), resource_type: t.clone(), metadata: BTreeMap::new() });
+            } else {
+                resources.extend(namespaces.iter().map(|ns| ResourceInfo { id: ns.clone(), name: ns.clone(), resource_type: t.clone(), metadata: BTreeMap::new() }));
+            }
+        }
+        let d = descriptor(&self.cfg, &types, &roles);
+        let permissions = d.permission_map();
+        *self.descriptor.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(d);
+        Ok(Discovery { resources, permissions, children: vec![] })
+    }
+
+    async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
+        Ok(BTreeMap::new())
+    }
+
+    async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+        let (email, user) = self.user_of(p)?;
+        let objects = rbac::objects(&Grant {
+            cluster: &self.cfg.cluster_name,
+            login: &p.username,
+            user: &user,
+            requester: &email,
+            resource_type: &p.resource_type,
+            resources: &p.resources,
+            permission: &p.permission,
+            valid_until,
+        })?;
+        // Roles come before the bindings to them.
+        for o in &objects {
+            self.cluster.apply(o).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        self.delete_login(&p.username).await
+    }
+
+    async fn create_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.credentials(p)
+    }
+
+    async fn reset_credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        self.credentials(p)
+    }
+
+    /// Nothing to delete: the grant made no credentials.
+    async fn delete_credentials(&self, _p: &ActionParams) -> Result<(), IntegrationError> {
+        Ok(())
+    }
+
+    /// A binding cannot be disabled: revocation deletes it.
+    async fn disable_user(&self, p: &ActionParams) -> Result<(), IntegrationError> {
+        self.revoke_access(p).await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<(), IntegrationError> {
+        self.delete_login(username).await
+    }
+
+    /// The logins of Sesame's objects in the cluster that carry this
+    /// integration's prefix.
+    async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
+        let logins: BTreeSet<String> = self.cluster.managed(None).await?.into_iter().map(|m| m.login).filter(|l| l.starts_with(&self.cfg.user_prefix)).collect();
+        Ok(logins.into_iter().collect())
+    }
+
+    async fn expire(&self, now: Timestamp) -> Result<Vec<String>, IntegrationError> {
+        let due: Vec<Managed> =
+            self.cluster.managed(None).await?.into_iter().filter(|m| m.login.starts_with(&self.cfg.user_prefix) && rbac::expired(m.expires_at.as_deref(), now)).collect();
+        let mut removed = Vec::new();
+        for m in due {
+            self.cluster.delete(&m).await?;
+            removed.push(match &m.namespace {
+                Some(ns) => format!("{} {ns}/{}", m.kind, m.name),
+                None => format!("{} {}", m.kind, m.name),
+            });
+        }
+        Ok(removed)
+    }
+}

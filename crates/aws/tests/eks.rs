@@ -1,0 +1,207 @@
+//! The `eks` integration against the local Kubernetes API stand-in
+//! (`sesame_testkit::kube`, which checks paths, verbs, bodies and labels as
+//! the API server does, and authorizes requests made as a person by RBAC
+//! over the bindings it holds). The contract sequence is in
+//! `conformance.rs`; here: each resource type, extension, the reconciler's
+//! and the expiry's reach, the attacks, and a down or refusing API server.
+
+// Tests may unwrap and panic: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::json;
+use sesame_core::Timestamp;
+use sesame_integrations::registry::{IntegrationDecl, Registry};
+use sesame_integrations::{Integration, IntegrationError};
+use sesame_testkit::kube::KubeFake;
+use sesame_testkit::params::{grant, Refine};
+use std::sync::Arc;
+
+const UNTIL: Timestamp = Timestamp(4_102_444_800_000);
+const ALICE: &str = "apono:alice@example.com";
+
+async fn eks(k: &KubeFake, extra: serde_json::Value) -> Arc<dyn Integration> {
+    let dir = std::env::temp_dir().join(format!("sesame-eks-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token"), &k.token).unwrap();
+    let mut cfg = json!({
+        "type": "eks", "name": "prod-eks", "cluster_name": "prod", "account_id": "123456789012",
+        "server_url": k.url, "token": {"file": dir.join("token")},
+    });
+    cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let decl: IntegrationDecl = serde_json::from_value(cfg).unwrap();
+    Registry::new().with(sesame_aws::Aws).build(&decl).await.unwrap()
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn writes(k: &KubeFake) -> usize {
+    k.seen().iter().filter(|s| s.method == "PATCH" || s.method == "DELETE").count()
+}
+
+#[tokio::test]
+async fn each_resource_type_grants_exactly_what_it_names() {
+    let k = KubeFake::start().await;
+    let i = eks(&k, json!({})).await;
+    let d = i.list_resources().await.unwrap();
+    let types: std::collections::BTreeSet<&str> = d.resources.iter().map(|r| r.resource_type.as_str()).collect();
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        ["cluster", "configmaps", "deployments.apps", "namespace", "pods", "rolebindings.rbac.authorization.k8s.io", "roles.rbac.authorization.k8s.io", "secrets"],
+        "subresources, kinds without get and cluster-scoped kinds are not offered"
+    );
+    let roles: Vec<&str> = d.permissions["cluster"].iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(roles, ["view", "edit", "admin", "cluster-admin", "payments-reader"], "system: roles are never offered");
+    assert_eq!(d.permissions["pods"].iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["view", "edit"]);
+    assert!(i.descriptor().offers("deployments.apps"), "discovery teaches the descriptor the kinds");
+
+    // The cluster: a ClusterRoleBinding to view, everywhere, and nothing more.
+    let c = grant("sesame_alice_k1", "cluster", "prod", "view").requested_by("alice@example.com");
+    i.grant_access(&c, UNTIL).await.unwrap();
+    assert!(k.can(ALICE, "list", "pods", Some("web")).await && k.can(ALICE, "list", "pods", Some("payments")).await);
+    assert!(!k.can(ALICE, "list", "secrets", Some("web")).await, "view does not read secrets");
+    assert!(!k.can(ALICE, "delete", "pods", Some("web")).await, "view does not delete");
+
+    // One kind in one namespace: a Role for that kind and its binding.
+    let kind = grant("sesame_alice_k2", "deployments.apps", "web", "edit").requested_by("alice@example.com");
+    i.grant_access(&kind, UNTIL).await.unwrap();
+    assert!(k.can(ALICE, "delete", "deployments.apps", Some("web")).await);
+    assert!(!k.can(ALICE, "delete", "deployments.apps", Some("payments")).await, "another namespace");
+    assert!(!k.can(ALICE, "delete", "pods", Some("web")).await, "another kind");
+    let role = k.object("Role", "web", "sesame-alice-k2").expect("the Role");
+    assert_eq!(role["rules"][0]["resources"], json!(["deployments"]));
+    assert_eq!(role["metadata"]["labels"]["sesame.dev/login"], "sesame_alice_k2");
+
+    // A ClusterRole found in the cluster, in a namespace.
+    let found = grant("sesame_alice_k3", "namespace", "payments", "payments-reader").requested_by("alice@example.com");
+    i.grant_access(&found, UNTIL).await.unwrap();
+    assert!(k.can(ALICE, "list", "secrets", Some("payments")).await);
+
+    // Revoking one grant leaves the others.
+    i.revoke_access(&kind).await.unwrap();
+    assert!(!k.can(ALICE, "delete", "deployments.apps", Some("web")).await);
+    assert!(k.can(ALICE, "list", "pods", Some("web")).await, "the cluster grant is untouched");
+    assert_eq!(i.list_managed_users().await.unwrap(), ["sesame_alice_k1", "sesame_alice_k3"]);
+}
+
+#[tokio::test]
+async fn the_aws_auth_mapping_binds_the_email_itself() {
+    let k = KubeFake::start().await;
+    let i = eks(&k, json!({"auth_mode": "config_map"})).await;
+    let p = grant("sesame_alice_m1", "namespace", "web", "view").requested_by("alice@example.com");
+    i.grant_access(&p, UNTIL).await.unwrap();
+    assert!(k.can("alice@example.com", "list", "pods", Some("web")).await);
+    assert!(!k.can(ALICE, "list", "pods", Some("web")).await);
+    assert_eq!(i.create_credentials(&p).await.unwrap().username, "alice@example.com");
+}
+
+#[tokio::test]
+async fn an_extension_moves_the_deadline_on_the_cluster_and_expiry_removes_only_what_is_due() {
+    let k = KubeFake::start().await;
+    let i = eks(&k, json!({})).await;
+    let now = Timestamp(1_800_000_000_000);
+    let short = grant("sesame_alice_e1", "namespace", "web", "view").requested_by("alice@example.com");
+    let long = grant("sesame_bob_e2", "namespace", "web", "edit").requested_by("bob@example.com");
+    i.grant_access(&short, Timestamp(now.0 - 1)).await.unwrap();
+    i.grant_access(&long, Timestamp(now.0 + 60_000)).await.unwrap();
+    // Someone else's binding, even one that looks like Sesame's, is never touched.
+    k.put("RoleBinding", "web", "team-binding", json!({"metadata": {"name": "team-binding", "namespace": "web", "annotations": {"sesame.dev/expires-at": "2001-01-01T00:00:00Z"}}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}, "subjects": []}));
+    k.put("RoleBinding", "web", "other-sesame", json!({"metadata": {"name": "other-sesame", "namespace": "web", "labels": {"app.kubernetes.io/managed-by": "sesame", "sesame.dev/login": "othersesame_x_1"}}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}, "subjects": []}));
+
+    let removed = i.expire(now).await.unwrap();
+    assert_eq!(removed, ["RoleBinding web/sesame-alice-e1"]);
+    assert!(!k.can(ALICE, "list", "pods", Some("web")).await, "past its deadline, gone");
+    assert!(k.can("apono:bob@example.com", "delete", "pods", Some("web")).await, "not yet due, kept");
+    assert!(k.object("RoleBinding", "web", "team-binding").is_some() && k.object("RoleBinding", "web", "other-sesame").is_some());
+    assert_eq!(i.list_managed_users().await.unwrap(), ["sesame_bob_e2"], "another prefix is another integration's");
+
+    // An extension grants again with the new deadline: the annotation moves, so expiry waits for it.
+    i.grant_access(&long, Timestamp(now.0 + 3_600_000)).await.unwrap();
+    let b = k.object("RoleBinding", "web", "sesame-bob-e2").unwrap();
+    assert_eq!(b["metadata"]["annotations"]["sesame.dev/expires-at"], "2027-01-15T09:00:00Z");
+    assert!(i.expire(Timestamp(now.0 + 120_000)).await.unwrap().is_empty());
+    assert_eq!(i.expire(Timestamp(now.0 + 3_600_000)).await.unwrap(), ["RoleBinding web/sesame-bob-e2"]);
+    // The control plane's revoke still comes, and finds nothing to do.
+    i.revoke_access(&long).await.unwrap();
+}
+
+#[tokio::test]
+async fn hostile_names_reach_neither_a_url_nor_a_selector() {
+    let k = KubeFake::start().await;
+    let i = eks(&k, json!({})).await;
+    let before = writes(&k);
+    let hostile = [
+        grant("sesame_alice_h1", "namespace", "../../apis/rbac.authorization.k8s.io/v1/clusterrolebindings/x", "view"),
+        grant("sesame_alice_h2", "namespace", "web?dryRun=All", "view"),
+        grant("sesame_alice_h3", "namespace", "kube-system/rolebindings", "view"),
+        grant("sesame_alice_h4", "cluster", "another-cluster", "cluster-admin"),
+        grant("sesame_alice_h5", "namespace", "web", "system:node"),
+        grant("sesame_alice_h6", "pods/exec", "web", "view"),
+        grant("sesame_alice_h7,app.kubernetes.io/managed-by=sesame", "namespace", "web", "view"),
+    ];
+    for p in hostile {
+        let p = p.requested_by("alice@example.com");
+        let e = i.grant_access(&p, UNTIL).await.unwrap_err();
+        assert!(matches!(e, IntegrationError::Invalid(_)), "{p:?}: {e}");
+    }
+    // A login that would widen the label selector of a revoke.
+    for login in ["sesame_a,sesame.dev/login", "sesame_a=b", "sesame_a!=x", ""] {
+        let p = grant(login, "namespace", "web", "view");
+        assert!(matches!(i.revoke_access(&p).await, Err(IntegrationError::Invalid(_))), "{login}");
+        assert!(matches!(i.delete_user(login).await, Err(IntegrationError::Invalid(_))), "{login}");
+    }
+    // A subject name that is not an e-mail STS would take as a session name.
+    for email in ["alice@example.com\nx", "alice example.com", "a"] {
+        let p = grant("sesame_alice_h8", "namespace", "web", "view").requested_by(email);
+        assert!(matches!(i.grant_access(&p, UNTIL).await, Err(IntegrationError::Invalid(_))), "{email:?}");
+    }
+    assert_eq!(writes(&k), before, "nothing reached the API server");
+    assert!(k.objects().is_empty());
+}
+
+#[tokio::test]
+async fn a_down_api_server_is_retried_and_a_refused_token_is_a_misconfiguration() {
+    let k = KubeFake::start().await;
+    let i = eks(&k, json!({})).await;
+    let p = grant("sesame_alice_d1", "namespace", "web", "view").requested_by("alice@example.com");
+    k.set_down(true);
+    let e = i.grant_access(&p, UNTIL).await.unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    assert!(i.revoke_access(&p).await.unwrap_err().is_retryable());
+    assert!(i.expire(Timestamp(0)).await.unwrap_err().is_retryable());
+    k.set_down(false);
+    i.grant_access(&p, UNTIL).await.unwrap();
+
+    let dir = std::env::temp_dir().join(format!("sesame-eks-badtoken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token"), "not-the-token").unwrap();
+    let decl: IntegrationDecl = serde_json::from_value(json!({
+        "type": "eks", "name": "prod-eks", "cluster_name": "prod", "account_id": "123456789012", "server_url": k.url, "token": {"file": dir.join("token")},
+    }))
+    .unwrap();
+    let wrong = Registry::new().with(sesame_aws::Aws).build(&decl).await.unwrap();
+    let e = wrong.get_status().await.unwrap_err();
+    assert!(matches!(e, IntegrationError::Misconfigured(ref m) if m.contains("token")), "{e}");
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_refused_with_what_to_change() {
+    let k = KubeFake::start().await;
+    for (extra, says) in [
+        (json!({"account_id": "12345"}), "12 digits"),
+        (json!({"cluster_name": "prod;rm"}), "cluster name"),
+        (json!({"username_prefix": "system:"}), "reserved"),
+        (json!({"server_url": "ftp://x"}), "https://"),
+        (json!({"resource_types": ["pods/exec"]}), "resource_types"),
+        (json!({"certificate_authority": "not pem"}), "certificate_authority"),
+    ] {
+        let mut cfg = json!({"type": "eks", "name": "x", "cluster_name": "prod", "account_id": "123456789012", "server_url": k.url});
+        cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let decl: IntegrationDecl = serde_json::from_value(cfg).unwrap();
+        let e = Registry::new().with(sesame_aws::Aws).build(&decl).await.err().expect("refused");
+        assert!(matches!(e, IntegrationError::Misconfigured(ref m) if m.contains(says)), "{extra}: {e}");
+    }
+}
