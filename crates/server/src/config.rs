@@ -1388,7 +1388,7 @@ settings = { justification_required = true, requester_cannot_approve_self = true
         let start = readme.find("```toml\nversion = 1").expect("the reference block") + "```toml\n".len();
         let len = readme[start..].find("```").expect("its end");
         let s = p(&readme[start..start + len]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((s.integrations.len(), s.flows.len()), (7, 2));
+        assert_eq!((s.integrations.len(), s.flows.len()), (8, 2));
         let seed = &s.flows[1];
         assert_eq!((seed.approver_policy.mode, seed.approver_policy.groups.len(), seed.require_approver_reason), (ApprovalMode::AllOf, 2, true));
         assert!(s.flows[0].timeframe.is_some() && s.directory.users.iter().any(|u| u.manager.is_some() && !u.attributes.is_empty()));

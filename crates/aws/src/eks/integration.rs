@@ -296,3 +296,21 @@ impl Integration for Eks {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// The README's `eks` block is a configuration this type reads (unknown
+    /// keys are errors), with the seed's defaults.
+    #[test]
+    fn the_readmes_eks_block_is_a_valid_configuration() {
+        let readme = include_str!("../../../../README.md");
+        let start = readme.find("type = \"eks\"").expect("the eks block");
+        let block: String = readme[start..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n");
+        let cfg: EksConfig = toml::from_str(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert_eq!((cfg.role_name.as_str(), cfg.username_prefix.as_str(), cfg.auth_mode), ("apono-k8s-access", "apono:", AuthMode::AccessEntry));
+        assert_eq!(cfg.server_url.as_deref(), Some("https://ABCD1234.gr7.eu-west-1.eks.amazonaws.com"));
+    }
+}
