@@ -205,3 +205,68 @@ async fn a_bad_configuration_is_refused_with_what_to_change() {
         assert!(matches!(e, IntegrationError::Misconfigured(ref m) if m.contains(says)), "{extra}: {e}");
     }
 }
+
+/// The access-entry variant: a per-grant IAM role (on moto) with an EKS
+/// access entry and one access policy (on the EKS API stand-in, which
+/// checks every request against the documented shapes).
+#[tokio::test(flavor = "multi_thread")]
+async fn access_policies_on_a_per_grant_role() {
+    use sesame_testkit::eks_api::EksApi;
+    let k = KubeFake::start().await;
+    let moto = sesame_testkit::moto::moto(None).await;
+    let api = EksApi::start(&["prod"]).await;
+    let dir = std::env::temp_dir().join(format!("sesame-eks-ap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key"), "testing").unwrap();
+    let i = eks(&k, json!({
+        "grant_mode": "access_policy", "endpoint_url": moto.url, "eks_endpoint_url": api.url,
+        "access_key_id": {"file": dir.join("key")}, "secret_access_key": {"file": dir.join("key")},
+    }))
+    .await;
+    let d = i.list_resources().await.unwrap();
+    assert_eq!(d.permissions.keys().collect::<Vec<_>>(), ["cluster", "namespace"], "access policies grant on the cluster or namespaces");
+    assert_eq!(d.permissions["namespace"].iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["view", "edit", "admin", "cluster-admin"]);
+
+    let login = "sesame_alice_ap1";
+    let role = format!("arn:aws:iam::123456789012:role/sesame-eks/{login}");
+    let p = grant(login, "namespace", "web", "edit").on(&["web", "payments"]).requested_by("alice@example.com");
+    i.grant_access(&p, UNTIL).await.unwrap();
+    i.grant_access(&p, UNTIL).await.expect("grant again is a no-op");
+    let entries = api.entries("prod");
+    let e = &entries[&role];
+    assert_eq!(e.username, "apono:{{SessionName}}");
+    assert_eq!(e.tags["sesame:login"], login);
+    assert_eq!(e.policies["arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"], json!({"type": "namespace", "namespaces": ["web", "payments"]}));
+    let cli = |args: &[&str]| sesame_testkit::moto::aws_cli(&moto.url, ("testing", "testing"), args);
+    let r = cli(&["iam", "get-role", "--role-name", login]);
+    let trust = r["Role"]["AssumeRolePolicyDocument"].to_string();
+    assert!(trust.contains("alice@example.com") && trust.contains("2100-01-01T00:00:00Z"), "only alice, until the deadline: {trust}");
+    assert_eq!(i.list_managed_users().await.unwrap(), [login]);
+    let c = i.create_credentials(&p).await.unwrap();
+    assert_eq!(c.details["role_arn"], role);
+    assert!(c.connect_command.as_deref().unwrap().contains("--source-identity alice@example.com"), "{c:?}");
+
+    // The connector's own expiry: past the deadline, the entry and the role go.
+    let removed = i.expire(Timestamp(UNTIL.0 + 1)).await.unwrap();
+    assert_eq!(removed, [format!("access entry and role {login}")]);
+    assert!(api.entries("prod").is_empty());
+    i.revoke_access(&p).await.expect("revoking what is gone succeeds");
+    assert!(i.list_managed_users().await.unwrap().is_empty());
+
+    // A cluster grant, revoked by the control plane.
+    let c2 = grant("sesame_alice_ap2", "cluster", "prod", "view").requested_by("alice@example.com");
+    i.grant_access(&c2, UNTIL).await.unwrap();
+    let scope = &api.entries("prod")["arn:aws:iam::123456789012:role/sesame-eks/sesame_alice_ap2"].policies["arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"];
+    assert_eq!(scope["type"], "cluster");
+    i.revoke_access(&c2).await.unwrap();
+    assert!(api.entries("prod").is_empty() && i.list_managed_users().await.unwrap().is_empty());
+
+    // Hostile input reaches neither API.
+    let before = api.calls().len();
+    for p in [grant("sesame_alice_ap3", "namespace", "../kube-system", "view"), grant("sesame_alice_ap3", "pods", "web", "view"), grant("sesame_alice_ap3", "cluster", "prod", "AmazonEKSClusterAdminPolicy")] {
+        assert!(matches!(i.grant_access(&p.requested_by("alice@example.com"), UNTIL).await, Err(IntegrationError::Invalid(_))));
+    }
+    assert_eq!(api.calls().len(), before);
+    assert!(!api.calls().iter().any(|c| c.starts_with("refused")), "every EKS call matched its documented shape: {:?}", api.calls());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -123,28 +123,10 @@ fn query_of(uri: &Uri) -> BTreeMap<String, String> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| percent_decode(s);
+            let dec = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
             (dec(k), dec(v))
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(x);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn matches(labels: &Value, sel: &[(String, String)]) -> bool {
@@ -196,15 +178,9 @@ impl KubeFake {
             cluster_roles: built_in_roles(),
             ..Default::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("cannot bind a loopback port");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let fake = KubeFake { url, token: format!("fake-admin-{}", rand::random::<u64>()), state: Arc::new(Mutex::new(state)) };
+        let mut fake = KubeFake { url: String::new(), token: format!("fake-admin-{}", rand::random::<u64>()), state: Arc::new(Mutex::new(state)) };
         let me = fake.clone();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let me = me.clone();
-            async move { me.handle(method, uri, headers, body) }
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake.url = crate::serve(move |method, uri, headers, body| me.handle(method, uri, headers, body)).await;
         fake
     }
 
@@ -445,6 +421,5 @@ mod tests {
         assert!(parse_selector("a=b=c").is_none());
         assert!(label_ok("sesame.dev/login", "sesame_alice_k3x9"));
         assert!(!label_ok("sesame.dev/login", "alice@example.com"));
-        assert_eq!(percent_decode("a%3Db%2Cc"), "a=b,c");
     }
 }

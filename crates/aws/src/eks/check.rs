@@ -1,9 +1,9 @@
-//! `sesame eks check`: each piece of the account's side of the setup,
-//! checked through the SDK and named when missing or different, with what
-//! to do about it.
+//! `sesame eks check`: each piece of the setup — the account's side, and
+//! the cluster's access entry through the EKS API — checked through the SDK
+//! and named when missing or different, with what to do about it.
 
 use super::apply::POLICY_NAME;
-use super::setup::{Federation, Setup};
+use super::setup::{Federation, Mapping, Setup};
 use crate::account::sdk_err;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::Value;
@@ -107,9 +107,58 @@ pub async fn check(s: &Setup, iam: &aws_sdk_iam::Client) -> Result<Vec<Finding>,
     Ok(out)
 }
 
-/// [`check`] with the default credential chain (or `profile`), at
-/// `endpoint` when given.
-pub async fn check_account(s: &Setup, endpoint: Option<&str>, profile: Option<&str>) -> Result<Vec<Finding>, IntegrationError> {
+/// The cluster's side through the EKS API, for access entries: the cluster
+/// authenticates through the EKS API, and the role has its access entry
+/// with the username the setup gives. (An `aws-auth` mapping lives inside
+/// the cluster: reading it needs the cluster's own API.)
+pub async fn check_cluster(s: &Setup, eks: &aws_sdk_eks::Client) -> Result<Vec<Finding>, IntegrationError> {
+    if s.mapping != Mapping::AccessEntry {
+        return Ok(vec![]);
+    }
+    let fix = format!("as a cluster admin, run: {}", s.mapping().trim_end());
+    let cluster = match eks.describe_cluster().name(&s.cluster).send().await {
+        Ok(c) => c,
+        Err(e) if e.as_service_error().and_then(|x| x.code()) == Some("ResourceNotFoundException") => {
+            return Ok(vec![Finding { ok: false, what: format!("cluster `{}` is not in {} of account {}: check --cluster and --region", s.cluster, s.region, s.account) }]);
+        }
+        Err(e) => return Err(sdk_err("cannot describe the cluster", e)),
+    };
+    let mode = cluster.cluster().and_then(|c| c.access_config()).and_then(|a| a.authentication_mode()).map(|m| m.as_str().to_owned()).unwrap_or_default();
+    let mut out = vec![match mode.as_str() {
+        "API" | "API_AND_CONFIG_MAP" => Finding { ok: true, what: format!("cluster `{}` authenticates through the EKS API ({mode})", s.cluster) },
+        other => Finding {
+            ok: false,
+            what: format!(
+                "cluster `{}` authenticates through {}: access entries need API or API_AND_CONFIG_MAP (aws eks update-cluster-config --name {} --access-config authenticationMode=API_AND_CONFIG_MAP), or use --auth config-map",
+                s.cluster,
+                if other.is_empty() { "the aws-auth ConfigMap only" } else { other },
+                s.cluster
+            ),
+        },
+    }];
+    let entry = match eks.describe_access_entry().cluster_name(&s.cluster).principal_arn(s.role_arn()).send().await {
+        Ok(e) => e.access_entry().cloned(),
+        Err(e) if e.as_service_error().and_then(|x| x.code()) == Some("ResourceNotFoundException") => None,
+        Err(e) => return Err(sdk_err("cannot read the role's access entry", e)),
+    };
+    out.push(match entry.as_ref().map(|e| e.username().unwrap_or_default().to_owned()) {
+        None => Finding { ok: false, what: format!("role `{}` has no access entry in cluster `{}`: {fix}", s.role, s.cluster) },
+        Some(u) if u == s.username_template() => Finding { ok: true, what: format!("its access entry maps it to the Kubernetes user `{u}`") },
+        Some(u) => Finding { ok: false, what: format!("its access entry maps it to `{u}`, not `{}`: delete the entry and {fix}", s.username_template()) },
+    });
+    Ok(out)
+}
+
+/// [`check`] (and, for access entries, [`check_cluster`]) with the default
+/// credential chain (or `profile`), at `endpoint` when given (`eks_endpoint`
+/// for the EKS API alone).
+pub async fn check_account(s: &Setup, endpoint: Option<&str>, eks_endpoint: Option<&str>, profile: Option<&str>) -> Result<Vec<Finding>, IntegrationError> {
     let sdk = crate::sdk_config(&s.region, endpoint, profile).await;
-    check(s, &aws_sdk_iam::Client::new(&sdk)).await
+    let mut out = check(s, &aws_sdk_iam::Client::new(&sdk)).await?;
+    let mut eks = aws_sdk_eks::config::Builder::from(&sdk);
+    if let Some(u) = eks_endpoint {
+        eks = eks.endpoint_url(u);
+    }
+    out.extend(check_cluster(s, &aws_sdk_eks::Client::from_conf(eks.build())).await?);
+    Ok(out)
 }

@@ -6,6 +6,7 @@
 //! its own ([`Integration::expire`]), since Kubernetes bindings never
 //! expire by themselves.
 
+use super::access_policy::{self, AccessPolicies};
 use super::cluster::{Cluster, Endpoint, Managed};
 use super::rbac::{self, Grant, Kind, CLUSTER, NAMESPACE};
 use super::setup::{Federation, Mapping, Setup, DEFAULT_ROLE, DEFAULT_USER_PREFIX};
@@ -32,6 +33,22 @@ pub enum AuthMode {
     AccessEntry,
     /// The `aws-auth` ConfigMap's `mapRoles`: the e-mail itself.
     ConfigMap,
+}
+
+/// What a grant is made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantMode {
+    /// RBAC bindings in the cluster for the person's Kubernetes user.
+    #[default]
+    Rbac,
+    /// An EKS access policy on a per-grant role only the person may assume
+    /// (clusters run without in-cluster RBAC management).
+    AccessPolicy,
+}
+
+fn default_profile() -> String {
+    "apono".into()
 }
 
 fn default_region() -> String {
@@ -84,6 +101,17 @@ pub struct EksConfig {
     /// (`pods`, `deployments.apps`); unset: all three, with every kind the
     /// cluster serves.
     pub resource_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub grant_mode: GrantMode,
+    /// AWS credentials for `access_policy` grants (IAM and EKS): the
+    /// profile, or explicit keys resolved here.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    pub access_key_id: Option<SecretRef>,
+    pub secret_access_key: Option<SecretRef>,
+    /// An AWS-compatible endpoint (tests: moto), and one for EKS alone.
+    pub endpoint_url: Option<String>,
+    pub eks_endpoint_url: Option<String>,
     /// Longest one Kubernetes API call may take, in seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -101,11 +129,16 @@ pub struct Eks {
     cfg: EksConfig,
     setup: Setup,
     cluster: Cluster,
+    /// The IAM and EKS side, in `access_policy` mode.
+    policies: Option<AccessPolicies>,
     descriptor: RwLock<Arc<Descriptor>>,
 }
 
 fn descriptor(cfg: &EksConfig, types: &[String], roles: &[String]) -> Descriptor {
-    let role_permissions = rbac::role_permissions(roles);
+    let role_permissions = match cfg.grant_mode {
+        GrantMode::Rbac => rbac::role_permissions(roles),
+        GrantMode::AccessPolicy => access_policy::permissions(),
+    };
     Descriptor::new(
         IntegrationKind::Eks,
         types,
@@ -137,6 +170,9 @@ impl Eks {
         if let Some(bad) = cfg.resource_types.iter().flatten().find(|t| *t != CLUSTER && *t != NAMESPACE && Kind::parse(t).is_none()) {
             return Err(IntegrationError::Misconfigured(format!("`resource_types` names `{bad}`: use cluster, namespace or a kind such as pods or deployments.apps")));
         }
+        if cfg.grant_mode == GrantMode::AccessPolicy && cfg.resource_types.iter().flatten().any(|t| t != CLUSTER && t != NAMESPACE) {
+            return Err(IntegrationError::Misconfigured("`grant_mode = \"access_policy\"` grants on the cluster or namespaces only: `resource_types` may name cluster and namespace".into()));
+        }
         cfg.settings.validate()?;
         let token = registry.resolve_opt(cfg.token.as_ref()).await?;
         let cluster = Cluster::connect(&Endpoint {
@@ -145,9 +181,27 @@ impl Eks {
             token,
             timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
         })?;
+        let policies = match cfg.grant_mode {
+            GrantMode::Rbac => None,
+            GrantMode::AccessPolicy => {
+                let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
+                let mut eks = aws_sdk_eks::config::Builder::from(&sdk);
+                if let Some(u) = &cfg.eks_endpoint_url {
+                    eks = eks.endpoint_url(u);
+                }
+                Some(AccessPolicies {
+                    iam: aws_sdk_iam::Client::new(&sdk),
+                    eks: aws_sdk_eks::Client::from_conf(eks.build()),
+                    account: cfg.account_id.clone(),
+                    cluster: cfg.cluster_name.clone(),
+                    region: cfg.region.clone(),
+                    username_prefix: cfg.username_prefix.clone(),
+                })
+            }
+        };
         let types = cfg.resource_types.clone().unwrap_or_else(|| vec![CLUSTER.into(), NAMESPACE.into()]);
         let d = descriptor(&cfg, &types, &[]);
-        Ok(Eks { cfg, setup, cluster, descriptor: RwLock::new(Arc::new(d)) })
+        Ok(Eks { cfg, setup, cluster, policies, descriptor: RwLock::new(Arc::new(d)) })
     }
 
     /// The grantee's Kubernetes user: their e-mail (checked by STS's rule
@@ -161,6 +215,9 @@ impl Eks {
     async fn delete_login(&self, login: &str) -> Result<(), IntegrationError> {
         // The login goes into a label selector: checked first, so it can only ever select itself.
         rbac::object_name(login)?;
+        if let Some(ap) = &self.policies {
+            return ap.revoke(login).await;
+        }
         for m in self.cluster.managed(Some(login)).await? {
             self.cluster.delete(&m).await?;
         }
@@ -169,11 +226,20 @@ impl Eks {
 
     fn credentials(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
         let (email, user) = self.user_of(p)?;
-        let c = self.setup.grantee_commands(&email).map_err(|e| IntegrationError::Invalid(e.0))?;
+        let mut c = self.setup.grantee_commands(&email).map_err(|e| IntegrationError::Invalid(e.0))?;
+        let mut role = self.setup.role_arn();
+        if self.policies.is_some() {
+            // Their own role for this grant, bound to them by source identity.
+            use sesame_integrations::sql::shell_quote as q;
+            role = access_policy::role_arn(&self.cfg.account_id, &p.username)?;
+            c.assume_role = format!("aws sts assume-role --role-arn {} --role-session-name {} --source-identity {} --duration-seconds 3600", q(&role), q(&email), q(&email));
+            c.profile = format!("[profile {}]\nrole_arn = {role}\nrole_session_name = {email}\nsource_identity = {email}\nsource_profile = default\n", p.username);
+            c.update_kubeconfig = format!("aws eks update-kubeconfig --region {} --name {} --profile {}", q(&self.cfg.region), q(&self.cfg.cluster_name), q(&p.username));
+        }
         let details = BTreeMap::from([
             ("cluster".to_owned(), self.cfg.cluster_name.clone()),
             ("region".to_owned(), self.cfg.region.clone()),
-            ("role_arn".to_owned(), self.setup.role_arn()),
+            ("role_arn".to_owned(), role),
             ("kubernetes_user".to_owned(), user.clone()),
             ("aws_config_profile".to_owned(), c.profile),
         ]);
@@ -206,6 +272,7 @@ impl Integration for Eks {
         let roles = self.cluster.cluster_roles().await?;
         let types: Vec<String> = match &self.cfg.resource_types {
             Some(t) => t.clone(),
+            None if self.policies.is_some() => vec![CLUSTER.to_owned(), NAMESPACE.to_owned()],
             None => {
                 let mut t = vec![CLUSTER.to_owned(), NAMESPACE.to_owned()];
                 t.extend(self.cluster.namespaced_kinds().await?.iter().map(Kind::type_name));
@@ -232,6 +299,10 @@ impl Integration for Eks {
 
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
         let (email, user) = self.user_of(p)?;
+        if let Some(ap) = &self.policies {
+            let a = access_policy::association(&self.cfg.cluster_name, &p.resource_type, &p.resources, &p.permission)?;
+            return ap.grant(&p.username, &email, &a, valid_until).await;
+        }
         let objects = rbac::objects(&Grant {
             cluster: &self.cfg.cluster_name,
             login: &p.username,
@@ -278,11 +349,25 @@ impl Integration for Eks {
     /// The logins of Sesame's objects in the cluster that carry this
     /// integration's prefix.
     async fn list_managed_users(&self) -> Result<Vec<String>, IntegrationError> {
-        let logins: BTreeSet<String> = self.cluster.managed(None).await?.into_iter().map(|m| m.login).filter(|l| l.starts_with(&self.cfg.user_prefix)).collect();
+        let all: Vec<String> = match &self.policies {
+            Some(ap) => ap.managed().await?.into_iter().map(|(login, _)| login).collect(),
+            None => self.cluster.managed(None).await?.into_iter().map(|m| m.login).collect(),
+        };
+        let logins: BTreeSet<String> = all.into_iter().filter(|l| l.starts_with(&self.cfg.user_prefix)).collect();
         Ok(logins.into_iter().collect())
     }
 
     async fn expire(&self, now: Timestamp) -> Result<Vec<String>, IntegrationError> {
+        if let Some(ap) = &self.policies {
+            let mut removed = Vec::new();
+            for (login, expires) in ap.managed().await? {
+                if login.starts_with(&self.cfg.user_prefix) && rbac::expired(expires.as_deref(), now) {
+                    ap.revoke(&login).await?;
+                    removed.push(format!("access entry and role {login}"));
+                }
+            }
+            return Ok(removed);
+        }
         let due: Vec<Managed> =
             self.cluster.managed(None).await?.into_iter().filter(|m| m.login.starts_with(&self.cfg.user_prefix) && rbac::expired(m.expires_at.as_deref(), now)).collect();
         let mut removed = Vec::new();

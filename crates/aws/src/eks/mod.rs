@@ -8,8 +8,11 @@
 //! the role's trust policy (IAM Identity Center or SAML federation), the
 //! cluster's mapping — and what a grantee runs to reach the cluster.
 //! `integration.rs`: the `eks` integration (grants as RBAC bindings,
-//! `rbac.rs` pure, `cluster.rs` the Kubernetes API through kube-rs).
+//! `rbac.rs` pure, `cluster.rs` the Kubernetes API through kube-rs), or, for
+//! clusters without in-cluster RBAC management, EKS access policies on a
+//! per-grant role (`access_policy.rs`).
 
+pub mod access_policy;
 pub mod apply;
 pub mod check;
 pub mod cluster;

@@ -85,14 +85,17 @@ async fn eks_setup_applies_the_role_in_the_account_and_brings_it_up_to_date() {
     assert_eq!(roles["Roles"].as_array().unwrap().len(), 1, "one role, made once: {roles}");
 }
 
-/// `sesame eks check` on moto: a missing role, a trust for another
-/// federation and a missing permission are each named, with what to do;
-/// the seed's way (a managed policy attached) counts too.
-#[tokio::test]
+/// `sesame eks check` on moto (IAM) and the EKS API stand-in (the
+/// cluster's access entry): a missing role, a trust for another
+/// federation, a missing permission and a missing or different access
+/// entry are each named, with what to do; the seed's way (a managed policy
+/// attached) counts too.
+#[tokio::test(flavor = "multi_thread")]
 async fn eks_check_names_each_missing_piece() {
     let m = crate::aws_common::moto(None).await;
+    let api = sesame_testkit::eks_api::EksApi::start(&["prod-eu"]).await;
     let run = |cmd: &str, extra: &[&str]| {
-        let out = eks_at(&m.url, &[&[cmd, "--account", "123456789012", "--cluster", "prod-eu"], extra].concat());
+        let out = eks_at(&m.url, &[&[cmd, "--account", "123456789012", "--cluster", "prod-eu", "--eks-endpoint-url", &api.url], extra].concat());
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
     };
     let cli = |args: &[&str]| crate::aws_common::aws_cli(&m.url, crate::aws_common::TESTING, args);
@@ -100,7 +103,19 @@ async fn eks_check_names_each_missing_piece() {
     assert!(!ok && out.contains("MISSING role `apono-k8s-access` is missing from account 123456789012: run `sesame eks setup ... --apply`"), "{out}");
     assert!(run("setup", &["--apply"]).0);
     let (ok, out) = run("check", &[]);
-    assert!(ok && out.matches("ok ").count() == 3, "all in place: {out}");
+    assert!(!ok && out.contains("MISSING role `apono-k8s-access` has no access entry in cluster `prod-eu`: as a cluster admin, run: aws eks create-access-entry"), "{out}");
+    assert!(out.contains("ok      cluster `prod-eu` authenticates through the EKS API"), "{out}");
+    let role = "arn:aws:iam::123456789012:role/apono-k8s-access";
+    api.put_entry("prod-eu", role, "someone-else");
+    let (ok, out) = run("check", &[]);
+    assert!(!ok && out.contains("MISSING its access entry maps it to `someone-else`, not `apono:{{SessionName}}`"), "{out}");
+    api.put_entry("prod-eu", role, "apono:{{SessionName}}");
+    let (ok, out) = run("check", &[]);
+    assert!(ok && out.matches("ok ").count() == 5, "all in place: {out}");
+    assert!(!api.calls().iter().any(|c| c.starts_with("refused")), "{:?}", api.calls());
+    let out = eks_at(&m.url, &["check", "--account", "123456789012", "--cluster", "elsewhere", "--eks-endpoint-url", &api.url]);
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("MISSING cluster `elsewhere` is not in us-east-1 of account 123456789012"), "{out}");
     let (ok, out) = run("check", &["--saml-provider", "okta"]);
     assert!(!ok && out.contains("MISSING its trust policy does not let in people signed in through SAML provider `okta`"), "{out}");
     // Permissions the seed's way: a managed policy attached instead of the inline one.
