@@ -95,3 +95,81 @@ async fn the_aggregator_view_is_paged_across_regions_and_a_failed_discovery_resu
     assert_eq!(tags["arn:aws:ec2:us-west-2:222222222222:instance/i-0ddd3333eeee4444f"]["team"], "payments");
     assert!(!tags.contains_key("arn:aws:sqs:ap-south-1:222222222222:settlements"));
 }
+
+/// The Resource Explorer setup behind a view, as `get_status` checks it:
+/// trusted access (AWS Organizations), the aggregator index and the
+/// organization-wide view, answered in the documented shapes; each wrong
+/// piece makes the integration unhealthy with the seed's advice.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_explorer_setup_is_checked_with_the_seeds_advice() {
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    // The setup as the APIs would report it, changed between checks.
+    let state = Arc::new(Mutex::new(json!({
+        "trusted": ["resource-explorer-2.amazonaws.com"], "index": {"Type": "AGGREGATOR", "State": "ACTIVE"},
+        "scope": "arn:aws:organizations::111111111111:organization/o-abc123",
+    })));
+    let s = state.clone();
+    let app = axum::Router::new()
+        .route("/GetIndex", axum::routing::post({
+            let s = s.clone();
+            move || {
+                let s = s.clone();
+                async move {
+                    let st = s.lock().unwrap().clone();
+                    if st["index"].is_null() {
+                        let e = json!({"message": "Index not found"});
+                        return (StatusCode::NOT_FOUND, [("x-amzn-errortype", "ResourceNotFoundException")], e.to_string()).into_response();
+                    }
+                    let mut i = st["index"].clone();
+                    i["Arn"] = json!("arn:aws:resource-explorer-2:us-east-1:111111111111:index/5b1a");
+                    (StatusCode::OK, [("content-type", "application/json")], i.to_string()).into_response()
+                }
+            }
+        }))
+        .route("/GetView", axum::routing::post({
+            let s = s.clone();
+            move |body: String| {
+                let s = s.clone();
+                async move {
+                    let req: Value = serde_json::from_str(&body).unwrap();
+                    assert_eq!(req["ViewArn"], VIEW);
+                    let v = json!({"View": {"ViewArn": VIEW, "Owner": "111111111111", "Scope": s.lock().unwrap()["scope"]}, "Tags": {}});
+                    (StatusCode::OK, [("content-type", "application/json")], v.to_string()).into_response()
+                }
+            }
+        }))
+        // AWS Organizations (JSON 1.1): the trusted services.
+        .fallback(move |headers: axum::http::HeaderMap, body: String| {
+            let s = s.clone();
+            async move {
+                let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                assert_eq!(target, "AWSOrganizationsV20161128.ListAWSServiceAccessForOrganization", "{body}");
+                let principals: Vec<Value> = s.lock().unwrap()["trusted"].as_array().unwrap().iter().map(|p| json!({"ServicePrincipal": p, "DateEnabled": 1.7e9})).collect();
+                (StatusCode::OK, [("content-type", "application/x-amz-json-1.1")], json!({"EnabledServicePrincipals": principals}).to_string()).into_response()
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let cfg: AwsAccountConfig = serde_json::from_value(json!({
+        "name": "org-wide", "region": "us-east-1", "endpoint_url": url, "resource_explorer_view_arn": VIEW,
+        "access_key_id": {"env": "AWS_ACCESS_KEY_ID"}, "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"},
+    }))
+    .unwrap();
+    let a = AwsAccount::build(cfg, &Registry::new()).await.unwrap();
+    assert_eq!(a.explorer_problems().await.unwrap(), Vec::<String>::new(), "the setup is right");
+
+    state.lock().unwrap()["trusted"] = json!(["sso.amazonaws.com"]);
+    state.lock().unwrap()["index"] = json!({"Type": "LOCAL", "State": "ACTIVE"});
+    state.lock().unwrap()["scope"] = json!("arn:aws:iam::111111111111:root");
+    let p = a.explorer_problems().await.unwrap();
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p[0].contains("trusted access for Resource Explorer is not enabled"), "{p:?}");
+    assert!(p[1].contains("the index in us-east-1 is LOCAL, not AGGREGATOR: change it to Aggregator"), "{p:?}");
+    assert!(p[2].contains("covers `arn:aws:iam::111111111111:root`, not the organization"), "{p:?}");
+
+    state.lock().unwrap()["index"] = Value::Null;
+    let p = a.explorer_problems().await.unwrap();
+    assert!(p.iter().any(|m| m.contains("there is no Resource Explorer index in us-east-1")), "{p:?}");
+}

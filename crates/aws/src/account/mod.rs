@@ -11,6 +11,7 @@
 mod boundary;
 mod discover;
 mod explorer;
+pub mod explorer_setup;
 mod principal;
 pub mod rds;
 pub mod rds_iam;
@@ -362,6 +363,10 @@ impl Integration for AwsAccount {
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         let account = self.account_id().await?;
         self.iam.list_users().max_items(1).send().await.map_err(|e| sdk_err("cannot list IAM users", e))?;
+        let wrong = self.explorer_problems().await?;
+        if !wrong.is_empty() {
+            return Ok(StatusReport { healthy: false, message: format!("account {account}: Resource Explorer: {}", wrong.join("; ")) });
+        }
         Ok(StatusReport { healthy: true, message: format!("account {account} reachable in {}", self.regions().join(", ")) })
     }
 
