@@ -147,3 +147,46 @@ async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     let (a, sets) = assignments(&m.url);
     assert!(a.is_empty() && sets.is_empty());
 }
+
+/// `members`: each member account is a sub-integration with the account
+/// integration's reach, through a role assumed in it — discovery sees that
+/// account's resources only, and a grant lands in that account.
+#[tokio::test(flavor = "multi_thread")]
+async fn member_accounts_are_reached_through_a_role_assumed_in_each() {
+    let m = moto(None).await;
+    let w = fixture_json(&m.url, &["org", "1"]);
+    let member = w["payments_accounts"][0].as_str().unwrap().to_owned();
+    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let assumed = common::aws_cli(&m.url, common::TESTING, &["sts", "assume-role", "--role-arn", &role, "--role-session-name", "setup"]);
+    let member_creds = (assumed["Credentials"]["AccessKeyId"].as_str().unwrap().to_owned(), assumed["Credentials"]["SecretAccessKey"].as_str().unwrap().to_owned());
+    let as_member = |args: &[&str]| common::aws_cli(&m.url, (&member_creds.0, &member_creds.1), args);
+    as_member(&["s3api", "create-bucket", "--bucket", "member-ledger"]);
+    common::aws_cli(&m.url, common::TESTING, &["s3api", "create-bucket", "--bucket", "management-only"]);
+    assert_eq!(as_member(&["sts", "get-caller-identity"])["Account"], member.as_str(), "moto keeps the member's resources apart");
+
+    let o = org(&m.url, json!({"members": {"role_name": "OrganizationAccountAccessRole", "resource_types": ["s3_bucket", "iam_role"]}})).await;
+    let d = o.list_resources().await.unwrap();
+    let name = format!("org/{member}");
+    let c = d.children.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("{name} in {:?}", d.children.iter().map(|c| &c.name).collect::<Vec<_>>()));
+    assert!(c.error.is_none(), "{c:?}");
+    assert_eq!(c.info.as_ref().unwrap().kind.as_str(), "aws-account");
+    let acct = o.child(&member).expect("the member account is served");
+    let found = acct.list_resources().await.unwrap();
+    let buckets: Vec<&str> = found.resources.iter().filter(|r| r.resource_type == "s3_bucket").map(|r| r.name.as_str()).collect();
+    assert_eq!(buckets, ["member-ledger"], "the member's buckets, not the management account's");
+
+    let p = grant("sesame_member_g1", "s3_bucket", "member-ledger", "read_only");
+    acct.grant_access(&p, DEADLINE).await.unwrap();
+    let users = |creds: (&str, &str)| common::aws_cli(&m.url, creds, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"].as_array().unwrap().len();
+    assert_eq!(users((&member_creds.0, &member_creds.1)), 1, "the grant's user is in the member account");
+    assert_eq!(users(common::TESTING), 0, "and not in the management account");
+    acct.revoke_access(&p).await.unwrap();
+    assert_eq!(users((&member_creds.0, &member_creds.1)), 0);
+
+    let bad = AwsOrganization::build(
+        serde_json::from_value(json!({"name": "org", "sso_region": "us-east-1", "sso_portal_url": "https://x.awsapps.com/start", "members": {"role_name": "a/../b"}})).unwrap(),
+        &Registry::new(),
+    )
+    .await;
+    assert!(bad.is_err_and(|e| e.to_string().contains("members.role_name")));
+}

@@ -50,7 +50,7 @@ fn default_limit() -> usize {
 }
 
 /// Where a grant's access goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
     /// A per-grant IAM user; its access key is shown once.
@@ -170,6 +170,12 @@ pub(crate) fn sdk_err<E: std::error::Error + aws_sdk_iam::error::ProvideErrorMet
 
 impl AwsAccount {
     pub async fn build(cfg: AwsAccountConfig, registry: &Registry) -> Result<AwsAccount, IntegrationError> {
+        Self::check(&cfg)?;
+        let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
+        AwsAccount::with_sdk(cfg, sdk, registry)
+    }
+
+    fn check(cfg: &AwsAccountConfig) -> Result<(), IntegrationError> {
         if !sesame_core::username::valid_prefix(&cfg.user_prefix) {
             return Err(IntegrationError::Misconfigured(format!("`user_prefix` `{}` must match [a-z][a-z0-9_]*", cfg.user_prefix)));
         }
@@ -184,8 +190,14 @@ impl AwsAccount {
         if let Some(bad) = cfg.rds_resource_types.iter().find(|t| !["database", "schema", "table", "role"].contains(&t.as_str())) {
             return Err(IntegrationError::Misconfigured(format!("`rds_resource_types` names `{bad}`: use some of database, schema, table, role")));
         }
-        cfg.settings.validate()?;
-        let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
+        Ok(cfg.settings.validate()?)
+    }
+
+    /// An account reached with credentials made elsewhere (an organization's
+    /// member account, through a role assumed in it); `cfg` checked as
+    /// [`AwsAccount::build`] checks it.
+    pub fn with_sdk(cfg: AwsAccountConfig, sdk: SdkConfig, registry: &Registry) -> Result<AwsAccount, IntegrationError> {
+        Self::check(&cfg)?;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(cfg.endpoint_url.is_some()).build();
         let types = match &cfg.resource_types {
             Some(ts) => ts.clone(),

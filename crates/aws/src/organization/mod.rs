@@ -3,6 +3,7 @@
 //! IAM Identity Center (see [`sso`]) within its limits ([`limiter`]).
 
 mod limiter;
+pub mod members;
 mod sso;
 mod tree;
 
@@ -112,6 +113,9 @@ pub struct AwsOrganizationConfig {
     pub named_resource_limit: usize,
     /// Identity Center's request rate (20/s) and outstanding creations (10).
     pub requests_per_second: Option<u32>,
+    /// Reach into member accounts: each becomes a sub-integration
+    /// `NAME/ACCOUNT_ID` with the aws-account integration's reach.
+    pub members: Option<members::MemberConfig>,
     #[serde(default)]
     pub settings: IntegrationSettings,
 }
@@ -132,6 +136,11 @@ pub struct AwsOrganization {
     ids: aws_sdk_identitystore::Client,
     pub limiter: Limiter,
     descriptor: Arc<Descriptor>,
+    /// The management account's SDK configuration, which member roles are assumed from.
+    sdk: aws_config::SdkConfig,
+    registry: Registry,
+    /// Member accounts built so far, by id.
+    members: std::sync::Mutex<BTreeMap<String, Arc<crate::account::AwsAccount>>>,
 }
 
 impl AwsOrganization {
@@ -143,6 +152,9 @@ impl AwsOrganization {
             return Err(IntegrationError::Misconfigured(format!("`sso_portal_url` `{}` must be the access portal's URL (https://...)", cfg.sso_portal_url)));
         }
         cfg.settings.validate()?;
+        if let Some(m) = cfg.members.as_ref().filter(|m| !members::valid_role_name(&m.role_name)) {
+            return Err(IntegrationError::Misconfigured(format!("`members.role_name` `{}` is not an IAM role name (1 to 64 letters, digits and `+=,.@_-`)", m.role_name)));
+        }
         let permissions = if cfg.permissions.is_empty() { default_permissions() } else { cfg.permissions.clone() };
         for p in &permissions {
             if p.aws_managed.is_empty() && p.customer_managed.is_empty() && p.inline.is_none() {
@@ -185,6 +197,9 @@ impl AwsOrganization {
             limiter: Limiter::new(cfg.requests_per_second.unwrap_or(REQUESTS_PER_SECOND), OUTSTANDING_CREATIONS),
             permissions,
             cfg,
+            sdk,
+            registry: registry.clone(),
+            members: Default::default(),
         })
     }
 
@@ -235,6 +250,11 @@ impl Integration for AwsOrganization {
         self.descriptor.clone()
     }
 
+    /// A member account (`members`), as discovery built it.
+    fn child(&self, name: &str) -> Option<Arc<dyn Integration>> {
+        self.member_child(name)
+    }
+
     async fn get_status(&self) -> Result<StatusReport, IntegrationError> {
         let org = self.org.describe_organization().send().await.map_err(|e| sdk_err("cannot describe the organization", e))?;
         let (instance, _) = self.instance().await?;
@@ -257,7 +277,9 @@ impl Integration for AwsOrganization {
             resources.push(ResourceInfo { id: a.id.clone(), name: a.name.clone(), resource_type: "aws_account".into(), metadata });
         }
         let permissions = self.descriptor.permission_map();
-        Ok(Discovery { resources, permissions, children: vec![] })
+        let accounts: Vec<String> = tree.accounts.iter().map(|a| a.id.clone()).collect();
+        let children = self.member_children(&accounts).await;
+        Ok(Discovery { resources, permissions, children })
     }
 
     async fn list_resources_tags(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, IntegrationError> {
