@@ -739,7 +739,15 @@ pub fn policy(integrations: &[IntegrationDecl], flows_decl: &[FlowDecl], bundles
     for (i, f) in flows_decl.iter().enumerate() {
         // `parent/instance`: a sub-integration the parent's discovery finds (RDS auto-discovery).
         let parent_may_have_children = |p: &str| {
-            integrations.iter().any(|d| d.name() == p && matches!(d, IntegrationDecl::AwsAccount(_) | IntegrationDecl::Remote(_)))
+            integrations.iter().any(|d| {
+                d.name() == p
+                    && match d {
+                        IntegrationDecl::AwsAccount(_) | IntegrationDecl::Remote(_) => true,
+                        // Member accounts (`members`) are its sub-integrations.
+                        IntegrationDecl::AwsOrganization(m) => m.contains_key("members"),
+                        _ => false,
+                    }
+            })
         };
         // What the flow covers: one integration (Sesame's first spelling) or
         // the seed's `access_targets`, each integration target a flow of its own.

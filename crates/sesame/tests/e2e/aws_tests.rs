@@ -636,3 +636,63 @@ async fn the_guardrail_counts_a_bundles_resources_across_integrations() {
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// aws-organization with `members`, through the server: the member account
+/// is adopted as `org/ACCOUNT_ID`, synced on its own, granted in (the IAM
+/// user lands in that account), and a permission boundary is put on one of
+/// its standing roles and lifted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_account_is_a_sub_integration_with_the_accounts_reach() {
+    let (_moto, url) = start_moto().await;
+    let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "1", "dev@example.com"]).trim()).unwrap();
+    let member = w["payments_accounts"][0].as_str().unwrap().to_owned();
+    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let assumed = crate::aws_common::aws_cli(&url, crate::aws_common::TESTING, &["sts", "assume-role", "--role-arn", &role, "--role-session-name", "setup"]);
+    let creds = (assumed["Credentials"]["AccessKeyId"].as_str().unwrap().to_owned(), assumed["Credentials"]["SecretAccessKey"].as_str().unwrap().to_owned());
+    let as_member = |args: &[&str]| crate::aws_common::aws_cli(&url, (&creds.0, &creds.1), args);
+    as_member(&["s3api", "create-bucket", "--bucket", "member-ledger"]);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    as_member(&["iam", "create-role", "--role-name", "break-glass", "--assume-role-policy-document", trust]);
+    let dir = key_files();
+    let member_name = format!("org/{member}");
+    let extra = format!(
+        r#"
+[[integrations]]
+type = "aws_organization"
+name = "org"
+sso_region = "us-east-1"
+sso_portal_url = "https://example.awsapps.com/start"
+endpoint_url = "{url}"
+access_key_id = {{ file = "{kid}" }}
+secret_access_key = {{ file = "{sec}" }}
+members = {{ role_name = "OrganizationAccountAccessRole", resource_types = ["s3_bucket"] }}
+{flow}"#,
+        flow = crate::harness::automatic_flow("member-read", &member_name, &["read_only"]),
+        kid = dir.join("key-id").display(),
+        sec = dir.join("secret").display()
+    );
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "org"]);
+    h.cli(&admin, &["inventory", "sync", &member_name]);
+    let found = h.cli(&admin, &["inventory", "resources", &member_name, "--type", "s3_bucket"]).to_string();
+    assert!(found.contains("member-ledger"), "{found}");
+    let r = h.cli(&dev, &["requests", "create", "--integration", &member_name, "--resource-type", "s3_bucket", "--resources", "member-ledger", "--permission", "read_only", "--duration", "30m", "--justification", "ledger", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let users = |c: (&str, &str)| crate::aws_common::aws_cli(&url, c, &["iam", "list-users", "--path-prefix", "/sesame/"])["Users"].as_array().unwrap().len();
+    assert_eq!((users((&creds.0, &creds.1)), users(crate::aws_common::TESTING)), (1, 0), "the grant's user is in the member account only");
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    assert_eq!(users((&creds.0, &creds.1)), 0);
+
+    // A permission boundary on a standing role of the member account.
+    let ro = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let v = h.cli(&admin, &["boundaries", "put", &member_name, "--role", "break-glass", "--policy", ro]);
+    assert_eq!(v[0]["boundary_arn"].as_str(), Some(ro), "{v}");
+    let got = as_member(&["iam", "get-role", "--role-name", "break-glass"]);
+    assert_eq!(got["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"], ro, "{got}");
+    h.cli(&admin, &["boundaries", "lift", &member_name, "--role", "break-glass"]);
+    assert!(as_member(&["iam", "get-role", "--role-name", "break-glass"])["Role"]["PermissionsBoundary"].is_null());
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
