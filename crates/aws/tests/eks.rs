@@ -195,6 +195,7 @@ async fn a_bad_configuration_is_refused_with_what_to_change() {
         (json!({"cluster_name": "prod;rm"}), "cluster name"),
         (json!({"username_prefix": "system:"}), "reserved"),
         (json!({"server_url": "ftp://x"}), "https://"),
+        (json!({"server_url": "http://k8s.internal:6443"}), "plain http only to 127.0.0.1"),
         (json!({"resource_types": ["pods/exec"]}), "resource_types"),
         (json!({"certificate_authority": "not pem"}), "certificate_authority"),
     ] {

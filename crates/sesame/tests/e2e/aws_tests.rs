@@ -158,6 +158,16 @@ async fn an_aws_grant_is_revoked_after_a_crash_past_its_deadline() {
 
 /// A directory with the integration's AWS key id and secret as files
 /// (`key-id`, `secret`), referenced by `{ file = ... }` in the config.
+/// The `org` integration on moto at `url`, its keys in `dir`, and `extra` lines.
+fn org_config(url: &str, dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        "\n[[integrations]]\ntype = \"aws_organization\"\nname = \"org\"\nsso_region = \"us-east-1\"\nsso_portal_url = \"https://example.awsapps.com/start\"\n\
+         endpoint_url = \"{url}\"\naccess_key_id = {{ file = \"{}\" }}\nsecret_access_key = {{ file = \"{}\" }}\n{extra}",
+        dir.join("key-id").display(),
+        dir.join("secret").display()
+    )
+}
+
 fn key_files() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sesame-aws-{}", crate::harness::rand_suffix(8)));
     std::fs::create_dir_all(&dir).unwrap();
@@ -292,23 +302,8 @@ async fn an_organization_grant_assigns_the_requester_through_identity_center() {
     let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "1", "dev@example.com"]).trim()).unwrap();
     let account = w["payments_accounts"][0].as_str().unwrap().to_owned();
     let dir = key_files();
-    let extra = format!(
-        r#"
-[[integrations]]
-type = "aws_organization"
-name = "org"
-sso_region = "us-east-1"
-sso_portal_url = "https://example.awsapps.com/start"
-endpoint_url = "{url}"
-exclude_ou_ids = "{sandbox}"
-access_key_id = {{ file = "{kid}" }}
-secret_access_key = {{ file = "{sec}" }}
-{flow_org_read}"#,
-        flow_org_read = crate::harness::automatic_flow("org-read", "org", &["read_only"]),
-        sandbox = w["sandbox"].as_str().unwrap(),
-        kid = dir.join("key-id").display(),
-        sec = dir.join("secret").display()
-    );
+    let extra = org_config(&url, &dir, &format!("exclude_ou_ids = \"{}\"\n", w["sandbox"].as_str().unwrap()))
+        + &crate::harness::automatic_flow("org-read", "org", &["read_only"]);
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
@@ -655,22 +650,8 @@ async fn a_member_account_is_a_sub_integration_with_the_accounts_reach() {
     as_member(&["iam", "create-role", "--role-name", "break-glass", "--assume-role-policy-document", trust]);
     let dir = key_files();
     let member_name = format!("org/{member}");
-    let extra = format!(
-        r#"
-[[integrations]]
-type = "aws_organization"
-name = "org"
-sso_region = "us-east-1"
-sso_portal_url = "https://example.awsapps.com/start"
-endpoint_url = "{url}"
-access_key_id = {{ file = "{kid}" }}
-secret_access_key = {{ file = "{sec}" }}
-members = {{ role_name = "OrganizationAccountAccessRole", resource_types = ["s3_bucket"] }}
-{flow}"#,
-        flow = crate::harness::automatic_flow("member-read", &member_name, &["read_only"]),
-        kid = dir.join("key-id").display(),
-        sec = dir.join("secret").display()
-    );
+    let extra = org_config(&url, &dir, "members = { role_name = \"OrganizationAccountAccessRole\", resource_types = [\"s3_bucket\"] }\n")
+        + &crate::harness::automatic_flow("member-read", &member_name, &["read_only"]);
     let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
