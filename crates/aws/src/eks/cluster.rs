@@ -38,6 +38,14 @@ pub struct Managed {
 }
 
 impl Managed {
+    /// `Kind namespace/name` (or `Kind name`), as [`Object::describe`] says it.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+
     fn of(kind: &'static str, m: &ObjectMeta) -> Option<Managed> {
         Some(Managed {
             kind,

@@ -208,7 +208,7 @@ impl Eks {
     /// for a session name, which it is) as the cluster's mapping names it.
     fn user_of(&self, p: &ActionParams) -> Result<(String, String), IntegrationError> {
         let email = p.requester().ok_or_else(|| IntegrationError::Invalid("an EKS grant needs the requester's e-mail (the role's session name)".into()))?;
-        self.setup.grantee_commands(email).map_err(|e| IntegrationError::Invalid(e.0))?;
+        super::setup::check_session_name(email).map_err(|e| IntegrationError::Invalid(e.0))?;
         Ok((email.to_owned(), self.setup.kubernetes_user(email)))
     }
 
@@ -373,10 +373,7 @@ impl Integration for Eks {
         let mut removed = Vec::new();
         for m in due {
             self.cluster.delete(&m).await?;
-            removed.push(match &m.namespace {
-                Some(ns) => format!("{} {ns}/{}", m.kind, m.name),
-                None => format!("{} {}", m.kind, m.name),
-            });
+            removed.push(m.describe());
         }
         Ok(removed)
     }

@@ -183,14 +183,7 @@ impl Setup {
     /// What a grantee runs to reach the cluster: assume the role under
     /// their e-mail (or a profile that does), then write the kubeconfig.
     pub fn grantee_commands(&self, email: &str) -> Result<GranteeCommands, SetupError> {
-        // The session name is the e-mail (2 to 64 characters of `\w+=,.@-`
-        // for STS); it is also a line of an INI file.
-        check(
-            (2..=64).contains(&email.len()) && all(email, |x| x.is_ascii_alphanumeric() || "+=,.@_-".contains(x)),
-            "the e-mail",
-            email,
-            "2 to 64 letters, digits and `+=,.@_-` (STS's rule for a session name)",
-        )?;
+        check_session_name(email)?;
         let profile = format!("[profile {}]\nrole_arn = {}\nrole_session_name = {email}\nsource_profile = default\n", self.role, self.role_arn());
         Ok(GranteeCommands {
             assume_role: format!("aws sts assume-role --role-arn {} --role-session-name {} --duration-seconds 3600", q(&self.role_arn()), q(email)),
@@ -198,6 +191,17 @@ impl Setup {
             update_kubeconfig: format!("aws eks update-kubeconfig --region {} --name {} --profile {}", q(&self.region), q(&self.cluster), q(&self.role)),
         })
     }
+}
+
+/// The e-mail as a role session name (2 to 64 characters of `\w+=,.@-`
+/// for STS); it is also a line of an INI file and a Kubernetes user name.
+pub fn check_session_name(email: &str) -> Result<(), SetupError> {
+    check(
+        (2..=64).contains(&email.len()) && all(email, |x| x.is_ascii_alphanumeric() || "+=,.@_-".contains(x)),
+        "the e-mail",
+        email,
+        "2 to 64 letters, digits and `+=,.@_-` (STS's rule for a session name)",
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
