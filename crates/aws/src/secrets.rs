@@ -8,6 +8,15 @@ use sesame_integrations::secret::{AwsIdentity, AwsSecretRef, SecretError};
 /// SDK configuration with the identity a reference names: explicit keys,
 /// else the profile, else the default credential chain.
 pub async fn identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity, registry: &Registry) -> Result<aws_config::SdkConfig, SecretError> {
+    let mut sdk = base_identity(region, endpoint_url, who, registry).await?;
+    for role in &who.roles {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role).session_name("sesame").configure(&sdk).build().await;
+        sdk = sdk.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build();
+    }
+    Ok(sdk)
+}
+
+async fn base_identity(region: &str, endpoint_url: Option<&str>, who: &AwsIdentity, registry: &Registry) -> Result<aws_config::SdkConfig, SecretError> {
     Ok(match (who.access_key_id.as_deref(), who.secret_access_key.as_deref()) {
         (Some(id), Some(secret)) => {
             let creds = aws_credential_types::Credentials::new(registry.resolve(id).await?, registry.resolve(secret).await?, None, None, "sesame-config");

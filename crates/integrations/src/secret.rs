@@ -38,6 +38,10 @@ pub struct AwsIdentity {
     pub profile: Option<String>,
     pub access_key_id: Option<Box<SecretRef>>,
     pub secret_access_key: Option<Box<SecretRef>>,
+    /// Roles then assumed in turn (a member account's, through the
+    /// management account's).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]

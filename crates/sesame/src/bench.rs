@@ -5,6 +5,7 @@
 //! Beside the latency: the floor (the same statements straight to the
 //! engine), the store's durable commits on the path, and what is left.
 
+mod org_sync;
 mod portal;
 mod scopes;
 
@@ -32,6 +33,11 @@ pub enum BenchCmd {
     Scopes(scopes::ScopesArgs),
     /// Every portal page with 10,000 requests in the store: time and weight.
     Portal(portal::PortalArgs),
+    /// An Identity Center grant on 1,000 accounts (moto), killed and resumed, then revoked: time and request rate.
+    OrgSync(org_sync::OrgSyncArgs),
+    /// One run of the org-sync bench's grant or revoke (a process of its own, so it can be killed).
+    #[command(hide = true)]
+    OrgSyncRun(org_sync::OrgSyncRunArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,6 +83,8 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Connector { idle } => connector_rss(idle.into()).await,
         BenchCmd::Scopes(a) => scopes::run(a),
         BenchCmd::Portal(a) => portal::run(a).await,
+        BenchCmd::OrgSync(a) => org_sync::run(a).await,
+        BenchCmd::OrgSyncRun(a) => org_sync::run_one(a).await,
     }
 }
 

@@ -42,7 +42,7 @@ fn default_profile() -> String {
 fn default_prefix() -> String {
     "sesame_".into()
 }
-fn default_iam_user() -> String {
+pub(crate) fn default_iam_user() -> String {
     "sesame".into()
 }
 fn default_limit() -> usize {
@@ -136,6 +136,9 @@ pub struct AwsAccount {
     s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
     account: Mutex<Option<String>>,
+    /// Roles assumed in turn with the configured identity to reach this
+    /// account (a member account's); RDS secrets and tokens are read so too.
+    roles: Vec<String>,
     /// RDS sub-integrations built by discovery, by instance id.
     children: rds::Children,
     /// Builds RDS sub-integrations and reads their secrets.
@@ -173,6 +176,13 @@ impl AwsAccount {
         Self::check(&cfg)?;
         let sdk = crate::integration_sdk(&cfg.region, cfg.endpoint_url.as_deref(), &cfg.profile, cfg.access_key_id.as_ref(), cfg.secret_access_key.as_ref(), registry).await?;
         AwsAccount::with_sdk(cfg, sdk, registry)
+    }
+
+    /// The roles `sdk` (given to [`AwsAccount::with_sdk`]) assumed in turn
+    /// with the configured identity.
+    pub fn assuming(mut self, roles: Vec<String>) -> AwsAccount {
+        self.roles = roles;
+        self
     }
 
     fn check(cfg: &AwsAccountConfig) -> Result<(), IntegrationError> {
@@ -219,6 +229,7 @@ impl AwsAccount {
             sdk,
             cfg,
             account: Mutex::new(None),
+            roles: Vec::new(),
             children: Default::default(),
             registry: registry.clone(),
             cursors: Mutex::new(BTreeMap::new()),

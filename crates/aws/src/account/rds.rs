@@ -108,7 +108,8 @@ async fn build_child(m: ChildMaker, name: &str, decl: &serde_json::Value, iam: O
         }),
         None => db,
     };
-    let short = name.split_once('/').map(|x| x.1).unwrap_or(name).to_owned();
+    // The instance's own name: the last segment (`org/ACCOUNT/INSTANCE` in a member account).
+    let short = name.rsplit_once('/').map(|x| x.1).unwrap_or(name).to_owned();
     let built = Built { integration: integ.clone(), decl: decl.clone(), at: Instant::now(), iam, refreshing: false };
     m.children.lock().unwrap_or_else(|p| p.into_inner()).insert(short, built);
     Ok(integ)
@@ -165,6 +166,7 @@ impl AwsAccount {
             profile: (!explicit).then(|| self.cfg.profile.clone()),
             access_key_id: self.cfg.access_key_id.clone().map(Box::new),
             secret_access_key: self.cfg.secret_access_key.clone().map(Box::new),
+            roles: self.roles.clone(),
         };
         let (username, password, auth) = match &t.auth {
             RdsAuth::Password { secret_arn } => {
@@ -194,7 +196,7 @@ impl AwsAccount {
             }
         };
         let mut decl = serde_json::json!({
-            "type": t.kind, "name": name, "host": host, "port": port, "username": username, "password": password_json(&password),
+            "type": t.kind, "name": name, "host": host, "port": port, "username": username, "password": secret_json(&password),
             "auth_type": auth, "region": i.region, "user_prefix": self.cfg.user_prefix, "settings": self.cfg.settings,
         });
         if t.kind == "mysql" {
@@ -271,11 +273,13 @@ impl AwsAccount {
 
 fn identity_json(w: &AwsIdentity) -> serde_json::Value {
     serde_json::json!({
-        "profile": w.profile, "access_key_id": w.access_key_id.as_deref().map(password_json), "secret_access_key": w.secret_access_key.as_deref().map(password_json),
+        "profile": w.profile, "access_key_id": w.access_key_id.as_deref().map(secret_json), "secret_access_key": w.secret_access_key.as_deref().map(secret_json),
+        "roles": w.roles,
     })
 }
 
-fn password_json(s: &SecretRef) -> serde_json::Value {
+/// A secret reference as configuration JSON (how it is written in a declaration).
+pub(crate) fn secret_json(s: &SecretRef) -> serde_json::Value {
     match s {
         SecretRef::AwsSecretsManager(r) => serde_json::json!({"aws_secrets_manager": {
             "secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url, "identity": identity_json(&r.identity),

@@ -1,6 +1,6 @@
 //! IAM Identity Center's limits, respected by queueing rather than failing:
-//! at most 20 requests per second across its APIs (spaced evenly, so no
-//! one-second window sees more than 20), at most 10 account-assignment
+//! at most 20 requests per second across its APIs (spaced evenly with a
+//! margin, so no one-second window sees more than 20), at most 10 account-assignment
 //! creations outstanding, and throttling answered by waiting and retrying.
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -44,10 +44,13 @@ impl Default for Limiter {
 
 impl Limiter {
     pub fn new(per_second: u32, outstanding: usize) -> Limiter {
-        let n = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        // Burst 1: requests are spaced 1/n s apart, plus 5% so that the
+        // jitter of the network never puts n + 1 of them in one second at
+        // the other end.
+        let spacing = Duration::from_secs(1) * 21 / (20 * per_second.max(1));
+        let quota = Quota::with_period(spacing).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
         Limiter {
-            // Burst 1: requests are spaced 1/n s apart.
-            rate: RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)),
+            rate: RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN)),
             creations: Semaphore::new(outstanding),
             throttled: AtomicUsize::new(0),
             outstanding: AtomicUsize::new(0),

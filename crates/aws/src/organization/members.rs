@@ -25,6 +25,17 @@ pub struct MemberConfig {
     /// Where a grant in a member account goes (as for `aws_account`).
     #[serde(default)]
     pub delivery: Delivery,
+    /// RDS auto-discovery in members, as for `aws_account`: instances
+    /// tagged `apono-connector-id` with another connector are left to it.
+    pub connector_id: Option<String>,
+    /// RDS instance id → `host:port` to reach it by (a tunnel or proxy).
+    #[serde(default)]
+    pub rds_host_overrides: std::collections::BTreeMap<String, String>,
+    /// Granularity of the members' RDS sub-integrations.
+    #[serde(default)]
+    pub rds_resource_types: Vec<String>,
+    /// The database login the connector uses on `iam-auth` instances.
+    pub rds_iam_username: Option<String>,
 }
 
 /// IAM's rule for a role name.
@@ -56,13 +67,22 @@ impl AwsOrganization {
             "regions": m.regions,
             "resource_types": m.resource_types,
             "endpoint_url": self.cfg.endpoint_url,
+            // The organization's own identity: RDS secrets are read with it, through the roles.
+            "profile": self.cfg.profile,
+            "access_key_id": self.cfg.access_key_id.as_ref().map(crate::account::rds::secret_json),
+            "secret_access_key": self.cfg.secret_access_key.as_ref().map(crate::account::rds::secret_json),
             "user_prefix": self.cfg.user_prefix,
             "delivery": m.delivery,
+            "connector_id": m.connector_id,
+            "rds_host_overrides": m.rds_host_overrides,
+            "rds_resource_types": m.rds_resource_types,
+            "rds_iam_username": m.rds_iam_username.clone().unwrap_or_else(crate::account::default_iam_user),
             "named_resource_limit": self.cfg.named_resource_limit,
             "settings": self.cfg.settings,
         }))
         .map_err(|e| IntegrationError::Misconfigured(format!("member accounts: {e}")))?;
-        let a = Arc::new(AwsAccount::with_sdk(cfg, sdk, &self.registry)?);
+        let roles = self.cfg.management_account_role_arn.iter().cloned().chain([role]).collect();
+        let a = Arc::new(AwsAccount::with_sdk(cfg, sdk, &self.registry)?.assuming(roles));
         self.members.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), a.clone());
         Ok(a)
     }

@@ -20,6 +20,7 @@ use sesame_integrations::{Descriptor, Discovery, Integration, IntegrationError, 
 use sesame_proto::{ActionParams, Credentials, PermissionInfo, ResourceInfo};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use aws_sdk_ssoadmin::types::PrincipalType;
 
 pub use limiter::{Limiter, OUTSTANDING_CREATIONS, REQUESTS_PER_SECOND};
 pub use tree::{split_list, Tree};
@@ -306,20 +307,49 @@ impl Integration for AwsOrganization {
         let (instance, store) = self.instance().await?;
         let principal = self.principal_id(&store, who).await?;
         let ps = self.ensure_permission_set(&instance, &p.username, &p.grant_id, &inline, &perm.aws_managed, &perm.customer_managed).await?;
+        // Resumable: what an earlier attempt (killed, timed out) assigned is
+        // read back in one listing and not done again.
+        let done = self.assigned_accounts(&instance, &ps, &principal).await?;
+        let todo: Vec<&String> = accounts.iter().filter(|a| !done.contains(*a)).collect();
+        tracing::info!(permission_set = %p.username, accounts = accounts.len(), already = done.len(), "assigning in Identity Center");
         // Assignments run side by side; the limiter queues them.
-        let results = futures::future::join_all(accounts.iter().map(|a| self.assign(&instance, &ps, &principal, a))).await;
+        let results = futures::future::join_all(todo.iter().map(|a| self.assign(&instance, &ps, &principal, a))).await;
         results.into_iter().collect::<Result<Vec<()>, _>>().map(|_| ())
     }
 
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {
-        let (instance, _) = self.instance().await?;
+        let (instance, store) = self.instance().await?;
         let Some(ps) = self.find_permission_set(&instance, &p.username).await? else { return Ok(()) };
+        // The grantee's assignments, from one listing, deleted side by side.
+        let mut removed = BTreeSet::new();
+        // (A grantee gone from the identity store is swept below, account by account.)
+        let principal = match p.requester() {
+            Some(who) => match self.principal_id(&store, who).await {
+                Ok(id) => Some(id),
+                Err(IntegrationError::Invalid(_)) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        if let Some(principal) = principal {
+            removed = self.assigned_accounts(&instance, &ps, &principal).await?;
+            let results = futures::future::join_all(removed.iter().map(|a| self.unassign(&instance, &ps, &principal, PrincipalType::User, a))).await;
+            results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        }
+        // Then every other account the set may be in: where it is provisioned
+        // and the grant's own selection (an account may have moved since).
         let mut accounts: BTreeSet<String> = self.provisioned_accounts(&instance, &ps).await.into_iter().collect();
-        // The grant's own selection, too (an account may have moved since).
         if let Ok(reached) = self.reach(&p.resources).await {
             accounts.extend(reached);
         }
-        for a in &accounts {
+        for a in accounts.difference(&removed) {
+            self.unassign_all(&instance, &ps, a).await?;
+        }
+        if self.delete_permission_set(&instance, &ps).await.is_ok() {
+            return Ok(());
+        }
+        // Refused (someone else was assigned the set by hand): sweep every account.
+        for a in &removed {
             self.unassign_all(&instance, &ps, a).await?;
         }
         self.delete_permission_set(&instance, &ps).await

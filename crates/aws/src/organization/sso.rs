@@ -3,10 +3,14 @@
 //! account assignment per reached account for the grantee (looked up in the
 //! identity store by user name, then e-mail), each polled until SUCCEEDED
 //! or FAILED. Revoke deletes the assignments (polled) and the permission set.
+//! Both resume: the grantee's assignments are read back in one paginated
+//! listing, so a sync of a thousand accounts stopped half-way (a kill, a
+//! timeout) does only what is left when its job runs again.
 
 use super::AwsOrganization;
 use aws_sdk_ssoadmin::types::{AccountAssignmentOperationStatus, CustomerManagedPolicyReference, PrincipalType, StatusValues, Tag, TargetType};
 use sesame_integrations::{Cause, IntegrationError};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(200);
@@ -153,12 +157,36 @@ impl AwsOrganization {
         Ok(arn)
     }
 
+    /// The accounts where `ps` is assigned to `principal`, from one paginated
+    /// listing of the principal's assignments: what a sync resumed after a
+    /// kill (or a timeout) has no need to do again.
+    pub(super) async fn assigned_accounts(&self, instance: &str, ps: &str, principal: &str) -> Result<BTreeSet<String>, IntegrationError> {
+        let mut out = BTreeSet::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .limiter
+                .call("cannot list the grantee's account assignments", || {
+                    self.sso
+                        .list_account_assignments_for_principal()
+                        .instance_arn(instance)
+                        .principal_id(principal)
+                        .principal_type(PrincipalType::User)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            out.extend(page.account_assignments().iter().filter(|a| a.permission_set_arn() == Some(ps)).filter_map(|a| a.account_id().map(str::to_owned)));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Assign the permission set to the grantee in `account`, waiting for
     /// the asynchronous status. At most 10 creations are outstanding.
     pub(super) async fn assign(&self, instance: &str, ps: &str, principal: &str, account: &str) -> Result<(), IntegrationError> {
-        if self.assigned(instance, ps, principal, account).await? {
-            return Ok(());
-        }
         let _slot = self.limiter.creation().await?;
         let out = self
             .limiter
@@ -173,8 +201,17 @@ impl AwsOrganization {
                     .principal_id(principal)
                     .send()
             })
-            .await?;
-        self.wait_for(instance, out.account_assignment_creation_status().cloned(), Op::Create, &format!("the assignment in account {account}")).await
+            .await;
+        match out {
+            Ok(out) => self.wait_for(instance, out.account_assignment_creation_status().cloned(), Op::Create, &format!("the assignment in account {account}")).await,
+            // Another operation on it is under way (a creation sent before a kill):
+            // done if it is there now, otherwise the job tries again later.
+            Err(e) if e.to_string().contains("Conflict") => match self.assigned(instance, ps, principal, account).await? {
+                true => Ok(()),
+                false => Err(IntegrationError::Unavailable(Cause::Incomplete(format!("the assignment in account {account} is being changed by another operation: {e}")))),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     async fn assigned(&self, instance: &str, ps: &str, principal: &str, account: &str) -> Result<bool, IntegrationError> {
@@ -183,6 +220,31 @@ impl AwsOrganization {
             .call("cannot list account assignments", || self.sso.list_account_assignments().instance_arn(instance).account_id(account).permission_set_arn(ps).send())
             .await?;
         Ok(out.account_assignments().iter().any(|a| a.principal_id() == Some(principal)))
+    }
+
+    /// Delete the assignment of `ps` to `principal` in `account`, waiting
+    /// for the deletion (its slot counts with the creations).
+    pub(super) async fn unassign(&self, instance: &str, ps: &str, principal: &str, principal_type: PrincipalType, account: &str) -> Result<(), IntegrationError> {
+        let _slot = self.limiter.creation().await?;
+        let r = self
+            .limiter
+            .call("cannot delete an account assignment", || {
+                self.sso
+                    .delete_account_assignment()
+                    .instance_arn(instance)
+                    .target_id(account)
+                    .target_type(TargetType::AwsAccount)
+                    .permission_set_arn(ps)
+                    .principal_type(principal_type.clone())
+                    .principal_id(principal)
+                    .send()
+            })
+            .await;
+        match r {
+            Ok(r) => self.wait_for(instance, r.account_assignment_deletion_status().cloned(), Op::Delete, &format!("removing the assignment in account {account}")).await,
+            Err(e) if e.to_string().contains("ResourceNotFound") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Delete every assignment of `ps` in `account` (whoever it names: the
@@ -194,21 +256,7 @@ impl AwsOrganization {
             .await?;
         for a in out.account_assignments() {
             let (Some(pid), Some(ptype)) = (a.principal_id(), a.principal_type()) else { continue };
-            let r = self
-                .limiter
-                .call("cannot delete an account assignment", || {
-                    self.sso
-                        .delete_account_assignment()
-                        .instance_arn(instance)
-                        .target_id(account)
-                        .target_type(TargetType::AwsAccount)
-                        .permission_set_arn(ps)
-                        .principal_type(ptype.clone())
-                        .principal_id(pid)
-                        .send()
-                })
-                .await?;
-            self.wait_for(instance, r.account_assignment_deletion_status().cloned(), Op::Delete, &format!("removing the assignment in account {account}")).await?;
+            self.unassign(instance, ps, pid, ptype.clone(), account).await?;
         }
         Ok(())
     }

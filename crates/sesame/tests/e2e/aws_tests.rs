@@ -677,3 +677,85 @@ async fn a_member_account_is_a_sub_integration_with_the_accounts_reach() {
     h.finish().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// RDS auto-discovery across the organization: an instance tagged as the
+/// seed says inside a member account becomes `org/ACCOUNT/INSTANCE` (read
+/// with the member's own secret), one wrongly tagged says which tag, one
+/// in the management account is not the member's; a grant on the member's
+/// MariaDB instance makes a login that works until revoke.
+#[tokio::test(flavor = "multi_thread")]
+async fn rds_instances_in_member_accounts_are_discovered_by_the_seeds_tags() {
+    let (_moto, url) = start_moto().await;
+    let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "1", "dev@example.com"]).trim()).unwrap();
+    let member = w["payments_accounts"][0].as_str().unwrap().to_owned();
+    fixture(&url, &["rds-tagged", "--in-account", &member]);
+    // The management account's own tagged instance.
+    fixture(&url, &["rds-iam"]);
+    let dir = key_files();
+    let prefix = format!("m{}_", crate::harness::rand_suffix(6));
+    let m = format!("org/{member}");
+    let extra = org_config(
+        &url,
+        &dir,
+        &format!(
+            "user_prefix = \"{prefix}\"\nmembers = {{ role_name = \"OrganizationAccountAccessRole\", resource_types = [\"rds_instance\"], connector_id = \"local\", \
+             rds_host_overrides = {{ \"shop-db\" = \"127.0.0.1:3306\", \"orders-db\" = \"127.0.0.1:5432\" }}, rds_resource_types = [\"database\"] }}\n"
+        ),
+    ) + &crate::harness::automatic_flow("shop", &format!("{m}/shop-db"), &[]);
+    let h = Harness::start("", Opts { extra_flows: extra, ..Default::default() }).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.cli(&admin, &["inventory", "sync", "org"]);
+    let v = h.cli(&admin, &["inventory", "sync", &m]);
+    let msg = v[0]["status_message"].as_str().unwrap_or_default().to_owned();
+    assert!(msg.contains("RDS instance `broken-db`: tag `apono-secret` is missing"), "{msg}");
+    let list = h.cli(&admin, &["inventory", "integrations"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let shop = format!("{m}/shop-db");
+    assert!(names.contains(&shop.as_str()) && names.contains(&format!("{m}/orders-db").as_str()), "{names:?} {msg}");
+    assert!(!names.iter().any(|n| n.contains("ledger-db") || n.contains("elsewhere") || n.contains("plain")), "the management account's instance is not the member's: {names:?}");
+    let v = h.cli(&admin, &["inventory", "sync", &shop]);
+    assert_eq!((v[0]["type"].as_str(), &v[0]["resource_types"]), (Some("mysql"), &serde_json::json!(["database"])), "{v}");
+
+    let r = h.cli(&dev, &["requests", "create", "--integration", &shop, "--resource-type", "database", "--resources", "test", "--permission", "read_only", "--duration", "30m", "--justification", "rds", "--wait"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let creds = h.cli(&dev, &["access", "use", &s(&r, "id")]);
+    let (user, password) = (s(&creds, "username"), s(&creds, "secret"));
+    assert!(user.starts_with(&prefix), "{user}");
+    let mut conn = mariadb_login(&user, &password).await.expect("the granted login works");
+    use sqlx::Connection;
+    conn.ping().await.unwrap();
+    drop(conn);
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &s(&r, "id"), "--wait"]), "status"), "Revoked");
+    assert!(mariadb_login(&user, &password).await.is_err(), "revoked: the login fails");
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 14: an Identity Center sync over many accounts resumes after a
+/// kill from where it stopped. `sesame bench org-sync` (small) runs the
+/// grant in a process of its own, SIGKILLs it once 15 of 40 assignments
+/// exist, runs it again, then revokes; its proxy counts what reached moto.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_center_sync_resumes_after_a_kill_within_the_limits() {
+    let (_moto, url) = start_moto().await;
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["bench", "org-sync", "--accounts", "40", "--kill-after", "15", "--json", "--endpoint-url", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = |i: usize, k: &str| v["phases"][i][k].as_u64().unwrap();
+    let (killed, resumed) = (p(0, "creations"), p(1, "creations"));
+    assert!((15..40).contains(&killed), "{v}");
+    assert_eq!(killed + resumed, 40, "the resumed run created only what the killed one had not: {v}");
+    assert_eq!(p(2, "deletions"), 40, "{v}");
+    for i in 0..3 {
+        assert!(p(i, "peak_per_second") <= 20, "at most 20 Identity Center requests in any second: {v}");
+        assert!(p(i, "max_outstanding") <= 10, "at most 10 operations outstanding: {v}");
+    }
+    assert!(p(1, "max_outstanding") >= 2, "assignments ran side by side: {v}");
+    // And moto agrees: nothing is left, not even the permission set.
+    let left: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
+    assert_eq!(left, serde_json::json!({"assignments": [], "permission_sets": []}));
+}
