@@ -19,11 +19,47 @@ pub enum EksCmd {
         #[arg(long)]
         apply: bool,
     },
-    /// Check the account's side of the setup, naming what is missing.
+    /// Check the account's side of the setup, naming what is missing (and,
+    /// with --kube-server, the aws-auth mapRoles entry inside the cluster).
     Check {
         #[command(flatten)]
         cluster: ClusterArgs,
+        #[command(flatten)]
+        kube: KubeArgs,
     },
+}
+
+/// The cluster's own API, to read the aws-auth ConfigMap (`--auth config-map`).
+#[derive(Args)]
+pub struct KubeArgs {
+    /// The Kubernetes API server (https://; plain http only to loopback).
+    #[arg(long)]
+    kube_server: Option<String>,
+    /// A file holding a bearer token allowed to read ConfigMaps in kube-system.
+    #[arg(long, requires = "kube_server")]
+    kube_token_file: Option<std::path::PathBuf>,
+    /// A PEM file with the API server's certificate authority.
+    #[arg(long, requires = "kube_server")]
+    kube_ca_file: Option<std::path::PathBuf>,
+}
+
+impl KubeArgs {
+    fn cluster(&self) -> anyhow::Result<Option<sesame_aws::eks::cluster::Cluster>> {
+        let Some(server) = &self.kube_server else { return Ok(None) };
+        let read = |p: &Option<std::path::PathBuf>| -> anyhow::Result<Option<String>> {
+            Ok(match p {
+                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?.trim().to_owned()),
+                None => None,
+            })
+        };
+        let e = sesame_aws::eks::cluster::Endpoint {
+            server_url: Some(server.clone()),
+            certificate_authority: read(&self.kube_ca_file)?,
+            token: read(&self.kube_token_file)?,
+            timeout: std::time::Duration::from_secs(10),
+        };
+        Ok(Some(sesame_aws::eks::cluster::Cluster::connect(&e)?))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -101,14 +137,20 @@ pub async fn run(cmd: EksCmd) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
-        EksCmd::Check { cluster } => {
+        EksCmd::Check { cluster, kube } => {
             let s = cluster.setup()?;
-            let found = sesame_aws::eks::check::check_account(&s, cluster.endpoint_url.as_deref(), cluster.eks_endpoint_url.as_deref(), cluster.profile.as_deref()).await?;
+            let mut found = sesame_aws::eks::check::check_account(&s, cluster.endpoint_url.as_deref(), cluster.eks_endpoint_url.as_deref(), cluster.profile.as_deref()).await?;
+            let inside = match (s.mapping, kube.cluster()?) {
+                (Mapping::ConfigMap, Some(k)) => Some(sesame_aws::eks::check::check_config_map(&s, &k).await?),
+                _ => None,
+            };
+            let unchecked = s.mapping == Mapping::ConfigMap && inside.is_none();
+            found.extend(inside.into_iter().flatten());
             for f in &found {
                 println!("{} {}", if f.ok { "ok     " } else { "MISSING" }, f.what);
             }
-            if s.mapping == Mapping::ConfigMap {
-                println!("not checked: the aws-auth mapRoles entry, which lives inside the cluster (kubectl -n kube-system get configmap aws-auth -o yaml)");
+            if unchecked {
+                println!("not checked: the aws-auth mapRoles entry, which lives inside the cluster: give --kube-server and --kube-token-file to check it");
             }
             Ok(found.iter().all(|f| f.ok))
         }

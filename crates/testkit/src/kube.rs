@@ -276,6 +276,10 @@ impl KubeFake {
                 {"name": "roles", "singularName": "role", "namespaced": true, "kind": "Role", "verbs": ["get", "list", "create", "delete", "patch"]},
                 {"name": "rolebindings", "singularName": "rolebinding", "namespaced": true, "kind": "RoleBinding", "verbs": ["get", "list", "create", "delete", "patch"]},
             ]})),
+            ("GET", ["api", "v1", "namespaces", ns, "configmaps", name]) => match st.objects.get(&("ConfigMap".to_owned(), ns.to_string(), name.to_string())) {
+                Some(o) => ok(o.clone()),
+                None => status(StatusCode::NOT_FOUND, "NotFound", &format!("configmaps \"{name}\" not found")),
+            },
             ("GET", ["api", "v1", "namespaces"]) => {
                 let items: Vec<Value> = st.namespaces.iter().map(|n| json!({"metadata": {"name": n, "labels": {"kubernetes.io/metadata.name": n}}})).collect();
                 ok(json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {}, "items": items}))

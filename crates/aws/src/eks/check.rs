@@ -149,6 +149,40 @@ pub async fn check_cluster(s: &Setup, eks: &aws_sdk_eks::Client) -> Result<Vec<F
     Ok(out)
 }
 
+/// One `mapRoles` entry of the `aws-auth` ConfigMap.
+#[derive(serde::Deserialize)]
+struct MapRole {
+    rolearn: Option<String>,
+    username: Option<String>,
+}
+
+/// The cluster's side for the `aws-auth` mapping, from the ConfigMap's
+/// `mapRoles` (`None`: no ConfigMap, or no `mapRoles` in it): the role's
+/// entry, with the username `{{SessionNameRaw}}`.
+pub fn check_map_roles(s: &Setup, map_roles: Option<&str>) -> Vec<Finding> {
+    let fix = format!("as a cluster admin, add to mapRoles (kubectl edit -n kube-system configmap/aws-auth):\n{}", s.mapping().trim_end());
+    let Some(yaml) = map_roles else {
+        return vec![Finding { ok: false, what: format!("the cluster has no aws-auth ConfigMap with mapRoles in kube-system: {fix}") }];
+    };
+    let entries: Vec<MapRole> = match serde_saphyr::from_str(yaml) {
+        Ok(e) => e,
+        Err(e) => return vec![Finding { ok: false, what: format!("aws-auth's mapRoles is not a YAML list of entries ({e}): fix it, then {fix}") }],
+    };
+    let arn = s.role_arn();
+    let want = s.username_template();
+    let mine: Vec<&MapRole> = entries.iter().filter(|e| e.rolearn.as_deref() == Some(arn.as_str())).collect();
+    vec![match mine.iter().find_map(|e| e.username.as_deref()) {
+        None if mine.is_empty() => Finding { ok: false, what: format!("aws-auth's mapRoles has no entry for `{arn}`: {fix}") },
+        Some(u) if u == want => Finding { ok: true, what: format!("aws-auth maps `{arn}` to the Kubernetes user `{u}`") },
+        found => Finding { ok: false, what: format!("aws-auth maps `{arn}` to `{}`, not `{want}`: change the entry's username ({fix})", found.unwrap_or("no username")) },
+    }]
+}
+
+/// [`check_map_roles`] on the cluster's own ConfigMap, read through its API.
+pub async fn check_config_map(s: &Setup, cluster: &super::cluster::Cluster) -> Result<Vec<Finding>, IntegrationError> {
+    Ok(check_map_roles(s, cluster.aws_auth_map_roles().await?.as_deref()))
+}
+
 /// [`check`] (and, for access entries, [`check_cluster`]) with the default
 /// credential chain (or `profile`), at `endpoint` when given (`eks_endpoint`
 /// for the EKS API alone).
@@ -161,4 +195,47 @@ pub async fn check_account(s: &Setup, endpoint: Option<&str>, eks_endpoint: Opti
     }
     out.extend(check_cluster(s, &aws_sdk_eks::Client::from_conf(eks.build())).await?);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn setup() -> Setup {
+        Setup {
+            account: "123456789012".into(),
+            cluster: "prod-eu".into(),
+            region: "eu-west-1".into(),
+            role: "apono-k8s-access".into(),
+            federation: Federation::IdentityCenter,
+            mapping: Mapping::ConfigMap,
+            user_prefix: "apono:".into(),
+        }
+    }
+
+    #[test]
+    fn the_map_roles_entry_is_found_or_named() {
+        let s = setup();
+        let one = |y: Option<&str>| {
+            let f = check_map_roles(&s, y);
+            assert_eq!(f.len(), 1);
+            (f[0].ok, f[0].what.clone())
+        };
+        let (ok, what) = one(None);
+        assert!(!ok && what.contains("no aws-auth ConfigMap") && what.contains("username: \"{{SessionNameRaw}}\""), "{what}");
+        let (ok, what) = one(Some("not: [a list"));
+        assert!(!ok && what.contains("not a YAML list"), "{what}");
+        let (ok, what) = one(Some("- rolearn: arn:aws:iam::123456789012:role/other\n  username: x\n"));
+        assert!(!ok && what.contains("has no entry for `arn:aws:iam::123456789012:role/apono-k8s-access`"), "{what}");
+        let (ok, what) = one(Some("- rolearn: arn:aws:iam::123456789012:role/apono-k8s-access\n  groups: [a]\n"));
+        assert!(!ok && what.contains("to `no username`"), "{what}");
+        let (ok, what) = one(Some("- rolearn: arn:aws:iam::123456789012:role/apono-k8s-access\n  username: '{{SessionName}}'\n"));
+        assert!(!ok && what.contains("to `{{SessionName}}`, not `{{SessionNameRaw}}`"), "{what}");
+        let (ok, what) = one(Some("- rolearn: arn:aws:iam::123456789012:role/apono-k8s-access\n  username: \"{{SessionNameRaw}}\"\n  groups: []\n"));
+        assert!(ok, "{what}");
+        // A role of another account with the same name is not this one.
+        let (ok, _) = one(Some("- rolearn: arn:aws:iam::999999999999:role/apono-k8s-access\n  username: \"{{SessionNameRaw}}\"\n"));
+        assert!(!ok);
+    }
 }

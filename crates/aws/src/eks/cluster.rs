@@ -125,6 +125,13 @@ impl Cluster {
         Ok(Cluster { client })
     }
 
+    /// The `mapRoles` of the `aws-auth` ConfigMap in `kube-system`, if any.
+    pub async fn aws_auth_map_roles(&self) -> Result<Option<String>, IntegrationError> {
+        let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
+        let cm = api.get_opt("aws-auth").await.map_err(|e| kube_err("cannot read the aws-auth ConfigMap", e))?;
+        Ok(cm.and_then(|c| c.data).and_then(|mut d| d.remove("mapRoles")))
+    }
+
     pub async fn version(&self) -> Result<String, IntegrationError> {
         let v = self.client.apiserver_version().await.map_err(|e| kube_err("cannot read the API server's version", e))?;
         Ok(v.git_version)

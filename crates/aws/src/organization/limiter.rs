@@ -44,10 +44,10 @@ impl Default for Limiter {
 
 impl Limiter {
     pub fn new(per_second: u32, outstanding: usize) -> Limiter {
-        // Burst 1: requests are spaced 1/n s apart, plus 5% so that the
-        // jitter of the network never puts n + 1 of them in one second at
-        // the other end.
-        let spacing = Duration::from_secs(1) * 21 / (20 * per_second.max(1));
+        // Burst 1: requests are spaced 1/n s apart, plus 10% so that the
+        // jitter of a loaded host or network never puts n + 1 of them in
+        // one second at the other end.
+        let spacing = Duration::from_secs(1) * 11 / (10 * per_second.max(1));
         let quota = Quota::with_period(spacing).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
         Limiter {
             rate: RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN)),

@@ -129,6 +129,46 @@ async fn eks_check_names_each_missing_piece() {
     assert!(ok, "an attached managed policy counts: {out}");
 }
 
+/// With `--auth config-map`, `eks check` reads the aws-auth ConfigMap
+/// through the cluster's API: no ConfigMap, no entry for the role, and a
+/// wrong username are each named with the entry to add; without
+/// `--kube-server` it says what it did not check.
+#[tokio::test(flavor = "multi_thread")]
+async fn eks_check_reads_the_aws_auth_mapping_inside_the_cluster() {
+    let m = crate::aws_common::moto(None).await;
+    let k = KubeFake::start().await;
+    let token = std::env::temp_dir().join(format!("sesame-kube-token-{}", crate::harness::rand_suffix(8)));
+    std::fs::write(&token, format!("{}\n", k.token)).unwrap();
+    let base = ["--account", "123456789012", "--cluster", "prod-eu", "--auth", "config-map"];
+    assert!(eks_at(&m.url, &[&["setup", "--apply"][..], &base].concat()).status.success());
+    let run = |extra: &[&str]| {
+        let out = eks_at(&m.url, &[&["check"][..], &base, extra].concat());
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let kube = ["--kube-server", k.url.as_str(), "--kube-token-file", token.to_str().unwrap()];
+    let (ok, out) = run(&[]);
+    assert!(ok && out.contains("not checked: the aws-auth mapRoles entry") && out.contains("--kube-server"), "{out}");
+    let (ok, out) = run(&kube);
+    assert!(!ok && out.contains("MISSING the cluster has no aws-auth ConfigMap with mapRoles in kube-system"), "{out}");
+    assert!(out.contains("username: \"{{SessionNameRaw}}\""), "the entry to add: {out}");
+    let role = "arn:aws:iam::123456789012:role/apono-k8s-access";
+    let put = |map_roles: &str| k.put("ConfigMap", "kube-system", "aws-auth", serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": {"mapRoles": map_roles}}));
+    put("- rolearn: arn:aws:iam::123456789012:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:nodes]\n");
+    let (ok, out) = run(&kube);
+    assert!(!ok && out.contains(&format!("MISSING aws-auth's mapRoles has no entry for `{role}`")), "{out}");
+    put(&format!("- rolearn: {role}\n  username: admin\n"));
+    let (ok, out) = run(&kube);
+    assert!(!ok && out.contains(&format!("MISSING aws-auth maps `{role}` to `admin`, not `{{{{SessionNameRaw}}}}`")), "{out}");
+    put(&format!("- rolearn: arn:aws:iam::123456789012:role/node\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n- rolearn: {role}\n  username: \"{{{{SessionNameRaw}}}}\"\n"));
+    let (ok, out) = run(&kube);
+    assert!(ok && out.contains(&format!("ok      aws-auth maps `{role}` to the Kubernetes user `{{{{SessionNameRaw}}}}`")), "{out}");
+    // A token the API server refuses says so.
+    std::fs::write(&token, "wrong").unwrap();
+    let (ok, out) = run(&kube);
+    assert!(!ok && out.contains("does not accept"), "{out}");
+    let _ = std::fs::remove_file(token);
+}
+
 /// A control plane, a connector in the cluster's place serving `prod-eks`
 /// (its token with the connector only), and the stand-in API server.
 async fn eks_through_a_connector(k: &KubeFake) -> (Harness, std::process::Child) {
