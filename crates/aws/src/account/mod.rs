@@ -13,6 +13,7 @@ mod discover;
 mod explorer;
 pub mod explorer_setup;
 mod principal;
+pub(crate) use principal::iam_tag;
 pub mod rds;
 pub mod rds_iam;
 mod units;

@@ -55,8 +55,13 @@ pub(crate) fn is_code<E: aws_sdk_iam::error::ProvideErrorMetadata>(e: &aws_sdk_i
     e.as_service_error().and_then(|s| s.code()) == Some(code)
 }
 
+/// An IAM tag (`k` = `v`) on what Sesame makes.
+pub(crate) fn iam_tag(k: &str, v: &str) -> Result<aws_sdk_iam::types::Tag, IntegrationError> {
+    aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(|e| IntegrationError::Invalid(e.to_string()))
+}
+
 fn grant_tag(grant: &str) -> Result<aws_sdk_iam::types::Tag, IntegrationError> {
-    aws_sdk_iam::types::Tag::builder().key("sesame:grant").value(grant).build().map_err(|e| IntegrationError::Invalid(e.to_string()))
+    iam_tag("sesame:grant", grant)
 }
 
 pub async fn ensure_user(iam: &Client, user: &str, grant: &str) -> Result<(), IntegrationError> {

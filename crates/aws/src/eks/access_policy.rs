@@ -10,7 +10,7 @@
 
 use super::rbac::{self, CLUSTER, NAMESPACE};
 use crate::account::sdk_err;
-use aws_sdk_iam::types::Tag;
+use crate::account::iam_tag as tag;
 use sesame_core::policy::{trust_policy, Federation};
 use sesame_core::Timestamp;
 use sesame_integrations::IntegrationError;
@@ -96,10 +96,6 @@ fn iam_code<E: aws_sdk_iam::error::ProvideErrorMetadata>(e: &aws_sdk_iam::error:
 
 fn eks_code<E: aws_sdk_eks::error::ProvideErrorMetadata>(e: &aws_sdk_eks::error::SdkError<E>) -> Option<&str> {
     e.as_service_error().and_then(|s| s.code())
-}
-
-fn tag(k: &str, v: &str) -> Result<Tag, IntegrationError> {
-    Tag::builder().key(k).value(v).build().map_err(|e| IntegrationError::Invalid(e.to_string()))
 }
 
 impl AccessPolicies {

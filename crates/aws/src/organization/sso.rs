@@ -299,15 +299,24 @@ impl AwsOrganization {
         }
     }
 
-    /// Accounts where the permission set is provisioned (empty if the API is unavailable).
+    /// Accounts where the permission set is provisioned, every page (what
+    /// was read so far if the API stops answering).
     pub(super) async fn provisioned_accounts(&self, instance: &str, ps: &str) -> Vec<String> {
-        match self
-            .limiter
-            .call("cannot list provisioned accounts", || self.sso.list_accounts_for_provisioned_permission_set().instance_arn(instance).permission_set_arn(ps).send())
-            .await
-        {
-            Ok(o) => o.account_ids().to_vec(),
-            Err(_) => vec![],
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .limiter
+                .call("cannot list provisioned accounts", || {
+                    self.sso.list_accounts_for_provisioned_permission_set().instance_arn(instance).permission_set_arn(ps).set_next_token(token.clone()).send()
+                })
+                .await;
+            let Ok(page) = page else { return out };
+            out.extend(page.account_ids().iter().cloned());
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return out;
+            }
         }
     }
 
