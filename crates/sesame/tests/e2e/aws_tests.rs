@@ -759,3 +759,73 @@ async fn an_identity_center_sync_resumes_after_a_kill_within_the_limits() {
     let left: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
     assert_eq!(left, serde_json::json!({"assignments": [], "permission_sets": []}));
 }
+
+/// Issue 14, on the real path: an organization grant on an OU of 30
+/// accounts runs in one of two connector replicas; that replica is
+/// SIGKILLed part-way; the other takes the job again and resumes. Every
+/// account ends with exactly one assignment (moto keeps a second one if
+/// made twice), Identity Center is throttled every third request on the
+/// way, and the revoke leaves nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organization_grant_resumes_in_another_connector_after_a_kill() {
+    let (_moto, url) = start_moto().await;
+    let w: serde_json::Value = serde_json::from_str(fixture(&url, &["org", "30", "dev@example.com"]).trim()).unwrap();
+    let proxy = sesame_testkit::moto::throttling_proxy(url.clone(), sesame_testkit::moto::Scope::IdentityCenter).await;
+    let dir = key_files();
+    let flows = "\n[[connectors]]\nid = \"org-c\"\n\n[[integrations]]\ntype = \"remote\"\nname = \"org\"\nconnector = \"org-c\"\n".to_owned()
+        + &crate::harness::automatic_flow("org-read", "org", &["read_only"]);
+    let h = Harness::start("", Opts { extra_flows: flows, listen: Some(format!("127.0.0.1:{}", sesame_testkit::oidc::free_port())), ..Default::default() }).await;
+    let cfg = format!("version = 1\nid = \"org-c\"\n{}", org_config(&proxy.url, &dir, ""));
+    std::fs::write(h.dir.join("org-connector.toml"), cfg).unwrap();
+    let mut replicas = vec![Some(h.spawn_connector_as(1, "org-c", &h.dir.join("org-connector.toml"), &[&h.url])), Some(h.spawn_connector_as(2, "org-c", &h.dir.join("org-connector.toml"), &[&h.url]))];
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    h.wait_until("both replicas to connect", Duration::from_secs(20), || async {
+        let v = h.connectors(&admin).await;
+        v[0]["instances"].as_array().map_or(0, |a| a.iter().filter(|i| i["connected"] == true).count()) == 2
+    })
+    .await;
+    h.cli(&admin, &["inventory", "sync", "org"]);
+    let ou = w["payments"].as_str().unwrap();
+    let before = proxy.seen.lock().unwrap().len();
+    let r = h.cli(&dev, &["requests", "create", "--integration", "org", "--resource-type", "aws_ou", "--resources", ou, "--permission", "read_only", "--duration", "30m", "--justification", "fleet"]);
+    let id = s(&r, "id");
+    // Once the grant is well under way, SIGKILL the replica running it.
+    let mut busy = String::new();
+    let started = std::time::Instant::now();
+    while busy.is_empty() || proxy.seen.lock().unwrap().len() < before + 25 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the grant never got under way");
+        let v = h.connectors(&admin).await;
+        let running = |i: &&serde_json::Value| i["in_flight_tasks"].as_array().is_some_and(|t| t.iter().any(|x| x == "org:grant-access"));
+        if let Some(i) = v[0]["instances"].as_array().unwrap().iter().find(running) {
+            busy = s(i, "instance_id");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let which = (1..=2).find(|n| std::fs::read_to_string(h.dir.join(format!("connector-{n}.log"))).unwrap().contains(&busy)).expect("the busy replica's log");
+    let mut victim = replicas[which - 1].take().unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let at_kill: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
+    let made = at_kill["assignments"].as_array().unwrap().len();
+    assert!(made < 30, "killed part-way, not after the whole sync: {made} made");
+    eprintln!("{made} of 30 assignments made before the kill");
+    h.wait_until("the other replica to finish the grant", Duration::from_secs(60), || async { s(&h.cli(&dev, &["requests", "show", &id]), "status") == "Active" }).await;
+    let v: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
+    let mut accounts: Vec<&str> = v["assignments"].as_array().unwrap().iter().map(|a| a[0].as_str().unwrap()).collect();
+    let total = accounts.len();
+    accounts.dedup();
+    let mut expected: Vec<&str> = w["payments_accounts"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    expected.sort();
+    assert_eq!((total, accounts), (30, expected), "every account once, none twice ({made} made before the kill)");
+    assert!(proxy.throttled.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert_eq!(s(&h.cli(&dev, &["requests", "revoke", &id, "--wait"]), "status"), "Revoked");
+    let v: serde_json::Value = serde_json::from_str(fixture(&url, &["assignments"]).trim()).unwrap();
+    assert_eq!(v, serde_json::json!({"assignments": [], "permission_sets": []}));
+    for mut c in replicas.into_iter().flatten() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    h.finish().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
