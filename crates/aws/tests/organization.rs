@@ -123,7 +123,7 @@ async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     let m = moto(None).await;
     let w = fixture_json(&m.url, &["org", "15"]);
     let p = throttling_proxy(m.url.clone(), Scope::IdentityCenter).await;
-    let (proxy, seen, throttled, polls) = (p.url.clone(), p.seen.clone(), p.throttled.clone(), p.polls.clone());
+    let (proxy, seen, throttled, polls, ops) = (p.url.clone(), p.seen.clone(), p.throttled.clone(), p.polls.clone(), p.ops.clone());
     let o = org(&proxy, json!({})).await;
     let p = params("sesame_alice_9", "alice@example.com", &[w["payments"].as_str().unwrap()], "admin");
     o.grant_access(&p, DEADLINE).await.unwrap();
@@ -143,7 +143,28 @@ async fn identity_center_limits_are_kept_by_queueing_through_throttling() {
     let times = seen.lock().unwrap().clone();
     let worst = times.iter().map(|t0| times.iter().filter(|t| **t >= *t0 && t.duration_since(*t0).as_millis() < 1000).count()).max().unwrap();
     assert!(worst <= 21, "{worst} requests within one second");
+    // A set Sesame made is never described: a second grant and the
+    // reconciler's listings read the pages only.
+    let describes = || ops.lock().unwrap().iter().filter(|o| o.ends_with(".DescribePermissionSet")).count();
+    let first = describes();
+    let p2 = params("sesame_bob_9", "bob", &[w["prod"].as_str().unwrap()], "read_only");
+    o.grant_access(&p2, DEADLINE).await.unwrap();
+    let mut managed = o.list_managed_users().await.unwrap();
+    managed.sort();
+    assert_eq!(managed, ["sesame_alice_9", "sesame_bob_9"]);
+    assert_eq!(o.list_managed_users().await.unwrap().len(), 2);
+    assert_eq!(describes(), first, "the sets were described again");
+    // Another process (a restarted connector) describes each set once to learn its name.
+    let again = org(&proxy, json!({})).await;
+    let mut managed = again.list_managed_users().await.unwrap();
+    managed.sort();
+    assert_eq!(managed, ["sesame_alice_9", "sesame_bob_9"]);
+    assert_eq!(describes(), first + 2);
+    again.list_managed_users().await.unwrap();
+    assert_eq!(describes(), first + 2);
     o.revoke_access(&p).await.unwrap();
+    o.revoke_access(&p2).await.unwrap();
+    assert_eq!(o.list_managed_users().await.unwrap(), Vec::<String>::new(), "a deleted set is forgotten");
     let (a, sets) = assignments(&m.url);
     assert!(a.is_empty() && sets.is_empty());
 }

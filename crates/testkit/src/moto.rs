@@ -106,6 +106,9 @@ pub struct ThrottlingProxy {
     /// When each request in scope arrived.
     pub seen: Arc<Mutex<Vec<Instant>>>,
     pub throttled: Arc<AtomicUsize>,
+    /// The operation (`X-Amz-Target`) of each request in scope that reached
+    /// moto (not those answered with throttling), in order.
+    pub ops: Arc<Mutex<Vec<String>>>,
     /// DescribeAccountAssignmentCreationStatus calls.
     pub polls: Arc<AtomicUsize>,
 }
@@ -119,12 +122,12 @@ pub async fn throttling_proxy(moto_url: String, scope: Scope) -> ThrottlingProxy
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, StatusCode, Uri};
     use axum::response::IntoResponse;
-    let p = ThrottlingProxy { url: String::new(), seen: Default::default(), throttled: Default::default(), polls: Default::default() };
+    let p = ThrottlingProxy { url: String::new(), seen: Default::default(), throttled: Default::default(), polls: Default::default(), ops: Default::default() };
     let count = Arc::new(AtomicUsize::new(0));
     let http = reqwest::Client::new();
-    let (s, t, pl) = (p.seen.clone(), p.throttled.clone(), p.polls.clone());
+    let (s, t, pl, op) = (p.seen.clone(), p.throttled.clone(), p.polls.clone(), p.ops.clone());
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (seen, throttled, polls, count, http, moto_url) = (s.clone(), t.clone(), pl.clone(), count.clone(), http.clone(), moto_url.clone());
+        let (seen, throttled, polls, count, http, moto_url, ops) = (s.clone(), t.clone(), pl.clone(), count.clone(), http.clone(), moto_url.clone(), op.clone());
         async move {
             let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             let form = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().starts_with("application/x-www-form-urlencoded");
@@ -144,6 +147,9 @@ pub async fn throttling_proxy(moto_url: String, scope: Scope) -> ThrottlingProxy
                         (StatusCode::SERVICE_UNAVAILABLE, [("content-type", "application/xml")], body.to_owned()).into_response()
                     };
                 }
+            }
+            if sso || scope == Scope::All {
+                ops.lock().unwrap().push(target.clone());
             }
             let mut req = http.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), format!("{moto_url}{uri}"));
             for (k, v) in &headers {

@@ -140,6 +140,8 @@ pub struct AwsOrganization {
     /// The management account's SDK configuration, which member roles are assumed from.
     sdk: aws_config::SdkConfig,
     registry: Registry,
+    /// Permission set names by ARN (a name never changes), as last listed.
+    set_names: std::sync::Mutex<BTreeMap<String, String>>,
     /// Member accounts built so far, by id.
     members: std::sync::Mutex<BTreeMap<String, Arc<crate::account::AwsAccount>>>,
 }
@@ -201,6 +203,7 @@ impl AwsOrganization {
             sdk,
             registry: registry.clone(),
             members: Default::default(),
+            set_names: Default::default(),
         })
     }
 

@@ -59,7 +59,10 @@ impl AwsOrganization {
         Ok(self.permission_sets(instance).await?.into_iter().find(|(n, _)| n == name).map(|(_, arn)| arn))
     }
 
-    /// Every permission set of the instance, as (name, ARN).
+    /// Every permission set of the instance, as (name, ARN). A set's name
+    /// never changes, so each ARN is described once per process: a listing
+    /// costs its pages and the sets new since the last one, not one
+    /// request per live grant.
     pub(super) async fn permission_sets(&self, instance: &str) -> Result<Vec<(String, String)>, IntegrationError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -69,13 +72,22 @@ impl AwsOrganization {
                 .call("cannot list permission sets", || self.sso.list_permission_sets().instance_arn(instance).set_next_token(token.clone()).send())
                 .await?;
             for arn in page.permission_sets() {
-                let d = self.limiter.call("cannot describe a permission set", || self.sso.describe_permission_set().instance_arn(instance).permission_set_arn(arn).send()).await?;
-                if let Some(n) = d.permission_set().and_then(|p| p.name()) {
-                    out.push((n.to_owned(), arn.clone()));
+                let known = self.set_names.lock().unwrap_or_else(|p| p.into_inner()).get(arn).cloned();
+                let name = match known {
+                    Some(n) => Some(n),
+                    None => {
+                        let d = self.limiter.call("cannot describe a permission set", || self.sso.describe_permission_set().instance_arn(instance).permission_set_arn(arn).send()).await?;
+                        d.permission_set().and_then(|p| p.name()).map(str::to_owned)
+                    }
+                };
+                if let Some(n) = name {
+                    out.push((n, arn.clone()));
                 }
             }
             token = page.next_token().map(str::to_owned);
             if token.is_none() {
+                // Remember what is there now; forget what is gone.
+                *self.set_names.lock().unwrap_or_else(|p| p.into_inner()) = out.iter().map(|(n, a)| (a.clone(), n.clone())).collect();
                 return Ok(out);
             }
         }
@@ -108,7 +120,9 @@ impl AwsOrganization {
                             .send()
                     })
                     .await?;
-                out.permission_set().and_then(|p| p.permission_set_arn()).unwrap_or_default().to_owned()
+                let arn = out.permission_set().and_then(|p| p.permission_set_arn()).unwrap_or_default().to_owned();
+                self.set_names.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.clone(), name.to_owned());
+                arn
             }
         };
         let doc = inline.to_string();
