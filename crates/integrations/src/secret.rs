@@ -1,9 +1,10 @@
 //! References to secrets, resolved where the integration runs. The reference
-//! is configuration; the value is never stored or logged by Sesame.
+//! is configuration (it serializes as it is written, to hand on to a
+//! sub-integration's declaration); the value is never stored or logged by Sesame.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SecretRef {
     /// Read from this environment variable.
@@ -18,7 +19,7 @@ pub enum SecretRef {
     RdsIamToken(RdsTokenRef),
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RdsTokenRef {
     pub host: String,
@@ -32,7 +33,7 @@ pub struct RdsTokenRef {
 
 /// Who reads a secret or signs a token: explicit keys (by reference), else
 /// the profile, else the default credential chain.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsIdentity {
     pub profile: Option<String>,
@@ -44,7 +45,7 @@ pub struct AwsIdentity {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsSecretRef {
     /// Name or ARN of the secret.
@@ -86,5 +87,29 @@ impl SecretRef {
             SecretRef::AwsSecretsManager(_) => "aws_secrets_manager",
             SecretRef::RdsIamToken(_) => "rds_iam_token",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A reference handed on (to an RDS sub-integration's declaration) reads
+    /// back as the same reference, spelled as configuration spells it.
+    #[test]
+    fn a_reference_serializes_as_it_is_written() {
+        let who = AwsIdentity { profile: None, access_key_id: Some(Box::new(SecretRef::File("/k".into()))), secret_access_key: Some(Box::new(SecretRef::Env("S".into()))), roles: vec!["arn:aws:iam::111111111111:role/R".into()] };
+        let refs = [
+            SecretRef::Env("X".into()),
+            SecretRef::File("/run/secret".into()),
+            SecretRef::AwsSecretsManager(AwsSecretRef { secret_id: "arn:s".into(), region: "us-east-1".into(), key: Some("password".into()), endpoint_url: None, identity: who.clone() }),
+            SecretRef::RdsIamToken(RdsTokenRef { host: "db".into(), port: 5432, username: "sesame".into(), region: "us-east-1".into(), identity: who }),
+        ];
+        for r in refs {
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(serde_json::from_value::<SecretRef>(v).unwrap(), r);
+        }
+        assert_eq!(serde_json::to_value(SecretRef::Env("X".into())).unwrap(), serde_json::json!({"env": "X"}));
     }
 }

@@ -196,7 +196,7 @@ impl AwsAccount {
             }
         };
         let mut decl = serde_json::json!({
-            "type": t.kind, "name": name, "host": host, "port": port, "username": username, "password": secret_json(&password),
+            "type": t.kind, "name": name, "host": host, "port": port, "username": username, "password": password,
             "auth_type": auth, "region": i.region, "user_prefix": self.cfg.user_prefix, "settings": self.cfg.settings,
         });
         if t.kind == "mysql" {
@@ -268,27 +268,6 @@ impl AwsAccount {
             .map_err(|e| format!("cannot read `{arn}`: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
         let v: serde_json::Value = serde_json::from_str(out.secret_string().unwrap_or_default()).map_err(|_| format!("secret `{arn}` is not JSON with `username` and `password`"))?;
         v["username"].as_str().map(str::to_owned).ok_or_else(|| SecretError::from(format!("secret `{arn}` has no `username`")))
-    }
-}
-
-fn identity_json(w: &AwsIdentity) -> serde_json::Value {
-    serde_json::json!({
-        "profile": w.profile, "access_key_id": w.access_key_id.as_deref().map(secret_json), "secret_access_key": w.secret_access_key.as_deref().map(secret_json),
-        "roles": w.roles,
-    })
-}
-
-/// A secret reference as configuration JSON (how it is written in a declaration).
-pub(crate) fn secret_json(s: &SecretRef) -> serde_json::Value {
-    match s {
-        SecretRef::AwsSecretsManager(r) => serde_json::json!({"aws_secrets_manager": {
-            "secret_id": r.secret_id, "region": r.region, "key": r.key, "endpoint_url": r.endpoint_url, "identity": identity_json(&r.identity),
-        }}),
-        SecretRef::RdsIamToken(r) => serde_json::json!({"rds_iam_token": {
-            "host": r.host, "port": r.port, "username": r.username, "region": r.region, "identity": identity_json(&r.identity),
-        }}),
-        SecretRef::Env(v) => serde_json::json!({ "env": v }),
-        SecretRef::File(f) => serde_json::json!({ "file": f }),
     }
 }
 

@@ -69,8 +69,8 @@ impl AwsOrganization {
             "endpoint_url": self.cfg.endpoint_url,
             // The organization's own identity: RDS secrets are read with it, through the roles.
             "profile": self.cfg.profile,
-            "access_key_id": self.cfg.access_key_id.as_ref().map(crate::account::rds::secret_json),
-            "secret_access_key": self.cfg.secret_access_key.as_ref().map(crate::account::rds::secret_json),
+            "access_key_id": self.cfg.access_key_id.as_ref(),
+            "secret_access_key": self.cfg.secret_access_key.as_ref(),
             "user_prefix": self.cfg.user_prefix,
             "delivery": m.delivery,
             "connector_id": m.connector_id,
