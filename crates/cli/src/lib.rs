@@ -62,8 +62,13 @@ pub enum RequestsCmd {
         /// Wait until the request is granted (or refused).
         #[arg(long)]
         wait: bool,
+        /// Wait, and show the credentials once it is granted (once, as
+        /// `sesame access use` does); granted at once, they are made with
+        /// the grant, in the same call.
+        #[arg(long = "use", conflicts_with_all = ["grantee", "bundle", "scope"])]
+        use_now: bool,
         /// Check it (validation, guardrails, which flow decides) without submitting.
-        #[arg(long, conflicts_with = "wait")]
+        #[arg(long, conflicts_with_all = ["wait", "use_now"])]
         dry_run: bool,
     },
     /// List requests.
@@ -610,7 +615,8 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
             }
             Ok(())
         }
-        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, dry_run, grantee, .. } => {
+        RequestsCmd::Create { integration, resource_type, resources, permission, duration, justification, wait, use_now, dry_run, grantee, .. } => {
+            let wait = wait || use_now;
             let body = CreateRequest {
                 integration: integration.unwrap_or_default(),
                 resource_type: resource_type.unwrap_or_default(),
@@ -626,7 +632,11 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
                     format!("would be {} by flow `{}`{}", v.status, v.flow, if v.approvers.is_empty() { String::new() } else { format!(", approvers: {}", v.approvers.join(", ")) })
                 });
             }
-            let path = if wait { "/api/v1/requests?wait=60s" } else { "/api/v1/requests" };
+            let path = match (use_now, wait) {
+                (true, _) => "/api/v1/requests?wait=60s&credentials=true",
+                (false, true) => "/api/v1/requests?wait=60s",
+                (false, false) => "/api/v1/requests",
+            };
             let mut r: sesame_proto::RequestView = c.post(path, &body).await?;
             if wait {
                 if r.status == "Pending" && !o.json {
@@ -642,7 +652,16 @@ pub async fn requests(o: &ClientOpts, cmd: RequestsCmd) -> Out {
                     }
                 }
             }
+            // Granted later (after an approval): made now, as `access use`.
+            if use_now && r.status == "Active" && r.credentials.is_none() && !r.credentials_shown {
+                r.credentials = Some(c.post(&format!("/api/v1/access/{}/credentials", enc(&r.id)), &()).await?);
+                r.credentials_shown = true;
+            }
             print::request(o, &r)?;
+            // With --json they are in the request's answer.
+            if let (Some(creds), false) = (&r.credentials, o.json) {
+                print::credentials(o, creds)?;
+            }
             if wait && matches!(r.status.as_str(), "Failed" | "Rejected" | "Expired") {
                 return Err(ApiFailure::Ended { id: r.id.clone(), status: r.status.clone(), reason: r.last_error.clone().or(r.decision_reason.clone()) });
             }

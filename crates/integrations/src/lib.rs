@@ -115,6 +115,14 @@ pub trait Integration: Send + Sync {
     async fn grant_access(&self, params: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError>;
     async fn revoke_access(&self, params: &ActionParams) -> Result<(), IntegrationError>;
     async fn create_credentials(&self, params: &ActionParams) -> Result<Credentials, IntegrationError>;
+    /// [`Integration::grant_access`] and [`Integration::create_credentials`]
+    /// at once, for a grantee who asked for the credentials with the
+    /// request. The default does one, then the other; a target that can do
+    /// both in one trip (a login made with its password) does.
+    async fn grant_with_credentials(&self, params: &ActionParams, valid_until: Timestamp) -> Result<Credentials, IntegrationError> {
+        self.grant_access(params, valid_until).await?;
+        self.create_credentials(params).await
+    }
     async fn reset_credentials(&self, params: &ActionParams) -> Result<Credentials, IntegrationError>;
     async fn delete_credentials(&self, params: &ActionParams) -> Result<(), IntegrationError>;
     /// Revocation when `user_cleanup_days` is set: the login stays, disabled

@@ -124,6 +124,10 @@ pub struct RequestView {
     /// An extension waiting for approval: until when, asked by whom.
     #[serde(default)]
     pub extension_asked: Option<ExtensionAskedView>,
+    /// The credentials, shown this once: only in the answer to a request
+    /// made with `credentials=true` and granted within its wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -23,7 +23,7 @@ async fn own_active(st: &AppState, who: &User, id: &str) -> Result<RequestRow, A
     Ok(r)
 }
 
-fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> CredentialsView {
+pub fn view(st: &AppState, r: &RequestRow, c: sesame_proto::Credentials) -> CredentialsView {
     let access_details = st.integration(&r.integration).and_then(|i| i.descriptor().settings.custom_access_details.clone());
     CredentialsView { request_id: r.id.clone(), credentials: c, access_details }
 }

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use sesame_core::approval::{self, ApprovalRefusal};
 use sesame_core::flow::{Miss, Refusal};
 use sesame_core::lifecycle::{self, Event, Step, TransitionError};
-use sesame_core::{decide, AuditAction, AuditDraft, Decision, RequestDraft, RequestStatus, Timestamp, User};
+use sesame_core::{decide, AuditAction, AuditDraft, Decision, Outcome, RequestDraft, RequestStatus, Timestamp, User};
 use sesame_proto::{CreateRequest, ErrorCode};
 use sesame_store::{NewJob, NewRequest, RequestRow};
 use serde_json::json;
@@ -291,8 +291,27 @@ pub fn requested_resource(f: &sesame_store::StoredResource) -> sesame_core::flow
 }
 
 pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
+    Ok(create_showing(st, who, body, false).await?.0)
+}
+
+/// Credentials asked for with the request, handed over by the grant job
+/// that makes them (never stored) once the request is Active: none if the
+/// grant fails, or the request moved on meanwhile.
+pub type Handover = tokio::sync::oneshot::Receiver<sesame_proto::Credentials>;
+
+/// [`create`]; with `show`, a request granted at once also makes its
+/// credentials in the grant, for the requester, who must be the grantee.
+/// They are marked shown and audited in the commit that stores the request
+/// (so on the disk before they exist), and handed over once Active.
+pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, show: bool) -> Result<(RequestRow, Option<Handover>), ApiError> {
     let now = clock::now();
     let Plan { status, flow, approvers, parts, duration, username: rule, grantee } = plan(st, who, body, now).await?;
+    if show && grantee.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "credentials go to the grantee, not to whoever asked for them: ask without credentials=true, and the grantee runs `sesame access use`",
+        ));
+    }
     let id = new_request_id();
     let username = username_for(&rule, grantee.as_ref().unwrap_or(who), &id);
     let opening = lifecycle::open(start_for(st, &flow, status == RequestStatus::Granting, duration), now);
@@ -327,14 +346,27 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
             "flow": flow, "approvers": approvers, "approval_parts": parts,
         }),
     );
+    let mut handover = None;
     if jobs.iter().any(|j| j.run_at <= now) {
         // Granting at once: claimed in the same commit and run here, as the
         // worker would run it (no hand-off, no second commit for the claim).
         let owner = format!("api-{}", std::process::id());
-        for job in st.store.insert_request_claiming(&new, &jobs, audit, now, &owner, st.settings.worker.lease_ms()).await? {
+        let shown = show.then(|| AuditDraft::new(&who.email, AuditAction::CredentialsCreate, Some(&id), Outcome::Ok, json!({"username": new.username, "with_grant": true})));
+        let mut row = new.stored_at(now);
+        if shown.is_some() {
+            (row.credentials_shown_at, row.credentials_created_at) = (Some(now), Some(now));
+        }
+        let claimed = st.store.insert_request_claiming(&new, &jobs, audit, now, sesame_store::Lease { owner: &owner, ms: st.settings.worker.lease_ms() }, shown).await?;
+        tracing::debug!(request = %id, "stored, grant claimed");
+        for job in claimed {
+            let hand = (show && job.kind == sesame_core::JobKind::Grant).then(|| {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                handover = Some(rx);
+                tx
+            });
             // The row is the one just committed: the job need not read it back.
-            let (st, row) = (st.clone(), new.stored_at(now));
-            tokio::spawn(async move { crate::worker::run_claimed_on(&st, job, row).await });
+            let (st, row) = (st.clone(), row.clone());
+            tokio::spawn(async move { crate::worker::run_claimed_on(&st, job, row, hand).await });
         }
     } else {
         st.store.insert_request(&new, &jobs, audit, now).await?;
@@ -343,7 +375,11 @@ pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<R
     if let Some(at) = jobs.iter().map(|j| j.run_at).filter(|at| *at > now).min() {
         st.job_due_at(at);
     }
-    Ok(new.stored_at(now))
+    let mut row = new.stored_at(now);
+    if handover.is_some() {
+        (row.credentials_shown_at, row.credentials_created_at) = (Some(now), Some(now));
+    }
+    Ok((row, handover))
 }
 
 fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {

@@ -67,29 +67,60 @@ pub async fn run(st: AppState, owner: String) {
 /// Run a job this process holds the lease of (claimed by the worker, or by
 /// the API in the commit that created its request).
 pub async fn run_claimed(st: &AppState, job: Job) {
-    run_logged(st, job, None).await
+    run_logged(st, job, None, None).await
 }
 
 /// [`run_claimed`] for a job whose request's row the caller has just
-/// committed (the API's claim with the insert): it is not read back.
-pub async fn run_claimed_on(st: &AppState, job: Job, row: RequestRow) {
-    run_logged(st, job, Some(row)).await
+/// committed (the API's claim with the insert): it is not read back. With
+/// `hand`, the grant also makes the credentials and hands them over once
+/// the request is Active (see [`crate::requests::create_showing`]).
+pub async fn run_claimed_on(st: &AppState, job: Job, row: RequestRow, hand: Option<Hand>) {
+    run_logged(st, job, Some(row), hand).await
 }
 
-async fn run_logged(st: &AppState, job: Job, known: Option<RequestRow>) {
+/// Where a grant's credentials go when its requester asked for them with it.
+pub type Hand = tokio::sync::oneshot::Sender<sesame_proto::Credentials>;
+
+async fn run_logged(st: &AppState, job: Job, known: Option<RequestRow>, hand: Option<Hand>) {
     let id = job.id.clone();
-    if let Err(e) = run_job(st, job, known).await {
+    if let Err(e) = run_job(st, job, known, hand).await {
         tracing::error!(job = %id, error = %e, "job bookkeeping failed; the lease will expire and it will run again");
     }
 }
 
-async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>) -> Result<(), sesame_store::StoreError> {
+async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>, hand: Option<Hand>) -> Result<(), sesame_store::StoreError> {
+    let Some(hand) = hand else { return run_job_on(st, job, known, None).await.map(|_| ()) };
+    let request = job.request_id.clone();
+    let mut made = None;
+    let settled = run_job_on(st, job, known, Some(&mut made)).await;
+    // Shown only if the request is now Active and its requester still waits.
+    let why = match (&settled, made) {
+        (Ok(Some(RequestStatus::Active)), Some(c)) => match hand.send(c) {
+            Ok(()) => return settled.map(|_| ()),
+            Err(_) => "the requester stopped waiting before the grant was done",
+        },
+        (_, Some(_)) => "the request moved on while it was being granted",
+        (_, None) => "the grant did not make them",
+    };
+    // Never shown: the mark goes, so `access use` makes new ones.
+    let now = clock::now();
+    st.store.clear_credentials_shown(&request, None).await?;
+    let detail = serde_json::json!({ "error": format!("the credentials asked for with the request were not shown: {why}") });
+    let audit = sesame_core::AuditDraft::new(lifecycle::SYSTEM, sesame_core::AuditAction::CredentialsFailed, Some(&request), sesame_core::Outcome::Error, detail);
+    st.store.append_audit(audit, now).await?;
+    settled.map(|_| ())
+}
+
+/// Run one job; `made` (a grant's credentials asked for with the request)
+/// is filled when the grant made them. Returns the status the job moved its
+/// request to, if it moved it.
+async fn run_job_on(st: &AppState, job: Job, known: Option<RequestRow>, made: Option<&mut Option<sesame_proto::Credentials>>) -> Result<Option<RequestStatus>, sesame_store::StoreError> {
     let now = clock::now();
     let row = match known.filter(|r| r.id == job.request_id) {
         Some(r) => r,
         None => match st.store.get_request(&job.request_id).await? {
             Some(r) => r,
-            None => return st.store.finish_job(&job.id, now).await,
+            None => return st.store.finish_job(&job.id, now).await.map(|()| None),
         },
     };
     let w = &st.settings.worker;
@@ -109,26 +140,26 @@ async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>) -> Result<(
             JobKind::Extend => Event::ExtendDue,
             JobKind::Cleanup => break,
             JobKind::Expire => Event::ExpireDue,
-            JobKind::Escalate => return escalate(st, &job, &row, now).await,
+            JobKind::Escalate => return escalate(st, &job, &row, now).await.map(|()| None),
         };
         match lifecycle::step(&r, event, now) {
             Ok(Step::Act) => break,
             Ok(Step::Change(t)) => {
                 if st.store.apply(&t, now).await?.is_err() {
                     // Someone else moved it meanwhile: look again soon.
-                    return st.store.defer_job(&job.id, now).await;
+                    return st.store.defer_job(&job.id, now).await.map(|()| None);
                 }
                 st.changed(&r.id);
                 if t.to != RequestStatus::Revoking || job.kind != JobKind::Revoke {
                     st.wake_worker.notify_one();
-                    return Ok(());
+                    return Ok(Some(t.to));
                 }
                 r.status = t.to;
             }
             Ok(other) => return execute(st, &job, &r, other, now).await,
             Err(e) => {
                 tracing::error!(request = %r.id, error = %e, "job for a request in the wrong status; finishing it");
-                return st.store.finish_job(&job.id, now).await;
+                return st.store.finish_job(&job.id, now).await.map(|()| None);
             }
         }
     }
@@ -145,7 +176,14 @@ async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>) -> Result<(
             // Granting again is idempotent: an extension's re-grant carries
             // the new deadline to the target's backstops.
             let deadline = r.deadline.unwrap_or(now);
-            let res = tokio::time::timeout(timeout, integ.grant_access(&params, deadline)).await.unwrap_or_else(|_| Err(timed_out("grant-access")));
+            tracing::debug!(request = %r.id, "granting");
+            let res = match made {
+                Some(made) if job.kind == JobKind::Grant => tokio::time::timeout(timeout, integ.grant_with_credentials(&params, deadline))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out("grant-access")))
+                    .map(|c| *made = Some(c)),
+                _ => tokio::time::timeout(timeout, integ.grant_access(&params, deadline)).await.unwrap_or_else(|_| Err(timed_out("grant-access"))),
+            };
             res.map(|()| if job.kind == JobKind::Grant { Event::GrantSucceeded } else { Event::ExtendSucceeded })
         }
         JobKind::Revoke => {
@@ -165,8 +203,9 @@ async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>) -> Result<(
             res.map(|()| Event::CleanupSucceeded)
         }
         // The lifecycle never asks an expire job to act.
-        JobKind::Expire | JobKind::Escalate => return st.store.finish_job(&job.id, now).await,
+        JobKind::Expire | JobKind::Escalate => return st.store.finish_job(&job.id, now).await.map(|()| None),
     };
+    tracing::debug!(request = %r.id, ok = result.is_ok(), "action done");
     let event = result.unwrap_or_else(|e| {
         tracing::warn!(request = %r.id, job = job.kind.as_str(), error = %e, "integration action failed");
         Event::ActionFailed { run, error: action_error(&e, e.is_retryable()) }
@@ -248,23 +287,23 @@ fn action_error(e: &IntegrationError, retryable: bool) -> ActionError {
 }
 
 /// Report what the action did and carry out what the lifecycle answers.
-async fn settle(st: &AppState, job: &Job, r: &Request, event: Event) -> Result<(), sesame_store::StoreError> {
+async fn settle(st: &AppState, job: &Job, r: &Request, event: Event) -> Result<Option<RequestStatus>, sesame_store::StoreError> {
     let now = clock::now();
     match lifecycle::step(r, event, now) {
         Ok(s) => execute(st, job, r, s, now).await,
         Err(e) => {
             tracing::error!(request = %r.id, error = %e, "job result for a request in the wrong status; finishing it");
-            st.store.finish_job(&job.id, now).await
+            st.store.finish_job(&job.id, now).await.map(|()| None)
         }
     }
 }
 
-/// Apply one step of a job's request.
-async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp) -> Result<(), sesame_store::StoreError> {
+/// Apply one step of a job's request; the status it moved the request to.
+async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp) -> Result<Option<RequestStatus>, sesame_store::StoreError> {
     match s {
         Step::Change(t) => {
             if st.store.apply(&t, now).await?.is_err() {
-                return st.store.defer_job(&job.id, now).await;
+                return st.store.defer_job(&job.id, now).await.map(|()| None);
             }
             match t.to {
                 RequestStatus::Active => tracing::info!(request = %r.id, username = %r.username, "granted"),
@@ -281,7 +320,7 @@ async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp)
             if t.from == RequestStatus::Granting && matches!(t.to, RequestStatus::Failed | RequestStatus::Revoking) {
                 roll_back_bundle(st, &r.id, now).await?;
             }
-            Ok(())
+            Ok(Some(t.to))
         }
         Step::Retry(retry) => {
             let (failures, at) = (retry.failures, retry.at);
@@ -290,15 +329,15 @@ async fn execute(st: &AppState, job: &Job, r: &Request, s: Step, now: Timestamp)
             }
             st.store.retry_job(&r.id, &retry, now).await?;
             st.changed(&r.id);
-            Ok(())
+            Ok(None)
         }
-        Step::Defer { until } => st.store.defer_job(&job.id, until).await,
+        Step::Defer { until } => st.store.defer_job(&job.id, until).await.map(|()| None),
         Step::Finish { audit: Some(audit), .. } => {
             st.store.finish_job_audited(&job.id, audit, now).await?;
             tracing::info!(request = %r.id, job = job.kind.as_str(), "done");
-            Ok(())
+            Ok(None)
         }
         // People extend a grant, never a job.
-        Step::Finish { audit: None, .. } | Step::Unchanged | Step::Act | Step::Extend(_) => st.store.finish_job(&job.id, now).await,
+        Step::Finish { audit: None, .. } | Step::Unchanged | Step::Act | Step::Extend(_) => st.store.finish_job(&job.id, now).await.map(|()| None),
     }
 }

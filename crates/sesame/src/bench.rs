@@ -249,8 +249,9 @@ fn integration_decl(e: Engine, a: &GrantArgs) -> String {
 
 /// The physical floor: the statements Sesame's integration sends for one
 /// grant and its credentials, straight to the engine from this process (no
-/// API, no store, no worker). Each login is revoked afterwards, untimed.
-async fn floor(e: Engine, t: &Target, a: &GrantArgs) -> anyhow::Result<Vec<f64>> {
+/// API, no store, no worker): made with the grant (`one_call`), or after
+/// it. Each login is revoked afterwards, untimed.
+async fn floor(e: Engine, t: &Target, a: &GrantArgs, one_call: bool) -> anyhow::Result<Vec<f64>> {
     let decl: sesame_integrations::registry::IntegrationDecl = toml::from_str(&integration_decl(e, a))?;
     let integ = sesame_integrations::registry::Registry::new().build(&decl).await?;
     let deadline = sesame_server::clock::now().plus(Duration::from_secs(3600));
@@ -265,8 +266,12 @@ async fn floor(e: Engine, t: &Target, a: &GrantArgs) -> anyhow::Result<Vec<f64>>
             ..Default::default()
         };
         let start = Instant::now();
-        integ.grant_access(&p, deadline).await?;
-        let c = integ.create_credentials(&p).await?;
+        let c = if one_call {
+            integ.grant_with_credentials(&p, deadline).await?
+        } else {
+            integ.grant_access(&p, deadline).await?;
+            integ.create_credentials(&p).await?
+        };
         out.push(start.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(!c.secret.is_empty(), "no credentials from the floor run");
         integ.revoke_access(&p).await?;
@@ -275,15 +280,17 @@ async fn floor(e: Engine, t: &Target, a: &GrantArgs) -> anyhow::Result<Vec<f64>>
 }
 
 /// The store's commits on one grant's path, on a store like the bench's
-/// `serve` (SQLite, `synchronous = FULL`): the request with its jobs and the
-/// grant job's claim (on the disk before the grant), Granting -> Active and
-/// the credentials' shown mark (recorded, not waited for). The reveal's
+/// `serve` (SQLite, `synchronous = FULL`). With the credentials asked for
+/// with the request (`one_call`): the request with its jobs, the grant
+/// job's claim, the shown mark and its audit entry (on the disk before the
+/// grant), then Granting -> Active (recorded, not waited for). Otherwise the
+/// same without the mark, then the reveal's shown mark (recorded); its
 /// audit entry, which waits for the disk, is written while the target makes
 /// the credentials (in the `floor` row's time) and is not counted.
-async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
+async fn store_commits(n: usize, one_call: bool) -> anyhow::Result<Vec<f64>> {
     use sesame_core::lifecycle::{self, Event, Request, Step};
     use sesame_store::{AuditAction, AuditDraft, NewJob, NewRequest, Outcome, Store};
-    let dir = std::env::temp_dir().join(format!("sesame-bench-store-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("sesame-bench-store-{}-{one_call}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Store::connect(&format!("sqlite://{}", dir.join("s.db").display())).await?;
     let mut out = Vec::with_capacity(n);
@@ -313,11 +320,14 @@ async fn store_commits(n: usize) -> anyhow::Result<Vec<f64>> {
         };
         let jobs: Vec<NewJob> = NewJob::scheduled(&id, &opening.schedule);
         let audit = |action| AuditDraft::new("bench@example.com", action, Some(&id), Outcome::Ok, json!({}));
-        store.insert_request_claiming(&new, &jobs, audit(AuditAction::RequestCreate), now, "bench", 180_000).await?;
+        let shown = one_call.then(|| audit(AuditAction::CredentialsCreate));
+        store.insert_request_claiming(&new, &jobs, audit(AuditAction::RequestCreate), now, sesame_store::Lease { owner: "bench", ms: 180_000 }, shown).await?;
         let facts = Request { id: id.clone(), status: opening.status, username: new.username.clone(), duration: Duration::from_secs(3600), deadline: opening.deadline };
         let Ok(Step::Change(t)) = lifecycle::step(&facts, Event::GrantSucceeded, now) else { bail!("the lifecycle did not mark the grant done") };
         store.apply(&t, now).await?.map_err(|s| anyhow::anyhow!("the bench request moved to {s:?}"))?;
-        anyhow::ensure!(store.mark_credentials_shown(&id, now).await?, "the bench's credentials were shown already");
+        if !one_call {
+            anyhow::ensure!(store.mark_credentials_shown(&id, now).await?, "the bench's credentials were shown already");
+        }
         out.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     store.close().await;
@@ -510,9 +520,34 @@ async fn sesame_grant(http: &reqwest::Client, s: &Sesame, t: &Target, duration: 
     Ok(r)
 }
 
+/// One call: the request, granted with its credentials made and shown.
+async fn sesame_grant_showing(http: &reqwest::Client, s: &Sesame, t: &Target) -> anyhow::Result<()> {
+    let r: Value = http
+        .post(format!("{}/api/v1/requests?wait=30s&credentials=true", s.url))
+        .bearer_auth(&s.token)
+        .json(&json!({"integration": t.integration(), "resource_type": "table", "resources": [t.resource()], "permission": "read_only", "duration": "1h"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if r["status"] != "Active" || r["credentials"]["secret"].as_str().is_none_or(str::is_empty) {
+        bail!("sesame grant not active with credentials: {r}");
+    }
+    Ok(())
+}
+
+/// Each path's rows: Sesame's latency, the floor and the store's commits under it.
+struct Path {
+    name: &'static str,
+    sesame: Vec<f64>,
+    floor: Vec<f64>,
+    store: Vec<f64>,
+}
+
 struct Figures {
     engine: &'static str,
-    latency: [(Vec<f64>, &'static str); 5],
+    paths: [Path; 2],
+    peers: [(Vec<f64>, &'static str); 2],
     expiry: [(Vec<f64>, usize); 2],
 }
 
@@ -527,13 +562,21 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
     let durable_bao = Bao::start(&a, true).await?;
     let mut all = Vec::new();
     eprintln!("the store's commits, {} grants ...", a.requests);
-    let commits = store_commits(a.requests).await?;
+    let commits = store_commits(a.requests, true).await?;
+    let commits_2 = store_commits(a.requests, false).await?;
     for (e, t) in a.engines.iter().zip(&targets) {
         bao.configure(t, &a).await?;
         durable_bao.configure(t, &a).await?;
         eprintln!("{}: floor, {} grants straight to the engine ...", t.name(), a.requests);
-        let floor = floor(*e, t, &a).await?;
+        let floor_1 = floor(*e, t, &a, true).await?;
+        let floor_2 = floor(*e, t, &a, false).await?;
         eprintln!("{}: latency, {} sequential grants each ...", t.name(), a.requests);
+        let mut ses_1 = Vec::new();
+        for _ in 0..a.requests {
+            let start = Instant::now();
+            sesame_grant_showing(&http, &sesame, t).await?;
+            ses_1.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
         let mut ses = Vec::new();
         for _ in 0..a.requests {
             let start = Instant::now();
@@ -580,23 +623,34 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         let bao_late = watch_drops(t, &bao_deadlines, t0, a.ttl).await?;
         all.push(Figures {
             engine: t.name(),
-            latency: [(ses, "sesame"), (peer, "openbao"), (durable_peer, "openbao-raft"), (floor, "floor"), (commits.clone(), "store")],
+            paths: [
+                Path { name: "one call", sesame: ses_1, floor: floor_1, store: commits.clone() },
+                Path { name: "two calls", sesame: ses, floor: floor_2, store: commits_2.clone() },
+            ],
+            peers: [(peer, "openbao"), (durable_peer, "openbao-raft")],
             expiry: [ses_late, bao_late],
         });
     }
 
     for f in &all {
         println!("\n{}: grant latency, API request -> usable credentials (n={} sequential)", f.engine, a.requests);
-        println!("{:<12} {:>9} {:>9} {:>9}", "", "p50 ms", "p90 ms", "p99 ms");
-        let mut p50 = HashMap::new();
-        for (v, name) in &f.latency {
-            let v = sorted(v.clone());
-            p50.insert(*name, pct(&v, 0.5));
-            println!("{:<12} {:>9.2} {:>9.2} {:>9.2}", name, pct(&v, 0.5), pct(&v, 0.9), pct(&v, 0.99));
+        println!("{:<24} {:>9} {:>9} {:>9}", "", "p50 ms", "p90 ms", "p99 ms");
+        let row = |name: &str, v: &[f64]| {
+            let v = sorted(v.to_vec());
+            println!("{:<24} {:>9.2} {:>9.2} {:>9.2}", name, pct(&v, 0.5), pct(&v, 0.9), pct(&v, 0.99));
+            pct(&v, 0.5)
+        };
+        for p in &f.paths {
+            // What Sesame adds above the floor: its commits, and the rest
+            // (HTTP, auth, flow decision, job hand-off, worker, wait).
+            let s = row(&format!("sesame, {}", p.name), &p.sesame);
+            let fl = row(&format!("  floor, {}", p.name), &p.floor);
+            let st = row(&format!("  store, {}", p.name), &p.store);
+            println!("{:<24} {:>9.2}   (sesame - floor - store, at p50)", format!("  other, {}", p.name), s - fl - st);
         }
-        // What Sesame adds above the floor: its durable commits, and the rest
-        // (HTTP, auth, flow decision, job hand-off, worker, wait).
-        println!("{:<12} {:>9.2}   (sesame - floor - store, at p50)", "other", p50["sesame"] - p50["floor"] - p50["store"]);
+        for (v, name) in &f.peers {
+            row(name, v);
+        }
         println!("{}: expiry lateness, deadline -> login gone (n={}, {} s grants, polled every {} ms)", f.engine, a.expiring, a.ttl, POLL.as_millis());
         println!("{:<10} {:>9} {:>9} {:>9} {:>10}", "", "p50 s", "p99 s", "max s", "revoked");
         for (name, (v, n)) in ["sesame", "openbao"].iter().zip(&f.expiry) {

@@ -16,39 +16,54 @@ pub struct AuditRow {
 /// Append inside an open transaction. The chain needs one appender at a time:
 /// SQLite has one connection; PostgreSQL takes a transaction-scoped lock.
 pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: &AuditDraft, now: Timestamp) -> Result<()> {
+    append_all_in(tx, engine, &[d], now).await
+}
+
+/// Append `drafts` in order, chained, in one `INSERT` (the chain's head is
+/// read once).
+pub(crate) async fn append_all_in(tx: &mut Transaction<'_, Any>, engine: Engine, drafts: &[&AuditDraft], now: Timestamp) -> Result<()> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
     if engine == Engine::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(73570001)").execute(&mut **tx).await?;
     }
     let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
-    let (seq, prev) = match last {
+    let (mut seq, mut prev) = match last {
         Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
         None => (1, GENESIS.to_owned()),
     };
-    let fields = AuditFields {
-        seq,
-        at_ms: now.0,
-        actor: d.actor.clone(),
-        action: d.action.as_str().to_owned(),
-        request_id: d.request_id.clone(),
-        outcome: d.outcome.as_str().to_owned(),
-        detail: d.detail.to_string(),
-    };
-    let hash = chain_hash(&prev, &fields);
-    sqlx::query(
-        "INSERT INTO audit (seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(fields.seq)
-    .bind(fields.at_ms)
-    .bind(&fields.actor)
-    .bind(&fields.action)
-    .bind(&fields.request_id)
-    .bind(&fields.outcome)
-    .bind(&fields.detail)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
+    let mut rows = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let fields = AuditFields {
+            seq,
+            at_ms: now.0,
+            actor: d.actor.clone(),
+            action: d.action.as_str().to_owned(),
+            request_id: d.request_id.clone(),
+            outcome: d.outcome.as_str().to_owned(),
+            detail: d.detail.to_string(),
+        };
+        let hash = chain_hash(&prev, &fields);
+        rows.push((fields, std::mem::replace(&mut prev, hash.clone()), hash));
+        seq += 1;
+    }
+    let values: Vec<String> = (0..rows.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 9 + 1, i * 9 + 2, i * 9 + 3, i * 9 + 4, i * 9 + 5, i * 9 + 6, i * 9 + 7, i * 9 + 8, i * 9 + 9)).collect();
+    let sql = format!("INSERT INTO audit (seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash) VALUES {}", values.join(", "));
+    let mut q = sqlx::query(&sql);
+    for (fields, prev, hash) in &rows {
+        q = q
+            .bind(fields.seq)
+            .bind(fields.at_ms)
+            .bind(&fields.actor)
+            .bind(&fields.action)
+            .bind(&fields.request_id)
+            .bind(&fields.outcome)
+            .bind(&fields.detail)
+            .bind(prev)
+            .bind(hash);
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -25,7 +25,7 @@ pub use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome};
 pub use inventory::{IntegrationState, IntegrationStatus, StoredResource};
 pub use jobs::{Job, NewJob};
 pub use pool::{Engine, Store};
-pub use requests::{AccessHeld, ExtensionAsked, NewRequest, RequestFilter, RequestRow};
+pub use requests::{AccessHeld, ExtensionAsked, Lease, NewRequest, RequestFilter, RequestRow};
 pub use tokens::{token_id, TokenRow};
 pub use boundaries::BoundaryRow;
 pub use scim::{ScimPut, ScimRow, ScimWrite};

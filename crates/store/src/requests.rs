@@ -324,20 +324,24 @@ async fn move_job_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, kind: JobKind, r
     insert_job_in(tx, &NewJob { kind, request_id: request_id.to_owned(), run_at: at }).await
 }
 
-/// The request, its jobs and its audit entry, inside an open transaction.
+/// The request, its jobs and its audit entries, inside an open
+/// transaction; with `shown`, its credentials marked shown and made at `now`.
+#[allow(clippy::too_many_arguments)]
 async fn insert_request_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     engine: crate::pool::Engine,
     r: &NewRequest,
     jobs: &[NewJob],
-    audit: &AuditDraft,
+    audits: &[&AuditDraft],
     now: Timestamp,
     claim: Option<&Claim<'_>>,
+    shown: bool,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
-         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals, bundle, bundle_request, grantee) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]', $16, $17, $18)",
+         justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals, bundle, bundle_request, grantee, \
+         credentials_shown_at, credentials_created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]', $16, $17, $18, $19, $19)",
     )
     .bind(&r.id)
     .bind(&r.requester)
@@ -357,10 +361,18 @@ async fn insert_request_in(
     .bind(r.bundle.as_ref().map(|(b, _)| b.clone()))
     .bind(r.bundle.as_ref().map(|(_, g)| g.clone()))
     .bind(&r.grantee)
+    .bind(shown.then_some(now.0))
     .execute(&mut **tx)
     .await?;
     insert_jobs_in(tx, jobs, claim).await?;
-    append_in(tx, engine, audit, now).await
+    crate::audit::append_all_in(tx, engine, audits, now).await
+}
+
+/// Who holds a claim, and for how long (ms).
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub ms: i64,
 }
 
 /// Who takes a new request's due jobs in the commit that stores it.
@@ -404,7 +416,7 @@ impl Store {
     /// Record a new request, the jobs it starts with and its audit entry.
     pub async fn insert_request(&self, r: &NewRequest, jobs: &[NewJob], audit: AuditDraft, now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
-        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now, None).await?;
+        insert_request_in(&mut tx, self.engine, r, jobs, &[&audit], now, None, false).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -414,7 +426,7 @@ impl Store {
     pub async fn insert_requests(&self, rs: &[(NewRequest, Vec<NewJob>, AuditDraft)], now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
         for (r, jobs, audit) in rs {
-            insert_request_in(&mut tx, self.engine, r, jobs, audit, now, None).await?;
+            insert_request_in(&mut tx, self.engine, r, jobs, &[audit], now, None, false).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -454,22 +466,27 @@ impl Store {
         self.update_audited(q, &audit, now).await
     }
 
-    /// [`Store::insert_request`], and in the same commit claim for `owner`
-    /// those of its jobs that are due now, as [`Store::claim_jobs`] would:
+    /// [`Store::insert_request`], and in the same commit claim for the
+    /// lease's owner those of its jobs that are due now, as [`Store::claim_jobs`] would:
     /// the process that took the request runs its grant at once, under the
     /// same lease (if it dies, the lease runs out and a worker runs the job).
+    /// With `shown` (its audit entry), the credentials go to the requester
+    /// with the grant: they are marked shown in this commit, on the disk
+    /// before they are made, so they are shown at most once and always
+    /// audited.
     pub async fn insert_request_claiming(
         &self,
         r: &NewRequest,
         jobs: &[NewJob],
         audit: AuditDraft,
         now: Timestamp,
-        owner: &str,
-        lease_ms: i64,
+        lease: Lease<'_>,
+        shown: Option<AuditDraft>,
     ) -> Result<Vec<crate::Job>> {
         let mut tx = self.begin().await?;
-        let claim = Claim { owner, until: now.0 + lease_ms, now };
-        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now, Some(&claim)).await?;
+        let claim = Claim { owner: lease.owner, until: now.0 + lease.ms, now };
+        let audits: Vec<&AuditDraft> = std::iter::once(&audit).chain(shown.as_ref()).collect();
+        insert_request_in(&mut tx, self.engine, r, jobs, &audits, now, Some(&claim), shown.is_some()).await?;
         tx.commit().await?;
         // The jobs are new: those due now were written claimed, as a claim
         // would leave them (first attempt, no failure).

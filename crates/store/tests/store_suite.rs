@@ -5,7 +5,7 @@
 
 use sesame_core::lifecycle::{self, ActionError, Event, JobRun, Request, RetryPolicy, Step, Transition};
 use sesame_core::{AuditAction, AuditDraft, JobKind, Outcome, RequestStatus, Timestamp};
-use sesame_store::{NewJob, NewRequest, RequestFilter, ScimPut, ScimWrite, SignedIn, Store, StoredResource};
+use sesame_store::{Lease, NewJob, NewRequest, RequestFilter, ScimPut, ScimWrite, SignedIn, Store, StoredResource};
 use std::time::Duration;
 
 fn pg_admin_url() -> String {
@@ -505,7 +505,7 @@ async fn a_request_can_be_inserted_with_its_due_jobs_claimed(s: Store) {
         NewJob { kind: JobKind::Grant, request_id: "i1".into(), run_at: Timestamp(10) },
         NewJob { kind: JobKind::Revoke, request_id: "i1".into(), run_at: Timestamp(60_010) },
     ];
-    let claimed = s.insert_request_claiming(&req("i1", RequestStatus::Granting), &jobs, audit(AuditAction::RequestCreate, "i1"), Timestamp(10), "api-1", 30_000).await.unwrap();
+    let claimed = s.insert_request_claiming(&req("i1", RequestStatus::Granting), &jobs, audit(AuditAction::RequestCreate, "i1"), Timestamp(10), Lease { owner: "api-1", ms: 30_000 }, None).await.unwrap();
     assert_eq!(claimed.len(), 1, "only the job due now: {claimed:?}");
     assert_eq!((claimed[0].kind, claimed[0].attempts, claimed[0].failures), (JobKind::Grant, 1, 0));
     assert!(s.job_in_flight(&claimed[0].id, Timestamp(11)).await.unwrap(), "held under its lease");
@@ -518,7 +518,23 @@ async fn a_request_can_be_inserted_with_its_due_jobs_claimed(s: Store) {
     assert_eq!((again[0].id.as_str(), again[0].attempts), (claimed[0].id.as_str(), 2));
     // Nothing due: nothing claimed.
     let later = [NewJob { kind: JobKind::Grant, request_id: "i2".into(), run_at: Timestamp(99) }];
-    assert!(s.insert_request_claiming(&req("i2", RequestStatus::Granting), &later, audit(AuditAction::RequestCreate, "i2"), Timestamp(10), "api-1", 30_000).await.unwrap().is_empty());
+    assert!(s.insert_request_claiming(&req("i2", RequestStatus::Granting), &later, audit(AuditAction::RequestCreate, "i2"), Timestamp(10), Lease { owner: "api-1", ms: 30_000 }, None).await.unwrap().is_empty());
+    // Credentials asked for with the request: marked shown and audited in
+    // the same commit, after the request's own entry, on one chain.
+    let jobs = [NewJob { kind: JobKind::Grant, request_id: "i3".into(), run_at: Timestamp(10) }];
+    let shown = audit(AuditAction::CredentialsCreate, "i3");
+    assert_eq!(s.insert_request_claiming(&req("i3", RequestStatus::Granting), &jobs, audit(AuditAction::RequestCreate, "i3"), Timestamp(10), Lease { owner: "api-1", ms: 30_000 }, Some(shown)).await.unwrap().len(), 1);
+    let r = s.get_request("i3").await.unwrap().unwrap();
+    assert_eq!((r.credentials_shown_at, r.credentials_created_at), (Some(Timestamp(10)), Some(Timestamp(10))));
+    assert!(!s.mark_credentials_shown("i3", Timestamp(11)).await.unwrap(), "shown already: a reveal is refused");
+    let entries = s.list_audit(0, Some("i3"), 10).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.fields.action.as_str()).collect();
+    assert_eq!(actions, ["request.create", "credentials.create"]);
+    let rows = s.list_audit(0, None, 1000).await.unwrap();
+    sesame_core::audit::verify_chain(rows.iter().map(|r| (&r.fields, r.prev_hash.as_str(), r.hash.as_str()))).unwrap();
+    // The grant did not show them: the mark goes, a reveal may make them.
+    s.clear_credentials_shown("i3", None).await.unwrap();
+    assert!(s.mark_credentials_shown("i3", Timestamp(12)).await.unwrap());
 }
 both!(a_request_can_be_inserted_with_its_due_jobs_claimed);
 

@@ -35,16 +35,20 @@ pub async fn moto(free_requests: Option<u32>) -> Moto {
     let bin = venv().join("bin/moto_server");
     assert!(bin.exists(), "{} is missing: run scripts/test (it installs moto), or python3 -m venv {v} && {v}/bin/pip install 'moto[server]' awscli parliament", bin.display(), v = venv().display());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(&bin);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
     if let Some(n) = free_requests {
         cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
     }
-    let m = Moto { child: cmd.spawn().unwrap(), url: format!("http://127.0.0.1:{port}"), port };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+    let mut m = Moto { child: cmd.spawn().unwrap(), url: format!("http://127.0.0.1:{port}"), port };
+    // A fresh venv compiles moto's modules on its first start, which takes
+    // long on a busy machine: wait up to a minute, then say so.
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = m.child.try_wait() {
+            panic!("moto_server exited ({status}) before it listened on port {port}: run {} -p {port} to see why", bin.display());
         }
+        assert!(t0.elapsed() < Duration::from_secs(60), "moto_server did not listen on port {port} within 60 s: is the machine overloaded? run {} -p {port}", bin.display());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -203,6 +203,23 @@ impl Mysql {
     }
 
     async fn set_password(&self, p: &ActionParams) -> Result<Credentials, IntegrationError> {
+        let account = self.account(&p.username)?;
+        match self.cfg.auth_type {
+            AuthType::Password => {
+                let password = crate::random_password();
+                self.alter_user(&format!("ALTER USER {account} IDENTIFIED BY {} ACCOUNT UNLOCK", quote::mysql_literal(&password)?), &p.username).await?;
+                Ok(self.credentials(p, password))
+            }
+            AuthType::Iam => {
+                self.alter_user(&format!("ALTER USER {account} ACCOUNT UNLOCK"), &p.username).await?;
+                Ok(self.credentials(p, String::new()))
+            }
+        }
+    }
+
+    /// What the grantee connects with: `password` (empty with IAM auth,
+    /// where the command asks AWS for a token), host, port, database.
+    fn credentials(&self, p: &ActionParams, password: String) -> Credentials {
         let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
         let port = self.cfg.port.to_string();
         let database = match p.resource_type.as_str() {
@@ -214,37 +231,30 @@ impl Mysql {
             details.insert("database".into(), db.clone());
         }
         let db_arg = database.as_deref().map(|d| format!(" {}", crate::sql::shell_quote(d))).unwrap_or_default();
-        match self.cfg.auth_type {
-            AuthType::Password => {
-                let password = crate::random_password();
-                let sql = format!("ALTER USER {} IDENTIFIED BY {} ACCOUNT UNLOCK", self.account(&p.username)?, quote::mysql_literal(&password)?);
-                self.alter_user(&sql, &p.username).await?;
-                let command = format!(
-                    "MYSQL_PWD={} mysql -h {} -P {port} -u {}{db_arg}",
-                    crate::sql::shell_quote(&password),
-                    crate::sql::shell_quote(&host),
-                    crate::sql::shell_quote(&p.username)
-                );
-                Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
-            }
-            AuthType::Iam => {
-                self.alter_user(&format!("ALTER USER {} ACCOUNT UNLOCK", self.account(&p.username)?), &p.username).await?;
-                let region = self.cfg.region.clone().unwrap_or_default();
-                let command = format!(
-                    "mysql -h {h} -P {port} -u {u} --enable-cleartext-plugin --ssl-mode=REQUIRED \
-                     --password=\"$(aws rds generate-db-auth-token --hostname {h} --port {port} --region {r} --username {u})\"{db_arg}",
-                    h = crate::sql::shell_quote(&host),
-                    u = crate::sql::shell_quote(&p.username),
-                    r = crate::sql::shell_quote(&region)
-                );
-                Ok(Credentials {
-                    username: p.username.clone(),
-                    secret: String::new(),
-                    details,
-                    connect_command: Some(command),
-                })
+        let (h, u) = (crate::sql::shell_quote(&host), crate::sql::shell_quote(&p.username));
+        let command = match self.cfg.auth_type {
+            AuthType::Password => format!("MYSQL_PWD={} mysql -h {h} -P {port} -u {u}{db_arg}", crate::sql::shell_quote(&password)),
+            AuthType::Iam => format!(
+                "mysql -h {h} -P {port} -u {u} --enable-cleartext-plugin --ssl-mode=REQUIRED \
+                 --password=\"$(aws rds generate-db-auth-token --hostname {h} --port {port} --region {r} --username {u})\"{db_arg}",
+                r = crate::sql::shell_quote(self.cfg.region.as_deref().unwrap_or_default())
+            ),
+        };
+        Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) }
+    }
+
+    /// The grant's batch after the login's own statement: Sesame's mark and
+    /// the privileges.
+    fn grant_batch(&self, p: &ActionParams, account: &str, login: String) -> Result<Vec<String>, IntegrationError> {
+        if p.resource_type == "role" {
+            for r in &p.resources {
+                self.cfg.roles.check(r)?;
             }
         }
+        let mut batch = vec![login];
+        batch.extend(self.mark_statements(account)?);
+        batch.extend(grants::grant_statements(p, account)?);
+        Ok(batch)
     }
 }
 
@@ -324,16 +334,34 @@ impl Integration for Mysql {
         // MySQL has no account expiry to use as a backstop; the revoke job
         // and the reconciler are the guarantee.
         let account = self.account(&p.username)?;
-        if p.resource_type == "role" {
-            for r in &p.resources {
-                self.cfg.roles.check(r)?;
+        // One batch, one round trip: the login, Sesame's mark, the grants.
+        let batch = self.grant_batch(p, &account, grants::create_user(&account, self.cfg.auth_type)?)?;
+        self.exec_marking(batch).await
+    }
+
+    async fn grant_with_credentials(&self, p: &ActionParams, valid_until: Timestamp) -> Result<Credentials, IntegrationError> {
+        if self.cfg.auth_type != AuthType::Password {
+            self.grant_access(p, valid_until).await?;
+            return self.create_credentials(p).await;
+        }
+        // The login made with the password shown, in the grant's one batch.
+        // It exists already only if an earlier attempt made it: then the
+        // grant is done again and the password set on its own.
+        let account = self.account(&p.username)?;
+        let password = crate::random_password();
+        let login = format!("CREATE USER {account} IDENTIFIED BY {}", quote::mysql_literal(&password)?);
+        let batch = self.grant_batch(p, &account, login)?;
+        match sqlx::raw_sql(&batch.join(";\n")).execute(&self.pool).await {
+            Ok(_) => Ok(self.credentials(p, password)),
+            Err(e) if errno(&e) == Some(1396) => {
+                self.grant_access(p, valid_until).await?;
+                self.create_credentials(p).await
+            }
+            Err(e) => {
+                self.marker_ready.store(false, std::sync::atomic::Ordering::Relaxed);
+                Err(unavailable(e))
             }
         }
-        // One batch, one round trip: the login, Sesame's mark, the grants.
-        let mut batch = vec![grants::create_user(&account, self.cfg.auth_type)?];
-        batch.extend(self.mark_statements(&account)?);
-        batch.extend(grants::grant_statements(p, &account)?);
-        self.exec_marking(batch).await
     }
 
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {

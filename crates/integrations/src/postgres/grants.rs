@@ -111,9 +111,14 @@ pub fn marker(integration: &str) -> String {
     format!("sesame-managed:{integration}")
 }
 
-pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
+/// Grant `p`; with `verifier` (a SCRAM verifier), the login's password is
+/// set in the same transaction.
+pub(super) async fn grant(pg: &Postgres, p: &ActionParams, valid_until: Timestamp, verifier: Option<&str>) -> Result<(), IntegrationError> {
     let user = quote::ident(&p.username)?;
     let mut login = Some(format!("{};{}", ensure_login(&p.username, valid_until)?, mark(&p.username, &pg.cfg.name)?));
+    if let (Some(v), Some(l)) = (verifier, login.as_mut()) {
+        l.push_str(&format!(";ALTER ROLE {user} WITH PASSWORD {}", quote::literal(v)?));
+    }
     if pg.cfg.auth_type == super::AuthType::Iam {
         let membership = iam_membership(&p.username)?;
         login = login.map(|l| format!("{l};{membership}"));

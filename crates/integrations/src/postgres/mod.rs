@@ -126,9 +126,7 @@ impl Postgres {
         if self.cfg.auth_type == AuthType::Iam {
             return self.iam_credentials(p).await;
         }
-        let password = crate::random_password();
-        // Hashed here: the plaintext never reaches the server or its logs.
-        let verifier = crate::sql::scram::new_verifier(&password, self.cfg.password_hash_iterations);
+        let (password, verifier) = self.new_password();
         let sql = format!("ALTER ROLE {} WITH PASSWORD {}", quote::ident(&p.username)?, quote::literal(&verifier)?);
         let pool = self.pool(None)?;
         let res = sqlx::raw_sql(&sql).execute(&pool).await;
@@ -139,6 +137,19 @@ impl Postgres {
             }
             Err(e) => return Err(unavailable(e)),
         }
+        Ok(self.credentials(p, password))
+    }
+
+    /// A new password and its SCRAM verifier, hashed here: the plaintext
+    /// never reaches the server or its logs.
+    fn new_password(&self) -> (String, String) {
+        let password = crate::random_password();
+        let verifier = crate::sql::scram::new_verifier(&password, self.cfg.password_hash_iterations);
+        (password, verifier)
+    }
+
+    /// What the grantee connects with, password auth.
+    fn credentials(&self, p: &ActionParams, password: String) -> Credentials {
         let database = grants::database_of(p).unwrap_or_else(|| self.cfg.database.clone());
         let host = self.cfg.public_host.clone().unwrap_or_else(|| self.cfg.host.clone());
         let port = self.cfg.port.to_string();
@@ -156,7 +167,7 @@ impl Postgres {
             ("database".to_owned(), database),
             ("sslmode".to_owned(), self.cfg.ssl_mode.as_str().to_owned()),
         ]);
-        Ok(Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) })
+        Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) }
     }
 }
 
@@ -258,7 +269,18 @@ impl Integration for Postgres {
     }
 
     async fn grant_access(&self, p: &ActionParams, valid_until: Timestamp) -> Result<(), IntegrationError> {
-        grants::grant(self, p, valid_until).await
+        grants::grant(self, p, valid_until, None).await
+    }
+
+    async fn grant_with_credentials(&self, p: &ActionParams, valid_until: Timestamp) -> Result<Credentials, IntegrationError> {
+        if self.cfg.auth_type == AuthType::Iam {
+            grants::grant(self, p, valid_until, None).await?;
+            return self.iam_credentials(p).await;
+        }
+        // The password is set in the grant's first transaction.
+        let (password, verifier) = self.new_password();
+        grants::grant(self, p, valid_until, Some(&verifier)).await?;
+        Ok(self.credentials(p, password))
     }
 
     async fn revoke_access(&self, p: &ActionParams) -> Result<(), IntegrationError> {

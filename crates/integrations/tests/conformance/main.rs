@@ -82,6 +82,24 @@ async fn suite(t: Target) {
     t.exec(&mut conn, &t.select(&t.hostile_table)).await.expect("SELECT on the hostile table");
     drop(conn);
     i.revoke_access(&p2).await.unwrap();
+
+    // grant-with-credentials: the login is made with the password it shows,
+    // in the grant; again (an earlier attempt made the login), a new one.
+    let user4 = format!("{}d_g4", t.prefix);
+    let p4 = params(&t, &user4, "table", &t.hostile_table, "read_only");
+    let c = i.grant_with_credentials(&p4, UNTIL).await.unwrap();
+    assert!(c.connect_command.as_deref().unwrap_or_default().contains(&user4));
+    let mut conn = t.login(&user4, &c.secret).await.expect("the grantee logs in with what the grant made");
+    t.exec(&mut conn, &t.select(&t.hostile_table)).await.expect("read_only may SELECT");
+    assert!(t.exec(&mut conn, &t.insert(&t.hostile_table)).await.is_err(), "{}: read_only must not INSERT", t.name);
+    assert!(t.exec(&mut conn, &t.select(&t.other_table)).await.is_err(), "{}: other tables are denied", t.name);
+    drop(conn);
+    assert_eq!(i.list_managed_users().await.unwrap(), vec![user4.clone()], "{}: marked as Sesame's", t.name);
+    let again = i.grant_with_credentials(&p4, UNTIL).await.unwrap();
+    assert!(t.password_works(&user4, &again.secret).await, "{}: the second grant's password", t.name);
+    assert!(!t.password_works(&user4, &c.secret).await, "{}: the first password still works", t.name);
+    i.revoke_access(&p4).await.unwrap();
+    assert!(t.login(&user4, &again.secret).await.is_err(), "{}: login after revoke", t.name);
     assert!(t.canary_intact().await, "{}: a hostile name escaped its quotes", t.name);
 
     // User cleanup: disable keeps the login but it can do nothing; delete removes it.

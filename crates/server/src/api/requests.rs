@@ -22,25 +22,51 @@ pub(super) fn wait_of(q: &WaitQuery) -> Result<Option<Duration>, ApiError> {
     q.wait.as_deref().map(svc::parse_duration).transpose().map(|d| d.map(|d| d.min(Duration::from_secs(300))))
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Wait this long (e.g. `30s`) for a granted request to become Active.
+    pub wait: Option<String>,
+    /// Make the credentials with the grant and show them, once, in the
+    /// answer (as `sesame access use` would), when the request is granted
+    /// at once and becomes Active within `wait` (30 s unless given). For
+    /// the requester's own access only.
+    pub credentials: Option<bool>,
+}
+
 /// Ask for access.
-#[utoipa::path(post, path = "/api/v1/requests", request_body = CreateRequest, params(WaitQuery),
+#[utoipa::path(post, path = "/api/v1/requests", request_body = CreateRequest, params(CreateQuery),
     responses((status = 201, body = RequestView), (status = 422, body = sesame_proto::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     Caller(who): Caller,
-    ApiQuery(q): ApiQuery<WaitQuery>,
+    ApiQuery(q): ApiQuery<CreateQuery>,
     ApiJson(body): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
-    let wait = wait_of(&q)?;
+    let show = q.credentials.unwrap_or(false);
+    let wait = wait_of(&WaitQuery { wait: q.wait })?.or(show.then_some(Duration::from_secs(30)));
     let body = svc::normalize(body)?;
     // Listening before the grant starts, so its change is never missed and
     // the row just stored need not be read again.
     let changes = wait.map(|_| st.changes.subscribe());
-    let mut r = svc::create(&st, &who, &body).await?;
-    if let (Some(w), Some(changes)) = (wait, changes) {
-        r = svc::wait_settled_from(&st, r, changes, w).await?;
+    let (mut r, handover) = svc::create_showing(&st, &who, &body, show).await?;
+    let Some(w) = wait else { return Ok((StatusCode::CREATED, Json(views::request(&r)))) };
+    let until = tokio::time::Instant::now() + w;
+    // Handed over once the request is Active (dropped otherwise): then the
+    // row is the one stored, with its new status, and is not read again.
+    let credentials = match handover {
+        Some(rx) => tokio::time::timeout_at(until, rx).await.ok().and_then(Result::ok),
+        None => None,
+    };
+    tracing::debug!(request = %r.id, handed = credentials.is_some(), "answering");
+    match (&credentials, changes) {
+        (Some(_), _) => r.status = sesame_core::RequestStatus::Active,
+        (None, Some(changes)) => r = svc::wait_settled_from(&st, r, changes, until.saturating_duration_since(tokio::time::Instant::now())).await?,
+        (None, None) => {}
     }
-    Ok((StatusCode::CREATED, Json(views::request(&r))))
+    let mut view = views::request(&r);
+    view.credentials = credentials.map(|c| crate::credentials::view(&st, &r, c));
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Check a request without submitting it: the same validation, guardrails and

@@ -45,6 +45,7 @@ pub fn request(r: &RequestRow) -> RequestView {
             reason: e.reason.clone(),
             approvals: e.approvals.clone(),
         }),
+        credentials: None,
     }
 }
 

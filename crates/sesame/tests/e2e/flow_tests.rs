@@ -364,6 +364,14 @@ grant_duration_in_min = 60
     assert!(code != 0 && err.contains("no_matching_flow") && err.contains("does not let you ask for `outsider@example.com`"), "{err}");
     let (code, _, err) = ask(&lead, "nobody@example.com");
     assert!(code != 0 && err.contains("not_found") && err.contains("nobody named"), "{err}");
+    // Credentials with the request go to its grantee only: asked for by
+    // someone else, refused before anything is made.
+    let body = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": [orders], "permission": "read_write", "duration": "30m", "grantee": "report@example.com"});
+    let resp = reqwest::Client::new().post(format!("{}/api/v1/requests?credentials=true", h.url)).bearer_auth(&lead).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::BAD_REQUEST);
+    let e: Value = resp.json().await.unwrap();
+    assert!(e["code"] == "bad_request" && e["message"].as_str().unwrap().contains("sesame access use"), "{e}");
+    assert!(h.cli(&lead, &["requests", "list"]).as_array().unwrap().is_empty(), "nothing was made");
     let (code, out, err) = ask(&lead, "report@example.com");
     assert_eq!(code, 0, "{err}");
     let r: Value = serde_json::from_str(&out).unwrap();

@@ -7,6 +7,19 @@ use std::time::Duration;
 const SETUP: &str = "CREATE TABLE public.orders (id int PRIMARY KEY, item text); INSERT INTO public.orders VALUES (1, 'apple');
 CREATE TABLE public.payroll (id int, salary int); INSERT INTO public.payroll VALUES (1, 100);";
 
+/// Log in as `user` and prove read_only on orders: SELECT works, INSERT and
+/// other tables are denied. The session stays open.
+async fn reads_orders_only(h: &Harness, user: &str, password: &str) -> sqlx::PgConnection {
+    let mut conn = h.login(user, password).await.expect("the grantee logs in with the credentials shown");
+    let item: String = sqlx::query_scalar("SELECT item FROM public.orders WHERE id = 1").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(item, "apple");
+    let insert = sqlx::query("INSERT INTO public.orders VALUES (2, 'pear')").execute(&mut conn).await;
+    assert!(insert.unwrap_err().to_string().contains("permission denied"), "read_only must not INSERT");
+    let other = sqlx::query("SELECT * FROM public.payroll").execute(&mut conn).await;
+    assert!(other.unwrap_err().to_string().contains("permission denied"), "other tables are denied");
+    conn
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn automatic_flow_grants_exactly_select_and_revoke_ends_it() {
     let h = Harness::start(SETUP, Opts::default()).await;
@@ -43,13 +56,7 @@ async fn automatic_flow_grants_exactly_select_and_revoke_ends_it() {
     // Shown once.
     h.cli_err(&dev, &["access", "use", &id], "credentials_already_shown");
 
-    let mut conn = h.login(&user, &password).await.expect("the granted user can log in");
-    let item: String = sqlx::query_scalar("SELECT item FROM public.orders WHERE id = 1").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(item, "apple");
-    let insert = sqlx::query("INSERT INTO public.orders VALUES (2, 'pear')").execute(&mut conn).await;
-    assert!(insert.unwrap_err().to_string().contains("permission denied"), "read_only must not INSERT");
-    let other = sqlx::query("SELECT * FROM public.payroll").execute(&mut conn).await;
-    assert!(other.unwrap_err().to_string().contains("permission denied"), "other tables are denied");
+    let mut conn = reads_orders_only(&h, &user, &password).await;
 
     // Revoke: the live session is terminated and the login is gone.
     let r = h.cli(&dev, &["requests", "revoke", &id, "--reason", "done", "--wait"]);
@@ -344,5 +351,88 @@ async fn credentials_are_rotated_and_shown_once_more() {
     assert_ne!(first, second);
     assert!(h.password_matches(&user, &second).await, "the shown password is the current one");
     h.cli_err(&dev, &["access", "use", &id], "credentials_already_shown");
+    h.finish().await;
+}
+
+/// `--use` (`credentials=true`): the credentials are made with the grant
+/// and come in the answer to the request, once; a request that waits for
+/// an approver gets them when it is granted.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_come_with_the_grant_in_one_call_and_only_once() {
+    let h = Harness::start(SETUP, Opts::default()).await;
+    let admin = h.token("admin@example.com");
+    let dev = h.token("dev@example.com");
+    let lead = h.token("lead@example.com");
+    h.sync(&admin);
+    let orders = join(&[&h.db, "public", "orders"]);
+
+    let r = h.request(&dev, "table", &orders, "read_only", "1h", &["--use"]);
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    assert_eq!(r["credentials_shown"], true, "{r}");
+    let (id, user) = (s(&r, "id"), s(&r, "username"));
+    let creds = &r["credentials"];
+    assert_eq!((s(creds, "request_id"), s(creds, "username")), (id.clone(), user.clone()), "{r}");
+    let password = s(creds, "secret");
+    assert_eq!(password.len(), 32);
+    assert!(h.password_matches(&user, &password).await, "the shown password is the login's password");
+    assert!(s(creds, "connect_command").contains(&user));
+    drop(reads_orders_only(&h, &user, &password).await);
+    // Shown once: the reveal refuses, and nobody else sees them again.
+    h.cli_err(&dev, &["access", "use", &id], "credentials_already_shown");
+    assert!(h.cli(&dev, &["requests", "show", &id]).get("credentials").is_none(), "a request's view never carries them again");
+
+    // Audited on the disk before they were made: the entry comes before the grant's.
+    let audit = h.cli(&admin, &["audit", "--request", &id]);
+    let entries = audit.as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["request.create", "credentials.create", "grant.done"], "{audit}");
+    assert_eq!(entries[1]["detail"]["with_grant"], true, "{audit}");
+    assert!(!audit.to_string().contains(&password));
+
+    let r = h.cli(&dev, &["requests", "revoke", &id, "--wait"]);
+    assert_eq!(s(&r, "status"), "Revoked", "{r}");
+    assert!(h.login(&user, &password).await.is_err(), "login after revoke must fail");
+
+    // Waiting for an approver: the answer has no credentials; once approved
+    // the CLI's `--use` makes them as `access use` would.
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": [orders], "permission": "read_write", "duration": "30m", "justification": "fix"});
+    let p: serde_json::Value =
+        http.post(format!("{}/api/v1/requests?credentials=true&wait=1s", h.url)).bearer_auth(&dev).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!((s(&p, "status").as_str(), p["credentials_shown"].as_bool()), ("Pending", Some(false)), "{p}");
+    assert!(p.get("credentials").is_none(), "{p}");
+    h.cli(&lead, &["requests", "approve", &s(&p, "id")]);
+    let creds = h.cli(&dev, &["access", "use", &s(&p, "id")]);
+    let mut conn = h.login(&s(&p, "username"), &s(&creds, "secret")).await.expect("the approved grantee logs in");
+    sqlx::query("INSERT INTO public.orders VALUES (3, 'plum')").execute(&mut conn).await.unwrap();
+    drop(conn);
+
+    // The CLI's `--use` on a request an approver grants later.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let asked = {
+        let args: Vec<String> = ["requests", "create", "--integration", "local-pg", "--resource-type", "table", "--resources", &orders, "--permission", "read_write", "--duration", "30m", "--justification", "fix", "--use"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let (url, dev) = (h.url.clone(), dev.clone());
+        std::thread::spawn(move || {
+            let out = std::process::Command::new(crate::harness::BIN).args(&args).arg("--json").env("SESAME_URL", url).env("SESAME_TOKEN", dev).output().unwrap();
+            tx.send(out).unwrap();
+        })
+    };
+    h.wait_until("the request to wait for its approver", Duration::from_secs(20), || async {
+        h.cli(&lead, &["requests", "list", "--scope", "to-approve"]).as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let pending = h.cli(&lead, &["requests", "list", "--scope", "to-approve"]);
+    h.cli(&lead, &["requests", "approve", &s(&pending[0], "id")]);
+    asked.join().unwrap();
+    let out = rx.recv().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s(&r, "status"), "Active", "{r}");
+    let conn = h.login(&s(&r, "username"), &s(&r["credentials"], "secret")).await;
+    assert!(conn.is_ok(), "`--use` after an approval shows working credentials: {r}");
+    drop(conn);
     h.finish().await;
 }

@@ -72,54 +72,59 @@ async fn sigkill_then_restart_revokes_overdue_grants_and_orphans() {
 /// A TCP proxy in front of PostgreSQL that can be cut and restored.
 struct Proxy {
     port: u16,
-    up: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+    /// Every connection made through it, so a cut ends them at once
+    /// (`None` once cut: a connection accepted meanwhile ends at once too).
+    conns: Arc<std::sync::Mutex<Option<Vec<tokio::task::AbortHandle>>>>,
 }
 
 impl Proxy {
     async fn start(port: u16) -> Proxy {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let flag = up.clone();
+        let conns = Arc::new(std::sync::Mutex::new(Some(Vec::new())));
+        let held = conns.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else { return };
-                let flag = flag.clone();
-                tokio::spawn(async move {
+                let conn = tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect((pg_host().as_str(), pg_port())).await else { return };
-                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-                    tokio::pin!(copy);
-                    loop {
-                        tokio::select! {
-                            _ = &mut copy => return,
-                            _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                                if !flag.load(Ordering::SeqCst) { return; }
-                            }
-                        }
-                    }
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 });
+                match held.lock().unwrap().as_mut() {
+                    Some(live) => live.push(conn.abort_handle()),
+                    None => conn.abort(),
+                }
             }
         });
-        Proxy { port, up, task }
+        Proxy { port, task, conns }
     }
 
-    /// Close the port and cut every connection through it.
+    /// Close the port and cut every connection through it, now.
     fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
         self.task.abort();
+        for c in self.conns.lock().unwrap().take().unwrap_or_default() {
+            c.abort();
+        }
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn revocation_retries_while_the_target_is_down() {
+/// A harness whose PostgreSQL is reached through a proxy that can be cut:
+/// the proxy, the harness, admin's and dev's tokens, and the orders table.
+async fn behind_proxy() -> (Proxy, Harness, String, String, String) {
     let proxy = Proxy::start(0).await;
-    let port = proxy.port;
-    let h = Harness::start(SETUP, Opts { target_port: port, ..Default::default() }).await;
+    let h = Harness::start(SETUP, Opts { target_port: proxy.port, ..Default::default() }).await;
     let admin = h.token("admin@example.com");
     let dev = h.token("dev@example.com");
     h.sync(&admin);
     let orders = join(&[&h.db, "public", "orders"]);
+    (proxy, h, admin, dev, orders)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revocation_retries_while_the_target_is_down() {
+    let (proxy, h, admin, dev, orders) = behind_proxy().await;
+    let port = proxy.port;
     let r = h.request(&dev, "table", &orders, "read_only", "3s", &["--wait"]);
     assert_eq!(s(&r, "status"), "Active");
     let id = s(&r, "id");
@@ -149,6 +154,44 @@ async fn revocation_retries_while_the_target_is_down() {
     })
     .await;
     assert!(!h.role_exists(&user).await);
+    h.finish().await;
+}
+
+/// Credentials asked for with a request whose grant cannot reach the
+/// target: the answer carries none, the mark made before the grant is
+/// taken back (audited), and once the retried grant lands `access use`
+/// makes working ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_asked_with_a_grant_that_fails_are_made_later() {
+    let (proxy, h, admin, dev, orders) = behind_proxy().await;
+    let port = proxy.port;
+    proxy.cut();
+    let body = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": [orders], "permission": "read_only", "duration": "1h", "justification": "e2e"});
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/requests?credentials=true&wait=2s", h.url))
+        .bearer_auth(&dev)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((s(&r, "status").as_str(), r["credentials_shown"].as_bool()), ("Granting", Some(false)), "{r}");
+    assert!(r.get("credentials").is_none(), "{r}");
+    let id = s(&r, "id");
+    let audit = h.cli(&admin, &["audit", "--request", &id]).to_string();
+    assert!(audit.contains("credentials.failed") && audit.contains("were not shown"), "{audit}");
+    h.cli_err(&dev, &["access", "use", &id], "invalid_state");
+
+    let _proxy2 = Proxy::start(port).await;
+    h.wait_until("the retried grant to land once the target is back", Duration::from_secs(30), || async {
+        s(&h.cli(&dev, &["requests", "show", &id]), "status") == "Active"
+    })
+    .await;
+    let creds = h.cli(&dev, &["access", "use", &id]);
+    let user = s(&r, "username");
+    assert!(h.password_matches(&user, &s(&creds, "secret")).await, "the password made after the retry is the login's");
     h.finish().await;
 }
 
