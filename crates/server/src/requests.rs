@@ -346,13 +346,14 @@ pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, sho
             "flow": flow, "approvers": approvers, "approval_parts": parts,
         }),
     );
+    // The row as stored, so nobody need read it back.
+    let mut row = new.stored_at(now);
     let mut handover = None;
     if jobs.iter().any(|j| j.run_at <= now) {
         // Granting at once: claimed in the same commit and run here, as the
         // worker would run it (no hand-off, no second commit for the claim).
         let owner = format!("api-{}", std::process::id());
         let shown = show.then(|| AuditDraft::new(&who.email, AuditAction::CredentialsCreate, Some(&id), Outcome::Ok, json!({"username": new.username, "with_grant": true})));
-        let mut row = new.stored_at(now);
         if shown.is_some() {
             (row.credentials_shown_at, row.credentials_created_at) = (Some(now), Some(now));
         }
@@ -364,7 +365,6 @@ pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, sho
                 handover = Some(rx);
                 tx
             });
-            // The row is the one just committed: the job need not read it back.
             let (st, row) = (st.clone(), row.clone());
             tokio::spawn(async move { crate::worker::run_claimed_on(&st, job, row, hand).await });
         }
@@ -374,10 +374,6 @@ pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, sho
     // The revoke at the deadline is the worker's.
     if let Some(at) = jobs.iter().map(|j| j.run_at).filter(|at| *at > now).min() {
         st.job_due_at(at);
-    }
-    let mut row = new.stored_at(now);
-    if handover.is_some() {
-        (row.credentials_shown_at, row.credentials_created_at) = (Some(now), Some(now));
     }
     Ok((row, handover))
 }

@@ -388,6 +388,8 @@ async fn credentials_come_with_the_grant_in_one_call_and_only_once() {
     assert_eq!(actions, ["request.create", "credentials.create", "grant.done"], "{audit}");
     assert_eq!(entries[1]["detail"]["with_grant"], true, "{audit}");
     assert!(!audit.to_string().contains(&password));
+    let hay = [std::fs::read(h.dir.join("sesame.db")).unwrap(), std::fs::read(h.dir.join("sesame.db-wal")).unwrap_or_default(), std::fs::read(h.dir.join("server.log")).unwrap()].concat();
+    assert!(!hay.windows(password.len()).any(|w| w == password.as_bytes()), "the password reached the store or the server's log");
 
     let r = h.cli(&dev, &["requests", "revoke", &id, "--wait"]);
     assert_eq!(s(&r, "status"), "Revoked", "{r}");
