@@ -526,35 +526,21 @@ impl Bao {
     }
 }
 
-async fn sesame_grant(http: &reqwest::Client, s: &Sesame, t: &Target, duration: &str) -> anyhow::Result<Value> {
+/// One request, granted Active; with `credentials`, made with them and
+/// answered with them (one call).
+async fn sesame_grant(http: &reqwest::Client, s: &Sesame, t: &Target, duration: &str, credentials: bool) -> anyhow::Result<Value> {
     let r: Value = http
-        .post(format!("{}/api/v1/requests?wait=30s", s.url))
+        .post(format!("{}/api/v1/requests?wait=30s&credentials={credentials}", s.url))
         .bearer_auth(&s.token)
         .json(&json!({"integration": t.integration(), "resource_type": "table", "resources": [t.resource()], "permission": "read_only", "duration": duration}))
         .send()
         .await?
         .json()
         .await?;
-    if r["status"] != "Active" {
-        bail!("sesame grant not active: {r}");
+    if r["status"] != "Active" || (credentials && r["credentials"]["secret"].as_str().is_none_or(str::is_empty)) {
+        bail!("sesame grant not active{}: {r}", if credentials { " with credentials" } else { "" });
     }
     Ok(r)
-}
-
-/// One call: the request, granted with its credentials made and shown.
-async fn sesame_grant_showing(http: &reqwest::Client, s: &Sesame, t: &Target) -> anyhow::Result<()> {
-    let r: Value = http
-        .post(format!("{}/api/v1/requests?wait=30s&credentials=true", s.url))
-        .bearer_auth(&s.token)
-        .json(&json!({"integration": t.integration(), "resource_type": "table", "resources": [t.resource()], "permission": "read_only", "duration": "1h"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    if r["status"] != "Active" || r["credentials"]["secret"].as_str().is_none_or(str::is_empty) {
-        bail!("sesame grant not active with credentials: {r}");
-    }
-    Ok(())
 }
 
 /// Each path's rows: Sesame's latency, the floor and the store's commits under it.
@@ -599,10 +585,10 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
             floor_1.push(floor.one(t, true).await?);
             floor_2.push(floor.one(t, false).await?);
             let start = Instant::now();
-            sesame_grant_showing(&http, &sesame, t).await?;
+            sesame_grant(&http, &sesame, t, "1h", true).await?;
             ses_1.push(ms(start));
             let start = Instant::now();
-            let r = sesame_grant(&http, &sesame, t, "1h").await?;
+            let r = sesame_grant(&http, &sesame, t, "1h", false).await?;
             let id = r["id"].as_str().context("no id")?;
             let c: Value = http.post(format!("{}/api/v1/access/{id}/credentials", sesame.url)).bearer_auth(&sesame.token).send().await?.json().await?;
             if c["secret"].as_str().is_none() {
@@ -623,7 +609,7 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         let epoch_at_t0 = sesame_server::clock::now().millis();
         let mut deadlines: HashMap<String, f64> = HashMap::new();
         for _ in 0..a.expiring {
-            let r = sesame_grant(&http, &sesame, t, &format!("{}s", a.ttl)).await?;
+            let r = sesame_grant(&http, &sesame, t, &format!("{}s", a.ttl), false).await?;
             let user = r["username"].as_str().context("no username")?.to_owned();
             let deadline = chrono::DateTime::parse_from_rfc3339(r["deadline"].as_str().context("no deadline")?)?;
             deadlines.insert(user, (deadline.timestamp_millis() - epoch_at_t0) as f64 / 1000.0);
