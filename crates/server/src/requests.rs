@@ -306,6 +306,7 @@ pub type Handover = tokio::sync::oneshot::Receiver<sesame_proto::Credentials>;
 pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, show: bool) -> Result<(RequestRow, Option<Handover>), ApiError> {
     let now = clock::now();
     let Plan { status, flow, approvers, parts, duration, username: rule, grantee } = plan(st, who, body, now).await?;
+    tracing::debug!(flow = %flow, "planned");
     if show && grantee.is_some() {
         return Err(ApiError::new(
             ErrorCode::BadRequest,

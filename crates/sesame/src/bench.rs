@@ -362,7 +362,8 @@ fn spawn_serve(exe: &std::path::Path, cfg: &std::path::Path) -> anyhow::Result<(
         .args(["serve", "--config"])
         .arg(cfg)
         .args(["--listen", "127.0.0.1:0"])
-        .env("SESAME_LOG", "warn")
+        // `SESAME_BENCH_LOG=sesame_server=debug` shows where a grant's time goes.
+        .env("SESAME_LOG", std::env::var("SESAME_BENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::piped())
         .spawn()?;
     let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();

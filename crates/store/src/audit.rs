@@ -1,5 +1,6 @@
 //! The append-only, hash-chained audit log.
 
+use crate::batch::{Arg, Batch};
 use crate::pool::Engine;
 use crate::{Result, Store};
 use sesame_core::audit::{chain_hash, AuditDraft, AuditFields, GENESIS};
@@ -19,21 +20,36 @@ pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: 
     append_all_in(tx, engine, &[d], now).await
 }
 
-/// Append `drafts` in order, chained, in one `INSERT` (the chain's head is
-/// read once).
-pub(crate) async fn append_all_in(tx: &mut Transaction<'_, Any>, engine: Engine, drafts: &[&AuditDraft], now: Timestamp) -> Result<()> {
+/// The lock that keeps one appender at a time on PostgreSQL (SQLite has one
+/// writer).
+pub(crate) const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(73570001)";
+
+/// The chain's head, as columns of a `SELECT` (NULL when the log is empty).
+pub(crate) const HEAD: &str = "(SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS head_seq, (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) AS head_hash";
+
+/// Where the next entry goes: its seq and the hash it chains to.
+pub(crate) struct Head {
+    seq: i64,
+    prev: String,
+}
+
+impl Head {
+    /// From a row that holds [`HEAD`]'s columns.
+    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Head> {
+        Ok(match (r.try_get::<Option<i64>, _>("head_seq")?, r.try_get::<Option<String>, _>("head_hash")?) {
+            (Some(seq), Some(hash)) => Head { seq: seq + 1, prev: hash },
+            _ => Head { seq: 1, prev: GENESIS.to_owned() },
+        })
+    }
+}
+
+/// `drafts` in order after `head`, chained, as one `INSERT`.
+pub(crate) fn push_chain(batch: &mut Batch, head: Head, drafts: &[&AuditDraft], now: Timestamp) {
     if drafts.is_empty() {
-        return Ok(());
+        return;
     }
-    if engine == Engine::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(73570001)").execute(&mut **tx).await?;
-    }
-    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
-    let (mut seq, mut prev) = match last {
-        Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
-        None => (1, GENESIS.to_owned()),
-    };
-    let mut rows = Vec::with_capacity(drafts.len());
+    let Head { mut seq, mut prev } = head;
+    let mut args: Vec<Arg> = Vec::with_capacity(drafts.len() * 9);
     for d in drafts {
         let fields = AuditFields {
             seq,
@@ -45,26 +61,27 @@ pub(crate) async fn append_all_in(tx: &mut Transaction<'_, Any>, engine: Engine,
             detail: d.detail.to_string(),
         };
         let hash = chain_hash(&prev, &fields);
-        rows.push((fields, std::mem::replace(&mut prev, hash.clone()), hash));
+        let prev_hash = std::mem::replace(&mut prev, hash.clone());
+        args.extend([fields.seq.into(), fields.at_ms.into(), fields.actor.into(), fields.action.into(), fields.request_id.into(), fields.outcome.into(), fields.detail.into(), prev_hash.into(), hash.into()]);
         seq += 1;
     }
-    let values: Vec<String> = (0..rows.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 9 + 1, i * 9 + 2, i * 9 + 3, i * 9 + 4, i * 9 + 5, i * 9 + 6, i * 9 + 7, i * 9 + 8, i * 9 + 9)).collect();
-    let sql = format!("INSERT INTO audit (seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash) VALUES {}", values.join(", "));
-    let mut q = sqlx::query(&sql);
-    for (fields, prev, hash) in &rows {
-        q = q
-            .bind(fields.seq)
-            .bind(fields.at_ms)
-            .bind(&fields.actor)
-            .bind(&fields.action)
-            .bind(&fields.request_id)
-            .bind(&fields.outcome)
-            .bind(&fields.detail)
-            .bind(prev)
-            .bind(hash);
+    let values: Vec<String> = (0..drafts.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 9 + 1, i * 9 + 2, i * 9 + 3, i * 9 + 4, i * 9 + 5, i * 9 + 6, i * 9 + 7, i * 9 + 8, i * 9 + 9)).collect();
+    batch.push(format!("INSERT INTO audit (seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash) VALUES {}", values.join(", ")), args);
+}
+
+/// Append `drafts` in order, chained, in one `INSERT` (the chain's head is
+/// read once), inside an open transaction.
+pub(crate) async fn append_all_in(tx: &mut Transaction<'_, Any>, engine: Engine, drafts: &[&AuditDraft], now: Timestamp) -> Result<()> {
+    if drafts.is_empty() {
+        return Ok(());
     }
-    q.execute(&mut **tx).await?;
-    Ok(())
+    if engine == Engine::Postgres {
+        sqlx::query(PG_LOCK).execute(&mut **tx).await?;
+    }
+    let head = Head::from_row(&sqlx::query(&format!("SELECT {HEAD}")).fetch_one(&mut **tx).await?)?;
+    let mut batch = Batch::default();
+    push_chain(&mut batch, head, drafts, now);
+    batch.run_in(tx, engine).await
 }
 
 impl Store {

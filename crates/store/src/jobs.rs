@@ -4,7 +4,7 @@ use crate::pool::Engine;
 use crate::{Result, Store, StoreError};
 use sesame_core::lifecycle::Retry;
 use sesame_core::{JobKind, Timestamp};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -48,16 +48,8 @@ pub(crate) fn job_of(r: &sqlx::any::AnyRow) -> Result<Job> {
     })
 }
 
-pub(crate) async fn insert_job_in(tx: &mut Transaction<'_, Any>, j: &NewJob) -> Result<()> {
-    sqlx::query("INSERT INTO jobs (id, kind, request_id, run_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
-        .bind(j.id())
-        .bind(j.kind.as_str())
-        .bind(&j.request_id)
-        .bind(j.run_at.0)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
+/// A new job, unless one with its id exists.
+pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (id, kind, request_id, run_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING";
 
 impl Store {
     /// Claim up to `limit` due jobs for `owner` until `now + lease_ms`. A job

@@ -6,6 +6,7 @@
 //! engines.
 
 mod apply;
+mod batch;
 mod audit;
 mod definitions;
 mod inventory;

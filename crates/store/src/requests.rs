@@ -3,10 +3,10 @@
 
 use crate::audit::append_in;
 use sesame_core::AuditDraft;
-use crate::jobs::{insert_job_in, NewJob};
+use crate::batch::{Batch, Facts, Then, Writer};
+use crate::jobs::NewJob;
 use sesame_core::lifecycle::{Durability, Transition};
 use crate::pool::Engine;
-use sqlx::{Connection, Executor};
 use crate::{Result, Store, StoreError};
 use sesame_core::{JobKind, RequestStatus, Timestamp};
 use sqlx::any::AnyRow;
@@ -226,146 +226,147 @@ fn row_to_request(row: &AnyRow) -> Result<RequestRow> {
 
 /// A status change inside an open transaction (compare-and-set on `from`):
 /// `Err` with the status found when the request moved on.
-async fn apply_on(mut tx: sqlx::Transaction<'_, sqlx::Any>, engine: Engine, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-    if let Err(found) = apply_in(&mut tx, engine, c, now).await? {
-        tx.rollback().await?;
+/// The request's status under the write lock (PostgreSQL: locked for
+/// update), as a column of a `SELECT`.
+fn status_column(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "(SELECT status FROM requests WHERE id = $1) AS status",
+        Engine::Postgres => "(SELECT status FROM requests WHERE id = $1 FOR UPDATE) AS status",
+    }
+}
+
+/// Whether the request is in `c.from`; if not, the status it is in.
+fn found_in(row: &AnyRow, c: &Transition) -> Result<std::result::Result<(), Option<RequestStatus>>> {
+    let status: Option<String> = row.try_get("status")?;
+    Ok(match status.as_deref() {
+        Some(s) if s == c.from.as_str() => Ok(()),
+        s => Err(s.and_then(|s| s.parse().ok())),
+    })
+}
+
+/// Inside an open transaction: `c` if the request is still in `c.from`.
+async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: Engine, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
+    let row = sqlx::query(&format!("SELECT {}", status_column(engine))).bind(&c.request_id).fetch_one(&mut **tx).await?;
+    if let Err(found) = found_in(&row, c)? {
         return Ok(Err(found));
     }
-    tx.commit().await?;
+    let mut batch = Batch::default();
+    push_change(&mut batch, c, now);
+    batch.run_in(tx, engine).await?;
+    append_in(tx, engine, &c.audit, now).await?;
     Ok(Ok(()))
 }
 
-/// SQLite's writer connection with `synchronous = NORMAL` (in WAL mode a
-/// commit is written to the log and not flushed). It goes back to the pool
-/// only once set to `FULL` again; otherwise it is closed.
-struct Relaxed {
-    conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    restored: bool,
-}
-
-impl Relaxed {
-    async fn take(pool: &sqlx::AnyPool) -> Result<Relaxed> {
-        let mut w = Relaxed { conn: pool.acquire().await?, restored: false };
-        w.conn.execute("PRAGMA synchronous = NORMAL").await?;
-        Ok(w)
-    }
-
-    async fn restore(&mut self) {
-        self.restored = self.conn.execute("PRAGMA synchronous = FULL").await.is_ok();
-    }
-}
-
-impl Drop for Relaxed {
-    fn drop(&mut self) {
-        if !self.restored {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
-async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: crate::pool::Engine, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-    let q = sqlx::query(
+/// The statements of a transition found applicable: the status (still
+/// compared), then its jobs.
+fn push_change(b: &mut Batch, c: &Transition, now: Timestamp) {
+    b.push(
         "UPDATE requests SET status = $1, updated_at = $2, \
          decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
          deadline = COALESCE($5, deadline), revoked_at = COALESCE($6, revoked_at), \
          failure_reason = COALESCE($8, failure_reason) \
          WHERE id = $7 AND status = $9",
-    )
-    .bind(c.to.as_str())
-    .bind(now.0)
-    .bind(&c.decided_by)
-    .bind(&c.decision_reason)
-    .bind(c.deadline.map(|d| d.0))
-    .bind(c.revoked_at.map(|d| d.0))
-    .bind(&c.request_id)
-    .bind(&c.failure_reason)
-    .bind(c.from.as_str());
-    if q.execute(&mut **tx).await?.rows_affected() == 0 {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT status FROM requests WHERE id = $1").bind(&c.request_id).fetch_optional(&mut **tx).await?;
-        return Ok(Err(found.and_then(|s| s.parse().ok())));
-    }
+        vec![
+            c.to.as_str().into(),
+            now.0.into(),
+            (&c.decided_by).into(),
+            (&c.decision_reason).into(),
+            c.deadline.map(|d| d.0).into(),
+            c.revoked_at.map(|d| d.0).into(),
+            (&c.request_id).into(),
+            (&c.failure_reason).into(),
+            c.from.as_str().into(),
+        ],
+    );
     for (kind, run_at) in &c.schedule {
-        insert_job_in(tx, &NewJob { kind: *kind, request_id: c.request_id.clone(), run_at: *run_at }).await?;
+        push_job(b, &NewJob { kind: *kind, request_id: c.request_id.clone(), run_at: *run_at });
     }
     for kind in &c.finish {
-        sqlx::query("UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL")
-            .bind(now.0)
-            .bind(kind.id_for(&c.request_id))
-            .execute(&mut **tx)
-            .await?;
+        b.push(
+            "UPDATE jobs SET done_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND done_at IS NULL",
+            vec![now.0.into(), kind.id_for(&c.request_id).into()],
+        );
     }
     for kind in &c.run_now {
-        sqlx::query("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1")
-            .bind(now.0)
-            .bind(kind.id_for(&c.request_id))
-            .execute(&mut **tx)
-            .await?;
+        b.push("UPDATE jobs SET run_at = $1 WHERE id = $2 AND done_at IS NULL AND run_at > $1", vec![now.0.into(), kind.id_for(&c.request_id).into()]);
     }
     for (kind, at) in &c.moved {
-        move_job_in(tx, *kind, &c.request_id, *at, now).await?;
+        push_move(b, *kind, &c.request_id, *at, now);
     }
-    append_in(tx, engine, &c.audit, now).await?;
-    Ok(Ok(()))
+}
+
+/// A new job, unless it exists.
+fn push_job(b: &mut Batch, j: &NewJob) {
+    b.push(crate::jobs::INSERT_JOB, vec![j.id().into(), j.kind.as_str().into(), (&j.request_id).into(), j.run_at.0.into()]);
 }
 
 /// A job due at `at` from now on: made if missing, made again (with a
 /// clean history) if done; one that holds a live claim keeps it.
-async fn move_job_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, kind: JobKind, request_id: &str, at: Timestamp, now: Timestamp) -> Result<()> {
-    sqlx::query(
+fn push_move(b: &mut Batch, kind: JobKind, request_id: &str, at: Timestamp, now: Timestamp) {
+    b.push(
         "UPDATE jobs SET run_at = $1, done_at = NULL, attempts = 0, failures = 0, last_error = NULL \
          WHERE id = $2 AND (done_at IS NOT NULL OR lease_until IS NULL OR lease_until < $3)",
-    )
-    .bind(at.0)
-    .bind(kind.id_for(request_id))
-    .bind(now.0)
-    .execute(&mut **tx)
-    .await?;
-    insert_job_in(tx, &NewJob { kind, request_id: request_id.to_owned(), run_at: at }).await
+        vec![at.0.into(), kind.id_for(request_id).into(), now.0.into()],
+    );
+    push_job(b, &NewJob { kind, request_id: request_id.to_owned(), run_at: at });
 }
 
-/// The request, its jobs and its audit entries, inside an open
-/// transaction; with `shown`, its credentials marked shown and made at `now`.
-#[allow(clippy::too_many_arguments)]
-async fn insert_request_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    engine: crate::pool::Engine,
-    r: &NewRequest,
-    jobs: &[NewJob],
-    audits: &[&AuditDraft],
-    now: Timestamp,
-    claim: Option<&Claim<'_>>,
-    shown: bool,
-) -> Result<()> {
-    sqlx::query(
+/// The request and its jobs; with `shown`, its credentials marked shown
+/// and made at `now`.
+fn push_request(b: &mut Batch, r: &NewRequest, jobs: &[NewJob], now: Timestamp, claim: Option<&Claim<'_>>, shown: bool) {
+    b.push(
         "INSERT INTO requests (id, requester, integration, resource_type, resources, permission, duration_ms, \
          justification, status, flow, approvers, username, created_at, deadline, updated_at, approval_parts, approvals, bundle, bundle_request, grantee, \
          credentials_shown_at, credentials_created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13, $15, '[]', $16, $17, $18, $19, $19)",
-    )
-    .bind(&r.id)
-    .bind(&r.requester)
-    .bind(&r.integration)
-    .bind(&r.resource_type)
-    .bind(list_json(&r.resources))
-    .bind(&r.permission)
-    .bind(r.duration_ms)
-    .bind(&r.justification)
-    .bind(r.status.as_str())
-    .bind(&r.flow)
-    .bind(list_json(&r.approvers))
-    .bind(&r.username)
-    .bind(now.0)
-    .bind(r.deadline.map(|d| d.0))
-    .bind(serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()))
-    .bind(r.bundle.as_ref().map(|(b, _)| b.clone()))
-    .bind(r.bundle.as_ref().map(|(_, g)| g.clone()))
-    .bind(&r.grantee)
-    .bind(shown.then_some(now.0))
-    .execute(&mut **tx)
-    .await?;
-    insert_jobs_in(tx, jobs, claim).await?;
-    crate::audit::append_all_in(tx, engine, audits, now).await
+        vec![
+            (&r.id).into(),
+            (&r.requester).into(),
+            (&r.integration).into(),
+            (&r.resource_type).into(),
+            list_json(&r.resources).into(),
+            (&r.permission).into(),
+            r.duration_ms.into(),
+            (&r.justification).into(),
+            r.status.as_str().into(),
+            (&r.flow).into(),
+            list_json(&r.approvers).into(),
+            (&r.username).into(),
+            now.0.into(),
+            r.deadline.map(|d| d.0).into(),
+            serde_json::to_string(&r.approval_parts).unwrap_or_else(|_| "[]".into()).into(),
+            r.bundle.as_ref().map(|(b, _)| b.clone()).into(),
+            r.bundle.as_ref().map(|(_, g)| g.clone()).into(),
+            (&r.grantee).into(),
+            shown.then_some(now.0).into(),
+        ],
+    );
+    if jobs.is_empty() {
+        return;
+    }
+    let rows: Vec<String> = (0..jobs.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 7 + 1, i * 7 + 2, i * 7 + 3, i * 7 + 4, i * 7 + 5, i * 7 + 6, i * 7 + 7)).collect();
+    let mut args = Vec::with_capacity(jobs.len() * 7);
+    for j in jobs {
+        let taken = claim.filter(|c| c.takes(j));
+        args.extend([
+            j.id().into(),
+            j.kind.as_str().into(),
+            (&j.request_id).into(),
+            j.run_at.0.into(),
+            taken.map(|c| c.owner.to_owned()).into(),
+            taken.map(|c| c.until).into(),
+            i64::from(taken.is_some()).into(),
+        ]);
+    }
+    b.push(format!("INSERT INTO jobs (id, kind, request_id, run_at, lease_owner, lease_until, attempts) VALUES {} ON CONFLICT (id) DO NOTHING", rows.join(", ")), args);
+}
+
+/// The request, its jobs and its audit entries, inside an open transaction.
+async fn insert_request_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: Engine, r: &NewRequest, jobs: &[NewJob], audit: &AuditDraft, now: Timestamp) -> Result<()> {
+    let mut batch = Batch::default();
+    push_request(&mut batch, r, jobs, now, None, false);
+    batch.run_in(tx, engine).await?;
+    append_in(tx, engine, audit, now).await
 }
 
 /// Who holds a claim, and for how long (ms).
@@ -388,35 +389,11 @@ impl Claim<'_> {
     }
 }
 
-/// A new request's jobs in one statement, those `claim` takes already
-/// claimed (one round trip instead of an insert per job and an update).
-async fn insert_jobs_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, jobs: &[NewJob], claim: Option<&Claim<'_>>) -> Result<()> {
-    if jobs.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<String> = (0..jobs.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 7 + 1, i * 7 + 2, i * 7 + 3, i * 7 + 4, i * 7 + 5, i * 7 + 6, i * 7 + 7)).collect();
-    let sql = format!("INSERT INTO jobs (id, kind, request_id, run_at, lease_owner, lease_until, attempts) VALUES {} ON CONFLICT (id) DO NOTHING", rows.join(", "));
-    let mut q = sqlx::query(&sql);
-    for j in jobs {
-        let taken = claim.filter(|c| c.takes(j));
-        q = q
-            .bind(j.id())
-            .bind(j.kind.as_str())
-            .bind(&j.request_id)
-            .bind(j.run_at.0)
-            .bind(taken.map(|c| c.owner.to_owned()))
-            .bind(taken.map(|c| c.until))
-            .bind(i64::from(taken.is_some()));
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
-}
-
 impl Store {
     /// Record a new request, the jobs it starts with and its audit entry.
     pub async fn insert_request(&self, r: &NewRequest, jobs: &[NewJob], audit: AuditDraft, now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
-        insert_request_in(&mut tx, self.engine, r, jobs, &[&audit], now, None, false).await?;
+        insert_request_in(&mut tx, self.engine, r, jobs, &audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -426,7 +403,7 @@ impl Store {
     pub async fn insert_requests(&self, rs: &[(NewRequest, Vec<NewJob>, AuditDraft)], now: Timestamp) -> Result<()> {
         let mut tx = self.begin().await?;
         for (r, jobs, audit) in rs {
-            insert_request_in(&mut tx, self.engine, r, jobs, &[audit], now, None, false).await?;
+            insert_request_in(&mut tx, self.engine, r, jobs, audit, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -483,11 +460,15 @@ impl Store {
         lease: Lease<'_>,
         shown: Option<AuditDraft>,
     ) -> Result<Vec<crate::Job>> {
-        let mut tx = self.begin().await?;
         let claim = Claim { owner: lease.owner, until: now.0 + lease.ms, now };
         let audits: Vec<&AuditDraft> = std::iter::once(&audit).chain(shown.as_ref()).collect();
-        insert_request_in(&mut tx, self.engine, r, jobs, &audits, now, Some(&claim), shown.is_some()).await?;
-        tx.commit().await?;
+        self.transact(false, None, |_, head| {
+            let mut batch = Batch::default();
+            push_request(&mut batch, r, jobs, now, Some(&claim), shown.is_some());
+            crate::audit::push_chain(&mut batch, head, &audits, now);
+            Ok(Then::Commit(batch, ()))
+        })
+        .await?;
         // The jobs are new: those due now were written claimed, as a claim
         // would leave them (first attempt, no failure).
         Ok(jobs
@@ -506,25 +487,17 @@ impl Store {
     /// ([`Durability::Recorded`]) is committed without waiting for the disk;
     /// the next commit that waits carries it there.
     pub async fn apply(&self, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-        match (c.durability, self.engine) {
-            (Durability::OnDisk, _) => apply_on(self.begin().await?, self.engine, c, now).await,
-            (Durability::Recorded, Engine::Postgres) => {
-                let mut tx = self.begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-                apply_on(tx, self.engine, c, now).await
+        let facts = Facts { columns: status_column(self.engine), args: vec![(&c.request_id).into()] };
+        self.transact(c.durability == Durability::Recorded, Some(facts), |row, head| {
+            if let Err(found) = row.map_or(Ok(Err(None)), |row| found_in(row, c))? {
+                return Ok(Then::Abandon(Err(found)));
             }
-            (Durability::Recorded, Engine::Sqlite) => {
-                // The one writer, told not to wait for this commit, then
-                // told again to wait for every commit.
-                let mut w = Relaxed::take(&self.pool).await?;
-                let out = match w.conn.begin_with("BEGIN IMMEDIATE").await {
-                    Ok(tx) => apply_on(tx, self.engine, c, now).await,
-                    Err(e) => Err(e.into()),
-                };
-                w.restore().await;
-                out
-            }
-        }
+            let mut batch = Batch::default();
+            push_change(&mut batch, c, now);
+            crate::audit::push_chain(&mut batch, head, &[&c.audit], now);
+            Ok(Then::Commit(batch, Ok(())))
+        })
+        .await
     }
 
     /// Extend an Active grant (compare-and-set on its status and deadline):
@@ -547,7 +520,9 @@ impl Store {
             .bind(JobKind::Revoke.id_for(&x.request_id))
             .execute(&mut *tx)
             .await?;
-        move_job_in(&mut tx, JobKind::Extend, &x.request_id, now, now).await?;
+        let mut batch = Batch::default();
+        push_move(&mut batch, JobKind::Extend, &x.request_id, now, now);
+        batch.run_in(&mut tx, self.engine).await?;
         append_in(&mut tx, self.engine, &x.audit, now).await?;
         tx.commit().await?;
         Ok(true)
@@ -737,10 +712,11 @@ impl Store {
                 n
             }
             Engine::Sqlite => {
-                let mut w = Relaxed::take(&self.pool).await?;
-                let n = sqlx::query(SQL).bind(now.0).bind(id).execute(&mut *w.conn).await.map(|r| r.rows_affected());
-                w.restore().await;
-                n?
+                let mut w = Writer::take(&self.pool, true).await?;
+                let sql = format!("{}{SQL} RETURNING id", w.first());
+                let n = sqlx::query(&sql).bind(now.0).bind(id).fetch_all(&mut **w.conn()).await?.len();
+                w.release();
+                n as u64
             }
         };
         Ok(n > 0)
@@ -765,16 +741,21 @@ mod tests {
         const FULL: i64 = 2;
         const NORMAL: i64 = 1;
         assert_eq!(synchronous(&store.pool).await, FULL);
-        let mut w = Relaxed::take(&store.pool).await.unwrap();
-        assert_eq!(sqlx::query("PRAGMA synchronous").fetch_one(&mut *w.conn).await.unwrap().get::<i64, _>(0), NORMAL);
-        w.restore().await;
-        drop(w);
+        let mut w = Writer::take(&store.pool, true).await.unwrap();
+        let sql = format!("{}PRAGMA synchronous", w.first());
+        // (`fetch_one` through the Any driver sees only the first statement's result.)
+        let rows = sqlx::query(&sql).fetch_all(&mut **w.conn()).await.unwrap();
+        assert_eq!(rows.first().map(|r| r.get::<i64, _>(0)), Some(NORMAL));
+        w.release();
         assert_eq!(synchronous(&store.pool).await, FULL);
-        // Dropped before it was restored (an error, a cancelled call): the
+        // Dropped before it was released (an error, a cancelled call): the
         // connection is closed and the next one is opened with FULL.
-        let w = Relaxed::take(&store.pool).await.unwrap();
+        let mut w = Writer::take(&store.pool, true).await.unwrap();
+        sqlx::query(&format!("{}BEGIN IMMEDIATE", w.first())).execute(&mut **w.conn()).await.unwrap();
         drop(w);
         assert_eq!(synchronous(&store.pool).await, FULL);
+        // ... and what it left open was rolled back: the next writer writes.
+        store.raw_execute("CREATE TABLE after_drop (x INTEGER)").await.unwrap();
         store.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -158,6 +158,13 @@ async fn status_change_is_compare_and_set(s: Store) {
     assert!(s.apply(&approve, Timestamp(5)).await.unwrap().is_ok());
     // Applying the same change again finds the request already Granting.
     assert_eq!(s.apply(&approve, Timestamp(6)).await.unwrap(), Err(Some(RequestStatus::Granting)));
+    // A request that does not exist is found nowhere; nothing is written
+    // (the audit log holds the insert and the approval only).
+    let mut ghost = approve.clone();
+    ghost.request_id = "ghost".into();
+    assert_eq!(s.apply(&ghost, Timestamp(6)).await.unwrap(), Err(None));
+    assert_eq!(s.list_audit(0, Some("r2"), 10).await.unwrap().len(), 2);
+    assert!(s.list_audit(0, Some("ghost"), 10).await.unwrap().is_empty());
     let got = s.get_request("r2").await.unwrap().unwrap();
     assert_eq!(got.deadline, Some(Timestamp(1_000_000)));
     assert_eq!(got.decided_by.as_deref(), Some("boss@x.io"));

@@ -43,6 +43,7 @@ pub async fn create(
     ApiQuery(q): ApiQuery<CreateQuery>,
     ApiJson(body): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    tracing::debug!(caller = %who.email, "asked");
     let show = q.credentials.unwrap_or(false);
     let wait = wait_of(&WaitQuery { wait: q.wait })?.or(show.then_some(Duration::from_secs(30)));
     let body = svc::normalize(body)?;
