@@ -88,6 +88,9 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
+                    // An in-process database does not go away between uses:
+                    // no ping (a round trip to SQLite's thread) before each.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
@@ -123,6 +126,7 @@ impl Store {
         Ok(AnyPoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
