@@ -300,6 +300,55 @@ impl Floor {
     }
 }
 
+/// OpenBao's floor: the creation statements its role runs (see
+/// [`Target::bao_config`]), with a fresh name and password, straight to the
+/// engine as one batch. Beside Sesame's floor it shows what each asks of
+/// the engine: Sesame's grant also marks the login as its own (MariaDB: one
+/// more `GRANT`), which lets its reconciler find what no grant explains.
+/// The logins stay until the next run's setup drops them.
+struct PeerFloor {
+    pool: PeerPool,
+    template: String,
+    made: usize,
+}
+
+enum PeerPool {
+    Pg(PgPool),
+    My(MySqlPool),
+}
+
+impl PeerFloor {
+    async fn new(t: &Target, a: &GrantArgs) -> anyhow::Result<PeerFloor> {
+        let (_, template) = t.bao_config(a);
+        let pool = match t {
+            // Its grants on the schema and table are made in the database.
+            Target::Pg(_) => PeerPool::Pg(
+                PgPoolOptions::new().max_connections(1).connect_with(PgConnectOptions::new().host(&a.pg_host).port(a.pg_port).username("postgres").database(DB)).await?,
+            ),
+            Target::My(p) => PeerPool::My(p.clone()),
+        };
+        Ok(PeerFloor { pool, template, made: 0 })
+    }
+
+    /// One login with its password and privileges, in ms.
+    async fn one(&mut self) -> anyhow::Result<f64> {
+        let name = format!("sbfloor_bao_{}", self.made);
+        self.made += 1;
+        let password = sesame_integrations::random_password();
+        let sql = self.template.replace("{{name}}", &name).replace("{{password}}", &password).replace("{{expiration}}", "2099-01-01 00:00:00+00");
+        let start = Instant::now();
+        match &self.pool {
+            PeerPool::Pg(p) => {
+                sqlx::raw_sql(&sql).execute(p).await?;
+            }
+            PeerPool::My(p) => {
+                sqlx::raw_sql(&sql).execute(p).await?;
+            }
+        }
+        Ok(start.elapsed().as_secs_f64() * 1000.0)
+    }
+}
+
 /// The store's commits on one grant's path, on a store like the bench's
 /// `serve` (SQLite, `synchronous = FULL`). With the credentials asked for
 /// with the request (`one_call`): the request with its jobs, the grant
@@ -556,6 +605,8 @@ struct Figures {
     engine: &'static str,
     paths: [Path; 2],
     peers: [(Vec<f64>, &'static str); 2],
+    /// OpenBao's statements straight to the engine.
+    peer_floor: Vec<f64>,
     expiry: [(Vec<f64>, usize); 2],
 }
 
@@ -580,11 +631,14 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         // and GRANT cost more as its account list grows).
         eprintln!("{}: latency, {} sequential grants per series, the series in turn ...", t.name(), a.requests);
         let mut floor = Floor::new(*e, &a).await?;
+        let mut peer_floor = PeerFloor::new(t, &a).await?;
+        let mut bao_floor = Vec::new();
         let (mut floor_1, mut floor_2, mut ses_1, mut ses, mut peer, mut durable_peer) = (vec![], vec![], vec![], vec![], vec![], vec![]);
         let ms = |start: Instant| start.elapsed().as_secs_f64() * 1000.0;
         for _ in 0..a.requests {
             floor_1.push(floor.one(t, true).await?);
             floor_2.push(floor.one(t, false).await?);
+            bao_floor.push(peer_floor.one().await?);
             let start = Instant::now();
             sesame_grant(&http, &sesame, t, "1h", true).await?;
             ses_1.push(ms(start));
@@ -632,6 +686,7 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
                 Path { name: "two calls", sesame: ses, floor: floor_2, store: commits_2.clone() },
             ],
             peers: [(peer, "openbao"), (durable_peer, "openbao-raft")],
+            peer_floor: bao_floor,
             expiry: [ses_late, bao_late],
         });
     }
@@ -652,8 +707,14 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
             let st = row(&format!("  store, {}", p.name), &p.store);
             println!("{:<24} {:>9.2}   (sesame - floor - store, at p50)", format!("  other, {}", p.name), s - fl - st);
         }
-        for (v, name) in &f.peers {
-            row(name, v);
+        let floors = [Some(&f.peer_floor), None];
+        for ((v, name), floor) in f.peers.iter().zip(floors) {
+            let p = row(name, v);
+            if let Some(fl) = floor {
+                // The same split for OpenBao (its storage in memory: no store row).
+                let fl = row("  floor, openbao", fl);
+                println!("{:<24} {:>9.2}   (openbao - floor, at p50)", "  other, openbao", p - fl);
+            }
         }
         println!("{}: expiry lateness, deadline -> login gone (n={}, {} s grants, polled every {} ms)", f.engine, a.expiring, a.ttl, POLL.as_millis());
         println!("{:<10} {:>9} {:>9} {:>9} {:>10}", "", "p50 s", "p99 s", "max s", "revoked");
