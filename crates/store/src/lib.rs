@@ -19,6 +19,7 @@ mod scim;
 mod signins;
 mod scopes;
 mod tokens;
+mod transact;
 
 pub use apply::Declared;
 pub use audit::AuditRow;

@@ -3,7 +3,8 @@
 
 use crate::audit::append_in;
 use sesame_core::AuditDraft;
-use crate::batch::{Batch, Facts, Then, Writer};
+use crate::batch::Batch;
+use crate::transact::{Facts, Then, Writer};
 use crate::jobs::NewJob;
 use sesame_core::lifecycle::{Durability, Transition};
 use crate::pool::Engine;
