@@ -291,19 +291,27 @@ pub fn requested_resource(f: &sesame_store::StoredResource) -> sesame_core::flow
 }
 
 pub async fn create(st: &AppState, who: &User, body: &CreateRequest) -> Result<RequestRow, ApiError> {
-    Ok(create_showing(st, who, body, false).await?.0)
+    Ok(create_showing(st, who, body, false).await?.row)
 }
 
 /// Credentials asked for with the request, handed over by the grant job
 /// that makes them (never stored) once the request is Active: none if the
 /// grant fails, or the request moved on meanwhile.
-pub type Handover = tokio::sync::oneshot::Receiver<sesame_proto::Credentials>;
+pub type Handover = tokio::sync::oneshot::Receiver<crate::worker::Handed>;
+
+/// A request just stored: its row as stored, its credentials to come (if
+/// asked for with it), and how long its insert's commit took.
+pub struct Created {
+    pub row: RequestRow,
+    pub handover: Option<Handover>,
+    pub stored: std::time::Duration,
+}
 
 /// [`create`]; with `show`, a request granted at once also makes its
 /// credentials in the grant, for the requester, who must be the grantee.
 /// They are marked shown and audited in the commit that stores the request
 /// (so on the disk before they exist), and handed over once Active.
-pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, show: bool) -> Result<(RequestRow, Option<Handover>), ApiError> {
+pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, show: bool) -> Result<Created, ApiError> {
     let now = clock::now();
     let Plan { status, flow, approvers, parts, duration, username: rule, grantee } = plan(st, who, body, now).await?;
     tracing::debug!(flow = %flow, "planned");
@@ -350,7 +358,8 @@ pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, sho
     // The row as stored, so nobody need read it back.
     let mut row = new.stored_at(now);
     let mut handover = None;
-    if jobs.iter().any(|j| j.run_at <= now) {
+    let started = std::time::Instant::now();
+    let stored = if jobs.iter().any(|j| j.run_at <= now) {
         // Granting at once: claimed in the same commit and run here, as the
         // worker would run it (no hand-off, no second commit for the claim).
         let owner = format!("api-{}", std::process::id());
@@ -359,6 +368,7 @@ pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, sho
             (row.credentials_shown_at, row.credentials_created_at) = (Some(now), Some(now));
         }
         let claimed = st.store.insert_request_claiming(&new, &jobs, audit, now, sesame_store::Lease { owner: &owner, ms: st.settings.worker.lease_ms() }, shown).await?;
+        let stored = started.elapsed();
         tracing::debug!(request = %id, "stored, grant claimed");
         for job in claimed {
             let hand = (show && job.kind == sesame_core::JobKind::Grant).then(|| {
@@ -369,14 +379,16 @@ pub async fn create_showing(st: &AppState, who: &User, body: &CreateRequest, sho
             let (st, row) = (st.clone(), row.clone());
             tokio::spawn(async move { crate::worker::run_claimed_on(&st, job, row, hand).await });
         }
+        stored
     } else {
         st.store.insert_request(&new, &jobs, audit, now).await?;
-    }
+        started.elapsed()
+    };
     // The revoke at the deadline is the worker's.
     if let Some(at) = jobs.iter().map(|j| j.run_at).filter(|at| *at > now).min() {
         st.job_due_at(at);
     }
-    Ok((row, handover))
+    Ok(Created { row, handover, stored })
 }
 
 fn refusal(r: &Refusal, who: &User, body: &CreateRequest) -> ApiError {

@@ -79,7 +79,17 @@ pub async fn run_claimed_on(st: &AppState, job: Job, row: RequestRow, hand: Opti
 }
 
 /// Where a grant's credentials go when its requester asked for them with it.
-pub type Hand = tokio::sync::oneshot::Sender<sesame_proto::Credentials>;
+pub type Hand = tokio::sync::oneshot::Sender<Handed>;
+
+/// Credentials made with the grant, and where the job's time went: the
+/// target's action, and the rest of the job (the commit that records it
+/// Active, the lifecycle's steps).
+#[derive(Debug)]
+pub struct Handed {
+    pub credentials: sesame_proto::Credentials,
+    pub target: Duration,
+    pub rest: Duration,
+}
 
 async fn run_logged(st: &AppState, job: Job, known: Option<RequestRow>, hand: Option<Hand>) {
     let id = job.id.clone();
@@ -92,10 +102,12 @@ async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>, hand: Optio
     let Some(hand) = hand else { return run_job_on(st, job, known, None).await.map(|_| ()) };
     let request = job.request_id.clone();
     let mut made = None;
+    let started = std::time::Instant::now();
     let settled = run_job_on(st, job, known, Some(&mut made)).await;
+    let took = started.elapsed();
     // Shown only if the request is now Active and its requester still waits.
     let why = match (&settled, made) {
-        (Ok(Some(RequestStatus::Active)), Some(c)) => match hand.send(c) {
+        (Ok(Some(RequestStatus::Active)), Some((credentials, target))) => match hand.send(Handed { credentials, target, rest: took.saturating_sub(target) }) {
             Ok(()) => return settled.map(|_| ()),
             Err(_) => "the requester stopped waiting before the grant was done",
         },
@@ -112,9 +124,9 @@ async fn run_job(st: &AppState, job: Job, known: Option<RequestRow>, hand: Optio
 }
 
 /// Run one job; `made` (a grant's credentials asked for with the request)
-/// is filled when the grant made them. Returns the status the job moved its
+/// is filled when the grant made them, with how long the target took. Returns the status the job moved its
 /// request to, if it moved it.
-async fn run_job_on(st: &AppState, job: Job, known: Option<RequestRow>, made: Option<&mut Option<sesame_proto::Credentials>>) -> Result<Option<RequestStatus>, sesame_store::StoreError> {
+async fn run_job_on(st: &AppState, job: Job, known: Option<RequestRow>, made: Option<&mut Option<(sesame_proto::Credentials, Duration)>>) -> Result<Option<RequestStatus>, sesame_store::StoreError> {
     let now = clock::now();
     let row = match known.filter(|r| r.id == job.request_id) {
         Some(r) => r,
@@ -177,11 +189,12 @@ async fn run_job_on(st: &AppState, job: Job, known: Option<RequestRow>, made: Op
             // the new deadline to the target's backstops.
             let deadline = r.deadline.unwrap_or(now);
             tracing::debug!(request = %r.id, "granting");
+            let started = std::time::Instant::now();
             let res = match made {
                 Some(made) if job.kind == JobKind::Grant => tokio::time::timeout(timeout, integ.grant_with_credentials(&params, deadline))
                     .await
                     .unwrap_or_else(|_| Err(timed_out("grant-access")))
-                    .map(|c| *made = Some(c)),
+                    .map(|c| *made = Some((c, started.elapsed()))),
                 _ => tokio::time::timeout(timeout, integ.grant_access(&params, deadline)).await.unwrap_or_else(|_| Err(timed_out("grant-access"))),
             };
             res.map(|()| if job.kind == JobKind::Grant { Event::GrantSucceeded } else { Event::ExtendSucceeded })

@@ -579,18 +579,40 @@ impl Bao {
 /// One request, granted Active; with `credentials`, made with them and
 /// answered with them (one call).
 async fn sesame_grant(http: &reqwest::Client, s: &Sesame, t: &Target, duration: &str, credentials: bool) -> anyhow::Result<Value> {
-    let r: Value = http
+    Ok(sesame_grant_timed(http, s, t, duration, credentials).await?.0)
+}
+
+/// [`sesame_grant`], with the server's own account of its time when it
+/// gives one (`Server-Timing`, with credentials made with the grant): the
+/// store's commits and the target's grant, in ms.
+async fn sesame_grant_timed(http: &reqwest::Client, s: &Sesame, t: &Target, duration: &str, credentials: bool) -> anyhow::Result<(Value, Option<Served>)> {
+    let resp = http
         .post(format!("{}/api/v1/requests?wait=30s&credentials={credentials}", s.url))
         .bearer_auth(&s.token)
         .json(&json!({"integration": t.integration(), "resource_type": "table", "resources": [t.resource()], "permission": "read_only", "duration": duration}))
         .send()
-        .await?
-        .json()
         .await?;
+    let served = resp.headers().get("server-timing").and_then(|v| v.to_str().ok()).and_then(Served::parse);
+    let r: Value = resp.json().await?;
     if r["status"] != "Active" || (credentials && r["credentials"]["secret"].as_str().is_none_or(str::is_empty)) {
         bail!("sesame grant not active{}: {r}", if credentials { " with credentials" } else { "" });
     }
-    Ok(r)
+    Ok((r, served))
+}
+
+/// The server's `Server-Timing` for one grant.
+struct Served {
+    store: f64,
+    target: f64,
+}
+
+impl Served {
+    fn parse(header: &str) -> Option<Served> {
+        let dur = |name: &str| {
+            header.split(',').map(str::trim).find_map(|m| m.strip_prefix(name)?.strip_prefix(";dur=")?.parse::<f64>().ok())
+        };
+        Some(Served { store: dur("store")?, target: dur("target")? })
+    }
 }
 
 /// Each path's rows: Sesame's latency, the floor and the store's commits under it.
@@ -598,7 +620,11 @@ struct Path {
     name: &'static str,
     sesame: Vec<f64>,
     floor: Vec<f64>,
+    /// The store's commits timed alone.
     store: Vec<f64>,
+    /// The server's own account (`Server-Timing`): its store's commits and
+    /// the target's grant, as they took inside `serve` during the run.
+    served: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 struct Figures {
@@ -633,6 +659,7 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         let mut floor = Floor::new(*e, &a).await?;
         let mut peer_floor = PeerFloor::new(t, &a).await?;
         let mut bao_floor = Vec::new();
+        let (mut store_served, mut target_served) = (vec![], vec![]);
         let (mut floor_1, mut floor_2, mut ses_1, mut ses, mut peer, mut durable_peer) = (vec![], vec![], vec![], vec![], vec![], vec![]);
         let ms = |start: Instant| start.elapsed().as_secs_f64() * 1000.0;
         for _ in 0..a.requests {
@@ -640,8 +667,11 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
             floor_2.push(floor.one(t, false).await?);
             bao_floor.push(peer_floor.one().await?);
             let start = Instant::now();
-            sesame_grant(&http, &sesame, t, "1h", true).await?;
+            let (_, served) = sesame_grant_timed(&http, &sesame, t, "1h", true).await?;
             ses_1.push(ms(start));
+            let served = served.context("the one-call answer has no Server-Timing")?;
+            store_served.push(served.store);
+            target_served.push(served.target);
             let start = Instant::now();
             let r = sesame_grant(&http, &sesame, t, "1h", false).await?;
             let id = r["id"].as_str().context("no id")?;
@@ -682,8 +712,8 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
         all.push(Figures {
             engine: t.name(),
             paths: [
-                Path { name: "one call", sesame: ses_1, floor: floor_1, store: commits.clone() },
-                Path { name: "two calls", sesame: ses, floor: floor_2, store: commits_2.clone() },
+                Path { name: "one call", sesame: ses_1, floor: floor_1, store: commits.clone(), served: Some((store_served, target_served)) },
+                Path { name: "two calls", sesame: ses, floor: floor_2, store: commits_2.clone(), served: None },
             ],
             peers: [(peer, "openbao"), (durable_peer, "openbao-raft")],
             peer_floor: bao_floor,
@@ -705,7 +735,15 @@ async fn grant(a: GrantArgs) -> anyhow::Result<()> {
             let s = row(&format!("sesame, {}", p.name), &p.sesame);
             let fl = row(&format!("  floor, {}", p.name), &p.floor);
             let st = row(&format!("  store, {}", p.name), &p.store);
-            println!("{:<24} {:>9.2}   (sesame - floor - store, at p50)", format!("  other, {}", p.name), s - fl - st);
+            match &p.served {
+                // The split by the server's own account of its commits.
+                Some((store, target)) => {
+                    let st = row("  store in serve", store);
+                    row("  target in serve", target);
+                    println!("{:<24} {:>9.2}   (sesame - floor - store in serve, at p50)", format!("  other, {}", p.name), s - fl - st);
+                }
+                None => println!("{:<24} {:>9.2}   (sesame - floor - store, at p50)", format!("  other, {}", p.name), s - fl - st),
+            }
         }
         let floors = [Some(&f.peer_floor), None];
         for ((v, name), floor) in f.peers.iter().zip(floors) {

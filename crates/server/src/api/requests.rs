@@ -36,13 +36,15 @@ pub struct CreateQuery {
 
 /// Ask for access.
 #[utoipa::path(post, path = "/api/v1/requests", request_body = CreateRequest, params(CreateQuery),
-    responses((status = 201, body = RequestView), (status = 422, body = sesame_proto::ErrorBody)))]
+    responses((status = 201, body = RequestView, headers(("Server-Timing" = String,
+        description = "With credentials made with the grant: where the server's time went, in ms — `store` (the insert's commit and the commit that records the grant), `target` (the integration's grant)"))),
+        (status = 422, body = sesame_proto::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     Caller(who): Caller,
     ApiQuery(q): ApiQuery<CreateQuery>,
     ApiJson(body): ApiJson<CreateRequest>,
-) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+) -> Result<(StatusCode, axum::http::HeaderMap, Json<RequestView>), ApiError> {
     tracing::debug!(caller = %who.email, "asked");
     let show = q.credentials.unwrap_or(false);
     let wait = wait_of(&WaitQuery { wait: q.wait })?.or(show.then_some(Duration::from_secs(30)));
@@ -50,15 +52,24 @@ pub async fn create(
     // Listening before the grant starts, so its change is never missed and
     // the row just stored need not be read again.
     let changes = wait.map(|_| st.changes.subscribe());
-    let (mut r, handover) = svc::create_showing(&st, &who, &body, show).await?;
-    let Some(w) = wait else { return Ok((StatusCode::CREATED, Json(views::request(&r)))) };
+    let svc::Created { row: mut r, handover, stored } = svc::create_showing(&st, &who, &body, show).await?;
+    let mut headers = axum::http::HeaderMap::new();
+    let Some(w) = wait else { return Ok((StatusCode::CREATED, headers, Json(views::request(&r)))) };
     let until = tokio::time::Instant::now() + w;
     // Handed over once the request is Active (dropped otherwise): then the
     // row is the one stored, with its new status, and is not read again.
-    let credentials = match handover {
+    let handed = match handover {
         Some(rx) => tokio::time::timeout_at(until, rx).await.ok().and_then(Result::ok),
         None => None,
     };
+    if let Some(h) = &handed {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let timing = format!("store;dur={:.3}, target;dur={:.3}", ms(stored + h.rest), ms(h.target));
+        if let Ok(v) = axum::http::HeaderValue::from_str(&timing) {
+            headers.insert("server-timing", v);
+        }
+    }
+    let credentials = handed.map(|h| h.credentials);
     tracing::debug!(request = %r.id, handed = credentials.is_some(), "answering");
     match (&credentials, changes) {
         (Some(_), _) => r.status = sesame_core::RequestStatus::Active,
@@ -67,7 +78,7 @@ pub async fn create(
     }
     let mut view = views::request(&r);
     view.credentials = credentials.map(|c| crate::credentials::view(&st, &r, c));
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, headers, Json(view)))
 }
 
 /// Check a request without submitting it: the same validation, guardrails and

@@ -395,12 +395,28 @@ async fn credentials_come_with_the_grant_in_one_call_and_only_once() {
     assert_eq!(s(&r, "status"), "Revoked", "{r}");
     assert!(h.login(&user, &password).await.is_err(), "login after revoke must fail");
 
+    // The answer says where the server's time went (`Server-Timing`): its
+    // store's commits and the target's grant, each a real duration.
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": [orders], "permission": "read_only", "duration": "5m", "justification": "timing"});
+    let resp = http.post(format!("{}/api/v1/requests?credentials=true", h.url)).bearer_auth(&dev).json(&body).send().await.unwrap();
+    let timing = resp.headers().get("server-timing").map(|v| v.to_str().unwrap().to_owned());
+    let g: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(s(&g, "status"), "Active", "{g}");
+    let timing = timing.unwrap_or_else(|| panic!("a grant with its credentials is timed: {g}"));
+    let dur = |name: &str| -> f64 {
+        let m = timing.split(", ").find_map(|m| m.strip_prefix(&format!("{name};dur="))).unwrap_or_else(|| panic!("no `{name}` in `{timing}`"));
+        m.parse().unwrap_or_else(|_| panic!("`{m}` is not a number of ms"))
+    };
+    assert!(dur("store") > 0.0 && dur("target") > 0.0, "{timing}");
+    h.cli(&dev, &["requests", "revoke", &s(&g, "id"), "--wait"]);
+
     // Waiting for an approver: the answer has no credentials; once approved
     // the CLI's `--use` makes them as `access use` would.
-    let http = reqwest::Client::new();
     let body = serde_json::json!({"integration": "local-pg", "resource_type": "table", "resources": [orders], "permission": "read_write", "duration": "30m", "justification": "fix"});
-    let p: serde_json::Value =
-        http.post(format!("{}/api/v1/requests?credentials=true&wait=1s", h.url)).bearer_auth(&dev).json(&body).send().await.unwrap().json().await.unwrap();
+    let resp = http.post(format!("{}/api/v1/requests?credentials=true&wait=1s", h.url)).bearer_auth(&dev).json(&body).send().await.unwrap();
+    assert!(resp.headers().get("server-timing").is_none(), "nothing was granted, so nothing is timed");
+    let p: serde_json::Value = resp.json().await.unwrap();
     assert_eq!((s(&p, "status").as_str(), p["credentials_shown"].as_bool()), ("Pending", Some(false)), "{p}");
     assert!(p.get("credentials").is_none(), "{p}");
     h.cli(&lead, &["requests", "approve", &s(&p, "id")]);
