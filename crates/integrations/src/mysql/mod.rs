@@ -67,13 +67,13 @@ impl Mysql {
         if let Some(pw) = password.as_ref().filter(|p| !p.is_empty()) {
             opts = opts.password(pw);
         }
-        let pool = MySqlPoolOptions::new()
+        let pool = crate::sql::checked_when_idle(MySqlPoolOptions::new()
             .max_connections(8)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
-            .idle_timeout(Duration::from_secs(60))
-            .test_before_acquire(false)
-            .connect_lazy_with(opts);
+            .idle_timeout(Duration::from_secs(60)),
+        )
+        .connect_lazy_with(opts);
         let descriptor = Arc::new(Descriptor::new(
             IntegrationKind::Mysql,
             &crate::sql::offered(&RESOURCE_TYPES, &cfg.resource_types),

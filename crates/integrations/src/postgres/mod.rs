@@ -110,14 +110,13 @@ impl Postgres {
         if let Some(ca) = &self.cfg.ssl_root_cert {
             opts = opts.ssl_root_cert(ca);
         }
-        let pool = PgPoolOptions::new()
+        let pool = crate::sql::checked_when_idle(PgPoolOptions::new()
             .max_connections(8)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
-            .idle_timeout(Duration::from_secs(60))
-            // A broken connection fails the action, which is retried.
-            .test_before_acquire(false)
-            .connect_lazy_with(opts);
+            .idle_timeout(Duration::from_secs(60)),
+        )
+        .connect_lazy_with(opts);
         pools.insert(db, pool.clone());
         Ok(pool)
     }

@@ -87,12 +87,12 @@ impl Redshift {
         if let Some(ca) = &cfg.ssl_root_cert {
             opts = opts.ssl_root_cert(ca);
         }
-        let pool = PgPoolOptions::new()
+        let pool = crate::sql::checked_when_idle(PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .idle_timeout(Duration::from_secs(60))
-            .test_before_acquire(false)
-            .connect_lazy_with(opts);
+            .idle_timeout(Duration::from_secs(60)),
+        )
+        .connect_lazy_with(opts);
         let types: Vec<String> = RESOURCE_TYPES.iter().map(|s| s.to_string()).collect();
         let descriptor = Arc::new(Descriptor::new(
             IntegrationKind::Redshift,

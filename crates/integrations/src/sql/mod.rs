@@ -100,6 +100,22 @@ pub fn restrict(d: &mut crate::Discovery, offered: &[String]) {
     d.permissions.retain(|t, _| offered.contains(t));
 }
 
+/// A target's pool: a connection that sat idle for more than a second is
+/// pinged before it is used (a target that restarted, or a network that cut
+/// it, leaves it dead, and the action would fail on it); one in steady use
+/// is not, since its last use proved it and a ping is one more round trip
+/// to the target on every action.
+pub fn checked_when_idle<DB: sqlx::Database>(o: sqlx::pool::PoolOptions<DB>) -> sqlx::pool::PoolOptions<DB> {
+    o.test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for < std::time::Duration::from_secs(1) {
+                return Ok(true);
+            }
+            Ok(sqlx::Connection::ping(conn).await.is_ok())
+        })
+    })
+}
+
 #[cfg(test)]
 mod role_tests {
     #[test]
