@@ -3,7 +3,8 @@
 use crate::batch::{Arg, Batch};
 use crate::pool::Engine;
 use crate::{Result, Store};
-use sesame_core::audit::{chain_hash, AuditDraft, AuditFields, GENESIS};
+use crate::head::{Head, HEAD};
+use sesame_core::audit::{chain_hash, AuditDraft, AuditFields};
 use sesame_core::Timestamp;
 use sqlx::{Any, Row, Transaction};
 
@@ -24,29 +25,10 @@ pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: 
 /// writer).
 pub(crate) const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(73570001)";
 
-/// The chain's head, as columns of a `SELECT` (NULL when the log is empty).
-pub(crate) const HEAD: &str = "(SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS head_seq, (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) AS head_hash";
-
-/// Where the next entry goes: its seq and the hash it chains to.
-pub(crate) struct Head {
-    seq: i64,
-    prev: String,
-}
-
-impl Head {
-    /// From a row that holds [`HEAD`]'s columns.
-    pub(crate) fn from_row(r: &sqlx::any::AnyRow) -> Result<Head> {
-        Ok(match (r.try_get::<Option<i64>, _>("head_seq")?, r.try_get::<Option<String>, _>("head_hash")?) {
-            (Some(seq), Some(hash)) => Head { seq: seq + 1, prev: hash },
-            _ => Head { seq: 1, prev: GENESIS.to_owned() },
-        })
-    }
-}
-
-/// `drafts` in order after `head`, chained, as one `INSERT`.
-pub(crate) fn push_chain(batch: &mut Batch, head: Head, drafts: &[&AuditDraft], now: Timestamp) {
+/// `drafts` in order after `head`, chained, as one `INSERT`; the head after them.
+pub(crate) fn push_chain(batch: &mut Batch, head: Head, drafts: &[&AuditDraft], now: Timestamp) -> Head {
     if drafts.is_empty() {
-        return;
+        return head;
     }
     let Head { mut seq, mut prev } = head;
     let mut args: Vec<Arg> = Vec::with_capacity(drafts.len() * 9);
@@ -67,6 +49,7 @@ pub(crate) fn push_chain(batch: &mut Batch, head: Head, drafts: &[&AuditDraft], 
     }
     let values: Vec<String> = (0..drafts.len()).map(|i| format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", i * 9 + 1, i * 9 + 2, i * 9 + 3, i * 9 + 4, i * 9 + 5, i * 9 + 6, i * 9 + 7, i * 9 + 8, i * 9 + 9)).collect();
     batch.push(format!("INSERT INTO audit (seq, at_ms, actor, action, request_id, outcome, detail, prev_hash, hash) VALUES {}", values.join(", ")), args);
+    Head { seq, prev }
 }
 
 /// Append `drafts` in order, chained, in one `INSERT` (the chain's head is

@@ -8,6 +8,7 @@
 mod apply;
 mod batch;
 mod audit;
+mod head;
 mod definitions;
 mod inventory;
 mod jobs;

@@ -1,5 +1,6 @@
 //! Connecting, engine detection, migrations.
 
+use crate::head::Known;
 use crate::{Result, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -38,7 +39,21 @@ pub struct Store {
     pub(crate) engine: Engine,
     /// False on a dedicated SQLite handle: the writer is another handle's.
     owns_writer: bool,
+    /// SQLite: the audit chain's head as the writer's last transaction left
+    /// it, shared with the handles that share the writer.
+    pub(crate) known_head: Known,
 }
+
+/// After a compare-and-set statement, in a batch written on facts it did not
+/// read (SQLite's one-round-trip transaction, [`crate::transact`]): fails the
+/// transaction when that statement changed no row. `changes()` is what the
+/// statement before changed; the row it would insert breaks [`MOVED_ON`]'s
+/// check.
+pub(crate) const CHECKED: &str = "INSERT INTO temp.moved_on SELECT 1 WHERE changes() <> 1";
+
+/// The writer's own table that [`CHECKED`] writes to: it stays empty, since
+/// any row breaks its check.
+const MOVED_ON: &str = "CREATE TEMP TABLE IF NOT EXISTS moved_on (found INTEGER CHECK (found IS NULL))";
 
 impl Store {
     /// Open (creating if needed) and migrate the store at `url`:
@@ -56,7 +71,13 @@ impl Store {
     /// busy handler) and has readers of its own.
     pub async fn connect_dedicated(&self, url: &str) -> Result<Store> {
         match self.engine {
-            Engine::Sqlite => Ok(Store { pool: self.pool.clone(), read: Store::readers(url, &self.pool).await?, engine: self.engine, owns_writer: false }),
+            Engine::Sqlite => Ok(Store {
+                pool: self.pool.clone(),
+                read: Store::readers(url, &self.pool).await?,
+                engine: self.engine,
+                owns_writer: false,
+                known_head: self.known_head.clone(),
+            }),
             Engine::Postgres => Store::open(url, 4).await,
         }
     }
@@ -64,9 +85,15 @@ impl Store {
     /// A transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a transaction that reads and then writes could otherwise
     /// fail with SQLITE_BUSY when another connection wrote in between.
+    /// On SQLite it may append to the audit log: the head the writer knew is
+    /// forgotten (see [`Known`]).
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Sqlite => {
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                self.known_head.forget();
+                tx
+            }
             Engine::Postgres => self.pool.begin().await?,
         })
     }
@@ -99,6 +126,7 @@ impl Store {
                             conn.execute("PRAGMA synchronous = FULL").await?;
                             conn.execute("PRAGMA busy_timeout = 10000").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute(MOVED_ON).await?;
                             Ok(())
                         })
                     })
@@ -106,11 +134,11 @@ impl Store {
                     .await?;
                 // The writer made the file and set WAL before any reader opens.
                 pool.acquire().await?;
-                Store { read: Store::readers(url, &pool).await?, pool, engine, owns_writer: true }
+                Store { read: Store::readers(url, &pool).await?, pool, engine, owns_writer: true, known_head: Known::default() }
             }
             Engine::Postgres => {
                 let pool = AnyPoolOptions::new().max_connections(pg_connections).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?;
-                Store { read: pool.clone(), pool, engine, owns_writer: true }
+                Store { read: pool.clone(), pool, engine, owns_writer: true, known_head: Known::default() }
             }
         })
     }

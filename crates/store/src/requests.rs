@@ -4,7 +4,7 @@
 use crate::audit::append_in;
 use sesame_core::AuditDraft;
 use crate::batch::Batch;
-use crate::transact::{Facts, Then, Writer};
+use crate::transact::{Facts, Read, Then, Writer, CHECKED};
 use crate::jobs::NewJob;
 use sesame_core::lifecycle::{Durability, Transition};
 use crate::pool::Engine;
@@ -252,15 +252,16 @@ async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, engine: Engine, c: 
         return Ok(Err(found));
     }
     let mut batch = Batch::default();
-    push_change(&mut batch, c, now);
+    push_change(&mut batch, c, now, false);
     batch.run_in(tx, engine).await?;
     append_in(tx, engine, &c.audit, now).await?;
     Ok(Ok(()))
 }
 
-/// The statements of a transition found applicable: the status (still
-/// compared), then its jobs.
-fn push_change(b: &mut Batch, c: &Transition, now: Timestamp) {
+/// The statements of a transition found applicable (or, `checked`, taken to
+/// be: the status's compare-and-set is then followed by [`CHECKED`]): the
+/// status (still compared), then its jobs.
+fn push_change(b: &mut Batch, c: &Transition, now: Timestamp, checked: bool) {
     b.push(
         "UPDATE requests SET status = $1, updated_at = $2, \
          decided_by = COALESCE($3, decided_by), decision_reason = COALESCE($4, decision_reason), \
@@ -279,6 +280,9 @@ fn push_change(b: &mut Batch, c: &Transition, now: Timestamp) {
             c.from.as_str().into(),
         ],
     );
+    if checked {
+        b.push(CHECKED, vec![]);
+    }
     for (kind, run_at) in &c.schedule {
         push_job(b, &NewJob { kind: *kind, request_id: c.request_id.clone(), run_at: *run_at });
     }
@@ -466,8 +470,8 @@ impl Store {
         self.transact(false, None, |_, head| {
             let mut batch = Batch::default();
             push_request(&mut batch, r, jobs, now, Some(&claim), shown.is_some());
-            crate::audit::push_chain(&mut batch, head, &audits, now);
-            Ok(Then::Commit(batch, ()))
+            let next = crate::audit::push_chain(&mut batch, head, &audits, now);
+            Ok(Then::Commit(batch, next, ()))
         })
         .await?;
         // The jobs are new: those due now were written claimed, as a claim
@@ -488,15 +492,20 @@ impl Store {
     /// ([`Durability::Recorded`]) is committed without waiting for the disk;
     /// the next commit that waits carries it there.
     pub async fn apply(&self, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-        let facts = Facts { columns: status_column(self.engine), args: vec![(&c.request_id).into()] };
-        self.transact(c.durability == Durability::Recorded, Some(facts), |row, head| {
-            if let Err(found) = row.map_or(Ok(Err(None)), |row| found_in(row, c))? {
-                return Ok(Then::Abandon(Err(found)));
-            }
+        let facts = Facts { columns: status_column(self.engine), args: vec![(&c.request_id).into()], checked_by_batch: true };
+        self.transact(c.durability == Durability::Recorded, Some(facts), |read, head| {
+            let hoped = match read {
+                Read::Row(row) => match found_in(row, c)? {
+                    Ok(()) => false,
+                    Err(found) => return Ok(Then::Abandon(Err(found))),
+                },
+                Read::Hoped => true,
+                Read::Nothing => return Ok(Then::Abandon(Err(None))),
+            };
             let mut batch = Batch::default();
-            push_change(&mut batch, c, now);
-            crate::audit::push_chain(&mut batch, head, &[&c.audit], now);
-            Ok(Then::Commit(batch, Ok(())))
+            push_change(&mut batch, c, now, hoped);
+            let next = crate::audit::push_chain(&mut batch, head, &[&c.audit], now);
+            Ok(Then::Commit(batch, next, Ok(())))
         })
         .await
     }

@@ -3,22 +3,43 @@
 //! sqlx runs SQLite on a thread of its own, and every statement sent there
 //! is a round trip (two thread wake-ups) that costs more than the statement.
 //! So on SQLite [`Store::transact`] sends `BEGIN` with its read and `COMMIT`
-//! with its writes: two round trips for a whole transaction. On PostgreSQL
-//! (one statement per message) the same statements run one after another.
+//! with its writes: two round trips for a whole transaction. When the
+//! writer knows the audit chain's head ([`crate::head::Known`]) and the
+//! facts need not be read (none, or a compare-and-set checks them:
+//! [`CHECKED`]), it is one: `BEGIN`, the writes and `COMMIT` together; if
+//! that fails (the facts were not as hoped, the head was stale), it is
+//! rolled back and made the two-round-trip way. On PostgreSQL (one statement
+//! per message) the same statements run one after another.
 
-use crate::audit::{Head, HEAD, PG_LOCK};
+use crate::audit::PG_LOCK;
 use crate::batch::{bound, Arg, Batch};
+use crate::head::{Head, HEAD};
 use crate::pool::Engine;
 use crate::{Result, Store};
 use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor};
 
-/// What a write transaction does once it has read: commit a batch, or
-/// write nothing; either way it answers `T`.
+pub(crate) use crate::pool::CHECKED;
+
+/// What a write transaction does once it has read: commit a batch that
+/// leaves the audit chain's head at the [`Head`] given, or write nothing;
+/// either way it answers `T`.
 pub(crate) enum Then<T> {
-    Commit(Batch, T),
+    Commit(Batch, Head, T),
     Abandon(T),
+}
+
+/// What a write transaction is given of its facts.
+pub(crate) enum Read<'r> {
+    /// It asked for none.
+    Nothing,
+    /// Read under the write lock.
+    Row(&'r AnyRow),
+    /// Not read: taken to be as hoped, and checked by the batch itself,
+    /// which follows its compare-and-set with [`CHECKED`]
+    /// ([`Facts::checked_by_batch`]).
+    Hoped,
 }
 
 /// SQLite's one writer in a transaction it begins and ends itself (so
@@ -88,30 +109,70 @@ impl Drop for Writer {
 pub(crate) struct Facts<'a> {
     pub columns: &'a str,
     pub args: Vec<Arg>,
+    /// Given [`Read::Hoped`], the batch checks the facts itself; then
+    /// SQLite may skip reading them.
+    pub checked_by_batch: bool,
 }
 
 impl Store {
     /// One write transaction that appends to the audit log: `facts` (if
     /// any) read under the write lock, then what `then` makes of them and
     /// of the chain's head committed — with `relaxed`, without waiting for
-    /// the disk.
-    pub(crate) async fn transact<T>(&self, relaxed: bool, facts: Option<Facts<'_>>, then: impl FnOnce(Option<&AnyRow>, Head) -> Result<Then<T>>) -> Result<T> {
+    /// the disk. `then` may be asked twice (see the module's notes); only
+    /// the last answer's batch is committed.
+    pub(crate) async fn transact<T>(&self, relaxed: bool, facts: Option<Facts<'_>>, then: impl Fn(Read<'_>, Head) -> Result<Then<T>>) -> Result<T> {
         match self.engine {
             Engine::Sqlite => {
                 let mut w = Writer::take(&self.pool, relaxed).await?;
+                let hoped = match &facts {
+                    None => Some(Read::Nothing),
+                    Some(f) if f.checked_by_batch => Some(Read::Hoped),
+                    Some(_) => None,
+                };
+                if let (Some(read), Some(head)) = (hoped, self.known_head.take()) {
+                    // BEGIN, the writes and COMMIT: one round trip.
+                    match then(read, head.clone())? {
+                        Then::Commit(batch, next, t) => {
+                            let (sql, args) = batch.joined(&format!("{}BEGIN IMMEDIATE;\n", w.first()), "COMMIT");
+                            match bound(&sql, args).execute(&mut **w.conn()).await {
+                                Ok(_) => {
+                                    self.known_head.set(next);
+                                    w.release();
+                                    return Ok(t);
+                                }
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "write on what the writer knew refused; reading first");
+                                    // Nothing of it stays. (ROLLBACK fails only when BEGIN
+                                    // never ran: then nothing is open.)
+                                    let _ = w.conn().execute("ROLLBACK").await;
+                                }
+                            }
+                        }
+                        Then::Abandon(t) => {
+                            // Nothing was sent.
+                            self.known_head.set(head);
+                            w.release();
+                            return Ok(t);
+                        }
+                    }
+                }
                 // BEGIN, the facts and the head: one round trip.
                 let (columns, args) = facts.map_or((String::new(), vec![]), |f| (format!("{}, ", f.columns), f.args));
                 let sql = format!("{}BEGIN IMMEDIATE;\nSELECT {columns}{HEAD}", w.first());
                 let row = bound(&sql, args).fetch_all(&mut **w.conn()).await?.into_iter().next().ok_or(sqlx::Error::RowNotFound)?;
-                let out = match then(Some(&row).filter(|_| !columns.is_empty()), Head::from_row(&row)?)? {
+                let read = if columns.is_empty() { Read::Nothing } else { Read::Row(&row) };
+                let head = Head::from_row(&row)?;
+                let out = match then(read, head.clone())? {
                     // The writes and COMMIT: one more.
-                    Then::Commit(batch, t) => {
+                    Then::Commit(batch, next, t) => {
                         let (sql, args) = batch.joined("", "COMMIT");
                         bound(&sql, args).execute(&mut **w.conn()).await?;
+                        self.known_head.set(next);
                         t
                     }
                     Then::Abandon(t) => {
                         w.conn().execute("ROLLBACK").await?;
+                        self.known_head.set(head);
                         t
                     }
                 };
@@ -130,8 +191,8 @@ impl Store {
                 };
                 sqlx::query(PG_LOCK).execute(&mut *tx).await?;
                 let head = Head::from_row(&sqlx::query(&format!("SELECT {HEAD}")).fetch_one(&mut *tx).await?)?;
-                Ok(match then(row.as_ref(), head)? {
-                    Then::Commit(batch, t) => {
+                Ok(match then(row.as_ref().map_or(Read::Nothing, Read::Row), head)? {
+                    Then::Commit(batch, _, t) => {
                         batch.run_in(&mut tx, self.engine).await?;
                         tx.commit().await?;
                         t
@@ -145,4 +206,3 @@ impl Store {
         }
     }
 }
-

@@ -545,6 +545,47 @@ async fn a_request_can_be_inserted_with_its_due_jobs_claimed(s: Store) {
 }
 both!(a_request_can_be_inserted_with_its_due_jobs_claimed);
 
+/// SQLite's writer writes on the chain's head it knew: when another process
+/// appended to the same file meanwhile, that head is stale. The write made
+/// on it is refused whole (its seq is taken) and made again on the head
+/// read under the write lock: one chain, no entry lost or doubled. A
+/// compare-and-set written on facts not read is refused the same way when
+/// they are not as hoped, and nothing of it stays.
+#[tokio::test]
+async fn a_stale_audit_head_never_forks_the_chain_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("sesame-store-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("s.db").display());
+    let (a, b) = (Store::connect(&url).await.unwrap(), Store::connect(&url).await.unwrap());
+    let lease = Lease { owner: "api-1", ms: 30_000 };
+    let due = |id: &str| [NewJob { kind: JobKind::Grant, request_id: id.into(), run_at: Timestamp(10) }];
+    // `a` reads the head once, then writes on what it knows.
+    for id in ["h1", "h2"] {
+        a.insert_request_claiming(&req(id, RequestStatus::Granting), &due(id), audit(AuditAction::RequestCreate, id), Timestamp(10), lease, None).await.unwrap();
+    }
+    // Another process appends: `a`'s head is behind by two.
+    b.append_audit(audit(AuditAction::TokenIssue, "b1"), Timestamp(11)).await.unwrap();
+    b.insert_request(&req("b2", RequestStatus::Pending), &[], audit(AuditAction::RequestCreate, "b2"), Timestamp(11)).await.unwrap();
+    let granted = |id: &str| change(step(id, RequestStatus::Granting, Some(1_000_000), Event::GrantSucceeded, 12));
+    assert!(a.apply(&granted("h1"), Timestamp(12)).await.unwrap().is_ok(), "made again on the head read");
+    a.insert_request_claiming(&req("h3", RequestStatus::Granting), &due("h3"), audit(AuditAction::RequestCreate, "h3"), Timestamp(13), lease, None).await.unwrap();
+    // On facts not as hoped (h1 is Active now): refused, nothing written.
+    assert_eq!(a.apply(&granted("h1"), Timestamp(14)).await.unwrap(), Err(Some(RequestStatus::Active)));
+    assert!(a.apply(&granted("h2"), Timestamp(14)).await.unwrap().is_ok());
+    b.append_audit(audit(AuditAction::TokenIssue, "b3"), Timestamp(15)).await.unwrap();
+    let rows = a.list_audit(0, None, 100).await.unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.fields.seq).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>(), "every entry once, in one run of seqs");
+    let per_request: Vec<(&str, &str)> = rows.iter().map(|r| (r.fields.request_id.as_deref().unwrap_or_default(), r.fields.action.as_str())).collect();
+    assert_eq!(per_request.iter().filter(|(id, _)| *id == "h1").count(), 2, "h1: created and granted once: {per_request:?}");
+    sesame_core::audit::verify_chain(rows.iter().map(|r| (&r.fields, r.prev_hash.as_str(), r.hash.as_str()))).unwrap();
+    for (id, status) in [("h1", RequestStatus::Active), ("h2", RequestStatus::Active), ("h3", RequestStatus::Granting), ("b2", RequestStatus::Pending)] {
+        assert_eq!(b.get_request(id).await.unwrap().unwrap().status, status, "{id}");
+    }
+    a.close().await;
+    b.close().await;
+}
+
 both!(access_scopes_are_created_changed_and_deleted_with_their_audit);
 
 /// Scopes: names are unique, a change keeps who made it first, and each

@@ -35,6 +35,17 @@ pub fn mark_statements(marker: &str, account: &str) -> Result<[String; 2], Integ
     Ok([format!("CREATE ROLE IF NOT EXISTS {role}"), format!("GRANT {role} TO {account}")])
 }
 
+/// MariaDB's login for a grant with credentials, made and marked in one
+/// statement: `GRANT role TO account IDENTIFIED BY` creates the account
+/// with its password and Sesame's mark together. One ACL statement fewer
+/// than `CREATE USER` then `GRANT role` (each costs the engine about as much
+/// as the other), and no moment when the login exists unmarked. On an
+/// account an earlier attempt of the same grant made, it sets the password.
+/// MySQL 8 has no `IDENTIFIED BY` in `GRANT`.
+pub fn marked_login(marker: &str, account: &str, password: &str) -> Result<String, IntegrationError> {
+    Ok(format!("GRANT {} TO {account} IDENTIFIED BY {}", quote::mysql_ident(marker)?, quote::mysql_literal(password)?))
+}
+
 /// The GRANTs for `p`, to `account` (`'user'@'host'`).
 pub fn grant_statements(p: &ActionParams, account: &str) -> Result<Vec<String>, IntegrationError> {
     let mut out = Vec::new();
@@ -101,6 +112,7 @@ mod tests {
         assert!(a.starts_with(MARKER_PREFIX) && a.len() == 28, "{a}");
         let acct = quote::mysql_account("sesame_a_1", "%").unwrap();
         assert_eq!(mark_statements(&a, &acct).unwrap()[1], format!("GRANT `{a}` TO 'sesame_a_1'@'%'"));
+        assert_eq!(marked_login(&a, &acct, "p'w").unwrap(), format!("GRANT `{a}` TO 'sesame_a_1'@'%' IDENTIFIED BY 'p''w'"));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Mysql {
     pool: MySqlPool,
     /// The marker role is known to exist (created once per process, not per grant).
     marker_ready: std::sync::atomic::AtomicBool,
+    /// The server is MariaDB (read once, at the first grant that needs to know).
+    mariadb: tokio::sync::OnceCell<bool>,
     descriptor: Arc<Descriptor>,
 }
 
@@ -82,7 +84,7 @@ impl Mysql {
             UsernameRule { prefix: cfg.user_prefix.clone(), max_len: 32, requester_identity: false },
             cfg.settings.clone(),
         ));
-        Ok(Mysql { cfg, pool, marker_ready: Default::default(), descriptor })
+        Ok(Mysql { cfg, pool, marker_ready: Default::default(), mariadb: Default::default(), descriptor })
     }
 
     fn account(&self, username: &str) -> Result<String, IntegrationError> {
@@ -134,6 +136,14 @@ impl Mysql {
                 .await
                 .map_err(unavailable),
         }
+    }
+
+    async fn is_mariadb(&self) -> Result<bool, IntegrationError> {
+        let read = || async {
+            let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&self.pool).await.map_err(unavailable)?;
+            Ok::<_, IntegrationError>(version.contains("MariaDB"))
+        };
+        self.mariadb.get_or_try_init(read).await.copied()
     }
 
     async fn exec(&self, sql: &str) -> Result<(), IntegrationError> {
@@ -243,19 +253,30 @@ impl Mysql {
         Credentials { username: p.username.clone(), secret: password, details, connect_command: Some(command) }
     }
 
-    /// The grant's batch after the login's own statement: Sesame's mark and
-    /// the privileges.
-    fn grant_batch(&self, p: &ActionParams, account: &str, login: String) -> Result<Vec<String>, IntegrationError> {
+    /// The grant's batch: the marker role the first time, the login, Sesame's
+    /// mark (unless `login` made it, [`Login::Marked`]), the privileges.
+    fn grant_batch(&self, p: &ActionParams, account: &str, login: Login) -> Result<Vec<String>, IntegrationError> {
         if p.resource_type == "role" {
             for r in &p.resources {
                 self.cfg.roles.check(r)?;
             }
         }
-        let mut batch = vec![login];
-        batch.extend(self.mark_statements(account)?);
+        let mut marking = self.mark_statements(account)?;
+        let mark = marking.pop();
+        let mut batch = marking;
+        match login {
+            Login::Marked(sql) => batch.push(sql),
+            Login::Unmarked(sql) => batch.extend([sql].into_iter().chain(mark)),
+        }
         batch.extend(grants::grant_statements(p, account)?);
         Ok(batch)
     }
+}
+
+/// The statement that makes a grant's login, and whether it marks it too.
+enum Login {
+    Marked(String),
+    Unmarked(String),
 }
 
 #[async_trait]
@@ -335,7 +356,7 @@ impl Integration for Mysql {
         // and the reconciler are the guarantee.
         let account = self.account(&p.username)?;
         // One batch, one round trip: the login, Sesame's mark, the grants.
-        let batch = self.grant_batch(p, &account, grants::create_user(&account, self.cfg.auth_type)?)?;
+        let batch = self.grant_batch(p, &account, Login::Unmarked(grants::create_user(&account, self.cfg.auth_type)?))?;
         self.exec_marking(batch).await
     }
 
@@ -345,12 +366,19 @@ impl Integration for Mysql {
             return self.create_credentials(p).await;
         }
         // The login made with the password shown, in the grant's one batch.
-        // It exists already only if an earlier attempt made it: then the
-        // grant is done again and the password set on its own.
         let account = self.account(&p.username)?;
         let password = crate::random_password();
+        if self.is_mariadb().await? {
+            // Made and marked in one statement; an earlier attempt's login
+            // (the same grant's: names are unique per grant) gets the password.
+            let login = grants::marked_login(&self.marker(), &account, &password)?;
+            self.exec_marking(self.grant_batch(p, &account, Login::Marked(login))?).await?;
+            return Ok(self.credentials(p, password));
+        }
+        // MySQL: the login exists already only if an earlier attempt made
+        // it; then the grant is done again and the password set on its own.
         let login = format!("CREATE USER {account} IDENTIFIED BY {}", quote::mysql_literal(&password)?);
-        let batch = self.grant_batch(p, &account, login)?;
+        let batch = self.grant_batch(p, &account, Login::Unmarked(login))?;
         match sqlx::raw_sql(&batch.join(";\n")).execute(&self.pool).await {
             Ok(_) => Ok(self.credentials(p, password)),
             Err(e) if errno(&e) == Some(1396) => {
