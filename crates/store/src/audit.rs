@@ -3,7 +3,8 @@
 use crate::batch::{Arg, Batch};
 use crate::pool::Engine;
 use crate::{Result, Store};
-use crate::head::{Head, HEAD};
+use crate::head::{Head, HEAD, PG_LOCK};
+use crate::transact::Then;
 use sesame_core::audit::{chain_hash, AuditDraft, AuditFields};
 use sesame_core::Timestamp;
 use sqlx::{Any, Row, Transaction};
@@ -20,10 +21,6 @@ pub struct AuditRow {
 pub(crate) async fn append_in(tx: &mut Transaction<'_, Any>, engine: Engine, d: &AuditDraft, now: Timestamp) -> Result<()> {
     append_all_in(tx, engine, &[d], now).await
 }
-
-/// The lock that keeps one appender at a time on PostgreSQL (SQLite has one
-/// writer).
-pub(crate) const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(73570001)";
 
 /// `drafts` in order after `head`, chained, as one `INSERT`; the head after them.
 pub(crate) fn push_chain(batch: &mut Batch, head: Head, drafts: &[&AuditDraft], now: Timestamp) -> Head {
@@ -68,11 +65,15 @@ pub(crate) async fn append_all_in(tx: &mut Transaction<'_, Any>, engine: Engine,
 }
 
 impl Store {
+    /// One entry on its own, in a transaction of its own (SQLite: one round
+    /// trip when the writer knows the head).
     pub async fn append_audit(&self, d: AuditDraft, now: Timestamp) -> Result<()> {
-        let mut tx = self.begin().await?;
-        append_in(&mut tx, self.engine, &d, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.transact(false, None, |_, head| {
+            let mut batch = Batch::default();
+            let next = push_chain(&mut batch, head, &[&d], now);
+            Ok(Then::Commit(batch, next, ()))
+        })
+        .await
     }
 
     /// Entries with seq > `after`, oldest first, optionally for one request.

@@ -7,6 +7,10 @@ use sesame_core::audit::GENESIS;
 use sqlx::Row;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// The lock that keeps one appender at a time on PostgreSQL (SQLite has one
+/// writer).
+pub(crate) const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(73570001)";
+
 /// The chain's head, as columns of a `SELECT` (NULL when the log is empty).
 pub(crate) const HEAD: &str = "(SELECT seq FROM audit ORDER BY seq DESC LIMIT 1) AS head_seq, (SELECT hash FROM audit ORDER BY seq DESC LIMIT 1) AS head_hash";
 

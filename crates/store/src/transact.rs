@@ -11,9 +11,8 @@
 //! rolled back and made the two-round-trip way. On PostgreSQL (one statement
 //! per message) the same statements run one after another.
 
-use crate::audit::PG_LOCK;
 use crate::batch::{bound, Arg, Batch};
-use crate::head::{Head, HEAD};
+use crate::head::{Head, HEAD, PG_LOCK};
 use crate::pool::Engine;
 use crate::{Result, Store};
 use sqlx::any::AnyRow;

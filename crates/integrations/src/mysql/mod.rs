@@ -369,8 +369,10 @@ impl Integration for Mysql {
         let account = self.account(&p.username)?;
         let password = crate::random_password();
         if self.is_mariadb().await? {
-            // Made and marked in one statement; an earlier attempt's login
-            // (the same grant's: names are unique per grant) gets the password.
+            // Made and marked in one statement. A login that exists already
+            // is an earlier attempt of this one-call grant's (names are unique
+            // per grant, and a one-call grant is its grant's first attempt, so
+            // no two-step grant locked it): it gets the new password.
             let login = grants::marked_login(&self.marker(), &account, &password)?;
             self.exec_marking(self.grant_batch(p, &account, Login::Marked(login))?).await?;
             return Ok(self.credentials(p, password));
