@@ -42,9 +42,18 @@ fn errno(e: &sqlx::Error) -> Option<u16> {
     }
 }
 
+/// ER_PARSE_ERROR: its message quotes the statement from where it failed.
+const PARSE_ERROR: u16 = 1064;
+
 fn unavailable(e: sqlx::Error) -> IntegrationError {
     let number = errno(&e);
     match e {
+        // The quoted text may be a password (`IDENTIFIED BY`): never passed on.
+        sqlx::Error::Database(_) if number == Some(PARSE_ERROR) => IntegrationError::Unavailable(Cause::Target {
+            system: "mysql".into(),
+            code: PARSE_ERROR.to_string(),
+            message: "the server could not parse a statement Sesame sent (its text is withheld: it may carry a password); check that the server is MySQL 5.7+ or MariaDB 10.4+".into(),
+        }),
         sqlx::Error::Database(db) => {
             let code = number.map(|n| n.to_string()).or_else(|| db.code().map(|c| c.to_string())).unwrap_or_default();
             // 1044/1045/1142/1227: access denied / missing privilege.
@@ -441,5 +450,30 @@ impl Integration for Mysql {
         let mut users = self.marked().await?;
         users.retain(|u| u.starts_with(&self.cfg.user_prefix) && *u != self.cfg.username);
         Ok(users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// A statement the server cannot parse is reported without its text,
+    /// which may carry a password: asked of the real MariaDB.
+    #[tokio::test]
+    async fn a_parse_error_never_carries_the_statement() {
+        let url = "mysql://root@127.0.0.1:3306";
+        let pool = MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("MariaDB is not reachable at {url}: {e}; start it with `scripts/services-up mariadb`"));
+        let secret = "hunter2-not-to-be-seen";
+        let e = sqlx::raw_sql(&format!("GRANT `r` TO 'u'@'%' IDENTIFIED BI '{secret}'")).execute(&pool).await.unwrap_err();
+        assert_eq!(errno(&e), Some(PARSE_ERROR), "{e}");
+        assert!(e.to_string().contains(secret), "the server's own message quotes it: {e}");
+        let reported = unavailable(e);
+        assert!(!format!("{reported} {reported:?}").contains(secret), "{reported:?}");
+        assert!(matches!(&reported, IntegrationError::Unavailable(Cause::Target { code, .. }) if code == "1064"), "{reported:?}");
     }
 }
