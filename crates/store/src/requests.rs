@@ -492,7 +492,7 @@ impl Store {
     /// ([`Durability::Recorded`]) is committed without waiting for the disk;
     /// the next commit that waits carries it there.
     pub async fn apply(&self, c: &Transition, now: Timestamp) -> Result<Result<(), Option<RequestStatus>>> {
-        let facts = Facts { columns: status_column(self.engine), args: vec![(&c.request_id).into()], checked_by_batch: true };
+        let facts = Facts { columns: status_column(self.engine), args: vec![(&c.request_id).into()] };
         self.transact(c.durability == Durability::Recorded, Some(facts), |read, head| {
             let hoped = match read {
                 Read::Row(row) => match found_in(row, c)? {

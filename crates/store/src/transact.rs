@@ -36,8 +36,7 @@ pub(crate) enum Read<'r> {
     /// Read under the write lock.
     Row(&'r AnyRow),
     /// Not read: taken to be as hoped, and checked by the batch itself,
-    /// which follows its compare-and-set with [`CHECKED`]
-    /// ([`Facts::checked_by_batch`]).
+    /// which follows its compare-and-set with [`CHECKED`] (see [`Facts`]).
     Hoped,
 }
 
@@ -104,13 +103,12 @@ impl Drop for Writer {
 }
 
 /// What a write transaction reads before it writes: `SELECT` columns (that
-/// return one row) and their arguments.
+/// return one row) and their arguments. Given [`Read::Hoped`] instead, the
+/// batch must check them itself (a compare-and-set followed by
+/// [`CHECKED`]): SQLite then skips reading them.
 pub(crate) struct Facts<'a> {
     pub columns: &'a str,
     pub args: Vec<Arg>,
-    /// Given [`Read::Hoped`], the batch checks the facts itself; then
-    /// SQLite may skip reading them.
-    pub checked_by_batch: bool,
 }
 
 impl Store {
@@ -123,14 +121,10 @@ impl Store {
         match self.engine {
             Engine::Sqlite => {
                 let mut w = Writer::take(&self.pool, relaxed).await?;
-                let hoped = match &facts {
-                    None => Some(Read::Nothing),
-                    Some(f) if f.checked_by_batch => Some(Read::Hoped),
-                    Some(_) => None,
-                };
-                if let (Some(read), Some(head)) = (hoped, self.known_head.take()) {
+                if let Some(head) = self.known_head.take() {
                     // BEGIN, the writes and COMMIT: one round trip.
-                    match then(read, head.clone())? {
+                    let read = if facts.is_some() { Read::Hoped } else { Read::Nothing };
+                    match then(read, head)? {
                         Then::Commit(batch, next, t) => {
                             let (sql, args) = batch.joined(&format!("{}BEGIN IMMEDIATE;\n", w.first()), "COMMIT");
                             match bound(&sql, args).execute(&mut **w.conn()).await {
@@ -148,8 +142,7 @@ impl Store {
                             }
                         }
                         Then::Abandon(t) => {
-                            // Nothing was sent.
-                            self.known_head.set(head);
+                            // Nothing was sent (the head is read again next time).
                             w.release();
                             return Ok(t);
                         }
@@ -160,8 +153,7 @@ impl Store {
                 let sql = format!("{}BEGIN IMMEDIATE;\nSELECT {columns}{HEAD}", w.first());
                 let row = bound(&sql, args).fetch_all(&mut **w.conn()).await?.into_iter().next().ok_or(sqlx::Error::RowNotFound)?;
                 let read = if columns.is_empty() { Read::Nothing } else { Read::Row(&row) };
-                let head = Head::from_row(&row)?;
-                let out = match then(read, head.clone())? {
+                let out = match then(read, Head::from_row(&row)?)? {
                     // The writes and COMMIT: one more.
                     Then::Commit(batch, next, t) => {
                         let (sql, args) = batch.joined("", "COMMIT");
@@ -171,7 +163,6 @@ impl Store {
                     }
                     Then::Abandon(t) => {
                         w.conn().execute("ROLLBACK").await?;
-                        self.known_head.set(head);
                         t
                     }
                 };
